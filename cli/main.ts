@@ -1,0 +1,57 @@
+/** Dispatches `pilot <command> …` and renders help, usage errors and exit codes. */
+import { COMMANDS } from "./commands.ts";
+import type { Command } from "./command.ts";
+import { CliError, type Output, printError, processOutput } from "./output.ts";
+
+/** Exit status for a usage screen (no or unknown command), as the reference CLI uses. */
+export const EXIT_USAGE = 2;
+
+export function helpText(commands: readonly Command[] = COMMANDS): string {
+  const width = Math.max(...commands.map((c) => c.name.length));
+  const lines = commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`);
+  return [
+    "pilot: an agent's node on the Pilot Protocol overlay network",
+    "",
+    "Usage: pilot <command> [arguments] [--json]",
+    "",
+    "Commands:",
+    ...lines,
+    "",
+    "Run `pilot <command> --help` for a command's flags. Logs: PILOT_LOG=debug|info|warn|error.",
+  ].join("\n");
+}
+
+/** Runs the CLI with `args` (without the program name); resolves to the exit status. */
+export async function runCli(args: string[], out?: Output): Promise<number> {
+  const json = args.includes("--json");
+  const rest = args.filter((a) => a !== "--json");
+  const output = out ?? processOutput(json);
+  const [name, ...argv] = rest;
+  if (name === undefined || name === "--help" || name === "-h" || name === "help") {
+    const target = name === "help" ? COMMANDS.find((c) => c.name === argv[0]) : undefined;
+    output.stdout(target ? target.usage : helpText());
+    return name === undefined ? EXIT_USAGE : 0;
+  }
+  if (name === "--version") return runCli(["version", ...(json ? ["--json"] : [])], output);
+  const command = COMMANDS.find((c) => c.name === name);
+  if (!command) {
+    if (json) {
+      return printError(
+        output,
+        new CliError("invalid_argument", `unknown command "${name}"`, "pilot --help"),
+      );
+    }
+    output.stderr(`unknown command "${name}"\n`);
+    output.stderr(helpText());
+    return EXIT_USAGE;
+  }
+  if (argv.includes("--help") || argv.includes("-h")) {
+    output.stdout(command.usage);
+    return 0;
+  }
+  try {
+    return await command.run(argv, output);
+  } catch (err) {
+    return printError(output, err);
+  }
+}
