@@ -62,6 +62,11 @@ export function encodedPacketLength(p: Packet): number {
  */
 export function encodePacketInto(p: Packet, target: Uint8Array, offset = 0): number {
   validatePacket(p);
+  return writePacket(p, target, offset);
+}
+
+/** Bounds-checks the target, then writes header, payload and CRC; `p` is already validated. */
+function writePacket(p: Packet, target: Uint8Array, offset: number): number {
   const length = HEADER_LENGTH + p.payload.length;
   if (!Number.isInteger(offset) || offset < 0 || offset + length > target.length) {
     throw new PacketError(
@@ -78,6 +83,8 @@ export function encodePacketInto(p: Packet, target: Uint8Array, offset = 0): num
 /**
  * Encodes `p` into a new array of 34 + payload-length bytes with the checksum
  * filled in. Throws PacketError (`field` or `payload`) on out-of-range input.
+ * Allocating the array costs several times the encoding itself, so hot send
+ * paths should prefer {@link encodePacketInto} with a reused buffer.
  *
  * @example
  * ```ts
@@ -94,7 +101,7 @@ export function encodePacketInto(p: Packet, target: Uint8Array, offset = 0): num
 export function encodePacket(p: Packet): Uint8Array {
   validatePacket(p);
   const out = new Uint8Array(HEADER_LENGTH + p.payload.length);
-  encodePacketInto(p, out, 0);
+  writePacket(p, out, 0);
   return out;
 }
 
