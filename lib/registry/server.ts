@@ -1,0 +1,286 @@
+/**
+ * The registry's socket layer: a TCP or TLS listener that splits each connection
+ * into frames (wire.ts), hands every request to a `RequestHandler` and writes its
+ * reply, strictly one request at a time per connection. It enforces the
+ * connection-level limits (connection count, request size, idle and half-frame
+ * deadlines, slow readers) and never lets one connection's failure reach another.
+ * @module
+ */
+import {
+  decodeBody,
+  encodeFrame,
+  FrameReader,
+  MAX_REPLY_BODY,
+  MAX_REQUEST_BODY,
+  type WireMessage,
+} from "./wire.ts";
+import { RegistryWireError } from "./errors.ts";
+import { Logger } from "../log.ts";
+
+/** Default cap on open connections (the reference allows 100 000; ours is sized for one process). */
+export const DEFAULT_MAX_CONNECTIONS = 10_000;
+/** A connection with no request for this long is closed (the reference's idle deadline). */
+export const DEFAULT_IDLE_TIMEOUT_MS = 5 * 60_000;
+/** A frame that has started must be complete within this time (defeats slow-drip clients). */
+export const DEFAULT_FRAME_TIMEOUT_MS = 30_000;
+/** A reply must be written within this time, else the peer is treated as gone. */
+export const DEFAULT_WRITE_TIMEOUT_MS = 30_000;
+/** Socket read buffer size. */
+const READ_CHUNK = 64 * 1024;
+/** How often deadlines are checked, at most. */
+const MAX_SWEEP_INTERVAL_MS = 1_000;
+
+/** Who sent a request. */
+export interface Peer {
+  /** Remote IP as text. */
+  ip: string;
+  port: number;
+  /** Unique per connection, for per-connection rate limiting. */
+  connId: number;
+  tls: boolean;
+}
+
+/** Processes one decoded request and produces the reply frame's object. Must not throw for bad input. */
+export type RequestHandler = (request: WireMessage, peer: Peer) => Promise<WireMessage>;
+
+/** Listener settings. */
+export interface ServerOptions {
+  hostname: string;
+  port: number;
+  /** PEM certificate chain and key: when set, the listener speaks TLS. */
+  tls?: { cert: string; key: string };
+  maxConnections?: number;
+  idleTimeoutMs?: number;
+  frameTimeoutMs?: number;
+  writeTimeoutMs?: number;
+  logger?: Logger;
+}
+
+/** Connection-level counters, for /metrics. */
+export interface ServerStats {
+  accepted: number;
+  rejectedOverLimit: number;
+  open: number;
+  requests: number;
+  badFrames: number;
+  timeouts: number;
+}
+
+interface ConnState {
+  id: number;
+  conn: Deno.Conn;
+  /** Time after which the connection is closed, unless it makes progress. */
+  deadline: number;
+  closed: boolean;
+  reason: string;
+}
+
+/** An error reply in the reference's shape plus our `code`. */
+export function errorReply(message: string, code: string, extra?: Record<string, unknown>): WireMessage {
+  return { type: "error", error: message, code, ...extra };
+}
+
+/** A running framed-JSON listener. */
+export class FrameServer {
+  readonly stats: ServerStats = {
+    accepted: 0,
+    rejectedOverLimit: 0,
+    open: 0,
+    requests: 0,
+    badFrames: 0,
+    timeouts: 0,
+  };
+  readonly #listener: Deno.Listener;
+  readonly #conns = new Map<number, ConnState>();
+  readonly #opts: Required<Omit<ServerOptions, "tls" | "logger">>;
+  readonly #log: Logger;
+  readonly #sweeper: ReturnType<typeof setInterval>;
+  readonly #tls: boolean;
+  #nextId = 1;
+  #closing = false;
+  #acceptLoop: Promise<void>;
+  #handlers = new Set<Promise<void>>();
+
+  constructor(options: ServerOptions, readonly handler: RequestHandler) {
+    this.#opts = {
+      hostname: options.hostname,
+      port: options.port,
+      maxConnections: options.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
+      idleTimeoutMs: options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
+      frameTimeoutMs: options.frameTimeoutMs ?? DEFAULT_FRAME_TIMEOUT_MS,
+      writeTimeoutMs: options.writeTimeoutMs ?? DEFAULT_WRITE_TIMEOUT_MS,
+    };
+    this.#log = options.logger ?? new Logger("registry.server");
+    this.#tls = options.tls !== undefined;
+    this.#listener = options.tls
+      ? Deno.listenTls({
+        hostname: options.hostname,
+        port: options.port,
+        cert: options.tls.cert,
+        key: options.tls.key,
+      })
+      : Deno.listen({ hostname: options.hostname, port: options.port });
+    const sweep = Math.max(
+      50,
+      Math.min(MAX_SWEEP_INTERVAL_MS, this.#opts.idleTimeoutMs / 4, this.#opts.frameTimeoutMs / 4),
+    );
+    this.#sweeper = setInterval(() => this.#sweep(), sweep);
+    this.#acceptLoop = this.#accept();
+  }
+
+  /** The bound address (useful with port 0). */
+  get addr(): Deno.NetAddr {
+    return this.#listener.addr as Deno.NetAddr;
+  }
+
+  /** Stops accepting, closes every connection and waits for their handlers to finish. */
+  async close(): Promise<void> {
+    if (this.#closing) return;
+    this.#closing = true;
+    clearInterval(this.#sweeper);
+    try {
+      this.#listener.close();
+    } catch { /* already closed */ }
+    for (const c of this.#conns.values()) this.#drop(c, "server closing");
+    await this.#acceptLoop;
+    await Promise.allSettled([...this.#handlers]);
+  }
+
+  async #accept(): Promise<void> {
+    while (!this.#closing) {
+      let conn: Deno.Conn;
+      try {
+        conn = await this.#listener.accept();
+      } catch (err) {
+        if (this.#closing || err instanceof Deno.errors.BadResource) return;
+        this.#log.warn("accept failed", { err });
+        await new Promise((r) => setTimeout(r, 100)); // e.g. out of file descriptors: back off
+        continue;
+      }
+      this.stats.accepted++;
+      if (this.#conns.size >= this.#opts.maxConnections) {
+        this.stats.rejectedOverLimit++;
+        this.#refuse(conn);
+        continue;
+      }
+      const state: ConnState = {
+        id: this.#nextId++,
+        conn,
+        deadline: Date.now() + this.#opts.idleTimeoutMs,
+        closed: false,
+        reason: "",
+      };
+      this.#conns.set(state.id, state);
+      this.stats.open = this.#conns.size;
+      const task = this.#serve(state).catch((err) => this.#log.warn("connection failed", { err }));
+      this.#handlers.add(task);
+      task.finally(() => this.#handlers.delete(task));
+    }
+  }
+
+  #refuse(conn: Deno.Conn): void {
+    const frame = encodeFrame(errorReply("too many connections", "limit"));
+    // Best effort: a plain listener can say why before closing; never wait on it.
+    conn.write(frame).catch(() => {}).finally(() => {
+      try {
+        conn.close();
+      } catch { /* gone */ }
+    });
+  }
+
+  #sweep(): void {
+    const now = Date.now();
+    for (const c of this.#conns.values()) {
+      if (now > c.deadline) {
+        this.stats.timeouts++;
+        this.#drop(c, "deadline exceeded");
+      }
+    }
+  }
+
+  #drop(c: ConnState, reason: string): void {
+    if (c.closed) return;
+    c.closed = true;
+    c.reason = reason;
+    try {
+      c.conn.close();
+    } catch { /* already closed */ }
+  }
+
+  async #serve(c: ConnState): Promise<void> {
+    const remote = c.conn.remoteAddr as Deno.NetAddr;
+    const peer: Peer = { ip: remote.hostname, port: remote.port, connId: c.id, tls: this.#tls };
+    const reader = new FrameReader(MAX_REQUEST_BODY);
+    const chunk = new Uint8Array(READ_CHUNK);
+    try {
+      while (!c.closed) {
+        let body: Uint8Array | null;
+        try {
+          body = reader.next();
+        } catch (err) {
+          await this.#fatal(c, err as RegistryWireError);
+          return;
+        }
+        if (body === null) {
+          c.deadline = Date.now() +
+            (reader.buffered > 0 ? this.#opts.frameTimeoutMs : this.#opts.idleTimeoutMs);
+          let n: number | null;
+          try {
+            n = await c.conn.read(chunk);
+          } catch {
+            return; // reset, closed by the sweeper, or a failed TLS handshake
+          }
+          if (n === null) return;
+          reader.push(chunk.subarray(0, n));
+          continue;
+        }
+        let request: WireMessage;
+        try {
+          request = decodeBody(body);
+        } catch (err) {
+          await this.#fatal(c, err as RegistryWireError);
+          return;
+        }
+        this.stats.requests++;
+        let reply: WireMessage;
+        try {
+          reply = await this.handler(request, peer);
+        } catch (err) {
+          this.#log.error("request handler failed", { err, type: String(request.type) });
+          reply = errorReply("internal error", "internal");
+        }
+        let frame: Uint8Array;
+        try {
+          frame = encodeFrame(reply, MAX_REPLY_BODY);
+        } catch {
+          frame = encodeFrame(errorReply("reply too large", "limit"));
+        }
+        if (!(await this.#write(c, frame))) return;
+      }
+    } finally {
+      this.#drop(c, c.reason || "closed");
+      this.#conns.delete(c.id);
+      this.stats.open = this.#conns.size;
+    }
+  }
+
+  /** Writes a whole frame under the write deadline; false if the connection is gone. */
+  async #write(c: ConnState, frame: Uint8Array): Promise<boolean> {
+    c.deadline = Date.now() + this.#opts.writeTimeoutMs;
+    try {
+      let off = 0;
+      while (off < frame.length) off += await c.conn.write(frame.subarray(off));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Reports an undecodable frame to the peer and closes the connection. */
+  async #fatal(c: ConnState, err: Error): Promise<void> {
+    this.stats.badFrames++;
+    this.#log.info("closing connection after bad frame", { peer: c.id, err });
+    await this.#write(c, encodeFrame(errorReply(err.message, "bad_frame")));
+    this.#drop(c, "bad frame");
+  }
+}

@@ -1,0 +1,212 @@
+/**
+ * The registry's in-memory model: nodes, networks, trust pairs, relay inboxes,
+ * invites and the audit ring, plus the indexes every query needs. It is changed
+ * only by `applyEvent` (apply.ts); everything here is a read or an index helper,
+ * so the model can be rebuilt from a snapshot plus the event log.
+ * @module
+ */
+import type { JoinRule, Role } from "./events.ts";
+import { AuditRing, DEFAULT_AUDIT_CAPACITY } from "./audit.ts";
+
+/** Network 0: every node is a member. */
+export const BACKBONE_ID = 0;
+/** First node id handed out (the reference starts at 1). */
+export const FIRST_NODE_ID = 1;
+/** Largest node id (u32). */
+export const MAX_NODE_ID = 0xffff_ffff;
+/** Largest network id; 65535 is reserved by the draft, so the last allocated id is 65534. */
+export const MAX_NETWORK_ID = 0xfffe;
+
+/** One registered node. Times are Unix milliseconds; 0 means "not set". */
+export interface NodeRecord {
+  id: number;
+  /** Standard base64 of the 32-byte Ed25519 key. */
+  publicKey: string;
+  owner: string;
+  /** `ip:port` the node is reachable on, or "". */
+  realAddr: string;
+  lanAddrs: string[];
+  public: boolean;
+  hostname: string;
+  tags: string[];
+  taskExec: boolean;
+  poloScore: number;
+  /** Last heartbeat or registration (volatile). */
+  lastSeen: number;
+  /** False once reaped for silence: kept dormant so that re-registration restores it. */
+  online: boolean;
+  /** When the node went dormant (0 while online). */
+  dormantSince: number;
+  keyCreated: number;
+  keyRotated: number;
+  keyRotations: number;
+  keyExpires: number;
+  externalId: string;
+}
+
+/** A network's stored policy. */
+export interface NetworkPolicy {
+  /** 0 = unlimited. */
+  maxMembers: number;
+  allowedPorts: number[];
+  description: string;
+}
+
+/** One network other than the backbone (whose members are implicit: every live node). */
+export interface NetworkRecord {
+  id: number;
+  name: string;
+  joinRule: JoinRule;
+  /** Hex SHA-256 of the join token, or "". Tokens are never stored in the clear. */
+  tokenHash: string;
+  /** Hex SHA-256 of the per-network admin token, or "". */
+  adminTokenHash: string;
+  /** Members in join order. */
+  members: Set<number>;
+  roles: Map<number, Role>;
+  policy: NetworkPolicy;
+  enterprise: boolean;
+  created: number;
+}
+
+/** A relayed trust request waiting for its target. */
+export interface HandshakeRequest {
+  from: number;
+  justification: string;
+  /** base64 signature over `handshake:<from>:<to>`, relayed so the receiver can verify it too. */
+  signature: string;
+  t: number;
+}
+
+/** A relayed answer waiting for the requester. */
+export interface HandshakeResponse {
+  from: number;
+  accept: boolean;
+  t: number;
+}
+
+/** A pending network invitation. */
+export interface Invite {
+  networkId: number;
+  inviterId: number;
+  t: number;
+}
+
+/** Options fixed for the life of a state (they must match on every replica). */
+export interface StateOptions {
+  auditCapacity?: number;
+}
+
+/** The whole registry state. */
+export class RegistryState {
+  nextNode = FIRST_NODE_ID;
+  nextNetwork = 1;
+  /** Sequence number of the last applied logged event. */
+  seq = 0;
+  readonly nodes = new Map<number, NodeRecord>();
+  readonly networks = new Map<number, NetworkRecord>();
+  /** Trust pairs keyed `min:max`. */
+  readonly trust = new Set<string>();
+  readonly handshakeInbox = new Map<number, HandshakeRequest[]>();
+  readonly handshakeResponses = new Map<number, HandshakeResponse[]>();
+  /** Invites keyed by target node. */
+  readonly invites = new Map<number, Invite[]>();
+  /** Public key → node id, kept after deregistration so the same key gets the same id back. */
+  readonly keyIndex = new Map<string, number>();
+  /** Owner string → node id. */
+  readonly ownerIndex = new Map<string, number>();
+  /** Hostname → node id (live and dormant nodes). */
+  readonly hostnameIndex = new Map<string, number>();
+  /** Network name → id. */
+  readonly networkNames = new Map<string, number>();
+  /** Node → non-backbone networks it belongs to. */
+  readonly memberOf = new Map<number, Set<number>>();
+  readonly audit: AuditRing;
+  /** Count of online nodes, kept by apply for cheap metrics. */
+  onlineCount = 0;
+
+  constructor(options: StateOptions = {}) {
+    this.audit = new AuditRing(options.auditCapacity ?? DEFAULT_AUDIT_CAPACITY);
+  }
+
+  /** The node if it is registered and online. */
+  liveNode(id: number): NodeRecord | undefined {
+    const n = this.nodes.get(id);
+    return n && n.online ? n : undefined;
+  }
+
+  /** Networks of a node, backbone first, then ascending. */
+  networksOf(id: number): number[] {
+    const set = this.memberOf.get(id);
+    const list = set ? [...set].sort((a, b) => a - b) : [];
+    return [BACKBONE_ID, ...list];
+  }
+
+  /** True when both nodes share a network other than the backbone. */
+  shareNetwork(a: number, b: number): boolean {
+    const sa = this.memberOf.get(a);
+    const sb = this.memberOf.get(b);
+    if (!sa || !sb) return false;
+    const [small, large] = sa.size <= sb.size ? [sa, sb] : [sb, sa];
+    for (const net of small) if (large.has(net)) return true;
+    return false;
+  }
+
+  /** True when a trust pair exists between the two nodes. */
+  isTrusted(a: number, b: number): boolean {
+    return this.trust.has(trustKey(a, b));
+  }
+
+  /**
+   * The privacy rule: may `requester` see `target`'s endpoint? Public nodes: yes;
+   * private nodes: only themselves, trusted peers and members of a shared
+   * non-backbone network.
+   */
+  mayResolve(requester: number, target: NodeRecord): boolean {
+    if (target.public || requester === target.id) return true;
+    return this.isTrusted(requester, target.id) || this.shareNetwork(requester, target.id);
+  }
+
+  /** The role of a node in a network, or undefined. */
+  roleOf(networkId: number, nodeId: number): Role | undefined {
+    return this.networks.get(networkId)?.roles.get(nodeId);
+  }
+
+  /** The owner of a network, or 0. */
+  ownerOf(networkId: number): number {
+    const net = this.networks.get(networkId);
+    if (!net) return 0;
+    for (const [id, role] of net.roles) if (role === "owner") return id;
+    return 0;
+  }
+}
+
+/** The canonical key of an unordered trust pair. */
+export function trustKey(a: number, b: number): string {
+  return a < b ? `${a}:${b}` : `${b}:${a}`;
+}
+
+/** A fresh node record with defaults for everything not given. */
+export function newNodeRecord(
+  fields: Pick<NodeRecord, "id" | "publicKey"> & Partial<NodeRecord>,
+): NodeRecord {
+  return {
+    owner: "",
+    realAddr: "",
+    lanAddrs: [],
+    public: false,
+    hostname: "",
+    tags: [],
+    taskExec: false,
+    poloScore: 0,
+    lastSeen: 0,
+    online: true,
+    dormantSince: 0,
+    keyCreated: 0,
+    keyRotated: 0,
+    keyRotations: 0,
+    keyExpires: 0,
+    externalId: "",
+    ...fields,
+  };
+}

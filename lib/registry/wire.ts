@@ -1,0 +1,113 @@
+/**
+ * The registry's frame codec (registry.md §1.2), pure and I/O-free: a frame is a
+ * u32 big-endian body length followed by that many bytes of UTF-8 JSON, and the
+ * JSON must be an object. Requests are capped at 64 KiB as the reference does;
+ * replies may be far larger (a big `list_nodes` or `get_audit_log`), so readers
+ * take their own cap.
+ * @module
+ */
+import { RegistryWireError } from "./errors.ts";
+
+export { RegistryWireError };
+
+/** Bytes of the length prefix. */
+export const FRAME_HEADER_LENGTH = 4;
+/** Largest request body the server accepts (the reference's inbound cap). */
+export const MAX_REQUEST_BODY = 65_536;
+/** Largest reply body our client accepts; the reference's 64 KiB breaks big listings. */
+export const MAX_REPLY_BODY = 16 * 1024 * 1024;
+
+/** A decoded message: one JSON object. */
+export type WireMessage = Record<string, unknown>;
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder("utf-8", { fatal: true });
+
+/**
+ * Encodes `message` as one frame. Throws RegistryWireError when the body exceeds
+ * `maxBody` (so a sender finds out before the peer drops the connection).
+ */
+export function encodeFrame(message: WireMessage, maxBody: number = MAX_REPLY_BODY): Uint8Array {
+  const body = encoder.encode(JSON.stringify(message));
+  if (body.length > maxBody) {
+    throw new RegistryWireError(`frame body of ${body.length} bytes exceeds the ${maxBody}-byte limit`);
+  }
+  const frame = new Uint8Array(FRAME_HEADER_LENGTH + body.length);
+  new DataView(frame.buffer).setUint32(0, body.length);
+  frame.set(body, FRAME_HEADER_LENGTH);
+  return frame;
+}
+
+/** Parses a frame body: strict UTF-8, JSON, and an object at the top. Throws RegistryWireError. */
+export function decodeBody(body: Uint8Array): WireMessage {
+  let text: string;
+  try {
+    text = decoder.decode(body);
+  } catch {
+    throw new RegistryWireError("frame body is not valid UTF-8");
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new RegistryWireError("frame body is not valid JSON");
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new RegistryWireError("frame body must be a JSON object");
+  }
+  return value as WireMessage;
+}
+
+/**
+ * Incremental frame splitter for a byte stream: `push` what the socket delivers,
+ * then call `next` until it returns null. A length prefix above `maxBody` throws as
+ * soon as the four header bytes have arrived, before any body is buffered.
+ */
+export class FrameReader {
+  #buf = new Uint8Array(0);
+  #start = 0;
+  #end = 0;
+
+  constructor(readonly maxBody: number) {}
+
+  /** Bytes received but not yet returned as a frame (non-zero means a frame is half-read). */
+  get buffered(): number {
+    return this.#end - this.#start;
+  }
+
+  /** Appends received bytes. */
+  push(chunk: Uint8Array): void {
+    if (chunk.length === 0) return;
+    const used = this.#end - this.#start;
+    if (this.#end + chunk.length > this.#buf.length) {
+      if (used + chunk.length <= this.#buf.length && this.#start > 0) {
+        this.#buf.copyWithin(0, this.#start, this.#end);
+      } else {
+        const grown = new Uint8Array(Math.max(used + chunk.length, this.#buf.length * 2, 4096));
+        grown.set(this.#buf.subarray(this.#start, this.#end));
+        this.#buf = grown;
+      }
+      this.#start = 0;
+      this.#end = used;
+    }
+    this.#buf.set(chunk, this.#end);
+    this.#end += chunk.length;
+  }
+
+  /** The next complete frame body (a copy), or null if more bytes are needed. */
+  next(): Uint8Array | null {
+    const used = this.#end - this.#start;
+    if (used < FRAME_HEADER_LENGTH) return null;
+    const view = new DataView(this.#buf.buffer, this.#buf.byteOffset + this.#start, FRAME_HEADER_LENGTH);
+    const length = view.getUint32(0);
+    if (length > this.maxBody) {
+      throw new RegistryWireError(`frame length ${length} exceeds the ${this.maxBody}-byte limit`);
+    }
+    if (used < FRAME_HEADER_LENGTH + length) return null;
+    const bodyStart = this.#start + FRAME_HEADER_LENGTH;
+    const body = this.#buf.slice(bodyStart, bodyStart + length);
+    this.#start = bodyStart + length;
+    if (this.#start === this.#end) this.#start = this.#end = 0;
+    return body;
+  }
+}
