@@ -1,0 +1,50 @@
+import { assert, assertEquals } from "../../tests/assert.ts";
+import { fromHex, toHex } from "../bytes.ts";
+import {
+  ed25519FromSeed,
+  generateEd25519KeyPair,
+  signEd25519,
+  signEd25519Async,
+  verifyEd25519,
+  verifyEd25519Async,
+} from "./ed25519.ts";
+
+// RFC 8032 §7.1 test 2 (one-byte message 0x72).
+const SEED = fromHex("4ccd089b28ff96da9db6c346ec114e0f5b8a319f35aba624da8cf6ed4fb8a6fb");
+const PUBLIC = "3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c";
+const MESSAGE = fromHex("72");
+const SIGNATURE = "92a009a9f0d4cab8720e820b5f642540a2b27b5416503f8fb3762223ebdb69da" +
+  "085ac1e43e15996e458f3613d0f11d8c387b2eaeb4302aeeb00d291612bb0c00";
+
+Deno.test("ed25519: RFC 8032 vector on both backends", async () => {
+  assertEquals(toHex(ed25519FromSeed(SEED).publicKey), PUBLIC);
+  assertEquals(toHex(signEd25519(SEED, MESSAGE)), SIGNATURE);
+  assertEquals(toHex(await signEd25519Async(SEED, MESSAGE)), SIGNATURE);
+  assert(verifyEd25519(fromHex(PUBLIC), MESSAGE, fromHex(SIGNATURE)));
+  assert(await verifyEd25519Async(fromHex(PUBLIC), MESSAGE, fromHex(SIGNATURE)));
+});
+
+Deno.test("ed25519: backends agree on random keys, and both reject a tampered message", async () => {
+  for (let i = 0; i < 8; i++) {
+    const { seed, publicKey } = generateEd25519KeyPair();
+    const msg = crypto.getRandomValues(new Uint8Array(i * 37));
+    const sig = signEd25519(seed, msg);
+    assertEquals(toHex(await signEd25519Async(seed, msg)), toHex(sig));
+    assert(await verifyEd25519Async(publicKey, msg, sig));
+    const bad = msg.length ? msg.slice() : Uint8Array.of(0);
+    bad[0] ^= 1;
+    assert(!verifyEd25519(publicKey, bad, sig));
+    assert(!(await verifyEd25519Async(publicKey, bad, sig)));
+  }
+});
+
+Deno.test("ed25519: malformed keys and signatures verify false on both backends", async () => {
+  const pub = fromHex(PUBLIC);
+  const sig = fromHex(SIGNATURE);
+  for (
+    const [k, s] of [[pub.subarray(1), sig], [pub, sig.subarray(1)], [new Uint8Array(32).fill(0xff), sig]]
+  ) {
+    assert(!verifyEd25519(k, MESSAGE, s));
+    assert(!(await verifyEd25519Async(k, MESSAGE, s)));
+  }
+});

@@ -1,0 +1,71 @@
+/**
+ * X25519 (RFC 7748) for the tunnel and port-443 key exchanges. Synchronous, via @noble/curves:
+ * a key agreement happens once per peer and (re)start, ~0.6 ms each, and a synchronous call keeps
+ * the key-exchange handler free of await points where peer state could change underneath it.
+ * Web Crypto is ~3.5× faster but async only (figures in docs/benchmarks.md).
+ */
+import { x25519 } from "@noble/curves/ed25519.js";
+import { CryptoError } from "./errors.ts";
+import { deriveKey } from "./hkdf.ts";
+
+/** Length of X25519 private keys, public keys and shared secrets. */
+export const X25519_KEY_LENGTH = 32;
+
+/** An X25519 key pair as raw RFC 7748 bytes. */
+export interface X25519KeyPair {
+  /** The 32-byte private scalar (clamped when used). */
+  privateKey: Uint8Array;
+  /** The 32-byte public u-coordinate. */
+  publicKey: Uint8Array;
+}
+
+function checkLength(bytes: Uint8Array, what: string): void {
+  if (bytes.length !== X25519_KEY_LENGTH) {
+    throw new CryptoError(`X25519 ${what} must be ${X25519_KEY_LENGTH} bytes, got ${bytes.length}`);
+  }
+}
+
+/** A fresh X25519 key pair from the CSPRNG (the daemon makes one per start, wire.md §6.1). */
+export function generateX25519KeyPair(): X25519KeyPair {
+  const privateKey = x25519.utils.randomSecretKey();
+  return { privateKey, publicKey: x25519.getPublicKey(privateKey) };
+}
+
+/** The key pair of a given 32-byte private key (copied). Throws {@link CryptoError} on a wrong length. */
+export function x25519FromPrivateKey(privateKey: Uint8Array): X25519KeyPair {
+  checkLength(privateKey, "private key");
+  return { privateKey: privateKey.slice(), publicKey: x25519.getPublicKey(privateKey) };
+}
+
+/**
+ * The 32-byte X25519 shared secret of our private key and the peer's public key. Throws
+ * {@link CryptoError} for wrong lengths and for low-order peer keys, whose shared secret would be
+ * all zeros (the reference rejects those too). The caller owns and should zero the result;
+ * {@link deriveSharedKey} does that for it.
+ */
+export function x25519SharedSecret(privateKey: Uint8Array, peerPublicKey: Uint8Array): Uint8Array {
+  checkLength(privateKey, "private key");
+  checkLength(peerPublicKey, "peer public key");
+  let shared: Uint8Array;
+  try {
+    shared = x25519.getSharedSecret(privateKey, peerPublicKey);
+  } catch (err) {
+    // noble refuses low-order points before running the ladder.
+    throw new CryptoError("X25519 peer public key is of low order: the shared secret would be all zeros", {
+      cause: err,
+    });
+  }
+  let acc = 0;
+  for (const b of shared) acc |= b;
+  if (acc === 0) throw new CryptoError("X25519 shared secret is all zeros");
+  return shared;
+}
+
+/**
+ * X25519 followed by HKDF-SHA256 with `info` (wire.md §6.2): the 32-byte AEAD key for this pair of
+ * keys. The intermediate shared secret and PRK are zeroed; pass the key to a cipher constructor,
+ * which zeroes it in turn.
+ */
+export function deriveSharedKey(privateKey: Uint8Array, peerPublicKey: Uint8Array, info: string): Uint8Array {
+  return deriveKey(x25519SharedSecret(privateKey, peerPublicKey), info);
+}
