@@ -1,0 +1,72 @@
+/**
+ * Token-bucket rate limiting for the beacon's relay path. Pure: the caller passes the
+ * clock (milliseconds) so tests are deterministic and the hot path makes no syscalls.
+ * Not safe for concurrent use (JavaScript's single thread makes that moot here).
+ */
+
+/** One bucket: refills at `ratePerSecond`, holds at most `burst` tokens, starts full. */
+export class TokenBucket {
+  private tokens: number;
+  private last: number;
+
+  constructor(readonly ratePerSecond: number, readonly burst: number, now: number) {
+    if (!(ratePerSecond > 0) || !(burst >= 1)) {
+      throw new RangeError(`token bucket needs rate > 0 and burst >= 1, got ${ratePerSecond}/${burst}`);
+    }
+    this.tokens = burst;
+    this.last = now;
+  }
+
+  /** Takes `cost` tokens if available and returns true; otherwise leaves the bucket unchanged and returns false. */
+  take(now: number, cost = 1): boolean {
+    this.refill(now);
+    if (this.tokens < cost) return false;
+    this.tokens -= cost;
+    return true;
+  }
+
+  /** True when the bucket has been idle long enough to be full again (safe to forget). */
+  isFull(now: number): boolean {
+    this.refill(now);
+    return this.tokens >= this.burst;
+  }
+
+  private refill(now: number): void {
+    const elapsed = now - this.last;
+    if (elapsed <= 0) return; // clock went backwards or same tick: no refill
+    this.tokens = Math.min(this.burst, this.tokens + (elapsed * this.ratePerSecond) / 1000);
+    this.last = now;
+  }
+}
+
+/**
+ * One token bucket per key (the beacon keys by sender node ID), with a cap on how many
+ * keys are tracked so a flood of distinct keys cannot grow memory without bound: past
+ * `maxKeys`, unknown keys are refused until `sweep` forgets idle (full) buckets.
+ */
+export class KeyedRateLimiter<K> {
+  private readonly buckets = new Map<K, TokenBucket>();
+
+  constructor(readonly ratePerSecond: number, readonly burst: number, readonly maxKeys: number) {}
+
+  /** Number of keys currently tracked. */
+  get size(): number {
+    return this.buckets.size;
+  }
+
+  /** Charges one unit to `key`; false when its bucket is empty or the key table is full. */
+  allow(key: K, now: number): boolean {
+    let bucket = this.buckets.get(key);
+    if (!bucket) {
+      if (this.buckets.size >= this.maxKeys) return false;
+      bucket = new TokenBucket(this.ratePerSecond, this.burst, now);
+      this.buckets.set(key, bucket);
+    }
+    return bucket.take(now);
+  }
+
+  /** Forgets buckets that have refilled completely; they would start full again anyway. */
+  sweep(now: number): void {
+    for (const [key, bucket] of this.buckets) if (bucket.isFull(now)) this.buckets.delete(key);
+  }
+}

@@ -1,0 +1,53 @@
+import fc from "fast-check";
+import { assert, assertEquals, assertThrows } from "../../tests/assert.ts";
+import { KeyedRateLimiter, TokenBucket } from "./token_bucket.ts";
+
+Deno.test("token bucket: burst, refill at the configured rate, cap at burst", () => {
+  const bucket = new TokenBucket(10, 3, 0);
+  assert(bucket.take(0) && bucket.take(0) && bucket.take(0));
+  assert(!bucket.take(0));
+  assert(!bucket.take(99)); // 0.99 tokens after 99 ms at 10/s
+  assert(bucket.take(100));
+  assert(!bucket.take(100));
+  assert(bucket.isFull(100_000));
+  let granted = 0;
+  for (let i = 0; i < 10; i++) if (bucket.take(100_000)) granted++;
+  assertEquals(granted, 3); // idle time never banks more than `burst`
+  assert(!bucket.take(50_000)); // clock going backwards grants nothing
+  assertThrows(() => new TokenBucket(0, 1, 0), RangeError);
+  assertThrows(() => new TokenBucket(1, 0.5, 0), RangeError);
+});
+
+Deno.test("property: grants over an interval never exceed burst + rate × time", () => {
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 1, max: 5000 }),
+      fc.integer({ min: 1, max: 100 }),
+      fc.array(fc.integer({ min: 0, max: 50 }), { minLength: 1, maxLength: 300 }),
+      (rate, burst, gaps) => {
+        const bucket = new TokenBucket(rate, burst, 0);
+        let now = 0;
+        let granted = 0;
+        for (const gap of gaps) {
+          now += gap;
+          if (bucket.take(now)) granted++;
+        }
+        assert(granted <= burst + (rate * now) / 1000 + 1e-9);
+      },
+    ),
+  );
+});
+
+Deno.test("keyed limiter: independent buckets, bounded key table, sweep forgets idle keys", () => {
+  const limiter = new KeyedRateLimiter<number>(1, 2, 2);
+  assert(limiter.allow(1, 0) && limiter.allow(1, 0));
+  assert(!limiter.allow(1, 0));
+  assert(limiter.allow(2, 0));
+  assert(!limiter.allow(3, 0)); // table full
+  assertEquals(limiter.size, 2);
+  limiter.sweep(500);
+  assertEquals(limiter.size, 2); // neither bucket is full yet
+  limiter.sweep(10_000);
+  assertEquals(limiter.size, 0);
+  assert(limiter.allow(3, 10_000));
+});
