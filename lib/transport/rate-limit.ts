@@ -1,0 +1,95 @@
+/**
+ * SYN rate limiting (transport.md §9): a global token bucket and one bucket per
+ * source node, with the reference's integer refill rule (tokens are added in
+ * whole units, and the refill timestamp only moves when at least one is
+ * added). Times are milliseconds from the session layer's clock.
+ * @module
+ */
+
+/** Global SYN bucket capacity and refill rate (SYN/s). */
+export const SYN_RATE_GLOBAL = 100;
+/** Per-source SYN bucket capacity and refill rate (SYN/s). */
+export const SYN_RATE_PER_SOURCE = 10;
+/** Most source nodes tracked at once; a new source is refused while full. */
+export const SYN_MAX_SOURCES = 4096;
+/** A per-source bucket untouched this long is dropped by {@link SynRateLimiter.sweep}. */
+export const SYN_SOURCE_EXPIRY_MS = 10_000;
+
+/** A token bucket of `capacity` tokens refilled at `ratePerSec`. */
+export class TokenBucket {
+  /** Tokens available now. */
+  tokens: number;
+  /** Time of the last refill (ms). */
+  private refilledAt: number;
+  /** Time of the last take attempt (ms). */
+  lastUsed: number;
+
+  constructor(
+    readonly capacity: number,
+    readonly ratePerSec: number,
+    now: number,
+    tokens: number = capacity,
+  ) {
+    this.tokens = tokens;
+    this.refilledAt = now;
+    this.lastUsed = now;
+  }
+
+  /** Refills, then takes one token if there is one. */
+  tryTake(now: number): boolean {
+    this.lastUsed = now;
+    const add = Math.floor(((now - this.refilledAt) / 1000) * this.ratePerSec);
+    if (add >= 1) {
+      this.tokens = Math.min(this.capacity, this.tokens + add);
+      this.refilledAt = now;
+    }
+    if (this.tokens < 1) return false;
+    this.tokens--;
+    return true;
+  }
+}
+
+/** Which bucket refused a SYN, for drop counters. */
+export type SynVerdict = "ok" | "global" | "source";
+
+/**
+ * The two-level SYN limiter: global bucket first, then the source's bucket
+ * (created full on first sight, at most {@link SYN_MAX_SOURCES} of them).
+ */
+export class SynRateLimiter {
+  private readonly global: TokenBucket;
+  private readonly sources = new Map<number, TokenBucket>();
+
+  constructor(
+    now: number,
+    readonly globalRate: number = SYN_RATE_GLOBAL,
+    readonly perSourceRate: number = SYN_RATE_PER_SOURCE,
+    readonly maxSources: number = SYN_MAX_SOURCES,
+  ) {
+    this.global = new TokenBucket(globalRate, globalRate, now);
+  }
+
+  /** Number of source buckets held. */
+  get trackedSources(): number {
+    return this.sources.size;
+  }
+
+  /** Decides whether a SYN from `node` may proceed, consuming tokens if so. */
+  check(node: number, now: number): SynVerdict {
+    if (!this.global.tryTake(now)) return "global";
+    let bucket = this.sources.get(node);
+    if (!bucket) {
+      if (this.sources.size >= this.maxSources) return "source";
+      bucket = new TokenBucket(this.perSourceRate, this.perSourceRate, now);
+      this.sources.set(node, bucket);
+    }
+    return bucket.tryTake(now) ? "ok" : "source";
+  }
+
+  /** Drops source buckets not used for {@link SYN_SOURCE_EXPIRY_MS}. */
+  sweep(now: number): void {
+    for (const [node, b] of this.sources) {
+      if (now - b.lastUsed > SYN_SOURCE_EXPIRY_MS) this.sources.delete(node);
+    }
+  }
+}
