@@ -60,7 +60,6 @@ export {
   pilaMessage,
   signPila,
   verifyPila,
-  verifyPilaAsync,
 } from "./pila.ts";
 export {
   DEFAULT_STATE_DIR_NAME,

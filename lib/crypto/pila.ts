@@ -4,7 +4,7 @@
  * here; the frame layout belongs to the tunnel's frame codec.
  */
 import { utf8 } from "../bytes.ts";
-import { ED25519_SIGNATURE_LENGTH, signEd25519, verifyEd25519, verifyEd25519Async } from "./ed25519.ts";
+import { ED25519_SIGNATURE_LENGTH, signEd25519, verifyEd25519 } from "./ed25519.ts";
 import { CryptoError } from "./errors.ts";
 import { X25519_KEY_LENGTH } from "./x25519.ts";
 
@@ -64,20 +64,4 @@ export function verifyPila(
     return false;
   }
   return verifyEd25519(ed25519PublicKey, msg, signature);
-}
-
-/** {@link verifyPila} on Web Crypto: several times the throughput, for verifying many peers at once. */
-export function verifyPilaAsync(
-  ed25519PublicKey: Uint8Array,
-  nodeId: number,
-  x25519PublicKey: Uint8Array,
-  signature: Uint8Array,
-): Promise<boolean> {
-  let msg: Uint8Array;
-  try {
-    msg = pilaMessage(nodeId, x25519PublicKey);
-  } catch {
-    return Promise.resolve(false);
-  }
-  return verifyEd25519Async(ed25519PublicKey, msg, signature);
 }

@@ -2,7 +2,7 @@ import { assert, assertEquals, assertThrows } from "../../tests/assert.ts";
 import { concatBytes, fromHex, toHex } from "../bytes.ts";
 import { ed25519FromSeed } from "./ed25519.ts";
 import { CryptoError } from "./errors.ts";
-import { pilaMessage, signPila, verifyPila, verifyPilaAsync } from "./pila.ts";
+import { pilaMessage, signPila, verifyPila } from "./pila.ts";
 
 // wire.md §6.2 PILA vector.
 const SEED = fromHex("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60");
@@ -34,10 +34,10 @@ Deno.test("pila: signature and 136-byte frame match the vector", () => {
   assert(verifyPila(identity.publicKey, 1, A_PUBLIC, sig));
 });
 
-Deno.test("pila: any flipped bit in signature, key, node or X25519 key fails (sync and async)", async () => {
+Deno.test("pila: any flipped bit in signature, key, node or X25519 key fails", () => {
   const pub = fromHex(ED_PUBLIC);
   const sig = fromHex(SIGNATURE);
-  assert(await verifyPilaAsync(pub, 1, A_PUBLIC, sig));
+  assert(verifyPila(pub, 1, A_PUBLIC, sig));
   const cases: [Uint8Array, number, Uint8Array, Uint8Array][] = [
     [pub, 1, A_PUBLIC, flip(sig, 0)],
     [pub, 1, A_PUBLIC, flip(sig, 300)],
@@ -49,18 +49,17 @@ Deno.test("pila: any flipped bit in signature, key, node or X25519 key fails (sy
   ];
   for (const [key, node, x, s] of cases) {
     assert(!verifyPila(key, node, x, s));
-    assert(!(await verifyPilaAsync(key, node, x, s)));
   }
 });
 
-Deno.test("pila: malformed inputs verify false, build throws CryptoError", async () => {
+Deno.test("pila: malformed inputs verify false, build throws CryptoError", () => {
   const pub = fromHex(ED_PUBLIC);
   const sig = fromHex(SIGNATURE);
   assert(!verifyPila(pub, -1, A_PUBLIC, sig));
   assert(!verifyPila(pub, 1, A_PUBLIC.subarray(1), sig));
   assert(!verifyPila(pub, 1, A_PUBLIC, sig.subarray(1)));
-  assert(!(await verifyPilaAsync(pub.subarray(1), 1, A_PUBLIC, sig)));
-  assert(!(await verifyPilaAsync(pub, 2 ** 32, A_PUBLIC, sig)));
+  assert(!verifyPila(pub.subarray(1), 1, A_PUBLIC, sig));
+  assert(!verifyPila(pub, 2 ** 32, A_PUBLIC, sig));
   assertThrows(() => pilaMessage(2 ** 32, A_PUBLIC), CryptoError, /u32/);
   assertThrows(() => pilaMessage(1.5, A_PUBLIC), CryptoError, /u32/);
   assertThrows(() => pilaMessage(1, new Uint8Array(31)), CryptoError, /got 31/);

@@ -1,12 +1,12 @@
 /**
- * X25519 (RFC 7748) for the tunnel and port-443 key exchanges. Synchronous, via @noble/curves:
- * a key agreement happens once per peer and (re)start, ~0.6 ms each, and a synchronous call keeps
- * the key-exchange handler free of await points where peer state could change underneath it.
- * Web Crypto is ~3.5× faster but async only (figures in docs/benchmarks.md).
+ * X25519 (RFC 7748) for the tunnel and port-443 key exchanges, on node:crypto. Synchronous, so
+ * the key-exchange handler has no await point where peer state could change underneath it, and
+ * the fastest backend measured (~6× @noble/curves, ~2.5× Web Crypto; docs/benchmarks.md).
  */
-import { x25519 } from "@noble/curves/ed25519.js";
+import { diffieHellman } from "node:crypto";
 import { CryptoError } from "./errors.ts";
 import { deriveKey } from "./hkdf.ts";
+import { privateKeyObject, publicKeyObject, rawPublicKey } from "./node_keys.ts";
 
 /** Length of X25519 private keys, public keys and shared secrets. */
 export const X25519_KEY_LENGTH = 32;
@@ -27,14 +27,14 @@ function checkLength(bytes: Uint8Array, what: string): void {
 
 /** A fresh X25519 key pair from the CSPRNG (the daemon makes one per start, wire.md §6.1). */
 export function generateX25519KeyPair(): X25519KeyPair {
-  const privateKey = x25519.utils.randomSecretKey();
-  return { privateKey, publicKey: x25519.getPublicKey(privateKey) };
+  const privateKey = crypto.getRandomValues(new Uint8Array(X25519_KEY_LENGTH));
+  return { privateKey, publicKey: rawPublicKey(privateKeyObject("X25519", privateKey)) };
 }
 
 /** The key pair of a given 32-byte private key (copied). Throws {@link CryptoError} on a wrong length. */
 export function x25519FromPrivateKey(privateKey: Uint8Array): X25519KeyPair {
   checkLength(privateKey, "private key");
-  return { privateKey: privateKey.slice(), publicKey: x25519.getPublicKey(privateKey) };
+  return { privateKey: privateKey.slice(), publicKey: rawPublicKey(privateKeyObject("X25519", privateKey)) };
 }
 
 /**
@@ -48,9 +48,10 @@ export function x25519SharedSecret(privateKey: Uint8Array, peerPublicKey: Uint8A
   checkLength(peerPublicKey, "peer public key");
   let shared: Uint8Array;
   try {
-    shared = x25519.getSharedSecret(privateKey, peerPublicKey);
+    const publicKey = publicKeyObject("X25519", peerPublicKey);
+    shared = diffieHellman({ privateKey: privateKeyObject("X25519", privateKey), publicKey });
   } catch (err) {
-    // noble refuses low-order points before running the ladder.
+    // The derivation fails exactly when the result would be all zeros (a low-order peer key).
     throw new CryptoError("X25519 peer public key is of low order: the shared secret would be all zeros", {
       cause: err,
     });
@@ -58,7 +59,8 @@ export function x25519SharedSecret(privateKey: Uint8Array, peerPublicKey: Uint8A
   let acc = 0;
   for (const b of shared) acc |= b;
   if (acc === 0) throw new CryptoError("X25519 shared secret is all zeros");
-  return shared;
+  // A plain Uint8Array over the Buffer's bytes, so callers see one type and zeroing reaches them.
+  return new Uint8Array(shared.buffer, shared.byteOffset, shared.byteLength);
 }
 
 /**

@@ -1,3 +1,4 @@
+import { x25519 } from "@noble/curves/ed25519.js";
 import { assert, assertEquals, assertThrows } from "../../tests/assert.ts";
 import { concatBytes, fromHex, toHex } from "../bytes.ts";
 import { CryptoError } from "./errors.ts";
@@ -76,4 +77,16 @@ Deno.test("x25519: wrong key lengths are CryptoErrors naming the argument", () =
     /peer public key.*got 33/,
   );
   assertThrows(() => x25519FromPrivateKey(new Uint8Array(0)), CryptoError, /got 0/);
+});
+
+Deno.test("x25519: agrees with an independent implementation (@noble/curves)", () => {
+  for (let i = 0; i < 16; i++) {
+    const a = generateX25519KeyPair();
+    const b = generateX25519KeyPair();
+    assertEquals(toHex(a.publicKey), toHex(x25519.getPublicKey(a.privateKey)));
+    assertEquals(
+      toHex(x25519SharedSecret(a.privateKey, b.publicKey)),
+      toHex(x25519.getSharedSecret(a.privateKey, b.publicKey)),
+    );
+  }
 });

@@ -1,0 +1,67 @@
+/**
+ * Raw 32-byte X25519/Ed25519 keys ⇄ node:crypto KeyObjects. node:crypto only imports these keys
+ * wrapped in PKCS#8 (private) or SPKI (public) DER, whose encodings for these two curves are a
+ * fixed header followed by the raw key (RFC 8410), so the wrapping is a constant prefix.
+ */
+import { Buffer } from "node:buffer";
+import { createPrivateKey, createPublicKey, type KeyObject } from "node:crypto";
+
+/** The two curves pilot uses, named by their RFC 8410 algorithm. */
+export type OkpCurve = "X25519" | "Ed25519";
+
+/** Raw key length of both curves. */
+export const OKP_KEY_LENGTH = 32;
+
+// OID 1.3.101.110 (X25519) and 1.3.101.112 (Ed25519): the only byte that differs.
+const CURVE_OID_LAST: Record<OkpCurve, number> = { X25519: 0x6e, Ed25519: 0x70 };
+const PKCS8_HEADER = [
+  0x30,
+  0x2e,
+  0x02,
+  0x01,
+  0x00,
+  0x30,
+  0x05,
+  0x06,
+  0x03,
+  0x2b,
+  0x65,
+  -1,
+  0x04,
+  0x22,
+  0x04,
+  0x20,
+];
+const SPKI_HEADER = [0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, -1, 0x03, 0x21, 0x00];
+
+function wrap(header: number[], curve: OkpCurve, raw: Uint8Array): Uint8Array<ArrayBuffer> {
+  const der = new Uint8Array(header.length + OKP_KEY_LENGTH);
+  header.forEach((b, i) => der[i] = b === -1 ? CURVE_OID_LAST[curve] : b);
+  der.set(raw, header.length);
+  return der;
+}
+
+/** A private KeyObject from a raw 32-byte key; the temporary DER copy is zeroed. Caller checks length. */
+export function privateKeyObject(curve: OkpCurve, raw: Uint8Array): KeyObject {
+  const der = wrap(PKCS8_HEADER, curve, raw);
+  try {
+    return createPrivateKey({ key: Buffer.from(der.buffer), format: "der", type: "pkcs8" });
+  } finally {
+    der.fill(0);
+  }
+}
+
+/** A public KeyObject from a raw 32-byte key; throws if the bytes are not a valid key. */
+export function publicKeyObject(curve: OkpCurve, raw: Uint8Array): KeyObject {
+  return createPublicKey({
+    key: Buffer.from(wrap(SPKI_HEADER, curve, raw).buffer),
+    format: "der",
+    type: "spki",
+  });
+}
+
+/** The raw 32-byte public key of a private or public KeyObject. */
+export function rawPublicKey(key: KeyObject): Uint8Array {
+  const spki = createPublicKey(key).export({ format: "der", type: "spki" });
+  return new Uint8Array(spki.subarray(spki.length - OKP_KEY_LENGTH));
+}
