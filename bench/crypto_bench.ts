@@ -1,0 +1,325 @@
+/**
+ * Crypto backend comparison for docs/benchmarks.md ("Crypto").
+ *
+ *   deno run -A bench/crypto_bench.ts     prints MB/s and ops/s tables (the figures in the doc)
+ *   deno bench -A bench/crypto_bench.ts   the same cases as Deno.bench timings
+ *
+ * AES-256-GCM: PILS seal+open round trips of 1 KiB and 4 KiB plaintexts on node:crypto
+ * (synchronous), Web Crypto awaited one at a time, Web Crypto with 64 operations in flight, and
+ * pure JS (@noble/ciphers, imported here only: it is not a project dependency). X25519 and Ed25519
+ * on @noble/curves, Web Crypto and node:crypto. Replay window: u32-halves vs bigint counters.
+ */
+import { Buffer } from "node:buffer";
+import * as nodeCrypto from "node:crypto";
+// Only this bench needs a pure-JS AES-GCM, to compare; the library does not depend on it.
+// deno-lint-ignore no-import-prefix
+import { gcm } from "npm:@noble/ciphers@2.4.0/aes.js";
+import { ed25519, x25519 } from "@noble/curves/ed25519.js";
+import { concatBytes } from "../lib/bytes.ts";
+import { createTunnelCipher, createTunnelCipherSync, type SealRequest } from "../lib/crypto/aead.ts";
+import { ReplayWindow } from "../lib/crypto/replay.ts";
+
+const SIZES = [1024, 4096];
+const IN_FLIGHT = 64;
+const AAD = Uint8Array.of(0, 0, 0, 1);
+const MEASURE_MS = 800;
+const WARMUP_MS = 150;
+
+interface Case {
+  group: string;
+  name: string;
+  /** Payload bytes processed per call (0 for ops/s-only cases). */
+  bytes: number;
+  /** Operations per call (a batch counts each element). */
+  ops: number;
+  fn: () => unknown | Promise<unknown>;
+}
+
+const cases: Case[] = [];
+const key = () => crypto.getRandomValues(new Uint8Array(32));
+
+// --- AES-256-GCM (PILS seal + open) ---------------------------------------------------------
+for (const size of SIZES) {
+  const group = `PILS seal+open ${size / 1024} KiB`;
+  const plaintext = crypto.getRandomValues(new Uint8Array(size));
+  const nodeCipher = createTunnelCipherSync(key());
+  cases.push({
+    group,
+    name: "node:crypto (sync)",
+    bytes: size,
+    ops: 1,
+    fn: () => {
+      const s = nodeCipher.sealSync(plaintext, AAD);
+      nodeCipher.openSync(s.nonce, s.ciphertextWithTag, AAD);
+    },
+  });
+  const web = await createTunnelCipher(key(), { backend: "webcrypto" });
+  cases.push({
+    group,
+    name: "Web Crypto, awaited singly",
+    bytes: size,
+    ops: 1,
+    fn: async () => {
+      const s = await web.seal(plaintext, AAD);
+      await web.open(s.nonce, s.ciphertextWithTag, AAD);
+    },
+  });
+  const batch: SealRequest[] = Array.from({ length: IN_FLIGHT }, () => ({ plaintext, aad: AAD }));
+  cases.push({
+    group,
+    name: `Web Crypto, ${IN_FLIGHT} in flight`,
+    bytes: size * IN_FLIGHT,
+    ops: IN_FLIGHT,
+    fn: async () => {
+      const sealed = await web.sealBatch(batch);
+      await Promise.all(sealed.map((s) => web.open(s.nonce, s.ciphertextWithTag, AAD)));
+    },
+  });
+  const rawKey = key();
+  const prefix = crypto.getRandomValues(new Uint8Array(4));
+  let counter = 0n;
+  cases.push({
+    group,
+    name: "pure JS (@noble/ciphers)",
+    bytes: size,
+    ops: 1,
+    fn: () => {
+      const nonce = new Uint8Array(12);
+      nonce.set(prefix);
+      new DataView(nonce.buffer).setBigUint64(4, ++counter);
+      const ct = gcm(rawKey, nonce, AAD).encrypt(plaintext);
+      gcm(rawKey, nonce, AAD).decrypt(ct);
+    },
+  });
+}
+
+// --- X25519 shared secret (peer key imported each time, as for a new peer) ------------------
+const X25519_SPKI = Uint8Array.of(0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x6e, 0x03, 0x21, 0x00);
+const ED25519_SPKI = Uint8Array.of(0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00);
+{
+  const group = "X25519 shared secret";
+  const ours = x25519.utils.randomSecretKey();
+  const peer = x25519.getPublicKey(x25519.utils.randomSecretKey());
+  cases.push({
+    group,
+    name: "@noble/curves (sync)",
+    bytes: 0,
+    ops: 1,
+    fn: () => x25519.getSharedSecret(ours, peer),
+  });
+  const webPair = await crypto.subtle.generateKey({ name: "X25519" }, false, ["deriveBits"]) as CryptoKeyPair;
+  cases.push({
+    group,
+    name: "Web Crypto",
+    bytes: 0,
+    ops: 1,
+    fn: async () => {
+      const pub = await crypto.subtle.importKey("raw", peer, { name: "X25519" }, false, []);
+      await crypto.subtle.deriveBits({ name: "X25519", public: pub }, webPair.privateKey, 256);
+    },
+  });
+  const nodePair = nodeCrypto.generateKeyPairSync("x25519");
+  const der = Buffer.from(concatBytes(X25519_SPKI, peer));
+  cases.push({
+    group,
+    name: "node:crypto (sync)",
+    bytes: 0,
+    ops: 1,
+    fn: () => {
+      const publicKey = nodeCrypto.createPublicKey({
+        key: der,
+        format: "der",
+        type: "spki",
+      });
+      nodeCrypto.diffieHellman({ privateKey: nodePair.privateKey, publicKey });
+    },
+  });
+}
+
+// --- Ed25519: sign (own identity) and verify (peer key imported each time) ------------------
+{
+  const message = crypto.getRandomValues(new Uint8Array(40)); // a PILA message
+  const seed = ed25519.utils.randomSecretKey();
+  const pub = ed25519.getPublicKey(seed);
+  const sig = ed25519.sign(message, seed);
+  const sign = "Ed25519 sign";
+  const verify = "Ed25519 verify";
+  cases.push({
+    group: sign,
+    name: "@noble/curves (sync)",
+    bytes: 0,
+    ops: 1,
+    fn: () => ed25519.sign(message, seed),
+  });
+  cases.push({
+    group: verify,
+    name: "@noble/curves (sync)",
+    bytes: 0,
+    ops: 1,
+    fn: () => ed25519.verify(sig, message, pub),
+  });
+  const pkcs8 = concatBytes(
+    Uint8Array.of(
+      0x30,
+      0x2e,
+      0x02,
+      0x01,
+      0x00,
+      0x30,
+      0x05,
+      0x06,
+      0x03,
+      0x2b,
+      0x65,
+      0x70,
+      0x04,
+      0x22,
+      0x04,
+      0x20,
+    ),
+    seed,
+  ) as Uint8Array<ArrayBuffer>;
+  const webPriv = await crypto.subtle.importKey("pkcs8", pkcs8, "Ed25519", false, ["sign"]);
+  cases.push({
+    group: sign,
+    name: "Web Crypto",
+    bytes: 0,
+    ops: 1,
+    fn: () => crypto.subtle.sign("Ed25519", webPriv, message),
+  });
+  const webVerify = async () => {
+    const k = await crypto.subtle.importKey("raw", pub as Uint8Array<ArrayBuffer>, "Ed25519", false, [
+      "verify",
+    ]);
+    return await crypto.subtle.verify("Ed25519", k, sig as Uint8Array<ArrayBuffer>, message);
+  };
+  cases.push({ group: verify, name: "Web Crypto, awaited singly", bytes: 0, ops: 1, fn: webVerify });
+  cases.push({
+    group: verify,
+    name: `Web Crypto, ${IN_FLIGHT} in flight`,
+    bytes: 0,
+    ops: IN_FLIGHT,
+    fn: () => Promise.all(Array.from({ length: IN_FLIGHT }, webVerify)),
+  });
+  const nodePriv = nodeCrypto.createPrivateKey({ key: Buffer.from(pkcs8), format: "der", type: "pkcs8" });
+  const spki = concatBytes(ED25519_SPKI, pub) as Uint8Array<ArrayBuffer>;
+  cases.push({
+    group: sign,
+    name: "node:crypto (sync)",
+    bytes: 0,
+    ops: 1,
+    fn: () => nodeCrypto.sign(null, message, nodePriv),
+  });
+  cases.push({
+    group: verify,
+    name: "node:crypto (sync)",
+    bytes: 0,
+    ops: 1,
+    fn: () =>
+      nodeCrypto.verify(
+        null,
+        message,
+        nodeCrypto.createPublicKey({ key: Buffer.from(spki), format: "der", type: "spki" }),
+        sig,
+      ),
+  });
+}
+
+// --- Replay window: two u32 halves (shipped) vs a bigint twin --------------------------------
+/** The same rules as ReplayWindow, on bigint counters, only to measure the representation's cost. */
+class BigIntReplayWindow {
+  #bits = new Uint32Array(8);
+  #empty = true;
+  #max = 0n;
+  check(c: bigint): boolean {
+    if (this.#empty || c > this.#max) return true;
+    if (this.#max - c >= 256n) return false;
+    const i = Number(c & 255n);
+    return (this.#bits[i >>> 5] & (1 << (i & 31))) === 0;
+  }
+  commit(c: bigint): boolean {
+    if (!this.check(c)) return false;
+    if (this.#empty) {
+      this.#empty = false;
+      this.#max = c;
+    } else if (c > this.#max) {
+      const ahead = c - this.#max;
+      if (ahead >= 256n) this.#bits.fill(0);
+      else {
+        for (let s = 1n; s <= ahead; s++) {
+          const i = Number((this.#max + s) & 255n);
+          this.#bits[i >>> 5] &= ~(1 << (i & 31));
+        }
+      }
+      this.#max = c;
+    }
+    const i = Number(c & 255n);
+    this.#bits[i >>> 5] |= 1 << (i & 31);
+    return true;
+  }
+}
+{
+  const group = "Replay check+commit (from nonce bytes)";
+  const N = 4096;
+  // Mostly in order with some reordering, starting above 2^32 so both halves matter.
+  const nonces = Array.from({ length: N }, (_, i) => {
+    const n = new Uint8Array(12);
+    new DataView(n.buffer).setBigUint64(4, 0x1_0000_0000n + BigInt(i + ((i * 7919) % 5)));
+    return n;
+  });
+  let w = new ReplayWindow();
+  cases.push({
+    group,
+    name: "u32 halves (ReplayWindow)",
+    bytes: 0,
+    ops: N,
+    fn: () => {
+      w = new ReplayWindow();
+      for (const n of nonces) if (w.checkNonce(n)) w.commitNonce(n);
+    },
+  });
+  let b = new BigIntReplayWindow();
+  cases.push({
+    group,
+    name: "bigint",
+    bytes: 0,
+    ops: N,
+    fn: () => {
+      b = new BigIntReplayWindow();
+      for (const n of nonces) {
+        const c = new DataView(n.buffer, n.byteOffset, 12).getBigUint64(4);
+        if (b.check(c)) b.commit(c);
+      }
+    },
+  });
+}
+
+// --- Drivers --------------------------------------------------------------------------------
+async function rate(fn: Case["fn"]): Promise<number> {
+  const until = (ms: number) => performance.now() + ms;
+  for (const end = until(WARMUP_MS); performance.now() < end;) await fn();
+  let calls = 0;
+  const start = performance.now();
+  const end = start + MEASURE_MS;
+  while (performance.now() < end) {
+    await fn();
+    calls++;
+  }
+  return calls / ((performance.now() - start) / 1000);
+}
+
+if (import.meta.main) {
+  let group = "";
+  for (const c of cases) {
+    if (c.group !== group) {
+      group = c.group;
+      console.log(`\n${group}`);
+    }
+    const callsPerSec = await rate(c.fn);
+    const ops = callsPerSec * c.ops;
+    const mbs = c.bytes ? `${(callsPerSec * c.bytes / 1e6).toFixed(1).padStart(7)} MB/s  ` : "";
+    console.log(`  ${c.name.padEnd(30)} ${mbs}${Math.round(ops).toLocaleString("en").padStart(12)} ops/s`);
+  }
+} else {
+  for (const c of cases) Deno.bench({ group: c.group, name: c.name, fn: async () => void await c.fn() });
+}
