@@ -100,6 +100,8 @@ export const NetworkSub = {
   RespondInvite: 7,
 } as const;
 
+/** The reference daemon's and driver's default socket path. */
+export const DEFAULT_SOCKET_PATH = "/tmp/pilot.sock";
 /** The code the reference puts in every Error frame ("generic"). */
 export const ERROR_CODE_GENERIC = 1;
 /** Most tags one SetTags request may carry (the daemon's own limit). */

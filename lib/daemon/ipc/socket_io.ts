@@ -1,0 +1,239 @@
+/**
+ * Byte-stream plumbing shared by the IPC server and the SDK: a chunk reader that
+ * hands out buffers the caller may keep (so frames can be views into them), and
+ * a frame writer that serialises whole frames onto one socket with a bounded,
+ * observable queue. Works on any `read`/`write` pair (Deno.Conn in practice).
+ * @module
+ */
+import { IpcError } from "./errors.ts";
+
+/** Bytes asked for per socket read; large enough to take many frames in one syscall. */
+export const READ_BUFFER_SIZE = 256 * 1024;
+/**
+ * A read filling at least this share of the buffer hands the buffer itself to the
+ * caller (no copy) and allocates a fresh one; smaller reads are copied out so a
+ * retained payload never pins a mostly empty 256 KiB buffer.
+ */
+const HANDOFF_DIVISOR = 4;
+/** Frames smaller than this are merged into one socket write with their neighbours. */
+const COALESCE_BELOW = 64 * 1024;
+/** Upper bound of one merged write. */
+const COALESCE_MAX = 256 * 1024;
+/** Compact the write queue once this many written slots pile up at its head. */
+const QUEUE_COMPACT_THRESHOLD = 1024;
+
+/** The read half of a socket. */
+export interface ByteSource {
+  read(p: Uint8Array): Promise<number | null>;
+}
+
+/** The write half of a socket; may accept fewer bytes than offered. */
+export interface ByteSink {
+  write(p: Uint8Array): Promise<number>;
+}
+
+/**
+ * Reads a socket in chunks the caller owns. `read()` returns null at end of
+ * stream and lets socket errors propagate.
+ */
+export class ChunkReader {
+  #source: ByteSource;
+  #size: number;
+  #spare: Uint8Array | null = null;
+
+  constructor(source: ByteSource, bufferSize = READ_BUFFER_SIZE) {
+    this.#source = source;
+    this.#size = bufferSize;
+  }
+
+  /** The next chunk (never empty), or null at end of stream. */
+  async read(): Promise<Uint8Array | null> {
+    for (;;) {
+      const buf = this.#spare ?? new Uint8Array(this.#size);
+      const n = await this.#source.read(buf);
+      if (n === null) return null;
+      if (n === 0) continue;
+      if (n * HANDOFF_DIVISOR >= this.#size) {
+        this.#spare = null;
+        return buf.subarray(0, n);
+      }
+      this.#spare = buf;
+      return buf.slice(0, n);
+    }
+  }
+}
+
+/** Writes all of `bytes`, looping over short writes. */
+export async function writeAll(sink: ByteSink, bytes: Uint8Array): Promise<void> {
+  let offset = 0;
+  while (offset < bytes.length) {
+    const n = await sink.write(bytes.subarray(offset));
+    if (n <= 0) throw new IpcError("disconnected", "socket accepted no bytes");
+    offset += n;
+  }
+}
+
+/** Waits for `promise` (whose rejection is ignored) or `ms` milliseconds, whichever comes first. */
+export async function waitAtMost(promise: Promise<unknown>, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    await Promise.race([promise.catch(() => {}), new Promise((resolve) => timer = setTimeout(resolve, ms))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+interface Waiter {
+  resolve(): void;
+  reject(err: Error): void;
+}
+
+interface Queued {
+  frame: Uint8Array;
+  done: Waiter | null;
+}
+
+/**
+ * Serialises whole frames onto one socket: frames never interleave, small ones
+ * are merged into larger writes, and {@link FrameWriter.queuedBytes} counts every
+ * byte not yet accepted by the kernel. Producers keep memory bounded by awaiting
+ * {@link FrameWriter.ready} (resolves once the queue is at or below the high-water
+ * mark). A socket error fails the writer: pending and later calls reject with
+ * {@link IpcError} `disconnected` (or whatever {@link FrameWriter.fail} was given).
+ */
+export class FrameWriter {
+  #sink: ByteSink;
+  #highWater: number;
+  #queue: Queued[] = [];
+  #head = 0;
+  #queued = 0;
+  #pumping = false;
+  #failure: IpcError | null = null;
+  #readyWaiters: Waiter[] = [];
+  #idleWaiters: Waiter[] = [];
+  #onFailure: (err: IpcError) => void;
+
+  /** `onFailure` runs once, when a socket write fails or {@link FrameWriter.fail} is called. */
+  constructor(sink: ByteSink, highWater: number, onFailure: (err: IpcError) => void = () => {}) {
+    this.#sink = sink;
+    this.#highWater = highWater;
+    this.#onFailure = onFailure;
+  }
+
+  /** Bytes queued or being written. */
+  get queuedBytes(): number {
+    return this.#queued;
+  }
+
+  /** The error that stopped the writer, or null while it works. */
+  get failure(): IpcError | null {
+    return this.#failure;
+  }
+
+  /** Queues a frame without waiting. Throws the writer's failure if it has failed. */
+  enqueue(frame: Uint8Array): void {
+    this.#push(frame, null);
+  }
+
+  /** Queues a frame and resolves once all of it has been written to the socket. */
+  write(frame: Uint8Array): Promise<void> {
+    return new Promise((resolve, reject) => {
+      try {
+        this.#push(frame, { resolve, reject });
+      } catch (err) {
+        reject(err);
+      }
+    });
+  }
+
+  /** Resolves once the queue is at or below the high-water mark; rejects if the writer fails. */
+  ready(): Promise<void> {
+    if (this.#failure) return Promise.reject(this.#failure);
+    if (this.#queued <= this.#highWater) return Promise.resolve();
+    return new Promise((resolve, reject) => this.#readyWaiters.push({ resolve, reject }));
+  }
+
+  /** Resolves once everything queued so far has been written; rejects if the writer fails. */
+  flush(): Promise<void> {
+    if (this.#failure) return Promise.reject(this.#failure);
+    if (this.#queued === 0) return Promise.resolve();
+    return new Promise((resolve, reject) => this.#idleWaiters.push({ resolve, reject }));
+  }
+
+  /** Stops the writer: drops the queue and rejects every waiter with `err`. Idempotent. */
+  fail(err: IpcError): void {
+    if (this.#failure) return;
+    this.#failure = err;
+    const pending = this.#queue.slice(this.#head);
+    this.#queue = [];
+    this.#head = 0;
+    this.#queued = 0;
+    for (const q of pending) q.done?.reject(err);
+    for (const w of this.#readyWaiters.splice(0)) w.reject(err);
+    for (const w of this.#idleWaiters.splice(0)) w.reject(err);
+    this.#onFailure(err);
+  }
+
+  #push(frame: Uint8Array, done: Waiter | null): void {
+    if (this.#failure) throw this.#failure;
+    this.#queue.push({ frame, done });
+    this.#queued += frame.length;
+    if (!this.#pumping) void this.#pump();
+  }
+
+  async #pump(): Promise<void> {
+    this.#pumping = true;
+    try {
+      while (this.#head < this.#queue.length && !this.#failure) {
+        const first = this.#head;
+        let end = first + 1;
+        let size = this.#queue[first].frame.length;
+        if (size < COALESCE_BELOW) {
+          while (
+            end < this.#queue.length && this.#queue[end].frame.length < COALESCE_BELOW &&
+            size + this.#queue[end].frame.length <= COALESCE_MAX
+          ) {
+            size += this.#queue[end].frame.length;
+            end++;
+          }
+        }
+        await writeAll(
+          this.#sink,
+          end - first === 1 ? this.#queue[first].frame : this.#merge(first, end, size),
+        );
+        if (this.#failure) return;
+        const written = this.#queue.slice(first, end);
+        this.#head = end;
+        this.#queued -= size;
+        if (this.#head === this.#queue.length) {
+          this.#queue = [];
+          this.#head = 0;
+        } else if (this.#head > QUEUE_COMPACT_THRESHOLD) {
+          this.#queue = this.#queue.slice(this.#head);
+          this.#head = 0;
+        }
+        for (const q of written) q.done?.resolve();
+        if (this.#queued <= this.#highWater) { for (const w of this.#readyWaiters.splice(0)) w.resolve(); }
+      }
+      for (const w of this.#idleWaiters.splice(0)) w.resolve();
+    } catch (err) {
+      this.fail(
+        err instanceof IpcError
+          ? err
+          : new IpcError("disconnected", `socket write failed: ${(err as Error).message}`, { cause: err }),
+      );
+    } finally {
+      this.#pumping = false;
+    }
+  }
+
+  #merge(first: number, end: number, size: number): Uint8Array {
+    const out = new Uint8Array(size);
+    let offset = 0;
+    for (let i = first; i < end; i++) {
+      out.set(this.#queue[i].frame, offset);
+      offset += this.#queue[i].frame.length;
+    }
+    return out;
+  }
+}
