@@ -22,8 +22,9 @@ import { ReplayWindow } from "../lib/crypto/replay.ts";
 const SIZES = [1024, 4096];
 const IN_FLIGHT = 64;
 const AAD = Uint8Array.of(0, 0, 0, 1);
-const MEASURE_MS = 800;
-const WARMUP_MS = 150;
+const MEASURE_MS = 2500;
+const ROUNDS = 5;
+const WARMUP_MS = 50;
 
 interface Case {
   group: string;
@@ -295,30 +296,42 @@ class BigIntReplayWindow {
 }
 
 // --- Drivers --------------------------------------------------------------------------------
-async function rate(fn: Case["fn"]): Promise<number> {
-  const until = (ms: number) => performance.now() + ms;
-  for (const end = until(WARMUP_MS); performance.now() < end;) await fn();
+/** Calls per second of `fn` over `ms` milliseconds, after a short warm-up. */
+async function rate(fn: Case["fn"], ms: number): Promise<number> {
+  for (const end = performance.now() + WARMUP_MS; performance.now() < end;) await fn();
   let calls = 0;
   const start = performance.now();
-  const end = start + MEASURE_MS;
-  while (performance.now() < end) {
+  while (performance.now() < start + ms) {
     await fn();
     calls++;
   }
   return calls / ((performance.now() - start) / 1000);
 }
 
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)];
+}
+
 if (import.meta.main) {
-  let group = "";
-  for (const c of cases) {
-    if (c.group !== group) {
-      group = c.group;
-      console.log(`\n${group}`);
-    }
-    const callsPerSec = await rate(c.fn);
-    const ops = callsPerSec * c.ops;
-    const mbs = c.bytes ? `${(callsPerSec * c.bytes / 1e6).toFixed(1).padStart(7)} MB/s  ` : "";
-    console.log(`  ${c.name.padEnd(30)} ${mbs}${Math.round(ops).toLocaleString("en").padStart(12)} ops/s`);
+  // The machine is shared: run every case in several interleaved rounds and report the median
+  // (and the best round, the least disturbed one).
+  const samples = cases.map(() => [] as number[]);
+  for (let round = 0; round < ROUNDS; round++) {
+    for (let i = 0; i < cases.length; i++) samples[i].push(await rate(cases[i].fn, MEASURE_MS / ROUNDS));
+  }
+  const groups = [...new Set(cases.map((c) => c.group))];
+  for (const group of groups) {
+    console.log(`\n${group}`);
+    cases.forEach((c, i) => {
+      if (c.group !== group) return;
+      const [med, best] = [median(samples[i]), Math.max(...samples[i])];
+      const fmt = (callsPerSec: number) =>
+        c.bytes
+          ? `${(callsPerSec * c.bytes / 1e6).toFixed(1).padStart(7)} MB/s`
+          : `${Math.round(callsPerSec * c.ops).toLocaleString("en").padStart(11)} ops/s`;
+      console.log(`  ${c.name.padEnd(30)} median ${fmt(med)}   best ${fmt(best)}`);
+    });
   }
 } else {
   for (const c of cases) Deno.bench({ group: c.group, name: c.name, fn: async () => void await c.fn() });

@@ -69,6 +69,13 @@ function checkFirstCounter(counter: bigint): bigint {
   return counter;
 }
 
+function writeU32(out: Uint8Array, offset: number, value: number): void {
+  out[offset] = value >>> 24;
+  out[offset + 1] = value >>> 16;
+  out[offset + 2] = value >>> 8;
+  out[offset + 3] = value;
+}
+
 /** Reads the u64 BE counter of a 12-byte nonce. */
 export function nonceCounter(nonce: Uint8Array): bigint {
   if (nonce.length !== NONCE_LENGTH) throw new CryptoError(`nonce must be ${NONCE_LENGTH} bytes`);
@@ -136,9 +143,8 @@ export class TunnelCipher {
     }
     const nonce = new Uint8Array(NONCE_LENGTH);
     nonce.set(this.prefix);
-    const view = new DataView(nonce.buffer);
-    view.setUint32(NONCE_PREFIX_LENGTH, this.#hi);
-    view.setUint32(NONCE_PREFIX_LENGTH + 4, this.#lo);
+    writeU32(nonce, NONCE_PREFIX_LENGTH, this.#hi);
+    writeU32(nonce, NONCE_PREFIX_LENGTH + 4, this.#lo);
     if (++this.#lo === TWO_32) {
       this.#lo = 0;
       this.#hi++;

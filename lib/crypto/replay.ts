@@ -4,7 +4,7 @@
  * has no side effects and runs before AES-GCM opens the frame, `commit` records the counter only
  * after the tag verified, so a forged frame with a huge counter cannot slide the window (the
  * reference records first). Counters are handled as two u32 halves: plain number arithmetic is
- * several times faster than bigint on the receive path (see docs/benchmarks.md).
+ * ~10× faster than bigint on the receive path (see docs/benchmarks.md).
  *
  * One deliberate divergence from the reference: "nothing received yet" is an explicit flag rather
  * than max == 0, so a counter 0 (which a draft-following sender may use) cannot be replayed.

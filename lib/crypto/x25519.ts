@@ -1,7 +1,7 @@
 /**
  * X25519 (RFC 7748) for the tunnel and port-443 key exchanges, on node:crypto. Synchronous, so
  * the key-exchange handler has no await point where peer state could change underneath it, and
- * the fastest backend measured (~6× @noble/curves, ~2.5× Web Crypto; docs/benchmarks.md).
+ * the fastest backend measured (~5× @noble/curves, ~2× Web Crypto; docs/benchmarks.md).
  */
 import { diffieHellman } from "node:crypto";
 import { CryptoError } from "./errors.ts";
