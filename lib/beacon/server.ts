@@ -43,13 +43,6 @@ export const PEER_TTL_MS = 6 * SYNC_INTERVAL_MS;
 export const SWEEP_INTERVAL_MS = 30_000;
 /** Node IDs per Sync so it fits one UDP datagram: (65507 − 7) / 4. */
 export const SYNC_NODES_PER_DATAGRAM = 16375;
-/**
- * Kernel send buffer requested, to absorb relay bursts. The receive buffer is deliberately
- * left at the default: Deno 2.9's node:dgram allocates a fresh buffer the size of SO_RCVBUF
- * for every datagram received, so a 4 MiB receive buffer cut loopback receive throughput
- * from ≈20 k to ≈1 k datagrams/s in our measurement.
- */
-export const SEND_BUFFER_BYTES = 4 << 20;
 
 /** Why an incoming message produced nothing (or less than asked). */
 export type BeaconDropReason =
@@ -172,10 +165,11 @@ export class BeaconServer {
   async start(): Promise<{ host: string; port: number }> {
     if (this.socket) throw new Error("beacon already started");
     const host = this.options.host ?? "0.0.0.0";
-    const socket = dgram.createSocket({
-      type: host.includes(":") ? "udp6" : "udp4",
-      sendBufferSize: SEND_BUFFER_BYTES,
-    });
+    // Socket buffers stay at the kernel default on purpose. Under Deno 2.9 node:dgram's
+    // recvBufferSize/sendBufferSize never reach the kernel (`ss -uam` shows 212992), and the
+    // receive path allocates a buffer of the requested size per datagram: asking for 4 MiB
+    // cut loopback receive from ≈20 k to ≈1 k datagrams/s in our measurement.
+    const socket = dgram.createSocket({ type: host.includes(":") ? "udp6" : "udp4" });
     this.socket = socket;
     socket.on("error", (err) => this.log.warn("socket error", { err: String(err) }));
     socket.on("message", (msg, rinfo) => this.onMessage(msg, rinfo.address, rinfo.port));
