@@ -35,13 +35,16 @@ const PKCS8_HEADER = [
 const SPKI_HEADER = [0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, -1, 0x03, 0x21, 0x00];
 
 function wrap(header: number[], curve: OkpCurve, raw: Uint8Array): Uint8Array<ArrayBuffer> {
+  if (raw.length !== OKP_KEY_LENGTH) {
+    throw new RangeError(`${curve} key must be ${OKP_KEY_LENGTH} bytes, got ${raw.length}`);
+  }
   const der = new Uint8Array(header.length + OKP_KEY_LENGTH);
   header.forEach((b, i) => der[i] = b === -1 ? CURVE_OID_LAST[curve] : b);
   der.set(raw, header.length);
   return der;
 }
 
-/** A private KeyObject from a raw 32-byte key; the temporary DER copy is zeroed. Caller checks length. */
+/** A private KeyObject from a raw 32-byte key (RangeError otherwise); the temporary DER copy is zeroed. */
 export function privateKeyObject(curve: OkpCurve, raw: Uint8Array): KeyObject {
   const der = wrap(PKCS8_HEADER, curve, raw);
   try {
@@ -62,6 +65,7 @@ export function publicKeyObject(curve: OkpCurve, raw: Uint8Array): KeyObject {
 
 /** The raw 32-byte public key of a private or public KeyObject. */
 export function rawPublicKey(key: KeyObject): Uint8Array {
-  const spki = createPublicKey(key).export({ format: "der", type: "spki" });
+  const publicKey = key.type === "public" ? key : createPublicKey(key);
+  const spki = publicKey.export({ format: "der", type: "spki" });
   return new Uint8Array(spki.subarray(spki.length - OKP_KEY_LENGTH));
 }
