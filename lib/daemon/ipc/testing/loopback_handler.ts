@@ -22,6 +22,8 @@ import type { IpcClient, IpcHandler, IpcServer } from "../server.ts";
 
 /** A node whose dials hang until the client gives up or {@link LoopbackHandler.slowDialMs} passes. */
 export const SLOW_NODE = 0xdead;
+/** A node that cannot be resolved: datagrams to it fail with an unsolicited `sendto:` Error. */
+export const UNREACHABLE_NODE = 0xbad;
 /** The loopback node's own address. */
 export const LOOPBACK_ADDRESS = new Address(BACKBONE_NETWORK, 42);
 
@@ -129,6 +131,7 @@ export class LoopbackHandler implements IpcHandler {
     if (addr.isBroadcast() && addr.network === BACKBONE_NETWORK) {
       throw new PilotError("sendto: broadcast on backbone network is not permitted");
     }
+    if (addr.node === UNREACHABLE_NODE) throw new PilotError(`sendto: resolve node ${addr.node}: not found`);
     void client;
     this.server?.broadcastRecvFrom(LOOPBACK_ADDRESS, EPHEMERAL_PORT_MIN, port, data);
   }

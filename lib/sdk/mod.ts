@@ -1,0 +1,52 @@
+/**
+ * The pilot SDK: talk to a local pilot daemon over its Unix socket. Open a
+ * {@link PilotClient} with {@link connect}; listen and dial virtual ports to get
+ * {@link Connection}s (Web Streams plus read/write), send and receive datagrams,
+ * and query or administer the node. Every waiting call takes a timeout or an
+ * AbortSignal, and every failure is an {@link IpcError} (a {@link DaemonError}
+ * when the daemon refused).
+ *
+ * @example
+ * ```ts ignore
+ * import { connect } from "./mod.ts";
+ * await using client = await connect("/tmp/pilot.sock");
+ * const conn = await client.dial("0:0000.0000.002A", 7, { timeoutMs: 30_000 });
+ * await conn.write(new TextEncoder().encode("hello"));
+ * console.log(await conn.read({ timeoutMs: 5_000 }));
+ * await conn.close();
+ * ```
+ * @module
+ */
+export {
+  type ClientStats,
+  connect,
+  type ConnectOptions,
+  type Datagram,
+  DATAGRAM_QUEUE_CAPACITY,
+  DEFAULT_CONNECT_TIMEOUT_MS,
+  DEFAULT_REQUEST_TIMEOUT_MS,
+  PilotClient,
+} from "./client.ts";
+export { CONN_RECV_HIGH_WATER, Connection } from "./connection.ts";
+export { ACCEPT_QUEUE_CAPACITY, Listener } from "./listener.ts";
+export type { CallOptions } from "./deadline.ts";
+export { DaemonError, IpcError, type IpcErrorReason } from "../daemon/ipc/errors.ts";
+export { DEFAULT_SOCKET_PATH } from "../daemon/ipc/codec.ts";
+export type {
+  ConnInfo,
+  DeregisterReply,
+  HandshakeReply,
+  HealthReply,
+  InfoReply,
+  NetworkReply,
+  PeerInfo,
+  PendingHandshake,
+  ResolveHostnameReply,
+  SetHostnameReply,
+  SetTagsReply,
+  SetTaskExecReply,
+  SetVisibilityReply,
+  SetWebhookReply,
+  TrustedPeer,
+} from "../daemon/ipc/replies.ts";
+export { Address } from "../protocol/address.ts";
