@@ -14,7 +14,7 @@ import {
   MAX_REQUEST_BODY,
   type WireMessage,
 } from "./wire.ts";
-import { RegistryWireError } from "./errors.ts";
+import type { RegistryWireError } from "./errors.ts";
 import { Logger } from "../log.ts";
 
 /** Default cap on open connections (the reference allows 100 000; ours is sized for one process). */

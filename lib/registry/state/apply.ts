@@ -11,6 +11,8 @@ import { VOLATILE_EVENTS } from "./events.ts";
 import type { AuditEntry } from "./audit.ts";
 import { type NetworkRecord, newNodeRecord, type RegistryState, trustKey } from "./model.ts";
 
+/** Requests (and, separately, answers) held per node; the reference's inbox size. */
+export const HANDSHAKE_INBOX_LIMIT = 100;
 /** Scores are clamped to ±this. */
 export const MAX_POLO_SCORE = 1_000_000;
 
@@ -109,6 +111,7 @@ function queueResponse(s: RegistryState, to: number, from: number, accept: boole
   let list = s.handshakeResponses.get(to);
   if (!list) s.handshakeResponses.set(to, list = []);
   list.push({ from, accept, t });
+  if (list.length > HANDSHAKE_INBOX_LIMIT) list.shift();
 }
 
 function dropRequest(s: RegistryState, inboxOf: number, from: number): boolean {
@@ -310,45 +313,64 @@ const HANDLERS: Handlers = {
     const key = trustKey(ev.node_a, ev.node_b);
     if (s.trust.has(key)) return;
     s.trust.add(key);
-    audit(s, ev, "trust.created", { details: { node_a: ev.node_a, node_b: ev.node_b, via: ev.via } });
+    audit(s, ev, "trust.created", {
+      node_id: ev.node_a,
+      details: { node_a: ev.node_a, node_b: ev.node_b, via: ev.via },
+    });
   },
   "trust.revoked"(s, ev) {
-    if (!s.trust.delete(trustKey(ev.node_a, ev.node_b))) return;
-    audit(s, ev, "trust.revoked", { details: { node_a: ev.node_a, node_b: ev.node_b } });
+    const a = s.trust.delete(trustKey(ev.node_a, ev.node_b));
+    const b = s.trust.delete(trustKey(ev.node_b, ev.node_a));
+    if (!a && !b) return;
+    audit(s, ev, "trust.revoked", { node_id: ev.node_a, details: { node_a: ev.node_a, node_b: ev.node_b } });
   },
   "handshake.requested"(s, ev) {
-    let list = s.handshakeInbox.get(ev.to_node_id);
-    if (!list) s.handshakeInbox.set(ev.to_node_id, list = []);
-    list.push({ from: ev.from_node_id, justification: ev.justification, signature: ev.signature, t: ev.t });
+    const to = ev.to_node_id;
+    const list = (s.handshakeInbox.get(to) ?? []).filter((r) => r.from !== ev.from_node_id);
+    list.push({
+      from: ev.from_node_id,
+      delivered: false,
+      justification: ev.justification,
+      signature: ev.signature,
+      t: ev.t,
+    });
+    // Bounded: the oldest already-delivered request gives way to a new one.
+    if (list.length > HANDSHAKE_INBOX_LIMIT) {
+      const i = list.findIndex((r) => r.delivered);
+      list.splice(i >= 0 ? i : 0, 1);
+    }
+    s.handshakeInbox.set(to, list);
     audit(s, ev, "handshake.relayed", {
       node_id: ev.from_node_id,
-      details: { from: ev.from_node_id, to: ev.to_node_id },
+      details: { from: ev.from_node_id, to },
     });
   },
   "handshake.auto_approved"(s, ev) {
     const { from_node_id: from, to_node_id: to } = ev;
-    const key = trustKey(from, to);
-    const created = !s.trust.has(key);
-    s.trust.add(key);
+    s.trust.add(trustKey(from, to));
+    s.trust.add(trustKey(to, from));
     queueResponse(s, from, to, true, ev.t);
     // A mutual request: the target's own pending request is answered too.
     if (dropRequest(s, from, to)) queueResponse(s, to, from, true, ev.t);
-    audit(s, ev, "handshake.auto_approved", {
-      node_id: from,
-      details: { from, to, reason: ev.reason, trust_created: created },
-    });
+    audit(s, ev, "handshake.auto_approved", { node_id: from, details: { from, to, reason: ev.reason } });
   },
   "handshake.responded"(s, ev) {
-    if (ev.accept) s.trust.add(trustKey(ev.node_id, ev.peer_id));
-    dropRequest(s, ev.node_id, ev.peer_id);
-    queueResponse(s, ev.peer_id, ev.node_id, ev.accept, ev.t);
+    const responder = ev.node_id;
+    const requester = ev.peer_id;
+    const requested = dropRequest(s, responder, requester);
+    if (ev.accept) {
+      s.trust.add(trustKey(responder, requester));
+      // The requester consented by asking; without a request only the responder's consent exists.
+      if (requested) s.trust.add(trustKey(requester, responder));
+    }
+    queueResponse(s, requester, responder, ev.accept, ev.t);
     audit(s, ev, "handshake.responded", {
-      node_id: ev.node_id,
-      details: { peer_id: ev.peer_id, accept: ev.accept },
+      node_id: responder,
+      details: { peer_id: requester, accept: ev.accept, requested },
     });
   },
   "handshakes.polled"(s, ev) {
-    s.handshakeInbox.delete(ev.node_id);
+    for (const r of s.handshakeInbox.get(ev.node_id) ?? []) r.delivered = true;
     s.handshakeResponses.delete(ev.node_id);
   },
   "network.created"(s, ev) {
@@ -413,6 +435,10 @@ const HANDLERS: Handlers = {
     if (!net) return;
     const old = net.enterprise;
     net.enterprise = ev.enterprise;
+    // Enabling enterprise on a network without an owner makes its first member the owner.
+    if (ev.enterprise && net.members.size > 0 && ![...net.roles.values()].includes("owner")) {
+      net.roles.set(net.members.values().next().value!, "owner");
+    }
     audit(s, ev, "network.enterprise_changed", { network_id: net.id, old, new: ev.enterprise });
   },
   "network.policy_set"(s, ev) {

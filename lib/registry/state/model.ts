@@ -10,8 +10,11 @@ import { AuditRing, DEFAULT_AUDIT_CAPACITY } from "./audit.ts";
 
 /** Network 0: every node is a member. */
 export const BACKBONE_ID = 0;
-/** First node id handed out (the reference starts at 1). */
-export const FIRST_NODE_ID = 1;
+/**
+ * First node id handed out. The draft reserves nodes 1–3 for the registry, beacon
+ * and nameserver addresses; the reference ignores that and starts at 1.
+ */
+export const FIRST_NODE_ID = 4;
 /** Largest node id (u32). */
 export const MAX_NODE_ID = 0xffff_ffff;
 /** Largest network id; 65535 is reserved by the draft, so the last allocated id is 65534. */
@@ -69,9 +72,14 @@ export interface NetworkRecord {
   created: number;
 }
 
-/** A relayed trust request waiting for its target. */
+/**
+ * A relayed trust request. It stays until answered (or superseded) so that an
+ * answer can be matched to a real request; `delivered` marks it as already
+ * returned by a poll.
+ */
 export interface HandshakeRequest {
   from: number;
+  delivered: boolean;
   justification: string;
   /** base64 signature over `handshake:<from>:<to>`, relayed so the receiver can verify it too. */
   signature: string;
@@ -105,7 +113,11 @@ export class RegistryState {
   seq = 0;
   readonly nodes = new Map<number, NodeRecord>();
   readonly networks = new Map<number, NetworkRecord>();
-  /** Trust pairs keyed `min:max`. */
+  /**
+   * Directed trust edges keyed `truster>trustee`: "truster consents to trustee
+   * seeing its endpoint". The reference keeps unordered pairs that either side
+   * can create alone; directed edges make consent explicit (see docs/compat.md).
+   */
   readonly trust = new Set<string>();
   readonly handshakeInbox = new Map<number, HandshakeRequest[]>();
   readonly handshakeResponses = new Map<number, HandshakeResponse[]>();
@@ -152,19 +164,24 @@ export class RegistryState {
     return false;
   }
 
-  /** True when a trust pair exists between the two nodes. */
+  /** True when either node has declared trust in the other (the reference's unordered pair). */
   isTrusted(a: number, b: number): boolean {
-    return this.trust.has(trustKey(a, b));
+    return this.trust.has(trustKey(a, b)) || this.trust.has(trustKey(b, a));
+  }
+
+  /** True when `truster` has declared trust in `trustee`. */
+  trusts(truster: number, trustee: number): boolean {
+    return this.trust.has(trustKey(truster, trustee));
   }
 
   /**
    * The privacy rule: may `requester` see `target`'s endpoint? Public nodes: yes;
-   * private nodes: only themselves, trusted peers and members of a shared
-   * non-backbone network.
+   * private nodes: only themselves, peers the target trusts, and members of a
+   * shared non-backbone network.
    */
   mayResolve(requester: number, target: NodeRecord): boolean {
     if (target.public || requester === target.id) return true;
-    return this.isTrusted(requester, target.id) || this.shareNetwork(requester, target.id);
+    return this.trusts(target.id, requester) || this.shareNetwork(requester, target.id);
   }
 
   /** The role of a node in a network, or undefined. */
@@ -181,9 +198,9 @@ export class RegistryState {
   }
 }
 
-/** The canonical key of an unordered trust pair. */
-export function trustKey(a: number, b: number): string {
-  return a < b ? `${a}:${b}` : `${b}:${a}`;
+/** The key of the directed trust edge "truster trusts trustee". */
+export function trustKey(truster: number, trustee: number): string {
+  return `${truster}>${trustee}`;
 }
 
 /** A fresh node record with defaults for everything not given. */

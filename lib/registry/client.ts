@@ -1,0 +1,543 @@
+/**
+ * The registry client used by the daemon and the CLI: one lock-step connection
+ * (plain TCP, TLS, or TLS pinned to the certificate's SHA-256), a timeout on
+ * every call, reconnection with back-off and a single resend after a transport
+ * failure, and a typed method for every message the daemon needs (registry.md
+ * §14). Calls that act for a node are signed with its Ed25519 identity: our
+ * `auth` form by default, the reference's static challenges for a reference
+ * registry, or both.
+ * @module
+ */
+import { toBase64, utf8 } from "../bytes.ts";
+import { ed25519FromSeed, signEd25519Async } from "../crypto/ed25519.ts";
+import { handshakeChallenge, signRequest, staticChallenge } from "./auth.ts";
+import { RegistryConnectionError, RegistryReplyError } from "./errors.ts";
+import { dial, type Transport } from "./transport.ts";
+import {
+  decodeBody,
+  encodeFrame,
+  FrameReader,
+  MAX_REPLY_BODY,
+  MAX_REQUEST_BODY,
+  type WireMessage,
+} from "./wire.ts";
+
+export { RegistryConnectionError, RegistryReplyError };
+
+/** Default time a call may take, including reconnection. */
+export const DEFAULT_CALL_TIMEOUT_MS = 15_000;
+/** Default dial timeout per attempt (the reference's). */
+export const DEFAULT_DIAL_TIMEOUT_MS = 5_000;
+/** Reconnection attempts after a transport failure. */
+export const RECONNECT_ATTEMPTS = 5;
+/** First back-off sleep; doubles up to the maximum. */
+export const RECONNECT_BASE_DELAY_MS = 500;
+export const RECONNECT_MAX_DELAY_MS = 10_000;
+
+/** Which signatures the client attaches. */
+export type SigningMode = "strict" | "reference" | "both";
+
+/** A node identity: its id (0 before registering) and its Ed25519 seed. */
+export interface ClientIdentity {
+  nodeId: number;
+  seed: Uint8Array;
+}
+
+/** Client settings. */
+export interface RegistryClientOptions {
+  /** `host:port` (IPv6 as `[addr]:port`). */
+  address: string;
+  /** Use TLS; `pin` = hex SHA-256 of the registry's DER certificate. */
+  tls?: { pin?: string; caCerts?: string[]; serverName?: string };
+  identity?: ClientIdentity;
+  signing?: SigningMode;
+  /** Attached to admin-capable requests. */
+  adminToken?: string;
+  timeoutMs?: number;
+  dialTimeoutMs?: number;
+  reconnectAttempts?: number;
+}
+
+/** `register` reply. */
+export interface RegisterReply extends WireMessage {
+  node_id: number;
+  address: string;
+  public_key: string;
+  observed_addr: string;
+  hostname?: string;
+  hostname_error?: string;
+}
+
+/** Network policy fields. */
+export interface NetworkPolicyInput {
+  max_members?: number;
+  allowed_ports?: number[];
+  description?: string;
+}
+
+function splitHostPort(address: string): { hostname: string; port: number } {
+  const m = /^\[([^\]]+)\]:(\d+)$/.exec(address) ?? /^([^:]+):(\d+)$/.exec(address);
+  const port = m ? Number(m[2]) : NaN;
+  if (!m || !(port >= 1 && port <= 65535)) {
+    throw new RegistryConnectionError(`registry address must be host:port, got ${JSON.stringify(address)}`);
+  }
+  return { hostname: m[1], port };
+}
+
+/** A registry connection. Calls are serialised: one request on the wire at a time. */
+export class RegistryClient {
+  readonly hostname: string;
+  readonly port: number;
+  #transport: Transport | null = null;
+  #reader = new FrameReader(MAX_REPLY_BODY);
+  #queue: Promise<unknown> = Promise.resolve();
+  #identity: ClientIdentity | null;
+  #publicKey: string | null = null;
+  /** Registry clock minus ours, learned from refusals that carry `server_time`. */
+  #clockOffset = 0;
+  #closed = false;
+
+  constructor(readonly options: RegistryClientOptions) {
+    ({ hostname: this.hostname, port: this.port } = splitHostPort(options.address));
+    this.#identity = options.identity ?? null;
+    if (this.#identity) this.#publicKey = toBase64(ed25519FromSeed(this.#identity.seed).publicKey);
+  }
+
+  /** The identity in use (node id 0 until registered). */
+  get identity(): ClientIdentity | null {
+    return this.#identity;
+  }
+
+  /** Base64 public key of the identity. */
+  get publicKey(): string {
+    if (!this.#publicKey) throw new RegistryConnectionError("no identity configured");
+    return this.#publicKey;
+  }
+
+  /** Switches identity (e.g. after `register` assigned an id, or a key rotation). */
+  setIdentity(identity: ClientIdentity): void {
+    this.#identity = identity;
+    this.#publicKey = toBase64(ed25519FromSeed(identity.seed).publicKey);
+  }
+
+  /** Opens the connection now rather than on the first call. */
+  async connect(): Promise<void> {
+    await this.#serial(() => this.#ensure());
+  }
+
+  /** Closes the connection; later calls fail. */
+  close(): void {
+    this.#closed = true;
+    this.#transport?.close();
+    this.#transport = null;
+  }
+
+  /**
+   * Sends one raw message and returns the reply. A reply of type `error`
+   * rejects with RegistryReplyError; transport trouble with RegistryConnectionError.
+   */
+  request(message: WireMessage): Promise<WireMessage> {
+    return this.#serial(() => this.#call(() => Promise.resolve(message)));
+  }
+
+  /** Sends a message signed by the identity (as `signerField` names it) and returns the reply. */
+  signed(message: WireMessage, options: { admin?: boolean } = {}): Promise<WireMessage> {
+    return this.#serial(() => this.#call(() => this.#sign(this.#withAdmin(message, options.admin))));
+  }
+
+  /** Sends an unsigned message, with the admin token when `admin` is set. */
+  plain(message: WireMessage, options: { admin?: boolean } = {}): Promise<WireMessage> {
+    return this.request(this.#withAdmin(message, options.admin));
+  }
+
+  #withAdmin(message: WireMessage, admin?: boolean): WireMessage {
+    return admin && this.options.adminToken ? { ...message, admin_token: this.options.adminToken } : message;
+  }
+
+  async #sign(message: WireMessage): Promise<WireMessage> {
+    const id = this.#identity;
+    if (!id) throw new RegistryConnectionError(`${message.type} needs a node identity to sign with`);
+    const mode = this.options.signing ?? "strict";
+    let out = message;
+    if (mode !== "strict") {
+      const challenge = staticChallenge(out);
+      if (challenge !== null && out.type !== "request_handshake") {
+        out = { ...out, signature: toBase64(await signEd25519Async(id.seed, utf8(challenge))) };
+      }
+    }
+    if (mode !== "reference") out = await signRequest(out, id.seed, Date.now() + this.#clockOffset);
+    return out;
+  }
+
+  #serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.#queue.then(fn, fn);
+    this.#queue = run.catch(() => {});
+    return run;
+  }
+
+  async #ensure(): Promise<Transport> {
+    if (this.#closed) throw new RegistryConnectionError("registry client is closed");
+    if (this.#transport) return this.#transport;
+    this.#transport = await dial({
+      hostname: this.hostname,
+      port: this.port,
+      tls: this.options.tls,
+      timeoutMs: this.options.dialTimeoutMs ?? DEFAULT_DIAL_TIMEOUT_MS,
+    });
+    this.#reader = new FrameReader(MAX_REPLY_BODY);
+    return this.#transport;
+  }
+
+  #drop(): void {
+    this.#transport?.close();
+    this.#transport = null;
+  }
+
+  /** One call under the deadline: build (sign) the message, send, await the reply; reconnect and resend once. */
+  async #call(build: () => Promise<WireMessage>): Promise<WireMessage> {
+    const timeoutMs = this.options.timeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        this.#drop(); // lock-step is lost once a reply is late: start over on a new connection
+        reject(
+          new RegistryConnectionError(
+            `registry ${this.options.address} did not answer within ${timeoutMs} ms`,
+          ),
+        );
+      }, timeoutMs);
+    });
+    try {
+      return await Promise.race([this.#attempt(build), deadline]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async #attempt(build: () => Promise<WireMessage>): Promise<WireMessage> {
+    let reply: WireMessage;
+    let resent = false;
+    let resigned = false;
+    for (;;) {
+      const message = await build();
+      const frame = encodeFrame(message, MAX_REQUEST_BODY);
+      try {
+        reply = await this.#roundTrip(frame);
+      } catch (err) {
+        if (!(err instanceof RegistryConnectionError) || resent || this.#closed) throw err;
+        resent = true;
+        await this.#reconnect(err);
+        continue; // rebuilt, so a signed request gets a fresh nonce
+      }
+      if (reply.type !== "error" && typeof reply.error !== "string") return reply;
+      const serverTime = reply.server_time;
+      const text = String(reply.error ?? "request failed");
+      if (!resigned && typeof serverTime === "number" && /window|predates/.test(text)) {
+        this.#clockOffset = serverTime - Date.now();
+        resigned = true;
+        continue;
+      }
+      throw new RegistryReplyError(text, typeof reply.code === "string" ? reply.code : undefined, reply);
+    }
+  }
+
+  async #roundTrip(frame: Uint8Array): Promise<WireMessage> {
+    const t = await this.#ensure();
+    try {
+      await t.write(frame);
+      for (;;) {
+        const body = this.#reader.next();
+        if (body) return decodeBody(body);
+        const chunk = await t.read();
+        if (chunk === null) throw new Error("connection closed by registry");
+        this.#reader.push(chunk);
+      }
+    } catch (err) {
+      this.#drop();
+      if (err instanceof RegistryConnectionError) throw err;
+      throw new RegistryConnectionError(`registry connection failed: ${(err as Error).message}`);
+    }
+  }
+
+  async #reconnect(cause: Error): Promise<void> {
+    const attempts = this.options.reconnectAttempts ?? RECONNECT_ATTEMPTS;
+    let delay = RECONNECT_BASE_DELAY_MS;
+    let last: Error = cause;
+    for (let i = 0; i < attempts; i++) {
+      if (i > 0) {
+        await new Promise((r) => setTimeout(r, delay));
+        delay = Math.min(delay * 2, RECONNECT_MAX_DELAY_MS);
+      }
+      try {
+        await this.#ensure();
+        return;
+      } catch (err) {
+        last = err as Error;
+      }
+    }
+    throw last;
+  }
+
+  #self(): number {
+    const id = this.#identity?.nodeId ?? 0;
+    if (!id) throw new RegistryConnectionError("not registered: no node id yet");
+    return id;
+  }
+
+  // ---- node lifecycle ----
+
+  /** Registers the identity's key; adopts the node id the registry assigns. */
+  async register(
+    opts: { listenAddr?: string; owner?: string; hostname?: string; lanAddrs?: string[] } = {},
+  ): Promise<RegisterReply> {
+    const msg: WireMessage = { type: "register", public_key: this.publicKey, protocol_version: 1 };
+    if (opts.listenAddr !== undefined) msg.listen_addr = opts.listenAddr;
+    if (opts.owner) msg.owner = opts.owner;
+    if (opts.hostname) msg.hostname = opts.hostname;
+    if (opts.lanAddrs?.length) msg.lan_addrs = opts.lanAddrs;
+    // An owner string can only reclaim another node's id with the admin token.
+    const admin = !!opts.owner;
+    const reply =
+      ((this.options.signing ?? "strict") === "reference"
+        ? await this.plain(msg, { admin })
+        : await this.signed(msg, { admin })) as RegisterReply;
+    this.#identity = { ...this.#identity!, nodeId: reply.node_id };
+    return reply;
+  }
+
+  heartbeat(): Promise<WireMessage> {
+    return this.signed({ type: "heartbeat", node_id: this.#self() });
+  }
+
+  deregister(): Promise<WireMessage> {
+    return this.signed({ type: "deregister", node_id: this.#self() });
+  }
+
+  /** Rotates to the key of `newSeed` (signed with the current key), then signs with the new one. */
+  async rotateKey(newSeed: Uint8Array): Promise<WireMessage> {
+    const newKey = toBase64(ed25519FromSeed(newSeed).publicKey);
+    const reply = await this.signed({ type: "rotate_key", node_id: this.#self(), new_public_key: newKey });
+    this.setIdentity({ nodeId: this.#self(), seed: newSeed });
+    return reply;
+  }
+
+  /** Sets (RFC 3339 text or Date) or clears (null) the key's expiry. */
+  setKeyExpiry(expiresAt: Date | string | null): Promise<WireMessage> {
+    const text = expiresAt === null ? "" : expiresAt instanceof Date ? expiresAt.toISOString() : expiresAt;
+    return this.signed({ type: "set_key_expiry", node_id: this.#self(), expires_at: text });
+  }
+
+  getKeyInfo(nodeId = this.#self()): Promise<WireMessage> {
+    return this.request({ type: "get_key_info", node_id: nodeId });
+  }
+
+  setVisibility(isPublic: boolean): Promise<WireMessage> {
+    return this.signed({ type: "set_visibility", node_id: this.#self(), public: isPublic });
+  }
+
+  setHostname(hostname: string): Promise<WireMessage> {
+    return this.signed({ type: "set_hostname", node_id: this.#self(), hostname });
+  }
+
+  setTags(tags: string[]): Promise<WireMessage> {
+    return this.signed({ type: "set_tags", node_id: this.#self(), tags });
+  }
+
+  setTaskExec(enabled: boolean): Promise<WireMessage> {
+    return this.signed({ type: "set_task_exec", node_id: this.#self(), enabled });
+  }
+
+  // ---- discovery ----
+
+  lookup(nodeId: number): Promise<WireMessage> {
+    return this.request({ type: "lookup", node_id: nodeId });
+  }
+
+  /** The endpoint of `nodeId`, if the privacy rule lets this node see it. */
+  resolve(nodeId: number): Promise<WireMessage> {
+    return this.signed({ type: "resolve", node_id: nodeId, requester_id: this.#self() });
+  }
+
+  /** Resolves a hostname; signed as this node when it has an id (so private names it may see resolve). */
+  resolveHostname(hostname: string): Promise<WireMessage> {
+    const id = this.#identity?.nodeId ?? 0;
+    if (!id) return this.request({ type: "resolve_hostname", hostname });
+    return this.signed({ type: "resolve_hostname", hostname, requester_id: id });
+  }
+
+  /** Members of a network (network 0: every node, admin only). Signed as a member when possible. */
+  listNodes(networkId: number, opts: { limit?: number; afterNodeId?: number } = {}): Promise<WireMessage> {
+    const msg: WireMessage = { type: "list_nodes", network_id: networkId };
+    if (opts.limit) msg.limit = opts.limit;
+    if (opts.afterNodeId) msg.after_node_id = opts.afterNodeId;
+    const id = this.#identity?.nodeId ?? 0;
+    if (networkId !== 0 && id) return this.signed({ ...msg, node_id: id }, { admin: true });
+    return this.plain(msg, { admin: true });
+  }
+
+  listNetworks(): Promise<WireMessage> {
+    return this.request({ type: "list_networks" });
+  }
+
+  punch(nodeA: number, nodeB: number): Promise<WireMessage> {
+    return this.signed({ type: "punch", requester_id: this.#self(), node_a: nodeA, node_b: nodeB });
+  }
+
+  // ---- trust ----
+
+  reportTrust(peerId: number): Promise<WireMessage> {
+    return this.signed({ type: "report_trust", node_id: this.#self(), peer_id: peerId });
+  }
+
+  revokeTrust(peerId: number): Promise<WireMessage> {
+    return this.signed({ type: "revoke_trust", node_id: this.#self(), peer_id: peerId });
+  }
+
+  checkTrust(nodeId: number, peerId: number): Promise<WireMessage> {
+    return this.request({ type: "check_trust", node_id: nodeId, peer_id: peerId });
+  }
+
+  /** Relays a trust request to `toNodeId`, carrying the signature over `handshake:<from>:<to>`. */
+  async requestHandshake(toNodeId: number, justification = ""): Promise<WireMessage> {
+    const from = this.#self();
+    const sig = await signEd25519Async(this.#identity!.seed, utf8(handshakeChallenge(from, toNodeId)));
+    return this.signed({
+      type: "request_handshake",
+      from_node_id: from,
+      to_node_id: toNodeId,
+      justification,
+      signature: toBase64(sig),
+    });
+  }
+
+  pollHandshakes(): Promise<WireMessage> {
+    return this.signed({ type: "poll_handshakes", node_id: this.#self() });
+  }
+
+  respondHandshake(peerId: number, accept: boolean): Promise<WireMessage> {
+    return this.signed({ type: "respond_handshake", node_id: this.#self(), peer_id: peerId, accept });
+  }
+
+  // ---- networks ----
+
+  /** Creates a network (admin token required); this node, if registered, becomes its owner. */
+  createNetwork(opts: {
+    name: string;
+    joinRule?: "open" | "token" | "invite";
+    token?: string;
+    enterprise?: boolean;
+    networkAdminToken?: string;
+  }): Promise<WireMessage> {
+    const msg: WireMessage = { type: "create_network", name: opts.name, join_rule: opts.joinRule ?? "open" };
+    if (opts.token) msg.token = opts.token;
+    if (opts.enterprise) msg.enterprise = true;
+    if (opts.networkAdminToken) msg.network_admin_token = opts.networkAdminToken;
+    const id = this.#identity?.nodeId ?? 0;
+    if (id) msg.node_id = id;
+    return this.plain(msg, { admin: true });
+  }
+
+  joinNetwork(networkId: number, token?: string): Promise<WireMessage> {
+    const msg: WireMessage = { type: "join_network", node_id: this.#self(), network_id: networkId };
+    if (token) msg.token = token;
+    return this.signed(msg);
+  }
+
+  leaveNetwork(networkId: number): Promise<WireMessage> {
+    return this.signed({ type: "leave_network", node_id: this.#self(), network_id: networkId });
+  }
+
+  #roleOp(message: WireMessage): Promise<WireMessage> {
+    const id = this.#identity?.nodeId ?? 0;
+    if (id) return this.signed({ ...message, node_id: id }, { admin: true });
+    return this.plain(message, { admin: true });
+  }
+
+  deleteNetwork(networkId: number): Promise<WireMessage> {
+    return this.#roleOp({ type: "delete_network", network_id: networkId });
+  }
+
+  renameNetwork(networkId: number, name: string): Promise<WireMessage> {
+    return this.#roleOp({ type: "rename_network", network_id: networkId, name });
+  }
+
+  setNetworkEnterprise(networkId: number, enterprise: boolean): Promise<WireMessage> {
+    return this.plain({ type: "set_network_enterprise", network_id: networkId, enterprise }, { admin: true });
+  }
+
+  kickMember(networkId: number, target: number): Promise<WireMessage> {
+    return this.#roleOp({ type: "kick_member", network_id: networkId, target_node_id: target });
+  }
+
+  promoteMember(networkId: number, target: number): Promise<WireMessage> {
+    return this.#roleOp({ type: "promote_member", network_id: networkId, target_node_id: target });
+  }
+
+  demoteMember(networkId: number, target: number): Promise<WireMessage> {
+    return this.#roleOp({ type: "demote_member", network_id: networkId, target_node_id: target });
+  }
+
+  transferOwnership(networkId: number, newOwner: number): Promise<WireMessage> {
+    return this.#roleOp({ type: "transfer_ownership", network_id: networkId, new_owner_id: newOwner });
+  }
+
+  getMemberRole(networkId: number, target: number): Promise<WireMessage> {
+    return this.request({ type: "get_member_role", network_id: networkId, target_node_id: target });
+  }
+
+  setNetworkPolicy(networkId: number, policy: NetworkPolicyInput): Promise<WireMessage> {
+    return this.#roleOp({ type: "set_network_policy", network_id: networkId, ...policy });
+  }
+
+  getNetworkPolicy(networkId: number): Promise<WireMessage> {
+    return this.request({ type: "get_network_policy", network_id: networkId });
+  }
+
+  inviteToNetwork(networkId: number, target: number): Promise<WireMessage> {
+    return this.signed(
+      { type: "invite_to_network", network_id: networkId, inviter_id: this.#self(), target_node_id: target },
+      { admin: true },
+    );
+  }
+
+  pollInvites(): Promise<WireMessage> {
+    return this.signed({ type: "poll_invites", node_id: this.#self() });
+  }
+
+  respondInvite(networkId: number, accept: boolean): Promise<WireMessage> {
+    return this.signed({ type: "respond_invite", node_id: this.#self(), network_id: networkId, accept });
+  }
+
+  // ---- beacons, scores, audit ----
+
+  beaconRegister(beaconId: number, addr: string): Promise<WireMessage> {
+    return this.plain({ type: "beacon_register", beacon_id: beaconId, addr }, { admin: true });
+  }
+
+  beaconList(): Promise<WireMessage> {
+    return this.request({ type: "beacon_list" });
+  }
+
+  /** Adjusts another node's score, reported (and signed) by this node. */
+  updatePoloScore(nodeId: number, delta: number): Promise<WireMessage> {
+    if ((this.options.signing ?? "strict") === "reference") {
+      return this.request({ type: "update_polo_score", node_id: nodeId, delta });
+    }
+    return this.signed({ type: "update_polo_score", node_id: nodeId, delta, reporter_id: this.#self() });
+  }
+
+  setPoloScore(nodeId: number, score: number): Promise<WireMessage> {
+    return this.plain({ type: "set_polo_score", node_id: nodeId, polo_score: score }, { admin: true });
+  }
+
+  getPoloScore(nodeId: number): Promise<WireMessage> {
+    return this.request({ type: "get_polo_score", node_id: nodeId });
+  }
+
+  getAuditLog(opts: { networkId?: number; limit?: number } = {}): Promise<WireMessage> {
+    const msg: WireMessage = { type: "get_audit_log" };
+    if (opts.networkId) msg.network_id = opts.networkId;
+    if (opts.limit) msg.limit = opts.limit;
+    return this.plain(msg, { admin: true });
+  }
+}

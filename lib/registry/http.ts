@@ -1,0 +1,140 @@
+/**
+ * The registry's optional HTTP endpoint (Hono): `/healthz` (JSON status, 503
+ * once storage has failed) and `/metrics` (Prometheus text). Nothing here
+ * exposes node endpoints, keys or tokens.
+ * @module
+ */
+import { Hono } from "hono";
+import {
+  byLabel,
+  type MetricFamily,
+  PROMETHEUS_CONTENT_TYPE,
+  renderPrometheus,
+  single,
+} from "../http/prometheus.ts";
+import { PROGRAM_VERSION } from "../version.ts";
+import type { Registry } from "./registry.ts";
+import type { ServerStats } from "./server.ts";
+
+/** The registry's metric families, read at scrape time. */
+export function registryMetrics(registry: Registry, server?: ServerStats): MetricFamily[] {
+  const s = registry.state;
+  const store = registry.store;
+  const requests: MetricFamily = {
+    name: "pilot_registry_requests_total",
+    help: "Requests handled, by message type and result.",
+    type: "counter",
+    samples: [],
+  };
+  const seconds: MetricFamily = {
+    name: "pilot_registry_request_seconds_total",
+    help: "Time spent handling requests (including waiting for durability), by message type.",
+    type: "counter",
+    samples: [],
+  };
+  for (const [type, c] of registry.counters) {
+    requests.samples.push({ labels: { type, result: "ok" }, value: c.ok });
+    requests.samples.push({ labels: { type, result: "error" }, value: c.error });
+    seconds.samples.push({ labels: { type }, value: c.seconds });
+  }
+  const families: MetricFamily[] = [
+    requests,
+    seconds,
+    single("pilot_registry_nodes_online", "Nodes currently online.", "gauge", s.onlineCount),
+    single("pilot_registry_nodes_registered", "Node records, online or dormant.", "gauge", s.nodes.size),
+    single("pilot_registry_networks", "Networks besides the backbone.", "gauge", s.networks.size),
+    single("pilot_registry_trust_edges", "Directed trust declarations.", "gauge", s.trust.size),
+    single("pilot_registry_event_seq", "Sequence number of the last logged event.", "counter", s.seq),
+    single("pilot_registry_wal_fsyncs_total", "fsync calls on the write-ahead log.", "counter", store.syncs),
+    single(
+      "pilot_registry_snapshots_total",
+      "Snapshots written since start.",
+      "counter",
+      store.stats.snapshots,
+    ),
+    single(
+      "pilot_registry_auth_refused_total",
+      "Writes refused for missing or bad credentials.",
+      "counter",
+      registry.authRefused,
+    ),
+    single(
+      "pilot_registry_replay_cache_entries",
+      "Nonces remembered against replay.",
+      "gauge",
+      registry.nonces.size,
+    ),
+    single(
+      "pilot_registry_storage_failed",
+      "1 once storage has failed (writes refused).",
+      "gauge",
+      store.failed ? 1 : 0,
+    ),
+    byLabel(
+      "pilot_registry_rate_limited_total",
+      "Requests throttled, by category.",
+      "counter",
+      "category",
+      registry.limiter.denied,
+    ),
+    single(
+      "pilot_registry_uptime_seconds",
+      "Seconds since start.",
+      "gauge",
+      Math.floor((Date.now() - registry.startedAt) / 1000),
+    ),
+  ];
+  if (server) {
+    families.push(
+      single("pilot_registry_connections_open", "Open client connections.", "gauge", server.open),
+      single(
+        "pilot_registry_connections_accepted_total",
+        "Connections accepted.",
+        "counter",
+        server.accepted,
+      ),
+      single(
+        "pilot_registry_connections_rejected_total",
+        "Connections closed at once: over the limit.",
+        "counter",
+        server.rejectedOverLimit,
+      ),
+      single(
+        "pilot_registry_bad_frames_total",
+        "Connections closed for an undecodable frame.",
+        "counter",
+        server.badFrames,
+      ),
+      single(
+        "pilot_registry_timeouts_total",
+        "Connections closed for idleness or a stalled frame.",
+        "counter",
+        server.timeouts,
+      ),
+    );
+  }
+  return families;
+}
+
+/** The Hono app serving /healthz and /metrics for `registry`. */
+export function createRegistryHttpApp(registry: Registry, server?: ServerStats): Hono {
+  const app = new Hono();
+  app.get("/healthz", (c) => {
+    const failed = registry.store.failed;
+    const body = {
+      status: failed ? "degraded" : "ok",
+      version: PROGRAM_VERSION,
+      uptime_seconds: Math.floor((Date.now() - registry.startedAt) / 1000),
+      nodes_online: registry.state.onlineCount,
+      durable: registry.store.durable,
+      compat: registry.compat,
+      ...(failed ? { reason: failed.message } : {}),
+    };
+    return c.json(body, failed ? 503 : 200);
+  });
+  app.get("/metrics", (c) => {
+    c.header("Content-Type", PROMETHEUS_CONTENT_TYPE);
+    return c.body(renderPrometheus(registryMetrics(registry, server)));
+  });
+  return app;
+}

@@ -1,0 +1,84 @@
+/**
+ * A complete registry: the service (registry.ts), its TCP or TLS listener
+ * (server.ts) and the optional HTTP endpoint (http.ts), started and stopped as
+ * one. This is what `pilot registry` runs and what tests start in-process.
+ * @module
+ */
+import { type HttpEndpoint, serveHttp } from "../http/server.ts";
+import { Logger } from "../log.ts";
+import { createRegistryHttpApp } from "./http.ts";
+import { Registry, type RegistryOptions } from "./registry.ts";
+import { FrameServer } from "./server.ts";
+
+/** Everything needed to run a registry. */
+export interface RegistryServiceOptions extends RegistryOptions {
+  listen: { hostname: string; port: number };
+  /** PEM certificate and key: serve TLS instead of plain TCP. */
+  tls?: { cert: string; key: string };
+  http?: { hostname: string; port: number };
+  maxConnections?: number;
+  idleTimeoutMs?: number;
+  frameTimeoutMs?: number;
+}
+
+/** A running registry. */
+export class RegistryService {
+  private constructor(
+    readonly registry: Registry,
+    readonly server: FrameServer,
+    readonly http: HttpEndpoint | null,
+  ) {}
+
+  /** Opens the state, binds the listener (and HTTP endpoint) and starts serving. */
+  static async start(options: RegistryServiceOptions): Promise<RegistryService> {
+    const log = options.logger ?? new Logger("registry");
+    const registry = await Registry.open({ ...options, logger: log });
+    let server: FrameServer;
+    try {
+      server = new FrameServer({
+        hostname: options.listen.hostname,
+        port: options.listen.port,
+        tls: options.tls,
+        maxConnections: options.maxConnections,
+        idleTimeoutMs: options.idleTimeoutMs,
+        frameTimeoutMs: options.frameTimeoutMs,
+        logger: log.child("server"),
+      }, registry.handle);
+    } catch (err) {
+      await registry.close({ snapshot: false });
+      throw err;
+    }
+    let http: HttpEndpoint | null = null;
+    if (options.http) {
+      try {
+        http = await serveHttp(
+          createRegistryHttpApp(registry, server.stats).fetch,
+          options.http,
+          log.child("http"),
+        );
+      } catch (err) {
+        await server.close();
+        await registry.close({ snapshot: false });
+        throw err;
+      }
+    }
+    return new RegistryService(registry, server, http);
+  }
+
+  /** The bound registry address. */
+  get addr(): { hostname: string; port: number } {
+    return { hostname: this.server.addr.hostname, port: this.server.addr.port };
+  }
+
+  /** `host:port` of the listener. */
+  get address(): string {
+    return `${this.addr.hostname}:${this.addr.port}`;
+  }
+
+  /** Stops listening, waits for in-flight requests, writes a final snapshot and releases the state directory. */
+  async close(options: { snapshot?: boolean } = {}): Promise<void> {
+    await this.http?.close();
+    await this.server.close();
+    await this.registry.close(options);
+  }
+}
