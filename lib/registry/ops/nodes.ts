@@ -13,7 +13,7 @@ import { MAX_NODE_ID } from "../state/model.ts";
 import type { WireMessage } from "../wire.ts";
 import { requireNode, unauthorized } from "./authz.ts";
 import { addressText, keyAgeDays, knownNode, liveNode, rfc3339 } from "./common.ts";
-import type { OpContext, OpSpec } from "./context.ts";
+import type { OpSpec } from "./context.ts";
 import { MAX_NAME_LENGTH, normalizeTags, validateHostname } from "./validate.ts";
 
 /** Most LAN addresses a node may publish. */
