@@ -389,7 +389,7 @@ class Session implements IpcClient {
 
   /** Queues a reply, then waits until the client has room again (a client not reading stalls only itself). */
   async #reply(frame: Uint8Array): Promise<void> {
-    if (this.closed && this.#dropped) return;
+    if (this.#dropped) return;
     this.#enqueue(frame);
     try {
       await this.#writer.ready();

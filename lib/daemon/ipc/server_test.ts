@@ -209,8 +209,12 @@ Deno.test("outbound backpressure: pushRecv waits while the client does not read,
   const producer = (async () => {
     while (pushed < 64 << 20 && await c.pushRecv(1, new Uint8Array(16 * 1024))) pushed += 16 * 1024;
   })();
-  await new Promise((r) => setTimeout(r, 200));
-  const stalledAt = pushed;
+  // Wait until the producer stalls (kernel buffers full), then check it stays stalled.
+  let stalledAt = -1;
+  for (let i = 0; i < 20 && stalledAt !== pushed; i++) {
+    stalledAt = pushed;
+    await new Promise((r) => setTimeout(r, 100));
+  }
   await new Promise((r) => setTimeout(r, 200));
   assertEquals(pushed, stalledAt, "producer kept going while the client was not reading");
   assert(stalledAt < 16 << 20, `producer got ${stalledAt} bytes out`);
