@@ -160,14 +160,14 @@ export class ConnState {
   }
 
   async #writeNow(data: Uint8Array, options?: CallOptions): Promise<void> {
-    let offset = 0;
-    do {
-      const err = this.#writableError();
-      if (err) throw err;
+    const err = this.#writableError();
+    if (err) throw err;
+    for (let offset = 0; offset < data.length; offset += MAX_SEND_DATA) {
+      const late = this.#writableError();
+      if (late) throw late;
       const piece = data.subarray(offset, offset + MAX_SEND_DATA);
       await this.#host.writeFrame(encodeSendFrame(this.info.id, piece), options);
-      offset += MAX_SEND_DATA;
-    } while (offset < data.length);
+    }
   }
 
   #take(): Uint8Array {
@@ -257,7 +257,7 @@ export class Connection {
   }
 
   /**
-   * Sends `data`, split into frames of at most 1 MiB. Rejects with
+   * Sends `data`, split into frames of at most 1 MiB (an empty array sends nothing). Rejects with
    * {@link IpcError} if the connection is closed (locally or by the peer), a
    * previous Send failed at the daemon, or the timeout/signal fires (bytes
    * already queued may still be delivered).

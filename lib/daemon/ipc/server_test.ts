@@ -24,6 +24,24 @@ Deno.test("socket is mode 0600, a stale file is replaced, close() unlinks it", a
   assert((await Deno.lstat(path)).isSocket);
   await t.server.close();
   await assertRejects(() => Deno.lstat(path), Deno.errors.NotFound);
+  // A socket file left behind by a killed process is stale too.
+  const code = `const l = Deno.listen({ transport: "unix", path: ${JSON.stringify(path)} });
+    console.log("up");
+    await l.accept();`;
+  const child = new Deno.Command(Deno.execPath(), { args: ["eval", code], stdout: "piped" }).spawn();
+  const out = child.stdout.getReader();
+  await out.read();
+  child.kill("SIGKILL");
+  await child.status;
+  out.releaseLock();
+  await child.stdout.cancel();
+  assert((await Deno.lstat(path)).isSocket);
+  await using again = await startServer(undefined, { path });
+  const c = await RawClient.connect(again.path);
+  await c.write(req({ cmd: Cmd.Health }));
+  assertEquals((await expectReply(c)).cmd, Cmd.HealthOK);
+  c.close();
+  await again.server.close();
   await Deno.remove(dir, { recursive: true });
 });
 

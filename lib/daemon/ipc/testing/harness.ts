@@ -23,13 +23,13 @@ export async function startServer<H extends IpcHandler = LoopbackHandler>(
   options: Partial<IpcServerOptions> = {},
 ): Promise<TestServer<H>> {
   const dir = await Deno.makeTempDir({ prefix: "pilot-ipc-" });
-  const path = `${dir}/pilot.sock`;
+  const path = options.path ?? `${dir}/pilot.sock`;
   const h = handler ?? (new LoopbackHandler() as unknown as H);
   const server = await IpcServer.listen({
-    path,
     handler: h,
     logger: new Logger("ipc-test", "silent"),
     ...options,
+    path,
   });
   if (h instanceof LoopbackHandler) h.server = server;
   return {

@@ -84,6 +84,7 @@ export class LoopbackHandler implements IpcHandler {
 
   async dial(client: IpcClient, addr: Address, port: number, signal: AbortSignal): Promise<number> {
     if (addr.node === SLOW_NODE) {
+      if (signal.aborted) throw new PilotError("dial timeout");
       await new Promise<void>((resolve, reject) => {
         const timer = setTimeout(resolve, this.slowDialMs);
         signal.addEventListener("abort", () => {
