@@ -17,6 +17,7 @@ import { Logger } from "../log.ts";
 import { Address, BACKBONE_NETWORK } from "../protocol/address.ts";
 import {
   Cmd,
+  commandName,
   type DaemonError,
   daemonError,
   decodeReply,
@@ -657,12 +658,8 @@ export class PilotClient {
       default: {
         const head = this.#pending[0];
         if (!head || head.expect !== msg.cmd) {
-          throw new IpcError(
-            "protocol",
-            `unexpected ${frame.cmd.toString(16)} reply while ${
-              head ? "expecting " + head.expect.toString(16) : "idle"
-            }`,
-          );
+          const expected = head ? `expecting ${commandName(head.expect)}` : "no request was outstanding";
+          throw new IpcError("protocol", `unexpected ${commandName(frame.cmd)} reply: ${expected}`);
         }
         this.#pending.shift();
         head.onReply(msg);

@@ -2,6 +2,7 @@ import { assert, assertEquals, assertRejects } from "../../tests/assert.ts";
 import { concatBytes, fromUtf8, utf8 } from "../bytes.ts";
 import { Address } from "../protocol/address.ts";
 import { startServer } from "../daemon/ipc/testing/harness.ts";
+import { Cmd, encodeReply } from "../daemon/ipc/codec.ts";
 import { LOOPBACK_ADDRESS, SLOW_NODE, UNREACHABLE_NODE } from "../daemon/ipc/testing/loopback_handler.ts";
 import { connect, type Connection, DaemonError, IpcError } from "./mod.ts";
 
@@ -283,4 +284,25 @@ Deno.test("receive backpressure: an unread connection holds the daemon back inst
   assert(written < 16 << 20, `${written} bytes flowed to an unread connection`);
   assertEquals((await readN(p.accepted, 64 << 20)).length, 64 << 20);
   await writing;
+});
+
+Deno.test("a reply that fits no outstanding request fails the client as a protocol error", async () => {
+  const dir = await Deno.makeTempDir();
+  const path = `${dir}/fake.sock`;
+  const fake = Deno.listen({ transport: "unix", path });
+  const serving = (async () => {
+    const conn = await fake.accept();
+    const buf = new Uint8Array(64);
+    await conn.read(buf); // the Health request
+    await conn.write(encodeReply({ cmd: Cmd.BindOK, port: 1 }));
+    await conn.read(buf).catch(() => null); // until the client hangs up
+    conn.close();
+  })();
+  const c = await connect(path);
+  const err = await assertRejects(() => c.health(), IpcError, /unexpected BindOK reply: expecting HealthOK/);
+  assertEquals((err as IpcError).reason, "protocol");
+  await c.close();
+  await serving;
+  fake.close();
+  await Deno.remove(dir, { recursive: true });
 });
