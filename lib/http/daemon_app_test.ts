@@ -2,7 +2,7 @@ import { assertEquals, assertMatch } from "../../tests/assert.ts";
 import { daemonHttpApp, type DaemonStatusSource } from "./daemon_app.ts";
 import { foldHealth, healthExitCode } from "./health.ts";
 import { single } from "./prometheus.ts";
-import { parseHostPort, serveHttp } from "./server.ts";
+import { serveHttp } from "./server.ts";
 
 function source(registryOk: boolean): DaemonStatusSource {
   return {
@@ -40,17 +40,6 @@ Deno.test("healthz, status and metrics over a real loopback socket", async () =>
   }
 });
 
-Deno.test("health exit codes and host:port parsing", () => {
+Deno.test("health exit codes", () => {
   assertEquals([healthExitCode("ok"), healthExitCode("degraded"), healthExitCode("down")], [0, 1, 2]);
-  assertEquals(parseHostPort("127.0.0.1:0"), { hostname: "127.0.0.1", port: 0 });
-  assertEquals(parseHostPort("[::1]:80"), { hostname: "::1", port: 80 });
-  for (const bad of ["127.0.0.1", ":80", "host:99999", "a:b"]) {
-    let threw = false;
-    try {
-      parseHostPort(bad);
-    } catch {
-      threw = true;
-    }
-    assertEquals(threw, true, bad);
-  }
 });

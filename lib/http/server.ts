@@ -13,15 +13,6 @@ export interface HttpEndpoint {
   close(): Promise<void>;
 }
 
-/** Parses "host:port" (port 0 allowed); throws TypeError on anything else. */
-export function parseHostPort(text: string): { hostname: string; port: number } {
-  const m = /^(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(text);
-  if (!m) throw new TypeError(`expected HOST:PORT, got "${text}"`);
-  const port = Number(m[2]);
-  if (port > 65535) throw new TypeError(`port out of range in "${text}"`);
-  return { hostname: m[1].replace(/^\[|\]$/g, ""), port };
-}
-
 /** Starts serving `handler` on `hostname:port`; resolves once the socket is bound. */
 export function serveHttp(
   handler: (req: Request) => Response | Promise<Response>,
