@@ -11,7 +11,7 @@
 import { toBase64, utf8 } from "../bytes.ts";
 import { ed25519FromSeed, signEd25519Async } from "../crypto/ed25519.ts";
 import { handshakeChallenge, signRequest, staticChallenge } from "./auth.ts";
-import { RegistryConnectionError, RegistryReplyError } from "./errors.ts";
+import { RegistryCertificateError, RegistryConnectionError, RegistryReplyError } from "./errors.ts";
 import { dial, type Transport } from "./transport.ts";
 import {
   decodeBody,
@@ -22,7 +22,7 @@ import {
   type WireMessage,
 } from "./wire.ts";
 
-export { RegistryConnectionError, RegistryReplyError };
+export { RegistryCertificateError, RegistryConnectionError, RegistryReplyError };
 
 /** Default time a call may take, including reconnection. */
 export const DEFAULT_CALL_TIMEOUT_MS = 15_000;
@@ -224,7 +224,8 @@ export class RegistryClient {
       try {
         reply = await this.#roundTrip(frame);
       } catch (err) {
-        if (!(err instanceof RegistryConnectionError) || resent || this.#closed) throw err;
+        if (!(err instanceof RegistryConnectionError) || err instanceof RegistryCertificateError) throw err;
+        if (resent || this.#closed) throw err;
         resent = true;
         await this.#reconnect(err);
         continue; // rebuilt, so a signed request gets a fresh nonce
@@ -272,6 +273,7 @@ export class RegistryClient {
         await this.#ensure();
         return;
       } catch (err) {
+        if (err instanceof RegistryCertificateError) throw err;
         last = err as Error;
       }
     }

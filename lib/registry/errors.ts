@@ -49,5 +49,11 @@ export class RegistryReplyError extends PilotError {
 /** The client could not reach the registry, lost the connection, timed out or rejected its certificate. */
 export class RegistryConnectionError extends PilotError {}
 
+/**
+ * The registry's certificate did not match the pin, or failed verification.
+ * Never retried: reconnecting cannot fix it.
+ */
+export class RegistryCertificateError extends RegistryConnectionError {}
+
 /** The state directory could not be read or written; the registry stops accepting writes. */
 export class RegistryStoreError extends PilotError {}

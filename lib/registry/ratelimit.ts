@@ -77,9 +77,13 @@ export class RateLimiter {
       b.tokens -= 1;
       return { ok: true };
     }
-    this.denied[category]++;
     const retryAfterMs = Math.ceil(((1 - b.tokens) * RATE_WINDOW_MS) / rate);
     return { ok: false, retryAfterMs, message: `rate limited: too many ${NOUN[category]} from ${label}` };
+  }
+
+  /** Counts a request that was actually refused (callers may let some denials through). */
+  recordDenied(category: RateCategory): void {
+    this.denied[category]++;
   }
 
   /** Drops buckets idle for two windows. */

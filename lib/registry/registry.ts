@@ -214,6 +214,7 @@ export class Registry {
     ) {
       return null;
     }
+    this.limiter.recordDenied(category);
     return errorReply(decision.message, "throttled", { retry_after_ms: decision.retryAfterMs });
   }
 

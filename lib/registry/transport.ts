@@ -9,7 +9,7 @@
  */
 import tls from "node:tls";
 import { toHex } from "../bytes.ts";
-import { RegistryConnectionError } from "./errors.ts";
+import { RegistryCertificateError, RegistryConnectionError } from "./errors.ts";
 
 /** Bytes read from a socket at a time. */
 const READ_CHUNK = 64 * 1024;
@@ -65,6 +65,13 @@ export async function dial(opts: DialOptions): Promise<Transport> {
   } catch (err) {
     connecting.then((c) => c.close(), () => {});
     if (err instanceof RegistryConnectionError) throw err;
+    if (opts.tls && /certificate/i.test((err as Error).message)) {
+      throw new RegistryCertificateError(
+        `registry ${opts.hostname}:${opts.port} presented an untrusted certificate: ${
+          (err as Error).message
+        }`,
+      );
+    }
     throw new RegistryConnectionError(
       `cannot connect to registry ${opts.hostname}:${opts.port}: ${(err as Error).message}`,
     );
@@ -120,7 +127,7 @@ function dialPinned(opts: DialOptions, pin: string): Promise<Transport> {
       if (seen !== pin) {
         socket.destroy();
         reject(
-          new RegistryConnectionError(
+          new RegistryCertificateError(
             `TLS certificate pin mismatch: registry ${opts.hostname}:${opts.port} presented sha256 ${
               seen || "(no certificate)"
             }, expected ${pin}`,
