@@ -1,2 +1,19 @@
-/** Tunnel layer public surface: frame codecs for the daemon-to-daemon UDP payloads (wire.md §5). */
+/**
+ * Tunnel layer public surface: the encrypted UDP tunnel between daemons ({@link Tunnel}), its
+ * frame codecs (wire.md §5), endpoints, counters and the fault-injection and UDP building blocks.
+ */
 export * from "./frames.ts";
+export { Endpoint, EndpointError, type HostPort } from "./endpoint.ts";
+export { type FaultCounters, type FaultOptions, FaultySocket, SeededRandom } from "./faults.ts";
+export { MAX_PENDING_PER_PEER, MAX_QUEUED_PEERS, MAX_RETIRED_PEER_KEYS } from "./peer.ts";
+export type { TunnelIdentity } from "./key_exchange.ts";
+export { DROP_REASONS, type DropReason, type PeerInfo, type PeerPath, type TunnelStats } from "./stats.ts";
+export {
+  MAX_DATAGRAM_SIZE,
+  openUdpSocket,
+  SOCKET_BUFFER_BYTES,
+  type UdpBackend,
+  UdpError,
+  type UdpSocket,
+} from "./udp.ts";
+export { type AesStrategy, Tunnel, TunnelError, type TunnelOptions } from "./tunnel.ts";

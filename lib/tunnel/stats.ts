@@ -1,0 +1,102 @@
+/**
+ * The tunnel's counters, for `pilot info` and metrics: traffic totals, crypto work, and every
+ * dropped datagram or packet under one named reason, so a drop is never silent.
+ */
+
+/** Why the tunnel dropped a datagram (inbound) or a packet (outbound). */
+export const DROP_REASONS = [
+  // inbound, frame level
+  "bad-frame", // empty, short, unknown magic, truncated body
+  "self", // a frame claiming our own node ID
+  "no-node-id", // frame or send before setNodeId
+  "unknown-sender", // PILS from a node we hold no key for (a key exchange is offered)
+  "replay", // PILS counter already seen or too old
+  "auth-failure", // AES-GCM tag did not verify
+  "checksum", // inner packet CRC mismatch
+  "bad-packet", // inner packet short, truncated or wrong version
+  "spoofed-source", // inner packet Src.node differs from the frame's sender
+  "relay-mismatch", // relayed frame whose sender differs from the RelayDeliver sender
+  "plaintext-refused", // PILT while encryption is on and plaintext is not allowed
+  // inbound, key exchange
+  "encryption-off", // PILK/PILA while encryption is disabled locally
+  "pilk-refused", // PILK not allowed by policy, or from a node that has a registered key
+  "unknown-key", // PILA from a node the registry has no key for
+  "key-mismatch", // PILA Ed25519 key differs from the registry's
+  "bad-signature", // PILA signature does not verify
+  "stale-key", // key exchange offering a peer X25519 key we already retired (replayed PILA)
+  "downgrade", // PILK for a peer that has an authenticated context
+  "kx-rate-limited", // key-exchange work refused by the rate limits
+  "kx-failed", // derivation failed (low-order key) or the registry lookup threw
+  // beacon
+  "beacon-source", // beacon message not from the configured beacon
+  "bad-beacon", // undecodable beacon message
+  // outbound
+  "no-route", // no endpoint and not in relay mode (or relay without a beacon)
+  "queue-full", // oldest pending packet dropped from a full per-peer queue
+  "too-many-queues", // key exchange needed but 256 peers already have queues
+  "kx-timeout", // key exchange never completed; pending packets given up
+  "bad-packet-out", // a packet that cannot be encoded
+  "send-error", // the kernel refused the datagram
+  "oversize", // datagram larger than UDP allows
+  "injected-drop", // fault injection
+  "closed", // send after close
+] as const;
+
+/** One of {@link DROP_REASONS}. */
+export type DropReason = typeof DROP_REASONS[number];
+
+/** Counter snapshot returned by `Tunnel.stats()`. */
+export interface TunnelStats {
+  /** UDP datagrams handed to the socket / bytes in them (all frame kinds, beacon traffic included). */
+  datagramsSent: number;
+  bytesSent: number;
+  /** UDP datagrams / bytes received on the socket. */
+  datagramsReceived: number;
+  bytesReceived: number;
+  /** Overlay packets sent (any framing) and delivered to `onPacket`. */
+  packetsSent: number;
+  packetsDelivered: number;
+  /** PILS frames sealed and opened. */
+  framesEncrypted: number;
+  framesDecrypted: number;
+  /** PILS frames whose tag did not verify (also counted under drops["auth-failure"]). */
+  decryptFailures: number;
+  /** Key-exchange frames sent and accepted; re-derivations (peer restart or counter rotation). */
+  keyExchangesSent: number;
+  keyExchangesAccepted: number;
+  rekeys: number;
+  /** Fault injection activity (zero when disabled). */
+  injectedDuplicates: number;
+  injectedReorders: number;
+  drops: Record<DropReason, number>;
+  peers: number;
+  encryptedPeers: number;
+  authenticatedPeers: number;
+  relayPeers: number;
+  /** Packets waiting for a key exchange, over all peers. */
+  pendingPackets: number;
+  /** Seals and opens in flight. */
+  cryptoInFlight: number;
+}
+
+/** A fresh all-zero drop table. */
+export function emptyDrops(): Record<DropReason, number> {
+  const drops = {} as Record<DropReason, number>;
+  for (const reason of DROP_REASONS) drops[reason] = 0;
+  return drops;
+}
+
+/** Path a peer's frames take, for the peer list. */
+export type PeerPath = "direct" | "relay";
+
+/** One row of `pilot info`'s peer list (snake_case keys as the CLI prints them). */
+export interface PeerInfo {
+  node_id: number;
+  /** "ip:port" ("[v6]:port" for IPv6), or "" when only reachable through the relay. */
+  endpoint: string;
+  encrypted: boolean;
+  authenticated: boolean;
+  path: PeerPath;
+  /** Packets queued for the key exchange. */
+  pending: number;
+}
