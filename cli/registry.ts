@@ -7,7 +7,7 @@ import type { Command } from "./command.ts";
 import { intFlag, parseArgs, parseDuration } from "./args.ts";
 import { CliError, printResult } from "./output.ts";
 import { Logger } from "../lib/log.ts";
-import { parseHostPort } from "../lib/http/server.ts";
+import { parseHostPort } from "../lib/net/hostport.ts";
 import { parseRateLimits } from "../lib/registry/ratelimit.ts";
 import type { CompatMode } from "../lib/registry/ops/mod.ts";
 import type { RateKey } from "../lib/registry/registry.ts";
@@ -82,9 +82,13 @@ export const registryCommand: Command = {
     let listen: { hostname: string; port: number };
     let http: { hostname: string; port: number } | undefined;
     try {
-      listen = parseHostPort(args.strings.get("listen") ?? DEFAULT_REGISTRY_LISTEN);
+      const l = parseHostPort(args.strings.get("listen") ?? DEFAULT_REGISTRY_LISTEN, "--listen");
+      listen = { hostname: l.host, port: l.port };
       const h = args.strings.get("http");
-      if (h !== undefined) http = parseHostPort(h);
+      if (h !== undefined) {
+        const hp = parseHostPort(h, "--http");
+        http = { hostname: hp.host, port: hp.port };
+      }
     } catch (err) {
       throw new CliError("invalid_argument", (err as Error).message);
     }

@@ -13,6 +13,7 @@ import { ed25519FromSeed, signEd25519Async } from "../crypto/ed25519.ts";
 import { handshakeChallenge, signRequest, staticChallenge } from "./auth.ts";
 import { RegistryCertificateError, RegistryConnectionError, RegistryReplyError } from "./errors.ts";
 import { dial, type Transport } from "./transport.ts";
+import { parseHostPort } from "../net/hostport.ts";
 import {
   decodeBody,
   encodeFrame,
@@ -76,12 +77,14 @@ export interface NetworkPolicyInput {
 }
 
 function splitHostPort(address: string): { hostname: string; port: number } {
-  const m = /^\[([^\]]+)\]:(\d+)$/.exec(address) ?? /^([^:]+):(\d+)$/.exec(address);
-  const port = m ? Number(m[2]) : NaN;
-  if (!m || !(port >= 1 && port <= 65535)) {
-    throw new RegistryConnectionError(`registry address must be host:port, got ${JSON.stringify(address)}`);
+  let hp;
+  try {
+    hp = parseHostPort(address, "registry address");
+  } catch (err) {
+    throw new RegistryConnectionError((err as Error).message);
   }
-  return { hostname: m[1], port };
+  if (hp.port === 0) throw new RegistryConnectionError(`registry address needs a port, got "${address}"`);
+  return { hostname: hp.host, port: hp.port };
 }
 
 /** A registry connection. Calls are serialised: one request on the wire at a time. */

@@ -95,3 +95,55 @@ export class RawConn {
 export async function cleanup(dir: string | null): Promise<void> {
   if (dir) await Deno.remove(dir, { recursive: true }).catch(() => {});
 }
+
+/** A `pilot registry` subprocess. */
+export interface RegistryProcess {
+  child: Deno.ChildProcess;
+  address: string;
+  port: number;
+  /** The startup JSON (`data` of the ok envelope). */
+  info: Record<string, unknown>;
+  stderr: () => Promise<string>;
+}
+
+/** Spawns `deno run -A main.ts registry … --json` and waits for its startup line. */
+export async function spawnRegistry(args: string[]): Promise<RegistryProcess> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", new URL("../../main.ts", import.meta.url).pathname, "registry", "--json", ...args],
+    stdout: "piped",
+    stderr: "piped",
+    env: { PILOT_LOG: "warn" },
+  }).spawn();
+  const reader = child.stdout.getReader();
+  const decoder = new TextDecoder();
+  let text = "";
+  const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
+  try {
+    while (!text.includes("\n")) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += decoder.decode(value);
+    }
+  } finally {
+    clearTimeout(timer);
+    reader.releaseLock();
+  }
+  const errText = (async () => {
+    let s = "";
+    for await (const chunk of child.stderr) s += decoder.decode(chunk);
+    return s;
+  })();
+  // Keep draining stdout so the child never blocks on a full pipe.
+  (async () => {
+    for await (const _ of child.stdout) { /* discard */ }
+  })().catch(() => {});
+  const line = text.split("\n")[0];
+  if (!line.startsWith("{")) {
+    const status = await child.status;
+    throw new Error(`registry did not start (exit ${status.code}): ${line}\n${await errText}`);
+  }
+  const envelope = JSON.parse(line);
+  const info = envelope.data as Record<string, unknown>;
+  const address = info.listen as string;
+  return { child, address, port: Number(address.split(":").pop()), info, stderr: () => errText };
+}
