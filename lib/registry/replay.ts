@@ -19,12 +19,13 @@ export class NonceCache {
   #seen = new Set<string>();
   /** Expiry bucket → nonces expiring in it. */
   #buckets = new Map<number, string[]>();
+  #lastPrune = 0;
 
   constructor(readonly maxEntries: number = DEFAULT_MAX_NONCES) {}
 
   /** Records `nonce` until `expiresAt` unless it was seen before or the cache is full. */
   admit(nonce: string, expiresAt: number, now = Date.now()): NonceDecision {
-    this.prune(now);
+    if (now - this.#lastPrune >= BUCKET_MS) this.prune(now);
     if (this.#seen.has(nonce)) return "replay";
     if (this.#seen.size >= this.maxEntries) return "full";
     this.#seen.add(nonce);
@@ -37,6 +38,7 @@ export class NonceCache {
 
   /** Forgets nonces whose time has passed. */
   prune(now = Date.now()): void {
+    this.#lastPrune = now;
     const limit = Math.floor(now / BUCKET_MS);
     for (const [bucket, list] of this.#buckets) {
       if (bucket > limit) continue;

@@ -468,7 +468,7 @@ const HANDLERS: Handlers = {
   "network.ownership_transferred"(s, ev) {
     const net = s.networks.get(ev.network_id);
     if (!net || !net.members.has(ev.new_owner)) return;
-    if (ev.old_owner && net.members.has(ev.old_owner)) net.roles.set(ev.old_owner, "admin");
+    for (const [id, role] of net.roles) if (role === "owner") net.roles.set(id, "admin");
     net.roles.set(ev.new_owner, "owner");
     audit(s, ev, "network.ownership_transferred", {
       network_id: net.id,
