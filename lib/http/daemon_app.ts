@@ -9,7 +9,7 @@ import { type MetricFamily, PROMETHEUS_CONTENT_TYPE, renderPrometheus } from "./
 /** What the app reads from the daemon at request time. */
 export interface DaemonStatusSource {
   health(): HealthReport;
-  info(): Record<string, unknown>;
+  info(): object;
   metrics(): MetricFamily[];
 }
 

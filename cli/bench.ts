@@ -1,0 +1,106 @@
+/**
+ * `pilot bench`: throughput through a node's echo port, as the reference measures it:
+ * write size_mb MiB in 4096-byte chunks (byte i = i mod 256) while reading the echo
+ * back; report MiB/s for the sending phase and for the whole round trip.
+ */
+import type { Command } from "./command.ts";
+import { parseArgs } from "./args.ts";
+import { CliError, printResult } from "./output.ts";
+import { resolveTarget, timeoutFlag, withDaemon } from "./client.ts";
+import { Progress } from "./progress.ts";
+import { PORT_ECHO } from "../lib/protocol/ports.ts";
+
+/** Write size, as the reference uses. */
+export const BENCH_CHUNK_BYTES = 4096;
+/** Bytes handed to one IPC write (many chunks per frame keeps the IPC cheap). */
+const WRITE_BATCH_BYTES = 256 * 1024;
+const MIB = 1024 * 1024;
+
+export const benchCommand: Command = {
+  name: "bench",
+  summary: "Measure stream throughput through a node's echo port",
+  usage: [
+    "pilot bench <address|node_id|hostname> [size_mb] [--timeout DURATION] [--json]",
+    "",
+    "Sends size_mb MiB (default 1, fractions allowed) to port 7 and reads the echo back.",
+    "Output keys: target, sent_bytes, recv_bytes, send_duration_ms, total_duration_ms, send_mbps, total_mbps (MiB/s).",
+  ].join("\n"),
+  flags: { socket: "string", timeout: "string" },
+  async run(argv, out) {
+    const args = parseArgs(argv, this.flags);
+    const [target, sizeText = "1"] = args.positionals;
+    if (!target) throw new CliError("invalid_argument", "usage: pilot bench <address|hostname> [size_mb]");
+    const sizeMb = Number(sizeText);
+    if (!(sizeMb > 0 && sizeMb <= 65536)) {
+      throw new CliError("invalid_argument", `size_mb must be in (0, 65536], not "${sizeText}"`);
+    }
+    const total = Math.max(1, Math.round(sizeMb * MIB));
+    const timeoutMs = timeoutFlag(args, 120_000);
+    return await withDaemon(args, async (client) => {
+      const addr = await resolveTarget(client, target);
+      const conn = await client.dial(addr, PORT_ECHO, { timeoutMs: Math.min(timeoutMs, 60_000) });
+      const signal = AbortSignal.timeout(timeoutMs);
+      const progress = new Progress(`bench ${addr}`, total, !out.json);
+      const start = performance.now();
+      let sendEnd = start;
+      let received = 0;
+      const reader = (async () => {
+        while (received < total) {
+          const chunk = await conn.read({ signal });
+          if (chunk === null) break;
+          received += chunk.length;
+          progress.update(received);
+        }
+      })();
+      const pattern = patternBlock(WRITE_BATCH_BYTES);
+      try {
+        for (let sent = 0; sent < total;) {
+          const n = Math.min(WRITE_BATCH_BYTES, total - sent);
+          // Offsets stay multiples of the pattern period, so byte i of the stream is i mod 256.
+          await conn.write(pattern.subarray(0, n), { signal });
+          sent += n;
+        }
+        sendEnd = performance.now();
+        await reader;
+      } catch (err) {
+        if (signal.aborted) {
+          throw new CliError("timeout", `bench timed out after ${received} of ${total} bytes echoed`);
+        }
+        throw err;
+      } finally {
+        progress.done();
+        await conn.close().catch(() => {});
+      }
+      const end = performance.now();
+      const sendMs = sendEnd - start;
+      const totalMs = end - start;
+      const data = {
+        target: addr.toString(),
+        sent_bytes: total,
+        recv_bytes: received,
+        send_duration_ms: Math.round(sendMs * 1000) / 1000,
+        total_duration_ms: Math.round(totalMs * 1000) / 1000,
+        send_mbps: round2(total / MIB / (sendMs / 1000)),
+        total_mbps: round2(total / MIB / (totalMs / 1000)),
+      };
+      printResult(
+        out,
+        data,
+        `sent ${(total / MIB).toFixed(2)} MiB, echoed ${(received / MIB).toFixed(2)} MiB in ${
+          (totalMs / 1000).toFixed(2)
+        } s: send ${data.send_mbps} MiB/s, round trip ${data.total_mbps} MiB/s`,
+      );
+      return received === total ? 0 : 1;
+    });
+  },
+};
+
+function patternBlock(size: number): Uint8Array {
+  const block = new Uint8Array(size);
+  for (let i = 0; i < size; i++) block[i] = i & 0xff;
+  return block;
+}
+
+function round2(v: number): number {
+  return Math.round(v * 100) / 100;
+}

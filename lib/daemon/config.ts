@@ -1,0 +1,101 @@
+/**
+ * The daemon's configuration: every setting with its default, and validation that
+ * names the offending setting. The CLI builds one from flags; tests and `pilot up`
+ * build one directly.
+ */
+import { PilotError } from "../errors.ts";
+import { type HostPort, parseHostPort } from "../net/hostport.ts";
+import type { FaultOptions } from "../tunnel/faults.ts";
+
+/** Registry heartbeat (and beacon re-discover) interval, as the reference uses. */
+export const DEFAULT_HEARTBEAT_MS = 30_000;
+/** Consecutive heartbeat failures after which the daemon registers again. */
+export const HEARTBEAT_FAILURES_BEFORE_REREGISTER = 3;
+/** How long start-up keeps trying to reach the registry before giving up. */
+export const DEFAULT_REGISTRY_WAIT_MS = 15_000;
+/** Default IPC socket path (the reference's). */
+export const DEFAULT_SOCKET_PATH = "/tmp/pilot.sock";
+/** Default loopback address of the daemon's HTTP endpoint. */
+export const DEFAULT_HTTP: HostPort = { host: "127.0.0.1", port: 7380 };
+
+/** A setting was missing or malformed. */
+export class ConfigError extends PilotError {}
+
+/** Everything a daemon needs to start. */
+export interface DaemonConfig {
+  /** Registry `host:port`. */
+  registry: string;
+  /** Hex SHA-256 pin of the registry's TLS certificate; TLS is used when set. */
+  registryPin?: string;
+  /** UDP tunnel listen address. */
+  listen: HostPort;
+  /** IPC Unix socket path. */
+  socketPath: string;
+  /** State directory (identity.json and friends). */
+  stateDir: string;
+  /** Beacon UDP `host:port`, for NAT traversal. */
+  beacon?: string;
+  /** Fixed public endpoint to register instead of the tunnel's own address. */
+  endpoint?: string;
+  /** HTTP endpoint address, or null for none. */
+  http: HostPort | null;
+  /** Hostname to register. */
+  hostname?: string;
+  /** Accept connections from any node (no trust gate) and publish the endpoint. */
+  public: boolean;
+  /** Tunnel encryption (default true). */
+  encrypt: boolean;
+  /** Accept anonymous PILK key exchange from nodes without a registered key. */
+  allowPilk: boolean;
+  /** Accept and fall back to plaintext PILT frames. */
+  allowPlaintext: boolean;
+  /** Outgoing-datagram fault injection (tests). */
+  faults?: FaultOptions;
+  /** Heartbeat interval in ms. */
+  heartbeatMs: number;
+  /** How long start-up waits for the registry, in ms. */
+  registryWaitMs: number;
+  /** Segment size for new streams. */
+  mss?: number;
+  /** Serve echo on port 7. */
+  echo: boolean;
+  /** Owner e-mail sent at registration (optional). */
+  email?: string;
+}
+
+/** Fills defaults and validates; throws ConfigError (or HostPortError) naming the bad setting. */
+export function resolveConfig(
+  partial: Partial<DaemonConfig> & { registry: string; stateDir: string },
+): DaemonConfig {
+  const config: DaemonConfig = {
+    listen: { host: "0.0.0.0", port: 0 },
+    socketPath: DEFAULT_SOCKET_PATH,
+    http: DEFAULT_HTTP,
+    public: false,
+    encrypt: true,
+    allowPilk: false,
+    allowPlaintext: false,
+    heartbeatMs: DEFAULT_HEARTBEAT_MS,
+    registryWaitMs: DEFAULT_REGISTRY_WAIT_MS,
+    echo: true,
+    ...definedOnly(partial),
+    registry: partial.registry,
+    stateDir: partial.stateDir,
+  };
+  parseHostPort(config.registry, "--registry");
+  if (config.beacon !== undefined) parseHostPort(config.beacon, "--beacon");
+  if (config.endpoint !== undefined) parseHostPort(config.endpoint, "--endpoint");
+  if (!config.socketPath) throw new ConfigError("--socket must not be empty");
+  if (!(config.heartbeatMs >= 100)) throw new ConfigError(`heartbeat interval must be at least 100 ms`);
+  if (
+    config.mss !== undefined && !(Number.isInteger(config.mss) && config.mss >= 64 && config.mss <= 65000)
+  ) {
+    throw new ConfigError(`--mss must be an integer between 64 and 65000, got ${config.mss}`);
+  }
+  return config;
+}
+
+/** `obj` without its undefined-valued keys, so they do not override defaults. */
+function definedOnly<T extends object>(obj: T): Partial<T> {
+  return Object.fromEntries(Object.entries(obj).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

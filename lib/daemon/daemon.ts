@@ -1,0 +1,344 @@
+/**
+ * The daemon: an agent's virtual NIC. It owns the node identity, the encrypted UDP
+ * tunnel, the registry session (registration, heartbeats, re-registration), the
+ * session layer (streams, datagrams, ping), the IPC socket and the HTTP endpoint, and
+ * wires a packet's path: udp → tunnel → session manager → port → IPC client.
+ */
+import { Logger } from "../log.ts";
+import { PilotError } from "../errors.ts";
+import { toBase64 } from "../bytes.ts";
+import { Address } from "../protocol/address.ts";
+import type { Packet } from "../protocol/packet.ts";
+import { PORT_ECHO } from "../protocol/ports.ts";
+import { loadOrCreateIdentity, type NodeIdentity } from "../crypto/identity.ts";
+import { type RegisterReply, RegistryClient } from "../registry/client.ts";
+import { Tunnel } from "../tunnel/tunnel.ts";
+import { SessionManager } from "../transport/manager.ts";
+import { startTimerLoop, TimerQueue } from "../transport/timers.ts";
+import { IpcServer } from "./ipc/server.ts";
+import type { InfoReply } from "./ipc/replies.ts";
+import { foldHealth, type HealthCheck, type HealthReport } from "../http/health.ts";
+import { daemonHttpApp } from "../http/daemon_app.ts";
+import { type HttpEndpoint, serveHttp } from "../http/server.ts";
+import type { MetricFamily } from "../http/prometheus.ts";
+import { formatHostPort } from "../net/hostport.ts";
+import { type DaemonConfig, HEARTBEAT_FAILURES_BEFORE_REREGISTER } from "./config.ts";
+import { PeerDirectory } from "./peers.ts";
+import { TrustGate } from "./trust_gate.ts";
+import { StreamBridge } from "./streams.ts";
+import { DaemonIpcHandler } from "./ipc_handler.ts";
+import { startEchoService } from "../services/echo.ts";
+import { daemonMetrics } from "./metrics.ts";
+
+/** Start-up failed (registry unreachable, socket in use, bad identity...). */
+export class DaemonStartError extends PilotError {}
+
+/** Delay between registration attempts while starting. */
+const REGISTER_RETRY_MS = 500;
+
+/** A running daemon. Create with {@link Daemon.start}; stop with {@link Daemon.close}. */
+export class Daemon {
+  readonly config: DaemonConfig;
+  readonly identity: NodeIdentity;
+  readonly log: Logger;
+  readonly tunnel: Tunnel;
+  readonly registry: RegistryClient;
+  readonly manager: SessionManager;
+  readonly peers: PeerDirectory;
+  readonly streams: StreamBridge;
+  readonly startedAt = Date.now();
+  nodeId: number;
+  address: Address;
+  hostname: string;
+  isPublic: boolean;
+  ipc?: IpcServer;
+  http?: HttpEndpoint;
+  /** Consecutive failed heartbeats (0 while the registry session is healthy). */
+  heartbeatFailures = 0;
+  lastHeartbeatError = "";
+  /** Packets that could not be routed because the peer could not be resolved. */
+  unroutable = 0;
+  /** Webhook target set over IPC (delivery comes with the services issue). */
+  webhookUrl = "";
+
+  readonly #timers: TimerQueue;
+  readonly #stopTimers: () => void;
+  #heartbeat?: ReturnType<typeof setInterval>;
+  #closing = false;
+  #stopEcho?: () => void;
+
+  private constructor(
+    config: DaemonConfig,
+    identity: NodeIdentity,
+    log: Logger,
+    tunnel: Tunnel,
+    registry: RegistryClient,
+    registered: RegisterReply,
+  ) {
+    this.config = config;
+    this.identity = identity;
+    this.log = log;
+    this.tunnel = tunnel;
+    this.registry = registry;
+    this.nodeId = registered.node_id;
+    this.address = new Address(0, registered.node_id);
+    this.hostname = registered.hostname ?? "";
+    this.isPublic = config.public;
+    this.peers = new PeerDirectory(registry, tunnel, log.child("peers"));
+    this.#timers = new TimerQueue(() => performance.now());
+    this.#stopTimers = startTimerLoop(this.#timers);
+    const gate = new TrustGate(registry, () => this.nodeId, () => this.isPublic, log.child("trust"));
+    this.manager = new SessionManager({
+      localAddr: this.address,
+      send: (pkt) => this.#sendPacket(pkt),
+      timers: this.#timers,
+      trustGate: (remote) => gate.allows(remote.node),
+      streamOptions: config.mss ? { mss: config.mss } : undefined,
+      logger: log.child("session"),
+    });
+    this.streams = new StreamBridge(this.manager);
+    tunnel.onPacket = (packet, from) => {
+      this.peers.learned(from);
+      this.manager.onPacket(packet);
+    };
+  }
+
+  /** Starts a daemon: identity, tunnel, registration, session layer, services, IPC and HTTP. */
+  static async start(config: DaemonConfig, log = new Logger("daemon")): Promise<Daemon> {
+    const identity = await loadOrCreateIdentity(config.stateDir);
+    const peersRef: { dir?: PeerDirectory } = {};
+    const tunnel = await Tunnel.open({
+      listen: config.listen,
+      encrypt: config.encrypt,
+      identity: { seed: identity.seed, publicKey: identity.publicKey },
+      allowPilk: config.allowPilk,
+      allowPlaintext: config.allowPlaintext,
+      resolvePeerKey: (node) => peersRef.dir?.publicKey(node) ?? Promise.resolve(undefined),
+      faults: config.faults,
+      log: log.child("tunnel"),
+    });
+    let registry: RegistryClient | undefined;
+    try {
+      registry = new RegistryClient({
+        address: config.registry,
+        identity: { nodeId: 0, seed: identity.seed },
+        tls: config.registryPin ? { pin: config.registryPin } : undefined,
+      });
+      const registered = await registerWithRetry(registry, config, tunnel, log);
+      tunnel.setNodeId(registered.node_id);
+      const daemon = new Daemon(config, identity, log, tunnel, registry, registered);
+      peersRef.dir = daemon.peers;
+      await daemon.#finishStart();
+      return daemon;
+    } catch (err) {
+      registry?.close();
+      await tunnel.close();
+      if (err instanceof DaemonStartError) throw err;
+      throw new DaemonStartError(err instanceof Error ? err.message : String(err), { cause: err });
+    }
+  }
+
+  async #finishStart(): Promise<void> {
+    const { config } = this;
+    if (config.public) await this.registry.setVisibility(true);
+    if (config.echo) this.#stopEcho = startEchoService(this.manager, PORT_ECHO);
+    this.ipc = await IpcServer.listen({
+      path: config.socketPath,
+      handler: new DaemonIpcHandler(this),
+      logger: this.log.child("ipc"),
+    });
+    if (config.http) {
+      const app = daemonHttpApp({
+        health: () => this.health(),
+        info: () => this.info(),
+        metrics: () => this.metrics(),
+      });
+      this.http = await serveHttp(
+        app.fetch,
+        { hostname: config.http.host, port: config.http.port },
+        this.log,
+      );
+    }
+    this.#heartbeat = setInterval(() => this.#beat(), config.heartbeatMs);
+    this.log.info("daemon started", {
+      node: this.nodeId,
+      address: this.address.toString(),
+      tunnel: formatHostPort(this.tunnel.localAddress()),
+      socket: config.socketPath,
+      http: this.http?.url ?? "off",
+    });
+  }
+
+  /** Hands a packet from the session layer to the tunnel, resolving the peer first when needed. */
+  #sendPacket(pkt: Packet): void {
+    const node = pkt.dst.node;
+    if (this.peers.isRouted(node)) return this.tunnel.send(node, pkt);
+    this.peers.ensure(node).then(
+      () => this.tunnel.send(node, pkt),
+      (err) => {
+        this.unroutable++;
+        this.log.debug("packet to unresolved node dropped", { node, err });
+      },
+    );
+  }
+
+  async #beat(): Promise<void> {
+    if (this.#closing) return;
+    try {
+      await this.registry.heartbeat();
+      this.heartbeatFailures = 0;
+      this.lastHeartbeatError = "";
+    } catch (err) {
+      this.heartbeatFailures++;
+      this.lastHeartbeatError = err instanceof Error ? err.message : String(err);
+      this.log.warn("registry heartbeat failed", { failures: this.heartbeatFailures, err });
+      if (this.heartbeatFailures >= HEARTBEAT_FAILURES_BEFORE_REREGISTER) await this.#reregister();
+    }
+  }
+
+  async #reregister(): Promise<void> {
+    try {
+      const reply = await this.registry.register(registrationFields(this.config, this.tunnel, this.hostname));
+      if (reply.node_id !== this.nodeId) {
+        this.log.warn("registry assigned a new node id; restart to adopt it", {
+          old: this.nodeId,
+          new: reply.node_id,
+        });
+      }
+      if (this.isPublic) await this.registry.setVisibility(true);
+      this.heartbeatFailures = 0;
+      this.lastHeartbeatError = "";
+      this.log.info("re-registered with the registry", { node: reply.node_id });
+    } catch (err) {
+      this.log.warn("re-registration failed", { err });
+    }
+  }
+
+  /** The health checks behind /healthz, IPC Health and `pilot health`. */
+  health(): HealthReport {
+    const checks: Record<string, HealthCheck> = {
+      tunnel: this.#closing ? { ok: false, reason: "shutting down" } : { ok: true },
+      registry: this.heartbeatFailures === 0
+        ? { ok: true }
+        : { ok: false, reason: `${this.heartbeatFailures} heartbeat(s) failed: ${this.lastHeartbeatError}` },
+      ipc: this.ipc ? { ok: true } : { ok: false, reason: "IPC socket not listening" },
+    };
+    return foldHealth(checks);
+  }
+
+  /** The IPC Info body (ipc.md §6.1), also served as /status. */
+  info(): InfoReply {
+    const stats = this.tunnel.stats();
+    const conns = [...this.manager.connections()].map((s) => s.stats());
+    return {
+      node_id: this.nodeId,
+      address: this.address.toString(),
+      hostname: this.hostname,
+      uptime_secs: Math.floor((Date.now() - this.startedAt) / 1000),
+      connections: conns.filter((c) => c.state === "SYN_SENT" || c.state === "ESTABLISHED").length,
+      ports: this.manager.listenerPorts.length,
+      peers: stats.peers,
+      encrypted_peers: stats.encryptedPeers,
+      authenticated_peers: stats.authenticatedPeers,
+      encrypt: this.config.encrypt,
+      identity: true,
+      public_key: toBase64(this.identity.publicKey),
+      email: this.config.email ?? "",
+      bytes_sent: stats.bytesSent,
+      bytes_recv: stats.bytesReceived,
+      pkts_sent: stats.datagramsSent,
+      pkts_recv: stats.datagramsReceived,
+      tunnel_encryption_success: stats.framesEncrypted,
+      tunnel_encryption_failure: stats.decryptFailures,
+      handshake_pending_count: 0,
+      peer_list: this.tunnel.peers(),
+      conn_list: conns.map((c) => ({
+        id: c.id,
+        local_port: c.localPort,
+        remote_addr: c.remoteAddr,
+        remote_port: c.remotePort,
+        state: c.state,
+        cong_win: c.congWin,
+        ssthresh: c.ssthresh,
+        in_flight: c.inFlight,
+        srtt_ms: c.srttMs,
+        rttvar_ms: c.rttvarMs,
+        unacked: c.unacked,
+        ooo_buf: c.oooBuf,
+        peer_recv_win: c.peerRecvWin,
+        recv_win: c.recvWin,
+        in_recovery: c.inRecovery,
+        bytes_sent: c.bytesSent,
+        bytes_recv: c.bytesRecv,
+        segs_sent: c.segsSent,
+        segs_recv: c.segsRecv,
+        retransmits: c.retransmits,
+        fast_retx: c.fastRetx,
+        sack_recv: c.sackRecv,
+        sack_sent: c.sackSent,
+        dup_acks: c.dupAcks,
+      })),
+    } as InfoReply;
+  }
+
+  /** Prometheus families for /metrics. */
+  metrics(): MetricFamily[] {
+    return daemonMetrics(this);
+  }
+
+  /** Stops everything: FIN on open streams, IPC clients dropped, sockets closed. Does not deregister. */
+  async close(): Promise<void> {
+    if (this.#closing) return;
+    this.#closing = true;
+    if (this.#heartbeat !== undefined) clearInterval(this.#heartbeat);
+    this.#stopEcho?.();
+    await this.ipc?.close();
+    this.manager.shutdown();
+    await this.http?.close();
+    // Let the FINs leave before the socket goes.
+    await new Promise((r) => setTimeout(r, 20));
+    this.#stopTimers();
+    this.registry.close();
+    await this.tunnel.close();
+    this.log.info("daemon stopped", { node: this.nodeId });
+  }
+}
+
+function registrationFields(config: DaemonConfig, tunnel: Tunnel, hostname?: string) {
+  const local = tunnel.localAddress();
+  const host = local.host === "0.0.0.0" || local.host === "::" ? "127.0.0.1" : local.host;
+  return {
+    listenAddr: config.endpoint ?? formatHostPort({ host, port: local.port }),
+    hostname: hostname || config.hostname,
+    owner: undefined,
+  };
+}
+
+async function registerWithRetry(
+  registry: RegistryClient,
+  config: DaemonConfig,
+  tunnel: Tunnel,
+  log: Logger,
+): Promise<RegisterReply> {
+  const deadline = Date.now() + config.registryWaitMs;
+  for (let attempt = 1;; attempt++) {
+    try {
+      const reply = await registry.register(registrationFields(config, tunnel));
+      if (reply.hostname_error) {
+        log.warn("hostname refused by the registry", { reason: reply.hostname_error });
+      }
+      return reply;
+    } catch (err) {
+      if (Date.now() + REGISTER_RETRY_MS > deadline) {
+        throw new DaemonStartError(
+          `cannot register with the registry at ${config.registry}: ${
+            err instanceof Error ? err.message : err
+          }`,
+          { cause: err },
+        );
+      }
+      log.info("registry not reachable yet; retrying", { attempt, err });
+      await new Promise((r) => setTimeout(r, REGISTER_RETRY_MS));
+    }
+  }
+}

@@ -1,0 +1,185 @@
+/**
+ * What each IPC command does in this daemon (ipc.md §4): stream and datagram commands
+ * go to the session layer through the stream bridge; node settings and network
+ * commands are proxied to the registry, signed with the node's identity, and their
+ * replies returned as the registry sent them; Info and Health report the daemon.
+ */
+import { Address, BROADCAST_NODE } from "../protocol/address.ts";
+import { DialError } from "../transport/manager.ts";
+import type { CloseReason } from "../transport/stream.ts";
+import type { IpcClient, IpcHandler } from "./ipc/server.ts";
+import type { NetworkOp } from "./ipc/codec.ts";
+import type {
+  DeregisterReply,
+  HealthReply,
+  InfoReply,
+  NetworkReply,
+  ResolveHostnameReply,
+  SetHostnameReply,
+  SetTagsReply,
+  SetTaskExecReply,
+  SetVisibilityReply,
+  SetWebhookReply,
+} from "./ipc/replies.ts";
+import type { Daemon } from "./daemon.ts";
+
+/** Prefixes a registry failure the way the reference does: `<op>: registry: <text>`. */
+async function viaRegistry<T>(op: string, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (err) {
+    throw new Error(`${op}: registry: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+
+/** The daemon's IPC command handler. */
+export class DaemonIpcHandler implements IpcHandler {
+  constructor(private readonly daemon: Daemon) {}
+
+  bind(client: IpcClient, port: number): number {
+    return this.daemon.streams.bind(client, port);
+  }
+
+  async dial(client: IpcClient, addr: Address, port: number, signal: AbortSignal): Promise<number> {
+    const { daemon } = this;
+    const target = new Address(0, addr.node); // our traffic is on network 0 (transport.md §1 caveat)
+    try {
+      await daemon.peers.ensure(target.node);
+    } catch (err) {
+      throw new Error(`dial: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    const stream = daemon.manager.dial(target, port);
+    daemon.streams.adopt(client, stream);
+    try {
+      await daemon.streams.awaitOpen(stream, signal);
+    } catch (reason) {
+      throw new DialError(reason as CloseReason);
+    }
+    // Data may already be waiting; forward it once DialOK has gone out.
+    setTimeout(() => daemon.streams.start(stream.id), 0);
+    return stream.id;
+  }
+
+  send(client: IpcClient, connId: number, data: Uint8Array): Promise<void> {
+    return this.daemon.streams.send(client, connId, data);
+  }
+
+  close(client: IpcClient, connId: number): void {
+    this.daemon.streams.close(client, connId);
+  }
+
+  async sendTo(_client: IpcClient, addr: Address, port: number, data: Uint8Array): Promise<void> {
+    const { daemon } = this;
+    if (addr.node === BROADCAST_NODE) {
+      if (addr.network === 0) throw new Error("sendto: broadcast on backbone network is not permitted");
+      const reply = await viaRegistry("sendto", () => daemon.registry.listNodes(addr.network));
+      const nodes = Array.isArray(reply.nodes)
+        ? reply.nodes as { node_id?: number; offline?: boolean }[]
+        : [];
+      if (!nodes.some((n) => n.node_id === daemon.nodeId)) {
+        throw new Error(`sendto: not a member of network ${addr.network}`);
+      }
+      for (const n of nodes) {
+        if (typeof n.node_id !== "number" || n.node_id === daemon.nodeId || n.offline) continue;
+        await this.#sendDatagram(new Address(0, n.node_id), port, data).catch(() => {});
+      }
+      return;
+    }
+    await this.#sendDatagram(new Address(0, addr.node), port, data);
+  }
+
+  async #sendDatagram(dst: Address, port: number, data: Uint8Array): Promise<void> {
+    try {
+      await this.daemon.peers.ensure(dst.node);
+    } catch (err) {
+      throw new Error(`sendto: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    this.daemon.manager.sendTo(dst, port, data);
+  }
+
+  info(): InfoReply {
+    return this.daemon.info();
+  }
+
+  health(): HealthReply {
+    const info = this.daemon.info();
+    const report = this.daemon.health();
+    // The reference's keys, plus our folded status and reasons (extra keys are ignored by its drivers).
+    return {
+      status: report.status,
+      uptime_seconds: info.uptime_secs,
+      connections: info.connections,
+      peers: info.peers,
+      bytes_sent: info.bytes_sent,
+      bytes_recv: info.bytes_recv,
+      reasons: report.reasons,
+    } as HealthReply;
+  }
+
+  async resolveHostname(_client: IpcClient, hostname: string): Promise<ResolveHostnameReply> {
+    const reply = await viaRegistry("resolve_hostname", () => this.daemon.registry.resolveHostname(hostname));
+    return {
+      type: "resolve_hostname_ok",
+      node_id: Number(reply.node_id),
+      address: new Address(0, Number(reply.node_id)).toString(),
+      public: reply.public === true,
+      hostname: String(reply.hostname ?? hostname),
+    } as ResolveHostnameReply;
+  }
+
+  async setHostname(_client: IpcClient, hostname: string): Promise<SetHostnameReply> {
+    const reply = await viaRegistry("set_hostname", () => this.daemon.registry.setHostname(hostname));
+    this.daemon.hostname = hostname;
+    return reply as SetHostnameReply;
+  }
+
+  async setVisibility(_client: IpcClient, isPublic: boolean): Promise<SetVisibilityReply> {
+    const reply = await viaRegistry("set_visibility", () => this.daemon.registry.setVisibility(isPublic));
+    this.daemon.isPublic = isPublic;
+    return reply as SetVisibilityReply;
+  }
+
+  async deregister(): Promise<DeregisterReply> {
+    return await viaRegistry("deregister", () => this.daemon.registry.deregister()) as DeregisterReply;
+  }
+
+  async setTags(_client: IpcClient, tags: string[]): Promise<SetTagsReply> {
+    return await viaRegistry("set_tags", () => this.daemon.registry.setTags(tags)) as SetTagsReply;
+  }
+
+  async setTaskExec(_client: IpcClient, enabled: boolean): Promise<SetTaskExecReply> {
+    return await viaRegistry(
+      "set_task_exec",
+      () => this.daemon.registry.setTaskExec(enabled),
+    ) as SetTaskExecReply;
+  }
+
+  setWebhook(_client: IpcClient, url: string): SetWebhookReply {
+    this.daemon.webhookUrl = url;
+    return { webhook: url };
+  }
+
+  network(_client: IpcClient, op: NetworkOp): Promise<NetworkReply> {
+    const r = this.daemon.registry;
+    switch (op.sub) {
+      case "list":
+        return viaRegistry("network list", () => r.listNetworks());
+      case "join":
+        return viaRegistry("network join", () => r.joinNetwork(op.networkId, op.token || undefined));
+      case "leave":
+        return viaRegistry("network leave", () => r.leaveNetwork(op.networkId));
+      case "members":
+        return viaRegistry("network members", () => r.listNodes(op.networkId));
+      case "invite":
+        return viaRegistry("network invite", () => r.inviteToNetwork(op.networkId, op.targetNodeId));
+      case "poll-invites":
+        return viaRegistry("network poll-invites", () => r.pollInvites());
+      case "respond-invite":
+        return viaRegistry("network respond-invite", () => r.respondInvite(op.networkId, op.accept));
+    }
+  }
+
+  clientGone(client: IpcClient): void {
+    this.daemon.streams.release(client);
+  }
+}

@@ -1,0 +1,105 @@
+/**
+ * The daemon's Prometheus families: tunnel traffic, crypto and drops by reason, peers by
+ * state, connections by state, stream retransmits and RTT, session-layer refusals and
+ * the registry session. Read at scrape time from the owners' counters.
+ */
+import { byLabel, type MetricFamily, single } from "../http/prometheus.ts";
+import type { Daemon } from "./daemon.ts";
+
+/** Builds the families for one scrape. */
+export function daemonMetrics(d: Daemon): MetricFamily[] {
+  const t = d.tunnel.stats();
+  const conns = [...d.manager.connections()].map((s) => s.stats());
+  const byState: Record<string, number> = {
+    SYN_SENT: 0,
+    ESTABLISHED: 0,
+    FIN_WAIT: 0,
+    TIME_WAIT: 0,
+    CLOSED: 0,
+  };
+  let retransmits = 0;
+  let fastRetx = 0;
+  const rtts: number[] = [];
+  for (const c of conns) {
+    byState[c.state] = (byState[c.state] ?? 0) + 1;
+    retransmits += c.retransmits;
+    fastRetx += c.fastRetx;
+    if (c.state === "ESTABLISHED" && c.srttMs > 0) rtts.push(c.srttMs);
+  }
+  rtts.sort((a, b) => a - b);
+  const s = d.manager.counters as unknown as Record<string, number>;
+  return [
+    single("pilot_up", "1 while the daemon runs", "gauge", 1),
+    single(
+      "pilot_uptime_seconds",
+      "Seconds since the daemon started",
+      "gauge",
+      (Date.now() - d.startedAt) / 1000,
+    ),
+    single("pilot_udp_datagrams_sent_total", "UDP datagrams sent by the tunnel", "counter", t.datagramsSent),
+    single(
+      "pilot_udp_datagrams_received_total",
+      "UDP datagrams received by the tunnel",
+      "counter",
+      t.datagramsReceived,
+    ),
+    single("pilot_udp_bytes_sent_total", "UDP payload bytes sent", "counter", t.bytesSent),
+    single("pilot_udp_bytes_received_total", "UDP payload bytes received", "counter", t.bytesReceived),
+    single("pilot_packets_sent_total", "Overlay packets sent", "counter", t.packetsSent),
+    single(
+      "pilot_packets_delivered_total",
+      "Overlay packets delivered to the session layer",
+      "counter",
+      t.packetsDelivered,
+    ),
+    single("pilot_frames_encrypted_total", "PILS frames sealed", "counter", t.framesEncrypted),
+    single("pilot_frames_decrypted_total", "PILS frames opened", "counter", t.framesDecrypted),
+    single("pilot_key_exchanges_sent_total", "PILA/PILK frames sent", "counter", t.keyExchangesSent),
+    single(
+      "pilot_key_exchanges_accepted_total",
+      "PILA/PILK frames accepted",
+      "counter",
+      t.keyExchangesAccepted,
+    ),
+    single(
+      "pilot_rekeys_total",
+      "Tunnel keys re-derived (peer restart or counter rotation)",
+      "counter",
+      t.rekeys,
+    ),
+    byLabel(
+      "pilot_tunnel_drops_total",
+      "Tunnel frames and packets dropped, by reason",
+      "counter",
+      "reason",
+      t.drops,
+    ),
+    single(
+      "pilot_unroutable_packets_total",
+      "Packets to nodes that could not be resolved",
+      "counter",
+      d.unroutable,
+    ),
+    byLabel("pilot_session_events_total", "Session-layer refusals and drops, by kind", "counter", "kind", s),
+    byLabel("pilot_peers", "Tunnel peers, by state", "gauge", "state", {
+      known: t.peers,
+      encrypted: t.encryptedPeers,
+      authenticated: t.authenticatedPeers,
+      relay: t.relayPeers,
+    }),
+    byLabel("pilot_connections", "Stream connections, by state", "gauge", "state", byState),
+    single("pilot_listening_ports", "Ports with a listener", "gauge", d.manager.listenerPorts.length),
+    single("pilot_stream_retransmits", "Retransmitted segments on current connections", "gauge", retransmits),
+    single("pilot_stream_fast_retransmits", "Fast retransmits on current connections", "gauge", fastRetx),
+    byLabel("pilot_stream_rtt_ms", "Smoothed RTT over established connections", "gauge", "quantile", {
+      "0.5": rtts.length ? rtts[Math.floor(rtts.length / 2)] : 0,
+      "1": rtts.length ? rtts[rtts.length - 1] : 0,
+    }),
+    single(
+      "pilot_registry_heartbeat_failures",
+      "Consecutive failed registry heartbeats",
+      "gauge",
+      d.heartbeatFailures,
+    ),
+  ];
+}

@@ -1,0 +1,135 @@
+/**
+ * Where peers are: resolves a node's UDP endpoint through the registry (privacy rules
+ * apply there), hands it to the tunnel, and caches it so a registry outage does not cut
+ * existing peers off (wire.md §8.4: fresh for 5 minutes, used stale when the registry
+ * is unreachable). Also answers the tunnel's question "which Ed25519 key does the
+ * registry hold for node N" (PILA verification).
+ */
+import { PilotError } from "../errors.ts";
+import { fromBase64 } from "../bytes.ts";
+import type { Logger } from "../log.ts";
+import type { RegistryClient } from "../registry/client.ts";
+import type { Tunnel } from "../tunnel/tunnel.ts";
+
+/** How long a resolved endpoint is trusted without asking the registry again. */
+export const ENDPOINT_FRESH_MS = 5 * 60_000;
+/** How long a registry key answer is reused (a rotated key is picked up after this). */
+export const KEY_CACHE_MS = 5 * 60_000;
+/** Most endpoints and keys remembered. */
+export const MAX_CACHED_PEERS = 65_536;
+
+/** A node could not be resolved to an endpoint. */
+export class PeerResolveError extends PilotError {}
+
+interface CachedEndpoint {
+  endpoint: string;
+  at: number;
+}
+
+interface CachedKey {
+  key: Uint8Array | undefined;
+  at: number;
+}
+
+/** Resolution and caching of peer endpoints and keys. */
+export class PeerDirectory {
+  readonly #registry: RegistryClient;
+  readonly #tunnel: Tunnel;
+  readonly #log: Logger;
+  /** Nodes the tunnel has a route to (resolved by us, or learned from their authenticated traffic). */
+  readonly #routed = new Set<number>();
+  readonly #inflight = new Map<number, Promise<void>>();
+  readonly #endpoints = new Map<number, CachedEndpoint>();
+  readonly #keys = new Map<number, CachedKey>();
+
+  constructor(registry: RegistryClient, tunnel: Tunnel, log: Logger) {
+    this.#registry = registry;
+    this.#tunnel = tunnel;
+    this.#log = log;
+  }
+
+  /** True when packets to `node` can be handed to the tunnel right away. */
+  isRouted(node: number): boolean {
+    return this.#routed.has(node);
+  }
+
+  /** Records that the tunnel knows `node` (a packet from it was authenticated). */
+  learned(node: number): void {
+    if (this.#routed.size < MAX_CACHED_PEERS) this.#routed.add(node);
+  }
+
+  /** Forgets a node (its endpoint is looked up again on the next send). */
+  forget(node: number): void {
+    this.#routed.delete(node);
+    this.#endpoints.delete(node);
+    this.#keys.delete(node);
+  }
+
+  /** Number of resolved peers. */
+  get size(): number {
+    return this.#routed.size;
+  }
+
+  /**
+   * Makes sure the tunnel has an endpoint for `node`, asking the registry when needed.
+   * Concurrent callers share one lookup. Throws PeerResolveError with the reason.
+   */
+  ensure(node: number): Promise<void> {
+    if (this.#routed.has(node)) return Promise.resolve();
+    let p = this.#inflight.get(node);
+    if (!p) {
+      p = this.#resolve(node).finally(() => this.#inflight.delete(node));
+      this.#inflight.set(node, p);
+    }
+    return p;
+  }
+
+  async #resolve(node: number): Promise<void> {
+    const cached = this.#endpoints.get(node);
+    let endpoint: string | undefined;
+    if (cached && Date.now() - cached.at < ENDPOINT_FRESH_MS) endpoint = cached.endpoint;
+    else {
+      try {
+        const reply = await this.#registry.resolve(node);
+        const real = typeof reply.real_addr === "string" ? reply.real_addr : "";
+        if (!real) throw new PeerResolveError(`node ${node} has no real address`);
+        endpoint = real;
+        this.#remember(this.#endpoints, node, { endpoint, at: Date.now() });
+      } catch (err) {
+        if (!cached) {
+          const why = err instanceof Error ? err.message : String(err);
+          throw new PeerResolveError(`resolve node ${node}: ${why}`, { cause: err });
+        }
+        this.#log.info("registry resolve failed; using cached endpoint", { node, err });
+        endpoint = cached.endpoint;
+      }
+    }
+    this.#tunnel.addPeer(node, endpoint);
+    this.learned(node);
+  }
+
+  /** The Ed25519 key the registry holds for `node` (cached), or undefined when it has none. */
+  async publicKey(node: number): Promise<Uint8Array | undefined> {
+    const cached = this.#keys.get(node);
+    if (cached && Date.now() - cached.at < KEY_CACHE_MS) return cached.key;
+    try {
+      const reply = await this.#registry.lookup(node);
+      const key = typeof reply.public_key === "string" && reply.public_key
+        ? fromBase64(reply.public_key)
+        : undefined;
+      this.#remember(this.#keys, node, { key, at: Date.now() });
+      return key;
+    } catch (err) {
+      this.#log.info("registry key lookup failed", { node, err });
+      return cached?.key;
+    }
+  }
+
+  #remember<V>(map: Map<number, V>, node: number, value: V): void {
+    if (map.size >= MAX_CACHED_PEERS && !map.has(node)) {
+      const oldest = map.keys().next().value;
+      if (oldest !== undefined) map.delete(oldest);
+    }
+    map.set(node, value);
+  }
+}

@@ -1,0 +1,197 @@
+/**
+ * Connects session-layer streams to IPC clients: which client owns which connection
+ * and port, moving received bytes to the owner with backpressure (a client that reads
+ * slowly stops the pump, the stream's unread bytes grow and its advertised window
+ * closes), writing a client's bytes into a stream as its send buffer frees up, and
+ * releasing everything a client held when it goes.
+ */
+import type { IpcClient } from "./ipc/server.ts";
+import type { Listener, SessionManager } from "../transport/manager.ts";
+import type { CloseReason, Stream } from "../transport/stream.ts";
+
+/** Most bytes handed to a client in one Recv push (one segment is typical). */
+export const RECV_CHUNK_BYTES = 64 * 1024;
+
+interface OwnedStream {
+  stream: Stream;
+  client: IpcClient;
+  pumping: boolean;
+  closeSent: boolean;
+  writableWaiters: (() => void)[];
+  /** Set while a dial waits for the handshake. */
+  dialWaiter?: { resolve: () => void; reject: (reason: CloseReason) => void };
+}
+
+/** Ownership and data movement between streams and IPC clients. */
+export class StreamBridge {
+  readonly #manager: SessionManager;
+  readonly #conns = new Map<number, OwnedStream>();
+  readonly #ports = new Map<number, { listener: Listener; client: IpcClient }>();
+
+  constructor(manager: SessionManager) {
+    this.#manager = manager;
+  }
+
+  /** Binds `port` for `client`; throws with the reference's text when it is taken. */
+  bind(client: IpcClient, port: number): number {
+    if (this.#ports.has(port)) throw new Error(`port ${port} already bound`);
+    let listener: Listener;
+    try {
+      listener = this.#manager.listen(port);
+    } catch {
+      throw new Error(`port ${port} already bound`);
+    }
+    this.#ports.set(port, { listener, client });
+    listener.onConnection = () => {
+      for (let s = listener.accept(); s; s = listener.accept()) {
+        if (client.closed) {
+          s.abort();
+          continue;
+        }
+        this.adopt(client, s);
+        client.pushAccept(port, s.id, s.remoteAddr, s.remotePort);
+        this.#pump(this.#conns.get(s.id)!);
+      }
+    };
+    return port;
+  }
+
+  /** Makes `client` the owner of `stream` and starts forwarding its data. */
+  adopt(client: IpcClient, stream: Stream): void {
+    const owned: OwnedStream = { stream, client, pumping: false, closeSent: false, writableWaiters: [] };
+    this.#conns.set(stream.id, owned);
+    stream.onReadable = () => this.#pump(owned);
+    stream.onWritable = () => this.#wakeWriters(owned);
+    stream.onOpen = () => {
+      const waiter = owned.dialWaiter;
+      owned.dialWaiter = undefined;
+      waiter?.resolve();
+    };
+    stream.onClose = (reason) => {
+      const waiter = owned.dialWaiter;
+      owned.dialWaiter = undefined;
+      if (waiter) {
+        owned.closeSent = true; // a failed dial is reported as an Error, not as CloseOK
+        this.#conns.delete(stream.id);
+        waiter.reject(reason);
+        return;
+      }
+      this.#wakeWriters(owned);
+      this.#pump(owned);
+    };
+  }
+
+  /**
+   * Waits until a dialed stream the client owns is established. Rejects with the close
+   * reason (refused, dial-timeout...) or "aborted" when `signal` fires (the stream is reset).
+   */
+  awaitOpen(stream: Stream, signal: AbortSignal): Promise<void> {
+    const owned = this.#conns.get(stream.id);
+    if (!owned) return Promise.reject<void>("local" satisfies CloseReason);
+    if (stream.state === "ESTABLISHED") return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      const onAbort = () => {
+        owned.dialWaiter = undefined;
+        this.#conns.delete(stream.id);
+        stream.abort();
+        reject("aborted" satisfies CloseReason);
+      };
+      if (signal.aborted) return onAbort();
+      signal.addEventListener("abort", onAbort, { once: true });
+      owned.dialWaiter = {
+        resolve: () => {
+          signal.removeEventListener("abort", onAbort);
+          resolve();
+        },
+        reject: (reason) => {
+          signal.removeEventListener("abort", onAbort);
+          reject(reason);
+        },
+      };
+    });
+  }
+
+  /** Starts forwarding a dialed stream's data (after DialOK went out). */
+  start(connId: number): void {
+    const owned = this.#conns.get(connId);
+    if (owned) this.#pump(owned);
+  }
+
+  /** Writes all of `data` to a connection the client owns, waiting for send-buffer room. */
+  async send(client: IpcClient, connId: number, data: Uint8Array): Promise<void> {
+    const owned = this.#conns.get(connId);
+    if (!owned || owned.client !== client) throw new Error(`connection ${connId} not found`);
+    let offset = 0;
+    while (offset < data.length) {
+      if (!owned.stream.writable) throw new Error("send: connection not established");
+      offset += owned.stream.write(offset === 0 ? data : data.subarray(offset));
+      if (offset < data.length) {
+        await new Promise<void>((resolve) => owned.writableWaiters.push(resolve));
+        if (client.closed) return;
+      }
+    }
+  }
+
+  /** Closes a connection the client owns (unknown ids are fine). */
+  close(client: IpcClient, connId: number): void {
+    const owned = this.#conns.get(connId);
+    if (!owned || owned.client !== client) return;
+    owned.closeSent = true; // the server answers Close with CloseOK itself
+    this.#conns.delete(connId);
+    owned.stream.close();
+    this.#wakeWriters(owned);
+  }
+
+  /** Releases every port and connection `client` held. */
+  release(client: IpcClient): void {
+    for (const [id, owned] of this.#conns) {
+      if (owned.client !== client) continue;
+      this.#conns.delete(id);
+      owned.stream.close();
+      this.#wakeWriters(owned);
+    }
+    for (const [port, bound] of this.#ports) {
+      if (bound.client !== client) continue;
+      this.#ports.delete(port);
+      this.#manager.unlisten(bound.listener);
+    }
+  }
+
+  /** Number of ports bound through IPC. */
+  get boundPorts(): number {
+    return this.#ports.size;
+  }
+
+  /** Whether `port` is taken by an IPC client. */
+  isBound(port: number): boolean {
+    return this.#ports.has(port);
+  }
+
+  async #pump(owned: OwnedStream): Promise<void> {
+    if (owned.pumping) return;
+    owned.pumping = true;
+    try {
+      const { stream, client } = owned;
+      for (let chunk = stream.read(RECV_CHUNK_BYTES); chunk; chunk = stream.read(RECV_CHUNK_BYTES)) {
+        if (!await client.pushRecv(stream.id, chunk)) return;
+      }
+      const ended = stream.eof || stream.state === "CLOSED" || stream.state === "TIME_WAIT" ||
+        stream.closeReason !== undefined;
+      if (ended && !owned.closeSent) {
+        owned.closeSent = true;
+        this.#conns.delete(stream.id);
+        client.pushCloseOK(stream.id);
+      }
+    } finally {
+      owned.pumping = false;
+    }
+    // Data that arrived while the last push was waiting.
+    if (owned.stream.readableLength > 0 && !owned.client.closed) this.#pump(owned);
+  }
+
+  #wakeWriters(owned: OwnedStream): void {
+    const waiters = owned.writableWaiters;
+    owned.writableWaiters = [];
+    for (const w of waiters) w();
+  }
+}

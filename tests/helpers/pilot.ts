@@ -1,0 +1,38 @@
+/** Runs the `pilot` program as a real subprocess (`deno run -A main.ts …`) for integration tests. */
+
+const MAIN = new URL("../../main.ts", import.meta.url).pathname;
+
+/** Result of a finished `pilot` run. */
+export interface PilotRun {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `pilot <args>` to completion (killed after `timeoutMs`). */
+export async function runPilot(
+  args: string[],
+  opts: { env?: Record<string, string>; timeoutMs?: number } = {},
+): Promise<PilotRun> {
+  const cmd = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", MAIN, ...args],
+    env: opts.env,
+    stdout: "piped",
+    stderr: "piped",
+    signal: AbortSignal.timeout(opts.timeoutMs ?? 30_000),
+  });
+  const out = await cmd.output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+/** Starts `pilot <args>` in the background; the caller must `kill()` and await `status`. */
+export function spawnPilot(args: string[], env?: Record<string, string>): Deno.ChildProcess {
+  return new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", MAIN, ...args],
+    env,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+}
