@@ -3,12 +3,13 @@
  * per-peer crypto context derived from an accepted one. No I/O and no peer-table policy here;
  * tunnel.ts decides when to send, accept or refuse.
  */
-import { createTunnelCipher, LAST_COUNTER, type TunnelCipher } from "../crypto/aead.ts";
+import { createTunnelCipher, LAST_COUNTER, TunnelCipher } from "../crypto/aead.ts";
 import type { AesGcmBackend } from "../crypto/aes_gcm.ts";
 import { INFO_TUNNEL } from "../crypto/hkdf.ts";
 import { signPila } from "../crypto/pila.ts";
 import { PrefixReplayGuard } from "../crypto/replay.ts";
 import { deriveSharedKey } from "../crypto/x25519.ts";
+import type { Libcrypto, LibcryptoAesGcm } from "./aes_libcrypto.ts";
 import { encodeFrame, pilsAad } from "./frames.ts";
 
 /**
@@ -32,6 +33,8 @@ export interface TunnelIdentity {
  */
 export interface CryptoContext {
   readonly cipher: TunnelCipher;
+  /** The same key as `cipher` on libcrypto, for in-place sealing; undefined on other backends. */
+  readonly fast?: LibcryptoAesGcm;
   readonly peerKey: Uint8Array;
   authenticated: boolean;
   readonly replay: PrefixReplayGuard;
@@ -65,7 +68,10 @@ export function ownKeyExchangeFrame(
 
 /** Options shared by every context the tunnel derives. */
 export interface DeriveOptions {
+  /** Runtime AES backend, used when `libcrypto` is not given. */
   backend: AesGcmBackend;
+  /** Loaded libcrypto: contexts then seal and open through it. */
+  libcrypto?: Libcrypto;
   /** Counter of the first sealed frame; only tests move it (to reach rotation quickly). */
   firstCounter?: bigint;
 }
@@ -83,9 +89,10 @@ export async function deriveContext(
   options: DeriveOptions,
 ): Promise<CryptoContext> {
   const usedPrefixes = new Set<number>();
-  const cipher = await newCipher(privateKey, peerKey, usedPrefixes, options);
+  const { cipher, fast } = await newCipher(privateKey, peerKey, usedPrefixes, options);
   return {
     cipher,
+    fast,
     peerKey: peerKey.slice(),
     authenticated,
     replay: new PrefixReplayGuard(),
@@ -105,8 +112,13 @@ export async function rotateContext(
   ctx: CryptoContext,
   options: DeriveOptions,
 ): Promise<CryptoContext> {
-  const cipher = await newCipher(privateKey, ctx.peerKey, ctx.usedPrefixes, options);
-  return { ...ctx, cipher, sealed: 0, rotateAfter: rotationPoint(options.firstCounter) };
+  const { cipher, fast } = await newCipher(privateKey, ctx.peerKey, ctx.usedPrefixes, options);
+  return { ...ctx, cipher, fast, sealed: 0, rotateAfter: rotationPoint(options.firstCounter) };
+}
+
+/** Releases what a context holds outside the JS heap (the libcrypto key). */
+export function disposeContext(ctx: CryptoContext | undefined): void {
+  ctx?.fast?.dispose();
 }
 
 async function newCipher(
@@ -114,14 +126,15 @@ async function newCipher(
   peerKey: Uint8Array,
   usedPrefixes: Set<number>,
   options: DeriveOptions,
-): Promise<TunnelCipher> {
+): Promise<{ cipher: TunnelCipher; fast?: LibcryptoAesGcm }> {
   const key = deriveSharedKey(privateKey, peerKey, INFO_TUNNEL);
   const prefix = freshPrefix(usedPrefixes);
-  return await createTunnelCipher(key, {
-    backend: options.backend,
-    prefix,
-    firstCounter: options.firstCounter,
-  });
+  const firstCounter = options.firstCounter;
+  if (options.libcrypto) {
+    const fast = options.libcrypto.importKey(key);
+    return { cipher: new TunnelCipher(fast, { prefix, firstCounter }), fast };
+  }
+  return { cipher: await createTunnelCipher(key, { backend: options.backend, prefix, firstCounter }) };
 }
 
 /** Four random bytes whose u32 value is not in `used`; records it there. */

@@ -44,11 +44,14 @@ import {
   PILS_HEADER_SIZE,
   PILS_MIN_BODY,
   SENDER_SIZE,
+  TAG_SIZE,
   writePilsHeader,
 } from "./frames.ts";
+import { Libcrypto } from "./aes_libcrypto.ts";
 import {
   type CryptoContext,
   deriveContext,
+  disposeContext,
   ownKeyExchangeFrame,
   rotateContext,
   type TunnelIdentity,
@@ -84,8 +87,12 @@ const ED25519_KEY_SIZE = 32;
 const BEACON_RELAY = 0x05;
 const U32_MAX = 0xffffffff;
 
-/** How PILS frames are sealed and opened. */
-export type AesStrategy = "batch" | "sync";
+/**
+ * How PILS frames are sealed and opened: "libcrypto" (system OpenSSL over FFI, synchronous, in
+ * place; Linux), "batch" (Web Crypto, many operations in flight), "sync" (node:crypto, one at a
+ * time). "auto" (default) is libcrypto where it loads, else batch.
+ */
+export type AesStrategy = "auto" | "libcrypto" | "batch" | "sync";
 
 /** Everything {@link Tunnel.open} needs. */
 export interface TunnelOptions {
@@ -115,7 +122,7 @@ export interface TunnelOptions {
   udp?: UdpBackend | "auto";
   /** Kernel socket buffer size to ask for (default 4 MiB). */
   socketBufferBytes?: number;
-  /** PILS crypto: "batch" (Web Crypto, many in flight; default) or "sync" (node:crypto, one at a time). */
+  /** PILS crypto strategy (default "auto"). */
   aes?: AesStrategy;
   /** Our X25519 key pair; default a fresh one per open, as the reference makes one per start. */
   x25519?: X25519KeyPair;
@@ -194,8 +201,8 @@ export class Tunnel {
   readonly #identity?: TunnelIdentity;
   readonly #x25519: X25519KeyPair;
   readonly #resolvePeerKey?: (nodeId: number) => Promise<Uint8Array | undefined>;
-  readonly #strategy: AesStrategy;
-  readonly #deriveOptions: { backend: AesGcmBackend; firstCounter?: bigint };
+  #strategy: Exclude<AesStrategy, "auto"> = "batch";
+  readonly #deriveOptions: { backend: AesGcmBackend; firstCounter?: bigint; libcrypto?: Libcrypto };
   readonly #retryMs: number;
   readonly #maxAttempts: number;
   #beacon?: Endpoint;
@@ -220,6 +227,10 @@ export class Tunnel {
   // PILT head scratch: relay header (9) ‖ PILT magic (4).
   readonly #piltHead = new Uint8Array(RELAY_HEADER_SIZE + MAGIC_SIZE);
   readonly #piltHeadDirect = this.#piltHead.subarray(RELAY_HEADER_SIZE);
+  // In-place PILS output (libcrypto): relay header ‖ PILS header ‖ ciphertext ‖ tag.
+  readonly #pilsOut = new Uint8Array(
+    RELAY_HEADER_SIZE + PILS_HEADER_SIZE + HEADER_LENGTH + MAX_PAYLOAD_LENGTH + TAG_SIZE,
+  );
   #txBatch: TxItem[] = [];
   #txScheduled = false;
   #txChain: Promise<void> = Promise.resolve();
@@ -235,7 +246,6 @@ export class Tunnel {
     this.#identity = options.identity;
     this.#x25519 = options.x25519 ?? generateX25519KeyPair();
     this.#resolvePeerKey = options.resolvePeerKey;
-    this.#strategy = options.aes ?? "batch";
     this.#deriveOptions = { backend: "hybrid", firstCounter: options.firstCounter };
     this.#retryMs = options.keyExchangeRetryMs ?? KEY_EXCHANGE_RETRY_MS;
     this.#maxAttempts = options.keyExchangeMaxAttempts ?? KEY_EXCHANGE_MAX_ATTEMPTS;
@@ -280,6 +290,18 @@ export class Tunnel {
     }
     const beacon = options.beacon ? await resolveEndpoint(options.beacon) : undefined;
     const tunnel = new Tunnel(options, beacon);
+    const strategy = options.aes ?? "auto";
+    if (strategy === "auto" || strategy === "libcrypto") {
+      try {
+        tunnel.#deriveOptions.libcrypto = Libcrypto.open();
+        tunnel.#strategy = "libcrypto";
+      } catch (err) {
+        if (strategy === "libcrypto") throw new TunnelError(String((err as Error).message), { cause: err });
+        tunnel.#log.info("libcrypto unavailable, sealing with Web Crypto", { err: String(err) });
+      }
+    } else {
+      tunnel.#strategy = strategy;
+    }
     const socket = await openUdpSocket({
       listen: options.listen,
       backend: options.udp,
@@ -297,6 +319,7 @@ export class Tunnel {
       rcvbuf: socket.bufferBytes.receive,
       sndbuf: socket.bufferBytes.send,
       encrypt: options.encrypt,
+      aes: tunnel.#strategy,
     });
     return tunnel;
   }
@@ -369,6 +392,8 @@ export class Tunnel {
     this.#clearQueue(peer);
     this.#peers.delete(node);
     this.#keyCache.delete(node);
+    disposeContext(peer.ctx);
+    peer.ctx = undefined;
   }
 
   /** True when a key exchange with `node` completed (PILS can flow). */
@@ -471,6 +496,16 @@ export class Tunnel {
     for (const peer of this.#peers.values()) this.#clearQueue(peer);
     await this.#socket.close();
     await Promise.allSettled([this.#txChain, this.#rxChain, ...this.#kxChains.values()]);
+    for (const peer of this.#peers.values()) {
+      disposeContext(peer.ctx);
+      peer.ctx = undefined;
+    }
+    this.#deriveOptions.libcrypto?.close();
+  }
+
+  /** The AES strategy in use (after "auto" was resolved). */
+  get aesStrategy(): Exclude<AesStrategy, "auto"> {
+    return this.#strategy;
   }
 
   // ---- send path ----
@@ -509,6 +544,7 @@ export class Tunnel {
   #seal(peer: Peer, plaintext: Uint8Array): void {
     const ctx = peer.ctx!;
     if (++ctx.sealed >= ctx.rotateAfter) this.#rotate(peer, ctx);
+    if (ctx.fast) return this.#sealInPlace(peer, ctx, plaintext);
     if (this.#strategy === "sync") {
       const sealed = ctx.cipher.sealSync(plaintext, this.#ownAad);
       this.#emitPils(peer, sealed.nonce, sealed.ciphertextWithTag);
@@ -541,6 +577,27 @@ export class Tunnel {
       this.#socket.flush();
     });
   };
+
+  /** libcrypto path: seal straight into the datagram buffer, headers around it, one copy to the socket. */
+  #sealInPlace(peer: Peer, ctx: CryptoContext, plaintext: Uint8Array): void {
+    const nonce = ctx.cipher.nextNonce();
+    const out = this.#pilsOut;
+    const bodyAt = RELAY_HEADER_SIZE + PILS_HEADER_SIZE;
+    const sealedLength = ctx.fast!.sealInto(nonce, plaintext, this.#ownAad, out, bodyAt);
+    const sender = this.#nodeId!;
+    let start = RELAY_HEADER_SIZE;
+    let to = peer.endpoint;
+    if (peer.relay) {
+      start = 0;
+      to = this.#beacon;
+      writeRelayHeader(out, sender, peer.node);
+    }
+    if (!to) return this.#drop("no-route");
+    writePilsHeader(out, RELAY_HEADER_SIZE, sender, nonce);
+    this.#counters.framesEncrypted++;
+    this.#counters.packetsSent++;
+    this.#emit(undefined, out.subarray(start, bodyAt + sealedLength), to);
+  }
 
   #emitPils(peer: Peer, nonce: Uint8Array, sealed: Uint8Array): void {
     if (this.#closed) return this.#drop("closed");
@@ -736,6 +793,12 @@ export class Tunnel {
     if (!ctx.replay.checkU64(prefix, hi, lo)) return this.#drop("replay");
     const nonce = bytes.subarray(nonceAt, nonceAt + NONCE_SIZE);
     const sealed = bytes.subarray(PILS_HEADER_SIZE);
+    if (ctx.fast) {
+      // The packet keeps its payload, so the plaintext gets its own buffer.
+      const plaintext = new Uint8Array(sealed.length - TAG_SIZE);
+      if (ctx.fast.openInto(nonce, sealed, ctx.aad, plaintext, 0) < 0) return this.#drop("auth-failure");
+      return this.#acceptPils(peer, ctx, prefix, hi, lo, plaintext, from, relayed);
+    }
     if (this.#strategy === "sync") {
       let plaintext: Uint8Array;
       try {
@@ -977,7 +1040,9 @@ export class Tunnel {
       this.#counters.rekeys++;
       this.#log.info("peer key changed; re-keyed", { peer: sender });
     }
+    const replaced = peer.ctx;
     peer.ctx = ctx;
+    disposeContext(replaced);
     peer.plaintext = false;
     peer.rotating = false;
     this.#counters.keyExchangesAccepted++;
@@ -1012,8 +1077,9 @@ export class Tunnel {
       } finally {
         peer.rotating = false;
       }
-      if (peer.ctx !== ctx) return; // replaced by a key exchange meanwhile
+      if (peer.ctx !== ctx) return disposeContext(next); // replaced by a key exchange meanwhile
       peer.ctx = next;
+      disposeContext(ctx);
       this.#counters.rekeys++;
       this.#flushPending(peer);
     });

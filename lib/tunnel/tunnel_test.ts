@@ -122,44 +122,46 @@ async function openProxy(target: HostPort) {
 
 const isPils = (b: Uint8Array) => new DataView(b.buffer, b.byteOffset).getUint32(0) === MAGIC_PILS;
 
-Deno.test("tunnel: PILA key exchange, then PILS both ways", async () => {
-  const registry = new Map<number, Uint8Array>();
-  const a = await openNode(1, registry);
-  const b = await openNode(2, registry);
-  try {
-    a.tunnel.addPeer(2, b.addr);
-    a.tunnel.send(2, packet(1, 2, "hello b"));
-    await until("b receives", () => b.got.length === 1);
-    assertEquals(text(b.got[0].packet), "hello b");
-    assertEquals(b.got[0].from, 1);
-    b.tunnel.send(1, packet(2, 1, "hello a"));
-    await until("a receives", () => a.got.length === 1);
-    assertEquals(text(a.got[0].packet), "hello a");
-    for (const t of [a.tunnel, b.tunnel]) {
-      const s = t.stats();
-      assertEquals(s.authenticatedPeers, 1);
-      assertEquals(s.encryptedPeers, 1);
-      assert(s.framesEncrypted >= 1 && s.framesDecrypted >= 1);
-      assertEquals(s.drops["auth-failure"] + s.drops.replay + s.drops["plaintext-refused"], 0);
+for (const aes of ["auto", "batch"] as const) {
+  Deno.test(`tunnel (${aes}): PILA key exchange, then PILS both ways`, async () => {
+    const registry = new Map<number, Uint8Array>();
+    const a = await openNode(1, registry, { aes });
+    const b = await openNode(2, registry, { aes });
+    try {
+      a.tunnel.addPeer(2, b.addr);
+      a.tunnel.send(2, packet(1, 2, "hello b"));
+      await until("b receives", () => b.got.length === 1);
+      assertEquals(text(b.got[0].packet), "hello b");
+      assertEquals(b.got[0].from, 1);
+      b.tunnel.send(1, packet(2, 1, "hello a"));
+      await until("a receives", () => a.got.length === 1);
+      assertEquals(text(a.got[0].packet), "hello a");
+      for (const t of [a.tunnel, b.tunnel]) {
+        const s = t.stats();
+        assertEquals(s.authenticatedPeers, 1);
+        assertEquals(s.encryptedPeers, 1);
+        assert(s.framesEncrypted >= 1 && s.framesDecrypted >= 1);
+        assertEquals(s.drops["auth-failure"] + s.drops.replay + s.drops["plaintext-refused"], 0);
+      }
+      const [row] = b.tunnel.peers();
+      assertEquals(row, {
+        node_id: 1,
+        endpoint: `${LOOPBACK}:${a.addr.port}`,
+        encrypted: true,
+        authenticated: true,
+        path: "direct",
+        pending: 0,
+      });
+      // A burst keeps order and arrives whole.
+      for (let i = 0; i < 200; i++) a.tunnel.send(2, packet(1, 2, `n${i}`, i));
+      await until("burst", () => b.got.length === 201);
+      assertEquals(b.got.slice(1).map((g) => g.packet.seq), [...Array(200).keys()]);
+    } finally {
+      await a.tunnel.close();
+      await b.tunnel.close();
     }
-    const [row] = b.tunnel.peers();
-    assertEquals(row, {
-      node_id: 1,
-      endpoint: `${LOOPBACK}:${a.addr.port}`,
-      encrypted: true,
-      authenticated: true,
-      path: "direct",
-      pending: 0,
-    });
-    // A burst keeps order and arrives whole.
-    for (let i = 0; i < 200; i++) a.tunnel.send(2, packet(1, 2, `n${i}`, i));
-    await until("burst", () => b.got.length === 201);
-    assertEquals(b.got.slice(1).map((g) => g.packet.seq), [...Array(200).keys()]);
-  } finally {
-    await a.tunnel.close();
-    await b.tunnel.close();
-  }
-});
+  });
+}
 
 Deno.test("tunnel: node:dgram binding with synchronous AES works the same", async () => {
   const registry = new Map<number, Uint8Array>();
