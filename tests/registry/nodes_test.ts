@@ -267,3 +267,31 @@ Deno.test("set_visibility / set_hostname / set_tags / set_task_exec: success, va
     await cleanup(reg.dir);
   }
 });
+
+Deno.test("dormant nodes are purged after the retention period: hostname freed, key reclaims a fresh record", async () => {
+  const reg = await startRegistry({ staleAfterMs: 50, dormantRetentionMs: 50, reapIntervalMs: 100_000 });
+  try {
+    const a = await registeredClient(reg.address, {}, { hostname: "brief" });
+    const id = a.identity!.nodeId;
+    await a.setTags(["x"]);
+    await new Promise((r) => setTimeout(r, 80));
+    await reg.registry.maintain(); // reaped: dormant
+    assertEquals(reg.registry.state.nodes.get(id)?.online, false);
+    assertEquals(reg.registry.state.hostnameIndex.get("brief"), id); // still reserved while dormant
+    await new Promise((r) => setTimeout(r, 80));
+    await reg.registry.maintain(); // purged
+    assertEquals(reg.registry.state.nodes.has(id), false);
+    const b = await registeredClient(reg.address, {}, { hostname: "brief" });
+    assertEquals((await b.lookup(b.identity!.nodeId)).hostname, "brief");
+    const back = await a.register();
+    assertEquals([back.node_id, back.mode, back.hostname], [id, "reclaimed", undefined]);
+    assertEquals((await a.lookup(id)).tags, undefined);
+    const actions = reg.registry.state.audit.newest(20).map((e) => e.action);
+    assert(actions.includes("node.reaped") && actions.includes("node.purged"));
+    a.close();
+    b.close();
+  } finally {
+    await reg.close();
+    await cleanup(reg.dir);
+  }
+});

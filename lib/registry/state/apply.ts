@@ -9,7 +9,7 @@
 import type { EventOf, RegistryEvent, Role } from "./events.ts";
 import { VOLATILE_EVENTS } from "./events.ts";
 import type { AuditEntry } from "./audit.ts";
-import { type NetworkRecord, newNodeRecord, type RegistryState, trustKey } from "./model.ts";
+import { type NetworkRecord, newNodeRecord, NO_STRINGS, type RegistryState, trustKey } from "./model.ts";
 
 /** Requests (and, separately, answers) held per node; the reference's inbox size. */
 export const HANDSHAKE_INBOX_LIMIT = 100;
@@ -139,7 +139,7 @@ const HANDLERS: Handlers = {
       if (!existing) return;
       const old = existing.realAddr;
       existing.realAddr = ev.real_addr;
-      existing.lanAddrs = ev.lan_addrs;
+      existing.lanAddrs = ev.lan_addrs.length ? ev.lan_addrs : NO_STRINGS;
       existing.lastSeen = ev.t;
       if (!existing.owner && ev.owner) {
         existing.owner = ev.owner;
@@ -189,7 +189,7 @@ const HANDLERS: Handlers = {
       publicKey: ev.public_key,
       owner: ev.owner,
       realAddr: ev.real_addr,
-      lanAddrs: ev.lan_addrs,
+      lanAddrs: ev.lan_addrs.length ? ev.lan_addrs : NO_STRINGS,
       lastSeen: ev.t,
       keyCreated: ev.t,
     });
@@ -280,7 +280,7 @@ const HANDLERS: Handlers = {
     const n = s.nodes.get(ev.node_id);
     if (!n) return;
     const old = n.tags;
-    n.tags = [...ev.tags];
+    n.tags = ev.tags.length ? [...ev.tags] : NO_STRINGS;
     audit(s, ev, "tags.changed", { node_id: n.id, old, new: n.tags });
   },
   "node.task_exec_set"(s, ev) {

@@ -28,10 +28,10 @@ export interface NodeRecord {
   owner: string;
   /** `ip:port` the node is reachable on, or "". */
   realAddr: string;
-  lanAddrs: string[];
+  lanAddrs: readonly string[];
   public: boolean;
   hostname: string;
-  tags: string[];
+  tags: readonly string[];
   taskExec: boolean;
   poloScore: number;
   /** Last heartbeat or registration (volatile). */
@@ -203,6 +203,9 @@ export function trustKey(truster: number, trustee: number): string {
   return `${truster}>${trustee}`;
 }
 
+/** One shared empty list: most nodes have no tags or LAN addresses, and lists are replaced, never mutated. */
+export const NO_STRINGS: readonly string[] = Object.freeze([]);
+
 /** A fresh node record with defaults for everything not given. */
 export function newNodeRecord(
   fields: Pick<NodeRecord, "id" | "publicKey"> & Partial<NodeRecord>,
@@ -210,10 +213,10 @@ export function newNodeRecord(
   return {
     owner: "",
     realAddr: "",
-    lanAddrs: [],
+    lanAddrs: NO_STRINGS,
     public: false,
     hostname: "",
-    tags: [],
+    tags: NO_STRINGS,
     taskExec: false,
     poloScore: 0,
     lastSeen: 0,

@@ -11,6 +11,7 @@ import { RegistryStoreError } from "../errors.ts";
 import {
   type NetworkRecord,
   newNodeRecord,
+  NO_STRINGS,
   type NodeRecord,
   RegistryState,
   type StateOptions,
@@ -53,10 +54,10 @@ function nodeFromJson(o: Json): NodeRecord {
     publicKey: str(o.public_key),
     owner: str(o.owner),
     realAddr: str(o.real_addr),
-    lanAddrs: strArray(o.lan_addrs),
+    lanAddrs: shared(strArray(o.lan_addrs)),
     public: o.public === true,
     hostname: str(o.hostname),
-    tags: strArray(o.tags),
+    tags: shared(strArray(o.tags)),
     taskExec: o.task_exec === true,
     poloScore: num(o.polo_score),
     lastSeen: num(o.last_seen),
@@ -174,6 +175,9 @@ export function stateFromSnapshot(o: Json, options: StateOptions = {}): Registry
   return s;
 }
 
+function shared(list: string[]): readonly string[] {
+  return list.length ? list : NO_STRINGS;
+}
 function num(v: unknown): number {
   return typeof v === "number" && Number.isFinite(v) ? v : 0;
 }
