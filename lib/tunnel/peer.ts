@@ -30,6 +30,9 @@ export class Peer {
   pending: Uint8Array[] = [];
   /** Key-exchange bookkeeping: last frame sent (ms), retries done, retry timer, rotation running. */
   lastKeyExchangeAt = -Infinity;
+  /** When we last answered a PILA that repeated the key we already hold (rate limit). */
+  lastSameKeyReplyAt = -Infinity;
+  sameKeyReplies = 0;
   keyExchangeAttempts = 0;
   retryTimer?: ReturnType<typeof setTimeout>;
   rotating = false;

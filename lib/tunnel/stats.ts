@@ -32,6 +32,7 @@ export const DROP_REASONS = [
   "bad-beacon", // undecodable beacon message
   // outbound
   "no-route", // no endpoint and not in relay mode (or relay without a beacon)
+  "peer-table-full", // a new peer entry was needed but the table is at its limit
   "queue-full", // oldest pending packet dropped from a full per-peer queue
   "too-many-queues", // key exchange needed but 256 peers already have queues
   "kx-timeout", // key exchange never completed; pending packets given up

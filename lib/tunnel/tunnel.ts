@@ -68,8 +68,12 @@ export const KEY_EXCHANGE_RESEND_MS = 250;
 /** Retry period while packets wait for a key exchange, and how many retries before giving up. */
 export const KEY_EXCHANGE_RETRY_MS = 1000;
 export const KEY_EXCHANGE_MAX_ATTEMPTS = 8;
-/** A repeated same-key PILA is answered at most this often (a peer that lost its context recovers). */
+/**
+ * A repeated same-key PILA is answered at most this often (so a peer that lost its context
+ * recovers), and at most this many times between two PILS received from that peer.
+ */
 export const SAME_KEY_REPLY_INTERVAL_MS = 1000;
+export const MAX_SAME_KEY_REPLIES = 4;
 /** Key-exchange offers to one source that sent PILS we cannot open (per source, and globally). */
 export const UNKNOWN_SENDER_REPLY_INTERVAL_MS = 1000;
 export const UNKNOWN_SENDER_REPLY_RATE = 50;
@@ -219,7 +223,7 @@ export class Tunnel {
   readonly #unknownPerSource = new KeyedInterval<string>(UNKNOWN_SENDER_REPLY_INTERVAL_MS, RATE_LIMIT_KEYS);
   readonly #unknownGlobal = new TokenBucket(UNKNOWN_SENDER_REPLY_RATE, UNKNOWN_SENDER_REPLY_RATE);
   readonly #kxWork = new TokenBucket(KEY_EXCHANGE_WORK_RATE, KEY_EXCHANGE_WORK_BURST);
-  // Send scratch: a packet is encoded at PACKET_AT, behind room for a relay header and a magic.
+  // Send scratch: packets are encoded behind room for a relay header and a PILT magic.
   readonly #scratch = new Uint8Array(RELAY_HEADER_SIZE + MAGIC_SIZE + HEADER_LENGTH + MAX_PAYLOAD_LENGTH);
   // PILS header scratch: relay header (9) ‖ PILS header (20); direct frames use the tail view.
   readonly #pilsHead = new Uint8Array(RELAY_HEADER_SIZE + PILS_HEADER_SIZE);
@@ -291,7 +295,9 @@ export class Tunnel {
     const beacon = options.beacon ? await resolveEndpoint(options.beacon) : undefined;
     const tunnel = new Tunnel(options, beacon);
     const strategy = options.aes ?? "auto";
-    if (strategy === "auto" || strategy === "libcrypto") {
+    if (!options.encrypt) {
+      tunnel.#strategy = "batch"; // nothing is sealed
+    } else if (strategy === "auto" || strategy === "libcrypto") {
       try {
         tunnel.#deriveOptions.libcrypto = Libcrypto.open();
         tunnel.#strategy = "libcrypto";
@@ -302,15 +308,21 @@ export class Tunnel {
     } else {
       tunnel.#strategy = strategy;
     }
-    const socket = await openUdpSocket({
-      listen: options.listen,
-      backend: options.udp,
-      bufferBytes: options.socketBufferBytes,
-      log: options.log,
-    }, {
-      onDatagram: (bytes, from) => tunnel.#onDatagram(bytes, from),
-      onBatchEnd: () => tunnel.#onBatchEnd(),
-    });
+    let socket: UdpSocket;
+    try {
+      socket = await openUdpSocket({
+        listen: options.listen,
+        backend: options.udp,
+        bufferBytes: options.socketBufferBytes,
+        log: options.log,
+      }, {
+        onDatagram: (bytes, from) => tunnel.#onDatagram(bytes, from),
+        onBatchEnd: () => tunnel.#onBatchEnd(),
+      });
+    } catch (err) {
+      tunnel.#deriveOptions.libcrypto?.close();
+      throw err;
+    }
     tunnel.#faults = faults ? new FaultySocket(socket, faults) : undefined;
     tunnel.#socket = tunnel.#faults ?? socket;
     tunnel.#log.info("tunnel open", {
@@ -421,14 +433,20 @@ export class Tunnel {
     if (this.#nodeId === undefined) return this.#drop("no-node-id");
     const peer = this.#peers.get(node);
     if (!peer || !this.#routable(peer)) return this.#drop("no-route");
-    if (!this.#encrypt || peer.plaintext) return this.#sendPlain(peer, packet);
-    if (peer.ready) {
-      const bytes = this.#encode(packet);
-      if (bytes) this.#seal(peer, bytes);
-      return;
+    try {
+      if (!this.#encrypt || peer.plaintext) return this.#sendPlain(peer, packet);
+      if (peer.ready) {
+        const bytes = this.#encode(packet);
+        if (bytes) this.#seal(peer, bytes);
+        return;
+      }
+      const copy = packet instanceof Uint8Array ? this.#encode(packet)?.slice() : this.#encodeCopy(packet);
+      if (copy) this.#queue(peer, copy);
+    } catch (err) {
+      // Nothing above should throw; if it does, one packet is lost, not the caller's loop.
+      this.#log.warn("send failed", { peer: node, err: String(err) });
+      this.#drop("send-error");
     }
-    const copy = packet instanceof Uint8Array ? packet.slice() : this.#encodeCopy(packet);
-    if (copy) this.#queue(peer, copy);
   }
 
   /** One row per peer, for `pilot info`. */
@@ -517,7 +535,9 @@ export class Tunnel {
   /** Encodes into the shared scratch (valid until the next send); undefined when the packet is invalid. */
   #encode(packet: Packet | Uint8Array): Uint8Array | undefined {
     if (packet instanceof Uint8Array) {
-      if (packet.length >= HEADER_LENGTH) return packet;
+      if (packet.length >= HEADER_LENGTH && packet.length <= HEADER_LENGTH + MAX_PAYLOAD_LENGTH) {
+        return packet;
+      }
     } else {
       try {
         const at = RELAY_HEADER_SIZE + MAGIC_SIZE;
@@ -863,6 +883,7 @@ export class Tunnel {
       return this.#drop(err.reason === "checksum" ? "checksum" : "bad-packet");
     }
     if (packet.src.node !== peer.node) return this.#drop("spoofed-source");
+    peer.sameKeyReplies = 0; // it holds our key
     // Roaming: an authenticated frame from a new address moves the peer there.
     if (!relayed && peer.ctx === ctx && !from.equals(peer.endpoint) && this.#peers.get(peer.node) === peer) {
       this.#log.debug("peer endpoint changed", { peer: peer.node, from: peer.endpoint?.key, to: from.key });
@@ -952,6 +973,7 @@ export class Tunnel {
     const key = await this.#resolvePeerKey(node);
     if (key === undefined || key.length !== ED25519_KEY_SIZE) return undefined;
     const copy = key.slice();
+    if (this.#keyCache.size >= MAX_PEERS) this.#keyCache.clear(); // only registered nodes get here
     this.#keyCache.set(node, copy);
     return copy;
   }
@@ -1019,7 +1041,15 @@ export class Tunnel {
       this.#counters.keyExchangesAccepted++;
       if (authenticated) old.authenticated = true;
       this.#learnPath(peer, from, relayed, authenticated);
-      if (performance.now() - peer.lastKeyExchangeAt >= SAME_KEY_REPLY_INTERVAL_MS) {
+      // Rate-limited, and capped until the peer shows (with a PILS) that it holds our key, so two
+      // peers can never keep answering each other.
+      const t = performance.now();
+      if (
+        t - peer.lastSameKeyReplyAt >= SAME_KEY_REPLY_INTERVAL_MS &&
+        peer.sameKeyReplies < MAX_SAME_KEY_REPLIES
+      ) {
+        peer.lastSameKeyReplyAt = t;
+        peer.sameKeyReplies++;
         this.#sendKeyExchange(peer);
       }
       this.#flushPending(peer);
@@ -1137,7 +1167,7 @@ export class Tunnel {
     if (peer || !create) return peer;
     checkNodeId(node);
     if (this.#peers.size >= MAX_PEERS) {
-      this.#drop("no-route");
+      this.#drop("peer-table-full");
       return undefined;
     }
     peer = new Peer(node);

@@ -152,6 +152,13 @@ for (const aes of ["auto", "batch"] as const) {
         path: "direct",
         pending: 0,
       });
+      // The handshake stays short: our frame on first contact and once per new key, plus at most one
+      // answer each to a repeated key; nothing keeps bouncing afterwards.
+      await new Promise((r) => setTimeout(r, 50));
+      const kx = a.tunnel.stats().keyExchangesSent + b.tunnel.stats().keyExchangesSent;
+      assert(kx <= 5, `key-exchange frames sent: ${kx}`);
+      await new Promise((r) => setTimeout(r, 50));
+      assertEquals(a.tunnel.stats().keyExchangesSent + b.tunnel.stats().keyExchangesSent, kx);
       // A burst keeps order and arrives whole.
       for (let i = 0; i < 200; i++) a.tunnel.send(2, packet(1, 2, `n${i}`, i));
       await until("burst", () => b.got.length === 201);
@@ -650,4 +657,51 @@ Deno.test("tunnel: invalid options are refused", async () => {
   }
   assertEquals(failed, 3);
   assertEquals(Endpoint.of(LOOPBACK, 1).key, "127.0.0.1:1");
+});
+
+Deno.test("tunnel: bad packets, missing node ID, removed peers and a taken port fail softly", async () => {
+  const registry = new Map<number, Uint8Array>();
+  const a = await openNode(1, registry);
+  const b = await openNode(2, registry);
+  const late = await Tunnel.open({ listen: { host: LOOPBACK, port: 0 }, encrypt: true, log: QUIET });
+  try {
+    a.tunnel.addPeer(2, b.addr);
+    a.tunnel.send(2, packet(1, 2, "ok"));
+    await until("keyed", () => b.got.length === 1);
+    a.tunnel.send(2, new Uint8Array(70_000));
+    a.tunnel.send(2, new Uint8Array(10));
+    a.tunnel.send(2, { ...packet(1, 2, "x"), srcPort: 70_000 });
+    assertEquals(a.tunnel.stats().drops["bad-packet-out"], 3);
+
+    late.setEndpoint(2, b.addr);
+    late.send(2, packet(3, 2, "x"));
+    assertEquals(late.stats().drops["no-node-id"], 1);
+
+    // After removePeer, B has no key for A: A's next PILS is unknown there and B offers its key.
+    b.tunnel.removePeer(1);
+    assertEquals(b.tunnel.peers().length, 0);
+    b.tunnel.send(1, packet(2, 1, "x"));
+    assertEquals(b.tunnel.stats().drops["no-route"], 1);
+    // A keeps sending (as its transport would retransmit) until B holds a key again.
+    const resend = setInterval(() => a.tunnel.send(2, packet(1, 2, "again")), 50);
+    try {
+      await until("delivered again", () => b.got.some((g) => text(g.packet) === "again"), 5000);
+    } finally {
+      clearInterval(resend);
+    }
+    assert(b.tunnel.stats().drops["unknown-sender"] >= 1);
+
+    let refused = false;
+    try {
+      const clash = await Tunnel.open({ listen: b.addr, encrypt: true, log: QUIET });
+      await clash.close();
+    } catch {
+      refused = true;
+    }
+    assert(refused, "binding a taken port must fail");
+  } finally {
+    await a.tunnel.close();
+    await b.tunnel.close();
+    await late.close();
+  }
 });
