@@ -3,21 +3,24 @@
  * table keyed by node ID, per-peer key exchange (PILA, or PILK where policy allows), PILS for all
  * traffic afterwards, and the beacon hooks (relay wrapping, RelayDeliver, PunchCommand).
  *
- * Data path: `send` seals each packet at once with Web Crypto (the plaintext is copied on the
- * call, so the encode buffer is reused) and collects the promises of one task turn into a batch;
- * a microtask awaits the batch and hands the frames to the socket in call order, so many AES-GCM
- * operations are in flight while nonces stay unique and frames stay in counter order. Received
- * PILS frames are opened the same way, one batch per socket read, and delivered in arrival order.
- * The replay counter is committed only after the tag verified.
+ * Data path: with libcrypto (Linux, the default where it loads) `send` encodes, seals in place
+ * and hands the datagram to the socket in the same call, and a received PILS is opened and
+ * delivered inside the socket's batch callback; the socket sends everything queued in one task
+ * turn with one sendmmsg. Without libcrypto, packets are sealed with Web Crypto as they are sent
+ * (the plaintext is copied on the call, so the encode buffer is reused) and the promises of one
+ * task turn form a batch that a microtask emits in call order: many operations in flight, nonces
+ * unique, frames in counter order. Received PILS are opened the same way, one batch per socket
+ * read, and delivered in arrival order. Either way the replay counter is committed only after
+ * the tag verified.
  *
- * Trust rules: a peer's endpoint is learnt only from a verified PILA or a PILS that opened (or
- * from the daemon), never from PILP, PILT, PILK or a failed frame; a PILS whose inner Src.node is
- * not its sender is dropped; beacon messages are accepted only from the configured beacon.
+ * Trust rules: a peer's endpoint moves only on a verified PILA or a PILS that opened (or when the
+ * daemon sets it); an accepted PILK or a plaintext packet may fill in a missing endpoint but never
+ * move one, and PILP or a failed frame never touch it. A PILS whose inner Src.node is not its
+ * sender is dropped; beacon messages are accepted only from the configured beacon.
  */
 import { bytesEqual } from "../bytes.ts";
 import type { AesGcmBackend } from "../crypto/aes_gcm.ts";
 import { ed25519FromSeed } from "../crypto/ed25519.ts";
-import { verifyPila } from "../crypto/pila.ts";
 import { generateX25519KeyPair, type X25519KeyPair } from "../crypto/x25519.ts";
 import { type BeaconMessage, decodeBeaconMessage, RELAY_HEADER_SIZE } from "../beacon/messages.ts";
 import { PilotError } from "../errors.ts";
@@ -50,12 +53,11 @@ import {
 import { Libcrypto } from "./aes_libcrypto.ts";
 import {
   type CryptoContext,
-  deriveContext,
   disposeContext,
   ownKeyExchangeFrame,
-  rotateContext,
   type TunnelIdentity,
 } from "./key_exchange.ts";
+import { Handshake, type KeyExchangeFrame } from "./handshake.ts";
 import { MAX_QUEUED_PEERS, Peer } from "./peer.ts";
 import { KeyedInterval, TokenBucket } from "./rate_limit.ts";
 import { type DropReason, emptyDrops, type PeerInfo, type TunnelStats } from "./stats.ts";
@@ -68,26 +70,13 @@ export const KEY_EXCHANGE_RESEND_MS = 250;
 /** Retry period while packets wait for a key exchange, and how many retries before giving up. */
 export const KEY_EXCHANGE_RETRY_MS = 1000;
 export const KEY_EXCHANGE_MAX_ATTEMPTS = 8;
-/**
- * A repeated same-key PILA is answered at most this often (so a peer that lost its context
- * recovers), and at most this many times between two PILS received from that peer.
- */
-export const SAME_KEY_REPLY_INTERVAL_MS = 1000;
-export const MAX_SAME_KEY_REPLIES = 4;
 /** Key-exchange offers to one source that sent PILS we cannot open (per source, and globally). */
 export const UNKNOWN_SENDER_REPLY_INTERVAL_MS = 1000;
 export const UNKNOWN_SENDER_REPLY_RATE = 50;
-/** Key-exchange frames processed per second (registry lookup + signature check each), and burst. */
-export const KEY_EXCHANGE_WORK_RATE = 200;
-export const KEY_EXCHANGE_WORK_BURST = 400;
-/** Key-exchange frames from one node waiting to be processed; more are dropped. */
-export const MAX_KEY_EXCHANGES_PER_NODE = 2;
 /** Source endpoints remembered by the per-source limiter. */
 const RATE_LIMIT_KEYS = 4096;
 /** PILP frames sent per PunchCommand, back to back (wire.md §8.5). */
 export const PUNCH_BURST = 3;
-/** Ed25519 public key size, as the registry returns it. */
-const ED25519_KEY_SIZE = 32;
 const BEACON_RELAY = 0x05;
 const U32_MAX = 0xffffffff;
 
@@ -215,14 +204,11 @@ export class Tunnel {
   #keyExchangeFrame?: Uint8Array;
   readonly #peers = new Map<number, Peer>();
   #queuedPeers = 0;
-  readonly #keyCache = new Map<number, Uint8Array>();
-  readonly #kxDepth = new Map<number, number>();
-  readonly #kxChains = new Map<number, Promise<void>>();
+  readonly #handshake: Handshake;
   readonly #counters: Counters;
   #inFlight = 0;
   readonly #unknownPerSource = new KeyedInterval<string>(UNKNOWN_SENDER_REPLY_INTERVAL_MS, RATE_LIMIT_KEYS);
   readonly #unknownGlobal = new TokenBucket(UNKNOWN_SENDER_REPLY_RATE, UNKNOWN_SENDER_REPLY_RATE);
-  readonly #kxWork = new TokenBucket(KEY_EXCHANGE_WORK_RATE, KEY_EXCHANGE_WORK_BURST);
   // Send scratch: packets are encoded behind room for a relay header and a PILT magic.
   readonly #scratch = new Uint8Array(RELAY_HEADER_SIZE + MAGIC_SIZE + HEADER_LENGTH + MAX_PAYLOAD_LENGTH);
   // PILS header scratch: relay header (9) ‖ PILS header (20); direct frames use the tail view.
@@ -268,6 +254,25 @@ export class Tunnel {
       rekeys: 0,
       drops: emptyDrops(),
     };
+    this.#handshake = new Handshake({
+      log: this.#log,
+      allowPilk: this.#allowPilk,
+      hasIdentity: this.#identity !== undefined,
+      privateKey: this.#x25519.privateKey,
+      deriveOptions: this.#deriveOptions,
+      resolvePeerKey: options.resolvePeerKey,
+      closed: () => this.#closed,
+      peer: (node, create) => this.#peer(node, create),
+      routable: (peer) => this.#routable(peer),
+      sendKeyExchange: (peer) => this.#sendKeyExchange(peer),
+      flushPending: (peer) => this.#flushPending(peer),
+      drop: (reason) => this.#drop(reason),
+      accepted: (rekey) => {
+        this.#counters.keyExchangesAccepted++;
+        if (rekey) this.#counters.rekeys++;
+      },
+      rotated: () => this.#counters.rekeys++,
+    });
     if (options.nodeId !== undefined) this.setNodeId(options.nodeId);
   }
 
@@ -403,7 +408,7 @@ export class Tunnel {
     if (!peer) return;
     this.#clearQueue(peer);
     this.#peers.delete(node);
-    this.#keyCache.delete(node);
+    this.#handshake.forget(node);
     disposeContext(peer.ctx);
     peer.ctx = undefined;
   }
@@ -513,7 +518,7 @@ export class Tunnel {
     this.#closed = true;
     for (const peer of this.#peers.values()) this.#clearQueue(peer);
     await this.#socket.close();
-    await Promise.allSettled([this.#txChain, this.#rxChain, ...this.#kxChains.values()]);
+    await Promise.allSettled([this.#txChain, this.#rxChain, this.#handshake.settled()]);
     for (const peer of this.#peers.values()) {
       disposeContext(peer.ctx);
       peer.ctx = undefined;
@@ -563,7 +568,7 @@ export class Tunnel {
 
   #seal(peer: Peer, plaintext: Uint8Array): void {
     const ctx = peer.ctx!;
-    if (++ctx.sealed >= ctx.rotateAfter) this.#rotate(peer, ctx);
+    if (++ctx.sealed >= ctx.rotateAfter) this.#handshake.rotate(peer, ctx);
     if (ctx.fast) return this.#sealInPlace(peer, ctx, plaintext);
     if (this.#strategy === "sync") {
       const sealed = ctx.cipher.sealSync(plaintext, this.#ownAad);
@@ -919,200 +924,22 @@ export class Tunnel {
     }
   }
 
-  // ---- key exchange: receiving ----
-
-  #onKeyExchange(
-    frame: {
-      kind: "PILA" | "PILK";
-      sender: number;
-      x25519: Uint8Array;
-      ed25519?: Uint8Array;
-      signature?: Uint8Array;
-    },
-    from: Endpoint,
-    relayed: boolean,
-  ): void {
+  #onKeyExchange(frame: KeyExchangeFrame, from: Endpoint, relayed: boolean): void {
     if (!this.#encrypt) return this.#drop("encryption-off");
     if (this.#nodeId === undefined) return this.#drop("no-node-id");
-    const sender = frame.sender;
-    if (sender === this.#nodeId) return this.#drop("self");
-    const depth = this.#kxDepth.get(sender) ?? 0;
-    if (depth >= MAX_KEY_EXCHANGES_PER_NODE || !this.#kxWork.take()) return this.#drop("kx-rate-limited");
-    // Copy out of the receive buffer before the first await.
-    const x25519 = frame.x25519.slice();
-    const ed25519 = frame.ed25519?.slice();
-    const signature = frame.signature?.slice();
-    this.#kxDepth.set(sender, depth + 1);
-    const run = () =>
-      frame.kind === "PILA"
-        ? this.#handlePila(sender, x25519, ed25519!, signature!, from, relayed)
-        : this.#handlePilk(sender, x25519, from, relayed);
-    this.#chainKeyWork(sender, run, () => {
-      const left = (this.#kxDepth.get(sender) ?? 1) - 1;
-      if (left <= 0) this.#kxDepth.delete(sender);
-      else this.#kxDepth.set(sender, left);
-    });
-  }
-
-  /** Runs key work for one node strictly one at a time (peer state must not change under an await). */
-  #chainKeyWork(node: number, work: () => Promise<void>, done?: () => void): void {
-    const previous = this.#kxChains.get(node) ?? Promise.resolve();
-    const next = previous.then(() => (this.#closed ? undefined : work())).catch((err) => {
-      this.#log.warn("key exchange handler failed", { peer: node, err: String(err) });
-    }).finally(() => {
-      done?.();
-      if (this.#kxChains.get(node) === next) this.#kxChains.delete(node);
-    });
-    this.#kxChains.set(node, next);
-  }
-
-  async #registryKey(node: number): Promise<Uint8Array | undefined> {
-    const cached = this.#keyCache.get(node);
-    if (cached) return cached;
-    if (!this.#resolvePeerKey) return undefined;
-    const key = await this.#resolvePeerKey(node);
-    if (key === undefined || key.length !== ED25519_KEY_SIZE) return undefined;
-    const copy = key.slice();
-    if (this.#keyCache.size >= MAX_PEERS) this.#keyCache.clear(); // only registered nodes get here
-    this.#keyCache.set(node, copy);
-    return copy;
-  }
-
-  async #handlePila(
-    sender: number,
-    x25519: Uint8Array,
-    ed25519: Uint8Array,
-    signature: Uint8Array,
-    from: Endpoint,
-    relayed: boolean,
-  ): Promise<void> {
-    let registered: Uint8Array | undefined;
-    try {
-      registered = await this.#registryKey(sender);
-    } catch (err) {
-      this.#log.debug("registry key lookup failed", { peer: sender, err: String(err) });
-      return this.#drop("kx-failed");
-    }
-    if (this.#closed) return;
-    if (!registered) return this.#drop("unknown-key");
-    if (!bytesEqual(registered, ed25519)) return this.#drop("key-mismatch");
-    if (!verifyPila(ed25519, sender, x25519, signature)) return this.#drop("bad-signature");
-    await this.#accept(sender, x25519, true, from, relayed);
-  }
-
-  async #handlePilk(sender: number, x25519: Uint8Array, from: Endpoint, relayed: boolean): Promise<void> {
-    // A node with a registered key must authenticate: refuse its PILK and answer with our PILA,
-    // but only along a path we already know (the PILK's source is unproven).
-    let registered: Uint8Array | undefined;
-    if (this.#identity || this.#allowPilk) {
-      try {
-        registered = await this.#registryKey(sender);
-      } catch {
-        return this.#drop("kx-failed");
-      }
-      if (this.#closed) return;
-    }
-    const peer = this.#peers.get(sender);
-    if (registered || !this.#allowPilk) {
-      if (registered && this.#identity && peer && this.#routable(peer)) {
-        if (performance.now() - peer.lastKeyExchangeAt >= KEY_EXCHANGE_RESEND_MS) this.#sendKeyExchange(peer);
-      }
-      return this.#drop("pilk-refused");
-    }
-    if (peer?.ctx?.authenticated) return this.#drop("downgrade");
-    await this.#accept(sender, x25519, false, from, relayed);
-  }
-
-  /** Installs (or keeps) the context for a peer key that passed the policy checks. */
-  async #accept(
-    sender: number,
-    x25519: Uint8Array,
-    authenticated: boolean,
-    from: Endpoint,
-    relayed: boolean,
-  ): Promise<void> {
-    let peer = this.#peers.get(sender);
-    if (peer?.isRetired(x25519)) return this.#drop("stale-key");
-    const old = peer?.ctx;
-    if (old && bytesEqual(old.peerKey, x25519)) {
-      // Same key: keep the context (and our counter). Answer, rate-limited, so a peer that lost
-      // its context without restarting gets ours again.
-      peer = peer!;
-      this.#counters.keyExchangesAccepted++;
-      if (authenticated) old.authenticated = true;
-      this.#learnPath(peer, from, relayed, authenticated);
-      // Rate-limited, and capped until the peer shows (with a PILS) that it holds our key, so two
-      // peers can never keep answering each other.
-      const t = performance.now();
-      if (
-        t - peer.lastSameKeyReplyAt >= SAME_KEY_REPLY_INTERVAL_MS &&
-        peer.sameKeyReplies < MAX_SAME_KEY_REPLIES
-      ) {
-        peer.lastSameKeyReplyAt = t;
-        peer.sameKeyReplies++;
-        this.#sendKeyExchange(peer);
-      }
-      this.#flushPending(peer);
-      return;
-    }
-    let ctx: CryptoContext;
-    try {
-      ctx = await deriveContext(this.#x25519.privateKey, x25519, sender, authenticated, this.#deriveOptions);
-    } catch (err) {
-      this.#log.debug("key derivation failed", { peer: sender, err: String(err) });
-      return this.#drop("kx-failed");
-    }
-    if (this.#closed) return;
-    peer = this.#peers.get(sender) ?? this.#peer(sender, true);
-    if (!peer) return;
-    if (peer.ctx) {
-      peer.retire(peer.ctx.peerKey);
-      this.#counters.rekeys++;
-      this.#log.info("peer key changed; re-keyed", { peer: sender });
-    }
-    const replaced = peer.ctx;
-    peer.ctx = ctx;
-    disposeContext(replaced);
-    peer.plaintext = false;
-    peer.rotating = false;
-    this.#counters.keyExchangesAccepted++;
-    this.#learnPath(peer, from, relayed, authenticated);
-    this.#log.debug("key exchange accepted", {
-      peer: sender,
-      authenticated,
-      via: relayed ? "relay" : from.key,
-    });
-    // New or changed key: the peer needs ours too (wire.md §6.5).
-    this.#sendKeyExchange(peer);
-    this.#flushPending(peer);
-  }
-
-  /** Endpoint learning from an accepted key exchange: verified PILA moves it; PILK only fills a gap. */
-  #learnPath(peer: Peer, from: Endpoint, relayed: boolean, authenticated: boolean): void {
-    if (relayed) {
-      peer.relay = true;
-    } else if (authenticated || !peer.endpoint) {
-      peer.endpoint = from;
-    }
-  }
-
-  /** Moves a context to a fresh nonce prefix before its counter runs out. */
-  #rotate(peer: Peer, ctx: CryptoContext): void {
-    if (peer.rotating) return;
-    peer.rotating = true;
-    this.#chainKeyWork(peer.node, async () => {
-      let next: CryptoContext;
-      try {
-        next = await rotateContext(this.#x25519.privateKey, ctx, this.#deriveOptions);
-      } finally {
-        peer.rotating = false;
-      }
-      if (peer.ctx !== ctx) return disposeContext(next); // replaced by a key exchange meanwhile
-      peer.ctx = next;
-      disposeContext(ctx);
-      this.#counters.rekeys++;
-      this.#flushPending(peer);
-    });
+    if (frame.sender === this.#nodeId) return this.#drop("self");
+    // Copied: the receive buffer is reused before the handshake's first await returns.
+    this.#handshake.receive(
+      {
+        kind: frame.kind,
+        sender: frame.sender,
+        x25519: frame.x25519.slice(),
+        ed25519: frame.ed25519?.slice(),
+        signature: frame.signature?.slice(),
+      },
+      from,
+      relayed,
+    );
   }
 
   // ---- beacon ----
