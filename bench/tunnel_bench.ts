@@ -208,6 +208,8 @@ async function runMain(): Promise<void> {
     mbPerSecond: Number((answered * PAYLOAD / secs / 1e6).toFixed(1)),
     lossPercent: Number((100 * lost / total).toFixed(3)),
     senderCpuPercent: Number((100 * (cpu.user + cpu.system) / 1e6 / secs).toFixed(0)),
+    // CPU per packet moved: oneway = one send + one receive; echo = the sender's share of a round trip.
+    cpuMicrosPerPacket: Number(((cpu.user + cpu.system) / total).toFixed(1)),
     echoCpuPercent: childCpu === undefined || childCpu0 === undefined
       ? undefined
       : Number((100 * (childCpu - childCpu0) / secs).toFixed(0)),
