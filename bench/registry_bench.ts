@@ -151,21 +151,26 @@ async function scale(nodes: number): Promise<string[]> {
   const rows: string[] = [];
   try {
     // Everything in the log: snapshots only at shutdown.
-    const p = await spawn([...base, "--snapshot-every", "100000000"]);
+    const p = await spawn([...base, "--snapshot-every", "100000000", "--http", "127.0.0.1:0"]);
     const idleRss = rssMiB(p.child.pid);
     const fillSeconds = await fill(p.address, nodes);
     await new Promise((r) => setTimeout(r, 500));
     const rss = rssMiB(p.child.pid);
+    const heap = (await metric(p, "pilot_registry_heap_used_bytes")) / 1024 / 1024;
     rows.push(`- Fill: ${nodes} registrations over 50 connections in ${fillSeconds.toFixed(1)} s.`);
     rows.push(
       `- Resident memory: ${idleRss.toFixed(0)} MiB empty, ${rss.toFixed(0)} MiB with ${nodes} nodes ` +
-        `(~${((rss - idleRss) * 1024 * 1024 / nodes).toFixed(0)} B per node).`,
+        `(~${((rss - idleRss) * 1024 * 1024 / nodes).toFixed(0)} B per node); V8 heap in use ${
+          heap.toFixed(0)
+        } MiB.`,
     );
     await stop(p, "SIGKILL"); // no final snapshot: the next start replays the whole log
-    const fromLog = await spawn(base);
+    const fromLog = await spawn([...base, "--http", "127.0.0.1:0"]);
+    const heapAfter = (await metric(fromLog, "pilot_registry_heap_used_bytes")) / 1024 / 1024;
     rows.push(
       `- Restart from the log alone (${fromLog.info.replayed_events} events): state loaded in ` +
-        `${fromLog.info.load_ms} ms; process ready in ${fromLog.startMs.toFixed(0)} ms.`,
+        `${fromLog.info.load_ms} ms; process ready in ${fromLog.startMs.toFixed(0)} ms; ` +
+        `then ${rssMiB(fromLog.child.pid).toFixed(0)} MiB resident, ${heapAfter.toFixed(0)} MiB heap.`,
     );
     await stop(fromLog); // clean stop writes a snapshot
     const size = [...Deno.readDirSync(dir)].map((e) => Deno.statSync(`${dir}/${e.name}`).size).reduce((

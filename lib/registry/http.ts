@@ -53,6 +53,13 @@ export function registryMetrics(registry: Registry, server?: ServerStats): Metri
       store.stats.snapshots,
     ),
     single(
+      "pilot_registry_last_snapshot_seconds",
+      "Time the last snapshot took (serialise, write, fsync, rename).",
+      "gauge",
+      store.stats.lastSnapshotMs / 1000,
+    ),
+    single("pilot_registry_load_seconds", "Time recovery took at start.", "gauge", store.stats.loadMs / 1000),
+    single(
       "pilot_registry_auth_refused_total",
       "Writes refused for missing or bad credentials.",
       "counter",
@@ -82,6 +89,13 @@ export function registryMetrics(registry: Registry, server?: ServerStats): Metri
       "Seconds since start.",
       "gauge",
       Math.floor((Date.now() - registry.startedAt) / 1000),
+    ),
+    single("pilot_registry_heap_used_bytes", "V8 heap in use.", "gauge", Deno.memoryUsage().heapUsed),
+    single(
+      "pilot_registry_resident_bytes",
+      "Resident set size of the process.",
+      "gauge",
+      Deno.memoryUsage().rss,
     ),
   ];
   if (server) {

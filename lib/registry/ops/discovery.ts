@@ -14,8 +14,13 @@ import { addressText, keyAgeDays, liveNode, network, rfc3339 } from "./common.ts
 import type { OpContext, OpSpec } from "./context.ts";
 import { MAX_NAME_LENGTH } from "./validate.ts";
 
-/** Default and largest page of `list_nodes` (ours; the reference always sends everything). */
-export const MAX_LIST_NODES = 100_000;
+/** Largest page of `list_nodes` (ours; the reference always sends everything). */
+export const MAX_LIST_NODES = 50_000;
+/**
+ * Page size when the request names none: about 1.5 MB of reply, well inside the
+ * 16 MiB reply cap; larger listings continue from `next_after_node_id`.
+ */
+export const DEFAULT_LIST_NODES = 10_000;
 
 function lookupReply(n: NodeRecord, ctx: OpContext): WireMessage {
   const reply: WireMessage = {
@@ -120,7 +125,7 @@ const listNodes: OpSpec = {
   write: false,
   run(req, ctx) {
     const netId = readNetworkId(req, "network_id", false);
-    const limit = readId(req, "limit", MAX_LIST_NODES) || MAX_LIST_NODES;
+    const limit = readId(req, "limit", MAX_LIST_NODES) || DEFAULT_LIST_NODES;
     const after = readNodeId(req, "after_node_id", false);
     let ids: Iterable<number>;
     let showPrivate: boolean;

@@ -173,10 +173,10 @@ export class WalWriter {
         }
         continue;
       }
-      const batch: Pending[] = [];
-      while (this.#queue.length > 0 && this.#queue[0].kind === "record") {
-        batch.push(this.#queue.shift() as Pending);
-      }
+      // Everything queued up to the next rotation goes out in one write and one fsync.
+      let end = this.#queue.findIndex((p) => p.kind === "rotate");
+      if (end < 0) end = this.#queue.length;
+      const batch = this.#queue.splice(0, end) as Pending[];
       try {
         await this.#writeBatch(batch);
       } catch (err) {
