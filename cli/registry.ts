@@ -36,6 +36,7 @@ async function readSecret(path: string, what: string): Promise<string> {
   }
 }
 
+/** The `pilot registry` command. */
 export const registryCommand: Command = {
   name: "registry",
   summary: "Run the registry (the network's directory service)",

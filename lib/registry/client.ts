@@ -31,8 +31,9 @@ export const DEFAULT_CALL_TIMEOUT_MS = 15_000;
 export const DEFAULT_DIAL_TIMEOUT_MS = 5_000;
 /** Reconnection attempts after a transport failure. */
 export const RECONNECT_ATTEMPTS = 5;
-/** First back-off sleep; doubles up to the maximum. */
+/** First back-off sleep; doubles up to RECONNECT_MAX_DELAY_MS. */
 export const RECONNECT_BASE_DELAY_MS = 500;
+/** Longest back-off sleep. */
 export const RECONNECT_MAX_DELAY_MS = 10_000;
 
 /** Which signatures the client attaches. */

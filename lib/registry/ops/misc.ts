@@ -17,8 +17,9 @@ import { MAX_ADDR_LENGTH } from "./nodes.ts";
 export const BEACON_TTL_MS = 60_000;
 /** Most beacons remembered. */
 export const MAX_BEACONS = 1024;
-/** Default and largest `get_audit_log` page. */
+/** Default `get_audit_log` page. */
 export const DEFAULT_AUDIT_LIMIT = 100;
+/** Largest `get_audit_log` page (the ring holds no more by default). */
 export const MAX_AUDIT_LIMIT = 1000;
 
 const beaconRegister: OpSpec = {
