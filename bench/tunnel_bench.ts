@@ -146,11 +146,37 @@ async function runMain(): Promise<void> {
     peerPort = b.localAddress().port;
   }
 
+  // Answer-clocked like a transport: every answer (or loss) lets one more packet go, so at most
+  // `window` are outstanding and the sender never polls.
+  const packet = packetTemplate(SENDER, ECHOER);
+  let counting = false;
   let answered = 0;
+  let sent = 0;
+  let lost = 0;
   let lastAnswer = performance.now();
+  let nextProgress = PROGRESS_EVERY;
+  let t0 = 0;
+  let finish = () => {};
+  const done = new Promise<void>((resolve) => finish = resolve);
+  const pump = () => {
+    while (sent < total && sent - answered - lost < window) {
+      packet.seq = (sent * PAYLOAD) >>> 0;
+      a.send(ECHOER, packet);
+      sent++;
+    }
+    if (answered + lost >= total) finish();
+  };
   const onAnswer = () => {
+    if (!counting) return;
     answered++;
     lastAnswer = performance.now();
+    if (answered * PAYLOAD >= nextProgress) {
+      const secs = (lastAnswer - t0) / 1000;
+      const rate = (answered * PAYLOAD / secs / 1e6).toFixed(1);
+      console.error(`  ${(answered * PAYLOAD / MIB).toFixed(0)} MiB  ${rate} MB/s`);
+      nextProgress += PROGRESS_EVERY;
+    }
+    pump();
   };
   if (b) b.onPacket = onAnswer;
   else a.onPacket = onAnswer;
@@ -163,37 +189,21 @@ async function runMain(): Promise<void> {
     await new Promise((r) => setTimeout(r, 20));
   }
   await new Promise((r) => setTimeout(r, 100));
-  answered = 0;
 
-  const packet = packetTemplate(SENDER, ECHOER);
-  let sent = 0;
-  let lost = 0;
-  let nextProgress = PROGRESS_EVERY;
-  const t0 = performance.now();
+  const stall = setInterval(() => {
+    if (performance.now() - lastAnswer < STALL_MS) return;
+    lost = sent - answered; // everything outstanding is gone
+    lastAnswer = performance.now();
+    pump();
+  }, STALL_MS / 4);
+  counting = true;
+  t0 = performance.now();
+  lastAnswer = t0;
   const cpu0 = cpuUsage();
   const childCpu0 = processCpuSeconds(child?.pid);
-  while (answered + lost < total) {
-    while (sent < total && sent - answered - lost < window) {
-      packet.seq = (sent * PAYLOAD) >>> 0;
-      a.send(ECHOER, packet);
-      sent++;
-    }
-    await new Promise((r) => setTimeout(r, 0));
-    const now = performance.now();
-    if (now - lastAnswer > STALL_MS) {
-      lost += sent - answered - lost; // everything outstanding is gone
-      lastAnswer = now;
-    }
-    if (answered * PAYLOAD >= nextProgress) {
-      const secs = (now - t0) / 1000;
-      console.error(
-        `  ${(answered * PAYLOAD / MIB).toFixed(0)} MiB  ${
-          (answered * PAYLOAD / secs / 1e6).toFixed(1)
-        } MB/s`,
-      );
-      nextProgress += PROGRESS_EVERY;
-    }
-  }
+  pump();
+  await done;
+  clearInterval(stall);
   const secs = (performance.now() - t0) / 1000;
   const cpu = cpuUsage(cpu0);
   const childCpu = processCpuSeconds(child?.pid);
