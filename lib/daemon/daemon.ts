@@ -97,6 +97,10 @@ export class Daemon {
       logger: log.child("session"),
     });
     this.streams = new StreamBridge(this.manager);
+    // Every accepted datagram goes to every IPC client; clients filter on the port (ipc.md §4).
+    this.manager.onDatagram = (dg) => {
+      this.ipc?.broadcastRecvFrom(dg.src, dg.srcPort, dg.dstPort, dg.data);
+    };
     tunnel.onPacket = (packet, from) => {
       this.peers.learned(from);
       this.manager.onPacket(packet);

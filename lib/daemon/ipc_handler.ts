@@ -48,7 +48,10 @@ export class DaemonIpcHandler implements IpcHandler {
     } catch (err) {
       throw new Error(`dial: ${err instanceof Error ? err.message : String(err)}`);
     }
-    const stream = daemon.manager.dial(target, port);
+    // A SYN that goes unanswered may mean the peer moved (restarted on a new port): look it up again.
+    const stream = daemon.manager.dial(target, port, {
+      onSynTimeout: () => void daemon.peers.refresh(target.node),
+    });
     daemon.streams.adopt(client, stream);
     try {
       await daemon.streams.awaitOpen(stream, signal);

@@ -108,6 +108,28 @@ export class PeerDirectory {
     this.learned(node);
   }
 
+  /**
+   * Asks the registry again for `node`'s endpoint and moves the tunnel there when it
+   * changed (a peer that restarted on a new port). Failures are logged, not thrown:
+   * the caller is retrying anyway.
+   */
+  async refresh(node: number): Promise<void> {
+    try {
+      const reply = await this.#registry.resolve(node);
+      const real = typeof reply.real_addr === "string" ? reply.real_addr : "";
+      if (!real) return;
+      const cached = this.#endpoints.get(node);
+      this.#remember(this.#endpoints, node, { endpoint: real, at: Date.now() });
+      if (cached?.endpoint !== real) {
+        this.#log.info("peer endpoint changed", { node, from: cached?.endpoint ?? "", to: real });
+        this.#tunnel.setEndpoint(node, real);
+      }
+      this.learned(node);
+    } catch (err) {
+      this.#log.info("endpoint refresh failed", { node, err });
+    }
+  }
+
   /** The Ed25519 key the registry holds for `node` (cached), or undefined when it has none. */
   async publicKey(node: number): Promise<Uint8Array | undefined> {
     const cached = this.#keys.get(node);
