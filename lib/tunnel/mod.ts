@@ -16,4 +16,5 @@ export {
   UdpError,
   type UdpSocket,
 } from "./udp.ts";
-export { type AesStrategy, Tunnel, TunnelError, type TunnelOptions } from "./tunnel.ts";
+export { type AesStrategy, MAX_PEERS, Tunnel, TunnelError, type TunnelOptions } from "./tunnel.ts";
+export { Libcrypto, LibcryptoAesGcm, libcryptoUnavailable } from "./aes_libcrypto.ts";
