@@ -124,7 +124,7 @@ export function daemonConfigFromArgs(args: ParsedArgs, argv: readonly string[]):
         mss: s.has("mss") ? intFlag(args, "mss", 4096, 64, 65000) : undefined,
         heartbeatMs: s.has("heartbeat") ? parseDuration(s.get("heartbeat")!) : undefined,
         registryWaitMs: s.has("registry-wait") ? parseDuration(s.get("registry-wait")!) : undefined,
-        echo: !args.booleans.has("no-echo"),
+        disabledServices: args.booleans.has("no-echo") ? ["echo"] : [],
         faults,
       } as Partial<DaemonConfig> & { registry: string; stateDir: string },
     );

@@ -57,8 +57,8 @@ export interface DaemonConfig {
   registryWaitMs: number;
   /** Segment size for new streams. */
   mss?: number;
-  /** Serve echo on port 7. */
-  echo: boolean;
+  /** Built-in services not to run (names from lib/daemon/services.ts, e.g. "echo"). */
+  disabledServices: string[];
   /** Owner e-mail sent at registration (optional). */
   email?: string;
 }
@@ -77,7 +77,7 @@ export function resolveConfig(
     allowPlaintext: false,
     heartbeatMs: DEFAULT_HEARTBEAT_MS,
     registryWaitMs: DEFAULT_REGISTRY_WAIT_MS,
-    echo: true,
+    disabledServices: [],
     ...definedOnly(partial),
     registry: partial.registry,
     stateDir: partial.stateDir,

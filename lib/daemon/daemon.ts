@@ -9,7 +9,6 @@ import { PilotError } from "../errors.ts";
 import { toBase64 } from "../bytes.ts";
 import { Address } from "../protocol/address.ts";
 import type { Packet } from "../protocol/packet.ts";
-import { PORT_ECHO } from "../protocol/ports.ts";
 import { loadOrCreateIdentity, type NodeIdentity } from "../crypto/identity.ts";
 import { type RegisterReply, RegistryClient } from "../registry/client.ts";
 import { Tunnel } from "../tunnel/tunnel.ts";
@@ -27,7 +26,7 @@ import { PeerDirectory } from "./peers.ts";
 import { TrustGate } from "./trust_gate.ts";
 import { StreamBridge } from "./streams.ts";
 import { DaemonIpcHandler } from "./ipc_handler.ts";
-import { startEchoService } from "../services/echo.ts";
+import { BUILTIN_SERVICES } from "./services.ts";
 import { daemonMetrics } from "./metrics.ts";
 
 /** Start-up failed (registry unreachable, socket in use, bad identity...). */
@@ -65,7 +64,11 @@ export class Daemon {
   readonly #stopTimers: () => void;
   #heartbeat?: ReturnType<typeof setInterval>;
   #closing = false;
-  #stopEcho?: () => void;
+  readonly #stopServices: (() => void | Promise<void>)[] = [];
+  /** Run after every successful heartbeat (e.g. polling relayed handshakes). Errors are logged. */
+  readonly afterHeartbeat: (() => Promise<void>)[] = [];
+  /** Run after the daemon registered again (e.g. re-reporting trust pairs). Errors are logged. */
+  readonly afterReregister: (() => Promise<void>)[] = [];
 
   private constructor(
     config: DaemonConfig,
@@ -145,7 +148,10 @@ export class Daemon {
   async #finishStart(): Promise<void> {
     const { config } = this;
     if (config.public) await this.registry.setVisibility(true);
-    if (config.echo) this.#stopEcho = startEchoService(this.manager, PORT_ECHO);
+    for (const service of BUILTIN_SERVICES) {
+      if (config.disabledServices.includes(service.name)) continue;
+      this.#stopServices.push(await service.install(this));
+    }
     this.ipc = await IpcServer.listen({
       path: config.socketPath,
       handler: new DaemonIpcHandler(this),
@@ -192,6 +198,7 @@ export class Daemon {
       await this.registry.heartbeat();
       this.heartbeatFailures = 0;
       this.lastHeartbeatError = "";
+      await this.#runHooks(this.afterHeartbeat, "after-heartbeat");
     } catch (err) {
       this.heartbeatFailures++;
       this.lastHeartbeatError = err instanceof Error ? err.message : String(err);
@@ -213,8 +220,19 @@ export class Daemon {
       this.heartbeatFailures = 0;
       this.lastHeartbeatError = "";
       this.log.info("re-registered with the registry", { node: reply.node_id });
+      await this.#runHooks(this.afterReregister, "after-reregister");
     } catch (err) {
       this.log.warn("re-registration failed", { err });
+    }
+  }
+
+  async #runHooks(hooks: (() => Promise<void>)[], what: string): Promise<void> {
+    for (const hook of hooks) {
+      try {
+        await hook();
+      } catch (err) {
+        this.log.warn(`${what} hook failed`, { err });
+      }
     }
   }
 
@@ -295,7 +313,7 @@ export class Daemon {
     if (this.#closing) return;
     this.#closing = true;
     if (this.#heartbeat !== undefined) clearInterval(this.#heartbeat);
-    this.#stopEcho?.();
+    for (const stop of this.#stopServices.reverse()) await stop();
     await this.ipc?.close();
     this.manager.shutdown();
     await this.http?.close();

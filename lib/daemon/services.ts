@@ -1,0 +1,21 @@
+/**
+ * The services the daemon runs itself, each installed once the daemon is registered and
+ * its session layer is up. An installer returns a stop function. To add a built-in
+ * service, add it to {@link BUILTIN_SERVICES} (services.md §0 lists which ports run here).
+ */
+import type { Daemon } from "./daemon.ts";
+import { PORT_ECHO } from "../protocol/ports.ts";
+import { startEchoService } from "../services/echo.ts";
+
+/** A built-in service. */
+export interface DaemonService {
+  /** Name used in logs and in the config's disable list (e.g. "echo"). */
+  name: string;
+  /** Starts the service; the result stops it. */
+  install(daemon: Daemon): (() => void | Promise<void>) | Promise<() => void | Promise<void>>;
+}
+
+/** Built-in services in start order. */
+export const BUILTIN_SERVICES: readonly DaemonService[] = [
+  { name: "echo", install: (d) => startEchoService(d.manager, PORT_ECHO) },
+];
