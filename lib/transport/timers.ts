@@ -73,16 +73,22 @@ export class TimerQueue implements TimerService {
     return this.heap.length > 0 ? this.heap[0].at : undefined;
   }
 
-  /** Fires every target whose deadline is ≤ `now` (default: the clock), earliest first. */
+  /**
+   * Fires every target whose deadline is ≤ `now` (default: the clock), earliest
+   * first. Deadlines set while firing wait for the next call, so a target that
+   * keeps asking for "now" cannot trap the caller in a loop.
+   */
   runDue(now: number = this.clock()): void {
+    const fire: TimerTarget[] = [];
     for (;;) {
       this.dropStale();
       const top = this.heap[0];
-      if (!top || top.at > now) return;
+      if (!top || top.at > now) break;
       this.popEntry();
       this.due.delete(top.target);
-      top.target.onTimer(now);
+      fire.push(top.target);
     }
+    for (const t of fire) t.onTimer(now);
   }
 
   private dropStale(): void {

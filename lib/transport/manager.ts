@@ -1,0 +1,794 @@
+/**
+ * The session manager: one per daemon. It owns the connection table and
+ * demultiplexes decrypted packets by protocol (transport.md §1): streams by
+ * (local port, remote node, remote port), SYNs through the reference's
+ * processing order (§3.3) with a pluggable trust gate, SYN rate limits and
+ * connection limits; datagrams (§11) to bound sockets or a catch-all handler;
+ * port-0 pings (§12, wire.md §7) answered, and originated with RTT matching.
+ * Like the streams, it does no I/O: the daemon hands it packets, gives it a
+ * `send` callback and a {@link TimerService}.
+ * @module
+ */
+import { PilotError } from "../errors.ts";
+import { Logger } from "../log.ts";
+import type { Address } from "../protocol/address.ts";
+import {
+  FLAG_ACK,
+  FLAG_RST,
+  FLAG_SYN,
+  PROTO_CONTROL,
+  PROTO_DATAGRAM,
+  PROTO_STREAM,
+  PROTOCOL_VERSION,
+} from "../protocol/header.ts";
+import type { Packet } from "../protocol/packet.ts";
+import { EPHEMERAL_PORT_MAX, EPHEMERAL_PORT_MIN, nextEphemeralPort, PORT_PING } from "../protocol/ports.ts";
+import { SYN_RATE_GLOBAL, SYN_RATE_PER_SOURCE, SynRateLimiter } from "./rate-limit.ts";
+import { Ring } from "./ring.ts";
+import { seqAdd } from "./seq.ts";
+import { type CloseReason, Stream, type StreamHost, type StreamOptions, type StreamState } from "./stream.ts";
+import type { TimerService, TimerTarget } from "./timers.ts";
+
+/** Live connections allowed on one local port; a SYN beyond it gets RST. */
+export const MAX_CONNECTIONS_PER_PORT = 1024;
+/** Live connections allowed in total; a SYN beyond it gets RST. */
+export const MAX_CONNECTIONS_TOTAL = 4096;
+/** Accepted connections waiting for the application, per listener. */
+export const ACCEPT_QUEUE_CAPACITY = 64;
+/** Datagrams waiting in one bound socket before new ones are dropped. */
+export const DATAGRAM_QUEUE_CAPACITY = 256;
+/** Largest datagram payload (one packet, 16-bit length). */
+export const MAX_DATAGRAM_PAYLOAD = 0xffff;
+/** Interval of the housekeeping sweep (SYN source buckets). */
+export const SWEEP_INTERVAL_MS = 15_000;
+/** Default time to wait for a pong. */
+export const PING_TIMEOUT_MS = 5_000;
+/** Connection ids are u32, start at 1 and skip 0 on wrap. */
+const MAX_CONN_ID = 0xffffffff;
+const EPHEMERAL_PORT_COUNT = EPHEMERAL_PORT_MAX - EPHEMERAL_PORT_MIN + 1;
+const EMPTY: Uint8Array = new Uint8Array(0);
+
+/**
+ * Decides whether an incoming SYN or datagram from `remote` is accepted. A
+ * private node checks its trust set and the registry; returning a promise is
+ * allowed (the SYN waits; retransmitted SYNs meanwhile are dropped). Control
+ * pings are never gated.
+ */
+export type TrustGate = (remote: Address, kind: "stream" | "datagram") => boolean | Promise<boolean>;
+
+/** Construction parameters of a {@link SessionManager}. */
+export interface SessionManagerOptions {
+  /** This node's address (network 0); the Src of every packet we originate. */
+  localAddr: Address;
+  /** Delivers a packet to the tunnel. Must not synchronously call {@link SessionManager.onPacket}. */
+  send: (pkt: Packet) => void;
+  /** Clock and wake-ups (a {@link TimerQueue} driven by the daemon's event loop). */
+  timers: TimerService;
+  /** Trust gate for SYNs and datagrams; default accepts everything (a public node). */
+  trustGate?: TrustGate;
+  /** Defaults for every stream (MSS, Nagle, buffer sizes). */
+  streamOptions?: StreamOptions;
+  maxConnectionsPerPort?: number;
+  maxConnectionsTotal?: number;
+  synRateGlobal?: number;
+  synRatePerSource?: number;
+  logger?: Logger;
+}
+
+/** Options of one dial. */
+export interface DialOptions extends StreamOptions {
+  /** Local port to dial from (default: next free ephemeral port). */
+  localPort?: number;
+  /** Called when the n-th SYN timer expires, before the next SYN (switch the peer to relay at n = 3). */
+  onSynTimeout?: (expiries: number) => void;
+}
+
+/** A received datagram. `data` is the packet's payload view. */
+export interface Datagram {
+  src: Address;
+  srcPort: number;
+  dstPort: number;
+  data: Uint8Array;
+}
+
+/** Result of a ping. */
+export interface PingResult {
+  /** Round-trip time in milliseconds (the session clock's units). */
+  rttMs: number;
+  /** Payload bytes echoed. */
+  bytes: number;
+}
+
+/** Counts of packets the manager refused or dropped, by cause. */
+export interface SessionCounters {
+  rstNoListener: number;
+  rstPortLimit: number;
+  rstTotalLimit: number;
+  rstAcceptQueueFull: number;
+  rstBadVersion: number;
+  synUntrusted: number;
+  synRateGlobal: number;
+  synRateSource: number;
+  unmatched: number;
+  badVersion: number;
+  unknownProtocol: number;
+  datagramUntrusted: number;
+  datagramDropped: number;
+  pingsAnswered: number;
+}
+
+/** A session-layer operation failed (port in use, no free port, bad argument). */
+export class SessionError extends PilotError {}
+
+/** A dial did not complete; `reason` is `refused`, `dial-timeout`, `local`, `aborted`, ... */
+export class DialError extends PilotError {
+  constructor(readonly reason: CloseReason) {
+    super(
+      reason === "refused"
+        ? "connection refused"
+        : reason === "dial-timeout"
+        ? "dial timeout"
+        : `dial: ${reason}`,
+    );
+  }
+}
+
+/** A ping got no answer in time, or the manager shut down. */
+export class PingTimeoutError extends PilotError {}
+
+/**
+ * A stream listener: connections accepted on its port wait in a queue of
+ * {@link ACCEPT_QUEUE_CAPACITY} until taken with {@link accept}.
+ */
+export class Listener {
+  /** Called when a connection was queued. */
+  onConnection?: () => void;
+  /** @internal */
+  readonly queue: Ring<Stream> = new Ring<Stream>(ACCEPT_QUEUE_CAPACITY);
+  private closed = false;
+
+  /** @internal */
+  constructor(readonly port: number, private readonly owner: SessionManager) {}
+
+  /** Connections waiting to be accepted. */
+  get pending(): number {
+    return this.queue.length;
+  }
+
+  /** Whether close() was called. */
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** The next queued connection (already ESTABLISHED; it may have closed while waiting), or null. */
+  accept(): Stream | null {
+    return this.queue.shift() ?? null;
+  }
+
+  /** Unbinds the port; queued, unaccepted connections are reset. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.owner.unlisten(this);
+    for (let s = this.queue.shift(); s; s = this.queue.shift()) s.abort();
+  }
+}
+
+/**
+ * A datagram endpoint bound to a local port: receives datagrams addressed to
+ * it (bounded queue; overflow is dropped and counted) and sends from it.
+ */
+export class DatagramSocket {
+  /** Called when a datagram was queued. */
+  onMessage?: () => void;
+  /** Datagrams dropped because the queue was full. */
+  dropped = 0;
+  private readonly queue = new Ring<Datagram>();
+  private closed = false;
+
+  /** @internal */
+  constructor(readonly port: number, private readonly owner: SessionManager, readonly capacity: number) {}
+
+  /** Datagrams waiting. */
+  get pending(): number {
+    return this.queue.length;
+  }
+
+  /** The next datagram, or null. */
+  recvFrom(): Datagram | null {
+    return this.queue.shift() ?? null;
+  }
+
+  /** Sends a datagram from this socket's port. */
+  sendTo(dst: Address, dstPort: number, data: Uint8Array): void {
+    if (this.closed) throw new SessionError(`datagram socket on port ${this.port} is closed`);
+    this.owner.sendTo(dst, dstPort, data, this.port);
+  }
+
+  /** Unbinds the port and drops queued datagrams. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.queue.clear();
+    this.owner.unbindDatagram(this);
+  }
+
+  /** @internal */
+  enqueue(dg: Datagram): void {
+    if (this.queue.length >= this.capacity) {
+      this.dropped++;
+      return;
+    }
+    this.queue.push(dg);
+    const cb = this.onMessage;
+    if (cb) cb();
+  }
+}
+
+interface PendingPing extends TimerTarget {
+  node: number;
+  seq: number;
+  sentAt: number;
+  resolve: (r: PingResult) => void;
+  reject: (e: Error) => void;
+}
+
+/**
+ * Connection table, listeners, datagram sockets and pings of one node. See the
+ * module documentation for the wiring; every method is synchronous and does
+ * no I/O except through `send`.
+ */
+export class SessionManager implements StreamHost, TimerTarget {
+  readonly localAddr: Address;
+  readonly timers: TimerService;
+  /** Datagrams whose destination port has no bound socket (the daemon pushes them to IPC clients). */
+  onDatagram?: (dg: Datagram) => void;
+  /** Drop and refusal counters. */
+  readonly counters: SessionCounters = {
+    rstNoListener: 0,
+    rstPortLimit: 0,
+    rstTotalLimit: 0,
+    rstAcceptQueueFull: 0,
+    rstBadVersion: 0,
+    synUntrusted: 0,
+    synRateGlobal: 0,
+    synRateSource: 0,
+    unmatched: 0,
+    badVersion: 0,
+    unknownProtocol: 0,
+    datagramUntrusted: 0,
+    datagramDropped: 0,
+    pingsAnswered: 0,
+  };
+
+  private readonly sendPacket: (pkt: Packet) => void;
+  private readonly trustGate?: TrustGate;
+  private readonly streamOptions: StreamOptions;
+  private readonly maxPerPort: number;
+  private readonly maxTotal: number;
+  private readonly log: Logger;
+  private readonly synLimiter: SynRateLimiter;
+
+  /** remote node → (localPort * 65536 + remotePort) → stream */
+  private readonly table = new Map<number, Map<number, Stream>>();
+  private readonly byId = new Map<number, Stream>();
+  /** Connections (any state) per local port: those ports are not handed out as ephemeral. */
+  private readonly portUse = new Map<number, number>();
+  private readonly livePerPort = new Map<number, number>();
+  private liveTotal = 0;
+  private readonly listeners = new Map<number, Listener>();
+  private readonly dgramSockets = new Map<number, DatagramSocket>();
+  private readonly pings = new Map<number, PendingPing>();
+  private readonly pendingSyns = new Set<string>();
+  private nextEphemeral = EPHEMERAL_PORT_MIN;
+  private nextConnId = 1;
+  private nextPingSeq = 1;
+  private sweepScheduled = false;
+
+  constructor(opts: SessionManagerOptions) {
+    this.localAddr = opts.localAddr;
+    this.sendPacket = opts.send;
+    this.timers = opts.timers;
+    this.trustGate = opts.trustGate;
+    this.streamOptions = opts.streamOptions ?? {};
+    this.maxPerPort = opts.maxConnectionsPerPort ?? MAX_CONNECTIONS_PER_PORT;
+    this.maxTotal = opts.maxConnectionsTotal ?? MAX_CONNECTIONS_TOTAL;
+    this.log = opts.logger ?? new Logger("transport");
+    this.synLimiter = new SynRateLimiter(
+      this.timers.now(),
+      opts.synRateGlobal ?? SYN_RATE_GLOBAL,
+      opts.synRatePerSource ?? SYN_RATE_PER_SOURCE,
+    );
+  }
+
+  // ---- inbound ----------------------------------------------------------------------------------
+
+  /**
+   * Handles one decrypted, decoded packet from the tunnel. Payload bytes are
+   * kept by reference (delivered to readers without copying), so the caller
+   * must not reuse the buffer the packet was decoded from.
+   */
+  onPacket(pkt: Packet): void {
+    if (pkt.version !== PROTOCOL_VERSION) {
+      // Draft §10: an unsupported-version SYN is refused with a version-1 RST; anything else is dropped.
+      this.counters.badVersion++;
+      if (pkt.protocol === PROTO_STREAM && (pkt.flags & (FLAG_SYN | FLAG_ACK)) === FLAG_SYN) {
+        this.counters.rstBadVersion++;
+        this.sendRstFor(pkt);
+      }
+      return;
+    }
+    switch (pkt.protocol) {
+      case PROTO_STREAM:
+        return this.onStreamPacket(pkt);
+      case PROTO_DATAGRAM:
+        return this.onDatagramPacket(pkt);
+      case PROTO_CONTROL:
+        return this.onControlPacket(pkt);
+      default:
+        this.counters.unknownProtocol++;
+    }
+  }
+
+  private onStreamPacket(pkt: Packet): void {
+    const conn = this.lookup(pkt.dstPort, pkt.src.node, pkt.srcPort);
+    if ((pkt.flags & (FLAG_SYN | FLAG_ACK | FLAG_RST)) === FLAG_SYN) {
+      this.onSyn(pkt, conn);
+      return;
+    }
+    if (conn) conn.handlePacket(pkt);
+    else this.counters.unmatched++; // unknown 4-tuple: silently dropped, never RST
+  }
+
+  /** SYN processing in the reference's order (transport.md §3.3). */
+  private onSyn(pkt: Packet, existing: Stream | undefined): void {
+    const listener = this.listeners.get(pkt.dstPort);
+    if (!listener) {
+      this.counters.rstNoListener++;
+      this.sendRstFor(pkt);
+      return;
+    }
+    if (existing) {
+      if (existing.state === "ESTABLISHED") {
+        existing.resendSynAck();
+        return;
+      }
+      if (existing.state !== "TIME_WAIT") return;
+      existing.abort(); // a new incarnation of a 4-tuple in TIME_WAIT replaces it
+    }
+    if (this.trustGate) {
+      let verdict: boolean | Promise<boolean>;
+      try {
+        verdict = this.trustGate(pkt.src, "stream");
+      } catch (err) {
+        this.log.warn("trust gate failed", { error: String(err) });
+        verdict = false;
+      }
+      if (verdict instanceof Promise) {
+        const key = `${pkt.dstPort}/${pkt.src.node}/${pkt.srcPort}`;
+        if (this.pendingSyns.has(key)) return; // a retransmitted SYN while the first is being checked
+        this.pendingSyns.add(key);
+        verdict.then((ok) => ok, () => false).then((ok) => {
+          this.pendingSyns.delete(key);
+          if (!ok) {
+            this.counters.synUntrusted++;
+            return;
+          }
+          // Re-check what may have changed while the gate was deciding.
+          const l = this.listeners.get(pkt.dstPort);
+          if (!l) return this.sendRstFor(pkt);
+          const again = this.lookup(pkt.dstPort, pkt.src.node, pkt.srcPort);
+          if (again) {
+            if (again.state === "ESTABLISHED") again.resendSynAck();
+            return;
+          }
+          this.admitSyn(pkt, l);
+        });
+        return;
+      }
+      if (!verdict) {
+        this.counters.synUntrusted++;
+        return;
+      }
+    }
+    this.admitSyn(pkt, listener);
+  }
+
+  /** Steps 4–8 of §3.3: rate limits, connection limits, create, SYN+ACK, accept queue. */
+  private admitSyn(pkt: Packet, listener: Listener): void {
+    const now = this.timers.now();
+    const verdict = this.synLimiter.check(pkt.src.node, now);
+    this.scheduleSweep(now);
+    if (verdict !== "ok") {
+      if (verdict === "global") this.counters.synRateGlobal++;
+      else this.counters.synRateSource++;
+      return;
+    }
+    if ((this.livePerPort.get(pkt.dstPort) ?? 0) >= this.maxPerPort) {
+      this.counters.rstPortLimit++;
+      return this.sendRstFor(pkt);
+    }
+    if (this.liveTotal >= this.maxTotal) {
+      this.counters.rstTotalLimit++;
+      return this.sendRstFor(pkt);
+    }
+    const stream = this.createStream(pkt.dstPort, pkt.src, pkt.srcPort, this.streamOptions);
+    stream.openPassive(pkt);
+    if (listener.queue.length >= ACCEPT_QUEUE_CAPACITY) {
+      this.counters.rstAcceptQueueFull++;
+      stream.abort(); // the SYN+ACK already went out; RST from the connection's 4-tuple
+      return;
+    }
+    listener.queue.push(stream);
+    const cb = listener.onConnection;
+    if (cb) cb();
+  }
+
+  private onDatagramPacket(pkt: Packet): void {
+    if (pkt.payload.length === 0) {
+      this.counters.datagramDropped++;
+      return;
+    }
+    const dg: Datagram = { src: pkt.src, srcPort: pkt.srcPort, dstPort: pkt.dstPort, data: pkt.payload };
+    if (!this.trustGate) return this.deliverDatagram(dg);
+    let verdict: boolean | Promise<boolean>;
+    try {
+      verdict = this.trustGate(pkt.src, "datagram");
+    } catch {
+      verdict = false;
+    }
+    if (verdict instanceof Promise) {
+      verdict.then((ok) => ok, () => false).then((ok) =>
+        ok ? this.deliverDatagram(dg) : this.counters.datagramUntrusted++
+      );
+    } else if (verdict) this.deliverDatagram(dg);
+    else this.counters.datagramUntrusted++;
+  }
+
+  private deliverDatagram(dg: Datagram): void {
+    const sock = this.dgramSockets.get(dg.dstPort);
+    if (sock) sock.enqueue(dg);
+    else if (this.onDatagram) this.onDatagram(dg);
+    else this.counters.datagramDropped++;
+  }
+
+  private onControlPacket(pkt: Packet): void {
+    const isAck = (pkt.flags & FLAG_ACK) !== 0;
+    if (pkt.dstPort === PORT_PING) {
+      if (isAck) return; // never answer a pong (a peer pinging from port 0 would loop)
+      this.counters.pingsAnswered++;
+      this.sendPacket({
+        version: PROTOCOL_VERSION,
+        flags: FLAG_ACK,
+        protocol: PROTO_CONTROL,
+        src: this.localAddr,
+        dst: pkt.src,
+        srcPort: PORT_PING,
+        dstPort: pkt.srcPort,
+        seq: pkt.seq,
+        ack: seqAdd(pkt.seq, 1),
+        window: 0,
+        payload: pkt.payload,
+      });
+      return;
+    }
+    if (!isAck || pkt.srcPort !== PORT_PING) return;
+    const p = this.pings.get(pkt.dstPort);
+    if (!p || p.node !== pkt.src.node || pkt.ack !== seqAdd(p.seq, 1)) return;
+    this.finishPing(pkt.dstPort, p);
+    p.resolve({ rttMs: this.timers.now() - p.sentAt, bytes: pkt.payload.length });
+  }
+
+  // ---- streams ----------------------------------------------------------------------------------
+
+  /**
+   * Binds a stream listener on `port` (any port, 0 included, as the reference).
+   * Throws {@link SessionError} if the port already has one.
+   */
+  listen(port: number): Listener {
+    checkPort(port);
+    if (this.listeners.has(port)) throw new SessionError(`port ${port} already bound`);
+    const l = new Listener(port, this);
+    this.listeners.set(port, l);
+    return l;
+  }
+
+  /** @internal Called by Listener.close(). */
+  unlisten(l: Listener): void {
+    if (this.listeners.get(l.port) === l) this.listeners.delete(l.port);
+  }
+
+  /**
+   * Starts a dial to `remote`:`port` and returns the stream in SYN_SENT. Set
+   * `onOpen` / `onClose` (reasons `refused`, `dial-timeout`) on it, or use
+   * {@link connect}. The SYN schedule and relay hook are described at
+   * `SYN_MAX_TRANSMISSIONS` in stream.ts.
+   */
+  dial(remote: Address, port: number, opts: DialOptions = {}): Stream {
+    checkPort(port);
+    const localPort = opts.localPort ?? this.allocatePort();
+    checkPort(localPort);
+    if (this.lookup(localPort, remote.node, port)) {
+      throw new SessionError(`a connection from port ${localPort} to ${remote}:${port} already exists`);
+    }
+    const { localPort: _lp, onSynTimeout, ...streamOpts } = opts;
+    const stream = this.createStream(localPort, remote, port, { ...this.streamOptions, ...streamOpts });
+    if (onSynTimeout) stream.onSynTimeout = onSynTimeout;
+    stream.openActive();
+    return stream;
+  }
+
+  /**
+   * Dials and resolves with the stream once ESTABLISHED, or rejects with
+   * {@link DialError}. Data may already be queued when it resolves: check
+   * `readableLength` after attaching `onReadable`.
+   */
+  connect(remote: Address, port: number, opts: DialOptions = {}): Promise<Stream> {
+    const s = this.dial(remote, port, opts);
+    return new Promise((resolve, reject) => {
+      s.onOpen = () => {
+        s.onOpen = s.onClose = undefined;
+        resolve(s);
+      };
+      s.onClose = (reason) => {
+        s.onOpen = s.onClose = undefined;
+        reject(new DialError(reason));
+      };
+    });
+  }
+
+  /** The connection with this id, if it is still in the table. */
+  getConnection(id: number): Stream | undefined {
+    return this.byId.get(id);
+  }
+
+  /** Every connection in the table (any state). */
+  connections(): IterableIterator<Stream> {
+    return this.byId.values();
+  }
+
+  /** Connections that are not CLOSED or TIME_WAIT. */
+  get liveConnections(): number {
+    return this.liveTotal;
+  }
+
+  /** Ports with a stream listener. */
+  get listenerPorts(): number[] {
+    return [...this.listeners.keys()];
+  }
+
+  /** StreamHost: keeps the live counters and removes CLOSED streams from the table. */
+  stateChanged(stream: Stream, previous: StreamState): void {
+    const was = isLive(previous), is = isLive(stream.state);
+    if (was !== is) {
+      const d = is ? 1 : -1;
+      this.liveTotal += d;
+      this.livePerPort.set(stream.localPort, (this.livePerPort.get(stream.localPort) ?? 0) + d);
+      if (this.livePerPort.get(stream.localPort) === 0) this.livePerPort.delete(stream.localPort);
+    }
+    if (stream.state === "CLOSED") this.remove(stream);
+  }
+
+  /** StreamHost: packets from streams go straight to the tunnel. */
+  send(pkt: Packet): void {
+    this.sendPacket(pkt);
+  }
+
+  // ---- datagrams ----------------------------------------------------------------------------------
+
+  /** Binds a datagram socket on `port` (0 = next free ephemeral port). */
+  bindDatagram(port = 0, capacity = DATAGRAM_QUEUE_CAPACITY): DatagramSocket {
+    if (port === 0) port = this.allocatePort();
+    checkPort(port);
+    if (this.dgramSockets.has(port)) throw new SessionError(`datagram port ${port} already bound`);
+    const s = new DatagramSocket(port, this, capacity);
+    this.dgramSockets.set(port, s);
+    return s;
+  }
+
+  /** @internal Called by DatagramSocket.close(). */
+  unbindDatagram(s: DatagramSocket): void {
+    if (this.dgramSockets.get(s.port) === s) this.dgramSockets.delete(s.port);
+  }
+
+  /**
+   * Sends one datagram (flags 0, Seq/Ack/Window 0). Without `srcPort` a fresh
+   * ephemeral port is used, as the reference does for every send. Broadcast
+   * destinations must be expanded by the daemon (it knows the members).
+   */
+  sendTo(dst: Address, dstPort: number, data: Uint8Array, srcPort?: number): void {
+    checkPort(dstPort);
+    if (dst.isBroadcast()) {
+      throw new SessionError("broadcast datagrams must be expanded to unicast by the daemon");
+    }
+    if (!(data instanceof Uint8Array) || data.length > MAX_DATAGRAM_PAYLOAD) {
+      throw new SessionError(`datagram payload must be at most ${MAX_DATAGRAM_PAYLOAD} bytes`);
+    }
+    const src = srcPort ?? this.allocatePort();
+    checkPort(src);
+    this.sendPacket({
+      version: PROTOCOL_VERSION,
+      flags: 0,
+      protocol: PROTO_DATAGRAM,
+      src: this.localAddr,
+      dst,
+      srcPort: src,
+      dstPort,
+      seq: 0,
+      ack: 0,
+      window: 0,
+      payload: data,
+    });
+  }
+
+  // ---- ping ---------------------------------------------------------------------------------------
+
+  /**
+   * Sends a port-0 Control ping to `remote` from a reserved ephemeral port and
+   * resolves with the RTT when the matching pong (Ack = Seq + 1, same node)
+   * arrives; rejects with {@link PingTimeoutError} after `timeoutMs`.
+   */
+  ping(remote: Address, opts: { payload?: Uint8Array; timeoutMs?: number } = {}): Promise<PingResult> {
+    const port = this.allocatePort();
+    const seq = this.nextPingSeq;
+    this.nextPingSeq = seqAdd(seq, 1);
+    const now = this.timers.now();
+    const { promise, resolve, reject } = Promise.withResolvers<PingResult>();
+    const p: PendingPing = {
+      node: remote.node,
+      seq,
+      sentAt: now,
+      resolve,
+      reject,
+      onTimer: () => {
+        this.finishPing(port, p);
+        reject(new PingTimeoutError(`no pong from ${remote} within ${opts.timeoutMs ?? PING_TIMEOUT_MS} ms`));
+      },
+    };
+    this.pings.set(port, p);
+    this.timers.schedule(p, now + (opts.timeoutMs ?? PING_TIMEOUT_MS));
+    this.sendPacket({
+      version: PROTOCOL_VERSION,
+      flags: 0,
+      protocol: PROTO_CONTROL,
+      src: this.localAddr,
+      dst: remote,
+      srcPort: port,
+      dstPort: PORT_PING,
+      seq,
+      ack: 0,
+      window: 0,
+      payload: opts.payload ?? EMPTY,
+    });
+    return promise;
+  }
+
+  private finishPing(port: number, p: PendingPing): void {
+    this.timers.cancel(p);
+    if (this.pings.get(port) === p) this.pings.delete(port);
+  }
+
+  // ---- housekeeping --------------------------------------------------------------------------------
+
+  /** TimerTarget: the periodic sweep (expires idle SYN source buckets). */
+  onTimer(now: number): void {
+    this.sweepScheduled = false;
+    this.synLimiter.sweep(now);
+    this.scheduleSweep(now);
+  }
+
+  /** Daemon shutdown: resets every connection, closes listeners and sockets, fails pending pings. */
+  shutdown(): void {
+    for (const s of [...this.byId.values()]) s.abort();
+    for (const l of [...this.listeners.values()]) l.close();
+    for (const d of [...this.dgramSockets.values()]) d.close();
+    for (const [port, p] of [...this.pings]) {
+      this.finishPing(port, p);
+      p.reject(new PingTimeoutError("session manager shut down"));
+    }
+    this.timers.cancel(this);
+    this.sweepScheduled = false;
+  }
+
+  private scheduleSweep(now: number): void {
+    if (this.sweepScheduled || this.synLimiter.trackedSources === 0) return;
+    this.sweepScheduled = true;
+    this.timers.schedule(this, now + SWEEP_INTERVAL_MS);
+  }
+
+  // ---- table --------------------------------------------------------------------------------------
+
+  /** Demux lookup on (local port, remote node, remote port); the remote network is ignored (§1 caveat). */
+  private lookup(localPort: number, remoteNode: number, remotePort: number): Stream | undefined {
+    return this.table.get(remoteNode)?.get(localPort * 0x10000 + remotePort);
+  }
+
+  private createStream(
+    localPort: number,
+    remote: Address,
+    remotePort: number,
+    options: StreamOptions,
+  ): Stream {
+    const id = this.allocateConnId();
+    const stream = new Stream({
+      id,
+      host: this,
+      localAddr: this.localAddr,
+      localPort,
+      remoteAddr: remote,
+      remotePort,
+      options,
+    });
+    let inner = this.table.get(remote.node);
+    if (!inner) this.table.set(remote.node, inner = new Map());
+    inner.set(localPort * 0x10000 + remotePort, stream);
+    this.byId.set(id, stream);
+    this.portUse.set(localPort, (this.portUse.get(localPort) ?? 0) + 1);
+    return stream;
+  }
+
+  private remove(stream: Stream): void {
+    if (this.byId.get(stream.id) !== stream) return;
+    this.byId.delete(stream.id);
+    const inner = this.table.get(stream.remoteAddr.node);
+    const key = stream.localPort * 0x10000 + stream.remotePort;
+    if (inner?.get(key) === stream) {
+      inner.delete(key);
+      if (inner.size === 0) this.table.delete(stream.remoteAddr.node);
+    }
+    const n = (this.portUse.get(stream.localPort) ?? 1) - 1;
+    if (n > 0) this.portUse.set(stream.localPort, n);
+    else this.portUse.delete(stream.localPort);
+  }
+
+  private allocateConnId(): number {
+    for (;;) {
+      const id = this.nextConnId;
+      this.nextConnId = id >= MAX_CONN_ID ? 1 : id + 1;
+      if (!this.byId.has(id)) return id;
+    }
+  }
+
+  /**
+   * The next free ephemeral port, sequentially from 49152 with wrap-around,
+   * skipping ports used by any connection (TIME_WAIT included), listener,
+   * datagram socket or pending ping.
+   */
+  allocatePort(): number {
+    for (let i = 0; i < EPHEMERAL_PORT_COUNT; i++) {
+      const p = this.nextEphemeral;
+      this.nextEphemeral = nextEphemeralPort(p);
+      if (!this.portUse.has(p) && !this.listeners.has(p) && !this.dgramSockets.has(p) && !this.pings.has(p)) {
+        return p;
+      }
+    }
+    throw new SessionError("no free ephemeral port");
+  }
+
+  /** RST answering `pkt`: addresses and ports swapped, Seq/Ack/Window 0 (transport.md §8). */
+  private sendRstFor(pkt: Packet): void {
+    this.sendPacket({
+      version: PROTOCOL_VERSION,
+      flags: FLAG_RST,
+      protocol: PROTO_STREAM,
+      src: pkt.dst,
+      dst: pkt.src,
+      srcPort: pkt.dstPort,
+      dstPort: pkt.srcPort,
+      seq: 0,
+      ack: 0,
+      window: 0,
+      payload: EMPTY,
+    });
+  }
+}
+
+function isLive(state: StreamState): boolean {
+  return state !== "CLOSED" && state !== "TIME_WAIT";
+}
+
+function checkPort(port: number): void {
+  if (!Number.isInteger(port) || port < 0 || port > 0xffff) {
+    throw new SessionError(`port must be an integer in 0..65535, got ${port}`);
+  }
+}
