@@ -357,6 +357,8 @@ export class SessionManager implements StreamHost, TimerTarget {
       existing.abort(); // a new incarnation of a 4-tuple in TIME_WAIT replaces it
     }
     if (this.trustGate) {
+      const key = `${pkt.dstPort}/${pkt.src.node}/${pkt.srcPort}`;
+      if (this.pendingSyns.has(key)) return; // a retransmitted SYN while the first is being checked
       let verdict: boolean | Promise<boolean>;
       try {
         verdict = this.trustGate(pkt.src, "stream");
@@ -365,8 +367,6 @@ export class SessionManager implements StreamHost, TimerTarget {
         verdict = false;
       }
       if (verdict instanceof Promise) {
-        const key = `${pkt.dstPort}/${pkt.src.node}/${pkt.srcPort}`;
-        if (this.pendingSyns.has(key)) return; // a retransmitted SYN while the first is being checked
         this.pendingSyns.add(key);
         verdict.then((ok) => ok, () => false).then((ok) => {
           this.pendingSyns.delete(key);
