@@ -33,6 +33,7 @@ and answers health checks over HTTP. Stops cleanly on SIGINT/SIGTERM.
   --heartbeat DURATION    registry heartbeat interval (default 30s)
   --registry-wait DURATION how long to wait for the registry at start (default 15s)
   --no-echo               do not serve echo on port 7
+  --webhook URL           POST daemon events as JSON to URL
   --fault-drop F, --fault-duplicate F, --fault-reorder F, --fault-seed N
                           inject faults into outgoing datagrams (testing)
   --log-level LEVEL       debug, info, warn (default), error`;
@@ -59,6 +60,7 @@ export const daemonCommand: Command = {
     heartbeat: "string",
     "registry-wait": "string",
     "no-echo": "boolean",
+    webhook: "string",
     "fault-drop": "string",
     "fault-duplicate": "string",
     "fault-reorder": "string",
@@ -125,6 +127,7 @@ export function daemonConfigFromArgs(args: ParsedArgs, argv: readonly string[]):
         heartbeatMs: s.has("heartbeat") ? parseDuration(s.get("heartbeat")!) : undefined,
         registryWaitMs: s.has("registry-wait") ? parseDuration(s.get("registry-wait")!) : undefined,
         disabledServices: args.booleans.has("no-echo") ? ["echo"] : [],
+        webhook: s.get("webhook"),
         faults,
       } as Partial<DaemonConfig> & { registry: string; stateDir: string },
     );

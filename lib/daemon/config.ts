@@ -61,6 +61,8 @@ export interface DaemonConfig {
   disabledServices: string[];
   /** Owner e-mail sent at registration (optional). */
   email?: string;
+  /** Webhook URL that receives daemon events (services.md §9); unset = none. */
+  webhook?: string;
 }
 
 /** Fills defaults and validates; throws ConfigError (or HostPortError) naming the bad setting. */
@@ -86,6 +88,9 @@ export function resolveConfig(
   if (config.beacon !== undefined) parseHostPort(config.beacon, "--beacon");
   if (config.endpoint !== undefined) parseHostPort(config.endpoint, "--endpoint");
   if (!config.socketPath) throw new ConfigError("--socket must not be empty");
+  if (config.webhook && !/^https?:\/\/./.test(config.webhook)) {
+    throw new ConfigError(`--webhook must be an http:// or https:// URL, got "${config.webhook}"`);
+  }
   if (!(config.heartbeatMs >= 100)) throw new ConfigError(`heartbeat interval must be at least 100 ms`);
   if (
     config.mss !== undefined && !(Number.isInteger(config.mss) && config.mss >= 64 && config.mss <= 65000)

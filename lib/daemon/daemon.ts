@@ -28,6 +28,7 @@ import { StreamBridge } from "./streams.ts";
 import { DaemonIpcHandler } from "./ipc_handler.ts";
 import { BUILTIN_SERVICES } from "./services.ts";
 import { daemonMetrics } from "./metrics.ts";
+import { WebhookEmitter } from "./webhooks.ts";
 
 /** Start-up failed (registry unreachable, socket in use, bad identity...). */
 export class DaemonStartError extends PilotError {}
@@ -57,8 +58,8 @@ export class Daemon {
   lastHeartbeatError = "";
   /** Packets that could not be routed because the peer could not be resolved. */
   unroutable = 0;
-  /** Webhook target set over IPC (delivery comes with the services issue). */
-  webhookUrl = "";
+  /** Daemon events POSTed to the webhook URL (config.webhook, IPC SetWebhook). */
+  readonly webhooks: WebhookEmitter;
 
   readonly #timers: TimerQueue;
   readonly #stopTimers: () => void;
@@ -87,6 +88,15 @@ export class Daemon {
     this.address = new Address(0, registered.node_id);
     this.hostname = registered.hostname ?? "";
     this.isPublic = config.public;
+    this.webhooks = new WebhookEmitter({
+      url: config.webhook,
+      nodeId: () => this.nodeId,
+      log: log.child("webhook"),
+    });
+    this.webhooks.emit("node.registered", {
+      address: this.address.toString(),
+      endpoint: registrationFields(config, tunnel).listenAddr,
+    });
     this.peers = new PeerDirectory(registry, tunnel, log.child("peers"));
     this.#timers = new TimerQueue(() => performance.now());
     this.#stopTimers = startTimerLoop(this.#timers);
@@ -220,6 +230,7 @@ export class Daemon {
       this.heartbeatFailures = 0;
       this.lastHeartbeatError = "";
       this.log.info("re-registered with the registry", { node: reply.node_id });
+      this.webhooks.emit("node.reregistered", { address: this.address.toString() });
       await this.#runHooks(this.afterReregister, "after-reregister");
     } catch (err) {
       this.log.warn("re-registration failed", { err });
@@ -322,6 +333,7 @@ export class Daemon {
     this.#stopTimers();
     this.registry.close();
     await this.tunnel.close();
+    await this.webhooks.close();
     this.log.info("daemon stopped", { node: this.nodeId });
   }
 }

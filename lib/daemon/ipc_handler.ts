@@ -158,7 +158,7 @@ export class DaemonIpcHandler implements IpcHandler {
   }
 
   setWebhook(_client: IpcClient, url: string): SetWebhookReply {
-    this.daemon.webhookUrl = url;
+    this.daemon.webhooks.setUrl(url);
     return { webhook: url };
   }
 

@@ -28,6 +28,7 @@ export function daemonMetrics(d: Daemon): MetricFamily[] {
   }
   rtts.sort((a, b) => a - b);
   const s = d.manager.counters as unknown as Record<string, number>;
+  const wh = d.webhooks.stats();
   return [
     single("pilot_up", "1 while the daemon runs", "gauge", 1),
     single(
@@ -101,5 +102,12 @@ export function daemonMetrics(d: Daemon): MetricFamily[] {
       "gauge",
       d.heartbeatFailures,
     ),
+    byLabel("pilot_webhook_events_total", "Webhook events, by outcome", "counter", "outcome", {
+      delivered: wh.delivered,
+      failed: wh.failed,
+      dropped: wh.dropped,
+    }),
+    single("pilot_webhook_retries_total", "Webhook POSTs repeated after a failure", "counter", wh.retries),
+    single("pilot_webhook_queue_depth", "Webhook events waiting for delivery", "gauge", wh.queued),
   ];
 }
