@@ -251,6 +251,8 @@ export class Stream implements TimerTarget {
   private lastAdvertised = 0;
   private finSeq = -1;
   private remoteEnded = false;
+  /** Set by close(): received data is acknowledged but thrown away. */
+  private discardInput = false;
 
   // lifecycle timers
   private lastActivity = 0;
@@ -406,6 +408,7 @@ export class Stream implements TimerTarget {
     if (this._state !== "ESTABLISHED") return;
     this.run(() => {
       this.closing = true;
+      this.discardInput = true;
       this.nagle = false;
       this.lastActivity = now;
       this.lingerUntil = now + CLOSE_LINGER_MS;
@@ -552,7 +555,10 @@ export class Stream implements TimerTarget {
     // Window: ignore an empty, non-advancing ACK saying 0 (a reference keepalive or probe).
     if (advanced || payload.length > 0 || pkt.window !== 0) this.setPeerWindow(pkt.window);
     if (sack) this.onSack(payload);
-    else if (hasData && this.onData(pkt.seq, payload)) this.scheduleAck(now);
+    else if (hasData) {
+      const hadGap = this.ooo.size > 0;
+      if (this.onData(pkt.seq, payload)) this.scheduleAck(now, hadGap);
+    }
     this.flush(now);
   }
 
@@ -595,8 +601,12 @@ export class Stream implements TimerTarget {
       if (this.closing) this.maybeSendFin(now);
       return true;
     }
-    // Duplicate: RFC 5681 §2 — pure (SACK counts as pure), same window, data outstanding.
-    if (ack === this.sndUna && pure && pkt.window === this.peerWindowField && this.sndNxt !== this.sndUna) {
+    // Duplicate: RFC 5681 §2 — pure (SACK counts as pure), same window, data outstanding;
+    // answers to zero-window probes are not loss signals.
+    if (
+      ack === this.sndUna && pure && pkt.window === this.peerWindowField && pkt.window !== 0 &&
+      this.sndNxt !== this.sndUna
+    ) {
       this.dupAcks++;
       this.dupAckCount++;
       if (this.dupAcks === DUP_ACK_THRESHOLD && this.recovery === Recovery.None) this.enterFastRecovery(now);
@@ -632,7 +642,7 @@ export class Stream implements TimerTarget {
       if (data.length <= -ahead) return true;
       data = data.subarray(-ahead);
     }
-    if (!this.closing && this.unread + data.length > this.recvBufferBytes + RECV_OVERCOMMIT_BYTES) {
+    if (!this.discardInput && this.unread + data.length > this.recvBufferBytes + RECV_OVERCOMMIT_BYTES) {
       return false;
     }
     this.deliver(data);
@@ -643,7 +653,7 @@ export class Stream implements TimerTarget {
   private deliver(data: Uint8Array): void {
     this.rcvNxt = seqAdd(this.rcvNxt, data.length);
     this.bytesRecv += data.length;
-    if (!this.closing && this._state !== "CLOSED") {
+    if (!this.discardInput && this._state !== "CLOSED") {
       this.recvQ.push(data);
       this.unread += data.length;
       this.evReadable = true;
@@ -655,9 +665,12 @@ export class Stream implements TimerTarget {
     }
   }
 
-  /** Delayed-ACK rule (§5.3) after a data segment. */
-  private scheduleAck(now: number): void {
-    if (this.ooo.size > 0) {
+  /**
+   * Delayed-ACK rule (§5.3) after a data segment: at once while out-of-order
+   * data is held, or when this segment filled (part of) a gap (RFC 5681 §4.2).
+   */
+  private scheduleAck(now: number, filledGap: boolean): void {
+    if (this.ooo.size > 0 || filledGap) {
       this.sendAck();
       return;
     }
@@ -677,7 +690,7 @@ export class Stream implements TimerTarget {
     this.lastActivity = now;
     if (bare) this.emit(FLAG_FIN | FLAG_ACK, this.sndNxt, seqAdd(pkt.seq, 1), EMPTY, 0);
     // If the FIN overtook data, keep accepting that data during TIME_WAIT before signalling EOF.
-    if (!this.closing && seqAfter(pkt.seq, this.rcvNxt)) this.finSeq = pkt.seq;
+    if (!this.discardInput && seqAfter(pkt.seq, this.rcvNxt)) this.finSeq = pkt.seq;
     else this.remoteEnded = true;
     this.evReadable = true;
     this.enterTimeWait(now);
@@ -810,7 +823,9 @@ export class Stream implements TimerTarget {
   }
 
   private windowField(): number {
-    if (this.closing) return Math.min(MAX_WINDOW_FIELD, Math.floor(this.recvBufferBytes / WINDOW_UNIT_BYTES));
+    if (this.discardInput) {
+      return Math.min(MAX_WINDOW_FIELD, Math.floor(this.recvBufferBytes / WINDOW_UNIT_BYTES));
+    }
     const free = this.recvBufferBytes - this.unread;
     return free <= 0 ? 0 : Math.min(MAX_WINDOW_FIELD, Math.floor(free / WINDOW_UNIT_BYTES));
   }

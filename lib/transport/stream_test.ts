@@ -1,0 +1,333 @@
+/** Packet-level behaviour of one Stream driven by hand (fake host and clock). */
+import { toHex } from "../bytes.ts";
+import { assert, assertEquals, assertThrows } from "../../tests/assert.ts";
+import { Address } from "../protocol/address.ts";
+import { FLAG_ACK, FLAG_FIN, FLAG_RST, FLAG_SYN, PROTO_STREAM } from "../protocol/header.ts";
+import type { Packet } from "../protocol/packet.ts";
+import { encodeSack } from "./sack.ts";
+import {
+  type CloseReason,
+  IDLE_TIMEOUT_MS,
+  MAX_TRANSMISSIONS,
+  PERSIST_INITIAL_MS,
+  PERSIST_MAX_MS,
+  RECV_BUFFER_BYTES,
+  RECV_OVERCOMMIT_BYTES,
+  Stream,
+  type StreamHost,
+  type StreamOptions,
+  StreamStateError,
+} from "./stream.ts";
+import { TimerQueue } from "./timers.ts";
+
+const ME = new Address(0, 1), PEER = new Address(0, 2);
+
+class FakeHost implements StreamHost {
+  now = 0;
+  readonly timers = new TimerQueue(() => this.now);
+  sent: Packet[] = [];
+  states: string[] = [];
+  send(pkt: Packet): void {
+    this.sent.push(pkt);
+  }
+  stateChanged(s: Stream): void {
+    this.states.push(s.state);
+  }
+  /** Advances the clock to now + ms, firing timers on the way. */
+  advance(ms: number): void {
+    const end = this.now + ms;
+    for (let t = this.timers.nextDeadline(); t !== undefined && t <= end; t = this.timers.nextDeadline()) {
+      this.now = Math.max(this.now, t);
+      this.timers.runDue(this.now);
+    }
+    this.now = end;
+  }
+  take(): Packet[] {
+    const s = this.sent;
+    this.sent = [];
+    return s;
+  }
+}
+
+function from(p: Partial<Packet>): Packet {
+  return {
+    version: 1,
+    flags: FLAG_ACK,
+    protocol: PROTO_STREAM,
+    src: PEER,
+    dst: ME,
+    srcPort: 1000,
+    dstPort: 49152,
+    seq: 1,
+    ack: 1,
+    window: 512,
+    payload: new Uint8Array(0),
+    ...p,
+  };
+}
+
+/** A stream established by dialing (SYN, SYN+ACK from the peer), with its sent packets cleared. */
+function dialed(options: StreamOptions = {}, peerWindow = 512) {
+  const host = new FakeHost();
+  const s = new Stream({
+    id: 1,
+    host,
+    localAddr: ME,
+    localPort: 49152,
+    remoteAddr: PEER,
+    remotePort: 1000,
+    options,
+  });
+  s.openActive();
+  s.handlePacket(from({ flags: FLAG_SYN | FLAG_ACK, seq: 0, ack: 1, window: peerWindow }));
+  host.take();
+  return { s, host };
+}
+
+/** A stream established passively (peer's SYN with ISN 0). */
+function accepted(options: StreamOptions = {}) {
+  const host = new FakeHost();
+  const s = new Stream({
+    id: 1,
+    host,
+    localAddr: ME,
+    localPort: 1000,
+    remoteAddr: PEER,
+    remotePort: 49152,
+    options,
+  });
+  s.openPassive(from({ flags: FLAG_SYN, seq: 0, ack: 0, srcPort: 49152, dstPort: 1000 }));
+  host.take();
+  return { s, host };
+}
+
+const data = (seq: number, len: number, fill = 1, extra: Partial<Packet> = {}) =>
+  from({ seq, payload: new Uint8Array(len).fill(fill), srcPort: 49152, dstPort: 1000, ...extra });
+
+const fields = (p: Packet) => [p.flags, p.seq, p.ack, p.window, p.payload.length];
+
+Deno.test("stream: dial handshake packets (§3.1) and the first data segment", () => {
+  const host = new FakeHost();
+  const s = new Stream({ id: 1, host, localAddr: ME, localPort: 49152, remoteAddr: PEER, remotePort: 1000 });
+  let opened = 0;
+  s.onOpen = () => opened++;
+  s.openActive();
+  assertEquals(fields(host.take()[0]), [FLAG_SYN, 0, 0, 512, 0]);
+  assertEquals(s.state, "SYN_SENT");
+  s.write(new TextEncoder().encode("hello")); // buffered until established
+  assertEquals(host.sent.length, 0);
+  s.handlePacket(
+    from({ flags: FLAG_SYN | FLAG_ACK, seq: 0, ack: 1, window: 300, payload: new Uint8Array(9) }),
+  );
+  const [ack, hello] = host.take();
+  assertEquals(fields(ack), [FLAG_ACK, 1, 1, 512, 0]);
+  assertEquals(fields(hello), [FLAG_ACK, 1, 1, 512, 5]);
+  assertEquals([s.state, opened, s.stats().peerRecvWin], ["ESTABLISHED", 1, 300 * 4096]);
+  // A duplicate SYN+ACK is ignored (no second ACK).
+  s.handlePacket(from({ flags: FLAG_SYN | FLAG_ACK, seq: 0, ack: 1 }));
+  assertEquals(host.sent.length, 0);
+});
+
+Deno.test("stream: the receiver's SACK matches the spec example (segments 1 and 3 lost)", () => {
+  const { s, host } = accepted();
+  s.handlePacket(data(4097, 4096));
+  s.handlePacket(data(12289, 4096));
+  const acks = host.take();
+  assertEquals(acks.length, 2); // out-of-order data is acknowledged at once
+  assertEquals(acks[1].ack, 1);
+  assertEquals(
+    toHex(acks[1].payload).toUpperCase(),
+    "5341434B02" + "00001001" + "00002001" + "00003001" + "00004001",
+  );
+  // Filling the holes delivers everything in order.
+  // Filling the holes delivers everything in order; a segment that fills a gap is acknowledged at once.
+  s.handlePacket(data(1, 4096));
+  s.handlePacket(data(8193, 4096));
+  assertEquals(s.readableLength, 4 * 4096);
+  assertEquals(host.sent.map((p) => [p.ack, p.payload.length]), [[8193, 13], [16385, 0]]);
+});
+
+Deno.test("stream: three duplicate pure ACKs trigger fast retransmit; window changes and data do not count", () => {
+  const { s, host } = dialed({ noDelay: true });
+  s.write(new Uint8Array(10 * 4096));
+  assertEquals(host.take().length, 10);
+  s.handlePacket(from({ ack: 1, window: 511 })); // window changed: not a duplicate
+  s.handlePacket(from({ ack: 1, window: 511, seq: 1, payload: new Uint8Array(3) })); // carries data
+  s.handlePacket(from({ ack: 1, window: 511, seq: 1 })); // duplicate 1 (old data above was delivered? seq 1→4)
+  s.handlePacket(from({ ack: 1, window: 511, seq: 4 }));
+  assertEquals(host.sent.filter((p) => p.payload.length > 100).length, 0);
+  s.handlePacket(from({ ack: 1, window: 511, seq: 4, payload: encodeSack([{ left: 8193, right: 12289 }]) }));
+  const retx = host.take().filter((p) => p.payload.length > 100);
+  assertEquals(retx.map((p) => p.seq), [1]);
+  assertEquals(s.stats().fastRetx, 1);
+  assertEquals(s.stats().congWin, 5 * 4096); // halved from 10 segments
+});
+
+Deno.test("stream: an empty ACK with window 0 that does not advance is ignored (reference keepalive)", () => {
+  const { s } = dialed();
+  s.handlePacket(from({ ack: 1, window: 0 }));
+  assertEquals(s.stats().peerRecvWin, 512 * 4096);
+  s.handlePacket(from({ ack: 1, window: 7 })); // a non-zero window is always news
+  assertEquals(s.stats().peerRecvWin, 7 * 4096);
+});
+
+Deno.test("stream: zero window → 1-byte probes at 0.5 s doubling to 30 s, not limited like retransmissions", () => {
+  const { s, host } = dialed({ noDelay: true });
+  s.write(new Uint8Array(8192).fill(3));
+  assertEquals(host.take().length, 2);
+  s.handlePacket(from({ ack: 8193, window: 0 })); // all acked, window closed
+  s.write(new Uint8Array(1000));
+  assertEquals(host.take().length, 0);
+  const probes: number[] = [];
+  for (let t = 0; t < 10 * 60_000; t += 100) {
+    host.advance(100);
+    for (const p of host.take().filter((p) => p.payload.length > 0)) {
+      assertEquals([p.seq, p.payload.length], [8193, 1]);
+      probes.push(host.now);
+      // A receiver that cannot take the byte yet still answers: window 0, Ack unchanged.
+      s.handlePacket(from({ ack: 8193, window: 0 }));
+    }
+  }
+  assert(probes.length > MAX_TRANSMISSIONS, `only ${probes.length} probes`);
+  const gaps = probes.slice(1).map((t, i) => t - probes[i]);
+  assertEquals(probes[0] - 0 <= PERSIST_INITIAL_MS + 100, true);
+  assert(gaps.every((g, i) => i === 0 || g >= gaps[i - 1]));
+  assert(gaps.at(-1)! <= PERSIST_MAX_MS + 100);
+  assertEquals(s.state, "ESTABLISHED");
+  // The receiver acknowledges the probe and opens its window: the rest flows at once.
+  s.handlePacket(from({ ack: 8194, window: 100 }));
+  assertEquals(host.take().map((p) => p.payload.length), [999]);
+});
+
+Deno.test("stream: a zero-window peer that never answers a probe is closed as idle after 120 s", () => {
+  const { s, host } = dialed({ noDelay: true });
+  s.write(new Uint8Array(10));
+  s.handlePacket(from({ ack: 11, window: 0 }));
+  s.write(new Uint8Array(10));
+  // The probe (new data, at 0.5 s) is the last activity.
+  host.advance(PERSIST_INITIAL_MS + IDLE_TIMEOUT_MS - 1);
+  assertEquals(s.state, "ESTABLISHED");
+  host.advance(2);
+  assertEquals([s.state, s.closeReason], ["TIME_WAIT", "idle"]);
+});
+
+Deno.test("stream: in-order data beyond the receive buffer is accepted up to the hard cap, then dropped unacknowledged", () => {
+  const { s, host } = accepted({ recvBufferBytes: 8192 });
+  let seq = 1;
+  const seg = 65_536;
+  let accepted_ = 0;
+  for (let i = 0; i < 20; i++) {
+    s.handlePacket(data(seq, seg));
+    seq += seg;
+    host.advance(50); // let delayed ACKs go
+    const acks = host.take();
+    if (acks.length) accepted_ = acks.at(-1)!.ack - 1;
+  }
+  assertEquals(accepted_, 8192 + RECV_OVERCOMMIT_BYTES - ((8192 + RECV_OVERCOMMIT_BYTES) % seg));
+  assertEquals(s.readableLength, accepted_);
+  assert(host.sent.length === 0);
+  // Reading reopens the window: a window update is sent.
+  while (s.read());
+  const upd = host.take();
+  assertEquals(upd.length, 1);
+  assertEquals([upd[0].ack, upd[0].window], [accepted_ + 1, 2]);
+});
+
+Deno.test("stream: advertised window tracks unread data; reading sends a window update", () => {
+  const { s, host } = accepted();
+  for (let i = 0; i < 512; i++) s.handlePacket(data(1 + i * 4096, 4096));
+  const last = host.take().at(-1)!;
+  assertEquals([last.ack, last.window], [1 + 512 * 4096, 0]);
+  assertEquals(s.readableLength, RECV_BUFFER_BYTES);
+  const part = s.read(100)!;
+  assertEquals(part.length, 100);
+  s.read(); // rest of the first chunk
+  assertEquals(host.take().map((p) => p.window), [1]); // 0 → 1: update
+  for (let i = 0; i < 200; i++) s.read();
+  assertEquals(host.take().map((p) => p.window), [129]);
+});
+
+Deno.test("stream: FIN that overtook data: the data is still delivered before EOF", () => {
+  const { s, host } = accepted();
+  let reason: CloseReason | undefined;
+  s.onClose = (r) => reason = r;
+  s.handlePacket(data(5, 4, 2));
+  s.handlePacket(from({ flags: FLAG_FIN, seq: 9, ack: 0, window: 0, srcPort: 49152, dstPort: 1000 }));
+  const finAck = host.take().at(-1)!;
+  assertEquals(fields(finAck), [FLAG_FIN | FLAG_ACK, 1, 10, 0, 0]);
+  assertEquals([s.state, reason, s.eof], ["TIME_WAIT", "remote", false]);
+  s.handlePacket(data(1, 4, 1));
+  assertEquals(s.readableLength, 8);
+  assertEquals([...s.read()!, ...s.read()!], [1, 1, 1, 1, 2, 2, 2, 2]);
+  assert(s.eof);
+  assertEquals(host.sent.length, 0); // nothing is acknowledged in TIME_WAIT
+});
+
+Deno.test("stream: FIN+ACK is not answered; a repeated bare FIN in TIME_WAIT is", () => {
+  const { s, host } = dialed();
+  s.close();
+  assertEquals(fields(host.take()[0]), [FLAG_FIN, 1, 0, 0, 0]);
+  s.handlePacket(from({ flags: FLAG_FIN | FLAG_ACK, seq: 1, ack: 2, window: 0 }));
+  assertEquals([s.state, host.sent.length], ["TIME_WAIT", 0]);
+  s.handlePacket(from({ flags: FLAG_FIN, seq: 1, ack: 0, window: 0 }));
+  assertEquals(fields(host.take()[0]), [FLAG_FIN | FLAG_ACK, 1, 2, 0, 0]);
+  host.advance(10_000);
+  assertEquals(s.state, "CLOSED");
+});
+
+Deno.test("stream: ACKs of unsent data, packets without ACK and SYN payloads are ignored", () => {
+  const { s, host } = dialed({ noDelay: true });
+  s.write(new Uint8Array(100));
+  host.take();
+  s.handlePacket(from({ ack: 5000 })); // beyond SendSeq
+  assertEquals(s.inFlight, 100);
+  s.handlePacket(from({ flags: 0, seq: 1, payload: new Uint8Array(10) }));
+  assertEquals(s.readableLength, 0);
+  s.handlePacket(from({ ack: 101 }));
+  assertEquals(s.inFlight, 0);
+});
+
+Deno.test("stream: write after close throws; onClose fires once; abort sends RST", () => {
+  const { s, host } = dialed();
+  const reasons: string[] = [];
+  s.onClose = (r) => reasons.push(r);
+  s.close();
+  assertThrows(() => s.write(new Uint8Array(1)), StreamStateError);
+  s.close();
+  s.abort();
+  assertEquals(reasons, ["local"]);
+  assertEquals(host.take().map((p) => p.flags), [FLAG_FIN, FLAG_RST]);
+  assertEquals(s.state, "CLOSED");
+});
+
+Deno.test("stream: RST while dialing → refused; SYN timer fires the relay hook", () => {
+  const host = new FakeHost();
+  const s = new Stream({ id: 1, host, localAddr: ME, localPort: 49152, remoteAddr: PEER, remotePort: 1000 });
+  const hooks: number[] = [];
+  s.onSynTimeout = (n) => hooks.push(n);
+  s.openActive();
+  host.advance(3500);
+  assertEquals(hooks, [1, 2]);
+  assertEquals(host.take().filter((p) => p.flags === FLAG_SYN).length, 3);
+  s.handlePacket(from({ flags: FLAG_RST, seq: 0, ack: 0, window: 0 }));
+  assertEquals([s.state, s.closeReason], ["CLOSED", "refused"]);
+  assertEquals(host.timers.size, 0);
+});
+
+Deno.test("stream: a timeout retransmits the oldest segment, collapses cwnd to 1 MSS and doubles the RTO", () => {
+  const { s, host } = dialed({ noDelay: true });
+  s.write(new Uint8Array(4 * 4096));
+  assertEquals(host.take().length, 4);
+  host.advance(999);
+  assertEquals(host.sent.length, 0);
+  host.advance(2);
+  assertEquals(host.take().map((p) => p.seq), [1]);
+  assertEquals(s.stats().congWin, 4096);
+  host.advance(1998); // the first retransmission went out at t = 1000; the RTO is now 2 s
+  assertEquals(host.sent.length, 0);
+  host.advance(2);
+  assertEquals(host.take().map((p) => p.seq), [1]);
+  // The ACK clock then resends the other presumed-lost segments, one more per ACK (slow start).
+  s.handlePacket(from({ ack: 4097 }));
+  assertEquals(host.take().map((p) => p.seq), [4097, 8193]);
+});
