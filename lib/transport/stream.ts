@@ -55,9 +55,9 @@ export const DEFAULT_PEER_WINDOW_UNITS = 512;
 export const WINDOW_UPDATE_UNITS = 128;
 /** Initial sequence number (the reference always uses 0; its SACK comparisons are not wrap-safe). */
 export const ISN = 0;
-/** Delayed ACK: at most this many unacknowledged data segments... */
+/** Delayed ACK: acknowledge at the latest every this many data segments... */
 export const DELAYED_ACK_SEGMENTS = 2;
-/** ...or this long. */
+/** ...or this long after the first unacknowledged one. */
 export const DELAYED_ACK_MS = 40;
 /** Nagle: how long a sub-MSS remainder may be held while data is unacknowledged. */
 export const NAGLE_DELAY_MS = 40;
@@ -65,8 +65,9 @@ export const NAGLE_DELAY_MS = 40;
 export const DUP_ACK_THRESHOLD = 3;
 /** Transmissions of one segment (original + retransmissions) before the connection is reset. */
 export const MAX_TRANSMISSIONS = 8;
-/** Zero-window probe interval: initial and cap (doubling in between). */
+/** First zero-window probe interval (doubles after each probe). */
 export const PERSIST_INITIAL_MS = 500;
+/** Cap of the zero-window probe interval. */
 export const PERSIST_MAX_MS = 30_000;
 /**
  * Send a keepalive when nothing has been sent for this long. Measured from our
@@ -82,10 +83,12 @@ export const TIME_WAIT_MS = 10_000;
  * Dial SYN schedule (draft-conformant, transport.md §3.2): the SYN timer starts
  * at 1 s and doubles up to 8 s; 6 SYNs in all, at 0, 1, 3, 7, 15, 23 s, and the
  * dial fails at 31 s. After the 3rd expiry the daemon may move the peer to
- * relay (onSynTimeout), so the last 3 SYNs go via relay.
+ * relay (onSynTimeout), so the last 3 SYNs go via relay. Every SYN is identical.
  */
 export const SYN_RTO_INITIAL_MS = 1_000;
+/** Cap of the doubling SYN timer. */
 export const SYN_RTO_MAX_MS = 8_000;
+/** SYNs sent before a dial fails with `dial-timeout`. */
 export const SYN_MAX_TRANSMISSIONS = 6;
 /** SYN expiries after which the daemon should switch the peer to relay. */
 export const SYN_DIRECT_ATTEMPTS = 3;
