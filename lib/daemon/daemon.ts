@@ -97,7 +97,7 @@ export class Daemon {
       address: this.address.toString(),
       endpoint: registrationFields(config, tunnel).listenAddr,
     });
-    this.peers = new PeerDirectory(registry, tunnel, log.child("peers"));
+    this.peers = new PeerDirectory(registry, tunnel, log.child("peers"), () => this.nodeId);
     this.#timers = new TimerQueue(() => performance.now());
     this.#stopTimers = startTimerLoop(this.#timers);
     const gate = new TrustGate(registry, () => this.nodeId, () => this.isPublic, log.child("trust"));
@@ -192,6 +192,11 @@ export class Daemon {
   /** Hands a packet from the session layer to the tunnel, resolving the peer first when needed. */
   #sendPacket(pkt: Packet): void {
     const node = pkt.dst.node;
+    if (node === this.nodeId) {
+      // Loopback: a program dialing its own node. Never re-enter the session layer synchronously.
+      queueMicrotask(() => this.manager.onPacket(pkt));
+      return;
+    }
     if (this.peers.isRouted(node)) return this.tunnel.send(node, pkt);
     this.peers.ensure(node).then(
       () => this.tunnel.send(node, pkt),

@@ -42,7 +42,7 @@ export class PeerDirectory {
   readonly #endpoints = new Map<number, CachedEndpoint>();
   readonly #keys = new Map<number, CachedKey>();
 
-  constructor(registry: RegistryClient, tunnel: Tunnel, log: Logger) {
+  constructor(registry: RegistryClient, tunnel: Tunnel, log: Logger, private readonly selfId: () => number) {
     this.#registry = registry;
     this.#tunnel = tunnel;
     this.#log = log;
@@ -75,7 +75,7 @@ export class PeerDirectory {
    * Concurrent callers share one lookup. Throws PeerResolveError with the reason.
    */
   ensure(node: number): Promise<void> {
-    if (this.#routed.has(node)) return Promise.resolve();
+    if (this.#routed.has(node) || node === this.selfId()) return Promise.resolve();
     let p = this.#inflight.get(node);
     if (!p) {
       p = this.#resolve(node).finally(() => this.#inflight.delete(node));
