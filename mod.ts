@@ -1,7 +1,8 @@
 /**
  * pilot: a Pilot Protocol implementation for Deno. This module is the public SDK
- * surface; it only re-exports. The common names are at the top level; each layer's
- * full surface is also available as a namespace (`protocol`, `crypto`, `tunnel`, `beacon`).
+ * surface; it only re-exports. The common names are at the top level (the SDK's `connect`
+ * to a local daemon first); each layer's full surface is also available as a namespace
+ * (`protocol`, `crypto`, `tunnel`, `beacon`, `transport`, `registry`, `sdk`).
  *
  * @example
  * ```ts
@@ -22,8 +23,24 @@ export {
 } from "./lib/protocol/address.ts";
 export * from "./lib/protocol/ports.ts";
 export { IdentityError, loadOrCreateIdentity } from "./lib/crypto/mod.ts";
+export {
+  type CallOptions,
+  connect,
+  Connection,
+  type ConnectOptions,
+  DaemonError,
+  type Datagram,
+  DEFAULT_SOCKET_PATH,
+  IpcError,
+  Listener,
+  PilotClient,
+} from "./lib/sdk/mod.ts";
+export { RegistryClient, RegistryService } from "./lib/registry/mod.ts";
 
 export * as protocol from "./lib/protocol/mod.ts";
 export * as crypto from "./lib/crypto/mod.ts";
 export * as tunnel from "./lib/tunnel/mod.ts";
 export * as beacon from "./lib/beacon/mod.ts";
+export * as transport from "./lib/transport/mod.ts";
+export * as registry from "./lib/registry/mod.ts";
+export * as sdk from "./lib/sdk/mod.ts";
