@@ -8,6 +8,8 @@ import { connectCommand, listenCommand } from "./connect.ts";
 import { registryCommand } from "./registry.ts";
 import { identityCommand } from "./identity.ts";
 import { versionCommand } from "./version.ts";
+import { disableTasksCommand, enableTasksCommand, taskCommand } from "./task.ts";
+import { clearWebhookCommand, setWebhookCommand } from "./webhook.ts";
 
 export const COMMANDS: readonly Command[] = [
   daemonCommand,
@@ -19,5 +21,10 @@ export const COMMANDS: readonly Command[] = [
   listenCommand,
   registryCommand,
   identityCommand,
+  taskCommand,
+  enableTasksCommand,
+  disableTasksCommand,
+  setWebhookCommand,
+  clearWebhookCommand,
   versionCommand,
 ];

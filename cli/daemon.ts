@@ -3,6 +3,7 @@ import type { Command } from "./command.ts";
 import { intFlag, parseArgs, type ParsedArgs, parseDuration } from "./args.ts";
 import { CliError, printResult } from "./output.ts";
 import { envOr } from "./client.ts";
+import { configuredWebhook } from "./webhook.ts";
 import { Daemon } from "../lib/daemon/daemon.ts";
 import { type DaemonConfig, DEFAULT_SOCKET_PATH, resolveConfig } from "../lib/daemon/config.ts";
 import { parseHostPort } from "../lib/net/hostport.ts";
@@ -33,7 +34,8 @@ and answers health checks over HTTP. Stops cleanly on SIGINT/SIGTERM.
   --heartbeat DURATION    registry heartbeat interval (default 30s)
   --registry-wait DURATION how long to wait for the registry at start (default 15s)
   --no-echo               do not serve echo on port 7
-  --webhook URL           POST daemon events as JSON to URL
+  --no-tasksubmit         do not serve task submission on port 1003
+  --webhook URL           POST daemon events as JSON to URL (default: webhook in <state>/config.json)
   --fault-drop F, --fault-duplicate F, --fault-reorder F, --fault-seed N
                           inject faults into outgoing datagrams (testing)
   --log-level LEVEL       debug, info, warn (default), error`;
@@ -60,6 +62,7 @@ export const daemonCommand: Command = {
     heartbeat: "string",
     "registry-wait": "string",
     "no-echo": "boolean",
+    "no-tasksubmit": "boolean",
     webhook: "string",
     "fault-drop": "string",
     "fault-duplicate": "string",
@@ -126,8 +129,8 @@ export function daemonConfigFromArgs(args: ParsedArgs, argv: readonly string[]):
         mss: s.has("mss") ? intFlag(args, "mss", 4096, 64, 65000) : undefined,
         heartbeatMs: s.has("heartbeat") ? parseDuration(s.get("heartbeat")!) : undefined,
         registryWaitMs: s.has("registry-wait") ? parseDuration(s.get("registry-wait")!) : undefined,
-        disabledServices: args.booleans.has("no-echo") ? ["echo"] : [],
-        webhook: s.get("webhook"),
+        disabledServices: ["echo", "tasksubmit"].filter((name) => args.booleans.has(`no-${name}`)),
+        webhook: s.get("webhook") ?? configuredWebhook(s.get("state") ?? defaultStateDir()),
         faults,
       } as Partial<DaemonConfig> & { registry: string; stateDir: string },
     );

@@ -6,6 +6,7 @@
 import type { Daemon } from "./daemon.ts";
 import { PORT_ECHO } from "../protocol/ports.ts";
 import { startEchoService } from "../services/echo.ts";
+import { installTaskService } from "../services/tasks/install.ts";
 
 /** A built-in service. */
 export interface DaemonService {
@@ -18,4 +19,5 @@ export interface DaemonService {
 /** Built-in services in start order. */
 export const BUILTIN_SERVICES: readonly DaemonService[] = [
   { name: "echo", install: (d) => startEchoService(d.manager, PORT_ECHO) },
+  { name: "tasksubmit", install: (d) => installTaskService(d) },
 ];

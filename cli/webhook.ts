@@ -1,0 +1,109 @@
+/**
+ * `pilot set-webhook <url>` and `pilot clear-webhook` (cli.md §4.3): store the URL as
+ * `webhook` in `<state>/config.json` — where `pilot daemon` picks it up at its next
+ * start — and apply it to the running daemon at once (IPC SetWebhook, best effort).
+ */
+import { join } from "node:path";
+import type { Command } from "./command.ts";
+import { parseArgs, type ParsedArgs } from "./args.ts";
+import { CliError, printResult } from "./output.ts";
+import { connectDaemon } from "./client.ts";
+import { defaultStateDir } from "../lib/crypto/identity.ts";
+
+/** The CLI configuration file inside the state directory. */
+export const CONFIG_FILE = "config.json";
+
+export const setWebhookCommand: Command = webhookCommand(true);
+export const clearWebhookCommand: Command = webhookCommand(false);
+
+function webhookCommand(set: boolean): Command {
+  const name = set ? "set-webhook" : "clear-webhook";
+  return {
+    name,
+    summary: set ? "POST the daemon's events to a URL" : "Stop POSTing the daemon's events",
+    usage: [
+      `pilot ${name}${set ? " <url>" : ""} [--state DIR] [--socket PATH] [--json]`,
+      "",
+      set
+        ? "Saves the URL (http:// or https://) in <state>/config.json and applies it to the running daemon."
+        : "Removes the URL from <state>/config.json and disables webhooks on the running daemon.",
+      "Output keys: webhook, applied (false when the daemon was not reachable).",
+    ].join("\n"),
+    flags: { socket: "string", state: "string" },
+    async run(argv, out) {
+      const args = parseArgs(argv, this.flags);
+      const url = set ? args.positionals[0] : "";
+      if (args.positionals.length > (set ? 1 : 0)) {
+        throw new CliError("invalid_argument", `unexpected argument "${args.positionals[set ? 1 : 0]}"`);
+      }
+      if (set && (url === undefined || !/^https?:\/\/./.test(url))) {
+        throw new CliError(
+          "invalid_argument",
+          "usage: pilot set-webhook <url> (the URL must start with http:// or https://)",
+        );
+      }
+      await saveWebhook(stateDir(args), url);
+      const applied = await apply(args, url);
+      printResult(
+        out,
+        { webhook: url, applied },
+        `${set ? `webhook set to ${url}` : "webhook cleared"}${
+          applied ? "" : " (daemon not reachable; applies at its next start)"
+        }`,
+      );
+      return 0;
+    },
+  };
+}
+
+/** The webhook URL stored in `<stateDir>/config.json`, if any (read by `pilot daemon`). */
+export function configuredWebhook(stateDir: string): string | undefined {
+  try {
+    const cfg = JSON.parse(Deno.readTextFileSync(join(stateDir, CONFIG_FILE)));
+    return typeof cfg?.webhook === "string" && cfg.webhook ? cfg.webhook : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function stateDir(args: ParsedArgs): string {
+  return args.strings.get("state") ?? defaultStateDir();
+}
+
+async function saveWebhook(dir: string, url: string): Promise<void> {
+  const path = join(dir, CONFIG_FILE);
+  let cfg: Record<string, unknown> = {};
+  try {
+    const parsed = JSON.parse(await Deno.readTextFile(path));
+    if (parsed && typeof parsed === "object" && !Array.isArray(parsed)) cfg = parsed;
+  } catch (err) {
+    if (!(err instanceof Deno.errors.NotFound)) {
+      throw new CliError("internal", `cannot read ${path}: ${err instanceof Error ? err.message : err}`);
+    }
+  }
+  if (url) cfg.webhook = url;
+  else delete cfg.webhook;
+  try {
+    await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
+    await Deno.writeTextFile(path, JSON.stringify(cfg, null, 2) + "\n", { mode: 0o600 });
+  } catch (err) {
+    throw new CliError("internal", `cannot write ${path}: ${err instanceof Error ? err.message : err}`);
+  }
+}
+
+async function apply(args: ParsedArgs, url: string): Promise<boolean> {
+  let client;
+  try {
+    client = await connectDaemon(args);
+  } catch {
+    return false;
+  }
+  try {
+    await client.setWebhook(url, { timeoutMs: 5_000 });
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await client.close().catch(() => {});
+  }
+}
