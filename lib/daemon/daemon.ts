@@ -113,6 +113,14 @@ export class Daemon {
     // Every accepted datagram goes to every IPC client; clients filter on the port (ipc.md §4).
     this.manager.onDatagram = (dg) => {
       this.ipc?.broadcastRecvFrom(dg.src, dg.srcPort, dg.dstPort, dg.data);
+      if (this.webhooks.url) {
+        this.webhooks.emit("data.datagram", {
+          src_addr: dg.src.toString(),
+          src_port: dg.srcPort,
+          dst_port: dg.dstPort,
+          size: dg.data.length,
+        });
+      }
     };
     tunnel.onPacket = (packet, from) => {
       this.peers.learned(from);
