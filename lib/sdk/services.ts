@@ -1,0 +1,83 @@
+/**
+ * Typed clients of pilot's agent services for SDK users, all layered on {@link PilotClient}
+ * dial/listen (they add no IPC commands): the port-443 secure channel, standard I/O (1000), data
+ * exchange (1001) and the event stream (1002). Re-exports only.
+ *
+ * @example
+ * ```ts ignore
+ * import { connect } from "./mod.ts";
+ * import { EventSubscription, sendMessage } from "./services.ts";
+ * await using client = await connect("/tmp/pilot.sock");
+ * const ack = await sendMessage(client, "0:0000.0000.002A", "hello");
+ * console.log(ack.text); // "ACK TEXT 5 bytes"
+ * const sub = await EventSubscription.open(client, "0:0000.0000.002A", "alerts");
+ * for await (const event of sub) console.log(event.topic, new TextDecoder().decode(event.payload));
+ * ```
+ * @module
+ */
+export type { ByteStream, IoOptions } from "../services/byte_stream.ts";
+
+export {
+  dialSecure,
+  MAX_PENDING_HANDSHAKES,
+  SECURE_ACCEPT_QUEUE_CAPACITY,
+  type SecureDialOptions,
+  SecureListener,
+  type SecureListenOptions,
+} from "../services/secure/client.ts";
+export {
+  HANDSHAKE_TIMEOUT_MS,
+  type SecureAuthOptions,
+  SecureChannel,
+  type SecureHandshakeOptions,
+} from "../services/secure/channel.ts";
+export {
+  AuthNonceCache,
+  type PeerKeyLookup,
+  SecureAuthError,
+  type SecureIdentity,
+} from "../services/secure/auth.ts";
+export { SecureChannelError, SecureFrameError } from "../services/secure/codec.ts";
+
+export {
+  dialStdio,
+  exchangeMessage,
+  listenStdio,
+  type ReceivedMessage,
+  receiveMessage,
+  STDIO_REPLY_LIMIT,
+  type StdioOptions,
+} from "../services/stdio/client.ts";
+
+export {
+  AckMissingError,
+  DataExchangeClient,
+  type DataExchangeOptions,
+  type MessageKind,
+  sendFile,
+  sendMessage,
+} from "../services/dataexchange/client.ts";
+export {
+  type Ack,
+  DataExchangeError,
+  type DataFrame,
+  FrameTooLargeError,
+  FrameType,
+  MAX_FILE_BYTES,
+  MAX_PAYLOAD_LENGTH,
+  typeName,
+} from "../services/dataexchange/codec.ts";
+export { UnsafeFileNameError } from "../services/dataexchange/filename.ts";
+export { DataExchangeServer, type DataExchangeServerOptions } from "../services/dataexchange/server.ts";
+export { type InboxMessage, Mailbox, type ReceivedFile } from "../services/dataexchange/mailbox.ts";
+
+export { type EventStreamOptions, EventSubscription, publishEvent } from "../services/eventstream/client.ts";
+export {
+  EventStreamError,
+  EventTooLargeError,
+  MAX_EVENT_PAYLOAD,
+  MAX_TOPIC_BYTES,
+  type StreamEvent,
+  WILDCARD_TOPIC,
+} from "../services/eventstream/codec.ts";
+export { EventBroker, type EventBrokerOptions } from "../services/eventstream/broker.ts";

@@ -1,0 +1,169 @@
+/**
+ * The secure channel through the SDK: {@link dialSecure} opens an encrypted stream to a peer's
+ * port 443 (or any port), {@link SecureListener} accepts them. Port 443 has no daemon-side
+ * service; both ends are applications. Handshakes of incoming connections run concurrently, so
+ * a peer that stalls its handshake delays nobody else; failures are counted and dropped.
+ * @module
+ */
+import type { Address } from "../../protocol/address.ts";
+import { PORT_SECURE } from "../../protocol/ports.ts";
+import type { PilotClient } from "../../sdk/client.ts";
+import type { Listener } from "../../sdk/listener.ts";
+import { type CallOptions, waitWithDeadline } from "../../sdk/deadline.ts";
+import { IpcError } from "../../daemon/ipc/errors.ts";
+import { SecureChannel, type SecureHandshakeOptions } from "./channel.ts";
+
+/** Handshakes a listener runs at once; further connections are closed until one finishes. */
+export const MAX_PENDING_HANDSHAKES = 64;
+/** Established channels waiting for {@link SecureListener.accept}; more are closed. */
+export const SECURE_ACCEPT_QUEUE_CAPACITY = 64;
+
+/** Options of {@link dialSecure}. */
+export interface SecureDialOptions extends SecureHandshakeOptions {
+  /** Port to dial (default 443). */
+  port?: number;
+  /** Bound on the dial itself (the handshake has its own `timeoutMs`). */
+  dialTimeoutMs?: number;
+}
+
+/**
+ * Dials `target` and runs the client handshake. With `auth`, the peer must authenticate as the
+ * dialed node unless `auth.expectedNodeId` says otherwise.
+ */
+export async function dialSecure(
+  client: PilotClient,
+  target: Address | string,
+  options: SecureDialOptions = {},
+): Promise<SecureChannel> {
+  const conn = await client.dial(target, options.port ?? PORT_SECURE, {
+    timeoutMs: options.dialTimeoutMs,
+    signal: options.signal,
+  });
+  const auth = options.auth
+    ? { ...options.auth, expectedNodeId: options.auth.expectedNodeId ?? conn.remoteAddr.node }
+    : undefined;
+  return await SecureChannel.client(conn, { ...options, auth });
+}
+
+/** Options of {@link SecureListener.open}. */
+export interface SecureListenOptions extends SecureHandshakeOptions {
+  /** Port to bind (default 443). */
+  port?: number;
+  /** Told about each failed incoming handshake. */
+  onHandshakeError?: (err: unknown) => void;
+}
+
+interface Waiter {
+  resolve(channel: SecureChannel): void;
+  reject(err: Error): void;
+}
+
+/** Accepts secure channels on a bound port. */
+export class SecureListener {
+  /** Incoming handshakes that failed (bad key, bad auth, timeout) or were shed for load. */
+  handshakeFailures = 0;
+  readonly #listener: Listener;
+  readonly #options: SecureListenOptions;
+  #pending = 0;
+  #ready: SecureChannel[] = [];
+  #waiters: Waiter[] = [];
+  #closed = false;
+
+  private constructor(listener: Listener, options: SecureListenOptions) {
+    this.#listener = listener;
+    this.#options = options;
+    void this.#pump();
+  }
+
+  /** Binds the port (default 443) and starts accepting. */
+  static async open(client: PilotClient, options: SecureListenOptions = {}): Promise<SecureListener> {
+    const listener = await client.listen(options.port ?? PORT_SECURE, { signal: options.signal });
+    return new SecureListener(listener, options);
+  }
+
+  /** The bound port. */
+  get port(): number {
+    return this.#listener.port;
+  }
+
+  /** The next established channel; rejects with `IpcError` on timeout, abort or close. */
+  accept(options?: CallOptions): Promise<SecureChannel> {
+    const ready = this.#ready.shift();
+    if (ready) return Promise.resolve(ready);
+    if (this.#closed) {
+      return Promise.reject(new IpcError("closed", `secure listener on ${this.port} is closed`));
+    }
+    return waitWithDeadline<SecureChannel>(
+      `secure accept on port ${this.port}`,
+      options,
+      undefined,
+      (resolve, reject) => {
+        const waiter = { resolve, reject };
+        this.#waiters.push(waiter);
+        return () => {
+          const i = this.#waiters.indexOf(waiter);
+          if (i >= 0) this.#waiters.splice(i, 1);
+        };
+      },
+    );
+  }
+
+  /** Stops accepting; queued channels are closed and pending accepts rejected. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#listener.close();
+    const err = new IpcError("closed", `secure listener on ${this.port} is closed`);
+    for (const w of this.#waiters.splice(0)) w.reject(err);
+    for (const c of this.#ready.splice(0)) void c.close().catch(() => {});
+  }
+
+  /** Yields channels until the listener is closed. */
+  async *[Symbol.asyncIterator](): AsyncGenerator<SecureChannel> {
+    for (;;) {
+      try {
+        yield await this.accept();
+      } catch (err) {
+        if (err instanceof IpcError && (err.reason === "closed" || err.reason === "disconnected")) return;
+        throw err;
+      }
+    }
+  }
+
+  async #pump(): Promise<void> {
+    try {
+      await this.#acceptLoop();
+    } catch {
+      // The daemon went away or the listener failed: nothing more will arrive.
+    }
+    this.close();
+  }
+
+  async #acceptLoop(): Promise<void> {
+    for await (const conn of this.#listener) {
+      if (this.#pending >= MAX_PENDING_HANDSHAKES) {
+        this.handshakeFailures++;
+        void conn.close().catch(() => {});
+        continue;
+      }
+      this.#pending++;
+      SecureChannel.server(conn, this.#options).then(
+        (channel) => this.#deliver(channel),
+        (err) => {
+          this.handshakeFailures++;
+          this.#options.onHandshakeError?.(err);
+        },
+      ).finally(() => this.#pending--);
+    }
+  }
+
+  #deliver(channel: SecureChannel): void {
+    const waiter = this.#waiters.shift();
+    if (waiter) return waiter.resolve(channel);
+    if (this.#closed || this.#ready.length >= SECURE_ACCEPT_QUEUE_CAPACITY) {
+      void channel.close().catch(() => {});
+      return;
+    }
+    this.#ready.push(channel);
+  }
+}

@@ -1,0 +1,77 @@
+/**
+ * Standard I/O (port 1000, services.md §4): a convention, not a protocol. No daemon serves it and
+ * nothing frames it; raw bytes flow both ways between two applications. These helpers give the
+ * port its default and implement the reference CLI's one-message exchanges (`connect`/`send`
+ * write one message and read one reply; `recv` accepts a connection and reads one message).
+ * @module
+ */
+import type { Address } from "../../protocol/address.ts";
+import { PORT_STDIO } from "../../protocol/ports.ts";
+import type { PilotClient } from "../../sdk/client.ts";
+import type { Connection } from "../../sdk/connection.ts";
+import type { Listener } from "../../sdk/listener.ts";
+import type { CallOptions } from "../../sdk/deadline.ts";
+
+/** Most reply bytes a one-message exchange keeps (the reference reads once into 64 KiB − 1). */
+export const STDIO_REPLY_LIMIT = 65_535;
+
+/** Options of the stdio helpers. */
+export interface StdioOptions extends CallOptions {
+  /** Port (default 1000). */
+  port?: number;
+}
+
+/** Opens a raw stream to `target`'s standard-I/O port (default 1000). */
+export function dialStdio(
+  client: PilotClient,
+  target: Address | string,
+  options: StdioOptions = {},
+): Promise<Connection> {
+  return client.dial(target, options.port ?? PORT_STDIO, options);
+}
+
+/** Binds the standard-I/O port (default 1000) for incoming raw streams. */
+export function listenStdio(client: PilotClient, options: StdioOptions = {}): Promise<Listener> {
+  return client.listen(options.port ?? PORT_STDIO, options);
+}
+
+/**
+ * Dials, writes `message`, reads one chunk (cut to {@link STDIO_REPLY_LIMIT}), closes. Resolves
+ * with the reply, empty when the peer closed without answering.
+ */
+export async function exchangeMessage(
+  client: PilotClient,
+  target: Address | string,
+  message: Uint8Array,
+  options: StdioOptions = {},
+): Promise<Uint8Array> {
+  const conn = await dialStdio(client, target, options);
+  try {
+    await conn.write(message, options);
+    const reply = await conn.read(options);
+    return reply === null ? new Uint8Array(0) : reply.subarray(0, STDIO_REPLY_LIMIT);
+  } finally {
+    await conn.close().catch(() => {});
+  }
+}
+
+/** One message received by {@link receiveMessage}. */
+export interface ReceivedMessage {
+  remoteAddr: Address;
+  remotePort: number;
+  data: Uint8Array;
+}
+
+/** Accepts one connection on `listener`, reads one chunk from it and closes it. */
+export async function receiveMessage(
+  listener: Listener,
+  options: CallOptions = {},
+): Promise<ReceivedMessage> {
+  const conn = await listener.accept(options);
+  try {
+    const data = await conn.read(options);
+    return { remoteAddr: conn.remoteAddr, remotePort: conn.remotePort, data: data ?? new Uint8Array(0) };
+  } finally {
+    await conn.close().catch(() => {});
+  }
+}
