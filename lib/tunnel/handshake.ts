@@ -273,7 +273,7 @@ export class Handshake {
 /** Endpoint learning from an accepted key exchange: a verified PILA moves it; PILK only fills a gap. */
 function learnPath(peer: Peer, from: Endpoint, relayed: boolean, authenticated: boolean): void {
   if (relayed) {
-    peer.relay = true;
+    peer.relayedFrameSeen(performance.now());
   } else if (authenticated || !peer.endpoint) {
     peer.endpoint = from;
   }

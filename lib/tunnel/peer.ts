@@ -16,13 +16,21 @@ export const MAX_QUEUED_PEERS = 256;
  * frame (a restarted daemon always makes a new key), so it must not switch us back.
  */
 export const MAX_RETIRED_PEER_KEYS = 8;
+/**
+ * After authenticated traffic arrived from a peer directly, relayed frames from it do not switch
+ * it back to the relay for this long: they are stragglers from the moment both sides moved to a
+ * punched path (wire.md §8.2's sticky relay, relaxed so a punched path can take over).
+ */
+export const DIRECT_HOLD_MS = 10_000;
 
 /** One peer's state. */
 export class Peer {
   /** Where direct frames go; learnt from the daemon or from authenticated traffic only. */
   endpoint?: Endpoint;
-  /** Every frame goes through the beacon (sticky once set by a RelayDeliver, wire.md §8.2). */
+  /** Every frame goes through the beacon (set by a RelayDeliver, wire.md §8.2; cleared when a direct path proves itself). */
   relay = false;
+  /** When an authenticated frame last arrived directly (performance.now() ms). */
+  lastDirectAt = -Infinity;
   ctx?: CryptoContext;
   /** Plaintext chosen after a failed key exchange (only with allowPlaintext). */
   plaintext = false;
@@ -39,6 +47,14 @@ export class Peer {
   readonly #retiredKeys: Uint8Array[] = [];
 
   constructor(readonly node: number) {}
+
+  /**
+   * A frame from this peer came through the relay: answer through it too, unless the direct path
+   * carried authenticated traffic within {@link DIRECT_HOLD_MS}.
+   */
+  relayedFrameSeen(now: number): void {
+    if (now - this.lastDirectAt > DIRECT_HOLD_MS) this.relay = true;
+  }
 
   /** True when `key` is one this peer used before the current context. */
   isRetired(key: Uint8Array): boolean {

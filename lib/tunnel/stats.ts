@@ -74,6 +74,10 @@ export interface TunnelStats {
   encryptedPeers: number;
   authenticatedPeers: number;
   relayPeers: number;
+  /** NAT traversal: PunchCommands obeyed, PILP frames received, relayed peers moved back to a direct path. */
+  punchCommands: number;
+  punchesReceived: number;
+  directRecoveries: number;
   /** Packets waiting for a key exchange, over all peers. */
   pendingPackets: number;
   /** Seals and opens in flight. */
@@ -87,8 +91,11 @@ export function emptyDrops(): Record<DropReason, number> {
   return drops;
 }
 
-/** Path a peer's frames take, for the peer list. */
-export type PeerPath = "direct" | "relay";
+/**
+ * Path a peer's frames take, for the peer list: "punched" is a direct path to an endpoint the
+ * beacon told us to punch (a NAT hole), "direct" one that needed no punching.
+ */
+export type PeerPath = "direct" | "punched" | "relay";
 
 /** One row of `pilot info`'s peer list (snake_case keys as the CLI prints them). */
 export interface PeerInfo {

@@ -60,7 +60,7 @@ import {
 import { Handshake, type KeyExchangeFrame } from "./handshake.ts";
 import { MAX_QUEUED_PEERS, Peer } from "./peer.ts";
 import { KeyedInterval, TokenBucket } from "./rate_limit.ts";
-import { type DropReason, emptyDrops, type PeerInfo, type TunnelStats } from "./stats.ts";
+import { type DropReason, emptyDrops, type PeerInfo, type PeerPath, type TunnelStats } from "./stats.ts";
 import { openUdpSocket, type UdpBackend, type UdpSocket } from "./udp.ts";
 
 /** Largest peer table; entries beyond it are refused (relay deliveries, plaintext senders). */
@@ -77,6 +77,8 @@ export const UNKNOWN_SENDER_REPLY_RATE = 50;
 const RATE_LIMIT_KEYS = 4096;
 /** PILP frames sent per PunchCommand, back to back (wire.md §8.5). */
 export const PUNCH_BURST = 3;
+/** Endpoints remembered as punched (for the "punched" path label); the oldest is forgotten beyond this. */
+export const MAX_PUNCHED_ENDPOINTS = 4096;
 const BEACON_RELAY = 0x05;
 const U32_MAX = 0xffffffff;
 
@@ -132,6 +134,8 @@ export class TunnelError extends PilotError {}
 interface TxItem {
   peer: Peer;
   sealing: Promise<{ nonce: Uint8Array; ciphertextWithTag: Uint8Array }>;
+  /** Direct destination overriding the peer's path (a probe). */
+  via?: Endpoint;
 }
 
 interface RxItem {
@@ -158,6 +162,9 @@ interface Counters {
   keyExchangesSent: number;
   keyExchangesAccepted: number;
   rekeys: number;
+  punchCommands: number;
+  punchesReceived: number;
+  directRecoveries: number;
   drops: Record<DropReason, number>;
 }
 
@@ -184,6 +191,11 @@ export class Tunnel {
   onPacket: (packet: Packet, from: number) => void = () => {};
   /** Receives beacon messages other than RelayDeliver and PunchCommand, from the configured beacon. */
   onBeaconMessage: (message: BeaconMessage, from: Endpoint) => void = () => {};
+  /**
+   * Receives each PILP that names its sender and arrived directly: a hint (unauthenticated) that
+   * `sender` may be reachable at `from`, for the NAT code to probe with an authenticated frame.
+   */
+  onPunchFrame: (sender: number, from: Endpoint) => void = () => {};
 
   #socket!: UdpSocket;
   #faults?: FaultySocket;
@@ -203,6 +215,8 @@ export class Tunnel {
   #ownAad = new Uint8Array(SENDER_SIZE);
   #keyExchangeFrame?: Uint8Array;
   readonly #peers = new Map<number, Peer>();
+  /** Endpoint keys we punched towards (PunchCommand), for the "punched" path label. */
+  readonly #punched = new Set<string>();
   #queuedPeers = 0;
   readonly #handshake: Handshake;
   readonly #counters: Counters;
@@ -252,6 +266,9 @@ export class Tunnel {
       keyExchangesSent: 0,
       keyExchangesAccepted: 0,
       rekeys: 0,
+      punchCommands: 0,
+      punchesReceived: 0,
+      directRecoveries: 0,
       drops: emptyDrops(),
     };
     this.#handshake = new Handshake({
@@ -396,10 +413,72 @@ export class Tunnel {
     if (peer) peer.endpoint = Endpoint.from(endpoint);
   }
 
-  /** Switches a peer to (or from) relay mode: every frame wrapped in beacon Relay (0x05). */
+  /**
+   * Switches a peer to (or from) relay mode: every frame wrapped in beacon Relay (0x05). Moving a
+   * peer whose key exchange is still pending to the relay sends our key-exchange frame along the
+   * new path at once, with a fresh retry budget.
+   */
   setRelay(node: number, relay: boolean): void {
     const peer = this.#peer(node, true);
-    if (peer) peer.relay = relay;
+    if (!peer || peer.relay === relay) return;
+    peer.relay = relay;
+    if (relay && this.#encrypt && !peer.ctx && !peer.plaintext && peer.pending.length > 0) {
+      peer.keyExchangeAttempts = 0;
+      this.#startKeyExchange(peer, true);
+    }
+  }
+
+  /**
+   * Sends PILP frames to `to` (a punch, or a keepalive for a punched NAT mapping) and remembers the
+   * endpoint as punched. Returns false when the tunnel is closed or has no node ID yet.
+   */
+  punch(to: Endpoint | HostPort | string, count = 1): boolean {
+    if (this.#closed || this.#nodeId === undefined) return false;
+    let endpoint: Endpoint;
+    try {
+      endpoint = Endpoint.from(to);
+    } catch {
+      return false;
+    }
+    this.#rememberPunched(endpoint);
+    const frame = encodeFrame({ kind: "PILP", sender: this.#nodeId });
+    for (let i = 0; i < count; i++) this.#emit(undefined, frame, endpoint);
+    return true;
+  }
+
+  /**
+   * Tests a direct path to `node` at `to` without moving the peer there: with a key, `packet` is
+   * sealed and sent to `to`; without one, our key-exchange frame is. Whatever comes back
+   * authenticated moves the peer (a direct PILS also takes it off the relay). Returns false when
+   * nothing could be sent (unknown peer, closed, bad endpoint).
+   */
+  probe(node: number, to: Endpoint | HostPort | string, packet: Packet): boolean {
+    const peer = this.#peers.get(node);
+    if (!peer || this.#closed || this.#nodeId === undefined) return false;
+    let endpoint: Endpoint;
+    try {
+      endpoint = Endpoint.from(to);
+    } catch {
+      return false;
+    }
+    if (!this.#encrypt || peer.plaintext) {
+      const encoded = this.#encode(packet);
+      if (!encoded) return false;
+      writeU32(this.#piltHeadDirect, 0, MAGIC_PILT);
+      this.#counters.packetsSent++;
+      this.#emit(this.#piltHeadDirect, encoded, endpoint);
+      return true;
+    }
+    if (peer.ready) {
+      const bytes = this.#encode(packet);
+      if (!bytes) return false;
+      this.#seal(peer, bytes, endpoint);
+      return true;
+    }
+    if (!this.#keyExchangeFrame) return false;
+    this.#counters.keyExchangesSent++;
+    this.#emit(undefined, this.#keyExchangeFrame, endpoint);
+    return true;
   }
 
   /** Forgets a peer entirely: endpoint, key, queue (trust revocation). */
@@ -457,17 +536,30 @@ export class Tunnel {
   /** One row per peer, for `pilot info`. */
   peers(): PeerInfo[] {
     const rows: PeerInfo[] = [];
-    for (const peer of this.#peers.values()) {
-      rows.push({
-        node_id: peer.node,
-        endpoint: peer.endpoint?.key ?? "",
-        encrypted: peer.ctx !== undefined,
-        authenticated: peer.ctx?.authenticated ?? false,
-        path: peer.relay ? "relay" : "direct",
-        pending: peer.pending.length,
-      });
-    }
+    for (const peer of this.#peers.values()) rows.push(this.#row(peer));
     return rows;
+  }
+
+  /** The peer-list row of one node, or undefined when the tunnel has no entry for it. */
+  peer(node: number): PeerInfo | undefined {
+    const peer = this.#peers.get(node);
+    return peer ? this.#row(peer) : undefined;
+  }
+
+  #row(peer: Peer): PeerInfo {
+    return {
+      node_id: peer.node,
+      endpoint: peer.endpoint?.key ?? "",
+      encrypted: peer.ctx !== undefined,
+      authenticated: peer.ctx?.authenticated ?? false,
+      path: this.#path(peer),
+      pending: peer.pending.length,
+    };
+  }
+
+  #path(peer: Peer): PeerPath {
+    if (peer.relay) return "relay";
+    return peer.endpoint && this.#punched.has(peer.endpoint.key) ? "punched" : "direct";
   }
 
   /** A snapshot of the counters. */
@@ -507,6 +599,9 @@ export class Tunnel {
       encryptedPeers: encrypted,
       authenticatedPeers: authenticated,
       relayPeers: relay,
+      punchCommands: c.punchCommands,
+      punchesReceived: c.punchesReceived,
+      directRecoveries: c.directRecoveries,
       pendingPackets: pending,
       cryptoInFlight: this.#inFlight,
     };
@@ -566,17 +661,18 @@ export class Tunnel {
     }
   }
 
-  #seal(peer: Peer, plaintext: Uint8Array): void {
+  /** Seals and sends along the peer's path, or straight to `via` when given (a probe). */
+  #seal(peer: Peer, plaintext: Uint8Array, via?: Endpoint): void {
     const ctx = peer.ctx!;
     if (++ctx.sealed >= ctx.rotateAfter) this.#handshake.rotate(peer, ctx);
-    if (ctx.fast) return this.#sealInPlace(peer, ctx, plaintext);
+    if (ctx.fast) return this.#sealInPlace(peer, ctx, plaintext, via);
     if (this.#strategy === "sync") {
       const sealed = ctx.cipher.sealSync(plaintext, this.#ownAad);
-      this.#emitPils(peer, sealed.nonce, sealed.ciphertextWithTag);
+      this.#emitPils(peer, sealed.nonce, sealed.ciphertextWithTag, via);
       return;
     }
     this.#inFlight++;
-    this.#txBatch.push({ peer, sealing: ctx.cipher.seal(plaintext, this.#ownAad) });
+    this.#txBatch.push({ peer, sealing: ctx.cipher.seal(plaintext, this.#ownAad), via });
     if (!this.#txScheduled) {
       this.#txScheduled = true;
       queueMicrotask(this.#flushTx);
@@ -593,7 +689,7 @@ export class Tunnel {
         this.#inFlight--;
         const r = results[i];
         if (r.status === "fulfilled") {
-          this.#emitPils(batch[i].peer, r.value.nonce, r.value.ciphertextWithTag);
+          this.#emitPils(batch[i].peer, r.value.nonce, r.value.ciphertextWithTag, batch[i].via);
         } else {
           this.#log.warn("seal failed", { err: String(r.reason) });
           this.#drop("send-error");
@@ -604,15 +700,15 @@ export class Tunnel {
   };
 
   /** libcrypto path: seal straight into the datagram buffer, headers around it, one copy to the socket. */
-  #sealInPlace(peer: Peer, ctx: CryptoContext, plaintext: Uint8Array): void {
+  #sealInPlace(peer: Peer, ctx: CryptoContext, plaintext: Uint8Array, via?: Endpoint): void {
     const nonce = ctx.cipher.nextNonce();
     const out = this.#pilsOut;
     const bodyAt = RELAY_HEADER_SIZE + PILS_HEADER_SIZE;
     const sealedLength = ctx.fast!.sealInto(nonce, plaintext, this.#ownAad, out, bodyAt);
     const sender = this.#nodeId!;
     let start = RELAY_HEADER_SIZE;
-    let to = peer.endpoint;
-    if (peer.relay) {
+    let to = via ?? peer.endpoint;
+    if (peer.relay && !via) {
       start = 0;
       to = this.#beacon;
       writeRelayHeader(out, sender, peer.node);
@@ -624,12 +720,12 @@ export class Tunnel {
     this.#emit(undefined, out.subarray(start, bodyAt + sealedLength), to);
   }
 
-  #emitPils(peer: Peer, nonce: Uint8Array, sealed: Uint8Array): void {
+  #emitPils(peer: Peer, nonce: Uint8Array, sealed: Uint8Array, via?: Endpoint): void {
     if (this.#closed) return this.#drop("closed");
     const sender = this.#nodeId!;
     let head = this.#pilsHeadDirect;
-    let to = peer.endpoint;
-    if (peer.relay) {
+    let to = via ?? peer.endpoint;
+    if (peer.relay && !via) {
       head = this.#pilsHead;
       to = this.#beacon;
       writeRelayHeader(head, sender, peer.node);
@@ -796,7 +892,16 @@ export class Tunnel {
         if (relayed && frame.sender !== relaySender) return this.#drop("relay-mismatch");
         return this.#onKeyExchange(frame, from, relayed);
       case "PILP":
-        return; // NAT punch: opens a mapping, proves nothing (wire.md §5.5)
+        // NAT punch: opens a mapping, proves nothing (wire.md §5.5). A named sender is a hint only.
+        this.#counters.punchesReceived++;
+        if (!relayed && frame.sender !== undefined && frame.sender !== this.#nodeId) {
+          try {
+            this.onPunchFrame(frame.sender, from);
+          } catch (err) {
+            this.#log.warn("onPunchFrame threw", { err: String(err) });
+          }
+        }
+        return;
       default:
         return this.#drop("bad-frame");
     }
@@ -889,10 +994,20 @@ export class Tunnel {
     }
     if (packet.src.node !== peer.node) return this.#drop("spoofed-source");
     peer.sameKeyReplies = 0; // it holds our key
-    // Roaming: an authenticated frame from a new address moves the peer there.
-    if (!relayed && peer.ctx === ctx && !from.equals(peer.endpoint) && this.#peers.get(peer.node) === peer) {
-      this.#log.debug("peer endpoint changed", { peer: peer.node, from: peer.endpoint?.key, to: from.key });
-      peer.endpoint = from;
+    if (!relayed && peer.ctx === ctx && this.#peers.get(peer.node) === peer) {
+      peer.lastDirectAt = performance.now();
+      // Roaming: an authenticated frame from a new address moves the peer there.
+      if (!from.equals(peer.endpoint)) {
+        this.#log.debug("peer endpoint changed", { peer: peer.node, from: peer.endpoint?.key, to: from.key });
+        peer.endpoint = from;
+      }
+      // A relayed peer whose authenticated traffic now arrives directly has a working (punched)
+      // path: answer along it. A stateful NAT passes our replies on the mapping the peer opened.
+      if (peer.relay) {
+        peer.relay = false;
+        this.#counters.directRecoveries++;
+        this.#log.info("peer reachable directly; leaving the relay", { peer: peer.node, at: from.key });
+      }
     }
     this.#deliver(packet, peer.node);
   }
@@ -972,7 +1087,7 @@ export class Tunnel {
     // A node that reaches us through the relay is answered through it (sticky, wire.md §8.2).
     const peer = this.#peer(sender, true);
     if (!peer) return;
-    peer.relay = true;
+    peer.relayedFrameSeen(performance.now());
     this.#onFrame(frame, from, sender);
   }
 
@@ -983,8 +1098,18 @@ export class Tunnel {
     } catch {
       return this.#drop("bad-beacon");
     }
+    this.#counters.punchCommands++;
+    this.#rememberPunched(to);
     const frame = encodeFrame({ kind: "PILP", sender: this.#nodeId });
     for (let i = 0; i < PUNCH_BURST; i++) this.#emit(undefined, frame, to);
+  }
+
+  #rememberPunched(to: Endpoint): void {
+    this.#punched.delete(to.key); // re-inserted last: the set is kept in recency order
+    this.#punched.add(to.key);
+    if (this.#punched.size > MAX_PUNCHED_ENDPOINTS) {
+      this.#punched.delete(this.#punched.values().next().value!);
+    }
   }
 
   // ---- helpers ----
