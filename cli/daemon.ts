@@ -23,7 +23,8 @@ and answers health checks over HTTP. Stops cleanly on SIGINT/SIGTERM.
   --socket PATH           IPC socket (default ${DEFAULT_SOCKET_PATH}, or PILOT_SOCKET)
   --state DIR             state directory holding identity.json (default ~/.pilot)
   --beacon HOST:PORT      beacon for NAT traversal
-  --endpoint HOST:PORT    fixed public endpoint to register
+  --endpoint HOST:PORT    fixed public endpoint to register (no discovery through the beacon)
+  --force-relay           send every dial through the beacon's relay (testing, benchmarks)
   --http HOST:PORT|off    health/status/metrics endpoint (default 127.0.0.1:7380)
   --hostname NAME         hostname to register
   --public                accept connections from any node and publish the endpoint
@@ -52,6 +53,7 @@ export const daemonCommand: Command = {
     state: "string",
     beacon: "string",
     endpoint: "string",
+    "force-relay": "boolean",
     http: "string",
     hostname: "string",
     public: "boolean",
@@ -117,6 +119,7 @@ export function daemonConfigFromArgs(args: ParsedArgs, argv: readonly string[]):
         stateDir: s.get("state") ?? defaultStateDir(),
         beacon: s.get("beacon"),
         endpoint: s.get("endpoint"),
+        forceRelay: args.booleans.has("force-relay") || undefined,
         ...(httpText === undefined
           ? {}
           : { http: httpText === "off" ? null : parseHostPort(httpText, "--http") }),

@@ -37,6 +37,8 @@ export interface DaemonConfig {
   beacon?: string;
   /** Fixed public endpoint to register instead of the tunnel's own address. */
   endpoint?: string;
+  /** Send every dial through the beacon's relay from the first SYN (testing, benchmarks). */
+  forceRelay?: boolean;
   /** HTTP endpoint address, or null for none. */
   http: HostPort | null;
   /** Hostname to register. */

@@ -29,6 +29,7 @@ import { DaemonIpcHandler } from "./ipc_handler.ts";
 import { BUILTIN_SERVICES } from "./services.ts";
 import { daemonMetrics } from "./metrics.ts";
 import { WebhookEmitter } from "./webhooks.ts";
+import { advertisedEndpoint, beaconAddress, natOptions, NatTraversal } from "./nat.ts";
 
 /** Start-up failed (registry unreachable, socket in use, bad identity...). */
 export class DaemonStartError extends PilotError {}
@@ -60,6 +61,8 @@ export class Daemon {
   unroutable = 0;
   /** Daemon events POSTed to the webhook URL (config.webhook, IPC SetWebhook). */
   readonly webhooks: WebhookEmitter;
+  /** NAT traversal: endpoint discovery, keepalives, punching, the dial's relay fallback. */
+  nat!: NatTraversal;
 
   readonly #timers: TimerQueue;
   readonly #stopTimers: () => void;
@@ -140,10 +143,13 @@ export class Daemon {
       allowPlaintext: config.allowPlaintext,
       resolvePeerKey: (node) => peersRef.dir?.publicKey(node) ?? Promise.resolve(undefined),
       faults: config.faults,
+      beacon: beaconAddress(config.beacon),
       log: log.child("tunnel"),
     });
+    const nat = new NatTraversal(tunnel, natOptions(config), log.child("nat"));
     let registry: RegistryClient | undefined;
     try {
+      await nat.discover();
       registry = new RegistryClient({
         address: config.registry,
         identity: { nodeId: 0, seed: identity.seed },
@@ -152,10 +158,12 @@ export class Daemon {
       const registered = await registerWithRetry(registry, config, tunnel, log);
       tunnel.setNodeId(registered.node_id);
       const daemon = new Daemon(config, identity, log, tunnel, registry, registered);
+      daemon.nat = nat;
       peersRef.dir = daemon.peers;
       await daemon.#finishStart();
       return daemon;
     } catch (err) {
+      nat.close();
       registry?.close();
       await tunnel.close();
       if (err instanceof DaemonStartError) throw err;
@@ -188,6 +196,7 @@ export class Daemon {
       );
     }
     this.#heartbeat = setInterval(() => this.#beat(), config.heartbeatMs);
+    this.nat.start({ nodeId: () => this.nodeId, reregister: () => this.#reregister() });
     this.log.info("daemon started", {
       node: this.nodeId,
       address: this.address.toString(),
@@ -298,6 +307,7 @@ export class Daemon {
       tunnel_encryption_failure: stats.decryptFailures,
       handshake_pending_count: 0,
       peer_list: this.tunnel.peers(),
+      nat: this.nat.info(),
       conn_list: conns.map((c) => ({
         id: c.id,
         local_port: c.localPort,
@@ -344,6 +354,7 @@ export class Daemon {
     // Let the FINs leave before the socket goes.
     await new Promise((r) => setTimeout(r, 20));
     this.#stopTimers();
+    this.nat.close();
     this.registry.close();
     await this.tunnel.close();
     await this.webhooks.close();
@@ -355,7 +366,7 @@ function registrationFields(config: DaemonConfig, tunnel: Tunnel, hostname?: str
   const local = tunnel.localAddress();
   const host = local.host === "0.0.0.0" || local.host === "::" ? "127.0.0.1" : local.host;
   return {
-    listenAddr: config.endpoint ?? formatHostPort({ host, port: local.port }),
+    listenAddr: advertisedEndpoint(tunnel) ?? config.endpoint ?? formatHostPort({ host, port: local.port }),
     hostname: hostname || config.hostname,
     owner: undefined,
   };

@@ -48,9 +48,16 @@ export class DaemonIpcHandler implements IpcHandler {
     } catch (err) {
       throw new Error(`dial: ${err instanceof Error ? err.message : String(err)}`);
     }
+    const remote = target.node !== daemon.nodeId;
+    if (remote) daemon.nat.beforeDial(target.node);
     // A SYN that goes unanswered may mean the peer moved (restarted on a new port): look it up again.
+    // The NAT strategy punches on the first timeouts and moves the peer to the relay on the 3rd.
     const stream = daemon.manager.dial(target, port, {
-      onSynTimeout: () => void daemon.peers.refresh(target.node),
+      onSynTimeout: (expiries) => {
+        if (!remote) return;
+        void daemon.peers.refresh(target.node);
+        daemon.nat.onSynTimeout(target.node, expiries);
+      },
     });
     daemon.streams.adopt(client, stream);
     try {

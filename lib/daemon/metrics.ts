@@ -109,5 +109,6 @@ export function daemonMetrics(d: Daemon): MetricFamily[] {
     }),
     single("pilot_webhook_retries_total", "Webhook POSTs repeated after a failure", "counter", wh.retries),
     single("pilot_webhook_queue_depth", "Webhook events waiting for delivery", "gauge", wh.queued),
+    ...d.nat.metrics(),
   ];
 }
