@@ -8,6 +8,8 @@ import { assert, assertEquals } from "../assert.ts";
 import { type TestDaemon, TestNetwork } from "../helpers/network.ts";
 import { runPilot } from "../helpers/pilot.ts";
 import { RegistryClient } from "../../lib/registry/client.ts";
+import { connect } from "../../lib/sdk/mod.ts";
+import { sendResultsFrame } from "../../lib/services/tasks/codec.ts";
 
 const PUBLIC = ["--public"];
 
@@ -62,6 +64,19 @@ async function backdate(d: TestDaemon, id: string, fields: Record<string, string
   const path = join(d.stateDir, "tasks", "received", `${id}.json`);
   const rec = JSON.parse(await Deno.readTextFile(path));
   await Deno.writeTextFile(path, JSON.stringify({ ...rec, ...fields }, null, 2));
+}
+
+/** Writes one raw task frame from daemon `d` to `addr`:1003 through its IPC socket. */
+async function sendRaw(d: TestDaemon, addr: string, frame: Uint8Array): Promise<void> {
+  const client = await connect(d.socket, { timeoutMs: 5_000 });
+  try {
+    const conn = await client.dial(addr, 1003, { timeoutMs: 10_000 });
+    await conn.write(frame);
+    await conn.read({ timeoutMs: 5_000 }).catch(() => null); // the daemon closes after one frame
+    await conn.close();
+  } finally {
+    await client.close();
+  }
 }
 
 async function score(net: TestNetwork, node: number): Promise<number> {
@@ -158,7 +173,8 @@ Deno.test({
 });
 
 Deno.test({
-  name: "tasks: decline, a file result, cancellation after the accept window and head expiry",
+  name:
+    "tasks: decline, cancellation after the accept window, head expiry, a file result; forged and replayed results ignored",
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
@@ -207,6 +223,13 @@ Deno.test({
       await ok(b, "task", "execute");
       const csv = join(net.dir, "report.csv");
       await Deno.writeTextFile(csv, "a,b\n1,2\n");
+      // Results from a node that is not the worker are ignored.
+      const c = await net.addDaemon("c", PUBLIC);
+      const forged = { task_id: t4, result_type: "text" as const, result_text: "forged", completed_at: "" };
+      await sendRaw(c, a.address, sendResultsFrame(forged));
+      await new Promise((r) => setTimeout(r, 300));
+      assertEquals((await taskFile(a, "submitted", t4))!.status, "EXECUTING");
+
       const sent = await ok(b, "task", "send-results", "--id", t4, "--file", csv);
       assertEquals(sent.filename, "report.csv");
       assertEquals(sent.file_size, 8);
@@ -215,6 +238,17 @@ Deno.test({
         await Deno.readTextFile(join(a.stateDir, "tasks", "results", `${t4}_report.csv`)),
         "a,b\n1,2\n",
       );
+      await waitFor("worker's polo score", async () => (await score(net, b.nodeId)) === 1);
+      // A replayed result neither pays twice nor overwrites the saved one.
+      await sendRaw(b, a.address, sendResultsFrame({ ...forged, result_text: "replayed" }));
+      await new Promise((r) => setTimeout(r, 300));
+      assertEquals(await score(net, b.nodeId), 1);
+      assertEquals(
+        await Deno.readTextFile(join(a.stateDir, "tasks", "results", `${t4}_report.csv`)),
+        "a,b\n1,2\n",
+      );
+      assert(!(await Deno.stat(join(a.stateDir, "tasks", "results", `${t4}_result.txt`)).catch(() => null)));
+
       const py = join(net.dir, "hack.py");
       await Deno.writeTextFile(py, "print(1)");
       const refused = await pilot(b, "task", "send-results", "--id", t4, "--file", py);
