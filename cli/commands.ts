@@ -6,6 +6,7 @@ import { pingCommand } from "./ping.ts";
 import { benchCommand } from "./bench.ts";
 import { connectCommand, listenCommand } from "./connect.ts";
 import { registryCommand } from "./registry.ts";
+import { beaconCommand } from "./beacon.ts";
 import { identityCommand } from "./identity.ts";
 import { versionCommand } from "./version.ts";
 import { disableTasksCommand, enableTasksCommand, taskCommand } from "./task.ts";
@@ -20,6 +21,7 @@ export const COMMANDS: readonly Command[] = [
   connectCommand,
   listenCommand,
   registryCommand,
+  beaconCommand,
   identityCommand,
   taskCommand,
   enableTasksCommand,

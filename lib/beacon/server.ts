@@ -215,6 +215,16 @@ export class BeaconServer {
     if (socket) await new Promise<void>((resolve) => socket.close(() => resolve()));
   }
 
+  /** True between `start()` and `close()`. */
+  get listening(): boolean {
+    return this.socket !== undefined;
+  }
+
+  /** Number of peer beacons gossiped with. */
+  get peerCount(): number {
+    return this.peers.size;
+  }
+
   /** A snapshot of the counters. */
   metrics(): BeaconMetrics {
     return {
