@@ -1,8 +1,10 @@
 /**
  * Who may open a stream or send a datagram to this node (transport.md §1): anyone when
- * the node is public; otherwise a node the registry reports as trusted (a trust pair,
- * or a shared non-backbone network — `check_trust`). Answers are cached briefly so a
- * burst of SYNs costs one registry call, and refusals are logged once per peer per minute.
+ * the node is public; otherwise a node in the local trusted set (the trust handshake's,
+ * answered without a round trip), else one the registry reports as trusted (a trust
+ * pair, or a shared non-backbone network — `check_trust`). Registry answers are cached
+ * briefly so a burst of SYNs costs one call, and refusals are counted and logged once
+ * per peer per minute.
  */
 import type { Logger } from "../log.ts";
 import type { RegistryClient } from "../registry/client.ts";
@@ -26,6 +28,8 @@ export class TrustGate {
   readonly #cache = new Map<number, Verdict>();
   readonly #inflight = new Map<number, Promise<boolean>>();
   readonly #lastLogged = new Map<number, number>();
+  /** Bumped by every invalidate(), so answers to checks started before it are not cached. */
+  #invalidations = 0;
   /** Refusals so far. */
   refused = 0;
 
@@ -34,28 +38,39 @@ export class TrustGate {
     private readonly selfId: () => number,
     private readonly isPublic: () => boolean,
     private readonly log: Logger,
+    /** The local trusted set, consulted before the registry. */
+    private readonly isLocallyTrusted: (node: number) => boolean = () => false,
   ) {}
 
   /** True (or a promise of it) when `node` may reach us. */
   allows(node: number): boolean | Promise<boolean> {
-    if (this.isPublic() || node === this.selfId()) return true;
+    if (this.isPublic() || node === this.selfId() || this.isLocallyTrusted(node)) return true;
     const now = Date.now();
     const cached = this.#cache.get(node);
     if (cached && cached.until > now) return cached.trusted || this.#refuse(node);
     let p = this.#inflight.get(node);
     if (!p) {
-      p = this.#ask(node).finally(() => this.#inflight.delete(node));
+      const mine: Promise<boolean> = this.#ask(node).finally(() => {
+        if (this.#inflight.get(node) === mine) this.#inflight.delete(node);
+      });
+      p = mine;
       this.#inflight.set(node, p);
     }
     return p;
   }
 
-  /** Drops cached answers for `node` (after a trust change). */
+  /**
+   * Drops cached answers for `node` (after a trust change). A check already on its way
+   * is disowned: its answer is neither cached nor shared with later callers, who ask again.
+   */
   invalidate(node: number): void {
     this.#cache.delete(node);
+    this.#inflight.delete(node);
+    this.#invalidations++;
   }
 
   async #ask(node: number): Promise<boolean> {
+    const epoch = this.#invalidations;
     let trusted = false;
     try {
       const reply = await this.registry.checkTrust(this.selfId(), node);
@@ -64,6 +79,8 @@ export class TrustGate {
       this.log.info("check_trust failed; refusing", { node, err });
     }
     if (this.#cache.size >= MAX_TRUST_CACHE) this.#cache.clear();
+    // A trust change while we asked may make this answer stale: use it once, do not cache it.
+    if (epoch !== this.#invalidations) return trusted || this.#refuse(node);
     this.#cache.set(node, { trusted, until: Date.now() + (trusted ? TRUSTED_CACHE_MS : UNTRUSTED_CACHE_MS) });
     return trusted || this.#refuse(node);
   }

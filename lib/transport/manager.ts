@@ -66,6 +66,11 @@ export interface SessionManagerOptions {
   timers: TimerService;
   /** Trust gate for SYNs and datagrams; default accepts everything (a public node). */
   trustGate?: TrustGate;
+  /**
+   * Answer a SYN the trust gate refuses with RST, so the dialer fails at once with
+   * "connection refused", instead of the reference's silent drop (a dial timeout).
+   */
+  rstUntrusted?: boolean;
   /** Defaults for every stream (MSS, Nagle, buffer sizes). */
   streamOptions?: StreamOptions;
   maxConnectionsPerPort?: number;
@@ -263,6 +268,7 @@ export class SessionManager implements StreamHost, TimerTarget {
 
   private readonly sendPacket: (pkt: Packet) => void;
   private readonly trustGate?: TrustGate;
+  private readonly rstUntrusted: boolean;
   private readonly streamOptions: StreamOptions;
   private readonly maxPerPort: number;
   private readonly maxTotal: number;
@@ -290,6 +296,7 @@ export class SessionManager implements StreamHost, TimerTarget {
     this.sendPacket = opts.send;
     this.timers = opts.timers;
     this.trustGate = opts.trustGate;
+    this.rstUntrusted = opts.rstUntrusted ?? false;
     this.streamOptions = opts.streamOptions ?? {};
     this.maxPerPort = opts.maxConnectionsPerPort ?? MAX_CONNECTIONS_PER_PORT;
     this.maxTotal = opts.maxConnectionsTotal ?? MAX_CONNECTIONS_TOTAL;
@@ -372,6 +379,7 @@ export class SessionManager implements StreamHost, TimerTarget {
           this.pendingSyns.delete(key);
           if (!ok) {
             this.counters.synUntrusted++;
+            if (this.rstUntrusted) this.sendRstFor(pkt);
             return;
           }
           // Re-check what may have changed while the gate was deciding.
@@ -388,6 +396,7 @@ export class SessionManager implements StreamHost, TimerTarget {
       }
       if (!verdict) {
         this.counters.synUntrusted++;
+        if (this.rstUntrusted) this.sendRstFor(pkt);
         return;
       }
     }
