@@ -5,6 +5,10 @@ import { healthCommand, infoCommand } from "./status.ts";
 import { pingCommand } from "./ping.ts";
 import { benchCommand } from "./bench.ts";
 import { connectCommand, listenCommand } from "./connect.ts";
+import { recvCommand, sendCommand } from "./stdio.ts";
+import { sendFileCommand, sendMessageCommand } from "./dataexchange.ts";
+import { publishCommand, subscribeCommand } from "./eventstream.ts";
+import { inboxCommand, receivedCommand } from "./mailbox.ts";
 import { registryCommand } from "./registry.ts";
 import { beaconCommand } from "./beacon.ts";
 import { identityCommand } from "./identity.ts";
@@ -20,6 +24,14 @@ export const COMMANDS: readonly Command[] = [
   benchCommand,
   connectCommand,
   listenCommand,
+  sendCommand,
+  recvCommand,
+  sendMessageCommand,
+  sendFileCommand,
+  inboxCommand,
+  receivedCommand,
+  subscribeCommand,
+  publishCommand,
   registryCommand,
   beaconCommand,
   identityCommand,

@@ -35,6 +35,8 @@ and answers health checks over HTTP. Stops cleanly on SIGINT/SIGTERM.
   --heartbeat DURATION    registry heartbeat interval (default 30s)
   --registry-wait DURATION how long to wait for the registry at start (default 15s)
   --no-echo               do not serve echo on port 7
+  --no-dataexchange       do not serve data exchange on port 1001
+  --no-eventstream        do not serve the event stream on port 1002
   --no-tasksubmit         do not serve task submission on port 1003
   --webhook URL           POST daemon events as JSON to URL (default: webhook in <state>/config.json)
   --fault-drop F, --fault-duplicate F, --fault-reorder F, --fault-seed N
@@ -64,6 +66,8 @@ export const daemonCommand: Command = {
     heartbeat: "string",
     "registry-wait": "string",
     "no-echo": "boolean",
+    "no-dataexchange": "boolean",
+    "no-eventstream": "boolean",
     "no-tasksubmit": "boolean",
     webhook: "string",
     "fault-drop": "string",
@@ -132,7 +136,9 @@ export function daemonConfigFromArgs(args: ParsedArgs, argv: readonly string[]):
         mss: s.has("mss") ? intFlag(args, "mss", 4096, 64, 65000) : undefined,
         heartbeatMs: s.has("heartbeat") ? parseDuration(s.get("heartbeat")!) : undefined,
         registryWaitMs: s.has("registry-wait") ? parseDuration(s.get("registry-wait")!) : undefined,
-        disabledServices: ["echo", "tasksubmit"].filter((name) => args.booleans.has(`no-${name}`)),
+        disabledServices: ["echo", "dataexchange", "eventstream", "tasksubmit"].filter((name) =>
+          args.booleans.has(`no-${name}`)
+        ),
         webhook: s.get("webhook") ?? configuredWebhook(s.get("state") ?? defaultStateDir()),
         faults,
       } as Partial<DaemonConfig> & { registry: string; stateDir: string },

@@ -1,0 +1,127 @@
+/**
+ * `pilot send` and `pilot recv`: the reference pilotctl's raw one-message exchange on any port
+ * (standard I/O, port 1000, by convention; cli.md §4.4). `send` dials, writes one message and
+ * prints one reply; `recv` binds a port and, per connection, reads one message and closes.
+ */
+import type { Command } from "./command.ts";
+import { intFlag, parseArgs } from "./args.ts";
+import { CliError, printResult } from "./output.ts";
+import { resolveTarget, timeoutFlag, withDaemon } from "./client.ts";
+import { fromUtf8, utf8 } from "../lib/bytes.ts";
+import { IpcError } from "../lib/sdk/mod.ts";
+import { parsePort } from "../lib/protocol/ports.ts";
+import { exchangeMessage, listenStdio, STDIO_REPLY_LIMIT } from "../lib/services/stdio/client.ts";
+
+/** Default bound of both commands. */
+export const STDIO_TIMEOUT_MS = 30_000;
+/** Largest `--count` of `recv`. */
+const MAX_COUNT = 1_000_000;
+
+function portArg(text: string): number {
+  try {
+    return parsePort(text);
+  } catch (err) {
+    throw new CliError(
+      "invalid_argument",
+      `invalid port "${text}": ${err instanceof Error ? err.message : err}`,
+    );
+  }
+}
+
+export const sendCommand: Command = {
+  name: "send",
+  summary: "Send one message to a port and print the reply",
+  usage: [
+    "pilot send <address|node_id|hostname> <port> --data TEXT [--timeout DURATION] [--json]",
+    "",
+    "Same as `pilot connect <target> <port> --message TEXT`. Output keys: target, port, sent, response.",
+  ].join("\n"),
+  flags: { socket: "string", data: "string", timeout: "string" },
+  async run(argv, out) {
+    const args = parseArgs(argv, this.flags);
+    const [target, portText] = args.positionals;
+    if (!target || portText === undefined) {
+      throw new CliError("invalid_argument", "usage: pilot send <address|hostname> <port> --data <message>");
+    }
+    const port = portArg(portText);
+    const data = args.strings.get("data") ?? "";
+    if (data === "") throw new CliError("invalid_argument", "--data is required");
+    const timeoutMs = timeoutFlag(args, STDIO_TIMEOUT_MS);
+    return await withDaemon(args, async (client) => {
+      const addr = await resolveTarget(client, target);
+      let reply: Uint8Array;
+      try {
+        reply = await exchangeMessage(client, addr, utf8(data), { port, timeoutMs });
+      } catch (err) {
+        if (err instanceof IpcError && err.reason === "timeout") {
+          throw new CliError("timeout", `no reply from ${addr}:${port} within ${timeoutMs} ms`);
+        }
+        throw new CliError("connection_failed", err instanceof Error ? err.message : String(err));
+      }
+      const response = fromUtf8(reply);
+      printResult(out, { target: addr.toString(), port, sent: data, response }, response);
+      return 0;
+    });
+  },
+};
+
+export const recvCommand: Command = {
+  name: "recv",
+  summary: "Accept connections on a port and print one message from each",
+  usage: [
+    "pilot recv <port> [--count N=1] [--timeout DURATION=30s] [--json]",
+    "",
+    `Binds <port>; for each of N connections reads one message (up to ${STDIO_REPLY_LIMIT} bytes) and closes it.`,
+    "Output keys: messages [{seq, port, data, bytes} or {seq, port, error}], timeout.",
+  ].join("\n"),
+  flags: { socket: "string", count: "string", timeout: "string" },
+  async run(argv, out) {
+    const args = parseArgs(argv, this.flags);
+    const [portText] = args.positionals;
+    if (portText === undefined) {
+      throw new CliError("invalid_argument", "usage: pilot recv <port> [--count <n>] [--timeout <dur>]");
+    }
+    const port = portArg(portText);
+    const count = intFlag(args, "count", 1, 1, MAX_COUNT);
+    const signal = AbortSignal.timeout(timeoutFlag(args, STDIO_TIMEOUT_MS));
+    return await withDaemon(args, async (client) => {
+      const listener = await listenStdio(client, { port }).catch((err) => {
+        throw new CliError("connection_failed", `listen: ${err instanceof Error ? err.message : err}`);
+      });
+      const messages: Record<string, unknown>[] = [];
+      try {
+        for (let seq = 0; seq < count; seq++) {
+          let conn;
+          try {
+            conn = await listener.accept({ signal });
+          } catch (err) {
+            if (!signal.aborted) {
+              throw new CliError("connection_failed", `accept: ${err instanceof Error ? err.message : err}`);
+            }
+            if (out.json) printResult(out, { messages, timeout: true });
+            else out.stderr("timeout");
+            return 0;
+          }
+          const msg: Record<string, unknown> = { seq, port };
+          try {
+            const chunk = (await conn.read({ signal })) ?? new Uint8Array(0);
+            const data = chunk.subarray(0, STDIO_REPLY_LIMIT);
+            msg.data = fromUtf8(data);
+            msg.bytes = data.length;
+            if (!out.json) out.stdout(String(msg.data));
+          } catch (err) {
+            msg.error = err instanceof Error ? err.message : String(err);
+            if (!out.json) out.stderr(`error: ${msg.error}`);
+          } finally {
+            await conn.close().catch(() => {});
+          }
+          messages.push(msg);
+        }
+      } finally {
+        listener.close();
+      }
+      if (out.json) printResult(out, { messages, timeout: false });
+      return 0;
+    });
+  },
+};
