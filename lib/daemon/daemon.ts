@@ -29,6 +29,7 @@ import { DaemonIpcHandler } from "./ipc_handler.ts";
 import { BUILTIN_SERVICES } from "./services.ts";
 import { daemonMetrics } from "./metrics.ts";
 import { WebhookEmitter } from "./webhooks.ts";
+import { attachConnectionEvents } from "./webhook_events.ts";
 import { advertisedEndpoint, beaconAddress, natOptions, NatTraversal } from "./nat.ts";
 
 /** Start-up failed (registry unreachable, socket in use, bad identity...). */
@@ -112,6 +113,7 @@ export class Daemon {
       streamOptions: config.mss ? { mss: config.mss } : undefined,
       logger: log.child("session"),
     });
+    attachConnectionEvents(this.manager, this.webhooks);
     this.streams = new StreamBridge(this.manager);
     // Every accepted datagram goes to every IPC client; clients filter on the port (ipc.md §4).
     this.manager.onDatagram = (dg) => {

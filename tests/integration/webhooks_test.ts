@@ -47,7 +47,8 @@ async function pilotJson(d: TestDaemon, ...args: string[]): Promise<Record<strin
 }
 
 Deno.test({
-  name: "webhooks: node.registered after two 500s, data.datagram, set-webhook/clear-webhook hot-swap",
+  name:
+    "webhooks: node.registered after two 500s, data.datagram, conn events, set-webhook/clear-webhook hot-swap",
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
@@ -84,10 +85,32 @@ Deno.test({
       const [moved] = await rx2.waitFor((e) => e.length >= 1);
       assertEquals([moved.event, moved.event_id], ["data.datagram", 1]);
 
+      // An echo connection from a: accepted, then ended by a's FIN.
+      const conn = await client.dial(b.address, 7, { timeoutMs: 10_000 });
+      await conn.write(enc.encode("ping"));
+      await conn.read({ timeoutMs: 10_000 });
+      await conn.close();
+      await rx2.waitFor((e) => e.some((x) => x.event === "conn.fin"));
+      const byName = (n: string) => rx2.named(n).map((x) => x.data as Record<string, unknown>);
+      const [syn] = byName("conn.syn_received");
+      assertEquals([syn.src_addr, syn.dst_port], [a.address, 7]);
+      const [est] = byName("conn.established");
+      assertEquals(est, syn);
+      const [fin] = byName("conn.fin");
+      assertEquals([fin.remote_addr, fin.remote_port, fin.local_port, fin.conn_id], [
+        a.address,
+        syn.src_port,
+        7,
+        syn.conn_id,
+      ]);
+      const ids = rx2.events.map((x) => x.event_id);
+      assertEquals(ids, ids.map((_, i) => i + 1), "ids count up from 1 without gaps");
+
+      const before = rx2.events.length;
       assertEquals(await pilotJson(b, "clear-webhook"), { webhook: "", applied: true });
       await client.sendTo(b.address, 5557, enc.encode("unheard"));
       await new Promise((r) => setTimeout(r, 300));
-      assertEquals(rx2.events.length, 1);
+      assertEquals(rx2.events.length, before);
       assertEquals(rx1.named("data.datagram").length, 1);
     } finally {
       await client?.close();
