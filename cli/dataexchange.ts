@@ -27,6 +27,7 @@ const MESSAGE_TYPES: Record<string, number> = {
   binary: FrameType.Binary,
 };
 
+/** `pilot send-message <target> --data X [--type text|json|binary]`: one message to port 1001. */
 export const sendMessageCommand: Command = {
   name: "send-message",
   summary: "Send a text, JSON or binary message to a node's inbox (port 1001)",
@@ -71,6 +72,7 @@ export const sendMessageCommand: Command = {
   },
 };
 
+/** `pilot send-file <target> <path>`: one file to port 1001 under its base name. */
 export const sendFileCommand: Command = {
   name: "send-file",
   summary: "Send a file to a node's received directory (port 1001)",

@@ -41,6 +41,7 @@ async function open(client: PilotClient, addr: Address, topic: string): Promise<
   }
 }
 
+/** `pilot subscribe <target> <topic> [--count N] [--timeout D]`: events from port 1002. */
 export const subscribeCommand: Command = {
   name: "subscribe",
   summary: "Subscribe to a topic on a node's event stream (port 1002; * for all)",
@@ -107,6 +108,7 @@ export const subscribeCommand: Command = {
   },
 };
 
+/** `pilot publish <target> <topic> --data X`: one event to port 1002. */
 export const publishCommand: Command = {
   name: "publish",
   summary: "Publish an event to a topic on a node's event stream (port 1002)",

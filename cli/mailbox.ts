@@ -25,6 +25,7 @@ async function clear(run: () => Promise<number>, empty: string): Promise<number>
   }
 }
 
+/** `pilot inbox [--clear]`: the messages in `<state>/inbox`. */
 export const inboxCommand: Command = {
   name: "inbox",
   summary: "List (or --clear) messages received over data exchange",
@@ -65,6 +66,7 @@ export const inboxCommand: Command = {
   },
 };
 
+/** `pilot received [--clear]`: the files in `<state>/received`. */
 export const receivedCommand: Command = {
   name: "received",
   summary: "List (or --clear) files received over data exchange",

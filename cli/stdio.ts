@@ -28,6 +28,7 @@ function portArg(text: string): number {
   }
 }
 
+/** `pilot send <target> <port> --data X`: one message, one reply. */
 export const sendCommand: Command = {
   name: "send",
   summary: "Send one message to a port and print the reply",
@@ -65,6 +66,7 @@ export const sendCommand: Command = {
   },
 };
 
+/** `pilot recv <port> [--count N] [--timeout D]`: one message from each of N connections. */
 export const recvCommand: Command = {
   name: "recv",
   summary: "Accept connections on a port and print one message from each",
