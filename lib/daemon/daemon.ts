@@ -24,6 +24,7 @@ import { formatHostPort } from "../net/hostport.ts";
 import { type DaemonConfig, HEARTBEAT_FAILURES_BEFORE_REREGISTER } from "./config.ts";
 import { PeerDirectory } from "./peers.ts";
 import { TrustGate } from "./trust_gate.ts";
+import type { TrustService } from "../services/trust/service.ts";
 import { StreamBridge } from "./streams.ts";
 import { DaemonIpcHandler } from "./ipc_handler.ts";
 import { BUILTIN_SERVICES } from "./services.ts";
@@ -62,6 +63,10 @@ export class Daemon {
   unroutable = 0;
   /** Daemon events POSTed to the webhook URL (config.webhook, IPC SetWebhook). */
   readonly webhooks: WebhookEmitter;
+  /** The privacy gate for SYNs and datagrams (local trusted set, then the registry). */
+  readonly gate: TrustGate;
+  /** The trust handshake (port 444), set once the built-in "trust" service is installed. */
+  trust?: TrustService;
   /** NAT traversal: endpoint discovery, keepalives, punching, the dial's relay fallback. */
   nat!: NatTraversal;
 
@@ -104,12 +109,20 @@ export class Daemon {
     this.peers = new PeerDirectory(registry, tunnel, log.child("peers"), () => this.nodeId);
     this.#timers = new TimerQueue(() => performance.now());
     this.#stopTimers = startTimerLoop(this.#timers);
-    const gate = new TrustGate(registry, () => this.nodeId, () => this.isPublic, log.child("trust"));
+    const gate = new TrustGate(
+      registry,
+      () => this.nodeId,
+      () => this.isPublic,
+      log.child("trust"),
+      (node) => this.trust?.isTrusted(node) ?? false,
+    );
+    this.gate = gate;
     this.manager = new SessionManager({
       localAddr: this.address,
       send: (pkt) => this.#sendPacket(pkt),
       timers: this.#timers,
       trustGate: (remote) => gate.allows(remote.node),
+      rstUntrusted: true,
       streamOptions: config.mss ? { mss: config.mss } : undefined,
       logger: log.child("session"),
     });
@@ -307,7 +320,7 @@ export class Daemon {
       pkts_recv: stats.datagramsReceived,
       tunnel_encryption_success: stats.framesEncrypted,
       tunnel_encryption_failure: stats.decryptFailures,
-      handshake_pending_count: 0,
+      handshake_pending_count: this.trust?.pendingCount ?? 0,
       peer_list: this.tunnel.peers(),
       nat: this.nat.info(),
       conn_list: conns.map((c) => ({

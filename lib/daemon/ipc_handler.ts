@@ -8,9 +8,11 @@ import { Address, BROADCAST_NODE } from "../protocol/address.ts";
 import { DialError } from "../transport/manager.ts";
 import type { CloseReason } from "../transport/stream.ts";
 import type { IpcClient, IpcHandler } from "./ipc/server.ts";
-import type { NetworkOp } from "./ipc/codec.ts";
+import type { HandshakeOp, NetworkOp } from "./ipc/codec.ts";
+import { handshakeCommand } from "../services/trust/ipc.ts";
 import type {
   DeregisterReply,
+  HandshakeReply,
   HealthReply,
   InfoReply,
   NetworkReply,
@@ -167,6 +169,10 @@ export class DaemonIpcHandler implements IpcHandler {
   setWebhook(_client: IpcClient, url: string): SetWebhookReply {
     this.daemon.webhooks.setUrl(url);
     return { webhook: url };
+  }
+
+  handshake(_client: IpcClient, op: HandshakeOp): Promise<HandshakeReply> {
+    return handshakeCommand(this.daemon.trust, op);
   }
 
   network(_client: IpcClient, op: NetworkOp): Promise<NetworkReply> {

@@ -6,6 +6,7 @@
 import type { Daemon } from "./daemon.ts";
 import { PORT_ECHO } from "../protocol/ports.ts";
 import { startEchoService } from "../services/echo.ts";
+import { installTrustService } from "../services/trust/install.ts";
 import { installTaskService } from "../services/tasks/install.ts";
 import { installDataExchangeService } from "../services/dataexchange/install.ts";
 import { installEventStreamService } from "../services/eventstream/install.ts";
@@ -21,6 +22,7 @@ export interface DaemonService {
 /** Built-in services in start order. */
 export const BUILTIN_SERVICES: readonly DaemonService[] = [
   { name: "echo", install: (d) => startEchoService(d.manager, PORT_ECHO) },
+  { name: "trust", install: (d) => installTrustService(d) },
   { name: "dataexchange", install: (d) => installDataExchangeService(d) },
   { name: "eventstream", install: (d) => installEventStreamService(d) },
   { name: "tasksubmit", install: (d) => installTaskService(d) },

@@ -1,0 +1,36 @@
+/**
+ * The IPC Handshake (0x0F) sub-commands (ipc.md §5.1) mapped onto the trust service,
+ * with the reference's reply bodies (§6.3) and error texts (`handshake <op>: …`).
+ */
+import type { HandshakeOp } from "../../daemon/ipc/codec.ts";
+import type { HandshakeReply } from "../../daemon/ipc/replies.ts";
+import type { TrustService } from "./service.ts";
+
+/** Runs one Handshake sub-command; a failure is thrown as `Error("handshake <op>: <why>")`. */
+export async function handshakeCommand(
+  service: TrustService | undefined,
+  op: HandshakeOp,
+): Promise<HandshakeReply> {
+  if (!service) throw new Error("handshake: trust service is not running");
+  const fail = (what: string) => (err: unknown): never => {
+    throw new Error(`handshake ${what}: ${err instanceof Error ? err.message : String(err)}`);
+  };
+  switch (op.sub) {
+    case "request":
+      await service.request(op.nodeId, op.justification).catch(fail("request"));
+      return { status: "sent", node_id: op.nodeId };
+    case "approve":
+      await service.approve(op.nodeId).catch(fail("approve"));
+      return { status: "approved", node_id: op.nodeId };
+    case "reject":
+      await service.reject(op.nodeId, op.reason).catch(fail("reject"));
+      return { status: "rejected", node_id: op.nodeId };
+    case "revoke":
+      await service.revoke(op.nodeId).catch(fail("revoke"));
+      return { status: "revoked", node_id: op.nodeId };
+    case "pending":
+      return { pending: service.pending() };
+    case "trusted":
+      return { trusted: service.trusted() };
+  }
+}
