@@ -31,6 +31,7 @@ const USAGE = `pilot task <subcommand> [flags]
 Common flags: --state DIR (default ~/.pilot), --socket PATH, --timeout DURATION (default 30s).
 Output keys (--json): see the reference pilotctl's task commands.`;
 
+/** `pilot task <subcommand>`: the reference's task workflow on both the submitter and the worker side. */
 export const taskCommand: Command = {
   name: "task",
   summary: "Submit tasks to other nodes and work on the ones you receive",
@@ -70,7 +71,9 @@ export const taskCommand: Command = {
   },
 };
 
+/** `pilot enable-tasks`: sets the registry's task_exec flag (IPC SetTaskExec 1). */
 export const enableTasksCommand: Command = taskExecCommand(true);
+/** `pilot disable-tasks`: clears the registry's task_exec flag (IPC SetTaskExec 0). */
 export const disableTasksCommand: Command = taskExecCommand(false);
 
 function taskExecCommand(enabled: boolean): Command {

@@ -13,7 +13,9 @@ import { defaultStateDir } from "../lib/crypto/identity.ts";
 /** The CLI configuration file inside the state directory. */
 export const CONFIG_FILE = "config.json";
 
+/** `pilot set-webhook <url>`: persist and apply a webhook URL. */
 export const setWebhookCommand: Command = webhookCommand(true);
+/** `pilot clear-webhook`: remove the stored URL and disable webhooks on the running daemon. */
 export const clearWebhookCommand: Command = webhookCommand(false);
 
 function webhookCommand(set: boolean): Command {

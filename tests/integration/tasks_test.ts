@@ -15,7 +15,8 @@ const PUBLIC = ["--public"];
 
 /** `pilot --json task …` (or another command) as daemon `d`; resolves to the envelope. */
 async function pilot(d: TestDaemon, ...args: string[]): Promise<Record<string, unknown>> {
-  const r = await runPilot([...args, "--socket", d.socket, "--state", d.stateDir, "--json"]);
+  const state = args[0] === "task" ? ["--state", d.stateDir] : [];
+  const r = await runPilot([...args, "--socket", d.socket, ...state, "--json"]);
   const text = r.code === 0 ? r.stdout : r.stderr;
   try {
     return JSON.parse(text.trim().split("\n").pop()!);
@@ -79,13 +80,17 @@ async function sendRaw(d: TestDaemon, addr: string, frame: Uint8Array): Promise<
   }
 }
 
-async function score(net: TestNetwork, node: number): Promise<number> {
+async function lookup(net: TestNetwork, node: number): Promise<Record<string, unknown>> {
   const reg = new RegistryClient({ address: net.registryAddr });
   try {
-    return Number((await reg.getPoloScore(node)).polo_score);
+    return await reg.lookup(node);
   } finally {
     reg.close();
   }
+}
+
+async function score(net: TestNetwork, node: number): Promise<number> {
+  return Number((await lookup(net, node)).polo_score);
 }
 
 Deno.test({
@@ -97,6 +102,13 @@ Deno.test({
     try {
       const a = await net.addDaemon("a", PUBLIC);
       const b = await net.addDaemon("b", PUBLIC);
+
+      // The execution capability is only a registry flag (services.md §7.5).
+      const on = await ok(b, "enable-tasks");
+      assertEquals([on.node_id, on.task_exec], [b.nodeId, true]);
+      assertEquals((await lookup(net, b.nodeId)).task_exec, true);
+      assertEquals((await ok(b, "disable-tasks")).task_exec, false);
+      assertEquals((await lookup(net, b.nodeId)).task_exec, undefined);
 
       const sub = await ok(a, "task", "submit", b.address, "--task", "summarise the logs");
       assertEquals(sub.accepted, true);

@@ -16,7 +16,9 @@ export const MAX_TASK_FRAME_BODY = 16 * 1024 * 1024;
 export const FRAME_SUBMIT = 1;
 /** Legacy result message; daemons do not handle it. */
 export const FRAME_RESULT = 2;
+/** Worker → submitter: the task's status changed. */
 export const FRAME_STATUS_UPDATE = 3;
+/** Worker → submitter: the task's results (text or a file). */
 export const FRAME_SEND_RESULTS = 4;
 
 /** SUBMIT reply status: the worker queued the task. */

@@ -47,6 +47,8 @@ export const HEAD_EXPIRY_MS = 60 * 60_000;
 export const TASK_SWEEP_MS = 10_000;
 /** Most tasks waiting in the queue; further submissions are refused. */
 export const MAX_QUEUED_TASKS = 1_000;
+/** Task connections served at once; more are closed at once (each may buffer a 16 MiB result). */
+export const MAX_ACTIVE_CONNECTIONS = 32;
 /** File events are gathered for this long before the queue is re-read. */
 const WATCH_DEBOUNCE_MS = 20;
 
@@ -115,6 +117,7 @@ export class TaskService {
   /** Queue maintenance runs one at a time, in order. */
   #chain: Promise<void> = Promise.resolve();
   #stopped = false;
+  #active = 0;
 
   private constructor(host: TaskServiceHost, options: TaskServiceOptions) {
     this.#host = host;
@@ -166,6 +169,12 @@ export class TaskService {
   // ---- connections --------------------------------------------------------------------------
 
   async #serve(stream: PeerStream): Promise<void> {
+    if (this.#active >= MAX_ACTIVE_CONNECTIONS) {
+      this.stats.rejected++;
+      await stream.close();
+      return;
+    }
+    this.#active++;
     try {
       const frame = await readTaskFrame(stream);
       if (!frame) return;
@@ -184,6 +193,7 @@ export class TaskService {
       // Malformed frames and slow peers only cost their own connection.
       this.#host.log.debug("task connection dropped", { err });
     } finally {
+      this.#active--;
       await stream.close();
     }
   }
