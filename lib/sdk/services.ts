@@ -16,6 +16,8 @@
  * @module
  */
 export type { ByteStream, IoOptions } from "../services/byte_stream.ts";
+export { StreamEndedError, StreamReader } from "../services/stream_reader.ts";
+export { ByteBudget } from "../services/byte_budget.ts";
 
 export {
   dialSecure,
@@ -68,8 +70,18 @@ export {
   typeName,
 } from "../services/dataexchange/codec.ts";
 export { UnsafeFileNameError } from "../services/dataexchange/filename.ts";
-export { DataExchangeServer, type DataExchangeServerOptions } from "../services/dataexchange/server.ts";
-export { type InboxMessage, Mailbox, type ReceivedFile } from "../services/dataexchange/mailbox.ts";
+export {
+  DataExchangeServer,
+  type DataExchangeServerOptions,
+  type DataExchangeStats,
+  type ServiceEventSink,
+} from "../services/dataexchange/server.ts";
+export {
+  type InboxMessage,
+  Mailbox,
+  MailboxMissingError,
+  type ReceivedFile,
+} from "../services/dataexchange/mailbox.ts";
 
 export { type EventStreamOptions, EventSubscription, publishEvent } from "../services/eventstream/client.ts";
 export {
@@ -80,4 +92,10 @@ export {
   type StreamEvent,
   WILDCARD_TOPIC,
 } from "../services/eventstream/codec.ts";
-export { EventBroker, type EventBrokerOptions } from "../services/eventstream/broker.ts";
+export {
+  type BrokerEventSink,
+  type BrokerStats,
+  EventBroker,
+  type EventBrokerOptions,
+} from "../services/eventstream/broker.ts";
+export { EventBudgetError } from "../services/eventstream/io.ts";
