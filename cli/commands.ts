@@ -9,6 +9,7 @@ import { recvCommand, sendCommand } from "./stdio.ts";
 import { sendFileCommand, sendMessageCommand } from "./dataexchange.ts";
 import { publishCommand, subscribeCommand } from "./eventstream.ts";
 import { inboxCommand, receivedCommand } from "./mailbox.ts";
+import { TRUST_COMMANDS } from "./trust.ts";
 import { registryCommand } from "./registry.ts";
 import { beaconCommand } from "./beacon.ts";
 import { identityCommand } from "./identity.ts";
@@ -32,6 +33,7 @@ export const COMMANDS: readonly Command[] = [
   receivedCommand,
   subscribeCommand,
   publishCommand,
+  ...TRUST_COMMANDS,
   registryCommand,
   beaconCommand,
   identityCommand,
