@@ -57,6 +57,7 @@ export interface BrokerStats {
 class Subscriber {
   queued = 0;
   #chain: Promise<void> = Promise.resolve();
+  #failed = false;
   #tokens = PUBLISH_BURST;
   #refilledAt: number;
 
@@ -69,11 +70,15 @@ class Subscriber {
     this.queued += bytes.length;
     this.#chain = this.#chain.then(async () => {
       try {
-        await this.stream.write(bytes);
+        // After one failure the stream is dead: later events are dropped, not attempted.
+        if (!this.#failed) await this.stream.write(bytes);
+      } catch (err) {
+        this.#failed = true;
+        onFail(err);
       } finally {
         this.queued -= bytes.length;
       }
-    }).catch(onFail);
+    });
   }
 
   /** Takes a publish token (token bucket); false when the connection is over its rate. */

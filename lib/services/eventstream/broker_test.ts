@@ -133,3 +133,27 @@ Deno.test("a subscriber that stops taking data is dropped once its backlog passe
   assert(closed);
   await handled;
 });
+
+Deno.test("a subscriber whose writes fail is removed once and later events skip it", async () => {
+  const h = harness();
+  const { a, b } = memoryStreamPair();
+  let writes = 0;
+  const broken = {
+    ...b,
+    write: () => {
+      writes++;
+      return Promise.reject(new Error("gone"));
+    },
+  };
+  const handled = h.broker.handle(broken).catch(() => {});
+  await EventSubscription.subscribe(a, "t");
+  await h.settle(1);
+  h.broker.publish({ topic: "t", payload: new Uint8Array(1) });
+  h.broker.publish({ topic: "t", payload: new Uint8Array(1) });
+  await new Promise((r) => setTimeout(r, 10));
+  assertEquals(writes, 1);
+  assertEquals(h.broker.subscriberCount, 0);
+  assertEquals(h.broker.publish({ topic: "t", payload: new Uint8Array(1) }), 0);
+  await a.close();
+  await handled;
+});
