@@ -94,6 +94,11 @@ export interface NatInfo {
   endpoint_source: EndpointSource;
   force_relay: boolean;
   paths: Record<PeerPath, number>;
+  /** Punch requests sent, dials moved to the relay, probes sent, relayed peers back on a direct path. */
+  punch_requests: number;
+  relay_fallbacks: number;
+  probes: number;
+  direct_recoveries: number;
 }
 
 interface ProbeSchedule {
@@ -252,6 +257,10 @@ export class NatTraversal {
       endpoint_source: this.#source,
       force_relay: this.#options.forceRelay ?? false,
       paths: this.paths(),
+      punch_requests: this.counters.punchRequests,
+      relay_fallbacks: this.counters.relayFallbacks,
+      probes: this.counters.probes,
+      direct_recoveries: this.#tunnel.stats().directRecoveries,
     };
   }
 
