@@ -430,6 +430,16 @@ Deno.test({
       await send(encodeHandshake(valid));
       await waitFor("the replay to be dropped", async () => (await dropped("replay")) === 1);
       assertEquals(await metric(b.d, "pilot_handshake_processed_total", 'type="handshake_request"'), 1);
+      // A signed accept B never asked for creates no trust (the reference would trust A here).
+      await send(encodeHandshake({ ...valid, type: "handshake_accept", justification: "" }));
+      await waitFor(
+        "the unsolicited accept to be dropped",
+        async () => (await dropped("unsolicited-accept")) === 1,
+      );
+      assertEquals(await b.c.trustedPeers(), []);
+      // Unknown types are ignored.
+      await send(encodeHandshake({ ...valid, type: "handshake_hello" }));
+      await waitFor("the unknown type to be dropped", async () => (await dropped("unknown-type")) === 1);
     }, { daemonArgs: [[], ["--public"]] });
   },
 });
