@@ -157,7 +157,9 @@ export class WebhookEmitter {
   /** Starts the delivery loop unless it runs; restarts it if events slipped in as it ended. */
   #kick(): void {
     if (this.#running) return;
-    this.#running = this.#drain().finally(() => {
+    this.#running = this.#drain().catch((err) => {
+      this.#log.error("webhook delivery loop failed", { err });
+    }).finally(() => {
       this.#running = undefined;
       if (this.#queue.length > 0 && !this.#abort.signal.aborted) this.#kick();
     });
@@ -178,7 +180,14 @@ export class WebhookEmitter {
 
   /** Up to maxAttempts POSTs of one event; retries on transport errors and 5xx only. */
   async #deliver(item: Pending): Promise<"delivered" | "failed" | "aborted"> {
-    const body = JSON.stringify(item.envelope);
+    let body: string;
+    try {
+      body = JSON.stringify(item.envelope);
+    } catch (err) {
+      // Unserialisable data (a BigInt, a cycle) is the emitter's bug; it must not stop the queue.
+      this.#log.warn("webhook event not serialisable", { event: item.envelope.event, err });
+      return "failed";
+    }
     for (let attempt = 1;; attempt++) {
       if (this.#abort.signal.aborted) return "aborted";
       let retryable: boolean;

@@ -128,3 +128,21 @@ Deno.test("webhooks: setUrl restarts ids, empty disables, close drains what is q
     await rx.close();
   }
 });
+
+Deno.test("webhooks: unserialisable data fails that event only", async () => {
+  const rx = WebhookReceiver.start();
+  const wh = emitter(rx.url);
+  try {
+    const cyclic: Record<string, unknown> = {};
+    cyclic.self = cyclic;
+    wh.emit("bad", { big: 1n });
+    wh.emit("bad", cyclic);
+    wh.emit("good", { n: 1 });
+    await rx.waitFor((e) => e.length === 1);
+    assertEquals(rx.events[0].event, "good");
+  } finally {
+    await wh.close();
+    await rx.close();
+  }
+  assertEquals(wh.stats().failed, 2);
+});
