@@ -36,6 +36,19 @@ export {
   PilotClient,
 } from "./lib/sdk/mod.ts";
 export { RegistryClient, RegistryService } from "./lib/registry/mod.ts";
+export {
+  DataExchangeClient,
+  dialSecure,
+  dialStdio,
+  EventSubscription,
+  exchangeMessage,
+  listenStdio,
+  publishEvent,
+  SecureChannel,
+  SecureListener,
+  sendFile,
+  sendMessage,
+} from "./lib/sdk/services.ts";
 
 export * as protocol from "./lib/protocol/mod.ts";
 export * as crypto from "./lib/crypto/mod.ts";
@@ -44,3 +57,4 @@ export * as beacon from "./lib/beacon/mod.ts";
 export * as transport from "./lib/transport/mod.ts";
 export * as registry from "./lib/registry/mod.ts";
 export * as sdk from "./lib/sdk/mod.ts";
+export * as services from "./lib/sdk/services.ts";
