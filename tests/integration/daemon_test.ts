@@ -286,7 +286,6 @@ Deno.test({
         raw.close();
       }
       // A client that binds a port and opens a transfer, then vanishes mid-transfer.
-      const baseline = await ca.info();
       const doomed = await connect(a.socket);
       await doomed.listen(7777);
       const conn = await doomed.dial(b.address, 7, { timeoutMs: 10_000 });
