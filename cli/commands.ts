@@ -1,6 +1,7 @@
 /** Every `pilot` command, in the order `pilot --help` lists them. */
 import type { Command } from "./command.ts";
 import { daemonCommand } from "./daemon.ts";
+import { upCommand } from "./up.ts";
 import { healthCommand, infoCommand } from "./status.ts";
 import { pingCommand } from "./ping.ts";
 import { benchCommand } from "./bench.ts";
@@ -18,6 +19,7 @@ import { disableTasksCommand, enableTasksCommand, taskCommand } from "./task.ts"
 import { clearWebhookCommand, setWebhookCommand } from "./webhook.ts";
 
 export const COMMANDS: readonly Command[] = [
+  upCommand,
   daemonCommand,
   infoCommand,
   healthCommand,

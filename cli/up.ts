@@ -1,0 +1,124 @@
+/**
+ * `pilot up` (`deno task start`): registry, beacon and daemon in one process with zero
+ * configuration, printing the node's address, its HTTP status URL and the line that joins a
+ * second node. Runs until SIGINT/SIGTERM.
+ */
+import { join } from "node:path";
+import type { Command } from "./command.ts";
+import { parseArgs } from "./args.ts";
+import { CliError, printResult } from "./output.ts";
+import { isLogLevel, Logger } from "../lib/log.ts";
+import { type HostPort, parseHostPort } from "../lib/net/hostport.ts";
+import { defaultStateDir } from "../lib/crypto/identity.ts";
+import { type LocalNetwork, startLocalNetwork, UP_STATE_DIR_NAME } from "../lib/daemon/up.ts";
+
+const USAGE = `pilot up [flags]
+
+Starts a complete Pilot network on this machine in one process: a registry (state on disk),
+a beacon and this node's daemon, all on loopback. Prints the node's address, the status URL
+and the command that joins a second node. Stop with Ctrl-C.
+
+  --state DIR         state directory (default ~/.pilot/${UP_STATE_DIR_NAME}); the node keeps its address across runs
+  --host IP           address to bind everything to (default 127.0.0.1)
+  --socket PATH       IPC socket (default /tmp/pilot.sock, or <state>/pilot.sock when that one is taken)
+  --http HOST:PORT    status endpoint (default 127.0.0.1:7380, or a free port when taken); off to disable
+  --private           require trust for incoming connections (default: any node of this network)
+  --log-level LEVEL   debug, info, warn (default), error`;
+
+export const upCommand: Command = {
+  name: "up",
+  summary: "Start registry, beacon and daemon in one process (zero configuration)",
+  usage: USAGE,
+  flags: {
+    state: "string",
+    host: "string",
+    socket: "string",
+    http: "string",
+    private: "boolean",
+    "log-level": "string",
+  },
+  async run(argv, out) {
+    const args = parseArgs(argv, this.flags);
+    if (args.positionals.length) {
+      throw new CliError("invalid_argument", `unexpected argument "${args.positionals[0]}"`);
+    }
+    const s = args.strings;
+    const level = s.get("log-level");
+    if (level !== undefined && !isLogLevel(level)) {
+      throw new CliError("invalid_argument", `unknown --log-level "${level}"`);
+    }
+    let http: HostPort | null | undefined;
+    const httpText = s.get("http");
+    try {
+      http = httpText === undefined
+        ? undefined
+        : httpText === "off"
+        ? null
+        : parseHostPort(httpText, "--http");
+    } catch (err) {
+      throw new CliError("invalid_argument", (err as Error).message);
+    }
+    const stateDir = s.get("state") ?? join(defaultStateDir(), UP_STATE_DIR_NAME);
+    let net: LocalNetwork;
+    try {
+      net = await startLocalNetwork({
+        stateDir,
+        host: s.get("host"),
+        socketPath: s.get("socket"),
+        http,
+        public: !args.booleans.has("private"),
+        log: new Logger("up", level && isLogLevel(level) ? level : undefined),
+      });
+    } catch (err) {
+      throw new CliError("internal", `pilot up failed: ${err instanceof Error ? err.message : err}`);
+    }
+    const d = net.daemon;
+    const socketFlag = net.socketPath === "/tmp/pilot.sock" ? "" : ` --socket ${net.socketPath}`;
+    const data = {
+      node_id: d.nodeId,
+      address: d.address.toString(),
+      http: d.http?.url ?? null,
+      status_url: d.http ? `${d.http.url}/status` : null,
+      registry: net.registryAddr,
+      beacon: net.beaconAddr,
+      socket: net.socketPath,
+      state: net.stateDir,
+      second_node: net.secondNode,
+    };
+    printResult(
+      out,
+      data,
+      [
+        `pilot is up: node ${data.address} (id ${data.node_id})`,
+        `  status    ${data.status_url ?? "HTTP off"}`,
+        `  registry  ${data.registry}   beacon ${data.beacon}`,
+        `  socket    ${data.socket}   state ${data.state}`,
+        "",
+        `Try it:     pilot info${socketFlag}     pilot ping ${data.node_id}${socketFlag}`,
+        "Join a second node (another terminal):",
+        `  ${data.second_node}`,
+        `  then:     pilot ping ${data.node_id} --socket ${secondSocket(net.secondNode)}`,
+        "",
+        "Ctrl-C stops everything.",
+      ].join("\n"),
+    );
+    await waitForSignal();
+    await net.close();
+    return 0;
+  },
+};
+
+function secondSocket(line: string): string {
+  return /--socket (\S+)/.exec(line)?.[1] ?? "";
+}
+
+function waitForSignal(): Promise<void> {
+  return new Promise((resolve) => {
+    const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
+    const handler = () => {
+      for (const sig of signals) Deno.removeSignalListener(sig, handler);
+      resolve();
+    };
+    for (const sig of signals) Deno.addSignalListener(sig, handler);
+  });
+}
