@@ -4,6 +4,7 @@ import { parseArgs } from "./args.ts";
 import { printResult } from "./output.ts";
 import { connectDaemon, withDaemon } from "./client.ts";
 import { healthExitCode, type HealthStatus } from "../lib/http/health.ts";
+import type { NatInfo } from "../lib/daemon/nat.ts";
 
 export const infoCommand: Command = {
   name: "info",
@@ -26,6 +27,7 @@ export const infoCommand: Command = {
       }, ${info.pkts_sent} sent / ${info.pkts_recv} received`,
       `peers     ${info.peers} (${info.encrypted_peers} encrypted, ${info.authenticated_peers} authenticated)`,
       ...peers,
+      ...natLine(info),
       `conns     ${info.connections}, ports ${info.ports}`,
     ].join("\n");
     printResult(out, info, text);
@@ -64,3 +66,16 @@ export const healthCommand: Command = {
     return healthExitCode(status);
   },
 };
+
+/** The NAT summary of `pilot info`, when the daemon reports one. */
+function natLine(info: object): string[] {
+  const nat = (info as { nat?: NatInfo }).nat;
+  if (!nat) return [];
+  const beacon = nat.beacon ? `beacon ${nat.beacon}` : "no beacon";
+  const endpoint = nat.public_endpoint ? `${nat.public_endpoint} (${nat.endpoint_source})` : "local address";
+  const p = nat.paths;
+  const paths = `${p.direct} direct, ${p.punched} punched, ${p.relay} relay`;
+  return [
+    `nat       ${beacon}, endpoint ${endpoint}; paths ${paths}${nat.force_relay ? " (relay forced)" : ""}`,
+  ];
+}
