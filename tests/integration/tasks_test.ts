@@ -64,7 +64,10 @@ function statusIs(d: TestDaemon, box: string, id: string, status: string) {
 async function backdate(d: TestDaemon, id: string, fields: Record<string, string>): Promise<void> {
   const path = join(d.stateDir, "tasks", "received", `${id}.json`);
   const rec = JSON.parse(await Deno.readTextFile(path));
-  await Deno.writeTextFile(path, JSON.stringify({ ...rec, ...fields }, null, 2));
+  await Deno.writeTextFile(`${path}.test-tmp`, JSON.stringify({ ...rec, ...fields }, null, 2), {
+    mode: 0o600,
+  });
+  await Deno.rename(`${path}.test-tmp`, path); // atomic, as the daemon writes, so it never reads half a file
 }
 
 /** Writes one raw task frame from daemon `d` to `addr`:1003 through its IPC socket. */
@@ -163,8 +166,9 @@ Deno.test({
       assertEquals(worker.status, "SUCCEEDED");
       assert(worker.execute_started_at && worker.completed_at && worker.accepted_at);
 
-      // The submitter paid the worker one point (seconds of CPU: reward 1).
+      // The submitter paid the worker one point (seconds of CPU: reward 1) and spent one of its own.
       await waitFor("worker's polo score", async () => (await score(net, b.nodeId)) === 1);
+      await waitFor("submitter's polo score", async () => (await score(net, a.nodeId)) === -1);
       // Now b outranks a, so b's daemon refuses a's next task.
       const refused = await ok(a, "task", "submit", b.address, "--task", "again");
       assertEquals(refused.accepted, false);
@@ -226,8 +230,15 @@ Deno.test({
       // t3 is head now; accepted, then left at the head for over an hour: it expires.
       await ok(b, "task", "accept", "--id", t3);
       await waitFor("t3 staged", async () => (await taskFile(b, "received", t3))?.staged_at);
-      await backdate(b, t3, { staged_at: new Date(Date.now() - 2 * 3_600_000).toISOString() });
-      await statusIs(b, "received", t3, "EXPIRED");
+      // The daemon may rewrite the file while we backdate it; backdate again until the sweep sees it.
+      await waitFor(`received/${t3} to be EXPIRED`, async () => {
+        const f = await taskFile(b, "received", t3);
+        if (f?.status === "EXPIRED") return f;
+        if (f && Date.parse(String(f.staged_at)) > Date.now() - 3_600_000) {
+          await backdate(b, t3, { staged_at: new Date(Date.now() - 2 * 3_600_000).toISOString() });
+        }
+        return null;
+      }, 40_000);
       await statusIs(a, "submitted", t3, "EXPIRED");
 
       // t4: a file result, saved under results/<id>_<name> on the submitter.
@@ -250,11 +261,12 @@ Deno.test({
         await Deno.readTextFile(join(a.stateDir, "tasks", "results", `${t4}_report.csv`)),
         "a,b\n1,2\n",
       );
-      await waitFor("worker's polo score", async () => (await score(net, b.nodeId)) === 1);
+      // The expired head cost the worker a point (-1), the file result paid one (+1).
+      await waitFor("worker's polo score", async () => (await score(net, b.nodeId)) === 0);
       // A replayed result neither pays twice nor overwrites the saved one.
       await sendRaw(b, a.address, sendResultsFrame({ ...forged, result_text: "replayed" }));
       await new Promise((r) => setTimeout(r, 300));
-      assertEquals(await score(net, b.nodeId), 1);
+      assertEquals(await score(net, b.nodeId), 0);
       assertEquals(
         await Deno.readTextFile(join(a.stateDir, "tasks", "results", `${t4}_report.csv`)),
         "a,b\n1,2\n",

@@ -196,7 +196,7 @@ Deno.test("audit trail: actor and old/new values for security-relevant changes, 
   }
 });
 
-Deno.test("polo score: strict mode needs a signing reporter (not the subject) or the admin", async () => {
+Deno.test("polo score: strict mode needs a signing reporter or the admin; a node may only lower its own", async () => {
   const reg = await startRegistry();
   const admin = new RegistryClient({ address: reg.address, adminToken: ADMIN_TOKEN });
   const raw = await RawConn.open(reg.addr.port);
@@ -205,7 +205,8 @@ Deno.test("polo score: strict mode needs a signing reporter (not the subject) or
     const b = await registeredClient(reg.address);
     const [ia, ib] = [a.identity!.nodeId, b.identity!.nodeId];
     assertEquals((await b.updatePoloScore(ia, -3)).polo_score, -3);
-    await assertRejects(() => a.updatePoloScore(ia, 100), RegistryReplyError, /your own polo score/);
+    await assertRejects(() => a.updatePoloScore(ia, 100), RegistryReplyError, /raise your own polo score/);
+    assertEquals((await a.updatePoloScore(ia, -1)).polo_score, -4); // spending its own point
     assertEquals((await raw.call({ type: "update_polo_score", node_id: ia, delta: 5 })).type, "error");
     assertEquals((await raw.call({ type: "set_polo_score", node_id: ia, polo_score: 5 })).type, "error");
     await assertRejects(() => b.updatePoloScore(ia, 2_000_000), RegistryReplyError, /within/);

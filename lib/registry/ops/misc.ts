@@ -65,15 +65,20 @@ function readScore(req: Record<string, unknown>, key: string): number {
   return v;
 }
 
-/** Strict mode: a reporter (not the subject) signs, or the admin. Reference mode: unauthenticated, as there. */
-function authorizeScoreWrite(ctx: OpContext, subject: number, reporter: number): void {
+/**
+ * Strict mode: a reporter (not the subject) signs, or the admin; a node may lower its own
+ * score (a task submitter spends a point), never raise it. Reference mode: unauthenticated, as there.
+ */
+function authorizeScoreWrite(ctx: OpContext, subject: number, reporter: number, delta?: number): void {
   if (ctx.config.compat === "reference" && !ctx.authn.token && reporter === 0) return;
   if (ctx.authn.admin) {
     ctx.actor = "admin";
     return;
   }
   if (reporter === 0) requireAdmin(ctx);
-  if (reporter === subject) throw new RequestError("cannot update your own polo score", "forbidden");
+  if (reporter === subject && !(delta !== undefined && delta < 0)) {
+    throw new RequestError("cannot raise your own polo score", "forbidden");
+  }
   knownNode(ctx, reporter);
   requireNode(ctx, reporter, false);
 }
@@ -86,7 +91,7 @@ const updateScore: OpSpec = {
     const delta = readScore(req, "delta");
     const reporter = readNodeId(req, "reporter_id", false);
     knownNode(ctx, id);
-    authorizeScoreWrite(ctx, id, reporter);
+    authorizeScoreWrite(ctx, id, reporter, delta);
     if (delta !== 0) ctx.emit({ kind: "score.updated", node_id: id, delta });
     return scoreReply("update_polo_score_ok", ctx, id);
   },
