@@ -53,7 +53,7 @@ export function authMessage(request: WireMessage, ts: number, nonce: string): Ui
 export async function signRequest(
   request: WireMessage,
   seed: Uint8Array,
-  now = Date.now(),
+  now: number = Date.now(),
 ): Promise<WireMessage> {
   const nonce = toBase64(crypto.getRandomValues(new Uint8Array(AUTH_NONCE_LENGTH)));
   const sig = await signEd25519Async(seed, authMessage(request, now, nonce));

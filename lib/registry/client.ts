@@ -333,7 +333,7 @@ export class RegistryClient {
     return this.signed({ type: "set_key_expiry", node_id: this.#self(), expires_at: text });
   }
 
-  getKeyInfo(nodeId = this.#self()): Promise<WireMessage> {
+  getKeyInfo(nodeId: number = this.#self()): Promise<WireMessage> {
     return this.request({ type: "get_key_info", node_id: nodeId });
   }
 

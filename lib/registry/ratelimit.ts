@@ -62,7 +62,7 @@ export class RateLimiter {
   constructor(readonly limits: RateLimits = { ...DEFAULT_RATE_LIMITS }) {}
 
   /** Takes one token for `source` in `category`; `label` names the source in the error text. */
-  take(category: RateCategory, source: string, label: string, now = Date.now()): RateDecision {
+  take(category: RateCategory, source: string, label: string, now: number = Date.now()): RateDecision {
     const rate = this.limits[category];
     if (!rate) return { ok: true };
     const key = `${category}|${source}`;
@@ -87,7 +87,7 @@ export class RateLimiter {
   }
 
   /** Drops buckets idle for two windows. */
-  prune(now = Date.now()): void {
+  prune(now: number = Date.now()): void {
     for (const [k, b] of this.#buckets) if (now - b.last > IDLE_BUCKET_MS) this.#buckets.delete(k);
   }
 

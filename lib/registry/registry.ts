@@ -58,11 +58,11 @@ export interface TypeCounters {
 
 /** A running registry service. */
 export class Registry {
-  readonly counters = new Map<string, TypeCounters>();
+  readonly counters: Map<string, TypeCounters> = new Map();
   readonly limiter: RateLimiter;
   readonly nonces: NonceCache;
-  readonly beacons = new Map<number, { addr: string; expires: number }>();
-  readonly startedAt = Date.now();
+  readonly beacons: Map<number, { addr: string; expires: number }> = new Map();
+  readonly startedAt: number = Date.now();
   authRefused = 0;
   readonly #auth: Authenticator;
   readonly #timer: ReturnType<typeof setInterval>;
@@ -140,7 +140,7 @@ export class Registry {
       }
       return errorReply(`unknown message type: ${type.slice(0, MAX_TYPE_ECHO)}`, "unknown_type");
     }
-    const now = Date.now();
+    const now: number = Date.now();
     const throttled = this.#throttle(spec.rate, type, req, peer, now);
     if (throttled) return throttled;
     const authn = await this.#auth.authenticate(req, now);
@@ -226,7 +226,7 @@ export class Registry {
   }
 
   /** One maintenance pass: reap silent nodes, purge long-dormant ones, prune caches. Runs on a timer. */
-  maintain(now = Date.now()): Promise<void> {
+  maintain(now: number = Date.now()): Promise<void> {
     const s = this.store.state;
     const pending: Promise<void>[] = [];
     const emit = (ev: NewEvent) =>

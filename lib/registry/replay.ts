@@ -24,7 +24,7 @@ export class NonceCache {
   constructor(readonly maxEntries: number = DEFAULT_MAX_NONCES) {}
 
   /** Records `nonce` until `expiresAt` unless it was seen before or the cache is full. */
-  admit(nonce: string, expiresAt: number, now = Date.now()): NonceDecision {
+  admit(nonce: string, expiresAt: number, now: number = Date.now()): NonceDecision {
     if (now - this.#lastPrune >= BUCKET_MS) this.prune(now);
     if (this.#seen.has(nonce)) return "replay";
     if (this.#seen.size >= this.maxEntries) return "full";
@@ -37,7 +37,7 @@ export class NonceCache {
   }
 
   /** Forgets nonces whose time has passed. */
-  prune(now = Date.now()): void {
+  prune(now: number = Date.now()): void {
     this.#lastPrune = now;
     const limit = Math.floor(now / BUCKET_MS);
     for (const [bucket, list] of this.#buckets) {

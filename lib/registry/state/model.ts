@@ -111,28 +111,28 @@ export class RegistryState {
   nextNetwork = 1;
   /** Sequence number of the last applied logged event. */
   seq = 0;
-  readonly nodes = new Map<number, NodeRecord>();
-  readonly networks = new Map<number, NetworkRecord>();
+  readonly nodes: Map<number, NodeRecord> = new Map();
+  readonly networks: Map<number, NetworkRecord> = new Map();
   /**
    * Directed trust edges keyed `truster>trustee`: "truster consents to trustee
    * seeing its endpoint". The reference keeps unordered pairs that either side
    * can create alone; directed edges make consent explicit (see docs/compat.md).
    */
-  readonly trust = new Set<string>();
-  readonly handshakeInbox = new Map<number, HandshakeRequest[]>();
-  readonly handshakeResponses = new Map<number, HandshakeResponse[]>();
+  readonly trust: Set<string> = new Set();
+  readonly handshakeInbox: Map<number, HandshakeRequest[]> = new Map();
+  readonly handshakeResponses: Map<number, HandshakeResponse[]> = new Map();
   /** Invites keyed by target node. */
-  readonly invites = new Map<number, Invite[]>();
+  readonly invites: Map<number, Invite[]> = new Map();
   /** Public key → node id, kept after deregistration so the same key gets the same id back. */
-  readonly keyIndex = new Map<string, number>();
+  readonly keyIndex: Map<string, number> = new Map();
   /** Owner string → node id. */
-  readonly ownerIndex = new Map<string, number>();
+  readonly ownerIndex: Map<string, number> = new Map();
   /** Hostname → node id (live and dormant nodes). */
-  readonly hostnameIndex = new Map<string, number>();
+  readonly hostnameIndex: Map<string, number> = new Map();
   /** Network name → id. */
-  readonly networkNames = new Map<string, number>();
+  readonly networkNames: Map<string, number> = new Map();
   /** Node → non-backbone networks it belongs to. */
-  readonly memberOf = new Map<number, Set<number>>();
+  readonly memberOf: Map<number, Set<number>> = new Map();
   readonly audit: AuditRing;
   /** Count of online nodes, kept by apply for cheap metrics. */
   onlineCount = 0;
