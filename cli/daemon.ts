@@ -24,7 +24,8 @@ and answers health checks over HTTP. Stops cleanly on SIGINT/SIGTERM.
   --state DIR             state directory holding identity.json (default ~/.pilot)
   --beacon HOST:PORT      beacon for NAT traversal
   --endpoint HOST:PORT    fixed public endpoint to register (no discovery through the beacon)
-  --force-relay           send every dial through the beacon's relay (testing, benchmarks)
+  --force-relay           send every dial through the beacon's relay (testing, benchmarks; set it
+                          on both nodes, or the other side's probes find the direct path)
   --http HOST:PORT|off    health/status/metrics endpoint (default 127.0.0.1:7380)
   --hostname NAME         hostname to register
   --public                accept connections from any node and publish the endpoint

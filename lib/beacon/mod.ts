@@ -1,3 +1,8 @@
-/** Beacon public surface: message codecs for the beacon's UDP protocol (wire.md §8) and the beacon server (§8.1). */
+/**
+ * Beacon public surface: message codecs for the beacon's UDP protocol (wire.md §8), the beacon
+ * server (§8.1), its HTTP endpoint, and peer discovery through the registry's beacon list.
+ */
 export * from "./messages.ts";
 export * from "./server.ts";
+export * from "./http.ts";
+export * from "./registry_peers.ts";
