@@ -222,13 +222,17 @@ Deno.test("nat: dial strategy punches on the first SYN timeouts and relays after
   }
 });
 
-Deno.test("nat: a PILP from the peer we asked to punch leads to a direct key exchange at its real source", async () => {
+Deno.test("nat: a PILP from the peer we asked to punch leads to a direct key exchange at its real source; keepalives hold the hole", async () => {
   const beacon = new BeaconServer({ host: LOOPBACK, port: 0, logger: QUIET });
   const beaconAddr = await beacon.start();
   const keys = new Map<number, Uint8Array>();
   const a = await openTunnel(1, keys, beaconAddr);
   const b = await openTunnel(2, keys, beaconAddr);
-  const natA = new NatTraversal(a, { beacon: text(beaconAddr), probeTickMs: 3_600_000 }, QUIET);
+  const natA = new NatTraversal(
+    a,
+    { beacon: text(beaconAddr), probeTickMs: 3_600_000, keepaliveMs: 100 },
+    QUIET,
+  );
   const natB = new NatTraversal(b, { beacon: text(beaconAddr), probeTickMs: 3_600_000 }, QUIET);
   const got: string[] = [];
   b.onPacket = (p) => got.push(new TextDecoder().decode(p.payload));
@@ -247,6 +251,11 @@ Deno.test("nat: a PILP from the peer we asked to punch leads to a direct key exc
     assertEquals(a.peer(2)?.path, "punched");
     assertEquals(a.peer(2)?.endpoint, `${LOOPBACK}:${b.localAddress().port}`);
     assertEquals(beacon.metrics().relayedPackets, 0);
+    // The punched path is kept open: every keepalive sends it a PILP.
+    const punches = b.stats().punchesReceived;
+    const keepalives = natA.counters.keepalives;
+    await until("keepalive PILPs", () => b.stats().punchesReceived >= punches + 2, 3000);
+    assert(natA.counters.keepalives >= keepalives + 2);
   } finally {
     natA.close();
     natB.close();
