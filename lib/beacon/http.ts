@@ -60,7 +60,7 @@ export function beaconMetrics(beacon: BeaconServer, startedAt: number): MetricFa
 }
 
 /** The Hono app serving /healthz and /metrics for `beacon`. */
-export function beaconHttpApp(beacon: BeaconServer, startedAt = Date.now()): Hono {
+export function beaconHttpApp(beacon: BeaconServer, startedAt: number = Date.now()): Hono {
   const app = new Hono();
   app.get("/healthz", (c) => {
     const m = beacon.metrics();
