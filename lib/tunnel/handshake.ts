@@ -71,6 +71,12 @@ export interface HandshakeHost {
   accepted(rekey: boolean): void;
   /** A context moved to a fresh nonce prefix. */
   rotated(): void;
+  /**
+   * A key exchange installed a new context for `peer` (not called when a repeated frame kept the
+   * same key). `rekeyed` when it replaced a context with another key; `added` when the peer entry
+   * was created by this exchange.
+   */
+  established?(peer: Peer, info: { authenticated: boolean; rekeyed: boolean; added: boolean }): void;
 }
 
 /** Accepts or refuses key-exchange frames and keeps peer contexts in step with them. */
@@ -246,6 +252,7 @@ export class Handshake {
       return host.drop("kx-failed");
     }
     if (host.closed()) return disposeContext(ctx);
+    const added = host.peer(sender, false) === undefined;
     peer = host.peer(sender, true);
     if (!peer) return disposeContext(ctx);
     const replaced = peer.ctx;
@@ -259,6 +266,7 @@ export class Handshake {
     peer.rotating = false;
     host.accepted(replaced !== undefined);
     learnPath(peer, from, relayed, authenticated);
+    host.established?.(peer, { authenticated, rekeyed: replaced !== undefined, added });
     host.log.debug("key exchange accepted", {
       peer: sender,
       authenticated,

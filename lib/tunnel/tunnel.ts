@@ -60,6 +60,7 @@ import {
 import { Handshake, type KeyExchangeFrame } from "./handshake.ts";
 import { MAX_QUEUED_PEERS, Peer } from "./peer.ts";
 import { KeyedInterval, TokenBucket } from "./rate_limit.ts";
+import { REPLAY_EVENT_INTERVAL_MS, REPLAY_EVENT_PEERS, type TunnelEvent } from "./events.ts";
 import { type DropReason, emptyDrops, type PeerInfo, type PeerPath, type TunnelStats } from "./stats.ts";
 import { openUdpSocket, type UdpBackend, type UdpSocket } from "./udp.ts";
 
@@ -196,6 +197,11 @@ export class Tunnel {
    * `sender` may be reachable at `from`, for the NAT code to probe with an authenticated frame.
    */
   onPunchFrame: (sender: number, from: Endpoint) => void = () => {};
+  /**
+   * Receives tunnel events (peer added, key exchange completed, relay activated, replay refused;
+   * see {@link TunnelEvent}). Unset, nothing is built for them.
+   */
+  onEvent?: (event: TunnelEvent) => void;
 
   #socket!: UdpSocket;
   #faults?: FaultySocket;
@@ -218,6 +224,8 @@ export class Tunnel {
   /** Endpoint keys we punched towards (PunchCommand), for the "punched" path label. */
   readonly #punched = new Set<string>();
   #queuedPeers = 0;
+  /** Last replay report per peer; made on the first replay seen while an observer is set. */
+  #replayReports?: KeyedInterval<number>;
   readonly #handshake: Handshake;
   readonly #counters: Counters;
   #inFlight = 0;
@@ -289,6 +297,7 @@ export class Tunnel {
         if (rekey) this.#counters.rekeys++;
       },
       rotated: () => this.#counters.rekeys++,
+      established: (peer, info) => this.#established(peer, info),
     });
     if (options.nodeId !== undefined) this.setNodeId(options.nodeId);
   }
@@ -401,9 +410,14 @@ export class Tunnel {
    * encryption on and no key yet, sends our key-exchange frame (wire.md §6.5 "initiate" rule 1).
    */
   addPeer(node: number, endpoint: Endpoint | HostPort | string): void {
+    const known = this.#peers.has(node);
     const peer = this.#peer(node, true);
     if (!peer) return;
+    const previous = peer.endpoint;
     peer.endpoint = Endpoint.from(endpoint);
+    if (this.onEvent && (!known || !peer.endpoint.equals(previous))) {
+      this.#report({ kind: "peer-added", node, endpoint: peer.endpoint.key });
+    }
     if (this.#encrypt && !peer.ctx && !peer.plaintext) this.#startKeyExchange(peer, true);
   }
 
@@ -422,6 +436,7 @@ export class Tunnel {
     const peer = this.#peer(node, true);
     if (!peer || peer.relay === relay) return;
     peer.relay = relay;
+    if (relay && this.onEvent) this.#report({ kind: "relay-activated", node });
     if (relay && this.#encrypt && !peer.ctx && !peer.plaintext && peer.pending.length > 0) {
       peer.keyExchangeAttempts = 0;
       this.#startKeyExchange(peer, true);
@@ -920,7 +935,7 @@ export class Tunnel {
     const prefix = readU32(bytes, nonceAt);
     const hi = readU32(bytes, nonceAt + 4);
     const lo = readU32(bytes, nonceAt + 8);
-    if (!ctx.replay.checkU64(prefix, hi, lo)) return this.#drop("replay");
+    if (!ctx.replay.checkU64(prefix, hi, lo)) return this.#replayed(peer, hi, lo);
     const nonce = bytes.subarray(nonceAt, nonceAt + NONCE_SIZE);
     const sealed = bytes.subarray(PILS_HEADER_SIZE);
     if (ctx.fast) {
@@ -983,7 +998,7 @@ export class Tunnel {
     from: Endpoint,
     relayed: boolean,
   ): void {
-    if (!ctx.replay.commitU64(prefix, hi, lo)) return this.#drop("replay");
+    if (!ctx.replay.commitU64(prefix, hi, lo)) return this.#replayed(peer, hi, lo);
     this.#counters.framesDecrypted++;
     let packet: Packet;
     try {
@@ -1087,7 +1102,9 @@ export class Tunnel {
     // A node that reaches us through the relay is answered through it (sticky, wire.md §8.2).
     const peer = this.#peer(sender, true);
     if (!peer) return;
+    const wasRelay = peer.relay;
     peer.relayedFrameSeen(performance.now());
+    if (!wasRelay && peer.relay && this.onEvent) this.#report({ kind: "relay-activated", node: sender });
     this.#onFrame(frame, from, sender);
   }
 
@@ -1129,6 +1146,39 @@ export class Tunnel {
 
   #drop(reason: DropReason): void {
     this.#counters.drops[reason]++;
+  }
+
+  // ---- events ----
+
+  #report(event: TunnelEvent): void {
+    try {
+      this.onEvent?.(event);
+    } catch (err) {
+      this.#log.warn("onEvent threw", { err: String(err) });
+    }
+  }
+
+  #established(peer: Peer, info: { authenticated: boolean; rekeyed: boolean; added: boolean }): void {
+    if (!this.onEvent) return;
+    if (info.added && peer.endpoint && !peer.relay) {
+      this.#report({ kind: "peer-added", node: peer.node, endpoint: peer.endpoint.key });
+    }
+    this.#report({
+      kind: "established",
+      node: peer.node,
+      authenticated: info.authenticated,
+      relay: peer.relay,
+      rekeyed: info.rekeyed,
+    });
+  }
+
+  /** A PILS refused by the replay window: counted always, reported at most once per interval per peer. */
+  #replayed(peer: Peer, hi: number, lo: number): void {
+    this.#drop("replay");
+    if (!this.onEvent) return;
+    this.#replayReports ??= new KeyedInterval<number>(REPLAY_EVENT_INTERVAL_MS, REPLAY_EVENT_PEERS);
+    if (!this.#replayReports.allow(peer.node)) return;
+    this.#report({ kind: "replay", node: peer.node, counter: hi * 0x1_0000_0000 + lo });
   }
 }
 

@@ -18,6 +18,7 @@ import { MAGIC_PILS, MAGIC_PILT } from "./frames.ts";
 import { MAX_PENDING_PER_PEER, MAX_QUEUED_PEERS } from "./peer.ts";
 import { Tunnel, type TunnelOptions } from "./tunnel.ts";
 import type { TunnelIdentity } from "./key_exchange.ts";
+import { REPLAY_EVENT_INTERVAL_MS, type TunnelEvent } from "./events.ts";
 
 const LOOPBACK = "127.0.0.1";
 const QUIET = new Logger("tunnel-test", "silent");
@@ -703,5 +704,125 @@ Deno.test("tunnel: bad packets, missing node ID, removed peers and a taken port 
     await a.tunnel.close();
     await b.tunnel.close();
     await late.close();
+  }
+});
+
+/** Collects a tunnel's events. */
+function watch(t: Tunnel): TunnelEvent[] {
+  const events: TunnelEvent[] = [];
+  t.onEvent = (e) => events.push(e);
+  return events;
+}
+
+Deno.test("tunnel events: peer added, key exchange established on both sides, re-key after a restart", async () => {
+  const registry = new Map<number, Uint8Array>();
+  const a = await openNode(1, registry);
+  let b = await openNode(2, registry);
+  try {
+    const ea = watch(a.tunnel);
+    let eb = watch(b.tunnel);
+    a.tunnel.addPeer(2, b.addr);
+    a.tunnel.addPeer(2, b.addr); // same endpoint: nothing new
+    a.tunnel.send(2, packet(1, 2, "hello"));
+    await until("delivery", () => b.got.length === 1);
+    await until("a established", () => ea.some((e) => e.kind === "established"));
+    const direct = { authenticated: true, relay: false, rekeyed: false };
+    assertEquals(ea, [
+      { kind: "peer-added", node: 2, endpoint: `${LOOPBACK}:${b.addr.port}` },
+      { kind: "established", node: 2, ...direct },
+    ]);
+    assertEquals(eb, [
+      { kind: "peer-added", node: 1, endpoint: `${LOOPBACK}:${a.addr.port}` },
+      { kind: "established", node: 1, ...direct },
+    ]);
+
+    // B restarts with a new X25519 key: A re-keys; the new B sees A for the first time.
+    ea.length = 0;
+    const { identity } = b;
+    const port = b.addr.port;
+    await b.tunnel.close();
+    b = await openNode(2, registry, { identity, listen: { host: LOOPBACK, port } });
+    eb = watch(b.tunnel);
+    a.tunnel.send(2, packet(1, 2, "lost"));
+    await until("a re-keyed", () => ea.some((e) => e.kind === "established"));
+    assertEquals(ea, [{ kind: "established", node: 2, authenticated: true, relay: false, rekeyed: true }]);
+    await until("b keyed", () => eb.some((e) => e.kind === "established"));
+    assertEquals(eb.map((e) => e.kind), ["peer-added", "established"]);
+  } finally {
+    await a.tunnel.close();
+    await b.tunnel.close();
+  }
+});
+
+Deno.test("tunnel events: replayed PILS are reported once per second per peer, with their counter", async () => {
+  const registry = new Map<number, Uint8Array>();
+  const a = await openNode(1, registry);
+  const b = await openNode(2, registry);
+  const proxy = await openProxy(b.addr);
+  try {
+    a.tunnel.addPeer(2, proxy.addr);
+    a.tunnel.send(2, packet(1, 2, "first"));
+    await until("delivery", () => b.got.length === 1);
+    const events = watch(b.tunnel);
+    const pils = proxy.captured.find(isPils)!;
+    const counter = Number(new DataView(pils.buffer, pils.byteOffset).getBigUint64(12));
+    for (let i = 0; i < 20; i++) await sendRaw(proxy.socket, pils, b.addr);
+    await until("replays dropped", () => b.tunnel.stats().drops.replay === 20);
+    assertEquals(events, [{ kind: "replay", node: 1, counter }]);
+    await new Promise((r) => setTimeout(r, REPLAY_EVENT_INTERVAL_MS + 50));
+    await sendRaw(proxy.socket, pils, b.addr);
+    await until("reported again", () => events.length === 2);
+    assertEquals(events[1], { kind: "replay", node: 1, counter });
+  } finally {
+    await proxy.close();
+    await a.tunnel.close();
+    await b.tunnel.close();
+  }
+});
+
+Deno.test("tunnel events: relay activation on setRelay and on a RelayDeliver; the key exchange reports the relay", async () => {
+  const beacon = new BeaconServer({ host: LOOPBACK, port: 0, logger: QUIET });
+  const beaconAddr = await beacon.start();
+  const registry = new Map<number, Uint8Array>();
+  const a = await openNode(1, registry, { beacon: beaconAddr });
+  const b = await openNode(2, registry, { beacon: beaconAddr });
+  try {
+    for (const [t, node] of [[a.tunnel, 1], [b.tunnel, 2]] as const) {
+      t.sendBeacon(encodeBeaconMessage({ kind: "Discover", node }));
+    }
+    await until("discovered", () => beacon.endpointOf(1) !== undefined && beacon.endpointOf(2) !== undefined);
+    const ea = watch(a.tunnel);
+    const eb = watch(b.tunnel);
+    a.tunnel.setRelay(2, true);
+    a.tunnel.setRelay(2, true); // already relayed: nothing new
+    a.tunnel.send(2, packet(1, 2, "via relay"));
+    await until("relayed delivery", () => b.got.length === 1);
+    await until("a established", () => ea.some((e) => e.kind === "established"));
+    const relayed = { authenticated: true, relay: true, rekeyed: false };
+    assertEquals(ea, [{ kind: "relay-activated", node: 2 }, { kind: "established", node: 2, ...relayed }]);
+    assertEquals(eb, [{ kind: "relay-activated", node: 1 }, { kind: "established", node: 1, ...relayed }]);
+  } finally {
+    await a.tunnel.close();
+    await b.tunnel.close();
+    await beacon.close();
+  }
+});
+
+Deno.test("tunnel events: an observer that throws does not break delivery", async () => {
+  const registry = new Map<number, Uint8Array>();
+  const a = await openNode(1, registry);
+  const b = await openNode(2, registry);
+  try {
+    for (const t of [a.tunnel, b.tunnel]) {
+      t.onEvent = () => {
+        throw new Error("observer bug");
+      };
+    }
+    a.tunnel.addPeer(2, b.addr);
+    a.tunnel.send(2, packet(1, 2, "still"));
+    await until("delivery", () => b.got.length === 1);
+  } finally {
+    await a.tunnel.close();
+    await b.tunnel.close();
   }
 });
