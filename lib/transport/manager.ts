@@ -28,6 +28,9 @@ import { Ring } from "./ring.ts";
 import { seqAdd } from "./seq.ts";
 import { type CloseReason, Stream, type StreamHost, type StreamOptions, type StreamState } from "./stream.ts";
 import type { TimerService, TimerTarget } from "./timers.ts";
+import type { SessionEvent } from "./session_events.ts";
+
+export type { SessionEvent } from "./session_events.ts";
 
 /** Live connections allowed on one local port; a SYN beyond it gets RST. */
 export const MAX_CONNECTIONS_PER_PORT = 1024;
@@ -248,6 +251,11 @@ export class SessionManager implements StreamHost, TimerTarget {
   readonly timers: TimerService;
   /** Datagrams whose destination port has no bound socket (the daemon pushes them to IPC clients). */
   onDatagram?: (dg: Datagram) => void;
+  /**
+   * Receives refusals and connection lifecycle events ({@link SessionEvent}). Unset, nothing is
+   * built for them; set, it is called only on SYNs, refusals and state changes, never per segment.
+   */
+  onEvent?: (event: SessionEvent) => void;
   /** Drop and refusal counters. */
   readonly counters: SessionCounters = {
     rstNoListener: 0,
@@ -379,6 +387,7 @@ export class SessionManager implements StreamHost, TimerTarget {
           this.pendingSyns.delete(key);
           if (!ok) {
             this.counters.synUntrusted++;
+            if (this.onEvent) this.refused("syn-rejected", pkt);
             if (this.rstUntrusted) this.sendRstFor(pkt);
             return;
           }
@@ -396,6 +405,7 @@ export class SessionManager implements StreamHost, TimerTarget {
       }
       if (!verdict) {
         this.counters.synUntrusted++;
+        if (this.onEvent) this.refused("syn-rejected", pkt);
         if (this.rstUntrusted) this.sendRstFor(pkt);
         return;
       }
@@ -411,6 +421,10 @@ export class SessionManager implements StreamHost, TimerTarget {
     if (verdict !== "ok") {
       if (verdict === "global") this.counters.synRateGlobal++;
       else this.counters.synRateSource++;
+      if (this.onEvent) {
+        const { src, srcPort, dstPort } = pkt;
+        this.emitEvent({ kind: "syn-rate-limited", src, srcPort, dstPort, scope: verdict });
+      }
       return;
     }
     if ((this.livePerPort.get(pkt.dstPort) ?? 0) >= this.maxPerPort) {
@@ -422,7 +436,9 @@ export class SessionManager implements StreamHost, TimerTarget {
       return this.sendRstFor(pkt);
     }
     const stream = this.createStream(pkt.dstPort, pkt.src, pkt.srcPort, this.streamOptions);
+    if (this.onEvent) this.emitEvent({ kind: "syn-received", stream });
     stream.openPassive(pkt);
+    if (this.onEvent && stream.state === "ESTABLISHED") this.emitEvent({ kind: "established", stream });
     if (listener.queue.length >= ACCEPT_QUEUE_CAPACITY) {
       this.counters.rstAcceptQueueFull++;
       stream.abort(); // the SYN+ACK already went out; RST from the connection's 4-tuple
@@ -448,10 +464,15 @@ export class SessionManager implements StreamHost, TimerTarget {
     }
     if (verdict instanceof Promise) {
       verdict.then((ok) => ok, () => false).then((ok) =>
-        ok ? this.deliverDatagram(dg) : this.counters.datagramUntrusted++
+        ok ? this.deliverDatagram(dg) : this.datagramRefused(pkt)
       );
     } else if (verdict) this.deliverDatagram(dg);
-    else this.counters.datagramUntrusted++;
+    else this.datagramRefused(pkt);
+  }
+
+  private datagramRefused(pkt: Packet): void {
+    this.counters.datagramUntrusted++;
+    if (this.onEvent) this.refused("datagram-rejected", pkt);
   }
 
   private deliverDatagram(dg: Datagram): void {
@@ -576,6 +597,8 @@ export class SessionManager implements StreamHost, TimerTarget {
       if (this.livePerPort.get(stream.localPort) === 0) this.livePerPort.delete(stream.localPort);
     }
     if (stream.state === "CLOSED") this.remove(stream);
+    // The stream records why it stopped just after the state change: read it once this step ends.
+    if (was && !is && this.onEvent) queueMicrotask(() => this.reportEnd(stream));
   }
 
   /** StreamHost: packets from streams go straight to the tunnel. */
@@ -670,6 +693,26 @@ export class SessionManager implements StreamHost, TimerTarget {
       payload: opts.payload ?? EMPTY,
     });
     return promise;
+  }
+
+  // ---- events -------------------------------------------------------------------------------------
+
+  private emitEvent(event: SessionEvent): void {
+    try {
+      this.onEvent?.(event);
+    } catch (err) {
+      this.log.warn("session event observer failed", { error: String(err) });
+    }
+  }
+
+  private refused(kind: "syn-rejected" | "datagram-rejected", pkt: Packet): void {
+    this.emitEvent({ kind, src: pkt.src, srcPort: pkt.srcPort, dstPort: pkt.dstPort });
+  }
+
+  /** Reports a connection the peer ended (FIN), reset (RST) or that idled out. */
+  private reportEnd(stream: Stream): void {
+    const kind = END_EVENTS[stream.closeReason ?? "local"];
+    if (kind) this.emitEvent({ kind, stream });
   }
 
   private finishPing(port: number, p: PendingPing): void {
@@ -791,6 +834,13 @@ export class SessionManager implements StreamHost, TimerTarget {
     });
   }
 }
+
+/** The close reasons that are the peer's doing (or the idle timer's), and the event each raises. */
+const END_EVENTS: Partial<Record<CloseReason, "fin" | "rst" | "idle-timeout">> = {
+  remote: "fin",
+  reset: "rst",
+  idle: "idle-timeout",
+};
 
 function isLive(state: StreamState): boolean {
   return state !== "CLOSED" && state !== "TIME_WAIT";

@@ -1,5 +1,6 @@
 /** Session manager: SYN processing order, limits, datagrams, ping, ports. */
 import { assert, assertEquals, assertThrows } from "../../tests/assert.ts";
+import { Logger } from "../log.ts";
 import { Address } from "../protocol/address.ts";
 import {
   FLAG_ACK,
@@ -19,6 +20,8 @@ import {
   SessionError,
 } from "./manager.ts";
 import { SYN_RATE_GLOBAL, SYN_RATE_PER_SOURCE } from "./rate-limit.ts";
+import type { SessionEvent } from "./session_events.ts";
+import { IDLE_TIMEOUT_MS } from "./stream.ts";
 import { SimNet } from "./testing/sim.ts";
 
 const SERVER = 2;
@@ -327,4 +330,109 @@ Deno.test("manager: shutdown resets connections and fails pings", async () => {
   assert((await p.catch((e) => e)) instanceof PingTimeoutError);
   net.advance(10);
   assertEquals(b.liveConnections, 0);
+});
+
+/** A compact, comparable form of a session event: kind and addressing (connections by id). */
+function describe(e: SessionEvent): string {
+  if ("stream" in e) {
+    const st = e.stream;
+    return `${e.kind} #${st.id} ${st.remoteAddr.node}:${st.remotePort}->${st.localPort}`;
+  }
+  return `${e.kind} ${e.src.node}:${e.srcPort}->${e.dstPort}${"scope" in e ? ` ${e.scope}` : ""}`;
+}
+
+Deno.test("manager events: refused SYNs and datagrams (sync and async gate) and rate-limited SYNs", async () => {
+  const events: SessionEvent[] = [];
+  let later: ((ok: boolean) => void) | undefined;
+  const { m } = server({
+    trustGate: (a) => a.node === 8 ? new Promise<boolean>((r) => later = r) : a.node !== 7,
+  });
+  m.onEvent = (e) => events.push(e);
+  m.listen(1000);
+  m.onPacket(syn(7, 50001));
+  m.onPacket(
+    packet({
+      src: new Address(0, 7),
+      srcPort: 40000,
+      dstPort: 5555,
+      protocol: PROTO_DATAGRAM,
+      payload: Uint8Array.of(1),
+    }),
+  );
+  m.onPacket(syn(8, 50002));
+  later!(false);
+  await new Promise((r) => setTimeout(r, 0));
+  assertEquals(events.map(describe), [
+    "syn-rejected 7:50001->1000",
+    "datagram-rejected 7:40000->5555",
+    "syn-rejected 8:50002->1000",
+  ]);
+  events.length = 0;
+  for (let i = 0; i < SYN_RATE_PER_SOURCE + 2; i++) m.onPacket(syn(9, 51000 + i));
+  const limited = events.filter((e) => e.kind === "syn-rate-limited").map(describe);
+  assertEquals(limited, [
+    `syn-rate-limited 9:${51000 + SYN_RATE_PER_SOURCE}->1000 source`,
+    `syn-rate-limited 9:${51001 + SYN_RATE_PER_SOURCE}->1000 source`,
+  ]);
+  assertEquals(events.filter((e) => e.kind === "established").length, SYN_RATE_PER_SOURCE);
+});
+
+Deno.test("manager events: accepted, then ended by the peer's FIN, an RST or the idle timeout; own closes raise none", async () => {
+  const net = new SimNet(3, { delayMs: 5 });
+  const a = net.addNode(1);
+  const b = net.addNode(SERVER);
+  const events: string[] = [];
+  b.onEvent = (e) => events.push(describe(e));
+  const l = b.listen(1000);
+  const accepted: ReturnType<typeof l.accept>[] = [];
+  l.onConnection = () => accepted.push(l.accept());
+  const open = (port: number) => {
+    const c = a.dial(new Address(0, SERVER), 1000, { localPort: port });
+    assert(net.run(() => c.state === "ESTABLISHED" && accepted.length > 0, 10_000));
+    const s = accepted.shift()!;
+    return { c, s };
+  };
+  const settle = () => new Promise((r) => setTimeout(r, 0)); // end events are read after the state change
+
+  const one = open(40001);
+  assertEquals(events, [`syn-received #${one.s.id} 1:40001->1000`, `established #${one.s.id} 1:40001->1000`]);
+  events.length = 0;
+  one.c.close(); // the peer's FIN
+  net.run(() => one.s.state === "TIME_WAIT", 10_000);
+  await settle();
+  assertEquals(events, [`fin #${one.s.id} 1:40001->1000`]);
+
+  events.length = 0;
+  const two = open(40002);
+  two.c.abort(); // the peer's RST
+  net.run(() => two.s.state === "CLOSED", 10_000);
+  await settle();
+  assertEquals(events.slice(2), [`rst #${two.s.id} 1:40002->1000`]);
+
+  events.length = 0;
+  const three = open(40003);
+  net.link = { ...net.link, filter: (pkt) => pkt.src.node === 1 }; // the peer falls silent
+  net.run(() => three.s.state === "TIME_WAIT", IDLE_TIMEOUT_MS + 60_000);
+  await settle();
+  assertEquals(events.slice(2), [`idle-timeout #${three.s.id} 1:40003->1000`]);
+
+  events.length = 0;
+  net.link = { delayMs: 5 };
+  const four = open(40004);
+  four.s.close(); // our own close: no end event
+  net.run(() => four.s.state === "TIME_WAIT" || four.s.state === "CLOSED", 10_000);
+  net.advance(15_000);
+  await settle();
+  assertEquals(events.slice(2), []);
+});
+
+Deno.test("manager events: an observer that throws does not break SYN handling", () => {
+  const { m, out } = server({ logger: new Logger("manager-test", "silent") });
+  m.onEvent = () => {
+    throw new Error("observer bug");
+  };
+  const l = m.listen(1000);
+  m.onPacket(syn(9, 50001));
+  assertEquals(replies(out, FLAG_SYN | FLAG_ACK).length, 1);
+  assertEquals(l.pending, 1);
 });
