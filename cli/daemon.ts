@@ -5,7 +5,12 @@ import { CliError, printResult } from "./output.ts";
 import { envOr } from "./client.ts";
 import { configuredWebhook } from "./webhook.ts";
 import { Daemon } from "../lib/daemon/daemon.ts";
-import { type DaemonConfig, DEFAULT_SOCKET_PATH, resolveConfig } from "../lib/daemon/config.ts";
+import {
+  type DaemonConfig,
+  DEFAULT_SOCKET_PATH,
+  parseNetworkList,
+  resolveConfig,
+} from "../lib/daemon/config.ts";
 import { parseHostPort } from "../lib/net/hostport.ts";
 import { defaultStateDir } from "../lib/crypto/identity.ts";
 import { isLogLevel, Logger } from "../lib/log.ts";
@@ -40,6 +45,8 @@ and answers health checks over HTTP. Stops cleanly on SIGINT/SIGTERM.
   --no-eventstream        do not serve the event stream on port 1002
   --no-tasksubmit         do not serve task submission on port 1003
   --webhook URL           POST daemon events as JSON to URL (default: webhook in <state>/config.json)
+  --admin-token T         admin token (or PILOT_ADMIN_TOKEN); auto-join needs it, as in the reference
+  --networks 1,2,3        networks to join at start (signed join: open networks accept; failures logged)
   --fault-drop F, --fault-duplicate F, --fault-reorder F, --fault-seed N
                           inject faults into outgoing datagrams (testing)
   --log-level LEVEL       debug, info, warn (default), error`;
@@ -71,6 +78,8 @@ export const daemonCommand: Command = {
     "no-eventstream": "boolean",
     "no-tasksubmit": "boolean",
     webhook: "string",
+    "admin-token": "string",
+    networks: "string",
     "fault-drop": "string",
     "fault-duplicate": "string",
     "fault-reorder": "string",
@@ -141,6 +150,8 @@ export function daemonConfigFromArgs(args: ParsedArgs, argv: readonly string[]):
           args.booleans.has(`no-${name}`)
         ),
         webhook: s.get("webhook") ?? configuredWebhook(s.get("state") ?? defaultStateDir()),
+        adminToken: s.get("admin-token") ?? (Deno.env.get("PILOT_ADMIN_TOKEN") || undefined),
+        networks: s.has("networks") ? parseNetworkList(s.get("networks")!) : undefined,
         faults,
       } as Partial<DaemonConfig> & { registry: string; stateDir: string },
     );

@@ -5,6 +5,7 @@
  */
 import { PilotError } from "../errors.ts";
 import { type HostPort, parseHostPort } from "../net/hostport.ts";
+import { MAX_NETWORK } from "../protocol/address.ts";
 import type { FaultOptions } from "../tunnel/faults.ts";
 
 /** Registry heartbeat (and beacon re-discover) interval, as the reference uses. */
@@ -65,6 +66,10 @@ export interface DaemonConfig {
   email?: string;
   /** Webhook URL that receives daemon events (services.md §9); unset = none. */
   webhook?: string;
+  /** Admin token; auto-join of {@link networks} runs only when it is set (as the reference). */
+  adminToken?: string;
+  /** Networks joined at start (services.md §11.1 `-networks`); failures are logged, not fatal. */
+  networks?: number[];
 }
 
 /** Fills defaults and validates; throws ConfigError (or HostPortError) naming the bad setting. */
@@ -93,6 +98,11 @@ export function resolveConfig(
   if (config.webhook && !/^https?:\/\/./.test(config.webhook)) {
     throw new ConfigError(`--webhook must be an http:// or https:// URL, got "${config.webhook}"`);
   }
+  for (const id of config.networks ?? []) {
+    if (!(Number.isInteger(id) && id >= 1 && id <= MAX_NETWORK)) {
+      throw new ConfigError(`--networks: network ids must be integers in 1..${MAX_NETWORK}, got ${id}`);
+    }
+  }
   if (!(config.heartbeatMs >= 100)) throw new ConfigError(`heartbeat interval must be at least 100 ms`);
   if (
     config.mss !== undefined && !(Number.isInteger(config.mss) && config.mss >= 64 && config.mss <= 65000)
@@ -100,6 +110,22 @@ export function resolveConfig(
     throw new ConfigError(`--mss must be an integer between 64 and 65000, got ${config.mss}`);
   }
   return config;
+}
+
+/**
+ * Parses a `--networks` list ("1,2,3"; blanks around commas allowed, empty items skipped) into
+ * ids; throws ConfigError on an item that is not a decimal integer. Ranges are checked by
+ * {@link resolveConfig}.
+ */
+export function parseNetworkList(text: string): number[] {
+  const ids: number[] = [];
+  for (const item of text.split(",")) {
+    const t = item.trim();
+    if (!t) continue;
+    if (!/^\d+$/.test(t)) throw new ConfigError(`--networks: "${t}" is not a network id`);
+    ids.push(Number(t));
+  }
+  return ids;
 }
 
 /** `obj` without its undefined-valued keys, so they do not override defaults. */
