@@ -31,6 +31,7 @@ import { BUILTIN_SERVICES } from "./services.ts";
 import { daemonMetrics } from "./metrics.ts";
 import { WebhookEmitter } from "./webhooks.ts";
 import { attachConnectionEvents } from "./webhook_events.ts";
+import type { TaskService } from "../services/tasks/service.ts";
 import { advertisedEndpoint, beaconAddress, natOptions, NatTraversal } from "./nat.ts";
 
 /** Start-up failed (registry unreachable, socket in use, bad identity...). */
@@ -67,6 +68,8 @@ export class Daemon {
   readonly gate: TrustGate;
   /** The trust handshake (port 444), set once the built-in "trust" service is installed. */
   trust?: TrustService;
+  /** The task service (port 1003), set once the built-in "tasksubmit" service is installed. */
+  tasks?: TaskService;
   /** NAT traversal: endpoint discovery, keepalives, punching, the dial's relay fallback. */
   nat!: NatTraversal;
 

@@ -6,6 +6,7 @@
 import { byLabel, type MetricFamily, single } from "../http/prometheus.ts";
 import type { Daemon } from "./daemon.ts";
 import { trustMetrics } from "../services/trust/metrics.ts";
+import { taskMetrics } from "../services/tasks/metrics.ts";
 
 /** Builds the families for one scrape. */
 export function daemonMetrics(d: Daemon): MetricFamily[] {
@@ -111,6 +112,7 @@ export function daemonMetrics(d: Daemon): MetricFamily[] {
     single("pilot_webhook_retries_total", "Webhook POSTs repeated after a failure", "counter", wh.retries),
     single("pilot_webhook_queue_depth", "Webhook events waiting for delivery", "gauge", wh.queued),
     ...trustMetrics(d.trust, d.gate.refused),
+    ...taskMetrics(d.tasks),
     ...d.nat.metrics(),
   ];
 }

@@ -174,6 +174,17 @@ Deno.test({
       assertEquals(refused.accepted, false);
       assertEquals(refused.status, 400);
       assert(String(refused.message).startsWith("Polo score too low: submitter="), String(refused.message));
+      // The worker's counters are on its /metrics.
+      const metrics = await (await fetch(`${b.http}/metrics`)).text();
+      for (
+        const line of [
+          'pilot_tasks_total{event="received"} 1',
+          'pilot_tasks_total{event="rejected"} 1',
+          "pilot_tasks_queued 0",
+        ]
+      ) {
+        assert(metrics.split("\n").includes(line), `${line} in /metrics`);
+      }
 
       // Errors keep the reference's codes.
       const again = await pilot(b, "task", "accept", "--id", id);

@@ -44,5 +44,9 @@ export async function installTaskService(
       return streamFromTransport(stream);
     },
   }, options);
-  return () => svc.stop();
+  daemon.tasks = svc;
+  return async () => {
+    await svc.stop();
+    if (daemon.tasks === svc) daemon.tasks = undefined;
+  };
 }

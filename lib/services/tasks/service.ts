@@ -119,6 +119,11 @@ export class TaskService {
   #stopped = false;
   #active = 0;
 
+  /** Received tasks waiting to run (NEW or ACCEPTED). */
+  get queued(): number {
+    return this.#queue.size;
+  }
+
   private constructor(host: TaskServiceHost, options: TaskServiceOptions) {
     this.#host = host;
     this.store = new TaskStore(host.stateDir);
