@@ -30,7 +30,8 @@ import { DaemonIpcHandler } from "./ipc_handler.ts";
 import { BUILTIN_SERVICES } from "./services.ts";
 import { daemonMetrics } from "./metrics.ts";
 import { WebhookEmitter } from "./webhooks.ts";
-import { attachConnectionEvents } from "./webhook_events.ts";
+import { attachWebhookEvents } from "./webhook_events.ts";
+import { autoJoinNetworks } from "./auto_join.ts";
 import type { TaskService } from "../services/tasks/service.ts";
 import { advertisedEndpoint, beaconAddress, natOptions, NatTraversal } from "./nat.ts";
 
@@ -129,7 +130,7 @@ export class Daemon {
       streamOptions: config.mss ? { mss: config.mss } : undefined,
       logger: log.child("session"),
     });
-    attachConnectionEvents(this.manager, this.webhooks);
+    attachWebhookEvents(tunnel, this.manager, this.webhooks);
     this.streams = new StreamBridge(this.manager);
     // Every accepted datagram goes to every IPC client; clients filter on the port (ipc.md §4).
     this.manager.onDatagram = (dg) => {
@@ -192,6 +193,12 @@ export class Daemon {
   async #finishStart(): Promise<void> {
     const { config } = this;
     if (config.public) await this.registry.setVisibility(true);
+    await autoJoinNetworks(this.registry, {
+      networks: config.networks ?? [],
+      adminToken: config.adminToken,
+      log: this.log,
+      joined: (id) => this.webhooks.emit("network.auto_joined", { network_id: id }),
+    });
     for (const service of BUILTIN_SERVICES) {
       if (config.disabledServices.includes(service.name)) continue;
       this.#stopServices.push(await service.install(this));
