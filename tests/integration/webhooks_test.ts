@@ -339,3 +339,27 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "webhooks: node.reregistered after the registry forgot the node (three failed heartbeats)",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const rx = WebhookReceiver.start();
+    const net = await TestNetwork.start(["--memory"]);
+    try {
+      const d = await net.addDaemon("d", [...PUBLIC, "--webhook", rx.url, "--heartbeat", "150ms"]);
+      await rx.waitFor((e) => e.some((x) => x.event === "node.registered"));
+      // A registry restart without state: heartbeats for the unknown node fail until the daemon registers again.
+      await net.registry!.stop("SIGKILL");
+      await net.startRegistry(["--memory"]);
+      await rx.waitFor((e) => e.some((x) => x.event === "node.reregistered"), 15_000);
+      const [again] = rx.named("node.reregistered");
+      assertEquals(again.node_id, d.nodeId);
+      assertEquals(again.data, { address: d.address });
+    } finally {
+      await net.close();
+      await rx.close();
+    }
+  },
+});
