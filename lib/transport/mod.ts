@@ -55,3 +55,4 @@ export {
 export { startTimerLoop, TimerQueue, type TimerService, type TimerTarget } from "./timers.ts";
 export { SYN_RATE_GLOBAL, SYN_RATE_PER_SOURCE } from "./rate-limit.ts";
 export { SackError } from "./sack.ts";
+export type { SessionEvent } from "./session_events.ts";

@@ -18,3 +18,4 @@ export {
 } from "./udp.ts";
 export { type AesStrategy, MAX_PEERS, Tunnel, TunnelError, type TunnelOptions } from "./tunnel.ts";
 export { Libcrypto, LibcryptoAesGcm, libcryptoUnavailable } from "./aes_libcrypto.ts";
+export { REPLAY_EVENT_INTERVAL_MS, type TunnelEvent } from "./events.ts";
