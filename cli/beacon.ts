@@ -3,6 +3,7 @@
  * endpoint discovery, punch coordination, relay for nodes that cannot punch, gossip with peer
  * beacons — with an optional HTTP endpoint for /healthz and /metrics.
  */
+import { waitForStopSignal } from "./signals.ts";
 import type { Command } from "./command.ts";
 import { intFlag, parseArgs, parseDuration } from "./args.ts";
 import { CliError, printResult } from "./output.ts";
@@ -141,7 +142,7 @@ export const beaconCommand: Command = {
           data.http ? `, http ${data.http}` : ""
         }, ${data.peers} peer beacon(s)`,
       );
-      await waitForSignal();
+      await waitForStopSignal();
     } finally {
       for (const stop of stops) await stop().catch(() => {});
     }
@@ -184,15 +185,4 @@ async function readSecret(path: string): Promise<string> {
   } catch (err) {
     throw new CliError("invalid_argument", `cannot read admin token file ${path}: ${(err as Error).message}`);
   }
-}
-
-function waitForSignal(): Promise<void> {
-  return new Promise((resolve) => {
-    const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
-    const handler = () => {
-      for (const sig of signals) Deno.removeSignalListener(sig, handler);
-      resolve();
-    };
-    for (const sig of signals) Deno.addSignalListener(sig, handler);
-  });
 }

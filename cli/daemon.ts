@@ -1,4 +1,5 @@
 /** `pilot daemon`: runs the node's daemon in the foreground until SIGINT/SIGTERM. */
+import { waitForStopSignal } from "./signals.ts";
 import type { Command } from "./command.ts";
 import { intFlag, parseArgs, type ParsedArgs, parseDuration } from "./args.ts";
 import { CliError, printResult } from "./output.ts";
@@ -112,7 +113,7 @@ export const daemonCommand: Command = {
       data,
       `pilot daemon: node ${data.address} ready (socket ${data.socket}, http ${data.http ?? "off"})`,
     );
-    await waitForSignal();
+    await waitForStopSignal();
     await daemon.close();
     return 0;
   },
@@ -174,15 +175,4 @@ function faultOptions(args: ParsedArgs): FaultOptions | undefined {
   const reorder = fraction("fault-reorder");
   if (!drop && !duplicate && !reorder) return undefined;
   return { drop, duplicate, reorder, seed: intFlag(args, "fault-seed", 1, 0, 2 ** 31) };
-}
-
-function waitForSignal(): Promise<void> {
-  return new Promise((resolve) => {
-    const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
-    const handler = () => {
-      for (const sig of signals) Deno.removeSignalListener(sig, handler);
-      resolve();
-    };
-    for (const sig of signals) Deno.addSignalListener(sig, handler);
-  });
 }

@@ -3,6 +3,7 @@
  * until SIGINT or SIGTERM. State lives under `--state` (write-ahead log plus
  * snapshots); a write is acknowledged only once it is on disk.
  */
+import { stopSignals } from "./signals.ts";
 import type { Command } from "./command.ts";
 import { intFlag, parseArgs, parseDuration } from "./args.ts";
 import { CliError, printResult } from "./output.ts";
@@ -178,7 +179,7 @@ export const registryCommand: Command = {
 
     let stop: () => void = () => {};
     const stopped = new Promise<string>((resolve) => stop = () => resolve("signal"));
-    const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
+    const signals = stopSignals();
     for (const sig of signals) Deno.addSignalListener(sig, stop);
     const outcome = await Promise.race([stopped, failed]);
     for (const sig of signals) Deno.removeSignalListener(sig, stop);

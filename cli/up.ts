@@ -3,6 +3,7 @@
  * configuration, printing the node's address, its HTTP status URL and the line that joins a
  * second node. Runs until SIGINT/SIGTERM.
  */
+import { waitForStopSignal } from "./signals.ts";
 import { join } from "node:path";
 import type { Command } from "./command.ts";
 import { parseArgs } from "./args.ts";
@@ -102,7 +103,7 @@ export const upCommand: Command = {
         "Ctrl-C stops everything.",
       ].join("\n"),
     );
-    await waitForSignal();
+    await waitForStopSignal();
     await net.close();
     return 0;
   },
@@ -110,15 +111,4 @@ export const upCommand: Command = {
 
 function secondSocket(line: string): string {
   return /--socket (\S+)/.exec(line)?.[1] ?? "";
-}
-
-function waitForSignal(): Promise<void> {
-  return new Promise((resolve) => {
-    const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
-    const handler = () => {
-      for (const sig of signals) Deno.removeSignalListener(sig, handler);
-      resolve();
-    };
-    for (const sig of signals) Deno.addSignalListener(sig, handler);
-  });
 }
