@@ -19,7 +19,7 @@ import {
 } from "./messages.ts";
 import { type Endpoint, NodeTable } from "./node_table.ts";
 import { UdpSendQueue } from "./send_queue.ts";
-import { KeyedRateLimiter } from "./token_bucket.ts";
+import { KeyedRateLimiter } from "../net/token_bucket.ts";
 
 /** Default beacon UDP port. */
 export const DEFAULT_BEACON_PORT = 9001;

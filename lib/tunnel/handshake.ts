@@ -19,7 +19,7 @@ import {
   rotateContext,
 } from "./key_exchange.ts";
 import type { Peer } from "./peer.ts";
-import { TokenBucket } from "./rate_limit.ts";
+import { TokenBucket } from "../net/token_bucket.ts";
 import type { DropReason } from "./stats.ts";
 
 /** Key-exchange frames processed per second (registry lookup + signature check each), and burst. */
@@ -85,7 +85,7 @@ export class Handshake {
   readonly #keyCache = new Map<number, Uint8Array>();
   readonly #depth = new Map<number, number>();
   readonly #chains = new Map<number, Promise<void>>();
-  readonly #work = new TokenBucket(KEY_EXCHANGE_WORK_RATE, KEY_EXCHANGE_WORK_BURST);
+  readonly #work = new TokenBucket(KEY_EXCHANGE_WORK_RATE, KEY_EXCHANGE_WORK_BURST, Date.now());
 
   constructor(host: HandshakeHost) {
     this.#host = host;
@@ -99,7 +99,9 @@ export class Handshake {
   receive(frame: KeyExchangeFrame, from: Endpoint, relayed: boolean): void {
     const sender = frame.sender;
     const depth = this.#depth.get(sender) ?? 0;
-    if (depth >= MAX_KEY_EXCHANGES_PER_NODE || !this.#work.take()) return this.#host.drop("kx-rate-limited");
+    if (depth >= MAX_KEY_EXCHANGES_PER_NODE || !this.#work.take(Date.now())) {
+      return this.#host.drop("kx-rate-limited");
+    }
     this.#depth.set(sender, depth + 1);
     const run = () =>
       frame.kind === "PILA"

@@ -1,40 +1,12 @@
 /**
- * Rate limits for the tunnel's unauthenticated triggers (key-exchange replies to unknown senders,
- * PILA verification work): a token bucket for the global rate and a per-key minimum interval with
- * a bounded table, so neither a flood of distinct sources nor one noisy source costs more than a
+ * Per-key minimum intervals for the tunnel's unauthenticated triggers (key-exchange replies to
+ * unknown senders, PILA verification work; the global rate is a TokenBucket from
+ * lib/net/token_bucket.ts): a bounded table, so neither a flood of distinct sources nor one noisy source costs more than a
  * fixed budget. Time is injected for tests.
  */
 
 /** Milliseconds clock. */
 export type Clock = () => number;
-
-/** A classic token bucket: `ratePerSecond` refill, at most `burst` tokens. */
-export class TokenBucket {
-  #tokens: number;
-  #last: number;
-
-  constructor(
-    readonly ratePerSecond: number,
-    readonly burst: number,
-    private readonly now: Clock = Date.now,
-  ) {
-    if (!(ratePerSecond > 0) || !(burst >= 1)) {
-      throw new RangeError("token bucket needs rate > 0 and burst ≥ 1");
-    }
-    this.#tokens = burst;
-    this.#last = now();
-  }
-
-  /** Takes one token if available. */
-  take(): boolean {
-    const t = this.now();
-    this.#tokens = Math.min(this.burst, this.#tokens + ((t - this.#last) / 1000) * this.ratePerSecond);
-    this.#last = t;
-    if (this.#tokens < 1) return false;
-    this.#tokens -= 1;
-    return true;
-  }
-}
 
 /**
  * Allows one event per key every `intervalMs`. The table holds at most `maxKeys` entries; when

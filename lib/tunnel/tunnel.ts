@@ -59,7 +59,8 @@ import {
 } from "./key_exchange.ts";
 import { Handshake, type KeyExchangeFrame } from "./handshake.ts";
 import { MAX_QUEUED_PEERS, Peer } from "./peer.ts";
-import { KeyedInterval, TokenBucket } from "./rate_limit.ts";
+import { KeyedInterval } from "./rate_limit.ts";
+import { TokenBucket } from "../net/token_bucket.ts";
 import { REPLAY_EVENT_INTERVAL_MS, REPLAY_EVENT_PEERS, type TunnelEvent } from "./events.ts";
 import { type DropReason, emptyDrops, type PeerInfo, type PeerPath, type TunnelStats } from "./stats.ts";
 import { openUdpSocket, type UdpBackend, type UdpSocket } from "./udp.ts";
@@ -230,7 +231,7 @@ export class Tunnel {
   readonly #counters: Counters;
   #inFlight = 0;
   readonly #unknownPerSource = new KeyedInterval<string>(UNKNOWN_SENDER_REPLY_INTERVAL_MS, RATE_LIMIT_KEYS);
-  readonly #unknownGlobal = new TokenBucket(UNKNOWN_SENDER_REPLY_RATE, UNKNOWN_SENDER_REPLY_RATE);
+  readonly #unknownGlobal = new TokenBucket(UNKNOWN_SENDER_REPLY_RATE, UNKNOWN_SENDER_REPLY_RATE, Date.now());
   // Send scratch: packets are encoded behind room for a relay header and a PILT magic.
   readonly #scratch = new Uint8Array(RELAY_HEADER_SIZE + MAGIC_SIZE + HEADER_LENGTH + MAX_PAYLOAD_LENGTH);
   // PILS header scratch: relay header (9) ‖ PILS header (20); direct frames use the tail view.
@@ -860,7 +861,7 @@ export class Tunnel {
   #offerKeyExchange(sender: number, from: Endpoint, relayed: boolean): void {
     if (!this.#keyExchangeFrame || !this.#encrypt) return;
     if (!this.#unknownPerSource.allow(relayed ? `relay/${sender}` : from.key)) return;
-    if (!this.#unknownGlobal.take()) return;
+    if (!this.#unknownGlobal.take(Date.now())) return;
     this.#counters.keyExchangesSent++;
     if (relayed) {
       const peer = this.#peers.get(sender);

@@ -1,6 +1,8 @@
 /**
- * Token-bucket rate limiting for the beacon's relay path. Pure: the caller passes the
- * clock (milliseconds) so tests are deterministic and the hot path makes no syscalls.
+ * Token-bucket rate limiting (the beacon's relay path, the tunnel's unauthenticated
+ * key-exchange triggers). Pure: the caller passes the clock (milliseconds) so tests are
+ * deterministic and the hot path makes no syscalls. The session layer's SYN limiter keeps
+ * its own bucket because it reproduces the reference's whole-token refill rule.
  * Not safe for concurrent use (JavaScript's single thread makes that moot here).
  */
 
