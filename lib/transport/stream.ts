@@ -351,25 +351,32 @@ export class Stream implements TimerTarget {
   /**
    * Queues bytes for sending and returns how many were accepted (possibly 0,
    * or fewer than offered when the send buffer is full: wait for `onWritable`
-   * and write the rest). Accepted bytes are kept by reference, so do not modify
-   * `data` afterwards. Throws {@link StreamStateError} unless {@link writable}.
+   * and write the rest; it never fires from inside this call). Accepted bytes
+   * are kept by reference, so do not modify `data` afterwards. Throws
+   * {@link StreamStateError} unless {@link writable}.
    */
   write(data: Uint8Array): number {
     if (!this.writable) throw new StreamStateError(`connection ${this.id} not established (${this._state})`);
-    const room = this.sendBufferBytes - this.writeQ.length;
-    const n = Math.min(room, data.length);
-    if (n < data.length) this.wantWritable = true;
-    if (n <= 0) return 0;
-    this.writeQ.push(n === data.length ? data : data.subarray(0, n));
-    if (this._state === "ESTABLISHED") {
-      this.depth++;
-      try {
-        this.flush(this.timers.now());
-      } finally {
-        this.leave();
+    let taken = 0;
+    this.depth++;
+    try {
+      const now = this.timers.now();
+      while (taken < data.length) {
+        const n = Math.min(this.sendBufferBytes - this.writeQ.length, data.length - taken);
+        if (n <= 0) break;
+        this.writeQ.push(n === data.length ? data : data.subarray(taken, taken + n));
+        taken += n;
+        if (this._state !== "ESTABLISHED") break;
+        // Sending may free room at once (a wide-open window): take more now, since calling
+        // onWritable from inside write() would surprise a caller that has not yet seen the result.
+        this.flush(now);
       }
+      if (taken < data.length) this.wantWritable = true;
+      this.evWritable = false;
+    } finally {
+      this.leave();
     }
-    return n;
+    return taken;
   }
 
   /**

@@ -331,3 +331,20 @@ Deno.test("stream: a timeout retransmits the oldest segment, collapses cwnd to 1
   s.handlePacket(from({ ack: 4097 }));
   assertEquals(host.take().map((p) => p.seq), [4097, 8193]);
 });
+
+Deno.test("stream: write() takes what room the window frees at once and never calls onWritable from inside itself", () => {
+  const { s, host } = dialed({ noDelay: true, sendBufferBytes: 8192 });
+  let inside = false, writable = 0;
+  s.onWritable = () => {
+    assert(!inside, "onWritable fired inside write()");
+    writable++;
+  };
+  inside = true;
+  const n = s.write(new Uint8Array(100_000));
+  inside = false;
+  // 10 segments fill the initial window and 8192 bytes wait in the send buffer.
+  assertEquals([n, host.take().length, s.writableLength], [10 * 4096 + 8192, 10, 8192]);
+  assertEquals(writable, 0);
+  s.handlePacket(from({ ack: 1 + 4 * 4096 }));
+  assertEquals(writable, 1);
+});
