@@ -3,6 +3,8 @@
  * segments (RFC 6928), slow start and congestion avoidance with appropriate
  * byte counting (RFC 3465), multiplicative decrease when fast retransmit starts
  * a recovery, and a Tahoe reset to one segment on a retransmission timeout.
+ * A reduction can be undone when the sender later learns that every
+ * retransmission of the recovery was spurious (RFC 8985 §6.2, RFC 4015).
  * All sizes are bytes; the window never exceeds 1 MB.
  * @module
  */
@@ -31,6 +33,8 @@ export class CongestionControl {
   ssthresh: number = INITIAL_SSTHRESH_BYTES;
   /** Bytes acknowledged since the window last grew in congestion avoidance. */
   private avoidanceBytes = 0;
+  private undoCwnd = 0;
+  private undoSsthresh = 0;
 
   /** `mss` is the sender's segment size in bytes (a positive integer). */
   constructor(readonly mss: number) {
@@ -76,6 +80,19 @@ export class CongestionControl {
   onTimeout(): void {
     this.ssthresh = this.lossThreshold();
     this.cwnd = this.mss;
+    this.avoidanceBytes = 0;
+  }
+
+  /** Remembers the current window and threshold, before the reductions of a new recovery episode. */
+  saveForUndo(): void {
+    this.undoCwnd = this.cwnd;
+    this.undoSsthresh = this.ssthresh;
+  }
+
+  /** The episode's losses were not real: restores what {@link saveForUndo} kept (never shrinking the window). */
+  undo(): void {
+    if (this.undoCwnd > this.cwnd) this.cwnd = this.undoCwnd;
+    if (this.undoSsthresh > this.ssthresh) this.ssthresh = this.undoSsthresh;
     this.avoidanceBytes = 0;
   }
 

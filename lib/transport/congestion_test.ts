@@ -72,3 +72,19 @@ Deno.test("congestion: enough ACKs reach the 1 MB cap", () => {
   for (let i = 0; i < 100_000; i++) cc.onAck(MSS);
   assertEquals(cc.cwnd, MAX_CWND_BYTES);
 });
+
+Deno.test("congestion: undo restores the window and threshold saved before a reduction, never shrinking", () => {
+  const cc = new CongestionControl(MSS);
+  for (let i = 0; i < 10; i++) cc.onAck(MSS); // 20 segments
+  cc.saveForUndo();
+  cc.onFastRetransmit();
+  assertEquals([cc.cwnd, cc.ssthresh], [10 * MSS, 10 * MSS]);
+  cc.undo();
+  assertEquals([cc.cwnd, cc.ssthresh], [20 * MSS, INITIAL_SSTHRESH_BYTES]);
+  cc.saveForUndo();
+  cc.onTimeout();
+  assertEquals(cc.cwnd, MSS);
+  cc.cwnd = 30 * MSS; // regrew past the saved window meanwhile
+  cc.undo();
+  assertEquals([cc.cwnd, cc.ssthresh], [30 * MSS, INITIAL_SSTHRESH_BYTES]);
+});

@@ -20,6 +20,12 @@ export interface Segment {
   readonly data: Uint8Array;
   /** Time of the latest transmission (ms). */
   sentAt: number;
+  /**
+   * Position of the latest transmission in this buffer's send order (set by
+   * {@link SendBuffer.push} and {@link SendBuffer.retransmitted}): tells which of
+   * two segments sent at the same clock reading went out last.
+   */
+  order: number;
   /** Transmissions so far (1 after the first send). */
   attempts: number;
   /** Covered by a SACK block: the receiver holds it, so it is not retransmitted. */
@@ -42,6 +48,7 @@ export class SendBuffer {
   /** No segment before this absolute index is marked lost. */
   private retxCursor = 0;
   private totalBytes = 0;
+  private transmissions = 0;
   private sackedTotal = 0;
   private lostTotal = 0;
   /** Send time of the newest segment removed by the last {@link ackTo} that is a valid RTT sample, or -1. */
@@ -67,6 +74,11 @@ export class SendBuffer {
     return this.lostTotal;
   }
 
+  /** {@link Segment.order} of the latest transmission. */
+  get lastOrder(): number {
+    return this.transmissions;
+  }
+
   /** RFC 6675 pipe: held bytes minus SACKed bytes minus bytes presumed lost. */
   get pipe(): number {
     return this.totalBytes - this.sackedTotal - this.lostTotal;
@@ -84,16 +96,24 @@ export class SendBuffer {
 
   /** Appends a freshly sent segment (its seq must follow the previous segment's end). */
   push(seg: Segment): void {
+    seg.order = ++this.transmissions;
     this.ring.push(seg);
     this.totalBytes += seg.data.length;
+  }
+
+  /** The segment at position `i` from the front (0 = oldest), or undefined. */
+  at(i: number): Segment | undefined {
+    return this.ring.at(i);
   }
 
   /**
    * Removes every segment wholly covered by cumulative ACK `ack` and returns
    * the number of payload bytes removed. Sets {@link rttSampleSentAt} from the
    * newest removed segment that was sent once and never SACKed (Karn).
+   * `delivered` is called for each removed segment that was not already SACKed
+   * (so each segment is reported delivered once, for loss detection).
    */
-  ackTo(ack: number): number {
+  ackTo(ack: number, delivered?: (seg: Segment) => void): number {
     let removed = 0;
     this.rttSampleSentAt = -1;
     for (let seg = this.ring.peek(); seg && seqAfterOrEqual(ack, seg.end); seg = this.ring.peek()) {
@@ -102,7 +122,10 @@ export class SendBuffer {
       const len = seg.data.length;
       removed += len;
       if (seg.sacked) this.sackedTotal -= len;
-      else if (seg.attempts === 1) this.rttSampleSentAt = seg.sentAt;
+      else {
+        if (seg.attempts === 1) this.rttSampleSentAt = seg.sentAt;
+        delivered?.(seg);
+      }
       if (seg.lost) this.lostTotal -= len;
     }
     this.totalBytes -= removed;
@@ -114,9 +137,9 @@ export class SendBuffer {
   /**
    * Marks every held segment lying entirely inside [left, right) as SACKed and
    * returns the bytes newly marked. Blocks that are empty, inverted or outside
-   * the held range mark nothing.
+   * the held range mark nothing. `delivered` is called for each newly marked segment.
    */
-  markSacked(left: number, right: number): number {
+  markSacked(left: number, right: number, delivered?: (seg: Segment) => void): number {
     if (!seqAfter(right, left) || this.ring.length === 0) return 0;
     let i = this.indexAtOrAfter(left);
     let marked = 0;
@@ -130,6 +153,7 @@ export class SendBuffer {
         seg.lost = false;
         this.lostTotal -= len;
       }
+      delivered?.(seg);
     }
     return marked;
   }
@@ -160,6 +184,12 @@ export class SendBuffer {
     if (this.markCursor === this.base) this.markCursor++;
   }
 
+  /** Marks the segment at position `i` from the front lost (no-op if it is SACKed or already marked). */
+  markLostAt(i: number): void {
+    const seg = this.ring.at(i);
+    if (seg && !seg.sacked && !seg.lost) this.markLost(seg, this.base + i);
+  }
+
   /** The lowest segment marked lost, or undefined. */
   nextLost(): Segment | undefined {
     if (this.lostTotal === 0) return undefined;
@@ -176,6 +206,7 @@ export class SendBuffer {
   retransmitted(seg: Segment, now: number): void {
     seg.attempts++;
     seg.sentAt = now;
+    seg.order = ++this.transmissions;
     if (seg.lost) {
       seg.lost = false;
       this.lostTotal -= seg.data.length;

@@ -12,6 +12,7 @@ function fill(buf: SendBuffer, start: number, lens: number[], now = 0): Segment[
       end: seqAdd(seq, len),
       data: new Uint8Array(len),
       sentAt: now,
+      order: 0,
       attempts: 1,
       sacked: false,
       lost: false,
@@ -126,4 +127,22 @@ Deno.test("send-buffer: running totals match a recount under random operations",
       }
     }),
   );
+});
+
+Deno.test("send-buffer: transmissions are numbered in send order; delivery is reported once per segment", () => {
+  const b = new SendBuffer();
+  const segs = fill(b, 1, [10, 10, 10, 10]);
+  assertEquals(segs.map((s) => s.order), [1, 2, 3, 4]);
+  b.markLostAt(1);
+  assertEquals(b.nextLost(), segs[1]);
+  b.retransmitted(segs[1], 7);
+  assertEquals([segs[1].order, b.lastOrder], [5, 5]);
+  assertEquals(b.at(2), segs[2]);
+  const seen: number[] = [];
+  b.markSacked(21, 41, (s) => seen.push(s.seq));
+  b.markSacked(21, 41, (s) => seen.push(s.seq)); // already SACKed: not reported again
+  b.ackTo(41, (s) => seen.push(s.seq)); // SACKed ones were reported already
+  assertEquals(seen, [21, 31, 1, 11]);
+  b.markLostAt(0); // nothing there any more
+  assertEquals(b.lostBytes, 0);
 });

@@ -753,6 +753,7 @@ export class Stream implements TimerTarget {
       end: seqAdd(this.sndNxt, data.length),
       data,
       sentAt: now,
+      order: 0,
       attempts: 1,
       sacked: false,
       lost: false,

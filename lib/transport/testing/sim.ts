@@ -25,6 +25,12 @@ export interface LinkConfig {
   /** Probability a packet is delayed by up to `reorderMs` extra (overtaken by later ones). */
   reorder?: number;
   reorderMs?: number;
+  /**
+   * Reorder as the tunnel's fault injector does instead: a packet picked for
+   * reordering is held until the next packet in the same direction has left
+   * (or `reorderMs` passes), so it is overtaken by exactly the packets sent meanwhile.
+   */
+  reorderHold?: boolean;
   /** Probability a packet is delivered twice. */
   duplicate?: number;
   /** Encode and decode every packet with the wire codec. */
@@ -43,6 +49,8 @@ export interface SimStats {
   filtered: number;
 }
 
+/** Packets held for reordering at once per direction (as the tunnel's fault injector). */
+const MAX_HELD = 64;
 /** Iterations without time passing before {@link SimNet.run} declares a livelock. */
 const MAX_SPINS = 1_000_000;
 
@@ -75,6 +83,8 @@ export class SimNet {
   link: LinkConfig;
   private readonly nodes = new Map<number, SessionManager>();
   private readonly busyUntil = new Map<string, number>();
+  private readonly held = new Map<string, { pkt: Packet; dst: SessionManager }[]>();
+  private readonly holdTimers = new Set<string>();
   private events: Event[] = [];
   private order = 0;
 
@@ -147,6 +157,44 @@ export class SimNet {
       this.stats.lost++;
       return;
     }
+    if (!l.reorderHold) {
+      this.deliver(from, pkt, dst, !!l.reorder && this.rng() < l.reorder);
+      return;
+    }
+    const key = `${from}>${pkt.dst.node}`;
+    const held = this.held.get(key) ?? [];
+    if (l.reorder && this.rng() < l.reorder && held.length < MAX_HELD) {
+      held.push({ pkt, dst });
+      this.held.set(key, held);
+      if (!this.holdTimers.has(key)) {
+        this.holdTimers.add(key);
+        this.at(this.now + (l.reorderMs ?? 5), () => {
+          this.holdTimers.delete(key);
+          this.release(from, key);
+        });
+      }
+      return;
+    }
+    this.deliver(from, pkt, dst, false);
+    this.release(from, key);
+  }
+
+  private release(from: number, key: string): void {
+    const held = this.held.get(key);
+    if (!held || held.length === 0) return;
+    this.held.delete(key);
+    for (const h of held) this.deliver(from, h.pkt, h.dst, false, false);
+  }
+
+  /** Queues `pkt` on the link (bandwidth, delay, optional random extra delay and duplication). */
+  private deliver(
+    from: number,
+    pkt: Packet,
+    dst: SessionManager,
+    delayed: boolean,
+    mayDuplicate = true,
+  ): void {
+    const l = this.link;
     let depart = this.now;
     if (l.bytesPerMs) {
       const key = `${from}>${pkt.dst.node}`;
@@ -159,13 +207,13 @@ export class SimNet {
       this.busyUntil.set(key, depart);
     }
     let arrive = depart + (l.delayMs ?? 1);
-    if (l.reorder && this.rng() < l.reorder) arrive += this.rng() * (l.reorderMs ?? 5);
+    if (delayed) arrive += this.rng() * (l.reorderMs ?? 5);
     const wire = l.codec ? decodePacket(encodePacket(pkt)) : pkt;
     this.at(arrive, () => {
       this.stats.delivered++;
       dst.onPacket(wire);
     });
-    if (l.duplicate && this.rng() < l.duplicate) {
+    if (mayDuplicate && l.duplicate && this.rng() < l.duplicate) {
       this.stats.duplicated++;
       this.at(arrive + this.rng() * 2, () => dst.onPacket(wire));
     }
