@@ -11,6 +11,7 @@ import { DialError, SWEEP_INTERVAL_MS } from "./manager.ts";
 import {
   IDLE_TIMEOUT_MS,
   KEEPALIVE_MS,
+  MAX_TRANSMISSIONS,
   RECV_BUFFER_BYTES,
   SEND_BUFFER_BYTES,
   type Stream,
@@ -463,4 +464,92 @@ Deno.test("session: the pure state machine moves 64 MiB quickly (guards against 
   const ms = performance.now() - t0;
   // Typically ~10 ms (>1 M segments/s); the bound leaves room for a loaded CI box.
   assert(ms < 3_000, `64 MiB took ${ms.toFixed(0)} ms of CPU`);
+});
+
+Deno.test("session: a lost retransmission is repaired without a retransmission timeout", () => {
+  const { net, a, b } = pair(1);
+  const { c, s } = establish(net, a, b);
+  let n5 = 0;
+  // The 5th data segment is lost twice: its first transmission and its first retransmission.
+  net.link.filter = (pkt) =>
+    pkt.src.node === 1 && pkt.seq === 1 + 4 * 4096 && pkt.payload.length > 0 && ++n5 <= 2;
+  let got = 0;
+  s.onReadable = () => {
+    for (let d = s.read(); d; d = s.read()) got += d.length;
+  };
+  c.write(new Uint8Array(40 * 4096));
+  const t0 = net.now;
+  assert(net.run(() => got === 40 * 4096, 10_000));
+  const st = c.stats();
+  assertEquals([st.retransmits, st.timeouts, st.fastRetx], [2, 0, 1]);
+  assert(net.now - t0 < 100, `took ${net.now - t0} ms`); // RTT 10 ms; the RTO alone would be ≥ 1 s here
+});
+
+/**
+ * The issue's lossy case on a 1 ms round trip and a 120 MB/s link: 10% loss, 5%
+ * reordering as the tunnel's injector does it (held until the next packet, at most
+ * 5 ms), 1% duplication, in both directions. Reno-style halving once per recovery
+ * episode at this loss rate keeps the window near 3 segments, so the path carries
+ * roughly 8 MiB/s (measured 7.4–9.5 MiB/s over seeds 1–5, ≈ 7–9 s for 64 MiB);
+ * before time-based loss detection and tail probes it took 80–150 s. 12 s leaves
+ * room for tuning noise while failing any return of timeout-driven recovery
+ * (every RTO costs ≥ 200 ms), and stays well inside the 20 s the daemons must meet.
+ */
+Deno.test("session: 64 MiB under 10% loss, 5% reorder, 1% duplication on a 1 ms path completes within 12 s", () => {
+  const net = new SimNet(1, {
+    delayMs: 0.5,
+    bytesPerMs: 120_000,
+    queueMs: 20,
+    loss: 0.1,
+    reorder: 0.05,
+    reorderMs: 5,
+    reorderHold: true,
+    duplicate: 0.01,
+  });
+  const a = net.addNode(1), b = net.addNode(2);
+  const t = startTransfer(net, a, b, 64 * MiB, { chunk: MiB });
+  assert(net.run(t.done, 3_600_000), `stalled at ${t.received}`);
+  assertEquals([t.mismatchAt, t.received, t.eof], [-1, 64 * MiB, true]);
+  const st = t.client!.stats();
+  assert(net.now < 12_000, `took ${net.now.toFixed(0)} ms: ${JSON.stringify(st)}`);
+  assert(st.timeouts <= 3, `${st.timeouts} retransmission timeouts`);
+  assert(net.stats.lost > 0.09 * st.segsSent && net.stats.duplicated > 0);
+});
+
+Deno.test("session: clean 64 MiB on the same path runs at link speed (no regression from loss recovery)", () => {
+  const net = new SimNet(1, { delayMs: 0.5, bytesPerMs: 120_000, queueMs: 20 });
+  const a = net.addNode(1), b = net.addNode(2);
+  const t = startTransfer(net, a, b, 64 * MiB, { chunk: MiB });
+  assert(net.run(t.done, 60_000));
+  assertEquals([t.mismatchAt, t.received], [-1, 64 * MiB]);
+  // The link alone needs 64 MiB / 120 kB/ms ≈ 560 ms (+ headers); slow start adds a few RTTs.
+  assert(net.now < 600, `took ${net.now.toFixed(0)} ms`);
+  const st = t.client!.stats();
+  assertEquals([st.retransmits, st.tlpProbes, st.timeouts], [0, 0, 0]);
+});
+
+Deno.test("session: a peer gone silent after data flowed is reset after 7 timeouts in a row; probes do not count", () => {
+  const { net, a, b } = pair(1);
+  const { c, s } = establish(net, a, b);
+  let got = 0;
+  s.onReadable = () => {
+    for (let d = s.read(); d; d = s.read()) got += d.length;
+  };
+  c.write(new Uint8Array(8 * 4096));
+  assert(net.run(() => got === 8 * 4096, 10_000));
+  const log = wireLog(net);
+  net.link.filter = () => true; // blackout
+  let reason = "";
+  c.onClose = (r) => reason = r;
+  const t0 = net.now;
+  c.write(new Uint8Array(4 * 4096));
+  net.run(() => c.state === "CLOSED", 300_000);
+  assertEquals(reason, "timeout");
+  const st = c.stats();
+  assertEquals(st.timeouts, MAX_TRANSMISSIONS - 1);
+  assert(st.tlpProbes > 0);
+  const head = log.filter((e) => e.from === 1 && e.pkt.seq === 1 + 8 * 4096 && e.pkt.payload.length > 0);
+  assert(head.length >= MAX_TRANSMISSIONS, `${head.length} transmissions of the oldest segment`);
+  // 7 doubling timeouts from a 200 ms RTO: at least 200·(2^7 − 1) ms before the reset.
+  assert(net.now - t0 >= 200 * 127, `reset after ${net.now - t0} ms`);
 });

@@ -24,6 +24,7 @@ import {
 } from "../protocol/header.ts";
 import type { Packet } from "../protocol/packet.ts";
 import { CongestionControl, MAX_CWND_BYTES } from "./congestion.ts";
+import { Rack } from "./rack.ts";
 import { ReassemblyBuffer } from "./reassembly.ts";
 import { Ring } from "./ring.ts";
 import { RtoEstimator } from "./rto.ts";
@@ -59,11 +60,32 @@ export const ISN = 0;
 export const DELAYED_ACK_SEGMENTS = 2;
 /** ...or this long after the first unacknowledged one. */
 export const DELAYED_ACK_MS = 40;
+/**
+ * After out-of-order data (a loss or reordering on the path) the receiver
+ * acknowledges each of the next this many data segments at once instead of
+ * every second one, so a sender with a small window learns promptly what
+ * arrived and its time-based loss detection is not held up by the 40 ms timer.
+ */
+export const QUICK_ACK_SEGMENTS = 16;
 /** Nagle: how long a sub-MSS remainder may be held while data is unacknowledged. */
 export const NAGLE_DELAY_MS = 40;
 /** Duplicate pure ACKs that trigger fast retransmit. */
 export const DUP_ACK_THRESHOLD = 3;
-/** Transmissions of one segment (original + retransmissions) before the connection is reset. */
+/**
+ * Tail loss probe (RFC 8985 §7): when nothing has been delivered for a probe
+ * timeout, max(2·SRTT, SRTT + 4·RTTVAR) + this, while data is outstanding, a
+ * probe segment is sent so that its acknowledgement reveals a lost tail
+ * without waiting for the retransmission timeout (200 ms at least). The slack
+ * stands for timer granularity and scheduling delays on sub-millisecond paths.
+ */
+export const TLP_SLACK_MS = 2;
+/** Probes per stall (each waits twice as long as the previous) before only the retransmission timer is left. */
+export const TLP_MAX_PROBES = 5;
+/**
+ * Transmissions of the oldest segment by the retransmission timer (the
+ * original + 7 timeouts in a row, with no new cumulative ACK) before the
+ * connection is reset. Fast retransmissions and probes do not count.
+ */
 export const MAX_TRANSMISSIONS = 8;
 /** First zero-window probe interval (doubles after each probe). */
 export const PERSIST_INITIAL_MS = 500;
@@ -179,6 +201,16 @@ export interface StreamStats {
   segsRecv: number;
   retransmits: number;
   fastRetx: number;
+  /** Segments marked lost by time-based (RACK) detection. */
+  rackLost: number;
+  /** Tail loss probes sent. */
+  tlpProbes: number;
+  /** Retransmission timeouts. */
+  timeouts: number;
+  /** Retransmissions shown spurious (acknowledged sooner than a round trip). */
+  spuriousRetx: number;
+  /** Loss recoveries whose window reduction was undone because every retransmission was spurious. */
+  undos: number;
   sackRecv: number;
   sackSent: number;
   dupAcks: number;
@@ -236,8 +268,26 @@ export class Stream implements TimerTarget {
   private recovery = Recovery.None;
   private recoveryPoint = ISN;
   private recoveryStart = 0;
-  private sackHigh = ISN;
+  /** Retransmissions sent in the current recovery episode, and how many of them are not known to be spurious. */
+  private episodeRetx = 0;
+  private episodeUnconfirmed = 0;
+  private readonly rack = new Rack();
+  /** Clock reading of the ACK being processed (for {@link onDelivered}). */
+  private ackNow = 0;
+  /** Last time data was delivered or new data was sent: the tail loss probe waits from here. */
+  private progressAt = 0;
+  /** Probes sent since data was last delivered (each waits twice as long as the previous). */
+  private probes = 0;
+  /** A tail loss probe is waiting for its round trip; its send time, end of data at the time, and kind. */
+  private probeOut = false;
+  private probeSentAt = 0;
+  private probeOrder = 0;
+  private probeEnd = ISN;
+  private probeSeg: Segment | undefined;
+  private probeSpurious = false;
   private lastRtoAt = -Infinity;
+  /** Retransmission timeouts since the cumulative ACK last advanced. */
+  private backoffs = 0;
   private persistInterval = PERSIST_INITIAL_MS;
   private persistAt = Infinity;
   private nagleAt = Infinity;
@@ -250,6 +300,7 @@ export class Stream implements TimerTarget {
   private readonly recvQ = new Ring<Uint8Array>();
   private unread = 0;
   private segsSinceAck = 0;
+  private quickAcks = 0;
   private delayedAckAt = Infinity;
   private lastAdvertised = 0;
   private finSeq = -1;
@@ -286,6 +337,11 @@ export class Stream implements TimerTarget {
   private segsRecv = 0;
   private retransmits = 0;
   private fastRetx = 0;
+  private rackLost = 0;
+  private tlpProbes = 0;
+  private timeouts = 0;
+  private spuriousRetx = 0;
+  private undos = 0;
   private sackRecv = 0;
   private sackSent = 0;
   private dupAckCount = 0;
@@ -467,6 +523,11 @@ export class Stream implements TimerTarget {
       segsRecv: this.segsRecv,
       retransmits: this.retransmits,
       fastRetx: this.fastRetx,
+      rackLost: this.rackLost,
+      tlpProbes: this.tlpProbes,
+      timeouts: this.timeouts,
+      spuriousRetx: this.spuriousRetx,
+      undos: this.undos,
       sackRecv: this.sackRecv,
       sackSent: this.sackSent,
       dupAcks: this.dupAckCount,
@@ -564,11 +625,14 @@ export class Stream implements TimerTarget {
     const advanced = this.onAck(pkt, now, !hasData);
     // Window: ignore an empty, non-advancing ACK saying 0 (a reference keepalive or probe).
     if (advanced || payload.length > 0 || pkt.window !== 0) this.setPeerWindow(pkt.window);
-    if (sack) this.onSack(payload);
+    if (sack) this.onSack(payload, now);
     else if (hasData) {
-      const hadGap = this.ooo.size > 0;
-      if (this.onData(pkt.seq, payload)) this.scheduleAck(now, hadGap);
+      // A segment that fills a gap, or repeats data we hold (the sender retransmitted it, so it
+      // is waiting for news), is acknowledged at once.
+      const urgent = this.ooo.size > 0 || seqBeforeOrEqual(seqAdd(pkt.seq, payload.length), this.rcvNxt);
+      if (this.onData(pkt.seq, payload)) this.scheduleAck(now, urgent);
     }
+    this.afterAck(now);
     this.flush(now);
   }
 
@@ -591,23 +655,20 @@ export class Stream implements TimerTarget {
     if (seqAfter(ack, this.sndUna)) {
       const acked = seqDiff(ack, this.sndUna);
       this.sndUna = ack;
-      this.sendBuf.ackTo(ack);
+      this.ackNow = now;
+      this.sendBuf.ackTo(ack, this.delivered);
       const sentAt = this.sendBuf.rttSampleSentAt;
       if (sentAt >= 0) this.rtt.sample(now - sentAt);
       this.dupAcks = 0;
       this.lastRtoAt = -Infinity;
+      this.backoffs = 0;
       this.persistInterval = PERSIST_INITIAL_MS;
-      if (this.recovery !== Recovery.None && seqAfterOrEqual(ack, this.recoveryPoint)) {
-        this.recovery = Recovery.None;
-      }
-      if (this.recovery === Recovery.Fast) {
-        // Partial ACK (NewReno): the new front is missing too, unless already resent in this episode.
-        const front = this.sendBuf.first();
-        if (front && front.sentAt < this.recoveryStart) this.sendBuf.markFrontLost();
-      } else {
-        this.cc.onAck(acked);
-      }
-      if (seqAfter(this.sndUna, this.sackHigh)) this.sackHigh = this.sndUna;
+      this.progressAt = now;
+      this.probes = 0;
+      // No growth during fast recovery, nor for the ACK that ends it (the window restarts at ssthresh).
+      if (this.recovery !== Recovery.None && seqAfterOrEqual(ack, this.recoveryPoint)) this.endRecovery();
+      else if (this.recovery !== Recovery.Fast) this.cc.onAck(acked);
+      if (this.probeOut && seqAfterOrEqual(ack, this.probeEnd)) this.probeAnswered();
       if (this.closing) this.maybeSendFin(now);
       return true;
     }
@@ -619,21 +680,61 @@ export class Stream implements TimerTarget {
     ) {
       this.dupAcks++;
       this.dupAckCount++;
-      if (this.dupAcks === DUP_ACK_THRESHOLD && this.recovery === Recovery.None) this.enterFastRecovery(now);
+      if (this.dupAcks === DUP_ACK_THRESHOLD && this.recovery === Recovery.None) {
+        // The draft's fast retransmit: the first unacknowledged segment is resent at once.
+        this.sendBuf.markFrontLost();
+        this.enterFastRecovery(now);
+      }
     }
     return false;
   }
 
-  private onSack(payload: Uint8Array): void {
+  private onSack(payload: Uint8Array, now: number): void {
     this.sackRecv++;
+    this.ackNow = now;
     for (const { left, right } of decodeSack(payload)) {
       // Only blocks inside [sndUna, sndNxt] mean anything; the rest are stale or bogus.
       if (!seqAfterOrEqual(left, this.sndUna) || !seqBeforeOrEqual(right, this.sndNxt)) continue;
-      if (this.sendBuf.markSacked(left, right) > 0 || seqAfter(right, this.sackHigh)) {
-        if (seqAfter(right, this.sackHigh)) this.sackHigh = right;
+      if (this.sendBuf.markSacked(left, right, this.delivered) > 0) {
+        this.progressAt = now;
+        this.probes = 0;
       }
     }
-    if (this.recovery === Recovery.Fast) this.sendBuf.markLostUpTo(this.sackHigh);
+  }
+
+  /** Told once about every newly delivered (cumulatively acknowledged or SACKed) segment. */
+  private readonly delivered = (seg: Segment): void => {
+    if (this.rack.onDelivered(seg, this.ackNow) !== "spurious") return;
+    this.spuriousRetx++;
+    this.rack.onSpurious(this.sndUna, this.sndNxt);
+    if (this.recovery !== Recovery.None && seg.sentAt >= this.recoveryStart) this.episodeUnconfirmed--;
+    if (seg === this.probeSeg) this.probeSpurious = true;
+  };
+
+  /** After an ACK's cumulative and selective parts: the probe's round trip, then time-based loss detection. */
+  private afterAck(now: number): void {
+    if (this.probeOut && this.rack.xmitOrder >= this.probeOrder) this.probeAnswered();
+    this.detectLosses(now);
+  }
+
+  /** RACK: marks what is presumed lost, and starts a recovery episode if none is running. */
+  private detectLosses(now: number): void {
+    if (this.sendBuf.length === 0) {
+      this.rack.timerAt = Infinity;
+      return;
+    }
+    const reo = this.rack.reoWnd(
+      this.recovery !== Recovery.None,
+      this.sendBuf.sackedBytes / this.mss,
+      this.rtt.hasSample ? this.rtt.srtt : 0,
+    );
+    const lost = this.rack.detectLosses(this.sendBuf, now, reo);
+    if (lost === 0) return;
+    this.rackLost += lost;
+    // The retransmissions now due restart the probe timer: no probe is needed until they had their chance.
+    this.progressAt = now;
+    this.probes = 0;
+    if (this.recovery === Recovery.None) this.enterFastRecovery(now);
   }
 
   /**
@@ -677,10 +778,18 @@ export class Stream implements TimerTarget {
 
   /**
    * Delayed-ACK rule (§5.3) after a data segment: at once while out-of-order
-   * data is held, or when this segment filled (part of) a gap (RFC 5681 §4.2).
+   * data is held, when this segment filled (part of) a gap or was a duplicate
+   * (`urgent`, RFC 5681 §4.2), and for the next {@link QUICK_ACK_SEGMENTS}
+   * segments after that.
    */
-  private scheduleAck(now: number, filledGap: boolean): void {
-    if (this.ooo.size > 0 || filledGap) {
+  private scheduleAck(now: number, urgent: boolean): void {
+    if (this.ooo.size > 0 || urgent) {
+      this.quickAcks = QUICK_ACK_SEGMENTS;
+      this.sendAck();
+      return;
+    }
+    if (this.quickAcks > 0) {
+      this.quickAcks--;
       this.sendAck();
       return;
     }
@@ -761,6 +870,7 @@ export class Stream implements TimerTarget {
     this.sendBuf.push(seg);
     this.sndNxt = seg.end;
     this.lastActivity = now;
+    this.progressAt = now;
     this.bytesSent += data.length;
     this.sendSegment(seg);
   }
@@ -768,6 +878,10 @@ export class Stream implements TimerTarget {
   private retransmit(seg: Segment, now: number): void {
     this.sendBuf.retransmitted(seg, now);
     this.retransmits++;
+    if (this.recovery !== Recovery.None) {
+      this.episodeRetx++;
+      this.episodeUnconfirmed++;
+    }
     this.sendSegment(seg);
   }
 
@@ -855,18 +969,96 @@ export class Stream implements TimerTarget {
 
   // ---- loss recovery --------------------------------------------------------------------------
 
+  /**
+   * Starts a loss recovery episode: one multiplicative decrease for all losses
+   * found until everything sent so far is acknowledged (RFC 6675), then the
+   * first lost segment goes out regardless of the pipe (RFC 6675 §5 step 4.3).
+   */
   private enterFastRecovery(now: number): void {
+    this.startEpisode(now);
     this.recovery = Recovery.Fast;
-    this.recoveryPoint = this.sndNxt;
-    this.recoveryStart = now;
     this.fastRetx++;
     this.cc.onFastRetransmit();
-    this.sendBuf.restartLossScan();
-    this.sendBuf.markFrontLost();
-    this.sendBuf.markLostUpTo(this.sackHigh);
-    // The first retransmission goes out regardless of the pipe (RFC 6675 §5 step 4.3).
     const seg = this.sendBuf.nextLost();
     if (seg) this.retransmit(seg, now);
+  }
+
+  private startEpisode(now: number): void {
+    this.recoveryPoint = this.sndNxt;
+    this.recoveryStart = now;
+    this.episodeRetx = this.episodeUnconfirmed = 0;
+    this.cc.saveForUndo();
+  }
+
+  /** Everything sent before the episode began is acknowledged; undo the reduction if no loss was real. */
+  private endRecovery(): void {
+    if (this.episodeRetx > 0 && this.episodeUnconfirmed <= 0) {
+      this.cc.undo();
+      this.undos++;
+    }
+    this.recovery = Recovery.None;
+    this.rack.onRecoveryEnd();
+  }
+
+  /** The probe's round trip completed. A probe that resent data repaired a loss: reduce once (RFC 8985 §7.4.2). */
+  private probeAnswered(): void {
+    this.probeOut = false;
+    if (
+      this.probeSeg && !this.probeSpurious && this.recovery === Recovery.None &&
+      this.recoveryStart < this.probeSentAt
+    ) {
+      this.cc.onFastRetransmit();
+    }
+    this.probeSeg = undefined;
+  }
+
+  /**
+   * When a tail loss probe is due (Infinity: not armed): PTO after the last
+   * progress, then, while nothing is delivered, after twice the previous wait
+   * (so a few probes, not one, precede the retransmission timeout).
+   */
+  private probeDeadline(): number {
+    if (!this.rtt.hasSample || this.peerWindowBytes === 0 || this.probes >= TLP_MAX_PROBES) return Infinity;
+    const n = this.sendBuf.length;
+    if (n === 0) return Infinity;
+    const { srtt, rttvar } = this.rtt;
+    let pto = Math.max(2 * srtt, srtt + 4 * rttvar) + TLP_SLACK_MS;
+    // A lone segment may be waiting for the peer's delayed ACK.
+    if (n === 1) pto += DELAYED_ACK_MS;
+    return this.probes === 0 ? this.progressAt + pto : this.probeSentAt + pto * 2 ** this.probes;
+  }
+
+  /** Sends the tail loss probe: new data if the peer's window allows, else the highest unSACKed segment. */
+  private sendProbe(now: number): void {
+    this.probeSeg = undefined;
+    this.probeSpurious = false;
+    const queued = this.writeQ.length;
+    if (queued > 0 && seqDiff(this.sndNxt, this.sndUna) < this.peerWindowBytes) {
+      let size = queued < this.mss ? queued : this.mss;
+      if (this.writeQ.byteAt(0) === BYTE_S && dataLooksLikeSack(size, (i) => this.writeQ.byteAt(i))) size = 1;
+      this.sendNew(this.writeQ.take(size), now);
+    } else {
+      let seg: Segment | undefined;
+      for (let i = this.sendBuf.length - 1; i >= 0; i--) {
+        const s = this.sendBuf.at(i)!;
+        if (!s.sacked) {
+          seg = s;
+          break;
+        }
+      }
+      if (!seg) {
+        this.probes = TLP_MAX_PROBES; // everything is SACKed: nothing to probe with until an ACK comes
+        return;
+      }
+      this.retransmit(seg, now);
+      this.probeSeg = seg;
+    }
+    this.tlpProbes++;
+    this.probes++;
+    this.probeOut = true;
+    this.probeSentAt = now;
+    this.probeOrder = this.sendBuf.lastOrder;
+    this.probeEnd = this.sndNxt;
   }
 
   /** Retransmission timer for the oldest unacknowledged segment (or a zero-window probe). */
@@ -877,18 +1069,24 @@ export class Stream implements TimerTarget {
       this.retransmit(head, now);
       return;
     }
-    if (head.attempts >= MAX_TRANSMISSIONS) {
+    if (this.backoffs >= MAX_TRANSMISSIONS - 1) {
       this.sendRst();
       this.terminate("timeout");
       return;
     }
+    this.backoffs++;
+    this.timeouts++;
+    if (this.recovery === Recovery.None) this.startEpisode(now);
+    else this.recoveryPoint = this.sndNxt;
     if (this.recovery !== Recovery.Timeout) this.cc.onTimeout();
     else this.cc.cwnd = this.mss;
     this.recovery = Recovery.Timeout;
-    this.recoveryPoint = this.sndNxt;
-    this.recoveryStart = now;
     this.lastRtoAt = now;
     this.dupAcks = 0;
+    this.probeOut = false;
+    this.probeSeg = undefined;
+    this.probes = 0;
+    this.progressAt = now;
     this.rtt.backoff();
     // Everything outstanding and not SACKed is presumed lost; the ACK clock resends the rest.
     this.sendBuf.restartLossScan();
@@ -925,7 +1123,10 @@ export class Stream implements TimerTarget {
     if (head && now >= this.retransmitDeadline(head)) {
       this.onRetransmitTimer(now, head);
       if (this.isClosedState()) return;
-    } else if (!head && now >= this.persistAt) {
+    } else if (head) {
+      if (now >= this.rack.timerAt) this.detectLosses(now);
+      if (now >= this.probeDeadline()) this.sendProbe(now);
+    } else if (now >= this.persistAt) {
       this.persistAt = Infinity;
       if (this.peerWindowBytes === 0 && this.writeQ.length > 0) {
         this.sendNew(this.writeQ.take(1), now);
@@ -998,7 +1199,7 @@ export class Stream implements TimerTarget {
         // A Nagle hold that has expired only waits for window space now: an ACK will flush it.
         if (this.nagleAt < t && this.nagleAt > now) t = this.nagleAt;
         const head = this.sendBuf.first();
-        if (head) t = Math.min(t, this.retransmitDeadline(head));
+        if (head) t = Math.min(t, this.retransmitDeadline(head), this.rack.timerAt, this.probeDeadline());
         else if (this.persistAt < t) t = this.persistAt;
         if (this._state === "ESTABLISHED") {
           t = Math.min(

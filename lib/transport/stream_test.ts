@@ -348,3 +348,95 @@ Deno.test("stream: write() takes what room the window frees at once and never ca
   s.handlePacket(from({ ack: 1 + 4 * 4096 }));
   assertEquals(writable, 1);
 });
+
+/** A dialed stream whose first segment was acknowledged after `rtt` ms, so RTT-based timers are armed. */
+function withRtt(rtt: number, segments: number, options: StreamOptions = {}) {
+  const { s, host } = dialed({ noDelay: true, ...options });
+  s.write(new Uint8Array(segments * 4096));
+  const sent = host.take().length;
+  host.advance(rtt);
+  s.handlePacket(from({ ack: 4097 }));
+  return { s, host, sent };
+}
+
+Deno.test("stream: tail loss probe — the last segment is resent at the probe timeout, twice as late next, before the RTO", () => {
+  const { s, host } = withRtt(10, 4); // SRTT 10, RTTVAR 5: PTO = max(20, 30) + 2 = 32 ms; RTO 200 ms
+  const at = (p: Packet[]) => p.map((x) => [host.now, x.seq]);
+  const log: (number | number)[][] = [];
+  for (let t = 0; t < 200; t++) {
+    host.advance(1);
+    log.push(...at(host.take().filter((p) => p.payload.length > 0)));
+  }
+  // Probes at 10 + 32 and 42 + 64 retransmit the highest segment; the RTO at 200 resends the oldest.
+  assertEquals(log, [[42, 12289], [106, 12289], [200, 4097]]);
+  const st = s.stats();
+  assertEquals([st.tlpProbes, st.timeouts, st.congWin], [2, 1, 4096]);
+});
+
+Deno.test("stream: a probe sends new data when some is waiting, even with the congestion window full", () => {
+  const { s, host, sent } = withRtt(10, 20);
+  assertEquals(sent, 10);
+  const after = host.take().map((p) => p.seq); // the ACK grew cwnd by one segment: two more go out
+  assertEquals(after, [40961, 45057]);
+  host.advance(31);
+  assertEquals(host.sent.length, 0);
+  host.advance(1);
+  assertEquals(host.take().map((p) => [p.seq, p.payload.length]), [[49153, 4096]]);
+  assertEquals(s.stats().retransmits, 0);
+});
+
+Deno.test("stream: SACKs after a reordering-free flight mark the hole lost at once; an early ACK undoes the reduction", () => {
+  const { s, host } = withRtt(10, 1);
+  s.write(new Uint8Array(4 * 4096));
+  assertEquals(host.take().length, 4); // seqs 4097, 8193, 12289, 16385 at t = 10
+  const before = s.stats().congWin;
+  host.advance(10);
+  // Three segments SACKed: with no reordering seen, the first is lost without waiting.
+  s.handlePacket(from({ ack: 4097, payload: encodeSack([{ left: 8193, right: 20481 }]) }));
+  assertEquals(host.take().map((p) => p.seq), [4097]);
+  let st = s.stats();
+  assertEquals([st.fastRetx, st.rackLost, st.inRecovery, st.congWin], [1, 1, true, Math.floor(before / 2)]);
+  // 1 ms later — far sooner than the 10 ms minimum RTT — everything is acknowledged: the original
+  // was only delayed, so the retransmission was spurious and the reduction is undone.
+  host.advance(1);
+  s.handlePacket(from({ ack: 20481 }));
+  st = s.stats();
+  assertEquals([st.spuriousRetx, st.undos, st.inRecovery, st.congWin], [1, 1, false, before]);
+});
+
+Deno.test("stream: several losses in one window reduce the window once", () => {
+  const { s, host } = withRtt(10, 1);
+  s.write(new Uint8Array(8 * 4096));
+  assertEquals(host.take().length, 8); // 4097 .. 32769
+  const before = s.stats().congWin;
+  host.advance(10);
+  // Segments 1 and 4 of the flight are missing; everything else is SACKed, one ACK at a time.
+  s.handlePacket(from({ ack: 4097, payload: encodeSack([{ left: 8193, right: 16385 }]) }));
+  s.handlePacket(
+    from({ ack: 4097, payload: encodeSack([{ left: 8193, right: 16385 }, { left: 20481, right: 36865 }]) }),
+  );
+  const retx = host.take().filter((p) => p.payload.length > 0).map((p) => p.seq);
+  assertEquals(retx, [4097, 16385]);
+  const st = s.stats();
+  assertEquals([st.fastRetx, st.rackLost, st.congWin], [1, 2, Math.floor(before / 2)]);
+  // The retransmissions arrive: recovery ends, without a second reduction.
+  host.advance(10);
+  s.handlePacket(from({ ack: 36865 }));
+  assertEquals([s.stats().inRecovery, s.stats().ssthresh], [false, Math.floor(before / 2)]);
+});
+
+Deno.test("stream: after out-of-order data the receiver acknowledges every segment for a while; duplicates at once", () => {
+  const { s, host } = accepted();
+  s.handlePacket(data(1, 4096));
+  assertEquals(host.take().length, 0); // delayed ACK: the first of two
+  s.handlePacket(data(1, 4096)); // a duplicate: the sender is retransmitting, answer now
+  assertEquals(host.take().map((p) => p.ack), [4097]);
+  s.handlePacket(data(8193, 4096)); // out of order
+  s.handlePacket(data(4097, 4096)); // fills the gap
+  assertEquals(host.take().map((p) => p.ack), [4097, 12289]);
+  let seq = 12289;
+  for (let i = 0; i < 16; i++, seq += 4096) s.handlePacket(data(seq, 4096));
+  assertEquals(host.take().length, 16); // quick ACKs
+  for (let i = 0; i < 4; i++, seq += 4096) s.handlePacket(data(seq, 4096));
+  assertEquals(host.take().length, 2); // back to every second segment
+});
