@@ -358,6 +358,12 @@ export class Daemon {
         sack_recv: c.sackRecv,
         sack_sent: c.sackSent,
         dup_acks: c.dupAcks,
+        // Ours beyond the reference's keys: loss recovery (RACK, tail loss probes, undo).
+        rack_lost: c.rackLost,
+        tlp_probes: c.tlpProbes,
+        timeouts: c.timeouts,
+        spurious_retx: c.spuriousRetx,
+        undos: c.undos,
       })),
     } as InfoReply;
   }

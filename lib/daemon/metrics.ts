@@ -21,11 +21,17 @@ export function daemonMetrics(d: Daemon): MetricFamily[] {
   };
   let retransmits = 0;
   let fastRetx = 0;
+  const recovery = { rack_lost: 0, tlp_probes: 0, timeouts: 0, spurious_retx: 0, undos: 0 };
   const rtts: number[] = [];
   for (const c of conns) {
     byState[c.state] = (byState[c.state] ?? 0) + 1;
     retransmits += c.retransmits;
     fastRetx += c.fastRetx;
+    recovery.rack_lost += c.rackLost;
+    recovery.tlp_probes += c.tlpProbes;
+    recovery.timeouts += c.timeouts;
+    recovery.spurious_retx += c.spuriousRetx;
+    recovery.undos += c.undos;
     if (c.state === "ESTABLISHED" && c.srttMs > 0) rtts.push(c.srttMs);
   }
   rtts.sort((a, b) => a - b);
@@ -94,6 +100,13 @@ export function daemonMetrics(d: Daemon): MetricFamily[] {
     single("pilot_listening_ports", "Ports with a listener", "gauge", d.manager.listenerPorts.length),
     single("pilot_stream_retransmits", "Retransmitted segments on current connections", "gauge", retransmits),
     single("pilot_stream_fast_retransmits", "Fast retransmits on current connections", "gauge", fastRetx),
+    byLabel(
+      "pilot_stream_loss_recovery",
+      "Loss-recovery events on current connections, by kind",
+      "gauge",
+      "kind",
+      recovery,
+    ),
     byLabel("pilot_stream_rtt_ms", "Smoothed RTT over established connections", "gauge", "quantile", {
       "0.5": rtts.length ? rtts[Math.floor(rtts.length / 2)] : 0,
       "1": rtts.length ? rtts[rtts.length - 1] : 0,
