@@ -16,6 +16,11 @@ import { TaskStore } from "../lib/services/tasks/store.ts";
 import { isTaskId } from "../lib/services/tasks/codec.ts";
 
 const SUBCOMMANDS = ["submit", "accept", "decline", "execute", "send-results", "list", "queue"] as const;
+/** Other names accepted for a subcommand (`result` is what our issue tracker and some docs call it). */
+const ALIASES: Record<string, typeof SUBCOMMANDS[number]> = {
+  result: "send-results",
+  results: "send-results",
+};
 
 const USAGE = `pilot task <subcommand> [flags]
 
@@ -24,7 +29,7 @@ const USAGE = `pilot task <subcommand> [flags]
   decline --id ID --justification TEXT      decline a received task
   execute                                   start the oldest accepted task
   send-results --id ID (--results TEXT | --file PATH)
-                                            send a task's results to its submitter
+                                            send a task's results to its submitter (alias: result)
   list [--type received|submitted]          list task files
   queue                                     list accepted tasks waiting to run
 
@@ -49,7 +54,8 @@ export const taskCommand: Command = {
   },
   async run(argv, out) {
     const args = parseArgs(argv, this.flags);
-    const [sub, ...rest] = args.positionals;
+    const [given, ...rest] = args.positionals;
+    const sub = given === undefined ? undefined : ALIASES[given] ?? given;
     if (!sub || !(SUBCOMMANDS as readonly string[]).includes(sub)) {
       throw new CliError(
         "invalid_argument",

@@ -264,7 +264,7 @@ Deno.test({
       await new Promise((r) => setTimeout(r, 300));
       assertEquals((await taskFile(a, "submitted", t4))!.status, "EXECUTING");
 
-      const sent = await ok(b, "task", "send-results", "--id", t4, "--file", csv);
+      const sent = await ok(b, "task", "result", "--id", t4, "--file", csv); // the alias;
       assertEquals(sent.filename, "report.csv");
       assertEquals(sent.file_size, 8);
       await statusIs(a, "submitted", t4, "COMPLETED");
