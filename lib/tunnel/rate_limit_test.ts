@@ -1,4 +1,4 @@
-import { assert, assertEquals } from "../../tests/assert.ts";
+import { assert } from "../../tests/assert.ts";
 import { KeyedInterval } from "./rate_limit.ts";
 
 Deno.test("rate limit: keyed interval, bounded table that refuses fresh keys when full", () => {
