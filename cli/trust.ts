@@ -9,7 +9,7 @@ import { parseArgs, type ParsedArgs } from "./args.ts";
 import { CliError, printResult } from "./output.ts";
 import { resolveTarget, timeoutFlag, withDaemon } from "./client.ts";
 import { AddressError, parseAddressOrNodeId } from "../lib/protocol/address.ts";
-import type { PendingHandshake, TrustedPeer } from "../lib/sdk/mod.ts";
+import type { CallOptions, PendingHandshake, PilotClient, TrustedPeer } from "../lib/sdk/mod.ts";
 
 /** How long a handshake request may take: the daemon dials the peer, then tries the registry. */
 const HANDSHAKE_TIMEOUT_MS = 45_000;
@@ -63,53 +63,63 @@ export const handshakeCommand: Command = {
   },
 };
 
-export const approveCommand: Command = {
-  name: "approve",
-  summary: "Approve a pending trust request",
-  usage: "pilot approve <node_id> [--socket PATH] [--json]",
-  flags: FLAGS,
-  async run(argv, out) {
-    const args = parseArgs(argv, this.flags);
-    const node = nodeIdArg(args.positionals[0], this.usage);
-    const reply = await withDaemon(
-      args,
-      (c) => c.approveHandshake(node, { timeoutMs: timeoutFlag(args, TRUST_TIMEOUT_MS) }),
-    );
-    printResult(out, reply, `approved node ${node}`);
-    return 0;
-  },
-};
+/**
+ * A command whose one argument is a node id and whose work is one daemon call: approve, reject
+ * and untrust differ only in the call, the result it prints and the words saying it was done.
+ */
+function nodeIdCommand(
+  about: Pick<Command, "name" | "summary" | "usage">,
+  done: string,
+  act: (client: PilotClient, node: number, args: ParsedArgs, options: CallOptions) => Promise<unknown>,
+): Command {
+  return {
+    ...about,
+    flags: FLAGS,
+    async run(argv, out) {
+      const args = parseArgs(argv, this.flags);
+      const node = nodeIdArg(args.positionals[0], this.usage);
+      const result = await withDaemon(
+        args,
+        (c) => act(c, node, args, { timeoutMs: timeoutFlag(args, TRUST_TIMEOUT_MS) }),
+      );
+      printResult(out, result, `${done} ${node}`);
+      return 0;
+    },
+  };
+}
 
-export const rejectCommand: Command = {
-  name: "reject",
-  summary: "Reject a pending trust request",
-  usage: 'pilot reject <node_id> ["reason"] [--socket PATH] [--json]',
-  flags: FLAGS,
-  async run(argv, out) {
-    const args = parseArgs(argv, this.flags);
-    const node = nodeIdArg(args.positionals[0], this.usage);
-    const reply = await withDaemon(
-      args,
-      (c) => c.rejectHandshake(node, rest(args), { timeoutMs: timeoutFlag(args, TRUST_TIMEOUT_MS) }),
-    );
-    printResult(out, reply, `rejected node ${node}`);
-    return 0;
+export const approveCommand: Command = nodeIdCommand(
+  {
+    name: "approve",
+    summary: "Approve a pending trust request",
+    usage: "pilot approve <node_id> [--socket PATH] [--json]",
   },
-};
+  "approved node",
+  (c, node, _args, options) => c.approveHandshake(node, options),
+);
 
-export const untrustCommand: Command = {
-  name: "untrust",
-  summary: "Revoke trust in a node (closes its connections, refuses new ones)",
-  usage: "pilot untrust <node_id> [--socket PATH] [--json]",
-  flags: FLAGS,
-  async run(argv, out) {
-    const args = parseArgs(argv, this.flags);
-    const node = nodeIdArg(args.positionals[0], this.usage);
-    await withDaemon(args, (c) => c.revokeTrust(node, { timeoutMs: timeoutFlag(args, TRUST_TIMEOUT_MS) }));
-    printResult(out, { node_id: node }, `revoked trust in node ${node}`);
-    return 0;
+export const rejectCommand: Command = nodeIdCommand(
+  {
+    name: "reject",
+    summary: "Reject a pending trust request",
+    usage: 'pilot reject <node_id> ["reason"] [--socket PATH] [--json]',
   },
-};
+  "rejected node",
+  (c, node, args, options) => c.rejectHandshake(node, rest(args), options),
+);
+
+export const untrustCommand: Command = nodeIdCommand(
+  {
+    name: "untrust",
+    summary: "Revoke trust in a node (closes its connections, refuses new ones)",
+    usage: "pilot untrust <node_id> [--socket PATH] [--json]",
+  },
+  "revoked trust in node",
+  async (c, node, _args, options) => {
+    await c.revokeTrust(node, options);
+    return { node_id: node };
+  },
+);
 
 export const pendingCommand: Command = {
   name: "pending",
