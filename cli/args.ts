@@ -5,6 +5,7 @@
  * after it and an unknown flag is an error instead of being ignored.
  */
 import { CliError } from "./output.ts";
+import { parsePort } from "../lib/protocol/ports.ts";
 
 export type FlagKind = "string" | "boolean";
 
@@ -72,6 +73,15 @@ export function intFlag(args: ParsedArgs, name: string, fallback: number, min: n
     throw new CliError("invalid_argument", `--${name} must be between ${min} and ${max}, not ${value}`);
   }
   return value;
+}
+
+/** A virtual port argument (0..65535, decimal); CliError("invalid_argument") otherwise. */
+export function portArg(text: string): number {
+  try {
+    return parsePort(text);
+  } catch (err) {
+    throw new CliError("invalid_argument", err instanceof Error ? err.message : String(err));
+  }
 }
 
 /**

@@ -4,14 +4,15 @@
  * datagrams arriving for a port.
  */
 import type { Command } from "./command.ts";
-import { intFlag, parseArgs } from "./args.ts";
-import { CliError, printResult } from "./output.ts";
+import { intFlag, parseArgs, type ParsedArgs, portArg } from "./args.ts";
+import { CliError, type Output, printResult } from "./output.ts";
 import { resolveTarget, timeoutFlag, withDaemon } from "./client.ts";
 import { fromUtf8, utf8 } from "../lib/bytes.ts";
-import { parsePort, PORT_STDIO } from "../lib/protocol/ports.ts";
+import { PORT_STDIO } from "../lib/protocol/ports.ts";
+import { STDIO_REPLY_LIMIT } from "../lib/services/stdio/client.ts";
 
-/** Most bytes of the reply `connect` reads, as the reference does. */
-export const CONNECT_REPLY_LIMIT = 65_535;
+/** How long `connect` and `send` wait for each step unless --timeout says otherwise. */
+export const CONNECT_TIMEOUT_MS = 30_000;
 
 export const connectCommand: Command = {
   name: "connect",
@@ -33,33 +34,50 @@ export const connectCommand: Command = {
       );
     }
     const port = portText === undefined ? PORT_STDIO : portArg(portText);
-    const timeoutMs = timeoutFlag(args, 30_000);
+    const timeoutMs = timeoutFlag(args, CONNECT_TIMEOUT_MS);
     const message = args.strings.get("message") ?? await readStdinMessage();
-    return await withDaemon(args, async (client) => {
-      const addr = await resolveTarget(client, target);
-      const conn = await client.dial(addr, port, { timeoutMs }).catch((err) => {
-        throw new CliError("connection_failed", err instanceof Error ? err.message : String(err));
-      });
-      try {
-        await conn.write(utf8(message), { timeoutMs });
-        let response = "";
-        try {
-          const chunk = await conn.read({ timeoutMs });
-          if (chunk) response = fromUtf8(chunk.subarray(0, CONNECT_REPLY_LIMIT));
-        } catch (err) {
-          throw new CliError(
-            "timeout",
-            `no reply within ${timeoutMs} ms: ${err instanceof Error ? err.message : err}`,
-          );
-        }
-        printResult(out, { target: addr.toString(), port, sent: message, response }, response);
-        return 0;
-      } finally {
-        await conn.close().catch(() => {});
-      }
-    });
+    return await sendOneMessage(args, out, target, port, message, timeoutMs);
   },
 };
+
+/**
+ * Dials `target`'s `port`, writes `message`, reads one reply (cut to {@link STDIO_REPLY_LIMIT})
+ * and prints `{target, port, sent, response}`: the whole of `connect`, and of `send`, which is the
+ * reference's `connect --message` under another name. A failed dial is connection_failed, no reply
+ * in time is timeout.
+ */
+export async function sendOneMessage(
+  args: ParsedArgs,
+  out: Output,
+  target: string,
+  port: number,
+  message: string,
+  timeoutMs: number,
+): Promise<number> {
+  return await withDaemon(args, async (client) => {
+    const addr = await resolveTarget(client, target);
+    const conn = await client.dial(addr, port, { timeoutMs }).catch((err) => {
+      throw new CliError("connection_failed", err instanceof Error ? err.message : String(err));
+    });
+    try {
+      await conn.write(utf8(message), { timeoutMs });
+      let response = "";
+      try {
+        const chunk = await conn.read({ timeoutMs });
+        if (chunk) response = fromUtf8(chunk.subarray(0, STDIO_REPLY_LIMIT));
+      } catch (err) {
+        throw new CliError(
+          "timeout",
+          `no reply within ${timeoutMs} ms: ${err instanceof Error ? err.message : err}`,
+        );
+      }
+      printResult(out, { target: addr.toString(), port, sent: message, response }, response);
+      return 0;
+    } finally {
+      await conn.close().catch(() => {});
+    }
+  });
+}
 
 export const listenCommand: Command = {
   name: "listen",
@@ -118,14 +136,6 @@ export const listenCommand: Command = {
     });
   },
 };
-
-function portArg(text: string): number {
-  try {
-    return parsePort(text);
-  } catch (err) {
-    throw new CliError("invalid_argument", err instanceof Error ? err.message : String(err));
-  }
-}
 
 async function readStdinMessage(): Promise<string> {
   if (Deno.stdin.isTerminal()) {

@@ -4,31 +4,19 @@
  * prints one reply; `recv` binds a port and, per connection, reads one message and closes.
  */
 import type { Command } from "./command.ts";
-import { intFlag, parseArgs } from "./args.ts";
+import { intFlag, parseArgs, portArg } from "./args.ts";
 import { CliError, printResult } from "./output.ts";
-import { resolveTarget, timeoutFlag, withDaemon } from "./client.ts";
-import { fromUtf8, utf8 } from "../lib/bytes.ts";
-import { IpcError } from "../lib/sdk/mod.ts";
-import { parsePort } from "../lib/protocol/ports.ts";
-import { exchangeMessage, listenStdio, STDIO_REPLY_LIMIT } from "../lib/services/stdio/client.ts";
+import { timeoutFlag, withDaemon } from "./client.ts";
+import { CONNECT_TIMEOUT_MS, sendOneMessage } from "./connect.ts";
+import { fromUtf8 } from "../lib/bytes.ts";
+import { listenStdio, STDIO_REPLY_LIMIT } from "../lib/services/stdio/client.ts";
 
-/** Default bound of both commands. */
+/** Default bound of `recv`. */
 export const STDIO_TIMEOUT_MS = 30_000;
 /** Largest `--count` of `recv`. */
 const MAX_COUNT = 1_000_000;
 
-function portArg(text: string): number {
-  try {
-    return parsePort(text);
-  } catch (err) {
-    throw new CliError(
-      "invalid_argument",
-      `invalid port "${text}": ${err instanceof Error ? err.message : err}`,
-    );
-  }
-}
-
-/** `pilot send <target> <port> --data X`: one message, one reply. */
+/** `pilot send <target> <port> --data X`: `connect --message X` with the port required. */
 export const sendCommand: Command = {
   name: "send",
   summary: "Send one message to a port and print the reply",
@@ -47,22 +35,7 @@ export const sendCommand: Command = {
     const port = portArg(portText);
     const data = args.strings.get("data") ?? "";
     if (data === "") throw new CliError("invalid_argument", "--data is required");
-    const timeoutMs = timeoutFlag(args, STDIO_TIMEOUT_MS);
-    return await withDaemon(args, async (client) => {
-      const addr = await resolveTarget(client, target);
-      let reply: Uint8Array;
-      try {
-        reply = await exchangeMessage(client, addr, utf8(data), { port, timeoutMs });
-      } catch (err) {
-        if (err instanceof IpcError && err.reason === "timeout") {
-          throw new CliError("timeout", `no reply from ${addr}:${port} within ${timeoutMs} ms`);
-        }
-        throw new CliError("connection_failed", err instanceof Error ? err.message : String(err));
-      }
-      const response = fromUtf8(reply);
-      printResult(out, { target: addr.toString(), port, sent: data, response }, response);
-      return 0;
-    });
+    return await sendOneMessage(args, out, target, port, data, timeoutFlag(args, CONNECT_TIMEOUT_MS));
   },
 };
 
