@@ -75,6 +75,13 @@ export function intFlag(args: ParsedArgs, name: string, fallback: number, min: n
   return value;
 }
 
+/** A string flag that must be given and not be empty; CliError("invalid_argument") otherwise. */
+export function requiredFlag(args: ParsedArgs, name: string): string {
+  const value = args.strings.get(name) ?? "";
+  if (value === "") throw new CliError("invalid_argument", `--${name} is required`);
+  return value;
+}
+
 /** A virtual port argument (0..65535, decimal); CliError("invalid_argument") otherwise. */
 export function portArg(text: string): number {
   try {

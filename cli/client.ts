@@ -86,3 +86,15 @@ export function timeoutFlag(args: ParsedArgs, fallbackMs: number): number {
   const raw = args.strings.get("timeout");
   return raw === undefined ? fallbackMs : parseDuration(raw);
 }
+
+/**
+ * The error for a peer service that could not be reached: what the dial said, which port it
+ * was, and a hint to check the peer with `pilot ping`.
+ */
+export function serviceUnreachable(addr: Address, service: string, port: number, err: unknown): CliError {
+  return new CliError(
+    "connection_failed",
+    `cannot connect to ${addr} (${service} port ${port}): ${err instanceof Error ? err.message : err}`,
+    `check that ${addr} is reachable: pilot ping ${addr}`,
+  );
+}

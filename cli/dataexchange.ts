@@ -6,11 +6,10 @@
  */
 import { basename } from "node:path";
 import type { Command } from "./command.ts";
-import { parseArgs } from "./args.ts";
+import { parseArgs, type ParsedArgs, requiredFlag } from "./args.ts";
 import { CliError, printResult } from "./output.ts";
-import { resolveTarget, timeoutFlag, withDaemon } from "./client.ts";
+import { resolveTarget, serviceUnreachable, timeoutFlag, withDaemon } from "./client.ts";
 import { utf8 } from "../lib/bytes.ts";
-import type { PilotClient } from "../lib/sdk/mod.ts";
 import type { Address } from "../lib/protocol/address.ts";
 import { PORT_DATA_EXCHANGE } from "../lib/protocol/ports.ts";
 import { AckMissingError, DataExchangeClient } from "../lib/services/dataexchange/client.ts";
@@ -47,8 +46,7 @@ export const sendMessageCommand: Command = {
         "usage: pilot send-message <address|hostname> --data <text> [--type text|json|binary]",
       );
     }
-    const data = args.strings.get("data") ?? "";
-    if (data === "") throw new CliError("invalid_argument", "--data is required");
+    const data = requiredFlag(args, "data");
     const kind = args.strings.get("type") ?? "text";
     const type = MESSAGE_TYPES[kind];
     if (type === undefined) {
@@ -56,19 +54,11 @@ export const sendMessageCommand: Command = {
     }
     const timeoutMs = timeoutFlag(args, SEND_TIMEOUT_MS);
     const payload = utf8(data);
-    return await withDaemon(args, async (client) => {
-      const addr = await resolveTarget(client, target);
-      const ack = await deliver(
-        client,
-        addr,
-        timeoutMs,
-        (session) => session.send(type, payload, { timeoutMs }),
-      );
-      const result: Record<string, unknown> = { target: addr.toString(), type: kind, bytes: payload.length };
-      if (ack) result.ack = ack.text;
-      printResult(out, result, `sent ${payload.length} bytes to ${addr}${ack ? ` (${ack.text})` : ""}`);
-      return 0;
-    });
+    const { addr, ack } = await deliver(args, target, timeoutMs, (s) => s.send(type, payload, { timeoutMs }));
+    const result: Record<string, unknown> = { target: addr.toString(), type: kind, bytes: payload.length };
+    if (ack) result.ack = ack.text;
+    printResult(out, result, `sent ${payload.length} bytes to ${addr}${ackNote(ack)}`);
+    return 0;
   },
 };
 
@@ -93,23 +83,16 @@ export const sendFileCommand: Command = {
     const data = await readLocalFile(path);
     const filename = basename(path);
     const timeoutMs = timeoutFlag(args, SEND_TIMEOUT_MS);
-    return await withDaemon(args, async (client) => {
-      const addr = await resolveTarget(client, target);
-      const ack = await deliver(
-        client,
-        addr,
-        timeoutMs,
-        (session) => session.sendFile(filename, data, { timeoutMs }),
-      );
-      const result: Record<string, unknown> = { filename, bytes: data.length, destination: addr.toString() };
-      if (ack) result.ack = ack.text;
-      printResult(
-        out,
-        result,
-        `sent ${filename} (${data.length} bytes) to ${addr}${ack ? ` (${ack.text})` : ""}`,
-      );
-      return 0;
-    });
+    const { addr, ack } = await deliver(
+      args,
+      target,
+      timeoutMs,
+      (s) => s.sendFile(filename, data, { timeoutMs }),
+    );
+    const result: Record<string, unknown> = { filename, bytes: data.length, destination: addr.toString() };
+    if (ack) result.ack = ack.text;
+    printResult(out, result, `sent ${filename} (${data.length} bytes) to ${addr}${ackNote(ack)}`);
+    return 0;
   },
 };
 
@@ -139,33 +122,38 @@ async function readLocalFile(path: string): Promise<Uint8Array> {
   }
 }
 
-/** Dials port 1001, runs `send`, closes; resolves to the ack or null when none came. */
+/**
+ * Resolves `target`, dials its port 1001, runs `send` and closes: the part `send-message` and
+ * `send-file` share. Resolves to the address and the ack, null when the peer sent none.
+ */
 async function deliver(
-  client: PilotClient,
-  addr: Address,
+  args: ParsedArgs,
+  target: string,
   timeoutMs: number,
   send: (session: DataExchangeClient) => Promise<Ack>,
-): Promise<Ack | null> {
-  let session: DataExchangeClient;
-  try {
-    session = await DataExchangeClient.dial(client, addr, { timeoutMs });
-  } catch (err) {
-    throw new CliError(
-      "connection_failed",
-      `cannot connect to ${addr} (data exchange port ${PORT_DATA_EXCHANGE}): ${
-        err instanceof Error ? err.message : err
-      }`,
-      `check that ${addr} is reachable: pilot ping ${addr}`,
-    );
-  }
-  try {
-    return await send(session);
-  } catch (err) {
-    if (err instanceof UnsafeFileNameError) throw new CliError("invalid_argument", err.message);
-    // Sent, but the peer closed before acknowledging: the reference treats the ack as best-effort.
-    if (err instanceof AckMissingError || err instanceof StreamEndedError) return null;
-    throw err;
-  } finally {
-    await session.close().catch(() => {});
-  }
+): Promise<{ addr: Address; ack: Ack | null }> {
+  return await withDaemon(args, async (client) => {
+    const addr = await resolveTarget(client, target);
+    let session: DataExchangeClient;
+    try {
+      session = await DataExchangeClient.dial(client, addr, { timeoutMs });
+    } catch (err) {
+      throw serviceUnreachable(addr, "data exchange", PORT_DATA_EXCHANGE, err);
+    }
+    try {
+      return { addr, ack: await send(session) };
+    } catch (err) {
+      if (err instanceof UnsafeFileNameError) throw new CliError("invalid_argument", err.message);
+      // Sent, but the peer closed before acknowledging: the reference treats the ack as best-effort.
+      if (err instanceof AckMissingError || err instanceof StreamEndedError) return { addr, ack: null };
+      throw err;
+    } finally {
+      await session.close().catch(() => {});
+    }
+  });
+}
+
+/** The ack's text in parentheses for the human-readable line, or nothing. */
+function ackNote(ack: Ack | null): string {
+  return ack ? ` (${ack.text})` : "";
 }

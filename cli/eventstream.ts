@@ -5,9 +5,9 @@
  * `--json`); with `--count` it prints the collected events once.
  */
 import type { Command } from "./command.ts";
-import { intFlag, parseArgs } from "./args.ts";
+import { intFlag, parseArgs, requiredFlag } from "./args.ts";
 import { CliError, printResult } from "./output.ts";
-import { resolveTarget, timeoutFlag, withDaemon } from "./client.ts";
+import { resolveTarget, serviceUnreachable, timeoutFlag, withDaemon } from "./client.ts";
 import { fromUtf8, utf8 } from "../lib/bytes.ts";
 import { PORT_EVENT_STREAM } from "../lib/protocol/ports.ts";
 import type { Address } from "../lib/protocol/address.ts";
@@ -31,13 +31,7 @@ async function open(client: PilotClient, addr: Address, topic: string): Promise<
     return await EventSubscription.open(client, addr, topic, { timeoutMs: DIAL_TIMEOUT_MS });
   } catch (err) {
     if (err instanceof EventTooLargeError) throw new CliError("invalid_argument", err.message);
-    throw new CliError(
-      "connection_failed",
-      `cannot connect to ${addr} (event stream port ${PORT_EVENT_STREAM}): ${
-        err instanceof Error ? err.message : err
-      }`,
-      `check that ${addr} is reachable: pilot ping ${addr}`,
-    );
+    throw serviceUnreachable(addr, "event stream", PORT_EVENT_STREAM, err);
   }
 }
 
@@ -128,9 +122,7 @@ export const publishCommand: Command = {
         "usage: pilot publish <address|hostname> <topic> --data <message>",
       );
     }
-    const data = args.strings.get("data") ?? "";
-    if (data === "") throw new CliError("invalid_argument", "--data is required");
-    const payload = utf8(data);
+    const payload = utf8(requiredFlag(args, "data"));
     return await withDaemon(args, async (client) => {
       const addr = await resolveTarget(client, target);
       // Subscribe first (the broker takes the first event as the subscription), then publish.

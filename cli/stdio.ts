@@ -4,7 +4,7 @@
  * prints one reply; `recv` binds a port and, per connection, reads one message and closes.
  */
 import type { Command } from "./command.ts";
-import { intFlag, parseArgs, portArg } from "./args.ts";
+import { intFlag, parseArgs, portArg, requiredFlag } from "./args.ts";
 import { CliError, printResult } from "./output.ts";
 import { timeoutFlag, withDaemon } from "./client.ts";
 import { CONNECT_TIMEOUT_MS, sendOneMessage } from "./connect.ts";
@@ -33,8 +33,7 @@ export const sendCommand: Command = {
       throw new CliError("invalid_argument", "usage: pilot send <address|hostname> <port> --data <message>");
     }
     const port = portArg(portText);
-    const data = args.strings.get("data") ?? "";
-    if (data === "") throw new CliError("invalid_argument", "--data is required");
+    const data = requiredFlag(args, "data");
     return await sendOneMessage(args, out, target, port, data, timeoutFlag(args, CONNECT_TIMEOUT_MS));
   },
 };
