@@ -9,7 +9,8 @@ import type { Address } from "../../protocol/address.ts";
 import { PORT_SECURE } from "../../protocol/ports.ts";
 import type { PilotClient } from "../../sdk/client.ts";
 import type { Listener } from "../../sdk/listener.ts";
-import { type CallOptions, waitWithDeadline } from "../../sdk/deadline.ts";
+import type { CallOptions } from "../../sdk/deadline.ts";
+import { AcceptQueue, acceptUntilClosed } from "../../sdk/accept_queue.ts";
 import { IpcError } from "../../daemon/ipc/errors.ts";
 import { SecureChannel, type SecureHandshakeOptions } from "./channel.ts";
 
@@ -53,11 +54,6 @@ export interface SecureListenOptions extends SecureHandshakeOptions {
   onHandshakeError?: (err: unknown) => void;
 }
 
-interface Waiter {
-  resolve(channel: SecureChannel): void;
-  reject(err: Error): void;
-}
-
 /** Accepts secure channels on a bound port. */
 export class SecureListener {
   /** Incoming handshakes that failed (bad key, bad auth, timeout) or were shed for load. */
@@ -65,9 +61,10 @@ export class SecureListener {
   readonly #listener: Listener;
   readonly #options: SecureListenOptions;
   #pending = 0;
-  #ready: SecureChannel[] = [];
-  #waiters: Waiter[] = [];
-  #closed = false;
+  readonly #ready = new AcceptQueue<SecureChannel>(
+    SECURE_ACCEPT_QUEUE_CAPACITY,
+    (channel) => void channel.close().catch(() => {}),
+  );
 
   private constructor(listener: Listener, options: SecureListenOptions) {
     this.#listener = listener;
@@ -88,46 +85,19 @@ export class SecureListener {
 
   /** The next established channel; rejects with `IpcError` on timeout, abort or close. */
   accept(options?: CallOptions): Promise<SecureChannel> {
-    const ready = this.#ready.shift();
-    if (ready) return Promise.resolve(ready);
-    if (this.#closed) {
-      return Promise.reject(new IpcError("closed", `secure listener on ${this.port} is closed`));
-    }
-    return waitWithDeadline<SecureChannel>(
-      `secure accept on port ${this.port}`,
-      options,
-      undefined,
-      (resolve, reject) => {
-        const waiter = { resolve, reject };
-        this.#waiters.push(waiter);
-        return () => {
-          const i = this.#waiters.indexOf(waiter);
-          if (i >= 0) this.#waiters.splice(i, 1);
-        };
-      },
-    );
+    return this.#ready.take(`secure accept on port ${this.port}`, options);
   }
 
   /** Stops accepting; queued channels are closed and pending accepts rejected. */
   close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
+    if (this.#ready.failed) return;
     this.#listener.close();
-    const err = new IpcError("closed", `secure listener on ${this.port} is closed`);
-    for (const w of this.#waiters.splice(0)) w.reject(err);
-    for (const c of this.#ready.splice(0)) void c.close().catch(() => {});
+    this.#ready.fail(new IpcError("closed", `secure listener on ${this.port} is closed`));
   }
 
   /** Yields channels until the listener is closed. */
-  async *[Symbol.asyncIterator](): AsyncGenerator<SecureChannel> {
-    for (;;) {
-      try {
-        yield await this.accept();
-      } catch (err) {
-        if (err instanceof IpcError && (err.reason === "closed" || err.reason === "disconnected")) return;
-        throw err;
-      }
-    }
+  [Symbol.asyncIterator](): AsyncGenerator<SecureChannel> {
+    return acceptUntilClosed(() => this.accept());
   }
 
   async #pump(): Promise<void> {
@@ -158,12 +128,6 @@ export class SecureListener {
   }
 
   #deliver(channel: SecureChannel): void {
-    const waiter = this.#waiters.shift();
-    if (waiter) return waiter.resolve(channel);
-    if (this.#closed || this.#ready.length >= SECURE_ACCEPT_QUEUE_CAPACITY) {
-      void channel.close().catch(() => {});
-      return;
-    }
-    this.#ready.push(channel);
+    if (!this.#ready.offer(channel)) void channel.close().catch(() => {});
   }
 }
