@@ -35,19 +35,22 @@ export interface AesGcmKey {
   open(nonce: Uint8Array, ciphertextWithTag: Uint8Array, aad: Uint8Array): Promise<Uint8Array>;
 }
 
-function checkKey(key: Uint8Array): void {
+/** Throws {@link CryptoError} unless `key` is an AES-256 key. */
+export function checkKey(key: Uint8Array): void {
   if (key.length !== AES_KEY_LENGTH) {
     throw new CryptoError(`AES-256-GCM key must be ${AES_KEY_LENGTH} bytes, got ${key.length}`);
   }
 }
 
-function checkNonce(nonce: Uint8Array): void {
+/** Throws {@link CryptoError} unless `nonce` is a 12-byte GCM nonce. */
+export function checkNonce(nonce: Uint8Array): void {
   if (nonce.length !== NONCE_LENGTH) {
     throw new CryptoError(`nonce must be ${NONCE_LENGTH} bytes, got ${nonce.length}`);
   }
 }
 
-function checkSealed(sealed: Uint8Array): void {
+/** Throws {@link CryptoError} unless `sealed` is long enough to hold the tag. */
+export function checkSealed(sealed: Uint8Array): void {
   if (sealed.length < TAG_LENGTH) {
     throw new CryptoError(`ciphertext must be at least ${TAG_LENGTH} bytes (the tag), got ${sealed.length}`);
   }
@@ -67,13 +70,41 @@ function plainView(buf: Uint8Array): Uint8Array {
   return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
 }
 
-/** node:crypto engine: synchronous; the key lives in a KeyObject outside the JS heap. */
-class NodeAesGcm implements AesGcmKey {
-  readonly backend: AesGcmBackend = "node";
+/**
+ * The base of the synchronous engines (node:crypto, libcrypto): `seal`/`open` are their sync
+ * counterparts with the outcome, or the error, delivered as a promise.
+ */
+export abstract class SyncAesGcmKey implements AesGcmKey {
+  abstract readonly backend: AesGcmBackend | string;
   readonly sync = true;
+
+  abstract sealSync(nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Uint8Array;
+  abstract openSync(nonce: Uint8Array, ciphertextWithTag: Uint8Array, aad: Uint8Array): Uint8Array;
+
+  seal(nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Promise<Uint8Array> {
+    try {
+      return Promise.resolve(this.sealSync(nonce, plaintext, aad));
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  open(nonce: Uint8Array, ciphertextWithTag: Uint8Array, aad: Uint8Array): Promise<Uint8Array> {
+    try {
+      return Promise.resolve(this.openSync(nonce, ciphertextWithTag, aad));
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+}
+
+/** node:crypto engine: synchronous; the key lives in a KeyObject outside the JS heap. */
+class NodeAesGcm extends SyncAesGcmKey {
+  readonly backend: AesGcmBackend = "node";
   readonly #key: KeyObject;
 
   constructor(key: KeyObject) {
+    super();
     this.#key = key;
   }
 
@@ -104,22 +135,6 @@ class NodeAesGcm implements AesGcmKey {
       throw authFailure(err);
     }
     return plainView(body);
-  }
-
-  seal(nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Promise<Uint8Array> {
-    try {
-      return Promise.resolve(this.sealSync(nonce, plaintext, aad));
-    } catch (err) {
-      return Promise.reject(err);
-    }
-  }
-
-  open(nonce: Uint8Array, ciphertextWithTag: Uint8Array, aad: Uint8Array): Promise<Uint8Array> {
-    try {
-      return Promise.resolve(this.openSync(nonce, ciphertextWithTag, aad));
-    } catch (err) {
-      return Promise.reject(err);
-    }
   }
 }
 

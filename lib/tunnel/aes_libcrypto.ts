@@ -9,13 +9,10 @@
  * and cleansed by OpenSSL, on `dispose`). Only Linux is tried: macOS ships a libcrypto stub that
  * aborts the process when loaded directly. Where it cannot load, the tunnel uses Web Crypto.
  */
-import type { AesGcmKey } from "../crypto/aes_gcm.ts";
+import { checkKey, checkNonce, checkSealed, SyncAesGcmKey, TAG_LENGTH } from "../crypto/aes_gcm.ts";
 import { CryptoError } from "../crypto/errors.ts";
 
 const LIBCRYPTO_NAMES = ["libcrypto.so.3", "libcrypto.so.1.1"];
-const KEY_LENGTH = 32;
-const NONCE_LENGTH = 12;
-const TAG_LENGTH = 16;
 const EVP_CTRL_GCM_GET_TAG = 0x10;
 const EVP_CTRL_GCM_SET_TAG = 0x11;
 /** Largest input one EVP update takes (its length is a C int). */
@@ -90,7 +87,7 @@ export class Libcrypto {
   /** An AES-256-GCM key (32 bytes, zeroed after import). */
   importKey(key: Uint8Array): LibcryptoAesGcm {
     if (this.#closed) throw new CryptoError("libcrypto is closed");
-    if (key.length !== KEY_LENGTH) throw new CryptoError(`AES-256-GCM key must be ${KEY_LENGTH} bytes`);
+    checkKey(key);
     const s = this.#lib.symbols;
     const enc = s.EVP_CIPHER_CTX_new();
     const dec = s.EVP_CIPHER_CTX_new();
@@ -127,9 +124,8 @@ export class Libcrypto {
  * One AES-256-GCM key. Beyond the {@link AesGcmKey} interface it offers `sealInto`/`openInto`,
  * which write into caller buffers, so the send path allocates nothing per packet.
  */
-export class LibcryptoAesGcm implements AesGcmKey {
+export class LibcryptoAesGcm extends SyncAesGcmKey {
   readonly backend = "libcrypto";
-  readonly sync = true;
   readonly #s: Lib["symbols"];
   #enc: Deno.PointerObject | null;
   #dec: Deno.PointerObject | null;
@@ -142,6 +138,7 @@ export class LibcryptoAesGcm implements AesGcmKey {
     dec: Deno.PointerObject,
     onDispose: (k: LibcryptoAesGcm) => void,
   ) {
+    super();
     this.#s = symbols;
     this.#enc = enc;
     this.#dec = dec;
@@ -203,29 +200,13 @@ export class LibcryptoAesGcm implements AesGcmKey {
   }
 
   openSync(nonce: Uint8Array, ciphertextWithTag: Uint8Array, aad: Uint8Array): Uint8Array {
-    if (ciphertextWithTag.length < TAG_LENGTH) throw new CryptoError("ciphertext shorter than the tag");
+    checkSealed(ciphertextWithTag);
     const out = new Uint8Array(ciphertextWithTag.length - TAG_LENGTH);
     if (this.openInto(nonce, ciphertextWithTag, aad, out, 0) < 0) {
       out.fill(0); // unauthenticated plaintext must not leak
       throw new CryptoError("AES-GCM authentication failed");
     }
     return out;
-  }
-
-  seal(nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Promise<Uint8Array> {
-    try {
-      return Promise.resolve(this.sealSync(nonce, plaintext, aad));
-    } catch (err) {
-      return Promise.reject(err);
-    }
-  }
-
-  open(nonce: Uint8Array, ciphertextWithTag: Uint8Array, aad: Uint8Array): Promise<Uint8Array> {
-    try {
-      return Promise.resolve(this.openSync(nonce, ciphertextWithTag, aad));
-    } catch (err) {
-      return Promise.reject(err);
-    }
   }
 
   /** Frees the native contexts (OpenSSL cleanses the key schedule). Further use throws. */
@@ -239,7 +220,7 @@ export class LibcryptoAesGcm implements AesGcmKey {
 }
 
 function checkSizes(nonce: Uint8Array, length: number, room: number): void {
-  if (nonce.length !== NONCE_LENGTH) throw new CryptoError(`nonce must be ${NONCE_LENGTH} bytes`);
+  checkNonce(nonce);
   if (length > MAX_INPUT) throw new CryptoError("AES-GCM input too large");
   if (length > room) throw new CryptoError("output buffer too small");
 }
