@@ -15,9 +15,9 @@ import * as nodeCrypto from "node:crypto";
 // deno-lint-ignore no-import-prefix
 import { gcm } from "npm:@noble/ciphers@2.4.0/aes.js";
 import { ed25519, x25519 } from "@noble/curves/ed25519.js";
-import { concatBytes } from "../lib/bytes.ts";
 import { createTunnelCipher, createTunnelCipherSync, type SealRequest } from "../lib/crypto/aead.ts";
 import { ReplayWindow } from "../lib/crypto/replay.ts";
+import { pkcs8Der, spkiDer } from "../lib/crypto/node_keys.ts";
 
 const SIZES = [1024, 4096];
 const IN_FLIGHT = 64;
@@ -95,8 +95,6 @@ for (const size of SIZES) {
 }
 
 // --- X25519 shared secret (peer key imported each time, as for a new peer) ------------------
-const X25519_SPKI = Uint8Array.of(0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x6e, 0x03, 0x21, 0x00);
-const ED25519_SPKI = Uint8Array.of(0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00);
 {
   const group = "X25519 shared secret";
   const ours = x25519.utils.randomSecretKey();
@@ -120,7 +118,7 @@ const ED25519_SPKI = Uint8Array.of(0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x6
     },
   });
   const nodePair = nodeCrypto.generateKeyPairSync("x25519");
-  const der = Buffer.from(concatBytes(X25519_SPKI, peer));
+  const der = Buffer.from(spkiDer("X25519", peer));
   cases.push({
     group,
     name: "node:crypto (sync)",
@@ -159,27 +157,7 @@ const ED25519_SPKI = Uint8Array.of(0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x6
     ops: 1,
     fn: () => ed25519.verify(sig, message, pub),
   });
-  const pkcs8 = concatBytes(
-    Uint8Array.of(
-      0x30,
-      0x2e,
-      0x02,
-      0x01,
-      0x00,
-      0x30,
-      0x05,
-      0x06,
-      0x03,
-      0x2b,
-      0x65,
-      0x70,
-      0x04,
-      0x22,
-      0x04,
-      0x20,
-    ),
-    seed,
-  ) as Uint8Array<ArrayBuffer>;
+  const pkcs8 = pkcs8Der("Ed25519", seed);
   const webPriv = await crypto.subtle.importKey("pkcs8", pkcs8, "Ed25519", false, ["sign"]);
   cases.push({
     group: sign,
@@ -203,7 +181,7 @@ const ED25519_SPKI = Uint8Array.of(0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x6
     fn: () => Promise.all(Array.from({ length: IN_FLIGHT }, webVerify)),
   });
   const nodePriv = nodeCrypto.createPrivateKey({ key: Buffer.from(pkcs8), format: "der", type: "pkcs8" });
-  const spki = concatBytes(ED25519_SPKI, pub) as Uint8Array<ArrayBuffer>;
+  const spki = spkiDer("Ed25519", pub);
   cases.push({
     group: sign,
     name: "node:crypto (sync)",

@@ -44,9 +44,17 @@ function wrap(header: number[], curve: OkpCurve, raw: Uint8Array): Uint8Array<Ar
   return der;
 }
 
+/**
+ * The PKCS#8 DER of a raw 32-byte private key (RangeError otherwise), the form node:crypto and
+ * Web Crypto import. It holds the secret: zero it when done.
+ */
+export function pkcs8Der(curve: OkpCurve, raw: Uint8Array): Uint8Array<ArrayBuffer> {
+  return wrap(PKCS8_HEADER, curve, raw);
+}
+
 /** A private KeyObject from a raw 32-byte key (RangeError otherwise); the temporary DER copy is zeroed. */
 export function privateKeyObject(curve: OkpCurve, raw: Uint8Array): KeyObject {
-  const der = wrap(PKCS8_HEADER, curve, raw);
+  const der = pkcs8Der(curve, raw);
   try {
     return createPrivateKey({ key: Buffer.from(der.buffer), format: "der", type: "pkcs8" });
   } finally {
@@ -54,10 +62,15 @@ export function privateKeyObject(curve: OkpCurve, raw: Uint8Array): KeyObject {
   }
 }
 
+/** The SPKI DER of a raw 32-byte public key (RangeError otherwise). */
+export function spkiDer(curve: OkpCurve, raw: Uint8Array): Uint8Array<ArrayBuffer> {
+  return wrap(SPKI_HEADER, curve, raw);
+}
+
 /** A public KeyObject from a raw 32-byte key; throws if the bytes are not a valid key. */
 export function publicKeyObject(curve: OkpCurve, raw: Uint8Array): KeyObject {
   return createPublicKey({
-    key: Buffer.from(wrap(SPKI_HEADER, curve, raw).buffer),
+    key: Buffer.from(spkiDer(curve, raw).buffer),
     format: "der",
     type: "spki",
   });
