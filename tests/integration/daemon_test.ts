@@ -2,74 +2,21 @@
  * The daemon data plane end to end: a registry and daemons as real `pilot` subprocesses on
  * loopback, driven through the SDK over their IPC sockets.
  */
-import { createHash } from "node:crypto";
 import dgram from "node:dgram";
 import { assert, assertEquals } from "../assert.ts";
 import { type TestDaemon, TestNetwork } from "../helpers/network.ts";
 import { runPilot } from "../helpers/pilot.ts";
+import { transfer } from "../helpers/transfer.ts";
 import { connect, type Connection, type PilotClient } from "../../lib/sdk/mod.ts";
 import { Address } from "../../lib/protocol/address.ts";
 
 const MIB = 1024 * 1024;
-
-/** Deterministic pseudo-random bytes (xorshift32), so both ends can hash without sharing buffers. */
-function patternChunk(seed: number, size: number): Uint8Array {
-  const out = new Uint8Array(size);
-  let x = seed || 1;
-  for (let i = 0; i < size; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
 
 async function metric(d: TestDaemon, name: string, label?: string): Promise<number> {
   const text = await (await fetch(`${d.http}/metrics`)).text();
   const re = new RegExp(`^${name}${label ? `\\{[^}]*${label}[^}]*\\}` : ""} (\\S+)$`, "m");
   const m = re.exec(text);
   return m ? Number(m[1]) : NaN;
-}
-
-/** Streams `total` bytes from `from` to a sink listener on `to`, returning both sides' sha256. */
-async function transfer(
-  a: PilotClient,
-  b: PilotClient,
-  toAddr: string,
-  port: number,
-  total: number,
-  opts: { readDelayMs?: number; onProgress?: (sent: number) => void } = {},
-): Promise<{ sent: string; received: string; bytes: number }> {
-  const listener = await b.listen(port);
-  const acceptP = listener.accept({ timeoutMs: 60_000 });
-  const conn = await a.dial(toAddr, port, { timeoutMs: 30_000 });
-  const server = await acceptP;
-  const recvHash = createHash("sha256");
-  let received = 0;
-  const reading = (async () => {
-    if (opts.readDelayMs) await new Promise((r) => setTimeout(r, opts.readDelayMs));
-    for (;;) {
-      const chunk = await server.read({ timeoutMs: 60_000 });
-      if (chunk === null) break;
-      recvHash.update(chunk);
-      received += chunk.length;
-      if (received >= total) break;
-    }
-  })();
-  const sendHash = createHash("sha256");
-  const chunkSize = 256 * 1024;
-  for (let sent = 0, i = 1; sent < total; i++) {
-    const chunk = patternChunk(i, Math.min(chunkSize, total - sent));
-    sendHash.update(chunk);
-    await conn.write(chunk, { timeoutMs: 60_000 });
-    sent += chunk.length;
-    opts.onProgress?.(sent);
-  }
-  await reading;
-  await conn.close();
-  await server.close();
-  return { sent: sendHash.digest("hex"), received: recvHash.digest("hex"), bytes: received };
 }
 
 async function withNetwork(

@@ -8,10 +8,10 @@
  *   3. the target has a public address (--endpoint): direct, with no punching at all.
  * Needs root, iproute2 and nftables; elsewhere the cases are reported as ignored, loudly.
  */
-import { createHash } from "node:crypto";
 import { assert, assertEquals } from "../assert.ts";
 import { LAB, type NatKind, NatLab, netnsSupport, sweepStaleLabs } from "../helpers/netns.ts";
 import { connect, type PilotClient } from "../../lib/sdk/mod.ts";
+import { transfer as transferBytes } from "../helpers/transfer.ts";
 import type { InfoReply } from "../../lib/daemon/ipc/replies.ts";
 import type { NatInfo } from "../../lib/daemon/nat.ts";
 import type { PeerInfo } from "../../lib/tunnel/stats.ts";
@@ -31,51 +31,9 @@ if (!support.ok) {
   await sweepStaleLabs();
 }
 
-/** Deterministic pseudo-random bytes (xorshift32) so the sender can hash as it goes. */
-function patternChunk(seed: number, size: number): Uint8Array {
-  const out = new Uint8Array(size);
-  let x = seed || 1;
-  for (let i = 0; i < size; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
-
-/** Streams TRANSFER_BYTES from `a` to a listener on `b`; returns both hashes, the byte count and the dial time. */
-async function transfer(a: PilotClient, b: PilotClient, toAddr: string) {
-  const listener = await b.listen(PORT);
-  const acceptP = listener.accept({ timeoutMs: 60_000 });
-  const dialStart = performance.now();
-  const conn = await a.dial(toAddr, PORT, { timeoutMs: 45_000 });
-  const dialMs = performance.now() - dialStart;
-  const server = await acceptP;
-  const recvHash = createHash("sha256");
-  let received = 0;
-  const reading = (async () => {
-    while (received < TRANSFER_BYTES) {
-      const chunk = await server.read({ timeoutMs: 60_000 });
-      if (chunk === null) break;
-      recvHash.update(chunk);
-      received += chunk.length;
-    }
-  })();
-  const sendHash = createHash("sha256");
-  const start = performance.now();
-  for (let sent = 0, i = 1; sent < TRANSFER_BYTES; i++) {
-    const chunk = patternChunk(i, Math.min(256 * 1024, TRANSFER_BYTES - sent));
-    sendHash.update(chunk);
-    await conn.write(chunk, { timeoutMs: 60_000 });
-    sent += chunk.length;
-  }
-  await reading;
-  const seconds = (performance.now() - start) / 1000;
-  await conn.close();
-  await server.close();
-  listener.close();
-  return { sent: sendHash.digest("hex"), received: recvHash.digest("hex"), bytes: received, dialMs, seconds };
+/** Streams TRANSFER_BYTES from `a` to a listener on `b`; returns both hashes, the byte count and the timings. */
+function transfer(a: PilotClient, b: PilotClient, toAddr: string) {
+  return transferBytes(a, b, toAddr, PORT, TRANSFER_BYTES, { dialTimeoutMs: 45_000 });
 }
 
 interface Node {
