@@ -7,13 +7,12 @@
 import dgram from "node:dgram";
 import fc from "fast-check";
 import { assert, assertEquals } from "../../tests/assert.ts";
+import { packet, payloadText } from "../../tests/helpers/packets.ts";
+import { until as untilWithin } from "../../tests/helpers/wait.ts";
 import { BeaconServer } from "../beacon/server.ts";
 import { decodeBeaconMessage, encodeBeaconMessage } from "../beacon/messages.ts";
 import { generateEd25519KeyPair } from "../crypto/ed25519.ts";
 import { Logger } from "../log.ts";
-import { Address } from "../protocol/address.ts";
-import { FLAG_ACK, PROTO_DATAGRAM } from "../protocol/header.ts";
-import type { Packet } from "../protocol/packet.ts";
 import type { HostPort } from "../tunnel/endpoint.ts";
 import { Tunnel } from "../tunnel/tunnel.ts";
 import { NatTraversal } from "./nat.ts";
@@ -22,29 +21,8 @@ import { isPublicCandidate } from "./nat_endpoint.ts";
 const LOOPBACK = "127.0.0.1";
 const QUIET = new Logger("nat-test", "silent");
 
-async function until(what: string, cond: () => boolean, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
-
-function packet(src: number, dst: number, text: string): Packet {
-  return {
-    version: 1,
-    flags: FLAG_ACK,
-    protocol: PROTO_DATAGRAM,
-    src: new Address(0, src),
-    dst: new Address(0, dst),
-    srcPort: 1000,
-    dstPort: 1001,
-    seq: 0,
-    ack: 0,
-    window: 0,
-    payload: new TextEncoder().encode(text),
-  };
-}
+/** This file's waits involve beacon round trips and NAT timers: 5 s before giving up by default. */
+const until = (what: string, cond: () => boolean, ms = 5000) => untilWithin(what, cond, ms);
 
 /** A beacon stand-in that answers each Discover with whatever `answer` returns (or nothing). */
 async function scriptedBeacon(answer: () => { ip: string; port: number } | undefined) {
@@ -186,7 +164,7 @@ Deno.test("nat: dial strategy punches on the first SYN timeouts and relays after
   const natA = new NatTraversal(a, { beacon: text(beaconAddr), probeTickMs: 3_600_000 }, QUIET);
   const natB = new NatTraversal(b, { beacon: text(beaconAddr), probeTickMs: 3_600_000 }, QUIET);
   const got: string[] = [];
-  b.onPacket = (p) => got.push(new TextDecoder().decode(p.payload));
+  b.onPacket = (p) => got.push(payloadText(p));
   try {
     natA.start({ nodeId: () => 1, reregister: () => Promise.resolve() });
     natB.start({ nodeId: () => 2, reregister: () => Promise.resolve() });
@@ -235,7 +213,7 @@ Deno.test("nat: a PILP from the peer we asked to punch leads to a direct key exc
   );
   const natB = new NatTraversal(b, { beacon: text(beaconAddr), probeTickMs: 3_600_000 }, QUIET);
   const got: string[] = [];
-  b.onPacket = (p) => got.push(new TextDecoder().decode(p.payload));
+  b.onPacket = (p) => got.push(payloadText(p));
   try {
     natA.start({ nodeId: () => 1, reregister: () => Promise.resolve() });
     natB.start({ nodeId: () => 2, reregister: () => Promise.resolve() });
@@ -275,8 +253,8 @@ Deno.test("nat: relayed peers are probed and return to the direct path once it w
   const natA = new NatTraversal(a, fast, QUIET);
   const natB = new NatTraversal(b, fast, QUIET);
   const got: string[] = [];
-  b.onPacket = (p) => got.push(new TextDecoder().decode(p.payload));
-  a.onPacket = (p) => got.push(new TextDecoder().decode(p.payload));
+  b.onPacket = (p) => got.push(payloadText(p));
+  a.onPacket = (p) => got.push(payloadText(p));
   try {
     natA.start({ nodeId: () => 1, reregister: () => Promise.resolve() });
     natB.start({ nodeId: () => 2, reregister: () => Promise.resolve() });

@@ -5,42 +5,17 @@
  * re-sent through the relay when a pending peer is switched to it.
  */
 import { assert, assertEquals } from "../../tests/assert.ts";
+import { packet, payloadText } from "../../tests/helpers/packets.ts";
+import { until } from "../../tests/helpers/wait.ts";
 import { BeaconServer } from "../beacon/server.ts";
 import { encodeBeaconMessage } from "../beacon/messages.ts";
 import { generateEd25519KeyPair } from "../crypto/ed25519.ts";
-import { Address } from "../protocol/address.ts";
-import { FLAG_ACK, PROTO_DATAGRAM } from "../protocol/header.ts";
-import type { Packet } from "../protocol/packet.ts";
 import { Logger } from "../log.ts";
 import type { Endpoint, HostPort } from "./endpoint.ts";
 import { Tunnel } from "./tunnel.ts";
 
 const LOOPBACK = "127.0.0.1";
 const QUIET = new Logger("nat-paths-test", "silent");
-
-function packet(src: number, dst: number, text: string): Packet {
-  return {
-    version: 1,
-    flags: FLAG_ACK,
-    protocol: PROTO_DATAGRAM,
-    src: new Address(0, src),
-    dst: new Address(0, dst),
-    srcPort: 1000,
-    dstPort: 1001,
-    seq: 0,
-    ack: 0,
-    window: 0,
-    payload: new TextEncoder().encode(text),
-  };
-}
-
-async function until(what: string, cond: () => boolean, ms = 3000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 interface Node {
   tunnel: Tunnel;
@@ -62,7 +37,7 @@ async function openNode(nodeId: number, keys: Map<number, Uint8Array>, beacon: H
     log: QUIET,
   });
   const got: string[] = [];
-  tunnel.onPacket = (p) => got.push(new TextDecoder().decode(p.payload));
+  tunnel.onPacket = (p) => got.push(payloadText(p));
   tunnel.sendBeacon(encodeBeaconMessage({ kind: "Discover", node: nodeId }));
   return { tunnel, got, addr: tunnel.localAddress() };
 }

@@ -5,12 +5,12 @@
  */
 import dgram from "node:dgram";
 import { assert, assertEquals } from "../../tests/assert.ts";
+import { packet, payloadText as text } from "../../tests/helpers/packets.ts";
+import { until } from "../../tests/helpers/wait.ts";
 import { BeaconServer } from "../beacon/server.ts";
 import { encodeBeaconMessage } from "../beacon/messages.ts";
 import { LAST_COUNTER } from "../crypto/aead.ts";
 import { generateEd25519KeyPair } from "../crypto/ed25519.ts";
-import { Address } from "../protocol/address.ts";
-import { FLAG_ACK, PROTO_DATAGRAM } from "../protocol/header.ts";
 import type { Packet } from "../protocol/packet.ts";
 import { Logger } from "../log.ts";
 import { Endpoint, type HostPort } from "./endpoint.ts";
@@ -27,32 +27,6 @@ const FAST_KX = { keyExchangeRetryMs: 40, keyExchangeMaxAttempts: 4 };
 function newIdentity(): TunnelIdentity {
   const kp = generateEd25519KeyPair();
   return { seed: kp.seed, publicKey: kp.publicKey };
-}
-
-function packet(src: number, dst: number, text: string, seq = 0): Packet {
-  return {
-    version: 1,
-    flags: FLAG_ACK,
-    protocol: PROTO_DATAGRAM,
-    src: new Address(0, src),
-    dst: new Address(0, dst),
-    srcPort: 1000,
-    dstPort: 1001,
-    seq,
-    ack: 0,
-    window: 0,
-    payload: new TextEncoder().encode(text),
-  };
-}
-
-const text = (p: Packet) => new TextDecoder().decode(p.payload);
-
-async function until(what: string, cond: () => boolean, ms = 3000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
 }
 
 interface Node {

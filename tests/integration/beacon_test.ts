@@ -7,6 +7,7 @@
 import dgram from "node:dgram";
 import { assertEquals } from "../assert.ts";
 import { type PilotProcess, startPilot } from "../helpers/network.ts";
+import { until as untilWithin } from "../helpers/wait.ts";
 import { type BeaconMessage, decodeBeaconMessage, encodeBeaconMessage } from "../../lib/beacon/messages.ts";
 
 const HOST = "127.0.0.1";
@@ -35,13 +36,8 @@ class Node {
   }
 }
 
-async function until(what: string, cond: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+/** Waits here cross processes and the beacon's timers: up to 10 s, looking every 20 ms. */
+const until = (what: string, cond: () => boolean | Promise<boolean>) => untilWithin(what, cond, 10_000, 20);
 
 async function metric(url: string, name: string, label = ""): Promise<number> {
   const text = await (await fetch(`${url}/metrics`)).text();
