@@ -18,9 +18,6 @@ export interface MetricFamily {
   samples: Sample[];
 }
 
-/** Produces metric families on demand (called once per scrape). */
-export type Collector = () => MetricFamily[];
-
 const NAME_RE = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
 const LABEL_RE = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 
