@@ -228,6 +228,13 @@ Deno.test("set_visibility / set_hostname / set_tags / set_task_exec: success, va
       RegistryReplyError,
       /too many tags/,
     );
+    // Duplicates collapse (a hundred copies of two tags are fine), but a huge raw list is refused outright.
+    assertEquals((await a.setTags(Array.from({ length: 100 }, (_, i) => `t${i % 2}`))).tags, ["t0", "t1"]);
+    await assertRejects(
+      () => a.setTags(Array.from({ length: 101 }, () => "t0")),
+      RegistryReplyError,
+      /too many entries in tags \(max 100\)/,
+    );
     await assertRejects(() => a.setTags(["UPPER"]), RegistryReplyError, /invalid tag/);
     assertEquals((await a.setTags([])).tags, null);
     assertEquals((await a.setTaskExec(true)).task_exec, true);

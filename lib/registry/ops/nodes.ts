@@ -14,7 +14,7 @@ import type { WireMessage } from "../wire.ts";
 import { requireNode, unauthorized } from "./authz.ts";
 import { addressText, keyAgeDays, knownNode, liveNode, rfc3339 } from "./common.ts";
 import type { OpSpec } from "./context.ts";
-import { MAX_NAME_LENGTH, normalizeTags, validateHostname } from "./validate.ts";
+import { MAX_NAME_LENGTH, MAX_RAW_TAGS, normalizeTags, validateHostname } from "./validate.ts";
 
 /** Most LAN addresses a node may publish. */
 export const MAX_LAN_ADDRS = 8;
@@ -280,7 +280,7 @@ const setTags: OpSpec = {
   write: true,
   run(req, ctx) {
     const id = readNodeId(req, "node_id");
-    const tags = normalizeTags(readArray(req, "tags", 100) ?? []);
+    const tags = normalizeTags(readArray(req, "tags", MAX_RAW_TAGS) ?? []);
     const n = knownNode(ctx, id);
     requireNode(ctx, id, true);
     if (n.tags.join(",") !== tags.join(",")) ctx.emit({ kind: "node.tags_set", node_id: id, tags });
