@@ -1,10 +1,13 @@
 /**
- * Persisted trust state (services.md §1.6): the trusted peers and the pending inbound
- * requests, kept in `trust.json` next to the identity file. Every change is written
+ * Persisted trust state (services.md §1.6): the trusted peers, the pending inbound
+ * requests and the peers our operator revoked, kept in `trust.json` next to the
+ * identity file. Every change is written
  * through a temporary file that is synced, made owner-only (0600) and renamed over
  * the old one, so a crash leaves either the old or the new file, never half of one.
  * Saves are serialised; the last state always wins. The JSON layout is the
- * reference's, so a state directory can move between implementations.
+ * reference's plus one top-level key of ours, `revoked` (omitted when empty; the
+ * reference's loader ignores unknown keys), so a state directory can move between
+ * implementations.
  * @module
  */
 import { PilotError } from "../../errors.ts";
@@ -41,10 +44,22 @@ export interface PendingRecord {
   receivedAt: number;
 }
 
+/**
+ * A peer our operator revoked. Until trust is re-established by this node, the gate
+ * refuses it even when the registry would admit it (a shared network), and its
+ * handshake requests wait for the operator instead of being auto-approved.
+ */
+export interface RevokedRecord {
+  nodeId: number;
+  revokedAt: number;
+}
+
 /** The state kept in `trust.json`, keyed by node id. */
 export interface TrustState {
   trusted: Map<number, TrustedRecord>;
   pending: Map<number, PendingRecord>;
+  /** Our extension: the local deny set (not in the reference's file). */
+  revoked: Map<number, RevokedRecord>;
 }
 
 /** `trust.json` is malformed, or could not be read or written. */
@@ -52,7 +67,7 @@ export class TrustFileError extends PilotError {}
 
 /** An empty state. */
 export function emptyTrustState(): TrustState {
-  return { trusted: new Map(), pending: new Map() };
+  return { trusted: new Map(), pending: new Map(), revoked: new Map() };
 }
 
 /** RFC 3339 UTC text at second precision, as Go's time.Time marshals a truncated time. */
@@ -63,7 +78,9 @@ export function rfc3339Seconds(ms: number): string {
 /**
  * The file text for `state`: `trusted` is `null` when empty, `pending` is omitted when
  * empty, and `network`, `public_key` and `justification` are omitted where the
- * reference omits them (§1.6). Entries are ordered by node id so saves are stable.
+ * reference omits them (§1.6); `revoked` (ours) is omitted when empty, so a node that
+ * never revoked anyone writes exactly the reference's file. Entries are ordered by
+ * node id so saves are stable.
  */
 export function encodeTrustFile(state: TrustState): string {
   const trusted = [...state.trusted.values()].sort((a, b) => a.nodeId - b.nodeId).map((t) => {
@@ -83,8 +100,13 @@ export function encodeTrustFile(state: TrustState): string {
     o.received_at = rfc3339Seconds(p.receivedAt);
     return o;
   });
+  const revoked = [...state.revoked.values()].sort((a, b) => a.nodeId - b.nodeId).map((r) => ({
+    node_id: r.nodeId,
+    revoked_at: rfc3339Seconds(r.revokedAt),
+  }));
   const file: Record<string, unknown> = { trusted: trusted.length ? trusted : null };
   if (pending.length) file.pending = pending;
+  if (revoked.length) file.revoked = revoked;
   return JSON.stringify(file);
 }
 
@@ -118,6 +140,11 @@ export function decodeTrustFile(text: string): TrustState {
       justification: stringField(e, "justification", where),
       receivedAt: timeField(e, "received_at", where),
     });
+  }
+  for (const [i, e] of list(value.revoked, "revoked").entries()) {
+    const where = `revoked[${i}]`;
+    const nodeId = nodeIdField(e, where);
+    state.revoked.set(nodeId, { nodeId, revokedAt: timeField(e, "revoked_at", where) });
   }
   return state;
 }

@@ -1,4 +1,7 @@
-/** trust.json: the reference layout, owner-only atomic writes, reload, malformed files. */
+/**
+ * trust.json: the reference layout plus our `revoked` key, owner-only atomic writes,
+ * reload, malformed and random files.
+ */
 import fc from "fast-check";
 import { assert, assertEquals, assertThrows } from "../../../tests/assert.ts";
 import {
@@ -20,6 +23,7 @@ function sampleState(): TrustState {
   s.trusted.set(7, { nodeId: 7, publicKey: "a2V5", approvedAt: T0, mutual: true, network: 3 });
   s.trusted.set(5, { nodeId: 5, publicKey: "", approvedAt: T0 + 1000, mutual: false, network: 0 });
   s.pending.set(9, { nodeId: 9, publicKey: "", justification: "hi", receivedAt: T0 });
+  s.revoked.set(11, { nodeId: 11, revokedAt: T0 + 2000 });
   return s;
 }
 
@@ -38,7 +42,8 @@ Deno.test("store: the reference layout — null trusted, omitted pending, omitte
     encodeTrustFile(sampleState()),
     '{"trusted":[{"node_id":5,"public_key":"","approved_at":"2025-01-01T00:00:01Z","mutual":false},' +
       '{"node_id":7,"public_key":"a2V5","approved_at":"2025-01-01T00:00:00Z","mutual":true,"network":3}],' +
-      '"pending":[{"node_id":9,"justification":"hi","received_at":"2025-01-01T00:00:00Z"}]}',
+      '"pending":[{"node_id":9,"justification":"hi","received_at":"2025-01-01T00:00:00Z"}],' +
+      '"revoked":[{"node_id":11,"revoked_at":"2025-01-01T00:00:02Z"}]}',
   );
   assertEquals(rfc3339Seconds(T0 + 999), "2025-01-01T00:00:00Z");
 });
@@ -66,10 +71,12 @@ Deno.test("store: decode(encode(state)) keeps everything at second precision", (
       }),
       { maxLength: 8 },
     ),
-    (trusted, pending) => {
+    fc.array(fc.record({ nodeId: arbId, revokedAt: arbTime }), { maxLength: 8 }),
+    (trusted, pending, revoked) => {
       const s = emptyTrustState();
       for (const t of trusted) s.trusted.set(t.nodeId, { ...t });
       for (const p of pending) s.pending.set(p.nodeId, { ...p });
+      for (const r of revoked) s.revoked.set(r.nodeId, { ...r });
       const back = decodeTrustFile(encodeTrustFile(s));
       assertEquals(back, s);
     },
@@ -87,8 +94,39 @@ Deno.test("store: malformed files raise TrustFileError naming the field", () => 
     ['{"trusted":[{"node_id":1,"approved_at":"yesterday"}]}', /approved_at/],
     ['{"trusted":[{"node_id":1,"network":70000}]}', /network/],
     ['{"pending":[{"node_id":2,"justification":5}]}', /pending\[0\]\.justification/],
+    ['{"revoked":7}', /"revoked" must be a list/],
+    ['{"revoked":[null]}', /revoked\[0\] must be an object/],
+    ['{"revoked":[{"node_id":4294967296}]}', /revoked\[0\]\.node_id/],
+    ['{"revoked":[{"node_id":3,"revoked_at":12}]}', /revoked\[0\]\.revoked_at/],
   ];
   for (const [text, re] of cases) assertThrows(() => decodeTrustFile(text), TrustFileError, re);
+});
+
+Deno.test("store: the reference's file (no revoked key) decodes with an empty deny set, and only ours adds the key", () => {
+  const reference =
+    '{"trusted":[{"node_id":7,"public_key":"","approved_at":"2025-01-01T00:00:00Z","mutual":true}]}';
+  const s = decodeTrustFile(reference);
+  assertEquals(s.revoked.size, 0);
+  assertEquals(encodeTrustFile(s), reference);
+});
+
+Deno.test("store: random and truncated files raise only TrustFileError", () => {
+  const full = encodeTrustFile(sampleState());
+  const decodeOrOwnError = (text: string) => {
+    try {
+      decodeTrustFile(text);
+    } catch (err) {
+      if (!(err instanceof TrustFileError)) throw err;
+    }
+  };
+  for (let i = 0; i <= full.length; i++) decodeOrOwnError(full.slice(0, i));
+  fc.assert(fc.property(fc.string({ maxLength: 200 }), decodeOrOwnError));
+  // Well-formed JSON of the wrong shapes, including where records are expected.
+  const shapes = fc.anything({ maxDepth: 3 });
+  fc.assert(fc.property(shapes, shapes, shapes, (trusted, pending, revoked) => {
+    decodeOrOwnError(JSON.stringify({ trusted, pending, revoked }) ?? "null");
+    decodeOrOwnError(JSON.stringify({ revoked: [{ node_id: 1, revoked_at: revoked }] }) ?? "null");
+  }));
 });
 
 Deno.test("store: save writes 0600 through a temporary file, and a reopened store has the same state", async () => {
@@ -98,6 +136,7 @@ Deno.test("store: save writes 0600 through a temporary file, and a reopened stor
     assertEquals(store.state.trusted.size, 0);
     for (const [k, v] of sampleState().trusted) store.state.trusted.set(k, v);
     for (const [k, v] of sampleState().pending) store.state.pending.set(k, v);
+    for (const [k, v] of sampleState().revoked) store.state.revoked.set(k, v);
     await store.save();
     const path = `${dir}/state/${TRUST_FILE_NAME}`;
     assertEquals((await Deno.stat(path)).mode! & 0o777, 0o600);
