@@ -1,6 +1,8 @@
 /**
  * Who may open a stream or send a datagram to this node (transport.md §1): anyone when
- * the node is public; otherwise a node in the local trusted set (the trust handshake's,
+ * the node is public; otherwise nobody our operator revoked (the local deny set, which
+ * outranks the registry: its `check_trust` would still admit a revoked peer that shares
+ * a network with us), then a node in the local trusted set (the trust handshake's,
  * answered without a round trip), else one the registry reports as trusted (a trust
  * pair, or a shared non-backbone network — `check_trust`). Registry answers are cached
  * briefly so a burst of SYNs costs one call, and refusals are counted and logged once
@@ -40,11 +42,15 @@ export class TrustGate {
     private readonly log: Logger,
     /** The local trusted set, consulted before the registry. */
     private readonly isLocallyTrusted: (node: number) => boolean = () => false,
+    /** The local deny set (peers our operator revoked), consulted before anything but "public". */
+    private readonly isLocallyDenied: (node: number) => boolean = () => false,
   ) {}
 
   /** True (or a promise of it) when `node` may reach us. */
   allows(node: number): boolean | Promise<boolean> {
-    if (this.isPublic() || node === this.selfId() || this.isLocallyTrusted(node)) return true;
+    if (this.isPublic() || node === this.selfId()) return true;
+    if (this.isLocallyDenied(node)) return this.#refuse(node, "revoked");
+    if (this.isLocallyTrusted(node)) return true;
     const now = Date.now();
     const cached = this.#cache.get(node);
     if (cached && cached.until > now) return cached.trusted || this.#refuse(node);
@@ -85,14 +91,16 @@ export class TrustGate {
     return trusted || this.#refuse(node);
   }
 
-  #refuse(node: number): false {
+  #refuse(node: number, why: "untrusted" | "revoked" = "untrusted"): false {
     this.refused++;
     const now = Date.now();
     const last = this.#lastLogged.get(node) ?? -Infinity;
     if (now - last >= REFUSAL_LOG_INTERVAL_MS) {
       if (this.#lastLogged.size >= MAX_TRUST_CACHE) this.#lastLogged.clear();
       this.#lastLogged.set(node, now);
-      this.log.info("refused a connection from an untrusted node", { node });
+      this.log.info(`refused a connection from ${why === "revoked" ? "a revoked" : "an untrusted"} node`, {
+        node,
+      });
     }
     return false;
   }

@@ -1,6 +1,7 @@
 /**
- * The privacy gate as the trust service uses it: the local trusted set answers first,
- * the registry second (a real in-process registry), invalidation after a revocation is
+ * The privacy gate as the trust service uses it: the local deny set refuses first, the
+ * local trusted set answers next, the registry last (a real in-process registry),
+ * invalidation after a revocation is
  * never undone by an answer that was already on its way, and the session manager
  * answers a refused SYN with RST when asked to.
  */
@@ -53,6 +54,45 @@ Deno.test("gate: local trust first, then the registry; invalidate drops a stale 
     isPublic = true;
     assertEquals(gate.allows(ib), true);
     for (const x of [a, b, c]) x.close();
+  } finally {
+    await reg.close();
+    if (reg.dir) await Deno.remove(reg.dir, { recursive: true });
+  }
+});
+
+Deno.test("gate: a revoked peer is refused at once though the registry would admit it; public still admits it", async () => {
+  const reg = await startRegistry();
+  try {
+    const a = await registeredClient(reg.address);
+    const b = await registeredClient(reg.address);
+    const [ia, ib] = [a.identity!.nodeId, b.identity!.nodeId];
+    const denied = new Set<number>();
+    const local = new Set<number>();
+    let isPublic = false;
+    const gate = new TrustGate(a, () => ia, () => isPublic, quiet, (n) => local.has(n), (n) => denied.has(n));
+
+    await a.reportTrust(ib); // what a shared network also gives: check_trust says yes
+    assertEquals(await gate.allows(ib), true);
+    assertEquals(gate.refused, 0);
+
+    denied.add(ib);
+    // Answered synchronously (no registry round trip), even over a cached "trusted" and the local set.
+    assertEquals(gate.allows(ib), false);
+    local.add(ib);
+    assertEquals(gate.allows(ib), false);
+    assertEquals(gate.refused, 2, "counted like any other refusal");
+    assertEquals(gate.allows(ia), true, "this node itself is never denied");
+
+    isPublic = true; // a public node admits everyone, revoked or not
+    assertEquals(gate.allows(ib), true);
+    isPublic = false;
+
+    denied.delete(ib); // trust re-established: the other rules apply again
+    local.delete(ib);
+    gate.invalidate(ib);
+    assertEquals(await gate.allows(ib), true);
+    assertEquals(gate.refused, 2);
+    for (const x of [a, b]) x.close();
   } finally {
     await reg.close();
     if (reg.dir) await Deno.remove(reg.dir, { recursive: true });
