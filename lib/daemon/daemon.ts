@@ -65,7 +65,7 @@ export class Daemon {
   unroutable = 0;
   /** Daemon events POSTed to the webhook URL (config.webhook, IPC SetWebhook). */
   readonly webhooks: WebhookEmitter;
-  /** The privacy gate for SYNs and datagrams (local trusted set, then the registry). */
+  /** The privacy gate for SYNs and datagrams (local deny set, local trusted set, then the registry). */
   readonly gate: TrustGate;
   /** The trust handshake (port 444), set once the built-in "trust" service is installed. */
   trust?: TrustService;
@@ -119,6 +119,7 @@ export class Daemon {
       () => this.isPublic,
       log.child("trust"),
       (node) => this.trust?.isTrusted(node) ?? false,
+      (node) => this.trust?.isRevoked(node) ?? false,
     );
     this.gate = gate;
     this.manager = new SessionManager({

@@ -1,6 +1,6 @@
 /**
- * Prometheus families of the trust handshake and the privacy gate: trusted and pending
- * peers, handshake messages processed, dropped (by reason) and sent (by path),
+ * Prometheus families of the trust handshake and the privacy gate: trusted, pending and
+ * revoked (denied) peers, handshake messages processed, dropped (by reason) and sent (by path),
  * auto-approvals, and connections/datagrams the gate refused.
  */
 import { byLabel, type MetricFamily, single } from "../../http/prometheus.ts";
@@ -22,6 +22,7 @@ export function trustMetrics(service: TrustService | undefined, gateRefusals: nu
     byLabel("pilot_trust_peers", "Peers in the local trust state, by kind", "gauge", "kind", {
       trusted: service.trusted().length,
       pending: service.pendingCount,
+      revoked: service.revokedCount,
     }),
     byLabel("pilot_handshake_processed_total", "Handshake messages acted on, by type", "counter", "type", {
       ...s.processed,

@@ -3,13 +3,17 @@
  * processes signed messages, the local operations the IPC Handshake sub-commands
  * drive (request, approve, reject, revoke), and the registry relay for peers that
  * cannot be dialed (polled after every heartbeat, trust re-reported after
- * re-registration). The trusted set it keeps is the first thing the daemon's
- * privacy gate consults.
+ * re-registration). The deny set (peers our operator revoked) and the trusted set it
+ * keeps are the first things the daemon's privacy gate consults.
  *
  * Deliberately stricter than the reference (each closes a way to make a node trust
  * someone it never asked): a message must be signed and come from the node it names
  * (the tunnel authenticated the source), and an `accept` — direct or relayed — only
  * creates trust when we asked that node first.
+ *
+ * An operator's revocation outranks a shared network: the revoked peer stays in a
+ * persisted deny set, refused by the gate and never auto-approved, until this node
+ * re-establishes trust (the operator approves it, asks it, or it accepts our request).
  * @module
  */
 import { PilotError } from "../../errors.ts";
@@ -194,6 +198,16 @@ export class TrustService {
     return this.#store.state.trusted.has(node);
   }
 
+  /** True while `node` is in the deny set: our operator revoked it and trust was not re-established. */
+  isRevoked(node: number): boolean {
+    return this.#store.state.revoked.has(node);
+  }
+
+  /** Number of peers in the deny set. */
+  get revokedCount(): number {
+    return this.#store.state.revoked.size;
+  }
+
   /** Number of pending inbound requests. */
   get pendingCount(): number {
     return this.#store.state.pending.size;
@@ -231,7 +245,9 @@ export class TrustService {
    * Asks `peer` to trust us (§1.4): nothing to do when it is trusted already; when it
    * has asked us too, both have consented and trust is recorded at once (mutual).
    * Otherwise the request goes to the peer's port 444, or through the registry when
-   * the peer cannot be reached. Throws {@link TrustError} when the relay fails too.
+   * the peer cannot be reached. Asking is our side re-establishing trust, so a
+   * revocation of `peer` is lifted first (its answer must get through the gate).
+   * Throws {@link TrustError} when the relay fails too.
    */
   async request(peer: number, justification: string): Promise<void> {
     this.#checkPeer(peer);
@@ -239,6 +255,7 @@ export class TrustService {
       throw new TrustError(`justification longer than ${MAX_TEXT_LENGTH} characters`);
     }
     if (this.isTrusted(peer)) return;
+    await this.#liftRevocation(peer);
     const pending = this.#store.state.pending.get(peer);
     if (pending) {
       await this.#grant(peer, { key: pending.publicKey, mutual: true, network: 0 });
@@ -301,13 +318,15 @@ export class TrustService {
   /**
    * Withdraws trust (§1.4): existing connections with the peer are reset now, the
    * registry pair is revoked (queued before any later trust check, so the gate cannot
-   * see a stale "trusted"), the peer is told, and the tunnel to it is torn down.
+   * see a stale "trusted"), the peer is told, and the tunnel to it is torn down. The
+   * peer enters the deny set, so a shared network cannot let it back in by itself.
    * Throws {@link TrustError} when the peer was not trusted.
    */
   async revoke(peer: number): Promise<void> {
     this.#checkPeer(peer);
     if (!this.isTrusted(peer)) throw new TrustError(`node ${peer} was not trusted`);
     this.#forget(peer);
+    this.#store.state.revoked.set(peer, { nodeId: peer, revokedAt: this.#now() });
     this.#abortConnections(peer);
     this.#onTrustChange(peer);
     const revoked = this.#host.registry.revokeTrust(peer).then(
@@ -421,7 +440,10 @@ export class TrustService {
     await this.#onRequest(from, key ? toBase64(key) : "", justification.slice(0, MAX_TEXT_LENGTH), "relay");
   }
 
-  /** A request (§1.3): answer when trusted, auto-approve when mutual or in a shared network, else pending. */
+  /**
+   * A request (§1.3): answer when trusted, auto-approve when mutual or in a shared
+   * network, else pending. A peer our operator revoked always goes to pending.
+   */
   async #onRequest(peer: number, key: string, justification: string, via: Via): Promise<void> {
     this.#emit("handshake.received", { peer_node_id: peer, justification });
     if (this.isTrusted(peer)) {
@@ -430,10 +452,14 @@ export class TrustService {
     }
     let reason: "mutual" | "same_network" | undefined;
     let network = 0;
-    if (this.#outgoing.has(peer)) reason = "mutual";
-    else {
+    if (this.isRevoked(peer)) {
+      this.#log.info("request from a revoked peer held for the operator", { peer });
+    } else if (this.#outgoing.has(peer)) {
+      reason = "mutual";
+    } else {
       network = await this.#sharedNetwork(peer);
-      if (network) reason = "same_network";
+      // The operator may have revoked the peer while we asked the registry.
+      if (network && !this.isRevoked(peer)) reason = "same_network";
     }
     if (reason) {
       await this.#grant(peer, { key, mutual: reason === "mutual", network });
@@ -584,7 +610,17 @@ export class TrustService {
     };
     state.trusted.set(peer, record);
     state.pending.delete(peer);
+    // #onRequest never auto-approves a revoked peer, so this is our consent: approve, our request, its accept.
+    state.revoked.delete(peer);
     this.#outgoing.delete(peer);
+    this.#onTrustChange(peer);
+    await this.#save();
+  }
+
+  /** Takes `peer` out of the deny set (this node is re-establishing trust). */
+  async #liftRevocation(peer: number): Promise<void> {
+    if (!this.#store.state.revoked.delete(peer)) return;
+    this.#log.info("revocation lifted: this node asked the peer again", { peer });
     this.#onTrustChange(peer);
     await this.#save();
   }
