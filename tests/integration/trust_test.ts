@@ -1,8 +1,9 @@
 /**
  * The trust handshake end to end: a registry and private daemons as real `pilot`
  * subprocesses on loopback, driven through the SDK and the CLI. Covers the trust matrix
- * (approve, mutual, shared network, reject, revoke mid-transfer), a forged relayed
- * request and the privacy gate's RST for an untrusted SYN.
+ * (approve, mutual, shared network, reject, revoke mid-transfer, a revocation that
+ * outranks a shared network until trust is re-established), a forged relayed request
+ * and the privacy gate's RST for an untrusted SYN.
  */
 import { assert, assertEquals, assertRejects } from "../assert.ts";
 import { type TestDaemon, TestNetwork } from "../helpers/network.ts";
@@ -199,6 +200,120 @@ Deno.test({
         assertEquals(await metric(b.d, "pilot_handshake_auto_approved_total", 'reason="same_network"'), 1);
         assertEquals(await metric(b.d, "pilot_handshake_processed_total", 'type="handshake_request"'), 1);
         assertEquals(await b.c.pendingHandshakes(), []);
+      } finally {
+        admin.close();
+      }
+    }, { registryArgs: ["--admin-token", ADMIN_TOKEN] });
+  },
+});
+
+/** `pilot <args> --socket <d's socket> --json`, which must succeed; its `data`. */
+async function pilotOk(d: TestDaemon, args: string[]): Promise<Record<string, unknown>> {
+  const r = await runPilot([...args, "--socket", d.socket, "--json"]);
+  assertEquals(r.code, 0, r.stderr);
+  const env = JSON.parse(r.stdout);
+  assertEquals(env.status, "ok");
+  return env.data;
+}
+
+/** B's trust.json as saved. */
+async function savedTrust(d: TestDaemon): Promise<{ revoked?: { node_id: number; revoked_at: string }[] }> {
+  return JSON.parse(await Deno.readTextFile(`${d.stateDir}/trust.json`));
+}
+
+/** A dial from `from` to `to` is refused with RST ("connection refused"), not a timeout. */
+async function assertRefused(from: Node, to: Node, port: number): Promise<void> {
+  const err = await assertRejects(() => from.c.dial(to.d.address, port, { timeoutMs: 30_000 }), Error);
+  assert(/connection refused/.test(err.message), err.message);
+}
+
+/** A ping over a fresh connection from `from` to `to`; the connection is left open. */
+async function ping(from: Node, to: Node, port: number) {
+  const pair = await connectPair(from, to, port);
+  await pair.conn.write(utf8("ping"));
+  assertEquals(new TextDecoder().decode((await pair.peer.read({ timeoutMs: 10_000 }))!), "ping");
+  return pair;
+}
+
+Deno.test({
+  ...OPTS,
+  name:
+    "trust: a revocation outranks a shared network — refused and held for the operator, across a restart, until trust is re-established",
+  async fn() {
+    await withNodes(2, async ([a, b], net) => {
+      const admin = new RegistryClient({ address: net.registryAddr, adminToken: ADMIN_TOKEN });
+      try {
+        const lab = Number((await admin.createNetwork({ name: "lab" })).network_id);
+        await a.c.networkJoin(lab);
+        await b.c.networkJoin(lab);
+        await a.c.handshake(b.d.nodeId, "same lab", { timeoutMs: 30_000 });
+        await waitFor("B to trust A", () => trusts(b, a));
+        await waitFor("A to trust B", () => trusts(a, b));
+        const sameNetwork = () => metric(b.d, "pilot_handshake_auto_approved_total", 'reason="same_network"');
+        assertEquals(await sameNetwork(), 1);
+        const { conn, peer } = await ping(a, b, 5700);
+
+        // The operator revokes: the open connection is reset at once.
+        const revokedAt = Date.now();
+        assertEquals(await pilotOk(b.d, ["untrust", String(a.d.nodeId)]), { node_id: a.d.nodeId });
+        const ended = await conn.read({ timeoutMs: 5_000 }).then((c) => c === null, () => true);
+        assert(ended, "A's end of the connection ended");
+        assert(Date.now() - revokedAt < 1_000, `reset after ${Date.now() - revokedAt} ms`);
+        await peer.close().catch(() => {});
+        await conn.close();
+        await waitFor("A to learn of the revocation", async () => (await a.c.trustedPeers()).length === 0);
+
+        // The shared network no longer opens B's gate for A (the registry's check_trust still would).
+        const refusedBefore = await metric(b.d, "pilot_trust_gate_refusals_total");
+        await assertRefused(a, b, 5700);
+        assert((await metric(b.d, "pilot_trust_gate_refusals_total")) > refusedBefore, "refusal counted");
+        assertEquals(await metric(b.d, "pilot_trust_peers", 'kind="revoked"'), 1);
+        assertEquals((await savedTrust(b.d)).revoked?.map((r) => r.node_id), [a.d.nodeId]);
+
+        // A asks again: the request waits for B's operator instead of being auto-approved.
+        await a.c.handshake(b.d.nodeId, "let me back in", { timeoutMs: 30_000 });
+        const held = await waitFor("B to hold A's new request", () => pendingFrom(b, a));
+        assertEquals(held.justification, "let me back in");
+        assertEquals(await trusts(b, a), undefined);
+        assertEquals(await sameNetwork(), 1);
+
+        // The deny entry survives a restart of B.
+        await b.c.close();
+        await net.restartDaemon(b.d);
+        b.c = await connect(b.d.socket, { timeoutMs: 5_000 });
+        assertEquals((await savedTrust(b.d)).revoked?.map((r) => r.node_id), [a.d.nodeId]);
+        await b.c.listen(5701);
+        await assertRefused(a, b, 5701);
+        assert(await pendingFrom(b, a), "the held request survived the restart too");
+
+        // The operator approves: the mark is cleared and connections work again.
+        assertEquals(await pilotOk(b.d, ["approve", String(a.d.nodeId)]), {
+          status: "approved",
+          node_id: a.d.nodeId,
+        });
+        await waitFor("A to trust B again", () => trusts(a, b));
+        assertEquals((await savedTrust(b.d)).revoked, undefined);
+        assertEquals(await metric(b.d, "pilot_trust_peers", 'kind="revoked"'), 0);
+        const again = await ping(a, b, 5702);
+        await again.conn.close();
+        await again.peer.close();
+
+        // Revoked once more, then B asks A itself: that re-establishes trust too.
+        await pilotOk(b.d, ["untrust", String(a.d.nodeId)]);
+        await waitFor(
+          "A to learn of the second revocation",
+          async () => (await a.c.trustedPeers()).length === 0,
+        );
+        await assertRefused(a, b, 5703);
+        assertEquals(await pilotOk(b.d, ["handshake", String(a.d.nodeId), "come", "back"]), {
+          status: "sent",
+          node_id: a.d.nodeId,
+        });
+        await waitFor("B to trust A again", () => trusts(b, a));
+        assertEquals((await savedTrust(b.d)).revoked, undefined);
+        const last = await ping(a, b, 5704);
+        await last.conn.close();
+        await last.peer.close();
       } finally {
         admin.close();
       }
