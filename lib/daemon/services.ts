@@ -19,10 +19,13 @@ export interface DaemonService {
   install(daemon: Daemon): (() => void | Promise<void>) | Promise<() => void | Promise<void>>;
 }
 
-/** Built-in services in start order. */
+/**
+ * Built-in services in start order. Trust comes first: until its store (with the deny set)
+ * is loaded no port is bound, so no peer can slip past a revocation during start-up.
+ */
 export const BUILTIN_SERVICES: readonly DaemonService[] = [
-  { name: "echo", install: (d) => startEchoService(d.manager, PORT_ECHO) },
   { name: "trust", install: (d) => installTrustService(d) },
+  { name: "echo", install: (d) => startEchoService(d.manager, PORT_ECHO) },
   { name: "dataexchange", install: (d) => installDataExchangeService(d) },
   { name: "eventstream", install: (d) => installEventStreamService(d) },
   { name: "tasksubmit", install: (d) => installTaskService(d) },
