@@ -33,6 +33,15 @@ const CITATION = new RegExp(
 const LIST_ITEM = new RegExp(String.raw`([–-]|,)${GAP}§?(${SECTION})`, "g");
 /** A note named without a section and without any path: still points outside the repo. */
 const BARE_FILE = new RegExp(String.raw`(^|[^\w./-])(${NAME})\.md(?![\w-]|${GAP}§)`, "gm");
+/**
+ * Inside a note: `other.md §N` (a sibling note) or a bare `§N` (this note). Draft and RFC sections
+ * (`D §8.2`, `RFC 5681 §3.2`) are captured so they can be skipped.
+ */
+const NOTE_REF = new RegExp(
+  String.raw`(?:\b(${NAME})\.md${GAP})?(D${GAP}|RFC \d+${GAP})?§(${SECTION})` +
+    String.raw`((?:${GAP}[–-]${GAP}§?${SECTION}|${GAP},${GAP}§${SECTION})*)`,
+  "g",
+);
 /** Any file named under docs/protocol/, to catch citations of notes that do not exist. */
 const DOC_PATH = /docs\/protocol\/([\w.-]+\.md)\b/g;
 const HEADING = new RegExp(String.raw`^#{1,6}[ \t]+§(${SECTION})(?=[ \t]|$)`, "gm");
@@ -149,6 +158,26 @@ Deno.test("every protocol citation names an existing docs/protocol file and sect
     }
   }
   assertEquals(problems, [], `${problems.length} broken protocol citation(s) of ${checked}`);
+});
+
+Deno.test("protocol notes: their references to their own and each other's sections resolve", async () => {
+  const headings = new Map<string, Set<string> | undefined>();
+  for (const name of NOTE_NAMES) headings.set(name, await headingsOf(name));
+  const problems: string[] = [];
+  for (const name of NOTE_NAMES) {
+    const text = await Deno.readTextFile(new URL(`${DOC_DIR}${name}.md`, ROOT));
+    for (const m of text.matchAll(NOTE_REF)) {
+      if (m[2]) continue;
+      const target = m[1] ?? name;
+      const sections = [m[3], ...Array.from((m[4] ?? "").matchAll(LIST_ITEM), (item) => item[2])];
+      for (const s of sections) {
+        if (!headings.get(target)?.has(s)) {
+          problems.push(`${name}.md:${lineOf(text, m.index!)}: "${m[0].trim()}" → no §${s} in ${target}.md`);
+        }
+      }
+    }
+  }
+  assertEquals(problems, []);
 });
 
 Deno.test("protocol notes: section headings are unique and the README lists every note", async () => {
