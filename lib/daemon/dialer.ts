@@ -119,8 +119,8 @@ export class Dialer {
   }
 }
 
-function seconds(ms: number): string {
-  return `${Math.round(ms / 1000)} s`;
+function duration(ms: number): string {
+  return ms < 1000 ? `${Math.round(ms)} ms` : `${Math.round(ms / 1000)} s`;
 }
 
 function aborted(node: number, port: number): DialError {
@@ -132,7 +132,7 @@ function timedOut(node: number, port: number, ms: number): DialError {
     "timeout",
     node,
     port,
-    `dial timeout: no answer from node ${node} port ${port} after ${seconds(ms)} ` +
+    `dial timeout: no answer from node ${node} port ${port} after ${duration(ms)} ` +
       `(is it online? behind a NAT, both nodes need a beacon)`,
   );
 }
@@ -145,11 +145,12 @@ function resolveFailure(node: number, port: number, err: unknown): DialError {
       "private",
       node,
       port,
-      `dial: node ${node} is private (${why}); run \`pilot handshake ${node}\` first and wait for its approval`,
+      `dial: node ${node} is private: the registry will not give out its address (resolve denied); ` +
+        `run \`pilot handshake ${node}\` first and wait for its approval`,
       { cause: err },
     );
   }
-  return new DialError("offline", node, port, `dial: ${why} (node ${node} is unknown or offline)`, {
+  return new DialError("offline", node, port, `dial: ${why} (is node ${node} registered and online?)`, {
     cause: err,
   });
 }
