@@ -11,7 +11,7 @@ import type { HealthReport } from "../http/health.ts";
 import type { TrustService } from "../services/trust/service.ts";
 import type { IpcClient, IpcHandler } from "./ipc/server.ts";
 import type { HandshakeOp, NetworkOp } from "./ipc/codec.ts";
-import { handshakeCommand } from "../services/trust/ipc.ts";
+import { handshakeCommand } from "./ipc_handshake.ts";
 import type {
   DeregisterReply,
   HandshakeReply,
