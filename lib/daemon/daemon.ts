@@ -213,11 +213,17 @@ export class Daemon {
   /** Starts a daemon: identity, tunnel, registration, session layer, services, IPC and HTTP. */
   static async start(config: DaemonConfig, log = new Logger("daemon")): Promise<Daemon> {
     const identity = await loadOrCreateIdentity(config.stateDir);
-    const registry = new RegistryClient({
-      address: config.registry,
-      identity: { nodeId: 0, seed: identity.seed },
-      tls: config.registryPin ? { pin: config.registryPin } : undefined,
-    });
+    let registry: RegistryClient;
+    try {
+      registry = new RegistryClient({
+        address: config.registry,
+        identity: { nodeId: 0, seed: identity.seed },
+        tls: config.registryPin ? { pin: config.registryPin } : undefined,
+      });
+    } catch (err) {
+      throw startError(err);
+    }
+    // Keys need only the registry, so the tunnel can ask for them from its first frame on.
     const keys = new PeerKeys(registry, log.child("peers"));
     let tunnel: Tunnel;
     try {
@@ -234,7 +240,7 @@ export class Daemon {
       });
     } catch (err) {
       registry.close();
-      throw new DaemonStartError(err instanceof Error ? err.message : String(err), { cause: err });
+      throw err; // as it came: `pilot up` recognises a port in use and falls back
     }
     const nat = new NatTraversal(tunnel, natOptions(config), log.child("nat"));
     try {
@@ -248,8 +254,7 @@ export class Daemon {
       nat.close();
       registry.close();
       await tunnel.close();
-      if (err instanceof DaemonStartError) throw err;
-      throw new DaemonStartError(err instanceof Error ? err.message : String(err), { cause: err });
+      throw startError(err);
     }
   }
 
@@ -505,6 +510,11 @@ export class Daemon {
     await this.webhooks.close();
     this.log.info("daemon stopped", { node: this.nodeId });
   }
+}
+
+function startError(err: unknown): DaemonStartError {
+  if (err instanceof DaemonStartError) return err;
+  return new DaemonStartError(err instanceof Error ? err.message : String(err), { cause: err });
 }
 
 function registrationFields(config: DaemonConfig, tunnel: Tunnel, hostname?: string) {
