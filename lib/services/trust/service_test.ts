@@ -1,8 +1,8 @@
 /**
  * The trust service on a {@link ServiceContext} of its own, without a daemon: two nodes on the
  * simulated network (virtual time, pumped in the background), a real in-process registry, and
- * the session layer's own connect as the context's `dial`. A request goes to the peer's port 444 directly,
- * the operator approves it, and the accept comes back directly: both sides trust each other.
+ * the session layer's own connect as the context's `dial`. A request goes to the peer's port 444
+ * directly, the operator approves it, and the accept comes back directly: both trust each other.
  */
 import { assert, assertEquals } from "../../../tests/assert.ts";
 import { registeredClient, startRegistry } from "../../../tests/registry/helpers.ts";
