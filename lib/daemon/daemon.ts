@@ -25,10 +25,14 @@ import { type DaemonConfig, HEARTBEAT_FAILURES_BEFORE_REREGISTER } from "./confi
 import { PeerDirectory } from "./peers.ts";
 import { TrustGate } from "./trust_gate.ts";
 import type { TrustService } from "../services/trust/service.ts";
+import type { ServiceContext } from "../services/context.ts";
+import { streamFromTransport } from "../services/byte_stream.ts";
 import { StreamBridge } from "./streams.ts";
-import { DaemonIpcHandler } from "./ipc_handler.ts";
-import { BUILTIN_SERVICES } from "./services.ts";
+import { DaemonIpcHandler, type IpcNode } from "./ipc_handler.ts";
+import { type BuiltinServices, installBuiltinServices } from "./services.ts";
 import { daemonMetrics } from "./metrics.ts";
+import { Dialer } from "./dialer.ts";
+import { PeerKeys } from "./peer_keys.ts";
 import { WebhookEmitter } from "./webhooks.ts";
 import { attachWebhookEvents } from "./webhook_events.ts";
 import { autoJoinNetworks } from "./auto_join.ts";
@@ -52,78 +56,82 @@ export class Daemon {
   readonly peers: PeerDirectory;
   readonly streams: StreamBridge;
   readonly startedAt = Date.now();
-  nodeId: number;
-  address: Address;
-  hostname: string;
-  isPublic: boolean;
-  ipc?: IpcServer;
-  http?: HttpEndpoint;
-  /** Consecutive failed heartbeats (0 while the registry session is healthy). */
-  heartbeatFailures = 0;
-  lastHeartbeatError = "";
-  /** Packets that could not be routed because the peer could not be resolved. */
-  unroutable = 0;
   /** Daemon events POSTed to the webhook URL (config.webhook, IPC SetWebhook). */
   readonly webhooks: WebhookEmitter;
   /** The privacy gate for SYNs and datagrams (local deny set, local trusted set, then the registry). */
   readonly gate: TrustGate;
-  /** The trust handshake (port 444), set once the built-in "trust" service is installed. */
-  trust?: TrustService;
-  /** The task service (port 1003), set once the built-in "tasksubmit" service is installed. */
-  tasks?: TaskService;
   /** NAT traversal: endpoint discovery, keepalives, punching, the dial's relay fallback. */
-  nat!: NatTraversal;
+  readonly nat: NatTraversal;
+  /** The one way this node opens streams to peers (IPC Dial and the built-in services). */
+  readonly dialer: Dialer;
 
+  readonly #keys: PeerKeys;
+  readonly #nodeId: number;
+  readonly #address: Address;
+  #hostname: string;
+  #isPublic: boolean;
+  #ipc?: IpcServer;
+  #http?: HttpEndpoint;
+  #services?: BuiltinServices;
+  #heartbeatFailures = 0;
+  #lastHeartbeatError = "";
+  #unroutable = 0;
   readonly #timers: TimerQueue;
   readonly #stopTimers: () => void;
   #heartbeat?: ReturnType<typeof setInterval>;
   #closing = false;
-  readonly #stopServices: (() => void | Promise<void>)[] = [];
   /** Run after every successful heartbeat (e.g. polling relayed handshakes). Errors are logged. */
-  readonly afterHeartbeat: (() => Promise<void>)[] = [];
+  readonly #afterHeartbeat: (() => Promise<void>)[] = [];
   /** Run after the daemon registered again (e.g. re-reporting trust pairs). Errors are logged. */
-  readonly afterReregister: (() => Promise<void>)[] = [];
+  readonly #afterReregister: (() => Promise<void>)[] = [];
 
   private constructor(
-    config: DaemonConfig,
-    identity: NodeIdentity,
-    log: Logger,
-    tunnel: Tunnel,
-    registry: RegistryClient,
+    parts: {
+      config: DaemonConfig;
+      identity: NodeIdentity;
+      log: Logger;
+      tunnel: Tunnel;
+      registry: RegistryClient;
+      keys: PeerKeys;
+      nat: NatTraversal;
+    },
     registered: RegisterReply,
   ) {
+    const { config, log, tunnel, registry } = parts;
     this.config = config;
-    this.identity = identity;
+    this.identity = parts.identity;
     this.log = log;
     this.tunnel = tunnel;
     this.registry = registry;
-    this.nodeId = registered.node_id;
-    this.address = new Address(0, registered.node_id);
-    this.hostname = registered.hostname ?? "";
-    this.isPublic = config.public;
+    this.#keys = parts.keys;
+    this.nat = parts.nat;
+    this.#nodeId = registered.node_id;
+    this.#address = new Address(0, registered.node_id);
+    this.#hostname = registered.hostname ?? "";
+    this.#isPublic = config.public;
     this.webhooks = new WebhookEmitter({
       url: config.webhook,
-      nodeId: () => this.nodeId,
+      nodeId: () => this.#nodeId,
       log: log.child("webhook"),
     });
     this.webhooks.emit("node.registered", {
-      address: this.address.toString(),
+      address: this.#address.toString(),
       endpoint: registrationFields(config, tunnel).listenAddr,
     });
-    this.peers = new PeerDirectory(registry, tunnel, log.child("peers"), () => this.nodeId);
+    this.peers = new PeerDirectory(registry, tunnel, log.child("peers"), () => this.#nodeId);
     this.#timers = new TimerQueue(() => performance.now());
     this.#stopTimers = startTimerLoop(this.#timers);
     const gate = new TrustGate(
       registry,
-      () => this.nodeId,
-      () => this.isPublic,
+      () => this.#nodeId,
+      () => this.#isPublic,
       log.child("trust"),
-      (node) => this.trust?.isTrusted(node) ?? false,
-      (node) => this.trust?.isRevoked(node) ?? false,
+      (node) => this.#services?.trust?.isTrusted(node) ?? false,
+      (node) => this.#services?.trust?.isRevoked(node) ?? false,
     );
     this.gate = gate;
     this.manager = new SessionManager({
-      localAddr: this.address,
+      localAddr: this.#address,
       send: (pkt) => this.#sendPacket(pkt),
       timers: this.#timers,
       trustGate: (remote) => gate.allows(remote.node),
@@ -131,11 +139,17 @@ export class Daemon {
       streamOptions: config.mss ? { mss: config.mss } : undefined,
       logger: log.child("session"),
     });
+    this.dialer = new Dialer({
+      manager: this.manager,
+      peers: this.peers,
+      nat: this.nat,
+      nodeId: () => this.#nodeId,
+    });
     attachWebhookEvents(tunnel, this.manager, this.webhooks);
     this.streams = new StreamBridge(this.manager);
     // Every accepted datagram goes to every IPC client; clients filter on the port (ipc.md §4).
     this.manager.onDatagram = (dg) => {
-      this.ipc?.broadcastRecvFrom(dg.src, dg.srcPort, dg.dstPort, dg.data);
+      this.#ipc?.broadcastRecvFrom(dg.src, dg.srcPort, dg.dstPort, dg.data);
       if (this.webhooks.url) {
         this.webhooks.emit("data.datagram", {
           src_addr: dg.src.toString(),
@@ -151,44 +165,128 @@ export class Daemon {
     };
   }
 
+  /** Our node id, assigned by the registry at start. */
+  get nodeId(): number {
+    return this.#nodeId;
+  }
+
+  /** Our overlay address (network 0). */
+  get address(): Address {
+    return this.#address;
+  }
+
+  /** Our hostname as the registry last accepted it ("" when none). */
+  get hostname(): string {
+    return this.#hostname;
+  }
+
+  /** Whether the registry lists us as public. */
+  get isPublic(): boolean {
+    return this.#isPublic;
+  }
+
+  /** The HTTP endpoint (health, status, metrics), when enabled. */
+  get http(): HttpEndpoint | undefined {
+    return this.#http;
+  }
+
+  /** The trust handshake (port 444), unless disabled. */
+  get trust(): TrustService | undefined {
+    return this.#services?.trust;
+  }
+
+  /** The task service (port 1003), unless disabled. */
+  get tasks(): TaskService | undefined {
+    return this.#services?.tasks;
+  }
+
+  /** Consecutive failed heartbeats (0 while the registry session is healthy). */
+  get heartbeatFailures(): number {
+    return this.#heartbeatFailures;
+  }
+
+  /** Packets that could not be routed because the peer could not be resolved. */
+  get unroutable(): number {
+    return this.#unroutable;
+  }
+
   /** Starts a daemon: identity, tunnel, registration, session layer, services, IPC and HTTP. */
   static async start(config: DaemonConfig, log = new Logger("daemon")): Promise<Daemon> {
     const identity = await loadOrCreateIdentity(config.stateDir);
-    const peersRef: { dir?: PeerDirectory } = {};
-    const tunnel = await Tunnel.open({
-      listen: config.listen,
-      encrypt: config.encrypt,
-      identity: { seed: identity.seed, publicKey: identity.publicKey },
-      allowPilk: config.allowPilk,
-      allowPlaintext: config.allowPlaintext,
-      resolvePeerKey: (node) => peersRef.dir?.publicKey(node) ?? Promise.resolve(undefined),
-      faults: config.faults,
-      beacon: beaconAddress(config.beacon),
-      log: log.child("tunnel"),
-    });
-    const nat = new NatTraversal(tunnel, natOptions(config), log.child("nat"));
-    let registry: RegistryClient | undefined;
+    let registry: RegistryClient;
     try {
-      await nat.discover();
       registry = new RegistryClient({
         address: config.registry,
         identity: { nodeId: 0, seed: identity.seed },
         tls: config.registryPin ? { pin: config.registryPin } : undefined,
       });
+    } catch (err) {
+      throw startError(err);
+    }
+    // Keys need only the registry, so the tunnel can ask for them from its first frame on.
+    const keys = new PeerKeys(registry, log.child("peers"));
+    let tunnel: Tunnel;
+    try {
+      tunnel = await Tunnel.open({
+        listen: config.listen,
+        encrypt: config.encrypt,
+        identity: { seed: identity.seed, publicKey: identity.publicKey },
+        allowPilk: config.allowPilk,
+        allowPlaintext: config.allowPlaintext,
+        resolvePeerKey: (node) => keys.publicKey(node),
+        faults: config.faults,
+        beacon: beaconAddress(config.beacon),
+        log: log.child("tunnel"),
+      });
+    } catch (err) {
+      registry.close();
+      throw err; // as it came: `pilot up` recognises a port in use and falls back
+    }
+    const nat = new NatTraversal(tunnel, natOptions(config), log.child("nat"));
+    try {
+      await nat.discover();
       const registered = await registerWithRetry(registry, config, tunnel, log);
       tunnel.setNodeId(registered.node_id);
-      const daemon = new Daemon(config, identity, log, tunnel, registry, registered);
-      daemon.nat = nat;
-      peersRef.dir = daemon.peers;
+      const daemon = new Daemon({ config, identity, log, tunnel, registry, keys, nat }, registered);
       await daemon.#finishStart();
       return daemon;
     } catch (err) {
       nat.close();
-      registry?.close();
+      registry.close();
       await tunnel.close();
-      if (err instanceof DaemonStartError) throw err;
-      throw new DaemonStartError(err instanceof Error ? err.message : String(err), { cause: err });
+      throw startError(err);
     }
+  }
+
+  /** What the built-in services may use of this node. */
+  #serviceContext(): ServiceContext {
+    const { peers, tunnel, dialer } = this;
+    const keys = this.#keys;
+    return {
+      nodeId: () => this.#nodeId,
+      identity: this.identity,
+      stateDir: this.config.stateDir,
+      log: this.log,
+      sessions: this.manager,
+      registry: this.registry,
+      dial: async (node, port, options) => streamFromTransport(await dialer.dial(node, port, options)),
+      peers: {
+        publicKey: (node) => keys.publicKey(node),
+        isRouted: (node) => peers.isRouted(node),
+        disconnect: (node, delayMs) => {
+          peers.forget(node);
+          keys.forget(node);
+          setTimeout(() => {
+            if (!peers.isRouted(node)) tunnel.removePeer(node);
+          }, delayMs);
+        },
+      },
+      webhooks: this.webhooks,
+      lifecycle: {
+        afterHeartbeat: (hook) => this.#afterHeartbeat.push(hook),
+        afterReregister: (hook) => this.#afterReregister.push(hook),
+      },
+    };
   }
 
   async #finishStart(): Promise<void> {
@@ -200,13 +298,12 @@ export class Daemon {
       log: this.log,
       joined: (id) => this.webhooks.emit("network.auto_joined", { network_id: id }),
     });
-    for (const service of BUILTIN_SERVICES) {
-      if (config.disabledServices.includes(service.name)) continue;
-      this.#stopServices.push(await service.install(this));
-    }
-    this.ipc = await IpcServer.listen({
+    this.#services = await installBuiltinServices(this.#serviceContext(), config.disabledServices, {
+      onTrustChange: (node) => this.gate.invalidate(node),
+    });
+    this.#ipc = await IpcServer.listen({
       path: config.socketPath,
-      handler: new DaemonIpcHandler(this),
+      handler: new DaemonIpcHandler(this.#ipcNode()),
       logger: this.log.child("ipc"),
     });
     if (config.http) {
@@ -215,7 +312,7 @@ export class Daemon {
         info: () => this.info(),
         metrics: () => this.metrics(),
       });
-      this.http = await serveHttp(
+      this.#http = await serveHttp(
         app.fetch,
         { hostname: config.http.host, port: config.http.port },
         this.log,
@@ -228,8 +325,26 @@ export class Daemon {
       address: this.address.toString(),
       tunnel: formatHostPort(this.tunnel.localAddress()),
       socket: config.socketPath,
-      http: this.http?.url ?? "off",
+      http: this.#http?.url ?? "off",
     });
+  }
+
+  /** What the IPC commands may use of this node. */
+  #ipcNode(): IpcNode {
+    return {
+      nodeId: () => this.#nodeId,
+      streams: this.streams,
+      dialer: this.dialer,
+      peers: this.peers,
+      manager: this.manager,
+      registry: this.registry,
+      info: () => this.info(),
+      health: () => this.health(),
+      hostnameSet: (hostname) => this.#hostname = hostname,
+      visibilitySet: (isPublic) => this.#isPublic = isPublic,
+      setWebhook: (url) => this.webhooks.setUrl(url),
+      trust: () => this.trust,
+    };
   }
 
   /** Hands a packet from the session layer to the tunnel, resolving the peer first when needed. */
@@ -244,7 +359,7 @@ export class Daemon {
     this.peers.ensure(node).then(
       () => this.tunnel.send(node, pkt),
       (err) => {
-        this.unroutable++;
+        this.#unroutable++;
         this.log.debug("packet to unresolved node dropped", { node, err });
       },
     );
@@ -254,32 +369,34 @@ export class Daemon {
     if (this.#closing) return;
     try {
       await this.registry.heartbeat();
-      this.heartbeatFailures = 0;
-      this.lastHeartbeatError = "";
-      await this.#runHooks(this.afterHeartbeat, "after-heartbeat");
+      this.#heartbeatFailures = 0;
+      this.#lastHeartbeatError = "";
+      await this.#runHooks(this.#afterHeartbeat, "after-heartbeat");
     } catch (err) {
-      this.heartbeatFailures++;
-      this.lastHeartbeatError = err instanceof Error ? err.message : String(err);
-      this.log.warn("registry heartbeat failed", { failures: this.heartbeatFailures, err });
-      if (this.heartbeatFailures >= HEARTBEAT_FAILURES_BEFORE_REREGISTER) await this.#reregister();
+      this.#heartbeatFailures++;
+      this.#lastHeartbeatError = err instanceof Error ? err.message : String(err);
+      this.log.warn("registry heartbeat failed", { failures: this.#heartbeatFailures, err });
+      if (this.#heartbeatFailures >= HEARTBEAT_FAILURES_BEFORE_REREGISTER) await this.#reregister();
     }
   }
 
   async #reregister(): Promise<void> {
     try {
-      const reply = await this.registry.register(registrationFields(this.config, this.tunnel, this.hostname));
+      const reply = await this.registry.register(
+        registrationFields(this.config, this.tunnel, this.#hostname),
+      );
       if (reply.node_id !== this.nodeId) {
         this.log.warn("registry assigned a new node id; restart to adopt it", {
           old: this.nodeId,
           new: reply.node_id,
         });
       }
-      if (this.isPublic) await this.registry.setVisibility(true);
-      this.heartbeatFailures = 0;
-      this.lastHeartbeatError = "";
+      if (this.#isPublic) await this.registry.setVisibility(true);
+      this.#heartbeatFailures = 0;
+      this.#lastHeartbeatError = "";
       this.log.info("re-registered with the registry", { node: reply.node_id });
       this.webhooks.emit("node.reregistered", { address: this.address.toString() });
-      await this.#runHooks(this.afterReregister, "after-reregister");
+      await this.#runHooks(this.#afterReregister, "after-reregister");
     } catch (err) {
       this.log.warn("re-registration failed", { err });
     }
@@ -299,10 +416,11 @@ export class Daemon {
   health(): HealthReport {
     const checks: Record<string, HealthCheck> = {
       tunnel: this.#closing ? { ok: false, reason: "shutting down" } : { ok: true },
-      registry: this.heartbeatFailures === 0
-        ? { ok: true }
-        : { ok: false, reason: `${this.heartbeatFailures} heartbeat(s) failed: ${this.lastHeartbeatError}` },
-      ipc: this.ipc ? { ok: true } : { ok: false, reason: "IPC socket not listening" },
+      registry: this.#heartbeatFailures === 0 ? { ok: true } : {
+        ok: false,
+        reason: `${this.#heartbeatFailures} heartbeat(s) failed: ${this.#lastHeartbeatError}`,
+      },
+      ipc: this.#ipc ? { ok: true } : { ok: false, reason: "IPC socket not listening" },
     };
     return foldHealth(checks);
   }
@@ -379,10 +497,10 @@ export class Daemon {
     if (this.#closing) return;
     this.#closing = true;
     if (this.#heartbeat !== undefined) clearInterval(this.#heartbeat);
-    for (const stop of this.#stopServices.reverse()) await stop();
-    await this.ipc?.close();
+    await this.#services?.stop();
+    await this.#ipc?.close();
     this.manager.shutdown();
-    await this.http?.close();
+    await this.#http?.close();
     // Let the FINs leave before the socket goes.
     await new Promise((r) => setTimeout(r, 20));
     this.#stopTimers();
@@ -392,6 +510,11 @@ export class Daemon {
     await this.webhooks.close();
     this.log.info("daemon stopped", { node: this.nodeId });
   }
+}
+
+function startError(err: unknown): DaemonStartError {
+  if (err instanceof DaemonStartError) return err;
+  return new DaemonStartError(err instanceof Error ? err.message : String(err), { cause: err });
 }
 
 function registrationFields(config: DaemonConfig, tunnel: Tunnel, hostname?: string) {

@@ -5,11 +5,13 @@
  * replies returned as the registry sent them; Info and Health report the daemon.
  */
 import { Address, BROADCAST_NODE } from "../protocol/address.ts";
-import { DialError } from "../transport/manager.ts";
-import type { CloseReason } from "../transport/stream.ts";
+import type { SessionManager } from "../transport/manager.ts";
+import type { RegistryClient } from "../registry/client.ts";
+import type { HealthReport } from "../http/health.ts";
+import type { TrustService } from "../services/trust/service.ts";
 import type { IpcClient, IpcHandler } from "./ipc/server.ts";
 import type { HandshakeOp, NetworkOp } from "./ipc/codec.ts";
-import { handshakeCommand } from "../services/trust/ipc.ts";
+import { handshakeCommand } from "./ipc_handshake.ts";
 import type {
   DeregisterReply,
   HandshakeReply,
@@ -23,7 +25,27 @@ import type {
   SetVisibilityReply,
   SetWebhookReply,
 } from "./ipc/replies.ts";
-import type { Daemon } from "./daemon.ts";
+import type { Dialer } from "./dialer.ts";
+import type { PeerDirectory } from "./peers.ts";
+import type { StreamBridge } from "./streams.ts";
+
+/** What the IPC commands use of the daemon. */
+export interface IpcNode {
+  nodeId(): number;
+  readonly streams: StreamBridge;
+  readonly dialer: Pick<Dialer, "dial">;
+  readonly peers: Pick<PeerDirectory, "ensure">;
+  readonly manager: Pick<SessionManager, "sendTo">;
+  readonly registry: RegistryClient;
+  info(): InfoReply;
+  health(): HealthReport;
+  /** The registry accepted a new hostname / visibility for us. */
+  hostnameSet(hostname: string): void;
+  visibilitySet(isPublic: boolean): void;
+  setWebhook(url: string): void;
+  /** The trust service, unless disabled. */
+  trust(): TrustService | undefined;
+}
 
 /** Prefixes a registry failure the way the reference does: `<op>: registry: <text>`. */
 async function viaRegistry<T>(op: string, call: () => Promise<T>): Promise<T> {
@@ -36,63 +58,42 @@ async function viaRegistry<T>(op: string, call: () => Promise<T>): Promise<T> {
 
 /** The daemon's IPC command handler. */
 export class DaemonIpcHandler implements IpcHandler {
-  constructor(private readonly daemon: Daemon) {}
+  constructor(private readonly node: IpcNode) {}
 
   bind(client: IpcClient, port: number): number {
-    return this.daemon.streams.bind(client, port);
+    return this.node.streams.bind(client, port);
   }
 
   async dial(client: IpcClient, addr: Address, port: number, signal: AbortSignal): Promise<number> {
-    const { daemon } = this;
-    const target = new Address(0, addr.node); // our traffic is on network 0 (transport.md §1 caveat)
-    try {
-      await daemon.peers.ensure(target.node);
-    } catch (err) {
-      throw new Error(`dial: ${err instanceof Error ? err.message : String(err)}`);
-    }
-    const remote = target.node !== daemon.nodeId;
-    if (remote) daemon.nat.beforeDial(target.node);
-    // A SYN that goes unanswered may mean the peer moved (restarted on a new port): look it up again.
-    // The NAT strategy punches on the first timeouts and moves the peer to the relay on the 3rd.
-    const stream = daemon.manager.dial(target, port, {
-      onSynTimeout: (expiries) => {
-        if (!remote) return;
-        void daemon.peers.refresh(target.node);
-        daemon.nat.onSynTimeout(target.node, expiries);
-      },
-    });
-    daemon.streams.adopt(client, stream);
-    try {
-      await daemon.streams.awaitOpen(stream, signal);
-    } catch (reason) {
-      throw new DialError(reason as CloseReason);
-    }
+    const { node } = this;
+    const stream = await node.dialer.dial(addr.node, port, { signal });
+    node.streams.adopt(client, stream);
     // Data may already be waiting; forward it once DialOK has gone out.
-    setTimeout(() => daemon.streams.start(stream.id), 0);
+    setTimeout(() => node.streams.start(stream.id), 0);
     return stream.id;
   }
 
   send(client: IpcClient, connId: number, data: Uint8Array): Promise<void> {
-    return this.daemon.streams.send(client, connId, data);
+    return this.node.streams.send(client, connId, data);
   }
 
   close(client: IpcClient, connId: number): void {
-    this.daemon.streams.close(client, connId);
+    this.node.streams.close(client, connId);
   }
 
   async sendTo(_client: IpcClient, addr: Address, port: number, data: Uint8Array): Promise<void> {
-    const { daemon } = this;
+    const { node } = this;
     if (addr.node === BROADCAST_NODE) {
       if (addr.network === 0) throw new Error("sendto: broadcast on backbone network is not permitted");
-      const reply = await viaRegistry("sendto", () => daemon.registry.listNodes(addr.network));
+      const reply = await viaRegistry("sendto", () => node.registry.listNodes(addr.network));
       const nodes = Array.isArray(reply.nodes)
         ? reply.nodes as { node_id?: number; offline?: boolean }[]
         : [];
-      if (!nodes.some((n) => n.node_id === daemon.nodeId)) {
+      if (!nodes.some((n) => n.node_id === node.nodeId())) {
         throw new Error(`sendto: not a member of network ${addr.network}`);
       }
       for (const n of nodes) {
-        if (typeof n.node_id !== "number" || n.node_id === daemon.nodeId || n.offline) continue;
+        if (typeof n.node_id !== "number" || n.node_id === node.nodeId() || n.offline) continue;
         await this.#sendDatagram(new Address(0, n.node_id), port, data).catch(() => {});
       }
       return;
@@ -102,20 +103,20 @@ export class DaemonIpcHandler implements IpcHandler {
 
   async #sendDatagram(dst: Address, port: number, data: Uint8Array): Promise<void> {
     try {
-      await this.daemon.peers.ensure(dst.node);
+      await this.node.peers.ensure(dst.node);
     } catch (err) {
       throw new Error(`sendto: ${err instanceof Error ? err.message : String(err)}`);
     }
-    this.daemon.manager.sendTo(dst, port, data);
+    this.node.manager.sendTo(dst, port, data);
   }
 
   info(): InfoReply {
-    return this.daemon.info();
+    return this.node.info();
   }
 
   health(): HealthReply {
-    const info = this.daemon.info();
-    const report = this.daemon.health();
+    const info = this.node.info();
+    const report = this.node.health();
     // The reference's keys, plus our folded status and reasons (extra keys are ignored by its drivers).
     return {
       status: report.status,
@@ -129,7 +130,7 @@ export class DaemonIpcHandler implements IpcHandler {
   }
 
   async resolveHostname(_client: IpcClient, hostname: string): Promise<ResolveHostnameReply> {
-    const reply = await viaRegistry("resolve_hostname", () => this.daemon.registry.resolveHostname(hostname));
+    const reply = await viaRegistry("resolve_hostname", () => this.node.registry.resolveHostname(hostname));
     return {
       type: "resolve_hostname_ok",
       node_id: Number(reply.node_id),
@@ -140,43 +141,43 @@ export class DaemonIpcHandler implements IpcHandler {
   }
 
   async setHostname(_client: IpcClient, hostname: string): Promise<SetHostnameReply> {
-    const reply = await viaRegistry("set_hostname", () => this.daemon.registry.setHostname(hostname));
-    this.daemon.hostname = hostname;
+    const reply = await viaRegistry("set_hostname", () => this.node.registry.setHostname(hostname));
+    this.node.hostnameSet(hostname);
     return reply as SetHostnameReply;
   }
 
   async setVisibility(_client: IpcClient, isPublic: boolean): Promise<SetVisibilityReply> {
-    const reply = await viaRegistry("set_visibility", () => this.daemon.registry.setVisibility(isPublic));
-    this.daemon.isPublic = isPublic;
+    const reply = await viaRegistry("set_visibility", () => this.node.registry.setVisibility(isPublic));
+    this.node.visibilitySet(isPublic);
     return reply as SetVisibilityReply;
   }
 
   async deregister(): Promise<DeregisterReply> {
-    return await viaRegistry("deregister", () => this.daemon.registry.deregister()) as DeregisterReply;
+    return await viaRegistry("deregister", () => this.node.registry.deregister()) as DeregisterReply;
   }
 
   async setTags(_client: IpcClient, tags: string[]): Promise<SetTagsReply> {
-    return await viaRegistry("set_tags", () => this.daemon.registry.setTags(tags)) as SetTagsReply;
+    return await viaRegistry("set_tags", () => this.node.registry.setTags(tags)) as SetTagsReply;
   }
 
   async setTaskExec(_client: IpcClient, enabled: boolean): Promise<SetTaskExecReply> {
     return await viaRegistry(
       "set_task_exec",
-      () => this.daemon.registry.setTaskExec(enabled),
+      () => this.node.registry.setTaskExec(enabled),
     ) as SetTaskExecReply;
   }
 
   setWebhook(_client: IpcClient, url: string): SetWebhookReply {
-    this.daemon.webhooks.setUrl(url);
+    this.node.setWebhook(url);
     return { webhook: url };
   }
 
   handshake(_client: IpcClient, op: HandshakeOp): Promise<HandshakeReply> {
-    return handshakeCommand(this.daemon.trust, op);
+    return handshakeCommand(this.node.trust(), op);
   }
 
   network(_client: IpcClient, op: NetworkOp): Promise<NetworkReply> {
-    const r = this.daemon.registry;
+    const r = this.node.registry;
     switch (op.sub) {
       case "list":
         return viaRegistry("network list", () => r.listNetworks());
@@ -196,6 +197,6 @@ export class DaemonIpcHandler implements IpcHandler {
   }
 
   clientGone(client: IpcClient): void {
-    this.daemon.streams.release(client);
+    this.node.streams.release(client);
   }
 }

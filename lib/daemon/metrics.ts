@@ -4,12 +4,32 @@
  * the registry session. Read at scrape time from the owners' counters.
  */
 import { byLabel, type MetricFamily, single } from "../http/prometheus.ts";
-import type { Daemon } from "./daemon.ts";
+import type { Tunnel } from "../tunnel/tunnel.ts";
+import type { SessionManager } from "../transport/manager.ts";
 import { trustMetrics } from "../services/trust/metrics.ts";
+import type { TrustService } from "../services/trust/service.ts";
 import { taskMetrics } from "../services/tasks/metrics.ts";
+import type { TaskService } from "../services/tasks/service.ts";
+import type { WebhookEmitter } from "./webhooks.ts";
+import type { TrustGate } from "./trust_gate.ts";
+import type { NatTraversal } from "./nat.ts";
+
+/** What a scrape reads of the daemon (the daemon itself satisfies it). */
+export interface MetricsSource {
+  readonly startedAt: number;
+  readonly tunnel: Pick<Tunnel, "stats">;
+  readonly manager: Pick<SessionManager, "connections" | "counters" | "listenerPorts">;
+  readonly webhooks: Pick<WebhookEmitter, "stats">;
+  readonly gate: Pick<TrustGate, "refused">;
+  readonly nat: Pick<NatTraversal, "metrics">;
+  readonly unroutable: number;
+  readonly heartbeatFailures: number;
+  readonly trust?: TrustService;
+  readonly tasks?: TaskService;
+}
 
 /** Builds the families for one scrape. */
-export function daemonMetrics(d: Daemon): MetricFamily[] {
+export function daemonMetrics(d: MetricsSource): MetricFamily[] {
   const t = d.tunnel.stats();
   const conns = [...d.manager.connections()].map((s) => s.stats());
   const byState: Record<string, number> = {

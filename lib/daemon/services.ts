@@ -1,22 +1,45 @@
 /**
- * The services the daemon runs itself, each installed once the daemon is registered and
- * its session layer is up. An installer returns a stop function. To add a built-in
- * service, add it to {@link BUILTIN_SERVICES} (services.md §0 lists which ports run here).
+ * The services the daemon runs itself, each installed with the daemon's service context once
+ * the node is registered and its session layer is up. To add a built-in service, add it to
+ * {@link BUILTIN_SERVICES} (services.md §0 lists which ports run here); when the daemon needs
+ * something from it (as the gate needs the trust service), return it in the handle and give
+ * {@link BuiltinServices} a field for it.
  */
-import type { Daemon } from "./daemon.ts";
 import { PORT_ECHO } from "../protocol/ports.ts";
+import type { ServiceContext, ServiceHandle } from "../services/context.ts";
 import { startEchoService } from "../services/echo.ts";
 import { installTrustService } from "../services/trust/install.ts";
+import type { TrustService } from "../services/trust/service.ts";
 import { installTaskService } from "../services/tasks/install.ts";
+import type { TaskService } from "../services/tasks/service.ts";
 import { installDataExchangeService } from "../services/dataexchange/install.ts";
 import { installEventStreamService } from "../services/eventstream/install.ts";
+
+/** What the daemon hands the installers besides the context. */
+export interface BuiltinOptions {
+  /** The trust service reports a peer whose trust changed (the gate drops its cached verdict). */
+  onTrustChange(node: number): void;
+}
+
+/** The running built-in services the daemon reads. */
+export interface BuiltinServices {
+  /** The trust handshake (port 444), unless disabled. */
+  readonly trust?: TrustService;
+  /** The task service (port 1003), unless disabled. */
+  readonly tasks?: TaskService;
+  /** Stops every installed service, the last installed first. */
+  stop(): Promise<void>;
+}
 
 /** A built-in service. */
 export interface DaemonService {
   /** Name used in logs and in the config's disable list (e.g. "echo"). */
   name: string;
-  /** Starts the service; the result stops it. */
-  install(daemon: Daemon): (() => void | Promise<void>) | Promise<() => void | Promise<void>>;
+  /** Starts the service; the handle stops it and may carry a part the daemon reads. */
+  install(
+    ctx: ServiceContext,
+    options: BuiltinOptions,
+  ): Promise<ServiceHandle & { trust?: TrustService; tasks?: TaskService }>;
 }
 
 /**
@@ -24,9 +47,57 @@ export interface DaemonService {
  * is loaded no port is bound, so no peer can slip past a revocation during start-up.
  */
 export const BUILTIN_SERVICES: readonly DaemonService[] = [
-  { name: "trust", install: (d) => installTrustService(d) },
-  { name: "echo", install: (d) => startEchoService(d.manager, PORT_ECHO) },
-  { name: "dataexchange", install: (d) => installDataExchangeService(d) },
-  { name: "eventstream", install: (d) => installEventStreamService(d) },
-  { name: "tasksubmit", install: (d) => installTaskService(d) },
+  {
+    name: "trust",
+    install: async (ctx, o) => {
+      const h = await installTrustService(ctx, { onTrustChange: o.onTrustChange });
+      return { stop: h.stop, trust: h.service };
+    },
+  },
+  { name: "echo", install: (ctx) => Promise.resolve({ stop: startEchoService(ctx.sessions, PORT_ECHO) }) },
+  { name: "dataexchange", install: (ctx) => Promise.resolve(installDataExchangeService(ctx)) },
+  { name: "eventstream", install: (ctx) => Promise.resolve(installEventStreamService(ctx)) },
+  {
+    name: "tasksubmit",
+    install: async (ctx) => {
+      const h = await installTaskService(ctx);
+      return { stop: h.stop, tasks: h.service };
+    },
+  },
 ];
+
+/**
+ * Installs the built-in services not named in `disabled`, in order. When one fails, those
+ * already running are stopped and the error is thrown.
+ */
+export async function installBuiltinServices(
+  ctx: ServiceContext,
+  disabled: readonly string[],
+  options: BuiltinOptions,
+): Promise<BuiltinServices> {
+  const handles: ServiceHandle[] = [];
+  let trust: TrustService | undefined;
+  let tasks: TaskService | undefined;
+  const stop = async () => {
+    for (const h of handles.splice(0).reverse()) {
+      try {
+        await h.stop();
+      } catch (err) {
+        ctx.log.warn("service stop failed", { err });
+      }
+    }
+  };
+  try {
+    for (const service of BUILTIN_SERVICES) {
+      if (disabled.includes(service.name)) continue;
+      const h = await service.install(ctx, options);
+      handles.push(h);
+      trust ??= h.trust;
+      tasks ??= h.tasks;
+    }
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { trust, tasks, stop };
+}

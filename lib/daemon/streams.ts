@@ -7,7 +7,7 @@
  */
 import type { IpcClient } from "./ipc/server.ts";
 import type { Listener, SessionManager } from "../transport/manager.ts";
-import type { CloseReason, Stream } from "../transport/stream.ts";
+import type { Stream } from "../transport/stream.ts";
 
 /** Most bytes handed to a client in one Recv push (one segment is typical). */
 export const RECV_CHUNK_BYTES = 64 * 1024;
@@ -18,8 +18,6 @@ interface OwnedStream {
   pumping: boolean;
   closeSent: boolean;
   writableWaiters: (() => void)[];
-  /** Set while a dial waits for the handshake. */
-  dialWaiter?: { resolve: () => void; reject: (reason: CloseReason) => void };
 }
 
 /** Ownership and data movement between streams and IPC clients. */
@@ -56,59 +54,16 @@ export class StreamBridge {
     return port;
   }
 
-  /** Makes `client` the owner of `stream` and starts forwarding its data. */
+  /** Makes `client` the owner of an open `stream` (accepted, or dialed by the dialer) and forwards its data. */
   adopt(client: IpcClient, stream: Stream): void {
     const owned: OwnedStream = { stream, client, pumping: false, closeSent: false, writableWaiters: [] };
     this.#conns.set(stream.id, owned);
     stream.onReadable = () => this.#pump(owned);
     stream.onWritable = () => this.#wakeWriters(owned);
-    stream.onOpen = () => {
-      const waiter = owned.dialWaiter;
-      owned.dialWaiter = undefined;
-      waiter?.resolve();
-    };
-    stream.onClose = (reason) => {
-      const waiter = owned.dialWaiter;
-      owned.dialWaiter = undefined;
-      if (waiter) {
-        owned.closeSent = true; // a failed dial is reported as an Error, not as CloseOK
-        this.#conns.delete(stream.id);
-        waiter.reject(reason);
-        return;
-      }
+    stream.onClose = () => {
       this.#wakeWriters(owned);
       this.#pump(owned);
     };
-  }
-
-  /**
-   * Waits until a dialed stream the client owns is established. Rejects with the close
-   * reason (refused, dial-timeout...) or "aborted" when `signal` fires (the stream is reset).
-   */
-  awaitOpen(stream: Stream, signal: AbortSignal): Promise<void> {
-    const owned = this.#conns.get(stream.id);
-    if (!owned) return Promise.reject<void>("local" satisfies CloseReason);
-    if (stream.state === "ESTABLISHED") return Promise.resolve();
-    return new Promise<void>((resolve, reject) => {
-      const onAbort = () => {
-        owned.dialWaiter = undefined;
-        this.#conns.delete(stream.id);
-        stream.abort();
-        reject("aborted" satisfies CloseReason);
-      };
-      if (signal.aborted) return onAbort();
-      signal.addEventListener("abort", onAbort, { once: true });
-      owned.dialWaiter = {
-        resolve: () => {
-          signal.removeEventListener("abort", onAbort);
-          resolve();
-        },
-        reject: (reason) => {
-          signal.removeEventListener("abort", onAbort);
-          reject(reason);
-        },
-      };
-    });
   }
 
   /** Starts forwarding a dialed stream's data (after DialOK went out). */

@@ -6,7 +6,7 @@
  */
 import type { Address } from "../protocol/address.ts";
 import type { Stream } from "../transport/stream.ts";
-import type { SessionManager } from "../transport/manager.ts";
+import type { Listener } from "../transport/manager.ts";
 import { PilotError } from "../errors.ts";
 
 /** Read/write timeouts and cancellation. */
@@ -29,6 +29,8 @@ export interface ByteStream {
 export interface PeerStream extends ByteStream {
   readonly remoteAddr: Address;
   readonly remotePort: number;
+  /** True once the connection has fully closed (both sides done, or reset). */
+  readonly closed: boolean;
 }
 
 /** A read or write did not finish in time, or the stream closed under it. */
@@ -79,6 +81,9 @@ export function streamFromTransport(stream: Stream): PeerStream {
   return {
     remoteAddr: stream.remoteAddr,
     remotePort: stream.remotePort,
+    get closed() {
+      return stream.state === "CLOSED" || stream.state === "TIME_WAIT";
+    },
     async read(options) {
       for (;;) {
         const chunk = stream.read();
@@ -109,7 +114,7 @@ export function streamFromTransport(stream: Stream): PeerStream {
  * {@link PeerStream}; a handler failure closes that stream only. Returns a stop function.
  */
 export function serveStreams(
-  manager: SessionManager,
+  manager: { listen(port: number): Listener; unlisten(listener: Listener): void },
   port: number,
   handler: (stream: PeerStream) => Promise<void>,
   onError?: (err: unknown) => void,

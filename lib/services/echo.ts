@@ -2,11 +2,14 @@
  * The echo service (port 7): every byte a peer sends on a stream comes straight back.
  * `pilot ping` and `pilot bench` measure round trips against it.
  */
-import type { SessionManager } from "../transport/manager.ts";
+import type { ServiceSessions } from "./context.ts";
 import type { Stream } from "../transport/stream.ts";
 
 /** Serves echo on `port`; returns a function that stops it. */
-export function startEchoService(manager: SessionManager, port: number): () => void {
+export function startEchoService(
+  manager: Pick<ServiceSessions, "listen" | "unlisten">,
+  port: number,
+): () => void {
   const listener = manager.listen(port);
   listener.onConnection = () => {
     for (let s = listener.accept(); s; s = listener.accept()) serve(s);

@@ -1,18 +1,19 @@
 /**
- * Plugs data exchange into a running daemon (the BUILTIN_SERVICES entry "dataexchange", disabled
- * by `--no-dataexchange`): port 1001 of its session layer, the mailbox under its state
+ * Installs data exchange in a node (the built-in service "dataexchange", disabled by
+ * `--no-dataexchange`): port 1001 of its session layer, the mailbox under its state
  * directory, its logger, and its webhooks for `message.received` / `file.received`.
  */
-import type { Daemon } from "../../daemon/daemon.ts";
+import type { ServiceContext, ServiceHandle } from "../context.ts";
 import { PORT_DATA_EXCHANGE } from "../../protocol/ports.ts";
 import { Mailbox } from "./mailbox.ts";
 import { startDataExchangeService } from "./server.ts";
 
-/** Starts data exchange on `daemon`; returns its stop function. */
-export function installDataExchangeService(daemon: Daemon): () => void {
-  return startDataExchangeService(daemon.manager, PORT_DATA_EXCHANGE, {
-    mailbox: new Mailbox(daemon.config.stateDir),
-    log: daemon.log.child("dataexchange"),
-    emit: (event, data) => daemon.webhooks.emit(event, data),
+/** Starts data exchange in the node of `ctx`. */
+export function installDataExchangeService(ctx: ServiceContext): ServiceHandle {
+  const stop = startDataExchangeService(ctx.sessions, PORT_DATA_EXCHANGE, {
+    mailbox: new Mailbox(ctx.stateDir),
+    log: ctx.log.child("dataexchange"),
+    emit: (event, data) => ctx.webhooks.emit(event, data),
   });
+  return { stop };
 }

@@ -11,7 +11,7 @@
  */
 import { utf8 } from "../../bytes.ts";
 import { Logger } from "../../log.ts";
-import type { SessionManager } from "../../transport/manager.ts";
+import type { ServiceSessions } from "../context.ts";
 import { type PeerStream, serveStreams } from "../byte_stream.ts";
 import { ByteBudget } from "../byte_budget.ts";
 import { StreamReader } from "../stream_reader.ts";
@@ -176,7 +176,7 @@ export class DataExchangeServer {
 
 /** Serves data exchange on `port` of a daemon's session layer; returns the stop function. */
 export function startDataExchangeService(
-  manager: SessionManager,
+  manager: Pick<ServiceSessions, "listen" | "unlisten">,
   port: number,
   options: DataExchangeServerOptions,
 ): () => void {

@@ -13,7 +13,7 @@
  * @module
  */
 import { Logger } from "../../log.ts";
-import type { SessionManager } from "../../transport/manager.ts";
+import type { ServiceSessions } from "../context.ts";
 import { type PeerStream, serveStreams } from "../byte_stream.ts";
 import { ByteBudget } from "../byte_budget.ts";
 import { StreamReader } from "../stream_reader.ts";
@@ -209,7 +209,7 @@ export class EventBroker {
 
 /** Serves the broker on `port` of a daemon's session layer; returns the stop function. */
 export function startEventStreamService(
-  manager: SessionManager,
+  manager: Pick<ServiceSessions, "listen" | "unlisten">,
   port: number,
   options: EventBrokerOptions = {},
 ): () => void {

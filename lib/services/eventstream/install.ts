@@ -1,16 +1,17 @@
 /**
- * Plugs the event-stream broker into a running daemon (the BUILTIN_SERVICES entry
- * "eventstream", disabled by `--no-eventstream`): port 1002 of its session layer, its logger,
- * and its webhooks for `pubsub.subscribed` / `pubsub.published` / `pubsub.unsubscribed`.
+ * Installs the event-stream broker in a node (the built-in service "eventstream", disabled by
+ * `--no-eventstream`): port 1002 of its session layer, its logger, and its webhooks for
+ * `pubsub.subscribed` / `pubsub.published` / `pubsub.unsubscribed`.
  */
-import type { Daemon } from "../../daemon/daemon.ts";
+import type { ServiceContext, ServiceHandle } from "../context.ts";
 import { PORT_EVENT_STREAM } from "../../protocol/ports.ts";
 import { startEventStreamService } from "./broker.ts";
 
-/** Starts the broker on `daemon`; returns its stop function. */
-export function installEventStreamService(daemon: Daemon): () => void {
-  return startEventStreamService(daemon.manager, PORT_EVENT_STREAM, {
-    log: daemon.log.child("eventstream"),
-    emit: (event, data) => daemon.webhooks.emit(event, data),
+/** Starts the broker in the node of `ctx`. */
+export function installEventStreamService(ctx: ServiceContext): ServiceHandle {
+  const stop = startEventStreamService(ctx.sessions, PORT_EVENT_STREAM, {
+    log: ctx.log.child("eventstream"),
+    emit: (event, data) => ctx.webhooks.emit(event, data),
   });
+  return { stop };
 }

@@ -1,52 +1,31 @@
 /**
- * Plugs the task service into a running daemon (the BUILTIN_SERVICES entry "tasksubmit"):
- * the daemon's session layer, registry session, state directory and logger, plus a dialer
- * that reaches a peer's task port through the daemon's own tunnel.
+ * Installs the task service in a node (the built-in service "tasksubmit"): its session layer,
+ * registry session, state directory, logger and dialer (a dropped task's submitter is told
+ * through the node's one dialer, so it crosses NATs like any other dial). The handle carries
+ * the service, whose counters the node's metrics read.
  */
-import type { Daemon } from "../../daemon/daemon.ts";
-import { Address } from "../../protocol/address.ts";
-import { streamFromTransport } from "../byte_stream.ts";
+import type { ServiceContext, ServiceHandle } from "../context.ts";
 import { TaskService, type TaskServiceOptions } from "./service.ts";
 
-/** How long the daemon waits for a submitter's task port when notifying it. */
-export const NOTIFY_DIAL_TIMEOUT_MS = 15_000;
+export { NOTIFY_DIAL_TIMEOUT_MS } from "./service.ts";
 
-/** Starts the task service on `daemon`; resolves to its stop function. */
+/** A running task service. */
+export interface TaskServiceHandle extends ServiceHandle {
+  readonly service: TaskService;
+}
+
+/** Starts the task service in the node of `ctx`. */
 export async function installTaskService(
-  daemon: Daemon,
+  ctx: ServiceContext,
   options: TaskServiceOptions = {},
-): Promise<() => Promise<void>> {
-  const svc = await TaskService.start({
-    manager: daemon.manager,
-    registry: daemon.registry,
-    nodeId: () => daemon.nodeId,
-    stateDir: daemon.config.stateDir,
-    log: daemon.log.child("tasks"),
-    dial: async (node, port) => {
-      await daemon.peers.ensure(node);
-      const stream = daemon.manager.dial(new Address(0, node), port);
-      const opened = new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => {
-          stream.abort();
-          reject(new Error(`dial ${node}:${port} timed out`));
-        }, NOTIFY_DIAL_TIMEOUT_MS);
-        stream.onOpen = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-        stream.onClose = (reason) => {
-          clearTimeout(timer);
-          reject(new Error(`dial ${node}:${port} failed: ${reason}`));
-        };
-      });
-      await opened;
-      stream.onOpen = stream.onClose = undefined;
-      return streamFromTransport(stream);
-    },
+): Promise<TaskServiceHandle> {
+  const service = await TaskService.start({
+    sessions: ctx.sessions,
+    registry: ctx.registry,
+    nodeId: () => ctx.nodeId(),
+    stateDir: ctx.stateDir,
+    log: ctx.log.child("tasks"),
+    dial: (node, port, opts) => ctx.dial(node, port, opts),
   }, options);
-  daemon.tasks = svc;
-  return async () => {
-    await svc.stop();
-    if (daemon.tasks === svc) daemon.tasks = undefined;
-  };
+  return { service, stop: () => service.stop() };
 }

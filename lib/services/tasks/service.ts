@@ -13,8 +13,8 @@ import { Address, AddressError } from "../../protocol/address.ts";
 import { PORT_TASKS } from "../../protocol/ports.ts";
 import type { Logger } from "../../log.ts";
 import { fromBase64, utf8 } from "../../bytes.ts";
-import type { SessionManager } from "../../transport/manager.ts";
-import { type ByteStream, type PeerStream, serveStreams } from "../byte_stream.ts";
+import { type PeerStream, serveStreams } from "../byte_stream.ts";
+import type { ServiceContext, ServiceSessions } from "../context.ts";
 import {
   FRAME_SEND_RESULTS,
   FRAME_STATUS_UPDATE,
@@ -58,16 +58,17 @@ export interface TaskRegistry {
   updatePoloScore(nodeId: number, delta: number): Promise<unknown>;
 }
 
-/** What the service needs from the daemon. */
-export interface TaskServiceHost {
-  manager: SessionManager;
+/** How long the service waits for a submitter's task port when notifying it. */
+export const NOTIFY_DIAL_TIMEOUT_MS = 15_000;
+
+/**
+ * What the service uses of its node: a {@link ServiceContext} satisfies it. `dial` opens a
+ * stream to a submitter's task port (to tell it its task was dropped).
+ */
+export interface TaskServiceHost extends Pick<ServiceContext, "nodeId" | "stateDir" | "dial"> {
+  sessions: Pick<ServiceSessions, "listen" | "unlisten">;
   registry: TaskRegistry;
-  /** This node's id (read each time: it may change on re-registration). */
-  nodeId(): number;
-  stateDir: string;
   log: Logger;
-  /** Opens a stream to `node`'s task port (used to tell a submitter its task was dropped). */
-  dial(node: number, port: number): Promise<ByteStream>;
 }
 
 /** Tunables (tests shorten them). */
@@ -142,7 +143,7 @@ export class TaskService {
     }
     await svc.#maintain();
     svc.#stopListening = serveStreams(
-      host.manager,
+      host.sessions,
       PORT_TASKS,
       (s) => svc.#serve(s),
       (err) => host.log.debug("task connection failed", { err }),
@@ -413,7 +414,7 @@ export class TaskService {
     }
     if (node === this.#host.nodeId()) return;
     try {
-      const stream = await this.#host.dial(node, PORT_TASKS);
+      const stream = await this.#host.dial(node, PORT_TASKS, { timeoutMs: NOTIFY_DIAL_TIMEOUT_MS });
       try {
         await sendStatusUpdate(stream, update);
       } finally {

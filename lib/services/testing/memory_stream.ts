@@ -37,6 +37,9 @@ export function memoryStreamPair(options: MemoryPairOptions = {}): { a: PeerStre
   const make = (inbox: Side, outbox: Side, remote: Address, port: number): PeerStream => ({
     remoteAddr: remote,
     remotePort: port,
+    get closed() {
+      return inbox.ended && outbox.ended;
+    },
     async read(io?: IoOptions) {
       for (;;) {
         const chunk = inbox.queue.shift();

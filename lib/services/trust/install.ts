@@ -1,27 +1,36 @@
 /**
- * Plugs the trust handshake into a running daemon (the BUILTIN_SERVICES entry "trust"):
- * opens `trust.json` beside the identity file, serves port 444, exposes the service as
- * `daemon.trust` (read by the privacy gate and the IPC handler), polls the registry
- * relay after every heartbeat and re-reports trust pairs after re-registration.
+ * Installs the trust handshake in a node (the built-in service "trust"): opens `trust.json` in
+ * the state directory, serves port 444, polls the registry relay after every heartbeat and
+ * re-reports trust pairs after re-registration. The handle carries the service, which the
+ * node's privacy gate, IPC Handshake command and metrics read.
  */
-import { dirname } from "node:path";
-import type { Daemon } from "../../daemon/daemon.ts";
+import type { ServiceContext, ServiceHandle } from "../context.ts";
 import { TrustService } from "./service.ts";
 import { TrustStore } from "./store.ts";
 
-/** Starts the trust service on `daemon`; resolves to its stop function. */
-export async function installTrustService(daemon: Daemon): Promise<() => Promise<void>> {
-  const log = daemon.log.child("trust");
-  const store = await TrustStore.open(dirname(daemon.identity.path), log);
-  const service = new TrustService(daemon, {
+/** A running trust service. */
+export interface TrustServiceHandle extends ServiceHandle {
+  readonly service: TrustService;
+}
+
+/** Options of {@link installTrustService}. */
+export interface TrustInstallOptions {
+  /** Called whenever a peer's trust changes (the gate drops its cached verdict). */
+  onTrustChange?: (node: number) => void;
+}
+
+/** Starts the trust service in the node of `ctx`. */
+export async function installTrustService(
+  ctx: ServiceContext,
+  options: TrustInstallOptions = {},
+): Promise<TrustServiceHandle> {
+  const store = await TrustStore.open(ctx.stateDir, ctx.log.child("trust"));
+  const service = new TrustService(ctx, {
     store,
-    onTrustChange: (node) => daemon.gate.invalidate(node),
+    onTrustChange: options.onTrustChange,
   });
   service.start();
-  daemon.trust = service;
-  daemon.afterHeartbeat.push(() => service.pollRelay());
-  daemon.afterReregister.push(() => service.reReport());
-  return async () => {
-    await service.close();
-  };
+  ctx.lifecycle.afterHeartbeat(() => service.pollRelay());
+  ctx.lifecycle.afterReregister(() => service.reReport());
+  return { service, stop: () => service.close() };
 }

@@ -4,7 +4,8 @@
  * drive (request, approve, reject, revoke), and the registry relay for peers that
  * cannot be dialed (polled after every heartbeat, trust re-reported after
  * re-registration). The deny set (peers our operator revoked) and the trusted set it
- * keeps are the first things the daemon's privacy gate consults.
+ * keeps are the first things the node's privacy gate consults. Messages are built and sent
+ * by messenger.ts (through the node's dialer), the registry calls live in registry_relay.ts.
  *
  * Deliberately stricter than the reference (each closes a way to make a node trust
  * someone it never asked): a message must be signed and come from the node it names
@@ -16,121 +17,61 @@
  * re-establishes trust (the operator approves it, asks it, or it accepts our request).
  * @module
  */
-import { PilotError } from "../../errors.ts";
 import { fromBase64, toBase64, utf8 } from "../../bytes.ts";
 import type { Logger } from "../../log.ts";
-import { Address } from "../../protocol/address.ts";
 import { PORT_TRUST } from "../../protocol/ports.ts";
-import { signEd25519, verifyEd25519 } from "../../crypto/ed25519.ts";
-import type { RegistryClient } from "../../registry/client.ts";
-import type { SessionManager } from "../../transport/manager.ts";
-import type { Tunnel } from "../../tunnel/tunnel.ts";
-import type { PeerDirectory } from "../../daemon/peers.ts";
-import { type PeerStream, serveStreams, streamFromTransport } from "../byte_stream.ts";
+import { verifyEd25519 } from "../../crypto/ed25519.ts";
+import { type PeerStream, serveStreams } from "../byte_stream.ts";
+import type { ServiceContext } from "../context.ts";
 import {
   decodeHandshake,
-  encodeHandshake,
   freshness,
   HandshakeCodecError,
   type HandshakeMessage,
   handshakeSigningText,
   HandshakeType,
   type KnownHandshakeType,
-  MAX_MESSAGE_BYTES,
   MAX_TEXT_LENGTH,
   replayKey,
   REVOKE_REASON,
 } from "./codec.ts";
 import { HandshakeReplayCache, REPLAY_REAP_INTERVAL_MS } from "./replay.ts";
 import type { TrustedRecord, TrustStore } from "./store.ts";
+import { TrustRegistry, validNode } from "./registry_relay.ts";
+import { HandshakeMessenger, type MessageFields, readMessage } from "./messenger.ts";
+import {
+  type DropReason,
+  type PendingView,
+  type TrustedPeerView,
+  TrustError,
+  type TrustStats,
+} from "./types.ts";
+
+export { DIRECT_DIAL_TIMEOUT_MS, SEND_SETTLE_MS } from "./messenger.ts";
+export {
+  type DropReason,
+  type PendingView,
+  type TrustedPeerView,
+  TrustError,
+  type TrustStats,
+} from "./types.ts";
 
 /** How long the server waits for a connection's message. */
 export const READ_TIMEOUT_MS = 10_000;
-/** How long a direct send may spend dialing before the relay is used instead. */
-export const DIRECT_DIAL_TIMEOUT_MS = 8_000;
-/** How long a sent message's connection is given to close cleanly before the tunnel may go. */
-export const SEND_SETTLE_MS = 2_000;
 /** How long after a revocation the tunnel session goes (the resets sent just before must leave first). */
 export const TUNNEL_TEARDOWN_DELAY_MS = 200;
 /** Most pending inbound requests; a new sender beyond it is dropped. */
 export const MAX_PENDING = 256;
 /** Most outgoing requests remembered; the oldest mark goes first. */
 export const MAX_OUTGOING = 4096;
-/** Largest node id (u32). */
-const MAX_NODE_ID = 0xffff_ffff;
-/** Poll interval while waiting for a sent message's connection to close. */
-const SETTLE_POLL_MS = 20;
 /** The message types a peer may send. */
 const WIRE_TYPES = new Set<string>(Object.values(HandshakeType));
 
-/** A local operation was refused (unknown peer, not trusted, relay failure). */
-export class TrustError extends PilotError {}
-
-/** Where a webhook event goes (the daemon's emitter). */
-export interface WebhookSink {
-  emit(event: string, data: Record<string, unknown>): void;
-}
-
-/** What the service needs from the daemon (a {@link Daemon} satisfies it). */
-export interface TrustHost {
-  readonly nodeId: number;
-  readonly identity: { readonly seed: Uint8Array; readonly publicKey: Uint8Array };
-  readonly registry: Pick<
-    RegistryClient,
-    "lookup" | "reportTrust" | "revokeTrust" | "requestHandshake" | "pollHandshakes" | "respondHandshake"
-  >;
-  readonly peers: Pick<PeerDirectory, "ensure" | "refresh" | "forget" | "publicKey" | "isRouted">;
-  readonly tunnel: Pick<Tunnel, "removePeer">;
-  readonly manager: SessionManager;
-  readonly log: Logger;
-  readonly webhooks?: WebhookSink;
-}
-
-/** A trusted peer as the IPC Handshake "trusted" list shows it (ipc.md §6.3; times in Unix s). */
-export interface TrustedPeerView {
-  node_id: number;
-  public_key: string;
-  approved_at: number;
-  mutual: boolean;
-  network: number;
-}
-
-/** A pending request as the IPC Handshake "pending" list shows it. */
-export interface PendingView {
-  node_id: number;
-  public_key: string;
-  justification: string;
-  received_at: number;
-}
-
-/** Why a received message was not acted on. */
-export type DropReason =
-  | "malformed"
-  | "timeout"
-  | "too-old"
-  | "future"
-  | "replay"
-  | "replay-full"
-  | "source-mismatch"
-  | "unsigned"
-  | "no-key"
-  | "key-mismatch"
-  | "bad-signature"
-  | "unknown-type"
-  | "pending-full"
-  | "unsolicited-accept";
-
-/** Counters for /metrics. */
-export interface TrustStats {
-  /** Messages processed, by type (direct and relayed). */
-  processed: Record<string, number>;
-  /** Messages dropped, by reason. */
-  dropped: Partial<Record<DropReason, number>>;
-  /** Messages we sent, by path. */
-  sent: { direct: number; relay: number; failed: number };
-  /** Auto-approvals, by reason. */
-  autoApproved: { mutual: number; same_network: number };
-}
+/** What the service uses of its node. */
+export type TrustContext = Pick<
+  ServiceContext,
+  "nodeId" | "identity" | "registry" | "peers" | "sessions" | "dial" | "log" | "webhooks"
+>;
 
 /** Options of {@link TrustService}. */
 export interface TrustServiceOptions {
@@ -151,7 +92,9 @@ export class TrustService {
     sent: { direct: 0, relay: 0, failed: 0 },
     autoApproved: { mutual: 0, same_network: 0 },
   };
-  readonly #host: TrustHost;
+  readonly #ctx: TrustContext;
+  readonly #messenger: HandshakeMessenger;
+  readonly #relay: TrustRegistry;
   readonly #store: TrustStore;
   readonly #onTrustChange: (node: number) => void;
   readonly #now: () => number;
@@ -163,18 +106,20 @@ export class TrustService {
   #reaper?: ReturnType<typeof setInterval>;
   #closed = false;
 
-  constructor(host: TrustHost, options: TrustServiceOptions) {
-    this.#host = host;
+  constructor(ctx: TrustContext, options: TrustServiceOptions) {
+    this.#ctx = ctx;
     this.#store = options.store;
     this.#onTrustChange = options.onTrustChange ?? (() => {});
     this.#now = options.now ?? Date.now;
-    this.#log = host.log.child("trust");
+    this.#log = ctx.log.child("trust");
+    this.#messenger = new HandshakeMessenger(ctx, this.#now);
+    this.#relay = new TrustRegistry(ctx.registry, () => ctx.nodeId(), this.#log);
   }
 
   /** Starts serving port 444 and the replay-cache reaper. */
   start(): void {
     this.#stopServing = serveStreams(
-      this.#host.manager,
+      this.#ctx.sessions,
       PORT_TRUST,
       (stream) => this.#serve(stream),
       (err) => this.#log.debug("handshake connection failed", { err }),
@@ -261,8 +206,8 @@ export class TrustService {
       await this.#grant(peer, { key: pending.publicKey, mutual: true, network: 0 });
       this.#autoApproved(peer, "mutual");
       this.#background("answer mutual request", async () => {
-        await this.#reportTrust(peer);
-        await this.#host.registry.respondHandshake(peer, true).catch(() => {});
+        await this.#relay.reportTrust(peer);
+        await this.#ctx.registry.respondHandshake(peer, true).catch(() => {});
         await this.#sendDirect(peer, HandshakeType.Accept).catch(() => {});
       });
       return;
@@ -275,7 +220,7 @@ export class TrustService {
       this.#log.debug("direct handshake request failed; relaying", { peer, err });
     }
     try {
-      await this.#host.registry.requestHandshake(peer, justification);
+      await this.#ctx.registry.requestHandshake(peer, justification);
       this.stats.sent.relay++;
     } catch (err) {
       this.stats.sent.failed++;
@@ -295,8 +240,8 @@ export class TrustService {
     await this.#grant(peer, { key: pending.publicKey, mutual: false, network: 0 });
     this.#emit("handshake.approved", { peer_node_id: peer });
     this.#background("announce approval", async () => {
-      await this.#reportTrust(peer);
-      await this.#host.registry.respondHandshake(peer, true).catch((err) =>
+      await this.#relay.reportTrust(peer);
+      await this.#ctx.registry.respondHandshake(peer, true).catch((err) =>
         this.#log.info("relay answer failed", { peer, err })
       );
       await this.#sendDirect(peer, HandshakeType.Accept).catch(() => {});
@@ -310,7 +255,7 @@ export class TrustService {
     if (this.#store.state.pending.delete(peer)) await this.#save();
     this.#emit("handshake.rejected", { peer_node_id: peer, reason });
     this.#background("announce rejection", async () => {
-      await this.#host.registry.respondHandshake(peer, false).catch(() => {});
+      await this.#ctx.registry.respondHandshake(peer, false).catch(() => {});
       await this.#sendDirect(peer, HandshakeType.Reject, { reason }).catch(() => {});
     });
   }
@@ -329,7 +274,7 @@ export class TrustService {
     this.#store.state.revoked.set(peer, { nodeId: peer, revokedAt: this.#now() });
     this.#abortConnections(peer);
     this.#onTrustChange(peer);
-    const revoked = this.#host.registry.revokeTrust(peer).then(
+    const revoked = this.#ctx.registry.revokeTrust(peer).then(
       () => {},
       (err) => this.#log.info("registry revoke_trust failed", { peer, err }),
     );
@@ -337,7 +282,7 @@ export class TrustService {
     this.#emit("trust.revoked", { peer_node_id: peer });
     this.#background("announce revocation", async () => {
       // Only over a route we already have: after the revocation the registry will not resolve it.
-      if (this.#host.peers.isRouted(peer)) {
+      if (this.#ctx.peers.isRouted(peer)) {
         const sent = await this.#sendDirect(peer, HandshakeType.Revoke, { reason: REVOKE_REASON })
           .catch(() => undefined);
         await sent?.settled;
@@ -353,28 +298,18 @@ export class TrustService {
   /** Fetches relayed requests and answers (§1.5); run after every successful heartbeat. */
   async pollRelay(): Promise<void> {
     if (this.#closed) return;
-    const reply = await this.#host.registry.pollHandshakes();
-    for (const r of asList(reply.requests)) {
-      const from = Number(r.from_node_id);
-      if (!validNode(from) || from === this.#host.nodeId) continue;
-      await this.#onRelayedRequest(
-        from,
-        typeof r.justification === "string" ? r.justification : "",
-        typeof r.signature === "string" ? r.signature : "",
-      );
-    }
-    for (const r of asList(reply.responses)) {
-      const from = Number(r.from_node_id);
-      if (!validNode(from)) continue;
-      this.#count(r.accept === true ? "relay_accept" : "relay_reject");
-      if (r.accept === true) await this.#onAccept(from, "");
-      else this.#outgoing.delete(from);
+    const { requests, responses } = await this.#relay.poll();
+    for (const r of requests) await this.#onRelayedRequest(r.from, r.justification, r.signature);
+    for (const r of responses) {
+      this.#count(r.accept ? "relay_accept" : "relay_reject");
+      if (r.accept) await this.#onAccept(r.from, "");
+      else this.#outgoing.delete(r.from);
     }
   }
 
   /** Re-reports every trusted peer to the registry (§1.5); run after re-registration. */
   async reReport(): Promise<void> {
-    for (const peer of [...this.#store.state.trusted.keys()]) await this.#reportTrust(peer);
+    for (const peer of [...this.#store.state.trusted.keys()]) await this.#relay.reportTrust(peer);
   }
 
   // ---- receiving -------------------------------------------------------------------------------
@@ -412,7 +347,7 @@ export class TrustService {
     if (seen !== "new") return this.#drop(seen === "replay" ? "replay" : "replay-full", from);
     if (msg.node_id !== from) return this.#drop("source-mismatch", from);
     if (!msg.public_key || !msg.signature) return this.#drop("unsigned", from);
-    const registered = await this.#host.peers.publicKey(from);
+    const registered = await this.#ctx.peers.publicKey(from);
     if (!registered) return this.#drop("no-key", from);
     if (toBase64(registered) !== msg.public_key) return this.#drop("key-mismatch", from);
     if (!this.#verify(registered, from, msg.signature)) return this.#drop("bad-signature", from);
@@ -435,7 +370,7 @@ export class TrustService {
   async #onRelayedRequest(from: number, justification: string, signature: string): Promise<void> {
     this.#count("relay_request");
     // The registry verified the signature; check it again when it is carried, as the draft asks.
-    const key = await this.#host.peers.publicKey(from);
+    const key = await this.#ctx.peers.publicKey(from);
     if (signature && key && !this.#verify(key, from, signature)) return this.#drop("bad-signature", from);
     await this.#onRequest(from, key ? toBase64(key) : "", justification.slice(0, MAX_TEXT_LENGTH), "relay");
   }
@@ -457,7 +392,7 @@ export class TrustService {
     } else if (this.#outgoing.has(peer)) {
       reason = "mutual";
     } else {
-      network = await this.#sharedNetwork(peer);
+      network = await this.#relay.sharedNetwork(peer);
       // The operator may have revoked the peer while we asked the registry.
       if (network && !this.isRevoked(peer)) reason = "same_network";
     }
@@ -465,7 +400,7 @@ export class TrustService {
       await this.#grant(peer, { key, mutual: reason === "mutual", network });
       this.#autoApproved(peer, reason);
       this.#background("accept", async () => {
-        await this.#reportTrust(peer);
+        await this.#relay.reportTrust(peer);
         await this.#answerAccept(peer, via);
       });
       return;
@@ -481,11 +416,11 @@ export class TrustService {
   async #onAccept(peer: number, key: string): Promise<void> {
     if (this.#outgoing.has(peer)) {
       if (!key) {
-        const k = await this.#host.peers.publicKey(peer);
+        const k = await this.#ctx.peers.publicKey(peer);
         key = k ? toBase64(k) : "";
       }
       await this.#grant(peer, { key, mutual: true, network: 0 });
-      await this.#reportTrust(peer);
+      await this.#relay.reportTrust(peer);
       return;
     }
     const existing = this.#store.state.trusted.get(peer);
@@ -510,7 +445,7 @@ export class TrustService {
     this.#emit("trust.revoked_by_peer", { peer_node_id: peer });
     if (wasTrusted) {
       this.#background("follow revocation", async () => {
-        await this.#host.registry.revokeTrust(peer).catch(() => {});
+        await this.#ctx.registry.revokeTrust(peer).catch(() => {});
         this.#onTrustChange(peer);
       });
     }
@@ -518,64 +453,16 @@ export class TrustService {
 
   // ---- sending ---------------------------------------------------------------------------------
 
-  /** Builds a signed message of ours for `peer`. */
-  #message(peer: number, type: KnownHandshakeType, fields: { justification?: string; reason?: string }) {
-    const { seed, publicKey } = this.#host.identity;
-    const self = this.#host.nodeId;
-    return encodeHandshake({
-      type,
-      node_id: self,
-      public_key: toBase64(publicKey),
-      justification: fields.justification ?? "",
-      signature: toBase64(signEd25519(seed, utf8(handshakeSigningText(self, peer)))),
-      reason: fields.reason ?? "",
-      timestamp: Math.floor(this.#now() / 1000),
-    });
-  }
-
-  /**
-   * Sends one message to the peer's port 444 in one write and closes. Resolves once the
-   * peer accepted the connection and the message is queued; `settled` resolves when the
-   * connection has closed (so a tunnel torn down after it does not cut it short).
-   */
-  async #sendDirect(
-    peer: number,
-    type: KnownHandshakeType,
-    fields: { justification?: string; reason?: string } = {},
-  ): Promise<{ settled: Promise<void> }> {
-    const bytes = this.#message(peer, type, fields);
+  /** Sends one message straight to the peer's port 444 (see {@link HandshakeMessenger.send}), counted. */
+  async #sendDirect(peer: number, type: KnownHandshakeType, fields: MessageFields = {}) {
     try {
-      await this.#host.peers.ensure(peer);
-      const raw = await this.#dial(peer);
-      const stream = streamFromTransport(raw);
-      await stream.write(bytes, { timeoutMs: DIRECT_DIAL_TIMEOUT_MS });
-      await stream.close();
+      const sent = await this.#messenger.send(peer, type, fields);
       this.stats.sent.direct++;
-      return { settled: settle(raw) };
+      return sent;
     } catch (err) {
       this.stats.sent.failed++;
       throw err;
     }
-  }
-
-  /** Dials the peer's port 444, giving up after {@link DIRECT_DIAL_TIMEOUT_MS}. */
-  #dial(peer: number) {
-    const stream = this.#host.manager.dial(new Address(0, peer), PORT_TRUST, {
-      onSynTimeout: () => void this.#host.peers.refresh(peer),
-    });
-    return new Promise<typeof stream>((resolve, reject) => {
-      const timer = setTimeout(() => stream.close(), DIRECT_DIAL_TIMEOUT_MS);
-      stream.onOpen = () => {
-        clearTimeout(timer);
-        stream.onOpen = stream.onClose = undefined;
-        resolve(stream);
-      };
-      stream.onClose = (reason) => {
-        clearTimeout(timer);
-        stream.onOpen = stream.onClose = undefined;
-        reject(new TrustError(`dial node ${peer} port ${PORT_TRUST}: ${reason}`));
-      };
-    });
   }
 
   /** Tells a requester it is trusted: directly (falling back to the relay) or through the relay. */
@@ -589,7 +476,7 @@ export class TrustService {
       }
     }
     try {
-      await this.#host.registry.respondHandshake(peer, true);
+      await this.#ctx.registry.respondHandshake(peer, true);
       this.stats.sent.relay++;
     } catch (err) {
       this.#log.info("relay accept failed", { peer, err });
@@ -642,7 +529,7 @@ export class TrustService {
 
   /** Resets every connection with `peer` now (RST), whatever its port or state. */
   #abortConnections(peer: number): void {
-    for (const s of [...this.#host.manager.connections()]) {
+    for (const s of [...this.#ctx.sessions.connections()]) {
       if (s.remoteAddr.node === peer) s.abort();
     }
   }
@@ -653,10 +540,7 @@ export class TrustService {
    * so the resets just queued for it still leave.
    */
   #dropTunnel(peer: number): void {
-    this.#host.peers.forget(peer);
-    setTimeout(() => {
-      if (!this.#host.peers.isRouted(peer)) this.#host.tunnel.removePeer(peer);
-    }, TUNNEL_TEARDOWN_DELAY_MS);
+    this.#ctx.peers.disconnect(peer, TUNNEL_TEARDOWN_DELAY_MS);
   }
 
   async #save(): Promise<void> {
@@ -667,29 +551,6 @@ export class TrustService {
     }
   }
 
-  /** The first non-backbone network both nodes belong to (registry `lookup`), or 0. */
-  async #sharedNetwork(peer: number): Promise<number> {
-    try {
-      const [mine, theirs] = await Promise.all([
-        this.#host.registry.lookup(this.#host.nodeId),
-        this.#host.registry.lookup(peer),
-      ]);
-      const ours = new Set(asNumbers(mine.networks));
-      return asNumbers(theirs.networks).find((n) => n !== 0 && ours.has(n)) ?? 0;
-    } catch (err) {
-      this.#log.info("network check failed", { peer, err });
-      return 0;
-    }
-  }
-
-  async #reportTrust(peer: number): Promise<void> {
-    try {
-      await this.#host.registry.reportTrust(peer);
-    } catch (err) {
-      this.#log.info("registry report_trust failed", { peer, err });
-    }
-  }
-
   #verify(key: Uint8Array, sender: number, signature: string): boolean {
     let sig: Uint8Array;
     try {
@@ -697,12 +558,12 @@ export class TrustService {
     } catch {
       return false;
     }
-    return verifyEd25519(key, utf8(handshakeSigningText(sender, this.#host.nodeId)), sig);
+    return verifyEd25519(key, utf8(handshakeSigningText(sender, this.#ctx.nodeId())), sig);
   }
 
   #checkPeer(peer: number): void {
     if (!validNode(peer)) throw new TrustError(`invalid node id ${peer}`);
-    if (peer === this.#host.nodeId) throw new TrustError("cannot handshake with this node itself");
+    if (peer === this.#ctx.nodeId()) throw new TrustError("cannot handshake with this node itself");
   }
 
   #autoApproved(peer: number, reason: "mutual" | "same_network"): void {
@@ -712,7 +573,7 @@ export class TrustService {
 
   #emit(event: string, data: Record<string, unknown>): void {
     try {
-      this.#host.webhooks?.emit(event, data);
+      this.#ctx.webhooks?.emit(event, data);
     } catch (err) {
       this.#log.debug("webhook emit failed", { event, err });
     }
@@ -732,58 +593,4 @@ export class TrustService {
   #background(what: string, fn: () => Promise<void>): void {
     fn().catch((err) => this.#log.info(`${what} failed`, { err }));
   }
-}
-
-/**
- * Reads one message: chunks until they parse as JSON, the peer closes, or
- * {@link MAX_MESSAGE_BYTES} is exceeded. Null when the peer closed without sending.
- */
-async function readMessage(stream: PeerStream, timeoutMs: number): Promise<Uint8Array | null> {
-  const until = Date.now() + timeoutMs;
-  let buf = new Uint8Array(0);
-  for (;;) {
-    const chunk = await stream.read({ timeoutMs: Math.max(1, until - Date.now()) });
-    if (chunk === null) return buf.length ? buf : null;
-    if (buf.length + chunk.length > MAX_MESSAGE_BYTES) {
-      throw new HandshakeCodecError(`handshake message longer than ${MAX_MESSAGE_BYTES} bytes`);
-    }
-    const next = new Uint8Array(buf.length + chunk.length);
-    next.set(buf);
-    next.set(chunk, buf.length);
-    buf = next;
-    if (parses(buf)) return buf;
-  }
-}
-
-function parses(bytes: Uint8Array): boolean {
-  try {
-    JSON.parse(new TextDecoder().decode(bytes));
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** Resolves when `stream` has closed (or after {@link SEND_SETTLE_MS}). */
-function settle(stream: { readonly state: string }): Promise<void> {
-  const until = Date.now() + SEND_SETTLE_MS;
-  return new Promise((resolve) => {
-    const check = () => {
-      if (stream.state === "CLOSED" || stream.state === "TIME_WAIT" || Date.now() >= until) resolve();
-      else setTimeout(check, SETTLE_POLL_MS);
-    };
-    check();
-  });
-}
-
-function validNode(n: number): boolean {
-  return Number.isInteger(n) && n > 0 && n <= MAX_NODE_ID;
-}
-
-function asList(v: unknown): Record<string, unknown>[] {
-  return Array.isArray(v) ? v.filter((e) => e !== null && typeof e === "object") : [];
-}
-
-function asNumbers(v: unknown): number[] {
-  return Array.isArray(v) ? v.filter((n): n is number => typeof n === "number") : [];
 }

@@ -5,14 +5,14 @@
  * never undone by an answer that was already on its way, and the session manager
  * answers a refused SYN with RST when asked to.
  */
-import { assert, assertEquals } from "../../../tests/assert.ts";
-import { registeredClient, startRegistry } from "../../../tests/registry/helpers.ts";
-import { Logger } from "../../log.ts";
-import { TrustGate } from "../../daemon/trust_gate.ts";
-import { Address } from "../../protocol/address.ts";
-import { FLAG_RST, FLAG_SYN, PROTO_STREAM } from "../../protocol/header.ts";
-import type { Packet } from "../../protocol/packet.ts";
-import { SimNet } from "../../transport/testing/sim.ts";
+import { assert, assertEquals } from "../../tests/assert.ts";
+import { registeredClient, startRegistry } from "../../tests/registry/helpers.ts";
+import { Logger } from "../log.ts";
+import { TrustGate } from "./trust_gate.ts";
+import { Address } from "../protocol/address.ts";
+import { FLAG_RST, FLAG_SYN, PROTO_STREAM } from "../protocol/header.ts";
+import type { Packet } from "../protocol/packet.ts";
+import { SimNet } from "../transport/testing/sim.ts";
 
 const quiet = new Logger("test", "silent");
 

@@ -1,10 +1,11 @@
 /**
- * The IPC Handshake (0x0F) sub-commands (ipc.md §5.1) mapped onto the trust service,
+ * The IPC Handshake (0x0F) sub-commands (ipc.md §5.1) mapped onto the trust service (the
+ * daemon's side of IPC, so the service itself knows nothing of the IPC codec),
  * with the reference's reply bodies (§6.3) and error texts (`handshake <op>: …`).
  */
-import type { HandshakeOp } from "../../daemon/ipc/codec.ts";
-import type { HandshakeReply } from "../../daemon/ipc/replies.ts";
-import type { TrustService } from "./service.ts";
+import type { HandshakeOp } from "./ipc/codec.ts";
+import type { HandshakeReply } from "./ipc/replies.ts";
+import type { TrustService } from "../services/trust/service.ts";
 
 /** Runs one Handshake sub-command; a failure is thrown as `Error("handshake <op>: <why>")`. */
 export async function handshakeCommand(
