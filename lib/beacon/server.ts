@@ -367,7 +367,8 @@ export class BeaconServer {
    * A PunchRequest (wire.md §8.1) with the hardening of docs/compat.md: the requester's claim must
    * not contradict a signed binding, a signed request must verify, and with a registry view the
    * requester must be allowed to see the target; only then is the requester bound and both sides
-   * told where to punch. Each PunchCommand carries its receiver's echo token when it sent one.
+   * told where to punch. The requester's command echoes the token of its request; the target's
+   * carries the target's own token only when the request was signed.
    */
   private async punch(
     requester: number,
@@ -389,11 +390,15 @@ export class BeaconServer {
     const target = this.table.lookup(targetNode, later);
     if (!target) return this.drop("punch-unknown-target");
     this.sendMessage({ kind: "PunchCommand", ip: target.ip, port: target.port, token: proof.token }, source);
+    // The target's token vouches for the requester's endpoint, so it goes only with a signed
+    // request (or, with no registry to check one, as the reference would punch anyway): an
+    // unsigned request's source may be forged, and the target must not reflect PILP to it.
+    const vouched = proof.kind !== "unproven";
     this.sendMessage({
       kind: "PunchCommand",
       ip: source.ip,
       port: source.port,
-      token: this.table.tokenOf(targetNode, later),
+      token: vouched ? this.table.tokenOf(targetNode, later) : undefined,
     }, target);
   }
 
