@@ -241,3 +241,34 @@ Deno.test({
     });
   },
 });
+
+Deno.test({
+  name:
+    "beacon hardening: signed daemons still punch through a registry-checked beacon (a wrong endpoint is corrected)",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    await withLab(async (lab) => {
+      const a = await lab.net.addDaemon("a", ["--public", "--beacon", lab.beacon]);
+      // B advertises a port nothing listens on: only the punch (B's PILP naming it) finds it.
+      const b = await lab.net.addDaemon("b", [
+        "--public",
+        "--beacon",
+        lab.beacon,
+        "--endpoint",
+        "127.0.0.1:9",
+      ]);
+      await attached(lab, 2);
+      const ca = await connect(a.socket, { timeoutMs: 5_000 });
+      lab.clients.push(ca);
+      const conn = await ca.dial(b.address, 7, { timeoutMs: 20_000 });
+      await conn.write(new TextEncoder().encode("through the hole"));
+      assertEquals(new TextDecoder().decode((await conn.read({ timeoutMs: 10_000 }))!), "through the hole");
+      await conn.close();
+      assert((await metric(b.http!, "pilot_nat_events_total", 'event="punch_command"')) >= 1, "b punched");
+      assertEquals(await metric(b.http!, "pilot_nat_events_total", 'event="punch_refused"'), 0);
+      assertEquals(await metric(a.http!, "pilot_peer_paths", 'path="relay"'), 0, "not relayed");
+      assertEquals(await metric(lab.beaconHttp, "pilot_beacon_drops_total", 'reason="punch-denied"'), 0);
+    });
+  },
+});
