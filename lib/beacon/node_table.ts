@@ -79,7 +79,11 @@ export class NodeTable {
       const live = now - entry.seen <= this.nodeTtlMs;
       if (live && entry.proven) {
         if (proof.proven) {
-          if ((proof.timestamp ?? 0) <= entry.proofTimestamp) return "stale";
+          if ((proof.timestamp ?? 0) <= entry.proofTimestamp) {
+            if (!sameEndpoint(entry.endpoint, endpoint)) return "stale"; // a replay from elsewhere
+            entry.seen = now; // reordered, or replayed to where the node is anyway
+            return "ok";
+          }
         } else {
           if (!sameEndpoint(entry.endpoint, endpoint)) return "conflict";
           entry.seen = now;

@@ -45,6 +45,7 @@ Deno.test("node table: a proven binding moves only by a newer proof; unproven cl
   assertEquals(table.record(1, ep(3), 40), "ok"); // refreshed from its own address, still proven
   assert(table.isProven(1, 40));
   assertEquals(table.record(1, ep(5), 50, { proven: true, timestamp: 100 }), "stale"); // a replayed proof
+  assertEquals(table.record(1, ep(3), 55, { proven: true, timestamp: 100 }), "ok"); // the same, at its own address
   assertEquals(table.record(1, ep(5), 60, { proven: true, timestamp: 101 }), "ok"); // roaming with a new proof
   assertEquals(table.lookup(1, 60)?.port, 5);
   assertEquals(table.tokenOf(1, 60), undefined);

@@ -70,7 +70,7 @@ export type BeaconDropReason =
   | "punch-denied" // the registry does not let the requester see the target (or knows neither)
   | "unproven-conflict" // an unsigned claim on a node whose signed binding is at another address
   | "proof-invalid" // a signed message whose signature does not verify (or whose node the registry lacks)
-  | "proof-stale" // a signed message outside the clock window or no newer than the binding's proof
+  | "proof-stale" // a proof outside the clock window (then judged as unsigned) or, from another address, no newer than the binding's
   | "proof-malformed" // trailing bytes after a Discover/PunchRequest that are not our proof
   | "registry-error" // the registry could not be asked; nothing is bound or disclosed
   | "registry-busy" // too many messages already waiting for the registry
@@ -421,16 +421,19 @@ export class BeaconServer {
   ): Promise<(BindingProof & { kind: BindingKind }) | undefined> {
     const parsed = parseProof(raw);
     if (parsed.kind === "malformed") return this.drop("proof-malformed"), undefined;
-    if (parsed.kind === "none") {
+    const unproven = () => {
       if (
         node !== 0 && this.table.isProven(node, now) && !sameEndpoint(this.table.lookup(node, now), source)
       ) {
         return this.drop("unproven-conflict"), undefined;
       }
-      return { kind: "unproven", proven: false };
-    }
+      return { kind: "unproven" as const, proven: false };
+    };
+    if (parsed.kind === "none") return unproven();
     const { proof } = parsed;
-    if (!proofFresh(proof.timestamp, now)) return this.drop("proof-stale"), undefined;
+    // A clock too far off proves nothing, but the claim is still worth what an unsigned one is:
+    // a daemon with a skewed clock keeps working as a reference daemon would.
+    if (!proofFresh(proof.timestamp, now)) return this.drop("proof-stale"), unproven();
     if (!this.authority || node === 0) return { kind: "unverifiable", proven: false, token: proof.token };
     const key = await this.ask(() => this.authority!.publicKey(node));
     if (key === undefined) return undefined;

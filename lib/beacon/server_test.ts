@@ -267,8 +267,9 @@ Deno.test("a signed Discover binds for good: unsigned claims from elsewhere, rep
         await spoofer.next();
         await until(() => beacon.metrics().drops["proof-invalid"] === 1);
         const m = beacon.metrics();
-        assertEquals(m.drops["unproven-conflict"], 1);
-        assertEquals(m.drops["proof-stale"], 2); // the replay, the old timestamp
+        // The unsigned claim and the too-old proof (judged as unsigned) conflict with the proven binding.
+        assertEquals(m.drops["unproven-conflict"], 2);
+        assertEquals(m.drops["proof-stale"], 2); // the replay from elsewhere, the old timestamp
         assertEquals(m.drops["proof-malformed"], 1);
         assertEquals(beacon.endpointOf(1)?.port, node.port);
         // A node that never signed keeps the reference's behaviour: the last claim wins.
