@@ -39,6 +39,12 @@ export const PUNCH_RATE_PER_SOURCE = 20;
 export const PUNCH_BURST_PER_SOURCE = 40;
 /** Most source addresses tracked by the PunchRequest limiter. */
 export const PUNCH_LIMITER_MAX_SOURCES = 65536;
+/** Signed claims per second per source address that may need a registry look-up (a key not cached). */
+export const CHECK_RATE_PER_SOURCE = 10;
+/** Such claims a source may burst. */
+export const CHECK_BURST_PER_SOURCE = 20;
+/** A key that fails to verify is fetched again if the cached one is older than this. */
+export const KEY_RECHECK_MS = 30_000;
 /** Most messages waiting for the registry (a key or a visibility answer) at once; more are refused. */
 export const MAX_PENDING_CHECKS = 256;
 /** Most nodes in the endpoint table. */
@@ -74,6 +80,7 @@ export type BeaconDropReason =
   | "proof-malformed" // trailing bytes after a Discover/PunchRequest that are not our proof
   | "registry-error" // the registry could not be asked; nothing is bound or disclosed
   | "registry-busy" // too many messages already waiting for the registry
+  | "check-rate-limited" // signed claims needing a registry look-up from one source beyond its budget
   | "send-error"
   | "internal-error";
 
@@ -156,6 +163,7 @@ const DROP_REASONS: BeaconDropReason[] = [
   "proof-malformed",
   "registry-error",
   "registry-busy",
+  "check-rate-limited",
   "send-error",
   "internal-error",
 ];
@@ -171,6 +179,7 @@ export class BeaconServer {
   private readonly table: NodeTable;
   private readonly limiter: KeyedRateLimiter<number>;
   private readonly punchLimiter: KeyedRateLimiter<string>;
+  private readonly checkLimiter: KeyedRateLimiter<string>;
   private readonly counters: BeaconMetrics;
   private authority?: NodeAuthority;
   private pendingChecks = 0;
@@ -191,6 +200,11 @@ export class BeaconServer {
     this.punchLimiter = new KeyedRateLimiter(
       options.punchRatePerSource ?? PUNCH_RATE_PER_SOURCE,
       options.punchBurstPerSource ?? PUNCH_BURST_PER_SOURCE,
+      PUNCH_LIMITER_MAX_SOURCES,
+    );
+    this.checkLimiter = new KeyedRateLimiter(
+      CHECK_RATE_PER_SOURCE,
+      CHECK_BURST_PER_SOURCE,
       PUNCH_LIMITER_MAX_SOURCES,
     );
     this.authority = options.authority;
@@ -310,6 +324,7 @@ export class BeaconServer {
     this.table.sweep(now);
     this.limiter.sweep(now);
     this.punchLimiter.sweep(now);
+    this.checkLimiter.sweep(now);
   }
 
   private onMessage(msg: Uint8Array, address: string, port: number): void {
@@ -435,8 +450,17 @@ export class BeaconServer {
     // a daemon with a skewed clock keeps working as a reference daemon would.
     if (!proofFresh(proof.timestamp, now)) return this.drop("proof-stale"), unproven();
     if (!this.authority || node === 0) return { kind: "unverifiable", proven: false, token: proof.token };
-    const key = await this.ask(() => this.authority!.publicKey(node));
+    const authority = this.authority;
+    if (!authority.hasKey(node) && !this.checkLimiter.allow(endpointKey(source.address, source.port), now)) {
+      return this.drop("check-rate-limited"), undefined;
+    }
+    let key = await this.ask(() => authority.publicKey(node));
     if (key === undefined) return undefined;
+    if (key !== null && !verifyProof(proof, key)) {
+      // Perhaps the node rotated its key: look again, at most once per KEY_RECHECK_MS per node.
+      const again = await this.ask(() => authority.publicKey(node, KEY_RECHECK_MS));
+      key = again !== undefined && again !== null && !equalBytes(again, key) ? again : null;
+    }
     if (key === null || !verifyProof(proof, key)) return this.drop("proof-invalid"), undefined;
     return { kind: "proven", proven: true, timestamp: proof.timestamp, token: proof.token };
   }
@@ -541,6 +565,10 @@ function observed(address: string, port: number): Endpoint | undefined {
   } catch {
     return undefined;
   }
+}
+
+function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
 function sameEndpoint(a: Endpoint | undefined, b: Endpoint): boolean {

@@ -233,6 +233,7 @@ Deno.test("gossip: a Relay for a node served by a peer beacon is forwarded there
 function fakeAuthority(keys: Map<number, Uint8Array>, allowed: Set<string>): NodeAuthority {
   return {
     publicKey: (node) => Promise.resolve(keys.get(node)),
+    hasKey: (node) => keys.has(node),
     maySee: (requester, target) => Promise.resolve(allowed.has(`${requester}>${target}`)),
     close: () => {},
   };
@@ -329,3 +330,28 @@ async function until(cond: () => boolean): Promise<void> {
     await new Promise((r) => setTimeout(r, 5));
   }
 }
+
+Deno.test("a node that rotated its key is bound after one fresh look-up of the new key", async () => {
+  const old = generateEd25519KeyPair();
+  const rotated = generateEd25519KeyPair();
+  const asked: (number | undefined)[] = [];
+  const authority: NodeAuthority = {
+    // A cache that still holds the old key; asked with a max age, it returns the registry's new one.
+    publicKey: (_node, maxAgeMs) => {
+      asked.push(maxAgeMs);
+      return Promise.resolve(maxAgeMs === undefined ? old.publicKey : rotated.publicKey);
+    },
+    hasKey: () => true,
+    maySee: () => Promise.resolve(true),
+    close: () => {},
+  };
+  await withBeacon({ authority }, (beacon, port) =>
+    withClients(1, async ([node]) => {
+      await node.send(signedAs(rotated.seed, { kind: "Discover", node: 1 }), port);
+      await node.next();
+      await until(() => beacon.metrics().bindings.proven === 1);
+      assertEquals(asked.length, 2);
+      assert(asked[1] !== undefined);
+      assertEquals(beacon.metrics().drops["proof-invalid"], 0);
+    }));
+});
