@@ -272,3 +272,38 @@ Deno.test({
     });
   },
 });
+
+Deno.test({
+  name:
+    "beacon hardening: an unsigned PunchRequest in another node's name makes our target send no PILP (no reflector)",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    await withLab(async (lab) => {
+      // P is public, so any real node may see it; C is real but has no (proven) binding at the beacon.
+      const p = await lab.net.addDaemon("p", ["--public", "--beacon", lab.beacon]);
+      const c = await lab.net.addDaemon("c", []);
+      await attached(lab, 1);
+      const spoofer = await Spoofer.open();
+      try {
+        // As a reference daemon would ask, but from the attacker's address (where a forged source would
+        // point the reflection): the beacon may answer, yet P must not punch an endpoint nobody vouched for.
+        await spoofer.send({ kind: "PunchRequest", requester: c.nodeId, target: p.nodeId }, lab.beacon);
+        await until(
+          "p judged the command",
+          async () =>
+            (await metric(p.http!, "pilot_nat_events_total", 'event="punch_refused"')) >= 1 ||
+            (await metric(p.http!, "pilot_nat_events_total", 'event="punch_command"')) >= 1,
+          10_000,
+          100,
+        );
+        await new Promise((r) => setTimeout(r, 500)); // PILP, if any, has arrived
+        assertEquals(spoofer.datagrams - spoofer.inbox.length, 0, "no PILP reached the requester's address");
+        assertEquals(await metric(p.http!, "pilot_nat_events_total", 'event="punch_command"'), 0);
+        assertEquals(await metric(p.http!, "pilot_nat_events_total", 'event="punch_refused"'), 1);
+      } finally {
+        await spoofer.close();
+      }
+    });
+  },
+});
