@@ -50,6 +50,9 @@ export const MAX_TRACKED_NODES = 4096;
  */
 export const PROBE_PORT = PORT_CONTROL;
 
+/** How long the set of peer endpoints a PunchCommand is checked against is reused. */
+export const KNOWN_ENDPOINTS_TTL_MS = 1_000;
+
 /** Where the endpoint we register came from. */
 export type EndpointSource = "override" | "discovered" | "local";
 
@@ -139,6 +142,7 @@ export class NatTraversal {
   readonly #probes = new Map<number, ProbeSchedule>();
   readonly #hints = new Map<number, { from: Endpoint; at: number }>();
   readonly #proofs = new BeaconProofs();
+  #known?: { at: number; endpoints: Set<string> };
   #closed = false;
 
   constructor(tunnel: Tunnel, options: NatOptions, log: Logger) {
@@ -312,7 +316,7 @@ export class NatTraversal {
 
   // ---- internals ----
 
-  // ---- beacon hardening (docs/compat.md "Hardening: beacon"): message construction and vouching ----
+  // Beacon hardening (docs/compat.md "Hardening: beacon"): message construction and vouching.
 
   /** Sends a beacon message; Discover(our ID) and PunchRequest carry a proof signed with our identity. */
   #sendBeacon(message: BeaconMessage): boolean {
@@ -336,8 +340,15 @@ export class NatTraversal {
     return false;
   }
 
-  *#knownEndpoints(): Iterable<string> {
-    for (const p of this.#tunnel.peers()) if (p.endpoint) yield p.endpoint;
+  /** Our peers' endpoints, rebuilt at most every {@link KNOWN_ENDPOINTS_TTL_MS} so a command flood costs no peer walk each. */
+  #knownEndpoints(): ReadonlySet<string> {
+    const now = performance.now();
+    if (!this.#known || now - this.#known.at > KNOWN_ENDPOINTS_TTL_MS) {
+      const endpoints = new Set<string>();
+      for (const p of this.#tunnel.peers()) if (p.endpoint) endpoints.add(p.endpoint);
+      this.#known = { at: now, endpoints };
+    }
+    return this.#known.endpoints;
   }
 
   #onBeaconMessage(message: BeaconMessage): void {

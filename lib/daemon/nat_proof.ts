@@ -54,7 +54,7 @@ export class BeaconProofs {
   vouch(
     command: Extract<BeaconMessage, { kind: "PunchCommand" }>,
     endpointKey: string,
-    knownEndpoints: () => Iterable<string>,
+    knownEndpoints: () => ReadonlySet<string>,
     now: number,
   ): PunchVouch {
     this.#requested = this.#requested.filter((at) => now - at <= PUNCH_ANSWER_WINDOW_MS);
@@ -62,7 +62,7 @@ export class BeaconProofs {
       this.#requested.shift(); // the answer to our latest request came with the token
       return "token";
     }
-    for (const known of knownEndpoints()) if (known === endpointKey) return "known-peer";
+    if (knownEndpoints().has(endpointKey)) return "known-peer";
     if (this.#requested.length > 0) {
       this.#requested.shift();
       return "requested";

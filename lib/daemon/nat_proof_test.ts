@@ -12,7 +12,7 @@ const command = (token?: Uint8Array) => ({
   port: 4000,
   token,
 });
-const none = () => [];
+const none = () => new Set<string>();
 
 Deno.test("nat proofs: Discover(our id) and PunchRequest are signed with growing timestamps; the STUN probe is not", () => {
   const proofs = new BeaconProofs();
@@ -37,7 +37,7 @@ Deno.test("nat proofs: a PunchCommand is obeyed with our token, toward a peer's 
   assertEquals(proofs.vouch(command(), key, none, 0), "unvouched"); // forged: no token, unknown, unasked
   assertEquals(proofs.vouch(command(new Uint8Array(8)), key, none, 0), "unvouched"); // a guessed token
   assertEquals(proofs.vouch(command(proofs.token), key, none, 0), "token");
-  assertEquals(proofs.vouch(command(), key, () => ["10.0.0.1:1", key], 0), "known-peer");
+  assertEquals(proofs.vouch(command(), key, () => new Set(["10.0.0.1:1", key]), 0), "known-peer");
   proofs.encode({ kind: "PunchRequest", requester: 1, target: 2 }, undefined, 1_000);
   assertEquals(proofs.vouch(command(), key, none, 1_500), "requested");
   assertEquals(proofs.vouch(command(), key, none, 1_600), "unvouched", "one answer per request");
