@@ -90,7 +90,8 @@ export class BeaconMessageError extends PilotError {
  * Decodes one beacon message. Minimums follow wire.md §8: Discover 5, DiscoverReply and
  * PunchCommand 1+1+iplen+2 with iplen ∈ {4,16}, PunchRequest 9, Relay 9 + frame, RelayDeliver
  * 5 + frame (frames may be empty), Sync 7 + 4·count. Bytes beyond the fixed fields are
- * ignored (Relay/RelayDeliver frames take the rest). Throws BeaconMessageError otherwise.
+ * ignored (Relay/RelayDeliver frames take the rest; exactly 8 after a PunchCommand are our echo
+ * token, and a Discover/PunchRequest proof is read by proof.ts). Throws BeaconMessageError otherwise.
  */
 export function decodeBeaconMessage(bytes: Uint8Array): BeaconMessage {
   if (bytes.length === 0) throw new BeaconMessageError("empty", "empty beacon message");

@@ -5,6 +5,11 @@
  * tunnel frames for pairs that cannot reach each other, and gossips its node list to peer
  * beacons so a Relay can be forwarded to the beacon that serves its destination. Bad input
  * is counted and dropped, never thrown.
+ *
+ * Hardening (docs/compat.md "Hardening: beacon"): with a registry view, a signed Discover or
+ * PunchRequest makes a proven binding that no unsigned claim from another address can move, and
+ * a PunchRequest is answered only when the registry lets the requester see the target; unsigned
+ * messages from reference daemons keep the reference's behaviour otherwise.
  */
 import dgram from "node:dgram";
 import { lookup } from "node:dns/promises";
