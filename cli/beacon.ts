@@ -18,6 +18,7 @@ import {
 } from "../lib/beacon/server.ts";
 import { beaconHttpApp } from "../lib/beacon/http.ts";
 import { RegistryBeaconPeers } from "../lib/beacon/registry_peers.ts";
+import { RegistryNodeAuthority } from "../lib/beacon/registry_view.ts";
 import { serveHttp } from "../lib/http/server.ts";
 
 /** Default listen address: loopback, so exposing the beacon is a deliberate choice. */
@@ -33,7 +34,9 @@ pairs that cannot punch (per-node rate limits), and gossips its node list to pee
   --http HOST:PORT        serve /healthz and /metrics on this address (default off)
   --id N                  beacon ID in gossip (default random)
   --peers H:P,...         peer beacons to gossip with
-  --registry HOST:PORT    also take peers from the registry's beacon list (every 30s)
+  --registry HOST:PORT    also take peers from the registry's beacon list (every 30s), verify
+                          signed Discover/PunchRequest with the keys it holds, and answer a
+                          PunchRequest only when the registry lets the requester see the target
   --registry-pin HEX      connect to the registry with TLS, pinning its certificate
   --admin-token T         admin token to register this beacon there (or --admin-token-file F,
                           or PILOT_ADMIN_TOKEN); without it the beacon only reads the list
@@ -104,6 +107,9 @@ export const beaconCommand: Command = {
       const registry = s.get("registry");
       if (registry !== undefined) {
         hostPortFlag(registry, "--registry");
+        const authority = new RegistryNodeAuthority({ registry, registryPin: s.get("registry-pin") });
+        beacon.setAuthority(authority);
+        stops.push(() => Promise.resolve(authority.close()));
         const tokenFile = s.get("admin-token-file");
         const adminToken = s.get("admin-token") ??
           (tokenFile ? await readSecret(tokenFile) : Deno.env.get("PILOT_ADMIN_TOKEN") || undefined);

@@ -51,6 +51,7 @@ export function beaconMetrics(beacon: BeaconServer, startedAt: number): MetricFa
       m.forwardedBytes,
     ),
     byLabel("pilot_beacon_drops_total", "Messages dropped, by reason", "counter", "reason", m.drops),
+    byLabel("pilot_beacon_bindings_total", "Node bindings accepted, by proof", "counter", "kind", m.bindings),
     single("pilot_beacon_nodes", "Nodes in the endpoint table", "gauge", m.nodes),
     single("pilot_beacon_remote_nodes", "Nodes advertised by peer beacons", "gauge", m.remoteNodes),
     single("pilot_beacon_peers", "Peer beacons gossiped with", "gauge", beacon.peerCount),

@@ -43,6 +43,12 @@ export const PUNCH_REQUEST_SIZE = TYPE_SIZE + 2 * NODE_SIZE; // 9
 export const RELAY_HEADER_SIZE = TYPE_SIZE + 2 * NODE_SIZE; // 9
 /** RelayDeliver header in front of the frame: type ‖ sender. */
 export const RELAY_DELIVER_HEADER_SIZE = TYPE_SIZE + NODE_SIZE; // 5
+/**
+ * Bytes of the echo token our beacon may append to a PunchCommand (docs/compat.md "Hardening:
+ * beacon"): the token the receiving node put in its signed Discover, so it can tell the command
+ * answers its own beacon exchange. Reference daemons read only the fixed fields and ignore it.
+ */
+export const PUNCH_TOKEN_SIZE = 8;
 /** Sync header in front of the node list: type ‖ beacon id ‖ count. */
 export const SYNC_HEADER_SIZE = TYPE_SIZE + NODE_SIZE + SYNC_COUNT_SIZE; // 7
 
@@ -54,7 +60,7 @@ export type BeaconMessage =
   | { kind: "Discover"; node: number }
   | { kind: "DiscoverReply"; ip: string; port: number }
   | { kind: "PunchRequest"; requester: number; target: number }
-  | { kind: "PunchCommand"; ip: string; port: number }
+  | { kind: "PunchCommand"; ip: string; port: number; token?: Uint8Array }
   | { kind: "Relay"; sender: number; dest: number; frame: Uint8Array }
   | { kind: "RelayDeliver"; sender: number; frame: Uint8Array }
   | { kind: "Sync"; beaconId: number; nodes: number[] };
@@ -84,7 +90,8 @@ export class BeaconMessageError extends PilotError {
  * Decodes one beacon message. Minimums follow wire.md §8: Discover 5, DiscoverReply and
  * PunchCommand 1+1+iplen+2 with iplen ∈ {4,16}, PunchRequest 9, Relay 9 + frame, RelayDeliver
  * 5 + frame (frames may be empty), Sync 7 + 4·count. Bytes beyond the fixed fields are
- * ignored (Relay/RelayDeliver frames take the rest). Throws BeaconMessageError otherwise.
+ * ignored (Relay/RelayDeliver frames take the rest; exactly 8 after a PunchCommand are our echo
+ * token, and a Discover/PunchRequest proof is read by proof.ts). Throws BeaconMessageError otherwise.
  */
 export function decodeBeaconMessage(bytes: Uint8Array): BeaconMessage {
   if (bytes.length === 0) throw new BeaconMessageError("empty", "empty beacon message");
@@ -105,7 +112,12 @@ export function decodeBeaconMessage(bytes: Uint8Array): BeaconMessage {
       need(bytes, ipAt + ipLength + PORT_SIZE, kind);
       // A 16-byte IPv4-mapped address reads back as dotted IPv4, as the reference prints it.
       const ip = formatIP(unmapIPv4(bytes.subarray(ipAt, ipAt + ipLength)));
-      return { kind, ip, port: readU16(bytes, ipAt + ipLength) };
+      const port = readU16(bytes, ipAt + ipLength);
+      const tokenAt = ipAt + ipLength + PORT_SIZE;
+      if (kind === "PunchCommand" && bytes.length === tokenAt + PUNCH_TOKEN_SIZE) {
+        return { kind, ip, port, token: bytes.slice(tokenAt) };
+      }
+      return { kind, ip, port };
     }
     case BEACON_PUNCH_REQUEST:
       need(bytes, PUNCH_REQUEST_SIZE, "PunchRequest");
@@ -156,11 +168,17 @@ export function encodeBeaconMessage(message: BeaconMessage): Uint8Array<ArrayBuf
     case "PunchCommand": {
       const ip = ipBytes(message.ip);
       const port = checkPort(message.port);
-      const out = new Uint8Array(TYPE_SIZE + IPLEN_SIZE + ip.length + PORT_SIZE);
+      const token = message.kind === "PunchCommand" ? message.token : undefined;
+      if (token !== undefined && (!(token instanceof Uint8Array) || token.length !== PUNCH_TOKEN_SIZE)) {
+        throw new BeaconMessageError("invalid-field", `PunchCommand token must be ${PUNCH_TOKEN_SIZE} bytes`);
+      }
+      const fixed = TYPE_SIZE + IPLEN_SIZE + ip.length + PORT_SIZE;
+      const out = new Uint8Array(fixed + (token?.length ?? 0));
       out[0] = message.kind === "DiscoverReply" ? BEACON_DISCOVER_REPLY : BEACON_PUNCH_COMMAND;
       out[1] = ip.length;
       out.set(ip, TYPE_SIZE + IPLEN_SIZE);
       writeU16(out, TYPE_SIZE + IPLEN_SIZE + ip.length, port);
+      if (token) out.set(token, fixed);
       return out;
     }
     case "PunchRequest": {

@@ -179,3 +179,20 @@ function decodesOrBeaconError(input: Uint8Array): void {
     if (!(err instanceof BeaconMessageError)) throw err;
   }
 }
+
+Deno.test("PunchCommand: our echo token rides after the fixed fields; without it the reference's bytes", () => {
+  const token = new Uint8Array([9, 8, 7, 6, 5, 4, 3, 2]);
+  const withToken = encodeBeaconMessage({ kind: "PunchCommand", ip: "1.2.3.4", port: 5, token });
+  assertEquals(withToken.length, 8 + 8);
+  assertEquals(decodeBeaconMessage(withToken), { kind: "PunchCommand", ip: "1.2.3.4", port: 5, token });
+  const bare = encodeBeaconMessage({ kind: "PunchCommand", ip: "1.2.3.4", port: 5 });
+  assertEquals(bare, withToken.subarray(0, 8));
+  assertEquals(decodeBeaconMessage(bare), { kind: "PunchCommand", ip: "1.2.3.4", port: 5 });
+  // Other trailing lengths are ignored, as the reference ignores them.
+  const odd = new Uint8Array([...bare, 1, 2, 3]);
+  assertEquals(decodeBeaconMessage(odd), { kind: "PunchCommand", ip: "1.2.3.4", port: 5 });
+  assertThrows(
+    () => encodeBeaconMessage({ kind: "PunchCommand", ip: "1.2.3.4", port: 5, token: new Uint8Array(3) }),
+    BeaconMessageError,
+  );
+});

@@ -6,3 +6,5 @@ export * from "./messages.ts";
 export * from "./server.ts";
 export * from "./http.ts";
 export * from "./registry_peers.ts";
+export * from "./proof.ts";
+export * from "./registry_view.ts";

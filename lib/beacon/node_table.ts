@@ -12,9 +12,28 @@ export interface Endpoint {
   port: number;
 }
 
+/**
+ * How a binding was made: `proven` when the node signed the message (docs/compat.md "Hardening:
+ * beacon"), with the proof's timestamp (a later proof must be newer); `token` is the echo token the
+ * node's latest message carried, copied into the PunchCommands sent to it.
+ */
+export interface BindingProof {
+  proven: boolean;
+  timestamp?: number;
+  token?: Uint8Array;
+}
+
+/** What {@link NodeTable.record} did: stored, refused because the table is full, or refused
+ * because an unproven claim would move a live proven binding ("conflict"), or a proof no newer
+ * than the one already held ("stale"). */
+export type RecordResult = "ok" | "full" | "conflict" | "stale";
+
 interface LocalEntry {
   endpoint: Endpoint;
   seen: number;
+  proven: boolean;
+  proofTimestamp: number;
+  token?: Uint8Array;
 }
 
 interface PeerEntry {
@@ -44,17 +63,61 @@ export class NodeTable {
     return this.remote.size;
   }
 
-  /** Records (or refreshes) a node's endpoint. False when the node is new and the table is full. */
-  record(node: number, endpoint: Endpoint, now: number): boolean {
+  /**
+   * Records (or refreshes) a node's endpoint. A live proven binding is moved only by a newer proof;
+   * an unproven claim from its own endpoint refreshes it (and keeps it proven), one from elsewhere
+   * is refused. Unproven bindings behave as the reference's: the last claim wins.
+   */
+  record(
+    node: number,
+    endpoint: Endpoint,
+    now: number,
+    proof: BindingProof = { proven: false },
+  ): RecordResult {
     const entry = this.local.get(node);
     if (entry) {
+      const live = now - entry.seen <= this.nodeTtlMs;
+      if (live && entry.proven) {
+        if (proof.proven) {
+          if ((proof.timestamp ?? 0) <= entry.proofTimestamp) {
+            if (!sameEndpoint(entry.endpoint, endpoint)) return "stale"; // a replay from elsewhere
+            entry.seen = now; // reordered, or replayed to where the node is anyway
+            return "ok";
+          }
+        } else {
+          if (!sameEndpoint(entry.endpoint, endpoint)) return "conflict";
+          entry.seen = now;
+          return "ok";
+        }
+      }
       entry.endpoint = endpoint;
       entry.seen = now;
-      return true;
+      entry.proven = proof.proven;
+      entry.proofTimestamp = proof.proven ? proof.timestamp ?? 0 : 0;
+      entry.token = proof.token;
+      return "ok";
     }
-    if (this.local.size >= this.maxNodes) return false;
-    this.local.set(node, { endpoint, seen: now });
-    return true;
+    if (this.local.size >= this.maxNodes) return "full";
+    this.local.set(node, {
+      endpoint,
+      seen: now,
+      proven: proof.proven,
+      proofTimestamp: proof.proven ? proof.timestamp ?? 0 : 0,
+      token: proof.token,
+    });
+    return "ok";
+  }
+
+  /** True when `node` has a live binding proven by a signature. */
+  isProven(node: number, now: number): boolean {
+    const entry = this.local.get(node);
+    return entry !== undefined && entry.proven && now - entry.seen <= this.nodeTtlMs;
+  }
+
+  /** The echo token of a live node's binding, if it sent one. */
+  tokenOf(node: number, now: number): Uint8Array | undefined {
+    const entry = this.local.get(node);
+    return entry && now - entry.seen <= this.nodeTtlMs ? entry.token : undefined;
   }
 
   /** The endpoint of a locally attached node, or undefined if unknown or expired. */
@@ -107,4 +170,8 @@ export class NodeTable {
     for (const node of peer.nodes) if (this.remote.get(node) === peerKey) this.remote.delete(node);
     this.peers.delete(peerKey);
   }
+}
+
+function sameEndpoint(a: Endpoint, b: Endpoint): boolean {
+  return a.ip === b.ip && a.port === b.port;
 }

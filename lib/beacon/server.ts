@@ -5,6 +5,11 @@
  * tunnel frames for pairs that cannot reach each other, and gossips its node list to peer
  * beacons so a Relay can be forwarded to the beacon that serves its destination. Bad input
  * is counted and dropped, never thrown.
+ *
+ * Hardening (docs/compat.md "Hardening: beacon"): with a registry view, a signed Discover or
+ * PunchRequest makes a proven binding that no unsigned claim from another address can move, and
+ * a PunchRequest is answered only when the registry lets the requester see the target; unsigned
+ * messages from reference daemons keep the reference's behaviour otherwise.
  */
 import dgram from "node:dgram";
 import { lookup } from "node:dns/promises";
@@ -17,9 +22,11 @@ import {
   decodeBeaconMessage,
   encodeBeaconMessage,
 } from "./messages.ts";
-import { type Endpoint, NodeTable } from "./node_table.ts";
+import { type BindingProof, type Endpoint, NodeTable } from "./node_table.ts";
 import { UdpSendQueue } from "./send_queue.ts";
 import { KeyedRateLimiter } from "../net/token_bucket.ts";
+import { parseProof, proofFresh, verifyProof } from "./proof.ts";
+import type { NodeAuthority } from "./registry_view.ts";
 
 /** Default beacon UDP port. */
 export const DEFAULT_BEACON_PORT = 9001;
@@ -31,6 +38,20 @@ export const RELAY_RATE_PER_NODE = 1000;
 export const RELAY_BURST_PER_NODE = 2000;
 /** Most sender nodes tracked by the relay limiter; past this, unknown senders are refused until a sweep. */
 export const RELAY_LIMITER_MAX_NODES = 65536;
+/** Sustained PunchRequests per second allowed per source address (a dial sends two, probes one per 2–60 s). */
+export const PUNCH_RATE_PER_SOURCE = 20;
+/** PunchRequests a source may burst above its sustained rate. */
+export const PUNCH_BURST_PER_SOURCE = 40;
+/** Most source addresses tracked by the PunchRequest limiter. */
+export const PUNCH_LIMITER_MAX_SOURCES = 65536;
+/** Signed claims per second per source address that may need a registry look-up (a key not cached). */
+export const CHECK_RATE_PER_SOURCE = 10;
+/** Such claims a source may burst. */
+export const CHECK_BURST_PER_SOURCE = 20;
+/** A key that fails to verify is fetched again if the cached one is older than this. */
+export const KEY_RECHECK_MS = 30_000;
+/** Most messages waiting for the registry (a key or a visibility answer) at once; more are refused. */
+export const MAX_PENDING_CHECKS = 256;
 /** Most nodes in the endpoint table. */
 export const MAX_TABLE_NODES = 1 << 20;
 /** A node not heard from for this long is forgotten (daemons re-Discover every 30 s). */
@@ -56,6 +77,15 @@ export type BeaconDropReason =
   | "table-full"
   | "sync-from-stranger" // Sync from an address that is not a configured peer beacon
   | "bad-endpoint" // source address we cannot put on the wire
+  | "punch-rate-limited" // PunchRequests from one source address beyond its budget
+  | "punch-denied" // the registry does not let the requester see the target (or knows neither)
+  | "unproven-conflict" // an unsigned claim on a node whose signed binding is at another address
+  | "proof-invalid" // a signed message whose signature does not verify (or whose node the registry lacks)
+  | "proof-stale" // a proof outside the clock window (then judged as unsigned) or, from another address, no newer than the binding's
+  | "proof-malformed" // trailing bytes after a Discover/PunchRequest that are not our proof
+  | "registry-error" // the registry could not be asked; nothing is bound or disclosed
+  | "registry-busy" // too many messages already waiting for the registry
+  | "check-rate-limited" // signed claims needing a registry look-up from one source beyond its budget
   | "send-error"
   | "internal-error";
 
@@ -70,10 +100,15 @@ export interface BeaconMetrics {
   forwardedPackets: number;
   forwardedBytes: number;
   drops: Record<BeaconDropReason, number>;
+  /** Discover/PunchRequest bindings accepted: signed and verified, unsigned (reference daemons), or signed but not checkable (no registry). */
+  bindings: Record<BindingKind, number>;
   nodes: number;
   remoteNodes: number;
   queueDepth: number;
 }
+
+/** How a binding of a node ID to a source address was accepted. */
+export type BindingKind = "proven" | "unproven" | "unverifiable";
 
 /** A peer beacon for gossip, by host (name or IP literal) and UDP port. */
 export interface BeaconPeer {
@@ -95,6 +130,13 @@ export interface BeaconServerOptions {
   relayRatePerNode?: number;
   relayBurstPerNode?: number;
   nodeTtlMs?: number;
+  punchRatePerSource?: number;
+  punchBurstPerSource?: number;
+  /**
+   * The registry's view of nodes: with it, signed messages are verified and PunchRequests obey
+   * the registry's privacy rule. Without it the beacon binds and punches as the reference does.
+   */
+  authority?: NodeAuthority;
   logger?: Logger;
 }
 
@@ -118,6 +160,15 @@ const DROP_REASONS: BeaconDropReason[] = [
   "table-full",
   "sync-from-stranger",
   "bad-endpoint",
+  "punch-rate-limited",
+  "punch-denied",
+  "unproven-conflict",
+  "proof-invalid",
+  "proof-stale",
+  "proof-malformed",
+  "registry-error",
+  "registry-busy",
+  "check-rate-limited",
   "send-error",
   "internal-error",
 ];
@@ -132,7 +183,11 @@ export class BeaconServer {
   private readonly log: Logger;
   private readonly table: NodeTable;
   private readonly limiter: KeyedRateLimiter<number>;
+  private readonly punchLimiter: KeyedRateLimiter<string>;
+  private readonly checkLimiter: KeyedRateLimiter<string>;
   private readonly counters: BeaconMetrics;
+  private authority?: NodeAuthority;
+  private pendingChecks = 0;
   private socket?: dgram.Socket;
   private queue?: UdpSendQueue;
   private peers = new Map<string, { address: string; port: number }>();
@@ -147,6 +202,17 @@ export class BeaconServer {
       options.relayBurstPerNode ?? RELAY_BURST_PER_NODE,
       RELAY_LIMITER_MAX_NODES,
     );
+    this.punchLimiter = new KeyedRateLimiter(
+      options.punchRatePerSource ?? PUNCH_RATE_PER_SOURCE,
+      options.punchBurstPerSource ?? PUNCH_BURST_PER_SOURCE,
+      PUNCH_LIMITER_MAX_SOURCES,
+    );
+    this.checkLimiter = new KeyedRateLimiter(
+      CHECK_RATE_PER_SOURCE,
+      CHECK_BURST_PER_SOURCE,
+      PUNCH_LIMITER_MAX_SOURCES,
+    );
+    this.authority = options.authority;
     this.counters = {
       received: zeroes(KINDS),
       sent: zeroes(KINDS),
@@ -155,6 +221,7 @@ export class BeaconServer {
       forwardedPackets: 0,
       forwardedBytes: 0,
       drops: zeroes(DROP_REASONS),
+      bindings: zeroes<BindingKind>(["proven", "unproven", "unverifiable"]),
       nodes: 0,
       remoteNodes: 0,
       queueDepth: 0,
@@ -215,6 +282,11 @@ export class BeaconServer {
     if (socket) await new Promise<void>((resolve) => socket.close(() => resolve()));
   }
 
+  /** Sets (or clears) the registry view used to verify signed messages and gate PunchRequests. */
+  setAuthority(authority: NodeAuthority | undefined): void {
+    this.authority = authority;
+  }
+
   /** True between `start()` and `close()`. */
   get listening(): boolean {
     return this.socket !== undefined;
@@ -232,6 +304,7 @@ export class BeaconServer {
       received: { ...this.counters.received },
       sent: { ...this.counters.sent },
       drops: { ...this.counters.drops },
+      bindings: { ...this.counters.bindings },
       nodes: this.table.size,
       remoteNodes: this.table.remoteSize,
       queueDepth: this.queue?.depth ?? 0,
@@ -255,6 +328,8 @@ export class BeaconServer {
     const now = Date.now();
     this.table.sweep(now);
     this.limiter.sweep(now);
+    this.punchLimiter.sweep(now);
+    this.checkLimiter.sweep(now);
   }
 
   private onMessage(msg: Uint8Array, address: string, port: number): void {
@@ -283,18 +358,16 @@ export class BeaconServer {
         const source = observed(address, port);
         if (!source) return this.drop("bad-endpoint");
         // Node 0 is the anonymous STUN probe of wire.md §8.3: answer it but do not record it.
-        if (message.node !== 0) this.record(message.node, source, now);
+        // The answer only reflects the source to itself, so it does not wait for the proof.
+        if (message.node !== 0) void this.bindClaim(message.node, source, msg, now);
         this.sendMessage({ kind: "DiscoverReply", ip: source.ip, port: source.port }, source);
         return;
       }
       case "PunchRequest": {
+        if (!this.punchLimiter.allow(endpointKey(address, port), now)) return this.drop("punch-rate-limited");
         const requester = observed(address, port);
         if (!requester) return this.drop("bad-endpoint");
-        if (message.requester !== 0) this.record(message.requester, requester, now);
-        const target = this.table.lookup(message.target, now);
-        if (!target) return this.drop("punch-unknown-target");
-        this.sendMessage({ kind: "PunchCommand", ip: target.ip, port: target.port }, requester);
-        this.sendMessage({ kind: "PunchCommand", ip: requester.ip, port: requester.port }, target);
+        void this.punch(message.requester, message.target, requester, msg.slice(), now);
         return;
       }
       case "Relay":
@@ -307,6 +380,128 @@ export class BeaconServer {
       }
       default:
         this.drop("ignored-type");
+    }
+  }
+
+  /**
+   * A PunchRequest (wire.md §8.1) with the hardening of docs/compat.md: the requester's claim must
+   * not contradict a signed binding, a signed request must verify, and with a registry view the
+   * requester must be allowed to see the target; only then is the requester bound and both sides
+   * told where to punch. The requester's command echoes the token of its request; the target's
+   * carries the target's own token only when the request was signed.
+   */
+  private async punch(
+    requester: number,
+    targetNode: number,
+    source: Endpoint,
+    raw: Uint8Array,
+    now: number,
+  ): Promise<void> {
+    if (!this.table.lookup(targetNode, now)) return this.drop("punch-unknown-target");
+    const proof = await this.checkClaim(requester, source, raw, now);
+    if (!proof) return;
+    if (this.authority) {
+      const allowed = await this.ask(() => this.authority!.maySee(requester, targetNode));
+      if (allowed === undefined) return;
+      if (!allowed) return this.drop("punch-denied");
+    }
+    const later = Date.now();
+    if (requester !== 0 && !this.bind(requester, source, proof, later)) return;
+    const target = this.table.lookup(targetNode, later);
+    if (!target) return this.drop("punch-unknown-target");
+    this.sendMessage({ kind: "PunchCommand", ip: target.ip, port: target.port, token: proof.token }, source);
+    // The target's token vouches for the requester's endpoint, so it goes only with a signed
+    // request (or, with no registry to check one, as the reference would punch anyway): an
+    // unsigned request's source may be forged, and the target must not reflect PILP to it.
+    const vouched = proof.kind !== "unproven";
+    this.sendMessage({
+      kind: "PunchCommand",
+      ip: source.ip,
+      port: source.port,
+      token: vouched ? this.table.tokenOf(targetNode, later) : undefined,
+    }, target);
+  }
+
+  /** Checks and records a Discover's claim that `node` is at `source`. */
+  private async bindClaim(node: number, source: Endpoint, raw: Uint8Array, now: number): Promise<void> {
+    const proof = await this.checkClaim(node, source, raw.slice(), now);
+    if (proof) this.bind(node, source, proof, Date.now());
+  }
+
+  /**
+   * Reads a claim's proof: an unsigned claim is unproven (refused when the node has a signed binding
+   * elsewhere); a signed one must be fresh and verify against the registry's key (without a
+   * registry view it counts as unproven). Undefined when the claim is refused (counted).
+   */
+  private async checkClaim(
+    node: number,
+    source: Endpoint,
+    raw: Uint8Array,
+    now: number,
+  ): Promise<(BindingProof & { kind: BindingKind }) | undefined> {
+    const parsed = parseProof(raw);
+    if (parsed.kind === "malformed") return this.drop("proof-malformed"), undefined;
+    const unproven = () => {
+      if (
+        node !== 0 && this.table.isProven(node, now) && !sameEndpoint(this.table.lookup(node, now), source)
+      ) {
+        return this.drop("unproven-conflict"), undefined;
+      }
+      return { kind: "unproven" as const, proven: false };
+    };
+    if (parsed.kind === "none") return unproven();
+    const { proof } = parsed;
+    // A clock too far off proves nothing, but the claim is still worth what an unsigned one is:
+    // a daemon with a skewed clock keeps working as a reference daemon would.
+    if (!proofFresh(proof.timestamp, now)) return this.drop("proof-stale"), unproven();
+    if (!this.authority || node === 0) return { kind: "unverifiable", proven: false, token: proof.token };
+    const authority = this.authority;
+    if (!authority.hasKey(node) && !this.checkLimiter.allow(endpointKey(source.address, source.port), now)) {
+      return this.drop("check-rate-limited"), undefined;
+    }
+    let key = await this.ask(() => authority.publicKey(node));
+    if (key === undefined) return undefined;
+    if (key !== null && !verifyProof(proof, key)) {
+      // Perhaps the node rotated its key: look again, at most once per KEY_RECHECK_MS per node.
+      const again = await this.ask(() => authority.publicKey(node, KEY_RECHECK_MS));
+      key = again !== undefined && again !== null && !equalBytes(again, key) ? again : null;
+    }
+    if (key === null || !verifyProof(proof, key)) return this.drop("proof-invalid"), undefined;
+    return { kind: "proven", proven: true, timestamp: proof.timestamp, token: proof.token };
+  }
+
+  /** Records a checked claim; false (counted) when the table refuses it. */
+  private bind(
+    node: number,
+    source: Endpoint,
+    proof: BindingProof & { kind: BindingKind },
+    now: number,
+  ): boolean {
+    const result = this.table.record(node, source, now, proof);
+    if (result === "ok") {
+      this.counters.bindings[proof.kind]++;
+      return true;
+    }
+    this.drop(result === "full" ? "table-full" : result === "stale" ? "proof-stale" : "unproven-conflict");
+    return false;
+  }
+
+  /**
+   * Asks the registry view, bounded by {@link MAX_PENDING_CHECKS}. Undefined (counted) when busy or
+   * the registry could not answer; null when it answered "no such node".
+   */
+  private async ask<T>(question: () => Promise<T | undefined>): Promise<T | null | undefined> {
+    if (this.pendingChecks >= MAX_PENDING_CHECKS) return this.drop("registry-busy"), undefined;
+    this.pendingChecks++;
+    try {
+      const answer = await question();
+      return answer === undefined ? null : answer;
+    } catch (err) {
+      this.drop("registry-error");
+      this.log.debug("registry check failed", { err: String(err) });
+      return undefined;
+    } finally {
+      this.pendingChecks--;
     }
   }
 
@@ -347,10 +542,6 @@ export class BeaconServer {
     }
   }
 
-  private record(node: number, endpoint: Endpoint, now: number): void {
-    if (!this.table.record(node, endpoint, now)) this.counters.drops["table-full"]++;
-  }
-
   private sendMessage(message: BeaconMessage, to: Endpoint): void {
     this.send(message, encodeBeaconMessage(message), to.address, to.port);
   }
@@ -379,6 +570,14 @@ function observed(address: string, port: number): Endpoint | undefined {
   } catch {
     return undefined;
   }
+}
+
+function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+function sameEndpoint(a: Endpoint | undefined, b: Endpoint): boolean {
+  return a !== undefined && a.ip === b.ip && a.port === b.port;
 }
 
 /** A canonical "ip|port" key so "::ffff:1.2.3.4" and "1.2.3.4" name the same peer. */

@@ -5,6 +5,9 @@ import { Logger } from "../log.ts";
 import { encodeFrame } from "../tunnel/frames.ts";
 import { type BeaconMessage, decodeBeaconMessage, encodeBeaconMessage } from "./messages.ts";
 import { BeaconServer, type BeaconServerOptions } from "./server.ts";
+import { appendProof, seedSigner } from "./proof.ts";
+import type { NodeAuthority } from "./registry_view.ts";
+import { generateEd25519KeyPair } from "../crypto/ed25519.ts";
 
 const HOST = "127.0.0.1";
 const WAIT_MS = 2000;
@@ -224,4 +227,131 @@ Deno.test("gossip: a Relay for a node served by a peer beacon is forwarded there
         },
       ),
   );
+});
+
+/** A registry view from a table of keys and an allow-list of "requester>target" pairs. */
+function fakeAuthority(keys: Map<number, Uint8Array>, allowed: Set<string>): NodeAuthority {
+  return {
+    publicKey: (node) => Promise.resolve(keys.get(node)),
+    hasKey: (node) => keys.has(node),
+    maySee: (requester, target) => Promise.resolve(allowed.has(`${requester}>${target}`)),
+    close: () => {},
+  };
+}
+
+const signedAs = (seed: Uint8Array, message: BeaconMessage, timestamp = Date.now()) =>
+  appendProof(encodeBeaconMessage(message), timestamp, new Uint8Array(8).fill(seed[0]), seedSigner(seed));
+
+Deno.test("a signed Discover binds for good: unsigned claims from elsewhere, replays and bad signatures are refused", async () => {
+  const one = generateEd25519KeyPair();
+  const keys = new Map([[1, one.publicKey]]);
+  await withBeacon(
+    { authority: fakeAuthority(keys, new Set()) },
+    (beacon, port) =>
+      withClients(3, async ([node, spoofer, other]) => {
+        const signed = signedAs(one.seed, { kind: "Discover", node: 1 });
+        await node.send(signed, port);
+        await node.next();
+        await until(() => beacon.metrics().bindings.proven === 1);
+        await spoofer.sendMessage({ kind: "Discover", node: 1 }, port); // the reference's unsigned form
+        await spoofer.next(); // still answered: the reply only reflects its own address
+        await spoofer.send(signed, port); // a replay of the captured proof
+        await spoofer.next();
+        await spoofer.send(signedAs(generateEd25519KeyPair().seed, { kind: "Discover", node: 1 }), port);
+        await spoofer.next();
+        await spoofer.send(signedAs(one.seed, { kind: "Discover", node: 1 }, Date.now() - 120_000), port);
+        await spoofer.next();
+        await spoofer.send(
+          concatBytes(encodeBeaconMessage({ kind: "Discover", node: 1 }), Uint8Array.of(1, 2)),
+          port,
+        );
+        await spoofer.next();
+        await until(() => beacon.metrics().drops["proof-invalid"] === 1);
+        const m = beacon.metrics();
+        // The unsigned claim and the too-old proof (judged as unsigned) conflict with the proven binding.
+        assertEquals(m.drops["unproven-conflict"], 2);
+        assertEquals(m.drops["proof-stale"], 2); // the replay from elsewhere, the old timestamp
+        assertEquals(m.drops["proof-malformed"], 1);
+        assertEquals(beacon.endpointOf(1)?.port, node.port);
+        // A node that never signed keeps the reference's behaviour: the last claim wins.
+        await other.sendMessage({ kind: "Discover", node: 2 }, port);
+        await other.next();
+        await spoofer.sendMessage({ kind: "Discover", node: 2 }, port);
+        await spoofer.next();
+        await until(() => beacon.endpointOf(2)?.port === spoofer.port);
+        assertEquals(beacon.metrics().bindings.unproven, 2);
+        // The node roams: a newer proof from its new address moves the binding.
+        await other.send(signedAs(one.seed, { kind: "Discover", node: 1 }), port);
+        await other.next();
+        await until(() => beacon.endpointOf(1)?.port === other.port);
+      }),
+  );
+});
+
+Deno.test("a PunchRequest needs the registry's consent; a signed one gives the target its token, a flood is limited", async () => {
+  const one = generateEd25519KeyPair();
+  const two = generateEd25519KeyPair();
+  const keys = new Map([[1, one.publicKey], [2, two.publicKey]]);
+  await withBeacon(
+    { authority: fakeAuthority(keys, new Set(["2>1"])), punchRatePerSource: 1, punchBurstPerSource: 3 },
+    (beacon, port) =>
+      withClients(3, async ([target, requester, stranger]) => {
+        await target.send(signedAs(one.seed, { kind: "Discover", node: 1 }), port);
+        await target.next();
+        await until(() => beacon.metrics().bindings.proven === 1);
+        await stranger.sendMessage({ kind: "PunchRequest", requester: 777, target: 1 }, port);
+        await until(() => beacon.metrics().drops["punch-denied"] === 1);
+        assertEquals(await stranger.drain(), []);
+        assertEquals(await target.drain(), []);
+        // An allowed but unsigned request: both told, but the target's command carries no token.
+        await requester.sendMessage({ kind: "PunchRequest", requester: 2, target: 1 }, port);
+        assertEquals(await requester.nextMessage(), { kind: "PunchCommand", ip: HOST, port: target.port });
+        assertEquals(await target.nextMessage(), { kind: "PunchCommand", ip: HOST, port: requester.port });
+        // A signed one: each side gets its own token back.
+        await requester.send(signedAs(two.seed, { kind: "PunchRequest", requester: 2, target: 1 }), port);
+        const toRequester = await requester.nextMessage();
+        const toTarget = await target.nextMessage();
+        assert(toRequester.kind === "PunchCommand" && toTarget.kind === "PunchCommand");
+        assertEquals(toRequester.token, new Uint8Array(8).fill(two.seed[0]));
+        assertEquals(toTarget.token, new Uint8Array(8).fill(one.seed[0]));
+        // The stranger's budget (burst 3) is spent after two more.
+        for (let i = 0; i < 5; i++) {
+          await stranger.sendMessage({ kind: "PunchRequest", requester: 9, target: 1 }, port);
+        }
+        await until(() => beacon.metrics().drops["punch-rate-limited"] === 3);
+      }),
+  );
+});
+
+async function until(cond: () => boolean): Promise<void> {
+  const deadline = Date.now() + WAIT_MS;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error("timed out");
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+Deno.test("a node that rotated its key is bound after one fresh look-up of the new key", async () => {
+  const old = generateEd25519KeyPair();
+  const rotated = generateEd25519KeyPair();
+  const asked: (number | undefined)[] = [];
+  const authority: NodeAuthority = {
+    // A cache that still holds the old key; asked with a max age, it returns the registry's new one.
+    publicKey: (_node, maxAgeMs) => {
+      asked.push(maxAgeMs);
+      return Promise.resolve(maxAgeMs === undefined ? old.publicKey : rotated.publicKey);
+    },
+    hasKey: () => true,
+    maySee: () => Promise.resolve(true),
+    close: () => {},
+  };
+  await withBeacon({ authority }, (beacon, port) =>
+    withClients(1, async ([node]) => {
+      await node.send(signedAs(rotated.seed, { kind: "Discover", node: 1 }), port);
+      await node.next();
+      await until(() => beacon.metrics().bindings.proven === 1);
+      assertEquals(asked.length, 2);
+      assert(asked[1] !== undefined);
+      assertEquals(beacon.metrics().drops["proof-invalid"], 0);
+    }));
 });

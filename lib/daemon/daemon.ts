@@ -9,6 +9,7 @@ import { PilotError } from "../errors.ts";
 import { toBase64 } from "../bytes.ts";
 import { Address } from "../protocol/address.ts";
 import type { Packet } from "../protocol/packet.ts";
+import { signEd25519 } from "../crypto/ed25519.ts";
 import { loadOrCreateIdentity, type NodeIdentity } from "../crypto/identity.ts";
 import { type RegisterReply, RegistryClient } from "../registry/client.ts";
 import { Tunnel } from "../tunnel/tunnel.ts";
@@ -319,7 +320,11 @@ export class Daemon {
       );
     }
     this.#heartbeat = setInterval(() => this.#beat(), config.heartbeatMs);
-    this.nat.start({ nodeId: () => this.nodeId, reregister: () => this.#reregister() });
+    this.nat.start({
+      nodeId: () => this.nodeId,
+      reregister: () => this.#reregister(),
+      sign: (bytes) => signEd25519(this.identity.seed, bytes),
+    });
     this.log.info("daemon started", {
       node: this.nodeId,
       address: this.address.toString(),

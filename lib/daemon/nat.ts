@@ -7,7 +7,7 @@
  * after the 3rd SYN timeout, and probes that move a relayed peer back to a direct path once one
  * works. The tunnel does the per-packet work; this module only decides and keeps timers.
  */
-import { type BeaconMessage, encodeBeaconMessage } from "../beacon/messages.ts";
+import type { BeaconMessage } from "../beacon/messages.ts";
 import type { Logger } from "../log.ts";
 import { formatHostPort, type HostPort, parseHostPort } from "../net/hostport.ts";
 import { Address } from "../protocol/address.ts";
@@ -16,11 +16,12 @@ import type { Packet } from "../protocol/packet.ts";
 import { PORT_CONTROL } from "../protocol/ports.ts";
 import { byLabel, type MetricFamily } from "../http/prometheus.ts";
 import { SYN_DIRECT_ATTEMPTS } from "../transport/stream.ts";
-import type { Endpoint } from "../tunnel/endpoint.ts";
+import { Endpoint } from "../tunnel/endpoint.ts";
 import type { PeerPath } from "../tunnel/stats.ts";
 import type { Tunnel } from "../tunnel/tunnel.ts";
 import type { DaemonConfig } from "./config.ts";
 import { isPublicCandidate } from "./nat_endpoint.ts";
+import { BeaconProofs } from "./nat_proof.ts";
 
 /** Discover messages sent at start before giving up (the reference sends one and waits 5 s). */
 export const DISCOVER_ATTEMPTS = 3;
@@ -49,6 +50,9 @@ export const MAX_TRACKED_NODES = 4096;
  */
 export const PROBE_PORT = PORT_CONTROL;
 
+/** How long the set of peer endpoints a PunchCommand is checked against is reused. */
+export const KNOWN_ENDPOINTS_TTL_MS = 1_000;
+
 /** Where the endpoint we register came from. */
 export type EndpointSource = "override" | "discovered" | "local";
 
@@ -58,6 +62,8 @@ export interface NatHost {
   nodeId(): number;
   /** Registers again (the advertised endpoint changed). */
   reregister(): Promise<void>;
+  /** Signs with the node's identity key, so the beacon binds our node ID to our address only for us. */
+  sign?(bytes: Uint8Array): Uint8Array;
 }
 
 /** NAT settings, from the daemon configuration. */
@@ -85,6 +91,8 @@ export interface NatCounters {
   probes: number;
   hints: number;
   keepalives: number;
+  /** PunchCommands refused: no echo token, endpoint of no peer of ours, no request of ours pending. */
+  punchesRefused: number;
 }
 
 /** The NAT section of `pilot info`. */
@@ -120,6 +128,7 @@ export class NatTraversal {
     probes: 0,
     hints: 0,
     keepalives: 0,
+    punchesRefused: 0,
   };
   readonly #tunnel: Tunnel;
   readonly #options: NatOptions;
@@ -132,6 +141,8 @@ export class NatTraversal {
   #reregistering = false;
   readonly #probes = new Map<number, ProbeSchedule>();
   readonly #hints = new Map<number, { from: Endpoint; at: number }>();
+  readonly #proofs = new BeaconProofs();
+  #known?: { at: number; endpoints: Set<string> };
   #closed = false;
 
   constructor(tunnel: Tunnel, options: NatOptions, log: Logger) {
@@ -145,6 +156,7 @@ export class NatTraversal {
     byTunnel.set(tunnel, this);
     tunnel.onBeaconMessage = (message) => this.#onBeaconMessage(message);
     tunnel.onPunchFrame = (sender, from) => this.#onPunchFrame(sender, from);
+    tunnel.mayPunch = (command) => this.#mayPunch(command);
   }
 
   /** True when a beacon is configured. */
@@ -289,6 +301,7 @@ export class NatTraversal {
         probe: c.probes,
         hint: c.hints,
         keepalive: c.keepalives,
+        punch_refused: c.punchesRefused,
       }),
     ];
   }
@@ -303,8 +316,39 @@ export class NatTraversal {
 
   // ---- internals ----
 
+  // Beacon hardening (docs/compat.md "Hardening: beacon"): message construction and vouching.
+
+  /** Sends a beacon message; Discover(our ID) and PunchRequest carry a proof signed with our identity. */
   #sendBeacon(message: BeaconMessage): boolean {
-    return this.#tunnel.sendBeacon(encodeBeaconMessage(message));
+    const sign = this.#host?.sign?.bind(this.#host);
+    return this.#tunnel.sendBeacon(this.#proofs.encode(message, sign, performance.now()));
+  }
+
+  /** Obeys a PunchCommand only toward an endpoint our beacon exchange or registry vouched for. */
+  #mayPunch(command: Extract<BeaconMessage, { kind: "PunchCommand" }>): boolean {
+    let key: string;
+    try {
+      key = Endpoint.of(command.ip, command.port).key;
+    } catch {
+      return false;
+    }
+    const known = () => this.#knownEndpoints();
+    const vouch = this.#proofs.vouch(command, key, known, performance.now());
+    if (vouch !== "unvouched") return true;
+    this.counters.punchesRefused++;
+    this.#log.debug("punch command refused: endpoint not vouched for", { to: key });
+    return false;
+  }
+
+  /** Our peers' endpoints, rebuilt at most every {@link KNOWN_ENDPOINTS_TTL_MS} so a command flood costs no peer walk each. */
+  #knownEndpoints(): ReadonlySet<string> {
+    const now = performance.now();
+    if (!this.#known || now - this.#known.at > KNOWN_ENDPOINTS_TTL_MS) {
+      const endpoints = new Set<string>();
+      for (const p of this.#tunnel.peers()) if (p.endpoint) endpoints.add(p.endpoint);
+      this.#known = { at: now, endpoints };
+    }
+    return this.#known.endpoints;
   }
 
   #onBeaconMessage(message: BeaconMessage): void {

@@ -15,7 +15,8 @@ import { generateEd25519KeyPair } from "../crypto/ed25519.ts";
 import { Logger } from "../log.ts";
 import type { HostPort } from "../tunnel/endpoint.ts";
 import { Tunnel } from "../tunnel/tunnel.ts";
-import { NatTraversal } from "./nat.ts";
+import { type NatHost, NatTraversal } from "./nat.ts";
+import { parseProof, seedSigner } from "../beacon/proof.ts";
 import { isPublicCandidate } from "./nat_endpoint.ts";
 
 const LOOPBACK = "127.0.0.1";
@@ -43,9 +44,18 @@ async function scriptedBeacon(answer: () => { ip: string; port: number } | undef
   };
 }
 
+/** Identity seeds of the tunnels opened last, by node ID, so each NatHost signs as its node. */
+const SEEDS = new Map<number, Uint8Array>();
+
+/** The NatHost of node `id`: our daemons sign their Discover and PunchRequest (docs/compat.md). */
+function host(id: number): NatHost {
+  return { nodeId: () => id, reregister: () => Promise.resolve(), sign: seedSigner(SEEDS.get(id)!) };
+}
+
 async function openTunnel(nodeId: number, keys: Map<number, Uint8Array>, beacon: HostPort): Promise<Tunnel> {
   const kp = generateEd25519KeyPair();
   keys.set(nodeId, kp.publicKey);
+  SEEDS.set(nodeId, kp.seed);
   return await Tunnel.open({
     listen: { host: LOOPBACK, port: 0 },
     nodeId,
@@ -166,8 +176,8 @@ Deno.test("nat: dial strategy punches on the first SYN timeouts and relays after
   const got: string[] = [];
   b.onPacket = (p) => got.push(payloadText(p));
   try {
-    natA.start({ nodeId: () => 1, reregister: () => Promise.resolve() });
-    natB.start({ nodeId: () => 2, reregister: () => Promise.resolve() });
+    natA.start(host(1));
+    natB.start(host(2));
     await until(
       "beacon knows both",
       () => beacon.endpointOf(1) !== undefined && beacon.endpointOf(2) !== undefined,
@@ -215,8 +225,8 @@ Deno.test("nat: a PILP from the peer we asked to punch leads to a direct key exc
   const got: string[] = [];
   b.onPacket = (p) => got.push(payloadText(p));
   try {
-    natA.start({ nodeId: () => 1, reregister: () => Promise.resolve() });
-    natB.start({ nodeId: () => 2, reregister: () => Promise.resolve() });
+    natA.start(host(1));
+    natB.start(host(2));
     await until(
       "beacon knows both",
       () => beacon.endpointOf(1) !== undefined && beacon.endpointOf(2) !== undefined,
@@ -256,8 +266,8 @@ Deno.test("nat: relayed peers are probed and return to the direct path once it w
   b.onPacket = (p) => got.push(payloadText(p));
   a.onPacket = (p) => got.push(payloadText(p));
   try {
-    natA.start({ nodeId: () => 1, reregister: () => Promise.resolve() });
-    natB.start({ nodeId: () => 2, reregister: () => Promise.resolve() });
+    natA.start(host(1));
+    natB.start(host(2));
     await until(
       "beacon knows both",
       () => beacon.endpointOf(1) !== undefined && beacon.endpointOf(2) !== undefined,
@@ -289,7 +299,7 @@ Deno.test("nat: relayed peers are probed and return to the direct path once it w
   const c = await openTunnel(3, keys, addr2);
   const natC = new NatTraversal(c, { ...fast, beacon: text(addr2), forceRelay: true }, QUIET);
   try {
-    natC.start({ nodeId: () => 3, reregister: () => Promise.resolve() });
+    natC.start(host(3));
     natC.beforeDial(4);
     assertEquals(c.peer(4)?.path, "relay");
     natC.onSynTimeout(4, 1);
@@ -300,5 +310,57 @@ Deno.test("nat: relayed peers are probed and return to the direct path once it w
     natC.close();
     await c.close();
     await beacon2.close();
+  }
+});
+
+Deno.test("nat: a PunchCommand is obeyed only with our echo token (or toward a known peer); a forged one sends no PILP", async () => {
+  // The beacon is a test socket, so it can send commands the daemon must judge.
+  const beacon = dgram.createSocket("udp4");
+  await new Promise<void>((r) => beacon.bind(0, LOOPBACK, () => r()));
+  const victim = dgram.createSocket("udp4");
+  await new Promise<void>((r) => victim.bind(0, LOOPBACK, () => r()));
+  let pilps = 0;
+  victim.on("message", () => pilps++);
+  let discover: Uint8Array | undefined;
+  let from = 0;
+  beacon.on("message", (msg: Uint8Array, rinfo) => {
+    if (msg[0] === 0x01) [discover, from] = [new Uint8Array(msg), rinfo.port];
+  });
+  const keys = new Map<number, Uint8Array>();
+  const a = await openTunnel(1, keys, { host: LOOPBACK, port: beacon.address().port });
+  const natA = new NatTraversal(a, { beacon: `${LOOPBACK}:${beacon.address().port}` }, QUIET);
+  const command = (token?: Uint8Array) =>
+    new Promise<void>((r) =>
+      beacon.send(
+        encodeBeaconMessage({ kind: "PunchCommand", ip: LOOPBACK, port: victim.address().port, token }),
+        from,
+        LOOPBACK,
+        () => r(),
+      )
+    );
+  try {
+    natA.start(host(1));
+    await until("signed Discover", () => discover !== undefined);
+    const proof = parseProof(discover!);
+    assert(proof.kind === "proof", "our Discover carries a proof");
+    await command(); // no token, no peer there, no request of ours pending
+    await command(new Uint8Array(8)); // a wrong token
+    await until("refused twice", () => natA.counters.punchesRefused === 2);
+    await new Promise((r) => setTimeout(r, 100));
+    assertEquals(pilps, 0, "a forged command made no PILP");
+    assertEquals(a.stats().punchCommands, 0);
+    await command(proof.proof.token);
+    await until("3 PILP from the vouched command", () => pilps === 3);
+    assertEquals(
+      natA.metrics().find((f) => f.name === "pilot_nat_events_total")?.samples.find((s) =>
+        s.labels?.event === "punch_refused"
+      )?.value,
+      2,
+    );
+  } finally {
+    natA.close();
+    await a.close();
+    await new Promise<void>((r) => beacon.close(() => r()));
+    await new Promise<void>((r) => victim.close(() => r()));
   }
 });

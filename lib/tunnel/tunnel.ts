@@ -198,6 +198,8 @@ export class Tunnel {
    * `sender` may be reachable at `from`, for the NAT code to probe with an authenticated frame.
    */
   onPunchFrame: (sender: number, from: Endpoint) => void = () => {};
+  /** Decides whether a PunchCommand is obeyed (the NAT code punches only vouched endpoints). */
+  mayPunch: (command: Extract<BeaconMessage, { kind: "PunchCommand" }>) => boolean = () => true;
   /**
    * Receives tunnel events (peer added, key exchange completed, relay activated, replay refused;
    * see {@link TunnelEvent}). Unset, nothing is built for them.
@@ -1087,7 +1089,7 @@ export class Tunnel {
       case "RelayDeliver":
         return this.#onRelayDeliver(message.sender, message.frame, from);
       case "PunchCommand":
-        return this.#punch(message.ip, message.port);
+        return this.mayPunch(message) ? this.#punch(message.ip, message.port) : undefined;
       default:
         try {
           this.onBeaconMessage(message, from);
