@@ -15,6 +15,7 @@ import { Tunnel } from "../tunnel/tunnel.ts";
 import { SessionManager } from "../transport/manager.ts";
 import { startTimerLoop, TimerQueue } from "../transport/timers.ts";
 import { IpcServer } from "./ipc/server.ts";
+import { limitsFromEnv } from "./ipc/limits.ts";
 import type { InfoReply } from "./ipc/replies.ts";
 import { foldHealth, type HealthCheck, type HealthReport } from "../http/health.ts";
 import { daemonHttpApp } from "../http/daemon_app.ts";
@@ -133,9 +134,9 @@ export class Daemon {
     });
     attachWebhookEvents(tunnel, this.manager, this.webhooks);
     this.streams = new StreamBridge(this.manager);
-    // Every accepted datagram goes to every IPC client; clients filter on the port (ipc.md §4).
+    // Accepted datagrams go to the IPC client that bound the port, else to the clients that send datagrams.
     this.manager.onDatagram = (dg) => {
-      this.ipc?.broadcastRecvFrom(dg.src, dg.srcPort, dg.dstPort, dg.data);
+      this.ipc?.deliverRecvFrom(dg.src, dg.srcPort, dg.dstPort, dg.data);
       if (this.webhooks.url) {
         this.webhooks.emit("data.datagram", {
           src_addr: dg.src.toString(),
@@ -208,6 +209,7 @@ export class Daemon {
       path: config.socketPath,
       handler: new DaemonIpcHandler(this),
       logger: this.log.child("ipc"),
+      ...limitsFromEnv((name) => Deno.env.get(name)),
     });
     if (config.http) {
       const app = daemonHttpApp({

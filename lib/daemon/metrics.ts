@@ -7,6 +7,7 @@ import { byLabel, type MetricFamily, single } from "../http/prometheus.ts";
 import type { Daemon } from "./daemon.ts";
 import { trustMetrics } from "../services/trust/metrics.ts";
 import { taskMetrics } from "../services/tasks/metrics.ts";
+import type { IpcServer } from "./ipc/server.ts";
 
 /** Builds the families for one scrape. */
 export function daemonMetrics(d: Daemon): MetricFamily[] {
@@ -124,8 +125,38 @@ export function daemonMetrics(d: Daemon): MetricFamily[] {
     }),
     single("pilot_webhook_retries_total", "Webhook POSTs repeated after a failure", "counter", wh.retries),
     single("pilot_webhook_queue_depth", "Webhook events waiting for delivery", "gauge", wh.queued),
+    ...ipcMetrics(d.ipc),
     ...trustMetrics(d.trust, d.gate.refused),
     ...taskMetrics(d.tasks),
     ...d.nat.metrics(),
+  ];
+}
+
+/** IPC clients, refusals at the cap, drops for broken limits, and datagram delivery outcomes. */
+function ipcMetrics(ipc: IpcServer | undefined): MetricFamily[] {
+  if (!ipc) return [];
+  const s = ipc.stats();
+  return [
+    single("pilot_ipc_clients", "IPC clients connected", "gauge", s.clients),
+    single(
+      "pilot_ipc_inbound_pool_bytes",
+      "Unprocessed IPC input held beyond the clients' own allowances",
+      "gauge",
+      s.inboundPoolBytes,
+    ),
+    byLabel(
+      "pilot_ipc_events_total",
+      "IPC clients refused at the cap or dropped for breaking a limit, by event",
+      "counter",
+      "event",
+      s.events,
+    ),
+    byLabel(
+      "pilot_ipc_datagrams_total",
+      "Datagram pushes to IPC clients, by outcome",
+      "counter",
+      "outcome",
+      s.datagrams,
+    ),
   ];
 }
