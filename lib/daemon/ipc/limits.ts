@@ -31,8 +31,11 @@ export const DEFAULT_OUTBOUND_HARD_LIMIT = 4 << 20;
 /**
  * How long a client's outbound queue may stay above the high-water mark without
  * a single byte leaving before the client is disconnected (it stopped reading).
+ * Long, as a stream's idle timeout: the queue is bounded anyway, and a program
+ * that pauses reading one connection for a while (its SDK then stops reading the
+ * socket) is not misbehaving.
  */
-export const DEFAULT_OUTBOUND_STALL_MS = 30_000;
+export const DEFAULT_OUTBOUND_STALL_MS = 120_000;
 /** How long a client has to finish a frame once its first byte arrived. */
 export const DEFAULT_FRAME_DEADLINE_MS = 10_000;
 /** Most simultaneous clients; further connections get an Error frame and are closed. */
