@@ -6,6 +6,8 @@ import { InboundPool } from "./inbound_pool.ts";
 import { INBOUND_ALLOWANCE, limitsFromEnv, resolveLimits } from "./limits.ts";
 import { RawClient, startServer } from "./testing/harness.ts";
 import { LOOPBACK_ADDRESS } from "./testing/loopback_handler.ts";
+import type { IpcClient, IpcHandler } from "./server.ts";
+import { until } from "../../../tests/helpers/wait.ts";
 
 async function expectReply(c: RawClient): Promise<IpcReply> {
   const r = await c.next();
@@ -161,4 +163,30 @@ Deno.test("the client cap refuses extra clients with an Error frame and counts t
   await c.write(encodeRequest({ cmd: Cmd.Info }));
   assertEquals((await expectReply(c)).cmd, Cmd.InfoOK);
   for (const x of [b, c, refused]) x.close();
+});
+
+Deno.test("a client that reads nothing while its output is over the high-water mark is dropped after the stall limit", async () => {
+  let client: IpcClient | null = null;
+  const handler: IpcHandler = {
+    bind: (c) => {
+      client = c;
+    },
+  };
+  await using t = await startServer(handler, { outboundHighWater: 64 * 1024, outboundStallMs: 300 });
+  const raw = await RawClient.connect(t.path);
+  await raw.write(encodeRequest({ cmd: Cmd.Bind, port: 1 }));
+  assertEquals((await expectReply(raw)).cmd, Cmd.BindOK);
+  const c = client as IpcClient | null;
+  assert(c !== null);
+  // Fill the kernel buffers and the queue past the mark; nobody reads.
+  const producer = (async () => {
+    while (await c.pushRecv(1, new Uint8Array(16 * 1024))) { /* until it stalls or the client goes */ }
+  })();
+  const started = Date.now();
+  await until("the stalled client is dropped", () => c.closed, 3000, 20);
+  const waited = Date.now() - started;
+  assert(waited >= 250, `dropped after ${waited} ms, before the stall limit`);
+  await producer;
+  assertEquals(t.server.stats().events.outbound_stall, 1);
+  raw.close();
 });
