@@ -40,7 +40,7 @@ export const DEFAULT_OUTBOUND_STALL_MS = 120_000;
 export const DEFAULT_FRAME_DEADLINE_MS = 10_000;
 /** Most simultaneous clients; further connections get an Error frame and are closed. */
 export const DEFAULT_MAX_CLIENTS = 1024;
-/** Refused connections are logged at most this often (each one is counted). */
+/** Refused connections, and drops of each kind, are logged at most this often (each one is counted). */
 export const REFUSAL_LOG_INTERVAL_MS = 60_000;
 /** First read buffer of a client; it doubles, up to the socket reader's maximum, while reads fill it. */
 export const INITIAL_READ_BUFFER = 16 * 1024;

@@ -223,6 +223,8 @@ export class IpcServer {
   readonly #pool: InboundPool;
   #refusedSinceLog = 0;
   #lastRefusalLog = -Infinity;
+  /** Per kind of drop: when it was last logged and how many went unlogged since. */
+  readonly #dropLog = new Map<DropReason, { at: number; unlogged: number }>();
   #nextId = 1;
   #closing: Promise<void> | null = null;
   readonly #acceptLoop: Promise<void>;
@@ -240,7 +242,7 @@ export class IpcServer {
       pool: this.#pool,
       bound: (session, port) => this.#portOwners.set(port, session),
       usesDatagrams: (session) => this.#datagramUsers.add(session),
-      dropped: (reason) => this.#events[reason]++,
+      dropped: (session, kind, reason) => this.#dropped(session, kind, reason),
       gone: (session) => this.#forget(session),
     };
     this.#acceptLoop = this.#accept();
@@ -353,6 +355,25 @@ export class IpcServer {
     await Deno.remove(this.path).catch((err) => {
       if (!(err instanceof Deno.errors.NotFound)) this.#log.warn("cannot remove socket", { err });
     });
+  }
+
+  /** Counts a client dropped for breaking a limit; logs each kind at most once a minute, with the count between. */
+  #dropped(session: Session, kind: DropReason, reason: string): void {
+    this.#events[kind]++;
+    const now = performance.now();
+    const seen = this.#dropLog.get(kind) ?? { at: -Infinity, unlogged: 0 };
+    this.#dropLog.set(kind, seen);
+    if (now - seen.at < REFUSAL_LOG_INTERVAL_MS) {
+      seen.unlogged++;
+      return;
+    }
+    this.#log.warn("dropping IPC client over its limits", {
+      client: session.id,
+      reason,
+      similar_since_last_log: seen.unlogged,
+    });
+    seen.at = now;
+    seen.unlogged = 0;
   }
 
   #forget(session: Session): void {

@@ -57,8 +57,8 @@ export interface SessionContext {
   bound(session: Session, port: number): void;
   /** The client sent a datagram. */
   usesDatagrams(session: Session): void;
-  /** The client broke a limit and is being dropped. */
-  dropped(reason: DropReason): void;
+  /** The client broke a limit and is being dropped (the server counts and logs it). */
+  dropped(session: Session, kind: DropReason, reason: string): void;
   /** The client is gone (before `clientGone` runs). */
   gone(session: Session): void;
 }
@@ -163,11 +163,10 @@ export class Session implements IpcClient {
     this.#wake();
   }
 
-  /** Drops the client for breaking a limit: counted, and logged with the reason. */
+  /** Drops the client for breaking a limit: counted, and logged with the reason (rate-limited). */
   #breach(kind: DropReason, reason: string): void {
     if (this.#dropped) return;
-    this.#ctx.dropped(kind);
-    this.#log.warn("dropping IPC client over its limits", { reason });
+    this.#ctx.dropped(this, kind, reason);
     this.disconnect(reason);
   }
 
