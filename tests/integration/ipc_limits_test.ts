@@ -25,11 +25,12 @@ const DATAGRAM_RSS_BUDGET = 64 * MIB;
 const TEST_FRAME_DEADLINE_MS = 3000;
 /**
  * How far above its baseline the daemon may go, and stay, while and after 500 clients hold half
- * frames. Each client's own allowance plus the shared input pool bound what they hold together
- * (about 24 MiB, plus the 500 sessions themselves); the allocator keeps freed pages, so the peak
- * is also roughly where RSS stays. Without these limits the daemon reached and kept +345 MiB.
+ * frames. Live input is bounded by each client's allowance plus the shared pool (24 MiB), the 500
+ * sessions cost about 12 MiB, and the rest is garbage the heap has not collected yet when the
+ * dropped clients' shares are taken again; the allocator keeps freed pages, so RSS stays at the
+ * peak. Observed: +84 to +111 MiB. Without these limits the daemon reached and kept +345 MiB.
  */
-const HALF_FRAME_RSS_SLACK = 128 * MIB;
+const HALF_FRAME_RSS_SLACK = 144 * MIB;
 const PUBLIC = ["--public"];
 
 async function rssOf(d: TestDaemon): Promise<number> {
