@@ -22,6 +22,14 @@ export class FrameProgress {
   }
 
   /**
+   * Bytes still to come before the current frame, or at least its length prefix,
+   * is complete (0 between frames).
+   */
+  get remaining(): number {
+    return this.#headerSeen > 0 ? FRAME_LENGTH_SIZE - this.#headerSeen : this.#bodyLeft;
+  }
+
+  /**
    * Accounts for `chunk`. Returns true when a new frame started in it and is
    * still unfinished at its end (the moment a frame deadline should start).
    * Lengths are not checked here: the frame reader rejects oversized ones.

@@ -5,7 +5,8 @@ import { FrameProgress } from "./frame_progress.ts";
 import { InboundPool } from "./inbound_pool.ts";
 import { INBOUND_ALLOWANCE, limitsFromEnv, resolveLimits } from "./limits.ts";
 import { RawClient, startServer } from "./testing/harness.ts";
-import { LOOPBACK_ADDRESS } from "./testing/loopback_handler.ts";
+import { LOOPBACK_ADDRESS, LoopbackHandler } from "./testing/loopback_handler.ts";
+import type { HealthReply } from "./replies.ts";
 import type { IpcClient, IpcHandler } from "./server.ts";
 import { until } from "../../../tests/helpers/wait.ts";
 
@@ -189,4 +190,29 @@ Deno.test("a client that reads nothing while its output is over the high-water m
   await producer;
   assertEquals(t.server.stats().events.outbound_stall, 1);
   raw.close();
+});
+
+Deno.test("whole frames queued behind a slow request take at most the rest of one frame from the shared pool, and all are answered", async () => {
+  const loopback = new LoopbackHandler();
+  let first = true;
+  const handler: IpcHandler = {
+    health: async (): Promise<HealthReply> => {
+      if (first) {
+        first = false;
+        await new Promise((r) => setTimeout(r, 300));
+      }
+      return loopback.health();
+    },
+  };
+  await using t = await startServer(handler, { inboundPool: 1 << 20 });
+  const c = await RawClient.connect(t.path);
+  const count = Math.ceil((3 * INBOUND_ALLOWANCE) / 5); // 5-byte Health frames, three allowances' worth
+  const one = encodeRequest({ cmd: Cmd.Health });
+  await c.write(concatBytes(...Array.from({ length: count }, () => one)));
+  await new Promise((r) => setTimeout(r, 150));
+  // Past its allowance the client reads only to the end of the frame it is in: at most one frame's bytes.
+  const held = t.server.stats().inboundPoolBytes;
+  assert(held < one.length, `complete frames waiting for the loop took ${held} bytes of the pool`);
+  for (let i = 0; i < count; i++) assertEquals((await expectReply(c)).cmd, Cmd.HealthOK);
+  c.close();
 });

@@ -263,16 +263,18 @@ export class Session implements IpcClient {
         continue;
       }
       if (this.#progress.midFrame && this.#frameTimer === undefined) this.#armFrameDeadline();
-      // Read into the client's own allowance, and beyond it only what the shared pool grants.
+      // Read into the client's own allowance, and beyond it only what the shared pool grants to finish
+      // the current frame: whole frames waiting for the request loop need no more input yet.
       const own = Math.max(0, INBOUND_ALLOWANCE - buffered);
       const want = Math.min(READ_BUFFER_SIZE, INBOUND_BUFFER_LIMIT - buffered);
-      this.#grant = want > own ? this.#ctx.pool.take(want - own) : 0;
+      const midFrame = this.#progress.midFrame;
+      const poolNeed = midFrame ? Math.min(want, this.#progress.remaining) - own : 0;
+      this.#grant = poolNeed > 0 ? this.#ctx.pool.take(poolNeed) : 0;
       if (own + this.#grant === 0) {
-        // The pool is full: wait for room with the frame clock running, so holders of stale halves expire.
-        await Promise.race([
-          this.#ctx.pool.room(),
-          new Promise<void>((resolve) => this.#wakeReader = resolve),
-        ]);
+        // Mid-frame with the pool full: wait for room with the frame clock running, so holders of stale
+        // halves expire. Otherwise wait for the request loop to take a frame.
+        const woken = new Promise<void>((resolve) => this.#wakeReader = resolve);
+        await (midFrame ? Promise.race([this.#ctx.pool.room(), woken]) : woken);
         continue;
       }
       let chunk: Uint8Array | null;
