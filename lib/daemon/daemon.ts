@@ -16,6 +16,7 @@ import { Tunnel } from "../tunnel/tunnel.ts";
 import { SessionManager } from "../transport/manager.ts";
 import { startTimerLoop, TimerQueue } from "../transport/timers.ts";
 import { IpcServer } from "./ipc/server.ts";
+import { limitsFromEnv } from "./ipc/limits.ts";
 import type { InfoReply } from "./ipc/replies.ts";
 import { foldHealth, type HealthCheck, type HealthReport } from "../http/health.ts";
 import { daemonHttpApp } from "../http/daemon_app.ts";
@@ -148,9 +149,9 @@ export class Daemon {
     });
     attachWebhookEvents(tunnel, this.manager, this.webhooks);
     this.streams = new StreamBridge(this.manager);
-    // Every accepted datagram goes to every IPC client; clients filter on the port (ipc.md §4).
+    // Accepted datagrams go to the IPC client that bound the port, else to the clients that send datagrams.
     this.manager.onDatagram = (dg) => {
-      this.#ipc?.broadcastRecvFrom(dg.src, dg.srcPort, dg.dstPort, dg.data);
+      this.#ipc?.deliverRecvFrom(dg.src, dg.srcPort, dg.dstPort, dg.data);
       if (this.webhooks.url) {
         this.webhooks.emit("data.datagram", {
           src_addr: dg.src.toString(),
@@ -199,6 +200,11 @@ export class Daemon {
   /** The task service (port 1003), unless disabled. */
   get tasks(): TaskService | undefined {
     return this.#services?.tasks;
+  }
+
+  /** The IPC server, once listening (its stats feed /metrics). */
+  get ipc(): IpcServer | undefined {
+    return this.#ipc;
   }
 
   /** Consecutive failed heartbeats (0 while the registry session is healthy). */
@@ -306,6 +312,7 @@ export class Daemon {
       path: config.socketPath,
       handler: new DaemonIpcHandler(this.#ipcNode()),
       logger: this.log.child("ipc"),
+      ...limitsFromEnv((name) => Deno.env.get(name)),
     });
     if (config.http) {
       const app = daemonHttpApp({

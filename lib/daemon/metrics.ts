@@ -9,6 +9,7 @@ import type { SessionManager } from "../transport/manager.ts";
 import { trustMetrics } from "../services/trust/metrics.ts";
 import type { TrustService } from "../services/trust/service.ts";
 import { taskMetrics } from "../services/tasks/metrics.ts";
+import type { IpcServer } from "./ipc/server.ts";
 import type { TaskService } from "../services/tasks/service.ts";
 import type { WebhookEmitter } from "./webhooks.ts";
 import type { TrustGate } from "./trust_gate.ts";
@@ -26,6 +27,7 @@ export interface MetricsSource {
   readonly heartbeatFailures: number;
   readonly trust?: TrustService;
   readonly tasks?: TaskService;
+  readonly ipc?: Pick<IpcServer, "stats">;
 }
 
 /** Builds the families for one scrape. */
@@ -144,8 +146,38 @@ export function daemonMetrics(d: MetricsSource): MetricFamily[] {
     }),
     single("pilot_webhook_retries_total", "Webhook POSTs repeated after a failure", "counter", wh.retries),
     single("pilot_webhook_queue_depth", "Webhook events waiting for delivery", "gauge", wh.queued),
+    ...ipcMetrics(d.ipc),
     ...trustMetrics(d.trust, d.gate.refused),
     ...taskMetrics(d.tasks),
     ...d.nat.metrics(),
+  ];
+}
+
+/** IPC clients, refusals at the cap, drops for broken limits, and datagram delivery outcomes. */
+function ipcMetrics(ipc: Pick<IpcServer, "stats"> | undefined): MetricFamily[] {
+  if (!ipc) return [];
+  const s = ipc.stats();
+  return [
+    single("pilot_ipc_clients", "IPC clients connected", "gauge", s.clients),
+    single(
+      "pilot_ipc_inbound_pool_bytes",
+      "Unprocessed IPC input held beyond the clients' own allowances",
+      "gauge",
+      s.inboundPoolBytes,
+    ),
+    byLabel(
+      "pilot_ipc_events_total",
+      "IPC clients refused at the cap or dropped for breaking a limit, by event",
+      "counter",
+      "event",
+      s.events,
+    ),
+    byLabel(
+      "pilot_ipc_datagrams_total",
+      "Datagram pushes to IPC clients, by outcome",
+      "counter",
+      "outcome",
+      s.datagrams,
+    ),
   ];
 }

@@ -76,7 +76,11 @@ export interface ConnectOptions extends CallOptions {
   logger?: Logger;
 }
 
-/** A datagram delivered by the daemon (every client gets every datagram; filter on `dstPort`). */
+/**
+ * A datagram delivered by the daemon. A pilot daemon sends a client the datagrams to ports it bound
+ * (`listen`), and those to unbound ports once it has sent one itself (`sendTo`); a reference daemon
+ * sends every client every datagram, so filter on `dstPort`.
+ */
 export interface Datagram {
   src: Address;
   srcPort: number;

@@ -138,8 +138,11 @@ export class TestNetwork {
     return this.registry;
   }
 
-  /** Starts a daemon named `name` (its state and socket live under the network's directory). */
-  async addDaemon(name: string, extra: string[] = []): Promise<TestDaemon> {
+  /**
+   * Starts a daemon named `name` (its state and socket live under the network's directory);
+   * `env` adds environment variables (e.g. the IPC limit overrides).
+   */
+  async addDaemon(name: string, extra: string[] = [], env?: Record<string, string>): Promise<TestDaemon> {
     const stateDir = `${this.dir}/${name}`;
     const socket = `${this.dir}/${name}.sock`;
     const args = [
@@ -156,7 +159,7 @@ export class TestNetwork {
       "127.0.0.1:0",
       ...extra,
     ];
-    const process = await startPilot(args);
+    const process = await startPilot(args, env);
     const d: TestDaemon = {
       process,
       socket,

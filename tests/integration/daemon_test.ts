@@ -94,7 +94,8 @@ Deno.test({
   sanitizeOps: false,
   async fn() {
     await withNetwork([PUBLIC, PUBLIC], async (_net, [a, b], [ca, cb]) => {
-      // Datagrams: b receives what a sends to port 6000.
+      // Datagrams: b receives what a sends to port 6000 (its client binds the port to get them).
+      await cb.listen(6000);
       const payload = new TextEncoder().encode("datagram-1");
       let got;
       for (let attempt = 0; attempt < 20 && !got; attempt++) {

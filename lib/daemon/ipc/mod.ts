@@ -6,14 +6,18 @@
  */
 export {
   type Awaitable,
+  DEFAULT_FRAME_DEADLINE_MS,
   DEFAULT_MAX_CLIENTS,
   DEFAULT_OUTBOUND_HARD_LIMIT,
   DEFAULT_OUTBOUND_HIGH_WATER,
+  DEFAULT_OUTBOUND_STALL_MS,
   INBOUND_BUFFER_LIMIT,
   type IpcClient,
   type IpcHandler,
+  type IpcLimits,
   IpcServer,
   type IpcServerOptions,
+  type IpcServerStats,
   SOCKET_MODE,
 } from "./server.ts";
 export * from "./codec.ts";

@@ -1,47 +1,43 @@
 /**
  * The daemon side of the IPC socket (ipc.md §1, §3, §8): a Unix-socket server
- * that decodes each client's requests, hands them to an {@link IpcHandler} one at
- * a time, and writes replies and pushes back through a bounded per-client queue.
- * It owns sockets and ordering only; what a command means is the handler's job.
+ * that accepts drivers up to a cap, runs each one as a {@link Session} (which
+ * decodes its requests, hands them to an {@link IpcHandler} one at a time, and
+ * writes replies and pushes back within the client's memory budget), and routes
+ * datagrams to the clients that want them. It owns sockets, limits and ordering
+ * only; what a command means is the handler's job.
  *
- * Per-client model:
+ * Per-client model (details and budgets in session.ts and limits.ts):
  * - Requests are handled strictly in arrival order, each to completion before the
  *   next (rule 1), so replies leave in request order. The socket keeps being read
- *   while a request runs (up to {@link INBOUND_BUFFER_LIMIT} bytes) so that a
- *   client hanging up is noticed at once and aborts the running request.
+ *   while a request runs (within the client's inbound budget) so that a client
+ *   hanging up is noticed at once and aborts the running request.
  * - Pushes (Accept, Recv, RecvFrom, CloseOK) may be written at any time between
- *   replies; all frames go through one {@link FrameWriter}, so they never interleave.
+ *   replies; all frames go through one writer, so they never interleave.
  * - Outbound backpressure: {@link IpcClient.pushRecv} resolves only once the
- *   client's queue is back under `outboundHighWater`, so a daemon stream that
+ *   client's queue is back under the high-water mark, so a daemon stream that
  *   awaits it stops draining and its receive window closes. RecvFrom pushes are
- *   dropped while the queue is above that mark (datagrams are unreliable anyway).
- *   A queue that still grows past `outboundHardLimit` (a producer ignoring the
- *   backpressure, or a client that stopped reading) gets the client disconnected
- *   instead of buffering without bound.
- * - An oversized frame length, a socket error or a write failure drops only that
- *   client. Truncated payloads and unknown commands get an Error reply (ipc.md §4).
+ *   dropped above that mark; a client whose queue passes the hard limit, or sits
+ *   above the mark without reading, is disconnected.
+ * - A frame not finished within the frame deadline, an oversized frame length, a
+ *   socket error or a write failure drops only that client. Truncated payloads and
+ *   unknown commands get an Error reply (ipc.md §4).
  * - When a client goes, its signal is aborted and {@link IpcHandler.clientGone}
  *   runs with the ports and connections the client owned.
+ *
+ * Datagram delivery ({@link IpcServer.deliverRecvFrom}): the reference pushes every
+ * datagram to every client (ipc.md §4); here a datagram to a port a client bound
+ * goes to that client only, and one to a port nobody bound goes to the clients
+ * that have sent a datagram themselves (SendTo). Idle clients get none.
  * @module
  */
 import { Logger } from "../../log.ts";
-import { PilotError } from "../../errors.ts";
 import type { Address } from "../../protocol/address.ts";
 import {
-  Cmd,
-  decodeRequest,
   DEFAULT_SOCKET_PATH,
   encodeErrorFrame,
-  encodeRecvFrame,
   encodeRecvFromFrame,
-  encodeReply,
-  type Frame,
-  FrameReader,
   type HandshakeOp,
   IpcError,
-  type IpcRequest,
-  MAX_FRAME_LENGTH,
-  MAX_SEND_DATA,
   type NetworkOp,
 } from "./codec.ts";
 import type {
@@ -57,22 +53,29 @@ import type {
   SetVisibilityReply,
   SetWebhookReply,
 } from "./replies.ts";
-import { ChunkReader, FrameWriter, waitAtMost } from "./socket_io.ts";
+import { waitAtMost, writeAll } from "./socket_io.ts";
+import { type IpcLimits, REFUSAL_LOG_INTERVAL_MS, resolveLimits } from "./limits.ts";
+import { InboundPool } from "./inbound_pool.ts";
+import { type DropReason, Session, type SessionContext } from "./session.ts";
+
+export {
+  DEFAULT_FRAME_DEADLINE_MS,
+  DEFAULT_INBOUND_POOL,
+  DEFAULT_MAX_CLIENTS,
+  DEFAULT_OUTBOUND_HARD_LIMIT,
+  DEFAULT_OUTBOUND_HIGH_WATER,
+  DEFAULT_OUTBOUND_STALL_MS,
+  INBOUND_ALLOWANCE,
+  INBOUND_BUFFER_LIMIT,
+  type IpcLimits,
+} from "./limits.ts";
 
 /** Permission bits the socket file must end up with: owner read/write only. */
 export const SOCKET_MODE = 0o600;
-/** Unread inbound bytes per client before the server stops reading its socket (two full frames). */
-export const INBOUND_BUFFER_LIMIT = 2 * (MAX_FRAME_LENGTH + 4);
-/** Default outbound bytes per client above which pushRecv waits and RecvFrom pushes are dropped. */
-export const DEFAULT_OUTBOUND_HIGH_WATER = 1 << 20;
-/** Default outbound bytes per client above which the client is disconnected. */
-export const DEFAULT_OUTBOUND_HARD_LIMIT = 16 << 20;
-/** Default most simultaneous clients; further connections are closed on accept. */
-export const DEFAULT_MAX_CLIENTS = 1024;
 /** How long {@link IpcServer.close} waits for running requests to notice the abort. */
 const SHUTDOWN_GRACE_MS = 2000;
-/** How long replies may take to leave after a client hangs up before the socket is closed. */
-const EOF_FLUSH_MS = 1000;
+/** How long the Error frame to a refused client may take before its socket is closed anyway. */
+const REFUSAL_WRITE_MS = 1000;
 
 /** A value or a promise of it. */
 export type Awaitable<T> = T | Promise<T>;
@@ -146,340 +149,24 @@ export interface IpcHandler {
   clientGone?(client: IpcClient): Awaitable<void>;
 }
 
-/** Options of {@link IpcServer.listen}. */
-export interface IpcServerOptions {
+/** Options of {@link IpcServer.listen}; unset limits take the defaults in limits.ts. */
+export interface IpcServerOptions extends Partial<IpcLimits> {
   /** Socket file path (default {@link DEFAULT_SOCKET_PATH}). */
   path?: string;
   handler: IpcHandler;
   logger?: Logger;
-  /** Most simultaneous clients (default {@link DEFAULT_MAX_CLIENTS}). */
-  maxClients?: number;
-  /** Per-client outbound bytes where backpressure starts (default {@link DEFAULT_OUTBOUND_HIGH_WATER}). */
-  outboundHighWater?: number;
-  /** Per-client outbound bytes that get the client dropped (default {@link DEFAULT_OUTBOUND_HARD_LIMIT}). */
-  outboundHardLimit?: number;
 }
 
-/** The Error-text prefix the reference uses for each request. */
-const LABEL: Record<IpcRequest["cmd"], string> = {
-  [Cmd.Bind]: "bind",
-  [Cmd.Dial]: "dial",
-  [Cmd.Send]: "send",
-  [Cmd.Close]: "close",
-  [Cmd.SendTo]: "sendto",
-  [Cmd.Info]: "info",
-  [Cmd.Handshake]: "handshake",
-  [Cmd.ResolveHostname]: "resolve_hostname",
-  [Cmd.SetHostname]: "set_hostname",
-  [Cmd.SetVisibility]: "set_visibility",
-  [Cmd.Deregister]: "deregister",
-  [Cmd.SetTags]: "set_tags",
-  [Cmd.SetWebhook]: "set_webhook",
-  [Cmd.SetTaskExec]: "set_task_exec",
-  [Cmd.Network]: "network",
-  [Cmd.Health]: "health",
-};
-
-/** Send errors drivers recognise as unsolicited (ipc.md §3). */
-const SEND_ERROR_TEXT = /^(send:|connection \d+ not found$)/;
-
-function unsupported(label: string): IpcError {
-  return new IpcError("unknown-command", `${label}: not supported by this daemon`);
-}
-
-/** One accepted socket connection. */
-class Session implements IpcClient {
-  readonly id: number;
-  readonly ports = new Set<number>();
-  readonly conns = new Set<number>();
-  readonly #server: IpcServer;
-  readonly #onGone: (session: Session) => void;
-  readonly #conn: Deno.Conn;
-  readonly #writer: FrameWriter;
-  readonly #reader = new FrameReader();
-  readonly #abort = new AbortController();
-  readonly #log: Logger;
-  readonly #hardLimit: number;
-  #eof = false;
-  #dropped = false;
-  #wakeProcessor: (() => void) | null = null;
-  #wakeReader: (() => void) | null = null;
-  /** Resolves when the session is fully cleaned up (clientGone has run). */
-  readonly done: Promise<void>;
-
-  constructor(
-    server: IpcServer,
-    conn: Deno.Conn,
-    id: number,
-    limits: { highWater: number; hardLimit: number },
-    log: Logger,
-    onGone: (session: Session) => void,
-  ) {
-    this.#server = server;
-    this.#onGone = onGone;
-    this.#conn = conn;
-    this.id = id;
-    this.#log = log.child(`client${id}`);
-    this.#hardLimit = limits.hardLimit;
-    this.#writer = new FrameWriter(conn, limits.highWater, (err) => this.disconnect(err.message));
-    this.done = this.#run();
-  }
-
-  get signal(): AbortSignal {
-    return this.#abort.signal;
-  }
-
-  get closed(): boolean {
-    return this.#abort.signal.aborted;
-  }
-
-  pushAccept(localPort: number, connId: number, remote: Address, remotePort: number): void {
-    if (this.closed) return;
-    this.conns.add(connId);
-    this.#enqueue(encodeReply({ cmd: Cmd.Accept, localPort, connId, remote, remotePort }));
-  }
-
-  async pushRecv(connId: number, data: Uint8Array): Promise<boolean> {
-    if (this.closed) return false;
-    let offset = 0;
-    do {
-      this.#enqueue(encodeRecvFrame(connId, data.subarray(offset, offset + MAX_SEND_DATA)));
-      offset += MAX_SEND_DATA;
-    } while (offset < data.length && !this.closed);
-    try {
-      await this.#writer.ready();
-    } catch {
-      return false;
-    }
-    return !this.closed;
-  }
-
-  pushRecvFrom(src: Address, srcPort: number, dstPort: number, data: Uint8Array): boolean {
-    return this.pushFrame(encodeRecvFromFrame(src, srcPort, dstPort, data));
-  }
-
-  /** Queues a prebuilt datagram frame unless the queue is above its high-water mark. */
-  pushFrame(frame: Uint8Array): boolean {
-    if (this.closed || this.#writer.queuedBytes > this.#server.outboundHighWater) return false;
-    this.#enqueue(frame);
-    return !this.closed;
-  }
-
-  pushCloseOK(connId: number): void {
-    if (this.closed) return;
-    this.conns.delete(connId);
-    this.#enqueue(encodeReply({ cmd: Cmd.CloseOK, connId }));
-  }
-
-  disconnect(reason = "disconnected by the daemon"): void {
-    if (this.#dropped) return;
-    this.#dropped = true;
-    this.#log.debug("dropping client", { reason });
-    this.#abort.abort(new IpcError("disconnected", reason));
-    this.#writer.fail(new IpcError("closed", `client dropped: ${reason}`));
-    try {
-      this.#conn.close();
-    } catch {
-      // already closed
-    }
-    this.#wake();
-  }
-
-  #enqueue(frame: Uint8Array): void {
-    if (this.#writer.queuedBytes + frame.length > this.#hardLimit) {
-      this.disconnect(`outbound queue above ${this.#hardLimit} bytes (client not reading)`);
-      return;
-    }
-    try {
-      this.#writer.enqueue(frame);
-    } catch {
-      // the writer failed; disconnect() has already run via its failure callback
-    }
-  }
-
-  #wake(): void {
-    const p = this.#wakeProcessor;
-    const r = this.#wakeReader;
-    this.#wakeProcessor = this.#wakeReader = null;
-    p?.();
-    r?.();
-  }
-
-  async #run(): Promise<void> {
-    const reading = this.#readLoop();
-    try {
-      await this.#processLoop();
-    } catch (err) {
-      this.#log.error("request loop failed", { err });
-    }
-    if (!this.#dropped) {
-      // The client hung up after its last request: give the replies a moment to leave.
-      await waitAtMost(this.#writer.flush().catch(() => {}), EOF_FLUSH_MS);
-    }
-    this.disconnect("session ended");
-    await reading;
-    this.#onGone(this);
-    try {
-      await this.#server.handler.clientGone?.(this);
-    } catch (err) {
-      this.#log.error("clientGone failed", { err });
-    }
-  }
-
-  async #readLoop(): Promise<void> {
-    const chunks = new ChunkReader(this.#conn);
-    while (!this.#dropped) {
-      if (this.#reader.buffered >= INBOUND_BUFFER_LIMIT) {
-        await new Promise<void>((resolve) => this.#wakeReader = resolve);
-        continue;
-      }
-      let chunk: Uint8Array | null;
-      try {
-        chunk = await chunks.read();
-      } catch (err) {
-        if (!this.#dropped) this.#log.debug("socket read failed", { err });
-        chunk = null;
-      }
-      if (chunk === null) break;
-      this.#reader.push(chunk);
-      this.#wake();
-    }
-    this.#eof = true;
-    // Requests already received still run, but anything long (a dial) is abandoned.
-    this.#abort.abort(new IpcError("disconnected", "client disconnected"));
-    this.#wake();
-  }
-
-  async #processLoop(): Promise<void> {
-    while (!this.#dropped) {
-      let frame: Frame | null;
-      try {
-        frame = this.#reader.next();
-      } catch (err) {
-        this.disconnect((err as Error).message);
-        return;
-      }
-      if (frame === null) {
-        if (this.#eof) return;
-        await new Promise<void>((resolve) => this.#wakeProcessor = resolve);
-        continue;
-      }
-      this.#wakeReader?.();
-      await this.#process(frame);
-    }
-  }
-
-  async #process(frame: Frame): Promise<void> {
-    let req: IpcRequest;
-    try {
-      req = decodeRequest(frame);
-    } catch (err) {
-      if (!(err instanceof IpcError)) throw err;
-      await this.#reply(encodeErrorFrame(err.message));
-      return;
-    }
-    let reply: Uint8Array | null;
-    try {
-      reply = await this.#dispatch(req);
-    } catch (err) {
-      reply = encodeErrorFrame(this.#errorText(req, err));
-    }
-    if (reply) await this.#reply(reply);
-  }
-
-  /** Queues a reply, then waits until the client has room again (a client not reading stalls only itself). */
-  async #reply(frame: Uint8Array): Promise<void> {
-    if (this.#dropped) return;
-    this.#enqueue(frame);
-    try {
-      await this.#writer.ready();
-    } catch {
-      // writer failed: the client is being dropped
-    }
-  }
-
-  #errorText(req: IpcRequest, err: unknown): string {
-    let text = err instanceof Error ? err.message : String(err);
-    if (!(err instanceof PilotError)) {
-      this.#log.warn("handler threw a non-pilot error", { cmd: LABEL[req.cmd], err });
-    }
-    if (req.cmd === Cmd.Send && !SEND_ERROR_TEXT.test(text)) text = `send: ${text}`;
-    if (req.cmd === Cmd.SendTo && !text.startsWith("sendto:")) text = `sendto: ${text}`;
-    return text;
-  }
-
-  /** Runs one request through the handler; returns the reply frame, or null for Send/SendTo. */
-  async #dispatch(req: IpcRequest): Promise<Uint8Array | null> {
-    const h = this.#server.handler;
-    const signal = this.#abort.signal;
-    const label = LABEL[req.cmd];
-    switch (req.cmd) {
-      case Cmd.Bind: {
-        if (!h.bind) throw unsupported(label);
-        const port = (await h.bind(this, req.port)) ?? req.port;
-        this.ports.add(port);
-        return encodeReply({ cmd: Cmd.BindOK, port });
-      }
-      case Cmd.Dial: {
-        if (!h.dial) throw unsupported(label);
-        const connId = await h.dial(this, req.addr, req.port, signal);
-        this.conns.add(connId);
-        return encodeReply({ cmd: Cmd.DialOK, connId });
-      }
-      case Cmd.Send:
-        if (!h.send) throw unsupported(label);
-        await h.send(this, req.connId, req.data);
-        return null;
-      case Cmd.Close:
-        if (!h.close) throw unsupported(label);
-        await h.close(this, req.connId);
-        this.conns.delete(req.connId);
-        return encodeReply({ cmd: Cmd.CloseOK, connId: req.connId });
-      case Cmd.SendTo:
-        if (!h.sendTo) throw unsupported(label);
-        await h.sendTo(this, req.addr, req.port, req.data);
-        return null;
-      case Cmd.Info:
-        if (!h.info) throw unsupported(label);
-        return encodeReply({ cmd: Cmd.InfoOK, body: await h.info(this) });
-      case Cmd.Health:
-        if (!h.health) throw unsupported(label);
-        return encodeReply({ cmd: Cmd.HealthOK, body: await h.health(this) });
-      case Cmd.Handshake:
-        if (!h.handshake) throw unsupported(label);
-        return encodeReply({ cmd: Cmd.HandshakeOK, body: await h.handshake(this, req.op, signal) });
-      case Cmd.ResolveHostname:
-        if (!h.resolveHostname) throw unsupported(label);
-        return encodeReply({
-          cmd: Cmd.ResolveHostnameOK,
-          body: await h.resolveHostname(this, req.hostname, signal),
-        });
-      case Cmd.SetHostname:
-        if (!h.setHostname) throw unsupported(label);
-        return encodeReply({ cmd: Cmd.SetHostnameOK, body: await h.setHostname(this, req.hostname, signal) });
-      case Cmd.SetVisibility:
-        if (!h.setVisibility) throw unsupported(label);
-        return encodeReply({
-          cmd: Cmd.SetVisibilityOK,
-          body: await h.setVisibility(this, req.public, signal),
-        });
-      case Cmd.Deregister:
-        if (!h.deregister) throw unsupported(label);
-        return encodeReply({ cmd: Cmd.DeregisterOK, body: await h.deregister(this, signal) });
-      case Cmd.SetTags:
-        if (!h.setTags) throw unsupported(label);
-        return encodeReply({ cmd: Cmd.SetTagsOK, body: await h.setTags(this, req.tags, signal) });
-      case Cmd.SetWebhook:
-        if (!h.setWebhook) throw unsupported(label);
-        return encodeReply({ cmd: Cmd.SetWebhookOK, body: await h.setWebhook(this, req.url) });
-      case Cmd.SetTaskExec:
-        if (!h.setTaskExec) throw unsupported(label);
-        return encodeReply({ cmd: Cmd.SetTaskExecOK, body: await h.setTaskExec(this, req.enabled, signal) });
-      case Cmd.Network:
-        if (!h.network) throw unsupported(label);
-        return encodeReply({ cmd: Cmd.NetworkOK, body: await h.network(this, req.op, signal) });
-    }
-  }
+/** Counters of an {@link IpcServer}, for the metrics endpoint. */
+export interface IpcServerStats {
+  /** Clients connected now. */
+  clients: number;
+  /** Bytes of the shared inbound pool in use. */
+  inboundPoolBytes: number;
+  /** Connections refused at the client cap, and clients dropped for breaking a limit, by kind. */
+  events: Record<"client_refused" | DropReason, number>;
+  /** Datagrams by outcome: queued per recipient, dropped at a busy recipient, or wanted by no client. */
+  datagrams: { delivered: number; dropped_busy: number; unclaimed: number };
 }
 
 /** Removes a stale socket file, refusing when a live server still answers on it. */
@@ -515,13 +202,29 @@ export class IpcServer {
   readonly path: string;
   /** The handler requests are dispatched to. */
   readonly handler: IpcHandler;
-  /** Per-client outbound high-water mark in bytes. */
-  readonly outboundHighWater: number;
-  readonly #hardLimit: number;
-  readonly #maxClients: number;
+  /** The limits every client is held to. */
+  readonly limits: IpcLimits;
   readonly #listener: Deno.Listener;
   readonly #log: Logger;
   readonly #sessions = new Set<Session>();
+  /** Which client bound each port (ports are daemon-wide, so at most one). */
+  readonly #portOwners = new Map<number, Session>();
+  /** Clients that sent a datagram: they get datagrams to ports nobody bound. */
+  readonly #datagramUsers = new Set<Session>();
+  readonly #events: IpcServerStats["events"] = {
+    client_refused: 0,
+    frame_deadline: 0,
+    outbound_stall: 0,
+    outbound_limit: 0,
+    bad_frame: 0,
+  };
+  readonly #datagrams: IpcServerStats["datagrams"] = { delivered: 0, dropped_busy: 0, unclaimed: 0 };
+  readonly #context: SessionContext;
+  readonly #pool: InboundPool;
+  #refusedSinceLog = 0;
+  #lastRefusalLog = -Infinity;
+  /** Per kind of drop: when it was last logged and how many went unlogged since. */
+  readonly #dropLog = new Map<DropReason, { at: number; unlogged: number }>();
   #nextId = 1;
   #closing: Promise<void> | null = null;
   readonly #acceptLoop: Promise<void>;
@@ -531,9 +234,17 @@ export class IpcServer {
     this.path = path;
     this.handler = options.handler;
     this.#log = log;
-    this.#maxClients = options.maxClients ?? DEFAULT_MAX_CLIENTS;
-    this.outboundHighWater = options.outboundHighWater ?? DEFAULT_OUTBOUND_HIGH_WATER;
-    this.#hardLimit = options.outboundHardLimit ?? DEFAULT_OUTBOUND_HARD_LIMIT;
+    this.limits = resolveLimits(options);
+    this.#pool = new InboundPool(this.limits.inboundPool);
+    this.#context = {
+      handler: this.handler,
+      limits: this.limits,
+      pool: this.#pool,
+      bound: (session, port) => this.#portOwners.set(port, session),
+      usesDatagrams: (session) => this.#datagramUsers.add(session),
+      dropped: (session, kind, reason) => this.#dropped(session, kind, reason),
+      gone: (session) => this.#forget(session),
+    };
     this.#acceptLoop = this.#accept();
   }
 
@@ -543,8 +254,10 @@ export class IpcServer {
    * restricts the file to mode 0600 and verifies it (`permissions` otherwise).
    * Between listen and chmod the file briefly has the process umask's mode, as
    * in the reference; keep the socket in a private directory if that matters.
+   * Throws RangeError for a limit that is not a positive integer.
    */
   static async listen(options: IpcServerOptions): Promise<IpcServer> {
+    resolveLimits(options);
     const path = options.path ?? DEFAULT_SOCKET_PATH;
     const log = options.logger ?? new Logger("ipc");
     await clearStaleSocket(path);
@@ -572,15 +285,54 @@ export class IpcServer {
     return this.#sessions;
   }
 
+  /** Per-client outbound high-water mark in bytes. */
+  get outboundHighWater(): number {
+    return this.limits.outboundHighWater;
+  }
+
+  /** A snapshot of the counters. */
+  stats(): IpcServerStats {
+    return {
+      clients: this.#sessions.size,
+      inboundPoolBytes: this.#pool.used,
+      events: { ...this.#events },
+      datagrams: { ...this.#datagrams },
+    };
+  }
+
   /**
-   * Pushes a datagram to every connected client (ipc.md §4: all clients get every
-   * datagram and filter on dst_port themselves). The frame is encoded once.
-   * Returns how many clients it was queued for; busy clients are skipped.
+   * Delivers a datagram the daemon accepted. To a port a client bound: to that
+   * client only. To a port nobody bound: to every client that has sent a
+   * datagram (its replies come back to the ephemeral port SendTo used, which it
+   * never bound). Other clients get nothing, unlike the reference's push to all
+   * (ipc.md §4). The frame is encoded once; busy recipients are skipped. Returns
+   * how many clients it was queued for.
+   */
+  deliverRecvFrom(src: Address, srcPort: number, dstPort: number, data: Uint8Array): number {
+    const owner = this.#portOwners.get(dstPort);
+    const recipients: Iterable<Session> = owner ? [owner] : this.#datagramUsers;
+    return this.#push(recipients, encodeRecvFromFrame(src, srcPort, dstPort, data));
+  }
+
+  /**
+   * Pushes a datagram to every connected client, as the reference does (for test
+   * harnesses; the daemon uses {@link IpcServer.deliverRecvFrom}). Returns how
+   * many clients it was queued for.
    */
   broadcastRecvFrom(src: Address, srcPort: number, dstPort: number, data: Uint8Array): number {
-    const frame = encodeRecvFromFrame(src, srcPort, dstPort, data);
+    return this.#push(this.#sessions, encodeRecvFromFrame(src, srcPort, dstPort, data));
+  }
+
+  #push(recipients: Iterable<Session>, frame: Uint8Array): number {
     let queued = 0;
-    for (const s of this.#sessions) if (s.pushFrame(frame)) queued++;
+    let busy = 0;
+    for (const s of recipients) {
+      if (s.pushFrame(frame)) queued++;
+      else busy++;
+    }
+    this.#datagrams.delivered += queued;
+    this.#datagrams.dropped_busy += busy;
+    if (queued + busy === 0) this.#datagrams.unclaimed++;
     return queued;
   }
 
@@ -605,6 +357,33 @@ export class IpcServer {
     });
   }
 
+  /** Counts a client dropped for breaking a limit; logs each kind at most once a minute, with the count between. */
+  #dropped(session: Session, kind: DropReason, reason: string): void {
+    this.#events[kind]++;
+    const now = performance.now();
+    const seen = this.#dropLog.get(kind) ?? { at: -Infinity, unlogged: 0 };
+    this.#dropLog.set(kind, seen);
+    if (now - seen.at < REFUSAL_LOG_INTERVAL_MS) {
+      seen.unlogged++;
+      return;
+    }
+    this.#log.warn("dropping IPC client over its limits", {
+      client: session.id,
+      reason,
+      similar_since_last_log: seen.unlogged,
+    });
+    seen.at = now;
+    seen.unlogged = 0;
+  }
+
+  #forget(session: Session): void {
+    this.#sessions.delete(session);
+    this.#datagramUsers.delete(session);
+    for (const port of session.ports) {
+      if (this.#portOwners.get(port) === session) this.#portOwners.delete(port);
+    }
+  }
+
   async #accept(): Promise<void> {
     for (;;) {
       let conn: Deno.Conn;
@@ -616,21 +395,36 @@ export class IpcServer {
         this.#log.warn("accept failed", { err });
         continue;
       }
-      if (this.#closing || this.#sessions.size >= this.#maxClients) {
-        if (!this.#closing) this.#log.warn("too many IPC clients; refusing one", { max: this.#maxClients });
+      if (this.#closing) {
         conn.close();
         continue;
       }
-      const limits = { highWater: this.outboundHighWater, hardLimit: this.#hardLimit };
-      const session = new Session(
-        this,
-        conn,
-        this.#nextId++,
-        limits,
-        this.#log,
-        (s) => this.#sessions.delete(s),
-      );
-      this.#sessions.add(session);
+      if (this.#sessions.size >= this.limits.maxClients) {
+        this.#refuse(conn);
+        continue;
+      }
+      this.#sessions.add(new Session(this.#context, conn, this.#nextId++, this.#log));
     }
+  }
+
+  /** Tells a client over the cap why with an Error frame, closes it, counts it; logs at most once a minute. */
+  #refuse(conn: Deno.Conn): void {
+    const max = this.limits.maxClients;
+    this.#events.client_refused++;
+    this.#refusedSinceLog++;
+    const now = performance.now();
+    if (now - this.#lastRefusalLog >= REFUSAL_LOG_INTERVAL_MS) {
+      this.#log.warn("too many IPC clients; refusing connections", { max, refused: this.#refusedSinceLog });
+      this.#lastRefusalLog = now;
+      this.#refusedSinceLog = 0;
+    }
+    const frame = encodeErrorFrame(`too many IPC clients (limit ${max}); try again later`);
+    void waitAtMost(writeAll(conn, frame), REFUSAL_WRITE_MS).finally(() => {
+      try {
+        conn.close();
+      } catch {
+        // already closed
+      }
+    });
   }
 }

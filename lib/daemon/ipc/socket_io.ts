@@ -1,20 +1,21 @@
 /**
  * Byte-stream plumbing shared by the IPC server and the SDK: a chunk reader that
- * hands out buffers the caller may keep (so frames can be views into them), and
+ * hands out buffers the caller may keep (so frames can be views into them) and
+ * sizes its buffer to the traffic, and
  * a frame writer that serialises whole frames onto one socket with a bounded,
  * observable queue. Works on any `read`/`write` pair (Deno.Conn in practice).
  * @module
  */
 import { IpcError } from "./errors.ts";
 
-/** Bytes asked for per socket read; large enough to take many frames in one syscall. */
+/** Largest read buffer by default; large enough to take many frames in one syscall. */
 export const READ_BUFFER_SIZE = 256 * 1024;
 /**
  * A read filling at least this share of the buffer hands the buffer itself to the
  * caller (no copy) and allocates a fresh one; smaller reads are copied out so a
- * retained payload never pins a mostly empty 256 KiB buffer.
+ * retained payload never pins a mostly empty buffer.
  */
-const HANDOFF_DIVISOR = 4;
+const HANDOFF_DIVISOR = 2;
 /** Frames smaller than this are merged into one socket write with their neighbours. */
 const COALESCE_BELOW = 64 * 1024;
 /** Upper bound of one merged write. */
@@ -34,30 +35,41 @@ export interface ByteSink {
 
 /**
  * Reads a socket in chunks the caller owns. `read()` returns null at end of
- * stream and lets socket errors propagate.
+ * stream and lets socket errors propagate. The read buffer starts at
+ * `initialSize`, doubles (up to `maxSize`) after each read that fills it, and
+ * halves again after reads that use little of it, so an idle socket holds a
+ * small buffer and a busy one reads in large slices.
  */
 export class ChunkReader {
   #source: ByteSource;
+  #min: number;
+  #max: number;
   #size: number;
   #spare: Uint8Array | null = null;
 
-  constructor(source: ByteSource, bufferSize = READ_BUFFER_SIZE) {
+  constructor(source: ByteSource, maxSize = READ_BUFFER_SIZE, initialSize = maxSize) {
     this.#source = source;
-    this.#size = bufferSize;
+    this.#max = maxSize;
+    this.#min = Math.min(initialSize, maxSize);
+    this.#size = this.#min;
   }
 
-  /** The next chunk (never empty), or null at end of stream. */
-  async read(): Promise<Uint8Array | null> {
+  /** The next chunk (never empty, at most `maxBytes` long), or null at end of stream. */
+  async read(maxBytes = Infinity): Promise<Uint8Array | null> {
     for (;;) {
-      const buf = this.#spare ?? new Uint8Array(this.#size);
+      const want = Math.max(1, Math.min(this.#size, maxBytes));
+      const buf = this.#spare && this.#spare.length <= want ? this.#spare : new Uint8Array(want);
+      this.#spare = null;
       const n = await this.#source.read(buf);
       if (n === null) return null;
-      if (n === 0) continue;
-      if (n * HANDOFF_DIVISOR >= this.#size) {
-        this.#spare = null;
-        return buf.subarray(0, n);
+      if (n === 0) {
+        this.#spare = buf;
+        continue;
       }
-      this.#spare = buf;
+      if (n === this.#size && this.#size < this.#max) this.#size = Math.min(this.#size * 2, this.#max);
+      if (n * HANDOFF_DIVISOR >= buf.length) return buf.subarray(0, n);
+      if (this.#size > this.#min) this.#size = Math.max(this.#size / 2, this.#min);
+      if (buf.length <= this.#size) this.#spare = buf;
       return buf.slice(0, n);
     }
   }
@@ -107,6 +119,7 @@ export class FrameWriter {
   #queue: Queued[] = [];
   #head = 0;
   #queued = 0;
+  #written = 0;
   #pumping = false;
   #failure: IpcError | null = null;
   #readyWaiters: Waiter[] = [];
@@ -123,6 +136,11 @@ export class FrameWriter {
   /** Bytes queued or being written. */
   get queuedBytes(): number {
     return this.#queued;
+  }
+
+  /** Bytes the socket has accepted so far (shows whether a stuck queue moves at all). */
+  get writtenBytes(): number {
+    return this.#written;
   }
 
   /** The error that stopped the writer, or null while it works. */
@@ -205,6 +223,7 @@ export class FrameWriter {
         const written = this.#queue.slice(first, end);
         this.#head = end;
         this.#queued -= size;
+        this.#written += size;
         if (this.#head === this.#queue.length) {
           this.#queue = [];
           this.#head = 0;
