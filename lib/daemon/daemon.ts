@@ -15,7 +15,7 @@ import { Tunnel } from "../tunnel/tunnel.ts";
 import { SessionManager } from "../transport/manager.ts";
 import { startTimerLoop, TimerQueue } from "../transport/timers.ts";
 import { IpcServer } from "./ipc/server.ts";
-import type { InfoReply } from "./ipc/replies.ts";
+import type { InfoReply } from "../ipc/replies.ts";
 import { foldHealth, type HealthCheck, type HealthReport } from "../http/health.ts";
 import { daemonHttpApp } from "../http/daemon_app.ts";
 import { type HttpEndpoint, serveHttp } from "../http/server.ts";

@@ -8,7 +8,7 @@ import { Address, BROADCAST_NODE } from "../protocol/address.ts";
 import { DialError } from "../transport/manager.ts";
 import type { CloseReason } from "../transport/stream.ts";
 import type { IpcClient, IpcHandler } from "./ipc/server.ts";
-import type { HandshakeOp, NetworkOp } from "./ipc/codec.ts";
+import type { HandshakeOp, NetworkOp } from "../ipc/codec.ts";
 import { handshakeCommand } from "../services/trust/ipc.ts";
 import type {
   DeregisterReply,
@@ -22,7 +22,7 @@ import type {
   SetTaskExecReply,
   SetVisibilityReply,
   SetWebhookReply,
-} from "./ipc/replies.ts";
+} from "../ipc/replies.ts";
 import type { Daemon } from "./daemon.ts";
 
 /** Prefixes a registry failure the way the reference does: `<op>: registry: <text>`. */

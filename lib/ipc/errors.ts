@@ -3,7 +3,7 @@
  * codec, the server and the SDK share them without importing each other.
  * @module
  */
-import { PilotError } from "../../errors.ts";
+import { PilotError } from "../errors.ts";
 
 /**
  * Why an IPC operation failed. Codec reasons: `frame-too-large` (length above

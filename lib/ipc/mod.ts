@@ -1,19 +1,26 @@
 /**
- * The daemon's side of the driver IPC (ipc.md): the Unix-socket
- * {@link IpcServer}, the {@link IpcHandler} interface the daemon implements
- * behind it, and the frame/message codec shared with the SDK.
+ * The daemon ⇄ driver IPC (ipc.md), shared by the daemon's server and the SDK:
+ * length-prefixed frames, command bytes, the typed request and reply unions and
+ * their codecs, the JSON reply bodies (such as {@link InfoReply}), the error
+ * classes, and the socket plumbing both ends use. Pure codecs apart from
+ * `socket_io.ts`, which works on any `read`/`write` pair.
+ *
+ * @example
+ * ```ts
+ * import { Cmd, decodeFrame, decodeRequest, encodeRequest } from "./mod.ts";
+ * const bytes = encodeRequest({ cmd: Cmd.Bind, port: 1000 });
+ * const req = decodeRequest(decodeFrame(bytes));
+ * console.assert(req.cmd === Cmd.Bind && req.port === 1000);
+ * ```
  * @module
  */
-export {
-  type Awaitable,
-  DEFAULT_MAX_CLIENTS,
-  DEFAULT_OUTBOUND_HARD_LIMIT,
-  DEFAULT_OUTBOUND_HIGH_WATER,
-  INBOUND_BUFFER_LIMIT,
-  type IpcClient,
-  type IpcHandler,
-  IpcServer,
-  type IpcServerOptions,
-  SOCKET_MODE,
-} from "./server.ts";
 export * from "./codec.ts";
+export {
+  type ByteSink,
+  type ByteSource,
+  ChunkReader,
+  FrameWriter,
+  READ_BUFFER_SIZE,
+  waitAtMost,
+  writeAll,
+} from "./socket_io.ts";

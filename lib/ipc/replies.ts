@@ -5,7 +5,7 @@
  * @module
  */
 import { IpcError } from "./errors.ts";
-import { fromUtf8, utf8 } from "../../bytes.ts";
+import { fromUtf8, utf8 } from "../bytes.ts";
 
 /** Any JSON object. Registry replies are passed through as this. */
 export type JsonObject = { [key: string]: unknown };

@@ -31,7 +31,7 @@ import {
   type IpcRequest,
   MAX_SENDTO_DATA,
   type NetworkOp,
-} from "../daemon/ipc/codec.ts";
+} from "../ipc/codec.ts";
 import type {
   DeregisterReply,
   HandshakeReply,
@@ -46,8 +46,8 @@ import type {
   SetVisibilityReply,
   SetWebhookReply,
   TrustedPeer,
-} from "../daemon/ipc/replies.ts";
-import { ChunkReader, FrameWriter } from "../daemon/ipc/socket_io.ts";
+} from "../ipc/replies.ts";
+import { ChunkReader, FrameWriter } from "../ipc/socket_io.ts";
 import { type CallOptions, waitWithDeadline, withDeadline } from "./deadline.ts";
 import { Connection, type ConnectionHost, type ConnectionInfo, ConnState } from "./connection.ts";
 import { Listener } from "./listener.ts";

@@ -5,7 +5,7 @@
  * @module
  */
 import type { Address } from "../protocol/address.ts";
-import { encodeSendFrame, IpcError, MAX_SEND_DATA } from "../daemon/ipc/codec.ts";
+import { encodeSendFrame, IpcError, MAX_SEND_DATA } from "../ipc/codec.ts";
 import { type CallOptions, waitWithDeadline } from "./deadline.ts";
 
 /**

@@ -4,7 +4,7 @@
  * waiter's owner to forget it when it loses.
  * @module
  */
-import { IpcError } from "../daemon/ipc/errors.ts";
+import { IpcError } from "../ipc/errors.ts";
 
 /** Options every blocking SDK call takes. */
 export interface CallOptions {

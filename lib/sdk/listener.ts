@@ -2,7 +2,7 @@
  * A bound port's queue of inbound connections, fed by the daemon's Accept pushes.
  * @module
  */
-import { IpcError } from "../daemon/ipc/errors.ts";
+import { IpcError } from "../ipc/errors.ts";
 import type { Connection } from "./connection.ts";
 import type { CallOptions } from "./deadline.ts";
 import { AcceptQueue, acceptUntilClosed } from "./accept_queue.ts";

@@ -30,8 +30,8 @@ export {
 export { CONN_RECV_HIGH_WATER, Connection } from "./connection.ts";
 export { ACCEPT_QUEUE_CAPACITY, Listener } from "./listener.ts";
 export type { CallOptions } from "./deadline.ts";
-export { DaemonError, IpcError, type IpcErrorReason } from "../daemon/ipc/errors.ts";
-export { DEFAULT_SOCKET_PATH } from "../daemon/ipc/codec.ts";
+export { DaemonError, IpcError, type IpcErrorReason } from "../ipc/errors.ts";
+export { DEFAULT_SOCKET_PATH } from "../ipc/codec.ts";
 export type {
   ConnInfo,
   DeregisterReply,
@@ -48,5 +48,5 @@ export type {
   SetVisibilityReply,
   SetWebhookReply,
   TrustedPeer,
-} from "../daemon/ipc/replies.ts";
+} from "../ipc/replies.ts";
 export { Address } from "../protocol/address.ts";

@@ -12,7 +12,7 @@ import { assert, assertEquals } from "../assert.ts";
 import { LAB, type NatKind, NatLab, netnsSupport, sweepStaleLabs } from "../helpers/netns.ts";
 import { connect, type PilotClient } from "../../lib/sdk/mod.ts";
 import { transfer as transferBytes } from "../helpers/transfer.ts";
-import type { InfoReply } from "../../lib/daemon/ipc/replies.ts";
+import type { InfoReply } from "../../lib/ipc/replies.ts";
 import type { NatInfo } from "../../lib/daemon/nat.ts";
 import type { PeerInfo } from "../../lib/tunnel/stats.ts";
 

@@ -43,7 +43,7 @@ import {
   MAX_FRAME_LENGTH,
   MAX_SEND_DATA,
   type NetworkOp,
-} from "./codec.ts";
+} from "../../ipc/codec.ts";
 import type {
   DeregisterReply,
   HandshakeReply,
@@ -56,8 +56,8 @@ import type {
   SetTaskExecReply,
   SetVisibilityReply,
   SetWebhookReply,
-} from "./replies.ts";
-import { ChunkReader, FrameWriter, waitAtMost } from "./socket_io.ts";
+} from "../../ipc/replies.ts";
+import { ChunkReader, FrameWriter, waitAtMost } from "../../ipc/socket_io.ts";
 
 /** Permission bits the socket file must end up with: owner read/write only. */
 export const SOCKET_MODE = 0o600;

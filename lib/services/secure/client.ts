@@ -11,7 +11,7 @@ import type { PilotClient } from "../../sdk/client.ts";
 import type { Listener } from "../../sdk/listener.ts";
 import type { CallOptions } from "../../sdk/deadline.ts";
 import { AcceptQueue, acceptUntilClosed } from "../../sdk/accept_queue.ts";
-import { IpcError } from "../../daemon/ipc/errors.ts";
+import { IpcError } from "../../ipc/errors.ts";
 import { SecureChannel, type SecureHandshakeOptions } from "./channel.ts";
 
 /** Handshakes a listener runs at once; further connections are closed until one finishes. */

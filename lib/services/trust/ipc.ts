@@ -2,8 +2,8 @@
  * The IPC Handshake (0x0F) sub-commands (ipc.md §5.1) mapped onto the trust service,
  * with the reference's reply bodies (§6.3) and error texts (`handshake <op>: …`).
  */
-import type { HandshakeOp } from "../../daemon/ipc/codec.ts";
-import type { HandshakeReply } from "../../daemon/ipc/replies.ts";
+import type { HandshakeOp } from "../../ipc/codec.ts";
+import type { HandshakeReply } from "../../ipc/replies.ts";
 import type { TrustService } from "./service.ts";
 
 /** Runs one Handshake sub-command; a failure is thrown as `Error("handshake <op>: <why>")`. */

@@ -8,7 +8,7 @@
 import { PilotError } from "../../../errors.ts";
 import { Address, BACKBONE_NETWORK } from "../../../protocol/address.ts";
 import { EPHEMERAL_PORT_MIN } from "../../../protocol/ports.ts";
-import type { HandshakeOp, NetworkOp } from "../codec.ts";
+import type { HandshakeOp, NetworkOp } from "../../../ipc/codec.ts";
 import type {
   HandshakeReply,
   HealthReply,
@@ -17,7 +17,7 @@ import type {
   ResolveHostnameReply,
   SetHostnameReply,
   SetTagsReply,
-} from "../replies.ts";
+} from "../../../ipc/replies.ts";
 import type { IpcClient, IpcHandler, IpcServer } from "../server.ts";
 
 /** A node whose dials hang until the client gives up or {@link LoopbackHandler.slowDialMs} passes. */
