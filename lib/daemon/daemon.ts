@@ -366,7 +366,7 @@ export class Daemon {
         spurious_retx: c.spuriousRetx,
         undos: c.undos,
       })),
-    } as InfoReply;
+    };
   }
 
   /** Prometheus families for /metrics. */

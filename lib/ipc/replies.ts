@@ -10,13 +10,44 @@ import { fromUtf8, utf8 } from "../bytes.ts";
 /** Any JSON object. Registry replies are passed through as this. */
 export type JsonObject = { [key: string]: unknown };
 
+/** How packets reach a peer: its own endpoint, an endpoint opened by hole punching, or the beacon's relay. */
+export type PeerPathName = "direct" | "punched" | "relay";
+
 /** One tunnel peer in {@link InfoReply.peer_list}. */
 export interface PeerInfo {
   node_id: number;
-  /** `ip:port` of the peer's UDP endpoint. */
+  /** `ip:port` of the peer's UDP endpoint (`[v6]:port` for IPv6), or "" when only reachable through the relay. */
   endpoint: string;
   encrypted: boolean;
   authenticated: boolean;
+  /** Ours beyond the reference's keys: the path packets take. */
+  path: PeerPathName;
+  /** Ours: packets queued for the key exchange. */
+  pending: number;
+}
+
+/** Where the node's advertised endpoint came from: `--public-endpoint`, the beacon's discovery, or the bound address. */
+export type EndpointSourceName = "override" | "discovered" | "local";
+
+/** The `nat` object of {@link InfoReply} (ours beyond the reference's keys): NAT traversal state and counters. */
+export interface NatInfo {
+  /** The beacon's `host:port`, or "" without one. */
+  beacon: string;
+  /** The endpoint registered for this node, or "" when it is the local address. */
+  public_endpoint: string;
+  endpoint_source: EndpointSourceName;
+  /** True when every peer is reached through the relay (`--force-relay`). */
+  force_relay: boolean;
+  /** Peers per path. */
+  paths: Record<PeerPathName, number>;
+  /** Punch requests sent. */
+  punch_requests: number;
+  /** Dials moved to the relay. */
+  relay_fallbacks: number;
+  /** Probes sent to relayed peers. */
+  probes: number;
+  /** Relayed peers back on a direct path. */
+  direct_recoveries: number;
 }
 
 /** One connection in {@link InfoReply.conn_list}; sizes in bytes, times in whole ms. */
@@ -45,9 +76,23 @@ export interface ConnInfo {
   sack_recv: number;
   sack_sent: number;
   dup_acks: number;
+  /** Ours beyond the reference's keys, loss recovery: segments RACK declared lost. */
+  rack_lost: number;
+  /** Tail loss probes sent. */
+  tlp_probes: number;
+  /** Retransmission timeouts. */
+  timeouts: number;
+  /** Retransmissions found to be spurious. */
+  spurious_retx: number;
+  /** Congestion-window reductions undone after a spurious retransmission. */
+  undos: number;
 }
 
-/** InfoOK (0x0E) body, ipc.md §6.1. */
+/**
+ * InfoOK (0x0E) body, ipc.md §6.1. pilot's daemon also reports `nat`, the
+ * `path`/`pending` of each peer and the loss-recovery counters of each
+ * connection; a reference daemon omits them.
+ */
 export interface InfoReply {
   node_id: number;
   address: string;
@@ -71,6 +116,7 @@ export interface InfoReply {
   handshake_pending_count: number;
   peer_list: PeerInfo[];
   conn_list: ConnInfo[];
+  nat: NatInfo;
 }
 
 /** HealthOK (0x22) body, ipc.md §6.2. */

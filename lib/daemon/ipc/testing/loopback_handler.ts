@@ -161,6 +161,17 @@ export class LoopbackHandler implements IpcHandler {
       handshake_pending_count: 0,
       peer_list: [],
       conn_list: [],
+      nat: {
+        beacon: "",
+        public_endpoint: "",
+        endpoint_source: "local",
+        force_relay: false,
+        paths: { direct: 0, punched: 0, relay: 0 },
+        punch_requests: 0,
+        relay_fallbacks: 0,
+        probes: 0,
+        direct_recoveries: 0,
+      },
     };
   }
 
