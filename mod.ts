@@ -48,7 +48,7 @@ export {
   SecureListener,
   sendFile,
   sendMessage,
-} from "./lib/sdk/services.ts";
+} from "./lib/sdk/services/mod.ts";
 
 export * as protocol from "./lib/protocol/mod.ts";
 export * as crypto from "./lib/crypto/mod.ts";
@@ -57,4 +57,4 @@ export * as beacon from "./lib/beacon/mod.ts";
 export * as transport from "./lib/transport/mod.ts";
 export * as registry from "./lib/registry/mod.ts";
 export * as sdk from "./lib/sdk/mod.ts";
-export * as services from "./lib/sdk/services.ts";
+export * as services from "./lib/sdk/services/mod.ts";

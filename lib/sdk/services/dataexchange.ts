@@ -7,9 +7,9 @@
 import { utf8 } from "../../bytes.ts";
 import type { Address } from "../../protocol/address.ts";
 import { PORT_DATA_EXCHANGE } from "../../protocol/ports.ts";
-import type { PilotClient } from "../../sdk/client.ts";
-import type { ByteStream, IoOptions } from "../byte_stream.ts";
-import { StreamReader } from "../stream_reader.ts";
+import type { PilotClient } from "../client.ts";
+import type { ByteStream, IoOptions } from "../../services/byte_stream.ts";
+import { StreamReader } from "../../services/stream_reader.ts";
 import {
   type Ack,
   DataExchangeError,
@@ -21,8 +21,8 @@ import {
   FRAME_HEADER_LENGTH,
   FrameType,
   parseAck,
-} from "./codec.ts";
-import { safeFileName } from "./filename.ts";
+} from "../../services/dataexchange/codec.ts";
+import { safeFileName } from "../../services/dataexchange/filename.ts";
 
 /** The peer closed the connection before acknowledging a frame. */
 export class AckMissingError extends DataExchangeError {}

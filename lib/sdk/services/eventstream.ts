@@ -7,11 +7,11 @@
 import { utf8 } from "../../bytes.ts";
 import type { Address } from "../../protocol/address.ts";
 import { PORT_EVENT_STREAM } from "../../protocol/ports.ts";
-import type { PilotClient } from "../../sdk/client.ts";
-import type { ByteStream, IoOptions } from "../byte_stream.ts";
-import { StreamReader } from "../stream_reader.ts";
-import { encodeEvent, type StreamEvent } from "./codec.ts";
-import { readEvent } from "./io.ts";
+import type { PilotClient } from "../client.ts";
+import type { ByteStream, IoOptions } from "../../services/byte_stream.ts";
+import { StreamReader } from "../../services/stream_reader.ts";
+import { encodeEvent, type StreamEvent } from "../../services/eventstream/codec.ts";
+import { readEvent } from "../../services/eventstream/io.ts";
 
 /** Options of {@link EventSubscription.open} and {@link publishEvent}. */
 export interface EventStreamOptions extends IoOptions {

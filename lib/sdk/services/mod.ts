@@ -5,8 +5,8 @@
  *
  * @example
  * ```ts ignore
- * import { connect } from "./mod.ts";
- * import { EventSubscription, sendMessage } from "./services.ts";
+ * import { connect } from "../mod.ts";
+ * import { EventSubscription, sendMessage } from "./mod.ts";
  * await using client = await connect("/tmp/pilot.sock");
  * const ack = await sendMessage(client, "0:0000.0000.002A", "hello");
  * console.log(ack.text); // "ACK TEXT 5 bytes"
@@ -15,9 +15,9 @@
  * ```
  * @module
  */
-export type { ByteStream, IoOptions } from "../services/byte_stream.ts";
-export { StreamEndedError, StreamReader } from "../services/stream_reader.ts";
-export { ByteBudget } from "../services/byte_budget.ts";
+export type { ByteStream, IoOptions } from "../../services/byte_stream.ts";
+export { StreamEndedError, StreamReader } from "../../services/stream_reader.ts";
+export { ByteBudget } from "../../services/byte_budget.ts";
 
 export {
   dialSecure,
@@ -26,20 +26,20 @@ export {
   type SecureDialOptions,
   SecureListener,
   type SecureListenOptions,
-} from "../services/secure/client.ts";
+} from "./secure.ts";
 export {
   HANDSHAKE_TIMEOUT_MS,
   type SecureAuthOptions,
   SecureChannel,
   type SecureHandshakeOptions,
-} from "../services/secure/channel.ts";
+} from "../../services/secure/channel.ts";
 export {
   AuthNonceCache,
   type PeerKeyLookup,
   SecureAuthError,
   type SecureIdentity,
-} from "../services/secure/auth.ts";
-export { SecureChannelError, SecureFrameError } from "../services/secure/codec.ts";
+} from "../../services/secure/auth.ts";
+export { SecureChannelError, SecureFrameError } from "../../services/secure/codec.ts";
 
 export {
   dialStdio,
@@ -49,7 +49,7 @@ export {
   receiveMessage,
   STDIO_REPLY_LIMIT,
   type StdioOptions,
-} from "../services/stdio/client.ts";
+} from "./stdio.ts";
 
 export {
   AckMissingError,
@@ -58,7 +58,7 @@ export {
   type MessageKind,
   sendFile,
   sendMessage,
-} from "../services/dataexchange/client.ts";
+} from "./dataexchange.ts";
 export {
   type Ack,
   DataExchangeError,
@@ -68,22 +68,10 @@ export {
   MAX_FILE_BYTES,
   MAX_PAYLOAD_LENGTH,
   typeName,
-} from "../services/dataexchange/codec.ts";
-export { UnsafeFileNameError } from "../services/dataexchange/filename.ts";
-export {
-  DataExchangeServer,
-  type DataExchangeServerOptions,
-  type DataExchangeStats,
-  type ServiceEventSink,
-} from "../services/dataexchange/server.ts";
-export {
-  type InboxMessage,
-  Mailbox,
-  MailboxMissingError,
-  type ReceivedFile,
-} from "../services/dataexchange/mailbox.ts";
+} from "../../services/dataexchange/codec.ts";
+export { UnsafeFileNameError } from "../../services/dataexchange/filename.ts";
 
-export { type EventStreamOptions, EventSubscription, publishEvent } from "../services/eventstream/client.ts";
+export { type EventStreamOptions, EventSubscription, publishEvent } from "./eventstream.ts";
 export {
   EventStreamError,
   EventTooLargeError,
@@ -91,11 +79,5 @@ export {
   MAX_TOPIC_BYTES,
   type StreamEvent,
   WILDCARD_TOPIC,
-} from "../services/eventstream/codec.ts";
-export {
-  type BrokerEventSink,
-  type BrokerStats,
-  EventBroker,
-  type EventBrokerOptions,
-} from "../services/eventstream/broker.ts";
-export { EventBudgetError } from "../services/eventstream/io.ts";
+} from "../../services/eventstream/codec.ts";
+export { EventBudgetError } from "../../services/eventstream/io.ts";

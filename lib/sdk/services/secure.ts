@@ -7,12 +7,12 @@
  */
 import type { Address } from "../../protocol/address.ts";
 import { PORT_SECURE } from "../../protocol/ports.ts";
-import type { PilotClient } from "../../sdk/client.ts";
-import type { Listener } from "../../sdk/listener.ts";
-import type { CallOptions } from "../../sdk/deadline.ts";
-import { AcceptQueue, acceptUntilClosed } from "../../sdk/accept_queue.ts";
+import type { PilotClient } from "../client.ts";
+import type { Listener } from "../listener.ts";
+import type { CallOptions } from "../deadline.ts";
+import { AcceptQueue, acceptUntilClosed } from "../accept_queue.ts";
 import { IpcError } from "../../ipc/errors.ts";
-import { SecureChannel, type SecureHandshakeOptions } from "./channel.ts";
+import { SecureChannel, type SecureHandshakeOptions } from "../../services/secure/channel.ts";
 
 /** Handshakes a listener runs at once; further connections are closed until one finishes. */
 export const MAX_PENDING_HANDSHAKES = 64;

@@ -7,10 +7,10 @@
  */
 import type { Address } from "../../protocol/address.ts";
 import { PORT_STDIO } from "../../protocol/ports.ts";
-import type { PilotClient } from "../../sdk/client.ts";
-import type { Connection } from "../../sdk/connection.ts";
-import type { Listener } from "../../sdk/listener.ts";
-import type { CallOptions } from "../../sdk/deadline.ts";
+import type { PilotClient } from "../client.ts";
+import type { Connection } from "../connection.ts";
+import type { Listener } from "../listener.ts";
+import type { CallOptions } from "../deadline.ts";
 
 /** Most reply bytes a one-message exchange keeps (the reference reads once into 64 KiB − 1). */
 export const STDIO_REPLY_LIMIT = 65_535;

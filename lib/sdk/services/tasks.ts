@@ -8,12 +8,29 @@ import { PilotError } from "../../errors.ts";
 import { toBase64, utf8 } from "../../bytes.ts";
 import { Address } from "../../protocol/address.ts";
 import { PORT_TASKS } from "../../protocol/ports.ts";
-import type { ByteStream } from "../byte_stream.ts";
-import { newTaskId, type SendResults, type StatusUpdate, SUBMIT_ACCEPTED } from "./codec.ts";
-import { sendStatusUpdate, sendTaskResults, submitTask, TASK_IO_TIMEOUT_MS } from "./protocol.ts";
-import { elapsedMs, JUSTIFICATION, parseTime, rfc3339, type TaskRecord, type TaskStatus } from "./record.ts";
-import type { TaskBox, TaskStore } from "./store.ts";
-import { ACCEPT_WINDOW_MS } from "./record.ts";
+import type { ByteStream } from "../../services/byte_stream.ts";
+import {
+  newTaskId,
+  type SendResults,
+  type StatusUpdate,
+  SUBMIT_ACCEPTED,
+} from "../../services/tasks/codec.ts";
+import {
+  sendStatusUpdate,
+  sendTaskResults,
+  submitTask,
+  TASK_IO_TIMEOUT_MS,
+} from "../../services/tasks/protocol.ts";
+import {
+  elapsedMs,
+  JUSTIFICATION,
+  parseTime,
+  rfc3339,
+  type TaskRecord,
+  type TaskStatus,
+} from "../../services/tasks/record.ts";
+import type { TaskBox, TaskStore } from "../../services/tasks/store.ts";
+import { ACCEPT_WINDOW_MS } from "../../services/tasks/record.ts";
 
 /** Result file extensions a worker may send (services.md §7.2); anything else is refused. */
 export const RESULT_EXTENSIONS: readonly string[] = [

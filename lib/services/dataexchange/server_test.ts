@@ -3,7 +3,7 @@ import { Logger } from "../../log.ts";
 import { ByteBudget } from "../byte_budget.ts";
 import { StreamReader } from "../stream_reader.ts";
 import { memoryStreamPair } from "../testing/memory_stream.ts";
-import { DataExchangeClient, readFrame } from "./client.ts";
+import { DataExchangeClient, readFrame } from "../../sdk/services/dataexchange.ts";
 import { encodeFileFrame, encodeFrame, FrameType, MAX_PAYLOAD_LENGTH } from "./codec.ts";
 import { Mailbox } from "./mailbox.ts";
 import { DataExchangeServer } from "./server.ts";

@@ -4,7 +4,7 @@ import { Address } from "../../protocol/address.ts";
 import { StreamIoError } from "../byte_stream.ts";
 import { memoryStreamPair } from "../testing/memory_stream.ts";
 import { EventBroker, PUBLISH_BURST, SUBSCRIBER_BACKLOG_BYTES } from "./broker.ts";
-import { EventSubscription } from "./client.ts";
+import { EventSubscription } from "../../sdk/services/eventstream.ts";
 import { MAX_EVENT_PAYLOAD } from "./codec.ts";
 
 const quiet = new Logger("test", "silent");
