@@ -18,15 +18,13 @@
  * @module
  */
 export {
-  type ClientStats,
   connect,
   type ConnectOptions,
-  type Datagram,
-  DATAGRAM_QUEUE_CAPACITY,
   DEFAULT_CONNECT_TIMEOUT_MS,
   DEFAULT_REQUEST_TIMEOUT_MS,
   PilotClient,
 } from "./client.ts";
+export { type ClientStats, type Datagram, DATAGRAM_QUEUE_CAPACITY } from "./session.ts";
 export { CONN_RECV_HIGH_WATER, Connection } from "./connection.ts";
 export { ACCEPT_QUEUE_CAPACITY, Listener } from "./listener.ts";
 export type { CallOptions } from "./deadline.ts";
