@@ -4,7 +4,8 @@
  * {@link Connection}s (Web Streams plus read/write), send and receive datagrams,
  * and query or administer the node. Every waiting call takes a timeout or an
  * AbortSignal, and every failure is an {@link IpcError} (a {@link DaemonError}
- * when the daemon refused).
+ * when the daemon refused). The clients of the built-in services (secure channel,
+ * stdio, data exchange, event stream, tasks) are re-exported from `./services/mod.ts`.
  *
  * @example
  * ```ts ignore
@@ -36,6 +37,7 @@ export type {
   HandshakeReply,
   HealthReply,
   InfoReply,
+  NatInfo,
   NetworkReply,
   PeerInfo,
   PendingHandshake,
@@ -48,3 +50,4 @@ export type {
   TrustedPeer,
 } from "../ipc/replies.ts";
 export { Address } from "../protocol/address.ts";
+export * from "./services/mod.ts";

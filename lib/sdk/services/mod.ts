@@ -1,7 +1,8 @@
 /**
- * Typed clients of pilot's agent services for SDK users, all layered on {@link PilotClient}
+ * Typed clients of pilot's agent services for SDK users, all layered on `PilotClient`
  * dial/listen (they add no IPC commands): the port-443 secure channel, standard I/O (1000), data
- * exchange (1001) and the event stream (1002). Re-exports only.
+ * exchange (1001), the event stream (1002) and tasks (1003). Re-exports only; the wire codecs
+ * come from the services' pure `codec.ts` files.
  *
  * @example
  * ```ts ignore
@@ -81,3 +82,14 @@ export {
   WILDCARD_TOPIC,
 } from "../../services/eventstream/codec.ts";
 export { EventBudgetError } from "../../services/eventstream/io.ts";
+
+export {
+  MAX_RESULT_FILE_BYTES,
+  RESULT_EXTENSIONS,
+  type SubmitOutcome,
+  TaskClient,
+  type TaskClientOptions,
+  TaskError,
+  type TaskErrorCode,
+  type TaskSummary,
+} from "./tasks.ts";
