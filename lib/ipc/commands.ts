@@ -89,7 +89,17 @@ export const NetworkSub = {
   RespondInvite: 7,
 } as const;
 
-/** The reference daemon's and driver's default socket path. */
+/**
+ * The reference daemon's and driver's default socket path.
+ *
+ * @example
+ * ```ts
+ * import { connect, DEFAULT_SOCKET_PATH } from "../../mod.ts";
+ * const socketPath = Deno.env.get("PILOT_SOCKET") ?? DEFAULT_SOCKET_PATH;
+ * const open = () => connect(socketPath);
+ * console.assert(DEFAULT_SOCKET_PATH === "/tmp/pilot.sock" && typeof open === "function");
+ * ```
+ */
 export const DEFAULT_SOCKET_PATH = "/tmp/pilot.sock";
 /** The code the reference puts in every Error frame ("generic"). */
 export const ERROR_CODE_GENERIC = 1;
@@ -112,7 +122,7 @@ export const ACCEPT_SIZE = PORT_SIZE + CONN_ID_SIZE + ADDRESS_LENGTH + PORT_SIZE
 /** RecvFrom fixed part: source address, source port, destination port. */
 export const RECVFROM_FIXED = ADDRESS_LENGTH + 2 * PORT_SIZE;
 /** The empty payload. */
-export const EMPTY = new Uint8Array(0);
+export const EMPTY: Uint8Array = new Uint8Array(0);
 
 /** A Handshake request's sub-command and arguments. */
 export type HandshakeOp =

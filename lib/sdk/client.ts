@@ -42,7 +42,24 @@ export const DEFAULT_REQUEST_TIMEOUT_MS = 60_000;
 /** Default bound on opening the socket. */
 export const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
 
-/** Options of {@link connect}. */
+/**
+ * Options of {@link connect}.
+ *
+ * @example
+ * ```ts
+ * import { connect, type ConnectOptions } from "../../mod.ts";
+ * const options: ConnectOptions = {
+ *   timeoutMs: 2_000,
+ *   requestTimeoutMs: 30_000,
+ *   onAsyncError: (err) => console.warn("send failed:", err.text),
+ * };
+ * async function open(): Promise<void> {
+ *   await using client = await connect("/tmp/pilot.sock", options);
+ *   console.log((await client.info()).address);
+ * }
+ * console.assert(typeof open === "function");
+ * ```
+ */
 export interface ConnectOptions extends CallOptions {
   /** Bound for request/reply calls given neither timeout nor signal (default {@link DEFAULT_REQUEST_TIMEOUT_MS}). */
   requestTimeoutMs?: number;
@@ -55,6 +72,21 @@ export interface ConnectOptions extends CallOptions {
  * Opens the daemon's socket (default `/tmp/pilot.sock`). Rejects with
  * {@link IpcError} `disconnected` when nothing listens there, `timeout` or
  * `aborted` per the options.
+ *
+ * @example
+ * ```ts
+ * import { connect, IpcError } from "../../mod.ts";
+ * async function nodeAddress(socketPath: string): Promise<string | null> {
+ *   try {
+ *     await using client = await connect(socketPath, { timeoutMs: 1_000 });
+ *     return (await client.info({ timeoutMs: 5_000 })).address;
+ *   } catch (err) {
+ *     if (err instanceof IpcError && err.reason === "disconnected") return null; // no daemon there
+ *     throw err;
+ *   }
+ * }
+ * console.assert(typeof nodeAddress === "function");
+ * ```
  */
 export async function connect(
   socketPath: string = DEFAULT_SOCKET_PATH,
@@ -94,6 +126,27 @@ export async function connect(
  * the client stops reading the socket until it drains, which holds back the
  * daemon (and the remote sender) but also delays this client's other replies and
  * pushes. Read every connection you open, or close it.
+ *
+ * @example
+ * ```ts
+ * import { connect, type PilotClient } from "../../mod.ts";
+ * // Serves one reply per connection on port 9000, until the client closes.
+ * async function serve(client: PilotClient): Promise<void> {
+ *   const listener = await client.listen(9000);
+ *   for await (const conn of listener) {
+ *     const request = await conn.read({ timeoutMs: 10_000 });
+ *     await conn.write(new TextEncoder().encode(`got ${request?.length ?? 0} bytes`));
+ *     await conn.close();
+ *   }
+ * }
+ * async function main(): Promise<void> {
+ *   await using client = await connect();
+ *   const info = await client.info();
+ *   console.log(`node ${info.address}, ${info.peers} peers`);
+ *   await serve(client);
+ * }
+ * console.assert(typeof main === "function");
+ * ```
  */
 export class PilotClient {
   readonly #session: IpcSession;

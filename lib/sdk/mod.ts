@@ -8,13 +8,17 @@
  * stdio, data exchange, event stream, tasks) are re-exported from `./services/mod.ts`.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { connect } from "./mod.ts";
- * await using client = await connect("/tmp/pilot.sock");
- * const conn = await client.dial("0:0000.0000.002A", 7, { timeoutMs: 30_000 });
- * await conn.write(new TextEncoder().encode("hello"));
- * console.log(await conn.read({ timeoutMs: 5_000 }));
- * await conn.close();
+ * async function hello(peer: string): Promise<Uint8Array | null> {
+ *   await using client = await connect("/tmp/pilot.sock");
+ *   const conn = await client.dial(peer, 7, { timeoutMs: 30_000 });
+ *   await conn.write(new TextEncoder().encode("hello"));
+ *   const reply = await conn.read({ timeoutMs: 5_000 });
+ *   await conn.close();
+ *   return reply;
+ * }
+ * console.assert(typeof hello === "function");
  * ```
  * @module
  */

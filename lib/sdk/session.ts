@@ -67,7 +67,19 @@ export interface Datagram {
   data: Uint8Array;
 }
 
-/** Counters of things the client dropped to stay bounded. */
+/**
+ * Counters of things the client dropped to stay bounded.
+ *
+ * @example
+ * ```ts
+ * import type { ClientStats, PilotClient } from "../../mod.ts";
+ * function dropped(client: PilotClient): number {
+ *   const s: ClientStats = client.stats;
+ *   return s.datagramsDropped + s.acceptsDropped;
+ * }
+ * console.assert(typeof dropped === "function");
+ * ```
+ */
 export interface ClientStats {
   /** Datagrams dropped because {@link DATAGRAM_QUEUE_CAPACITY} were already waiting. */
   datagramsDropped: number;

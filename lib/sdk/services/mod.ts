@@ -5,14 +5,17 @@
  * come from the services' pure `codec.ts` files.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { connect } from "../mod.ts";
  * import { EventSubscription, sendMessage } from "./mod.ts";
- * await using client = await connect("/tmp/pilot.sock");
- * const ack = await sendMessage(client, "0:0000.0000.002A", "hello");
- * console.log(ack.text); // "ACK TEXT 5 bytes"
- * const sub = await EventSubscription.open(client, "0:0000.0000.002A", "alerts");
- * for await (const event of sub) console.log(event.topic, new TextDecoder().decode(event.payload));
+ * async function demo(peer: string): Promise<void> {
+ *   await using client = await connect("/tmp/pilot.sock");
+ *   const ack = await sendMessage(client, peer, "hello");
+ *   console.log(ack.text); // "ACK TEXT 5 bytes"
+ *   const sub = await EventSubscription.open(client, peer, "alerts");
+ *   for await (const event of sub) console.log(event.topic, new TextDecoder().decode(event.payload));
+ * }
+ * console.assert(typeof demo === "function");
  * ```
  * @module
  */
