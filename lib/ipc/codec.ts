@@ -16,13 +16,14 @@ import {
   Cmd,
   commandName,
   CONN_ID_SIZE,
-  EMPTY,
+  EMPTY_PAYLOAD,
   hexByte,
   type IpcReply,
   PORT_SIZE,
   RECVFROM_FIXED,
 } from "./commands.ts";
 import { checkAddress, frameWithTail, jsonFrame, u16, u32 } from "./encoding.ts";
+import { encodeErrorFrame, encodeRecvFrame, encodeRecvFromFrame } from "./data_frames.ts";
 
 export * from "./errors.ts";
 export * from "./frame.ts";
@@ -30,7 +31,6 @@ export * from "./replies.ts";
 export * from "./commands.ts";
 export { decodeRequest, encodeRequest } from "./requests.ts";
 export { encodeErrorFrame, encodeRecvFrame, encodeRecvFromFrame, encodeSendFrame } from "./data_frames.ts";
-import { encodeErrorFrame, encodeRecvFrame, encodeRecvFromFrame } from "./data_frames.ts";
 
 /** Reply commands whose payload is a JSON object. */
 const JSON_REPLIES = new Set<number>([
@@ -58,19 +58,19 @@ export function encodeReply(reply: IpcReply): Uint8Array {
   switch (reply.cmd) {
     case Cmd.BindOK: {
       const port = u16(reply.port, "port");
-      return frameWithTail(reply.cmd, PORT_SIZE, EMPTY, (v) => v.setUint16(0, port));
+      return frameWithTail(reply.cmd, PORT_SIZE, EMPTY_PAYLOAD, (v) => v.setUint16(0, port));
     }
     case Cmd.DialOK:
     case Cmd.CloseOK: {
       const connId = u32(reply.connId, "conn_id");
-      return frameWithTail(reply.cmd, CONN_ID_SIZE, EMPTY, (v) => v.setUint32(0, connId));
+      return frameWithTail(reply.cmd, CONN_ID_SIZE, EMPTY_PAYLOAD, (v) => v.setUint32(0, connId));
     }
     case Cmd.Accept: {
       const localPort = u16(reply.localPort, "local_port");
       const connId = u32(reply.connId, "conn_id");
       const remote = checkAddress(reply.remote, "remote address");
       const remotePort = u16(reply.remotePort, "remote_port");
-      return frameWithTail(reply.cmd, ACCEPT_SIZE, EMPTY, (v) => {
+      return frameWithTail(reply.cmd, ACCEPT_SIZE, EMPTY_PAYLOAD, (v) => {
         v.setUint16(0, localPort);
         v.setUint32(2, connId);
         remote.writeTo(v, 6);

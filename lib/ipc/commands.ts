@@ -122,7 +122,7 @@ export const ACCEPT_SIZE = PORT_SIZE + CONN_ID_SIZE + ADDRESS_LENGTH + PORT_SIZE
 /** RecvFrom fixed part: source address, source port, destination port. */
 export const RECVFROM_FIXED = ADDRESS_LENGTH + 2 * PORT_SIZE;
 /** The empty payload. */
-export const EMPTY: Uint8Array = new Uint8Array(0);
+export const EMPTY_PAYLOAD: Uint8Array = new Uint8Array(0);
 
 /** A Handshake request's sub-command and arguments. */
 export type HandshakeOp =

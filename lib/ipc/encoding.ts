@@ -10,6 +10,7 @@ import { IpcError } from "./errors.ts";
 import { allocFrame, FRAME_HEADER_SIZE } from "./frame.ts";
 import { encodeJson } from "./replies.ts";
 
+/** `value` if it is an integer in 0..`max`; otherwise throws {@link IpcError} `invalid-value` naming `what`. */
 export function checkUint(value: number, max: number, what: string): number {
   if (!Number.isInteger(value) || value < 0 || value > max) {
     throw new IpcError("invalid-value", `${what} must be an integer in 0..${max}, got ${value}`);
@@ -17,9 +18,12 @@ export function checkUint(value: number, max: number, what: string): number {
   return value;
 }
 
-export const u16 = (v: number, what: string) => checkUint(v, 0xffff, what);
-export const u32 = (v: number, what: string) => checkUint(v, 0xffffffff, what);
+/** `v` if it fits a u16 (see {@link checkUint}). */
+export const u16 = (v: number, what: string): number => checkUint(v, 0xffff, what);
+/** `v` if it fits a u32 (see {@link checkUint}). */
+export const u32 = (v: number, what: string): number => checkUint(v, 0xffffffff, what);
 
+/** `data` if it is a Uint8Array of at most `max` bytes; otherwise throws {@link IpcError}. */
 export function checkBytes(data: Uint8Array, max: number, what: string): Uint8Array {
   if (!(data instanceof Uint8Array)) throw new IpcError("invalid-value", `${what} must be a Uint8Array`);
   if (data.length > max) {
@@ -31,6 +35,7 @@ export function checkBytes(data: Uint8Array, max: number, what: string): Uint8Ar
   return data;
 }
 
+/** `addr` if it is an {@link Address}; otherwise throws {@link IpcError} `invalid-value`. */
 export function checkAddress(addr: Address, what: string): Address {
   if (!(addr instanceof Address)) throw new IpcError("invalid-value", `${what} must be an Address`);
   return addr;
@@ -55,10 +60,12 @@ export function frameWithTail(
   return frame;
 }
 
+/** A frame whose payload is `text` in UTF-8. */
 export function textFrame(cmd: number, text: string): Uint8Array {
   return frameWithTail(cmd, 0, utf8(text), () => {});
 }
 
+/** A frame whose payload is `body` as JSON with sorted keys. */
 export function jsonFrame(cmd: number, body: unknown): Uint8Array {
   return frameWithTail(cmd, 0, encodeJson(body), () => {});
 }

@@ -13,7 +13,7 @@ import { parseJson } from "./replies.ts";
 import {
   Cmd,
   CONN_ID_SIZE,
-  EMPTY,
+  EMPTY_PAYLOAD,
   FLAG_ON,
   type HandshakeOp,
   HandshakeSub,
@@ -43,7 +43,7 @@ function encodeHandshake(op: HandshakeOp): Uint8Array {
         Cmd.Handshake,
         HandshakeSub.Approve,
         4,
-        EMPTY,
+        EMPTY_PAYLOAD,
         (v) => v.setUint32(1, u32(op.nodeId, "node_id")),
       );
     case "reject":
@@ -55,15 +55,15 @@ function encodeHandshake(op: HandshakeOp): Uint8Array {
         (v) => v.setUint32(1, u32(op.nodeId, "node_id")),
       );
     case "pending":
-      return subFrame(Cmd.Handshake, HandshakeSub.Pending, 0, EMPTY, () => {});
+      return subFrame(Cmd.Handshake, HandshakeSub.Pending, 0, EMPTY_PAYLOAD, () => {});
     case "trusted":
-      return subFrame(Cmd.Handshake, HandshakeSub.Trusted, 0, EMPTY, () => {});
+      return subFrame(Cmd.Handshake, HandshakeSub.Trusted, 0, EMPTY_PAYLOAD, () => {});
     case "revoke":
       return subFrame(
         Cmd.Handshake,
         HandshakeSub.Revoke,
         4,
-        EMPTY,
+        EMPTY_PAYLOAD,
         (v) => v.setUint32(1, u32(op.nodeId, "node_id")),
       );
   }
@@ -73,22 +73,22 @@ function encodeNetwork(op: NetworkOp): Uint8Array {
   const net = (v: DataView) => v.setUint16(1, u16((op as { networkId: number }).networkId, "network_id"));
   switch (op.sub) {
     case "list":
-      return subFrame(Cmd.Network, NetworkSub.List, 0, EMPTY, () => {});
+      return subFrame(Cmd.Network, NetworkSub.List, 0, EMPTY_PAYLOAD, () => {});
     case "join":
       return subFrame(Cmd.Network, NetworkSub.Join, 2, utf8(op.token), net);
     case "leave":
-      return subFrame(Cmd.Network, NetworkSub.Leave, 2, EMPTY, net);
+      return subFrame(Cmd.Network, NetworkSub.Leave, 2, EMPTY_PAYLOAD, net);
     case "members":
-      return subFrame(Cmd.Network, NetworkSub.Members, 2, EMPTY, net);
+      return subFrame(Cmd.Network, NetworkSub.Members, 2, EMPTY_PAYLOAD, net);
     case "invite":
-      return subFrame(Cmd.Network, NetworkSub.Invite, 6, EMPTY, (v) => {
+      return subFrame(Cmd.Network, NetworkSub.Invite, 6, EMPTY_PAYLOAD, (v) => {
         net(v);
         v.setUint32(3, u32(op.targetNodeId, "target_node_id"));
       });
     case "poll-invites":
-      return subFrame(Cmd.Network, NetworkSub.PollInvites, 0, EMPTY, () => {});
+      return subFrame(Cmd.Network, NetworkSub.PollInvites, 0, EMPTY_PAYLOAD, () => {});
     case "respond-invite":
-      return subFrame(Cmd.Network, NetworkSub.RespondInvite, 3, EMPTY, (v) => {
+      return subFrame(Cmd.Network, NetworkSub.RespondInvite, 3, EMPTY_PAYLOAD, (v) => {
         net(v);
         v.setUint8(3, op.accept ? FLAG_ON : 0);
       });
@@ -119,12 +119,12 @@ export function encodeRequest(req: IpcRequest): Uint8Array {
   switch (req.cmd) {
     case Cmd.Bind: {
       const port = u16(req.port, "port");
-      return frameWithTail(Cmd.Bind, PORT_SIZE, EMPTY, (v) => v.setUint16(0, port));
+      return frameWithTail(Cmd.Bind, PORT_SIZE, EMPTY_PAYLOAD, (v) => v.setUint16(0, port));
     }
     case Cmd.Dial: {
       const addr = checkAddress(req.addr, "dial address");
       const port = u16(req.port, "port");
-      return frameWithTail(Cmd.Dial, ADDRESS_LENGTH + PORT_SIZE, EMPTY, (v) => {
+      return frameWithTail(Cmd.Dial, ADDRESS_LENGTH + PORT_SIZE, EMPTY_PAYLOAD, (v) => {
         addr.writeTo(v, 0);
         v.setUint16(ADDRESS_LENGTH, port);
       });
@@ -133,7 +133,7 @@ export function encodeRequest(req: IpcRequest): Uint8Array {
       return encodeSendFrame(req.connId, req.data);
     case Cmd.Close: {
       const connId = u32(req.connId, "conn_id");
-      return frameWithTail(Cmd.Close, CONN_ID_SIZE, EMPTY, (v) => v.setUint32(0, connId));
+      return frameWithTail(Cmd.Close, CONN_ID_SIZE, EMPTY_PAYLOAD, (v) => v.setUint32(0, connId));
     }
     case Cmd.SendTo: {
       const addr = checkAddress(req.addr, "sendto address");
@@ -157,9 +157,9 @@ export function encodeRequest(req: IpcRequest): Uint8Array {
     case Cmd.SetWebhook:
       return textFrame(req.cmd, req.url);
     case Cmd.SetVisibility:
-      return frameWithTail(req.cmd, 1, EMPTY, (v) => v.setUint8(0, req.public ? FLAG_ON : 0));
+      return frameWithTail(req.cmd, 1, EMPTY_PAYLOAD, (v) => v.setUint8(0, req.public ? FLAG_ON : 0));
     case Cmd.SetTaskExec:
-      return frameWithTail(req.cmd, 1, EMPTY, (v) => v.setUint8(0, req.enabled ? FLAG_ON : 0));
+      return frameWithTail(req.cmd, 1, EMPTY_PAYLOAD, (v) => v.setUint8(0, req.enabled ? FLAG_ON : 0));
     case Cmd.SetTags: {
       if (!Array.isArray(req.tags) || !req.tags.every((t) => typeof t === "string")) {
         throw new IpcError("invalid-value", "tags must be an array of strings");
