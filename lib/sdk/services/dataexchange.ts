@@ -8,7 +8,7 @@ import { utf8 } from "../../bytes.ts";
 import type { Address } from "../../protocol/address.ts";
 import { PORT_DATA_EXCHANGE } from "../../protocol/ports.ts";
 import type { PilotClient } from "../client.ts";
-import type { ByteStream, IoOptions } from "../../services/byte_stream.ts";
+import type { ByteStream, IoOptions } from "../../services/byte_stream_shape.ts";
 import { StreamReader } from "../../services/stream_reader.ts";
 import {
   type Ack,

@@ -8,7 +8,7 @@ import { utf8 } from "../../bytes.ts";
 import type { Address } from "../../protocol/address.ts";
 import { PORT_EVENT_STREAM } from "../../protocol/ports.ts";
 import type { PilotClient } from "../client.ts";
-import type { ByteStream, IoOptions } from "../../services/byte_stream.ts";
+import type { ByteStream, IoOptions } from "../../services/byte_stream_shape.ts";
 import { StreamReader } from "../../services/stream_reader.ts";
 import { encodeEvent, type StreamEvent } from "../../services/eventstream/codec.ts";
 import { readEvent } from "../../services/eventstream/io.ts";

@@ -19,7 +19,7 @@
  * ```
  * @module
  */
-export type { ByteStream, IoOptions } from "../../services/byte_stream.ts";
+export type { ByteStream, IoOptions } from "../../services/byte_stream_shape.ts";
 export { StreamEndedError, StreamReader } from "../../services/stream_reader.ts";
 export { ByteBudget } from "../../services/byte_budget.ts";
 

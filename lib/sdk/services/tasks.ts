@@ -8,7 +8,7 @@ import { PilotError } from "../../errors.ts";
 import { toBase64, utf8 } from "../../bytes.ts";
 import { Address } from "../../protocol/address.ts";
 import { PORT_TASKS } from "../../protocol/ports.ts";
-import type { ByteStream } from "../../services/byte_stream.ts";
+import type { ByteStream } from "../../services/byte_stream_shape.ts";
 import {
   newTaskId,
   type SendResults,

@@ -13,7 +13,7 @@ import { createSecureChannelCipher, type SecureChannelCipher, type SecureRole } 
 import { INFO_SECURE } from "../../crypto/hkdf.ts";
 import { deriveSharedKey, generateX25519KeyPair } from "../../crypto/x25519.ts";
 import type { Address } from "../../protocol/address.ts";
-import type { ByteStream, IoOptions } from "../byte_stream.ts";
+import type { ByteStream, IoOptions } from "../byte_stream_shape.ts";
 import { StreamReader } from "../stream_reader.ts";
 import {
   AUTH_MESSAGE_LENGTH,
