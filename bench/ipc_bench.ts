@@ -12,7 +12,7 @@
  */
 import { Logger } from "../lib/log.ts";
 import { Address } from "../lib/protocol/address.ts";
-import type { HealthReply } from "../lib/daemon/ipc/replies.ts";
+import type { HealthReply } from "../lib/ipc/replies.ts";
 import { type IpcHandler, IpcServer } from "../lib/daemon/ipc/server.ts";
 import { connect } from "../lib/sdk/mod.ts";
 

@@ -9,7 +9,7 @@ import { CliError, type Output, printResult } from "./output.ts";
 import { resolveTarget, timeoutFlag, withDaemon } from "./client.ts";
 import { fromUtf8, utf8 } from "../lib/bytes.ts";
 import { PORT_STDIO } from "../lib/protocol/ports.ts";
-import { STDIO_REPLY_LIMIT } from "../lib/services/stdio/client.ts";
+import { STDIO_REPLY_LIMIT } from "../lib/sdk/services/stdio.ts";
 
 /** How long `connect` and `send` wait for each step unless --timeout says otherwise. */
 export const CONNECT_TIMEOUT_MS = 30_000;

@@ -12,7 +12,7 @@ import { resolveTarget, serviceUnreachable, timeoutFlag, withDaemon } from "./cl
 import { utf8 } from "../lib/bytes.ts";
 import type { Address } from "../lib/protocol/address.ts";
 import { PORT_DATA_EXCHANGE } from "../lib/protocol/ports.ts";
-import { AckMissingError, DataExchangeClient } from "../lib/services/dataexchange/client.ts";
+import { AckMissingError, DataExchangeClient } from "../lib/sdk/services/dataexchange.ts";
 import { type Ack, FrameType, MAX_FILE_BYTES } from "../lib/services/dataexchange/codec.ts";
 import { UnsafeFileNameError } from "../lib/services/dataexchange/filename.ts";
 import { StreamEndedError } from "../lib/services/stream_reader.ts";

@@ -12,7 +12,7 @@ import { fromUtf8, utf8 } from "../lib/bytes.ts";
 import { PORT_EVENT_STREAM } from "../lib/protocol/ports.ts";
 import type { Address } from "../lib/protocol/address.ts";
 import type { PilotClient } from "../lib/sdk/mod.ts";
-import { EventSubscription } from "../lib/services/eventstream/client.ts";
+import { EventSubscription } from "../lib/sdk/services/eventstream.ts";
 import { EventTooLargeError } from "../lib/services/eventstream/codec.ts";
 
 /** Bound on dialing the broker. */

@@ -4,7 +4,7 @@ import { parseArgs } from "./args.ts";
 import { printResult } from "./output.ts";
 import { connectDaemon, withDaemon } from "./client.ts";
 import { healthExitCode, type HealthStatus } from "../lib/http/health.ts";
-import type { NatInfo } from "../lib/daemon/nat.ts";
+import type { InfoReply } from "../lib/ipc/replies.ts";
 
 export const infoCommand: Command = {
   name: "info",
@@ -17,7 +17,7 @@ export const infoCommand: Command = {
     const peers = info.peer_list.map((p) =>
       `  node ${p.node_id} ${p.endpoint} ${p.encrypted ? "encrypted" : "plaintext"}${
         p.authenticated ? " authenticated" : ""
-      }${"path" in p ? ` ${(p as { path?: string }).path}` : ""}`
+      }${p.path ? ` ${p.path}` : ""}`
     );
     const text = [
       `node      ${info.address} (id ${info.node_id})${info.hostname ? ` hostname ${info.hostname}` : ""}`,
@@ -51,7 +51,7 @@ export const healthCommand: Command = {
     try {
       const client = await connectDaemon(args);
       try {
-        const reply = await client.health({ timeoutMs: 5_000 }) as unknown as Record<string, unknown>;
+        const reply = await client.health({ timeoutMs: 5_000 });
         status = reply.status === "ok" ? "ok" : "degraded";
         data = { ...reply, status };
       } finally {
@@ -68,8 +68,9 @@ export const healthCommand: Command = {
 };
 
 /** The NAT summary of `pilot info`, when the daemon reports one. */
-function natLine(info: object): string[] {
-  const nat = (info as { nat?: NatInfo }).nat;
+function natLine(info: InfoReply): string[] {
+  // A reference daemon reports no `nat` object.
+  const nat: InfoReply["nat"] | undefined = info.nat;
   if (!nat) return [];
   const beacon = nat.beacon ? `beacon ${nat.beacon}` : "no beacon";
   const endpoint = nat.public_endpoint ? `${nat.public_endpoint} (${nat.endpoint_source})` : "local address";

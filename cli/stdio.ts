@@ -9,7 +9,7 @@ import { CliError, printResult } from "./output.ts";
 import { timeoutFlag, withDaemon } from "./client.ts";
 import { CONNECT_TIMEOUT_MS, sendOneMessage } from "./connect.ts";
 import { fromUtf8 } from "../lib/bytes.ts";
-import { listenStdio, STDIO_REPLY_LIMIT } from "../lib/services/stdio/client.ts";
+import { listenStdio, STDIO_REPLY_LIMIT } from "../lib/sdk/services/stdio.ts";
 
 /** Default bound of `recv`. */
 export const STDIO_TIMEOUT_MS = 30_000;

@@ -11,7 +11,7 @@ import { connectDaemon, resolveTarget, timeoutFlag, toCliError, withDaemon } fro
 import { defaultStateDir } from "../lib/crypto/identity.ts";
 import type { PilotClient } from "../lib/sdk/mod.ts";
 import type { Address } from "../lib/protocol/address.ts";
-import { TaskClient, TaskError } from "../lib/services/tasks/client.ts";
+import { TaskClient, TaskError } from "../lib/sdk/services/tasks.ts";
 import { TaskStore } from "../lib/services/tasks/store.ts";
 import { isTaskId } from "../lib/services/tasks/codec.ts";
 

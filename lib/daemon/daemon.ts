@@ -17,7 +17,7 @@ import { SessionManager } from "../transport/manager.ts";
 import { startTimerLoop, TimerQueue } from "../transport/timers.ts";
 import { IpcServer } from "./ipc/server.ts";
 import { limitsFromEnv } from "./ipc/limits.ts";
-import type { InfoReply } from "./ipc/replies.ts";
+import type { InfoReply } from "../ipc/replies.ts";
 import { foldHealth, type HealthCheck, type HealthReport } from "../http/health.ts";
 import { daemonHttpApp } from "../http/daemon_app.ts";
 import { type HttpEndpoint, serveHttp } from "../http/server.ts";
@@ -496,7 +496,7 @@ export class Daemon {
         spurious_retx: c.spuriousRetx,
         undos: c.undos,
       })),
-    } as InfoReply;
+    };
   }
 
   /** Prometheus families for /metrics. */

@@ -10,7 +10,7 @@ import type { RegistryClient } from "../registry/client.ts";
 import type { HealthReport } from "../http/health.ts";
 import type { TrustService } from "../services/trust/service.ts";
 import type { IpcClient, IpcHandler } from "./ipc/server.ts";
-import type { HandshakeOp, NetworkOp } from "./ipc/codec.ts";
+import type { HandshakeOp, NetworkOp } from "../ipc/codec.ts";
 import { handshakeCommand } from "./ipc_handshake.ts";
 import type {
   DeregisterReply,
@@ -24,7 +24,7 @@ import type {
   SetTaskExecReply,
   SetVisibilityReply,
   SetWebhookReply,
-} from "./ipc/replies.ts";
+} from "../ipc/replies.ts";
 import type { Dialer } from "./dialer.ts";
 import type { PeerDirectory } from "./peers.ts";
 import type { StreamBridge } from "./streams.ts";

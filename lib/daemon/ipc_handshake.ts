@@ -3,8 +3,8 @@
  * daemon's side of IPC, so the service itself knows nothing of the IPC codec),
  * with the reference's reply bodies (§6.3) and error texts (`handshake <op>: …`).
  */
-import type { HandshakeOp } from "./ipc/codec.ts";
-import type { HandshakeReply } from "./ipc/replies.ts";
+import type { HandshakeOp } from "../ipc/codec.ts";
+import type { HandshakeReply } from "../ipc/replies.ts";
 import type { TrustService } from "../services/trust/service.ts";
 
 /** Runs one Handshake sub-command; a failure is thrown as `Error("handshake <op>: <why>")`. */

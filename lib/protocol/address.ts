@@ -236,6 +236,13 @@ export function broadcastAddress(network: number): Address {
  * bare decimal node id (0..4294967295) meaning that node on the backbone
  * (network 0). Throws {@link AddressError} for anything else, so a caller can
  * fall back to hostname resolution.
+ *
+ * @example
+ * ```ts
+ * import { parseAddressOrNodeId } from "./address.ts";
+ * console.assert(parseAddressOrNodeId("42").toString() === "0:0000.0000.002A");
+ * console.assert(parseAddressOrNodeId("1:0001.0000.0007").network === 1);
+ * ```
  */
 export function parseAddressOrNodeId(text: string): Address {
   if (text.includes(":")) return Address.parse(text);
@@ -249,6 +256,13 @@ export function parseAddressOrNodeId(text: string): Address {
 /**
  * A virtual address plus a port, written `N:NNNN.HHHH.LLLL:port`. Immutable;
  * the constructor validates the port ({@link PortError}, an AddressError).
+ *
+ * @example
+ * ```ts
+ * import { SocketAddress } from "./address.ts";
+ * const target = SocketAddress.parse("0:0000.0000.002A:1001");
+ * console.assert(target.port === 1001 && target.address.node === 42);
+ * ```
  */
 export class SocketAddress {
   /** The virtual address. */

@@ -10,6 +10,20 @@ import type { PacketHeader } from "./header.ts";
 /**
  * A virtual address, socket address or node id was rejected: bad text, bad
  * numeric range or too few bytes. The message names the offending part.
+ *
+ * @example
+ * ```ts
+ * import { Address, AddressError } from "./mod.ts";
+ * function tryParse(text: string): Address | null {
+ *   try {
+ *     return Address.parse(text);
+ *   } catch (err) {
+ *     if (err instanceof AddressError) return null;
+ *     throw err;
+ *   }
+ * }
+ * console.assert(tryParse("not an address") === null);
+ * ```
  */
 export class AddressError extends PilotError {}
 

@@ -11,7 +11,15 @@ export { PortError };
 export const PORT_PING = 0;
 /** Reserved for control; the reference binds nothing here. */
 export const PORT_CONTROL = 1;
-/** Stream echo service: every received chunk is written back. */
+/**
+ * Stream echo service: every received chunk is written back.
+ *
+ * @example
+ * ```ts
+ * import { PORT_ECHO } from "./ports.ts";
+ * console.assert(PORT_ECHO === 7);
+ * ```
+ */
 export const PORT_ECHO = 7;
 /** Nameserver. */
 export const PORT_NAMESERVER = 53;

@@ -6,7 +6,7 @@
  * whose handshake finished.
  * @module
  */
-import { IpcError } from "../daemon/ipc/errors.ts";
+import { IpcError } from "../ipc/errors.ts";
 import { type CallOptions, waitWithDeadline } from "./deadline.ts";
 
 interface Waiter<T> {

@@ -1,5 +1,5 @@
 import { assertEquals, assertRejects } from "../../tests/assert.ts";
-import { IpcError } from "../daemon/ipc/errors.ts";
+import { IpcError } from "../ipc/errors.ts";
 import { AcceptQueue, acceptUntilClosed } from "./accept_queue.ts";
 
 Deno.test("accept queue: a waiting take gets the next offer, queued items come out in order", async () => {

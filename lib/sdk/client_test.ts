@@ -2,7 +2,7 @@ import { assert, assertEquals, assertRejects } from "../../tests/assert.ts";
 import { concatBytes, fromUtf8, utf8 } from "../bytes.ts";
 import { Address } from "../protocol/address.ts";
 import { startServer } from "../daemon/ipc/testing/harness.ts";
-import { Cmd, encodeReply } from "../daemon/ipc/codec.ts";
+import { Cmd, encodeReply } from "../ipc/codec.ts";
 import { LOOPBACK_ADDRESS, SLOW_NODE, UNREACHABLE_NODE } from "../daemon/ipc/testing/loopback_handler.ts";
 import { connect, type Connection, DaemonError, IpcError } from "./mod.ts";
 

@@ -5,7 +5,7 @@
  * @module
  */
 import type { Address } from "../protocol/address.ts";
-import { encodeSendFrame, IpcError, MAX_SEND_DATA } from "../daemon/ipc/codec.ts";
+import { encodeSendFrame, IpcError, MAX_SEND_DATA } from "../ipc/codec.ts";
 import { type CallOptions, waitWithDeadline } from "./deadline.ts";
 
 /**
@@ -196,6 +196,26 @@ export class ConnState {
  * its high-water mark, so a fast writer is held to the socket's pace. The
  * protocol has no half-close: closing {@link Connection.writable} only flushes,
  * {@link Connection.close} ends both directions.
+ *
+ * @example
+ * ```ts
+ * import type { Connection, PilotClient } from "../../mod.ts";
+ * // Sends a request and collects the whole answer, until the peer closes.
+ * async function request(client: PilotClient, peer: string, body: Uint8Array): Promise<Uint8Array> {
+ *   const conn: Connection = await client.dial(peer, 8080, { timeoutMs: 30_000 });
+ *   await conn.write(body);
+ *   let answer = new Uint8Array(0);
+ *   for (let c = await conn.read({ timeoutMs: 10_000 }); c; c = await conn.read({ timeoutMs: 10_000 })) {
+ *     const joined = new Uint8Array(answer.length + c.length);
+ *     joined.set(answer);
+ *     joined.set(c, answer.length);
+ *     answer = joined;
+ *   }
+ *   await conn.close();
+ *   return answer;
+ * }
+ * console.assert(typeof request === "function");
+ * ```
  */
 export class Connection {
   readonly #state: ConnState;

@@ -4,9 +4,22 @@
  * waiter's owner to forget it when it loses.
  * @module
  */
-import { IpcError } from "../daemon/ipc/errors.ts";
+import { IpcError } from "../ipc/errors.ts";
 
-/** Options every blocking SDK call takes. */
+/**
+ * Options every blocking SDK call takes.
+ *
+ * @example
+ * ```ts
+ * import type { CallOptions, PilotClient } from "../../mod.ts";
+ * async function infoWithin(client: PilotClient, ms: number): Promise<number> {
+ *   const controller = new AbortController();
+ *   const options: CallOptions = { timeoutMs: ms, signal: controller.signal };
+ *   return (await client.info(options)).uptime_secs;
+ * }
+ * console.assert(typeof infoWithin === "function");
+ * ```
+ */
 export interface CallOptions {
   /** Cancels the call; it then rejects with {@link IpcError} `aborted` (the signal's reason is the cause). */
   signal?: AbortSignal;

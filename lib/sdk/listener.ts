@@ -2,7 +2,7 @@
  * A bound port's queue of inbound connections, fed by the daemon's Accept pushes.
  * @module
  */
-import { IpcError } from "../daemon/ipc/errors.ts";
+import { IpcError } from "../ipc/errors.ts";
 import type { Connection } from "./connection.ts";
 import type { CallOptions } from "./deadline.ts";
 import { AcceptQueue, acceptUntilClosed } from "./accept_queue.ts";
@@ -15,6 +15,23 @@ export const ACCEPT_QUEUE_CAPACITY = 64;
  * protocol has no Unbind, so the daemon keeps the port bound to this client
  * until the client disconnects (a later {@link PilotClient.listen} on the same
  * port reuses it without asking the daemon again).
+ *
+ * @example
+ * ```ts
+ * import type { Listener, PilotClient } from "../../mod.ts";
+ * // Accepts one connection within a minute and returns its peer's address.
+ * async function firstCaller(client: PilotClient, port: number): Promise<string> {
+ *   const listener: Listener = await client.listen(port);
+ *   try {
+ *     const conn = await listener.accept({ timeoutMs: 60_000 });
+ *     await conn.close();
+ *     return conn.remoteAddr.toString();
+ *   } finally {
+ *     listener.close();
+ *   }
+ * }
+ * console.assert(typeof firstCaller === "function");
+ * ```
  */
 export class Listener {
   /** The bound port. */

@@ -4,40 +4,44 @@
  * {@link Connection}s (Web Streams plus read/write), send and receive datagrams,
  * and query or administer the node. Every waiting call takes a timeout or an
  * AbortSignal, and every failure is an {@link IpcError} (a {@link DaemonError}
- * when the daemon refused).
+ * when the daemon refused). The clients of the built-in services (secure channel,
+ * stdio, data exchange, event stream, tasks) are re-exported from `./services/mod.ts`.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { connect } from "./mod.ts";
- * await using client = await connect("/tmp/pilot.sock");
- * const conn = await client.dial("0:0000.0000.002A", 7, { timeoutMs: 30_000 });
- * await conn.write(new TextEncoder().encode("hello"));
- * console.log(await conn.read({ timeoutMs: 5_000 }));
- * await conn.close();
+ * async function hello(peer: string): Promise<Uint8Array | null> {
+ *   await using client = await connect("/tmp/pilot.sock");
+ *   const conn = await client.dial(peer, 7, { timeoutMs: 30_000 });
+ *   await conn.write(new TextEncoder().encode("hello"));
+ *   const reply = await conn.read({ timeoutMs: 5_000 });
+ *   await conn.close();
+ *   return reply;
+ * }
+ * console.assert(typeof hello === "function");
  * ```
  * @module
  */
 export {
-  type ClientStats,
   connect,
   type ConnectOptions,
-  type Datagram,
-  DATAGRAM_QUEUE_CAPACITY,
   DEFAULT_CONNECT_TIMEOUT_MS,
   DEFAULT_REQUEST_TIMEOUT_MS,
   PilotClient,
 } from "./client.ts";
+export { type ClientStats, type Datagram, DATAGRAM_QUEUE_CAPACITY } from "./session.ts";
 export { CONN_RECV_HIGH_WATER, Connection } from "./connection.ts";
 export { ACCEPT_QUEUE_CAPACITY, Listener } from "./listener.ts";
 export type { CallOptions } from "./deadline.ts";
-export { DaemonError, IpcError, type IpcErrorReason } from "../daemon/ipc/errors.ts";
-export { DEFAULT_SOCKET_PATH } from "../daemon/ipc/codec.ts";
+export { DaemonError, IpcError, type IpcErrorReason } from "../ipc/errors.ts";
+export { DEFAULT_SOCKET_PATH } from "../ipc/codec.ts";
 export type {
   ConnInfo,
   DeregisterReply,
   HandshakeReply,
   HealthReply,
   InfoReply,
+  NatInfo,
   NetworkReply,
   PeerInfo,
   PendingHandshake,
@@ -48,5 +52,6 @@ export type {
   SetVisibilityReply,
   SetWebhookReply,
   TrustedPeer,
-} from "../daemon/ipc/replies.ts";
+} from "../ipc/replies.ts";
 export { Address } from "../protocol/address.ts";
+export * from "./services/mod.ts";

@@ -1,40 +1,14 @@
 /**
- * One promise-based byte-stream shape for service code, whichever side runs it: inside
- * the daemon (over a session-layer {@link Stream}) or in an application (over an SDK
- * `Connection`, which already has this shape). Services (trust handshake, data
- * exchange, event stream, tasks, secure channel) are written once against it.
+ * The daemon side of the {@link ByteStream} shape: adapts session-layer {@link Stream}s
+ * to it and serves a port's streams to a handler. The shape itself is in
+ * `byte_stream_shape.ts` (re-exported here), which the SDK's service clients share
+ * without depending on the transport.
  */
-import type { Address } from "../protocol/address.ts";
 import type { Stream } from "../transport/stream.ts";
 import type { Listener } from "../transport/manager.ts";
-import { PilotError } from "../errors.ts";
+import { type ByteStream, type IoOptions, type PeerStream, StreamIoError } from "./byte_stream_shape.ts";
 
-/** Read/write timeouts and cancellation. */
-export interface IoOptions {
-  timeoutMs?: number;
-  signal?: AbortSignal;
-}
-
-/** A reliable, ordered byte stream to a peer. */
-export interface ByteStream {
-  /** Next chunk, or null at end of stream. */
-  read(options?: IoOptions): Promise<Uint8Array | null>;
-  /** Queues all of `data` (resolves once accepted by the send buffer). */
-  write(data: Uint8Array, options?: IoOptions): Promise<void>;
-  /** Graceful close. */
-  close(): Promise<void>;
-}
-
-/** A stream with its peer's identity, as a service handler receives it. */
-export interface PeerStream extends ByteStream {
-  readonly remoteAddr: Address;
-  readonly remotePort: number;
-  /** True once the connection has fully closed (both sides done, or reset). */
-  readonly closed: boolean;
-}
-
-/** A read or write did not finish in time, or the stream closed under it. */
-export class StreamIoError extends PilotError {}
+export { type ByteStream, type IoOptions, type PeerStream, StreamIoError };
 
 /** Adapts a daemon-side session-layer stream to {@link PeerStream}. */
 export function streamFromTransport(stream: Stream): PeerStream {

@@ -7,7 +7,7 @@
  * @module
  */
 import { PilotError } from "../errors.ts";
-import type { ByteStream, IoOptions } from "./byte_stream.ts";
+import type { ByteStream, IoOptions } from "./byte_stream_shape.ts";
 
 /** The stream ended in the middle of a unit (a frame header, payload or key). */
 export class StreamEndedError extends PilotError {}

@@ -8,8 +8,8 @@ import { assert, assertEquals, assertMatch } from "../assert.ts";
 import { type TestDaemon, TestNetwork } from "../helpers/network.ts";
 import { until } from "../helpers/wait.ts";
 import { connect, type Datagram, type PilotClient } from "../../lib/sdk/mod.ts";
-import { Cmd, decodeReply, FrameReader } from "../../lib/daemon/ipc/codec.ts";
-import { writeAll } from "../../lib/daemon/ipc/socket_io.ts";
+import { Cmd, decodeReply, FrameReader } from "../../lib/ipc/codec.ts";
+import { writeAll } from "../../lib/ipc/socket_io.ts";
 
 const MIB = 1024 * 1024;
 const IDLE_CLIENTS = 500;

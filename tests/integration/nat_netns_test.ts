@@ -12,9 +12,7 @@ import { assert, assertEquals } from "../assert.ts";
 import { LAB, type NatKind, NatLab, netnsSupport, sweepStaleLabs } from "../helpers/netns.ts";
 import { connect, type PilotClient } from "../../lib/sdk/mod.ts";
 import { transfer as transferBytes } from "../helpers/transfer.ts";
-import type { InfoReply } from "../../lib/daemon/ipc/replies.ts";
-import type { NatInfo } from "../../lib/daemon/nat.ts";
-import type { PeerInfo } from "../../lib/tunnel/stats.ts";
+import type { InfoReply, PeerInfo } from "../../lib/ipc/replies.ts";
 
 const MIB = 1024 * 1024;
 const TRANSFER_BYTES = 8 * MIB;
@@ -43,12 +41,12 @@ interface Node {
   client: PilotClient;
 }
 
-async function info(node: Node): Promise<InfoReply & { nat: NatInfo }> {
-  return await node.client.info({ timeoutMs: 10_000 }) as InfoReply & { nat: NatInfo };
+function info(node: Node): Promise<InfoReply> {
+  return node.client.info({ timeoutMs: 10_000 });
 }
 
 function peerRow(i: InfoReply, node: number): PeerInfo | undefined {
-  return (i.peer_list as PeerInfo[]).find((p) => p.node_id === node);
+  return i.peer_list.find((p) => p.node_id === node);
 }
 
 /** Builds a lab, starts registry, beacon and two daemons, and runs `body`; always tears down. */

@@ -18,7 +18,6 @@ import {
   exchangeMessage,
   FrameType,
   listenStdio,
-  Mailbox,
   publishEvent,
   receiveMessage,
   SecureAuthError,
@@ -26,10 +25,11 @@ import {
   SecureListener,
   sendFile,
   sendMessage,
-} from "../../lib/sdk/services.ts";
+} from "../../lib/sdk/services/mod.ts";
 import { encodeFileFrame, MAX_PAYLOAD_LENGTH } from "../../lib/services/dataexchange/codec.ts";
-import { readFrame } from "../../lib/services/dataexchange/client.ts";
+import { readFrame } from "../../lib/sdk/services/dataexchange.ts";
 import { StreamReader } from "../../lib/services/stream_reader.ts";
+import { Mailbox } from "../../lib/services/dataexchange/mailbox.ts";
 
 const PUBLIC = ["--public"];
 const enc = (s: string) => new TextEncoder().encode(s);

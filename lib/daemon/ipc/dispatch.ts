@@ -7,7 +7,7 @@
  */
 import type { Logger } from "../../log.ts";
 import { PilotError } from "../../errors.ts";
-import { Cmd, encodeErrorFrame, encodeReply, IpcError, type IpcRequest } from "./codec.ts";
+import { Cmd, encodeErrorFrame, encodeReply, IpcError, type IpcRequest } from "../../ipc/codec.ts";
 import type { IpcClient, IpcHandler } from "./server.ts";
 
 /** What a request changed about the client that sent it. */

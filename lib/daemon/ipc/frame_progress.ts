@@ -5,7 +5,7 @@
  * loop has got. Pure code: no sockets, no timers.
  * @module
  */
-import { FRAME_LENGTH_SIZE } from "./frame.ts";
+import { FRAME_LENGTH_SIZE } from "../../ipc/frame.ts";
 
 /** Follows the length prefixes of a frame stream. */
 export class FrameProgress {

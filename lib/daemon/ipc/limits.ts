@@ -6,7 +6,7 @@
  * the number of clients.
  * @module
  */
-import { MAX_FRAME_LENGTH } from "./frame.ts";
+import { MAX_FRAME_LENGTH } from "../../ipc/frame.ts";
 
 /**
  * Unread inbound bytes per client at which the server stops reading its socket:

@@ -1,12 +1,12 @@
 import { assert, assertEquals, assertRejects, assertThrows } from "../../../tests/assert.ts";
 import { concatBytes } from "../../bytes.ts";
-import { Cmd, encodeFrame, encodeRequest, type IpcReply } from "./codec.ts";
+import { Cmd, encodeFrame, encodeRequest, type IpcReply } from "../../ipc/codec.ts";
 import { FrameProgress } from "./frame_progress.ts";
 import { InboundPool } from "./inbound_pool.ts";
 import { INBOUND_ALLOWANCE, limitsFromEnv, resolveLimits } from "./limits.ts";
 import { RawClient, startServer } from "./testing/harness.ts";
 import { LOOPBACK_ADDRESS, LoopbackHandler } from "./testing/loopback_handler.ts";
-import type { HealthReply } from "./replies.ts";
+import type { HealthReply } from "../../ipc/replies.ts";
 import type { IpcClient, IpcHandler } from "./server.ts";
 import { until } from "../../../tests/helpers/wait.ts";
 

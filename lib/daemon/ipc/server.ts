@@ -39,7 +39,7 @@ import {
   type HandshakeOp,
   IpcError,
   type NetworkOp,
-} from "./codec.ts";
+} from "../../ipc/codec.ts";
 import type {
   DeregisterReply,
   HandshakeReply,
@@ -52,8 +52,8 @@ import type {
   SetTaskExecReply,
   SetVisibilityReply,
   SetWebhookReply,
-} from "./replies.ts";
-import { waitAtMost, writeAll } from "./socket_io.ts";
+} from "../../ipc/replies.ts";
+import { waitAtMost, writeAll } from "../../ipc/socket_io.ts";
 import { type IpcLimits, REFUSAL_LOG_INTERVAL_MS, resolveLimits } from "./limits.ts";
 import { InboundPool } from "./inbound_pool.ts";
 import { type DropReason, Session, type SessionContext } from "./session.ts";

@@ -2,7 +2,7 @@ import { assert, assertEquals, assertRejects } from "../../../tests/assert.ts";
 import { concatBytes, fromHex, utf8 } from "../../bytes.ts";
 import { Address } from "../../protocol/address.ts";
 import { PilotError } from "../../errors.ts";
-import { Cmd, encodeFrame, encodeRequest, IpcError, type IpcReply } from "./codec.ts";
+import { Cmd, encodeFrame, encodeRequest, IpcError, type IpcReply } from "../../ipc/codec.ts";
 import { type IpcClient, type IpcHandler, IpcServer } from "./server.ts";
 import { RawClient, startServer } from "./testing/harness.ts";
 import { LOOPBACK_ADDRESS, SLOW_NODE } from "./testing/loopback_handler.ts";

@@ -33,8 +33,8 @@ import {
   IpcError,
   type IpcRequest,
   MAX_SEND_DATA,
-} from "./codec.ts";
-import { ChunkReader, FrameWriter, READ_BUFFER_SIZE, waitAtMost } from "./socket_io.ts";
+} from "../../ipc/codec.ts";
+import { ChunkReader, FrameWriter, READ_BUFFER_SIZE, waitAtMost } from "../../ipc/socket_io.ts";
 import { FrameProgress } from "./frame_progress.ts";
 import { INBOUND_ALLOWANCE, INBOUND_BUFFER_LIMIT, INITIAL_READ_BUFFER, type IpcLimits } from "./limits.ts";
 import type { InboundPool } from "./inbound_pool.ts";

@@ -4,7 +4,7 @@
  * so one service bounds the memory all its connections hold.
  * @module
  */
-import type { IoOptions } from "../byte_stream.ts";
+import type { IoOptions } from "../byte_stream_shape.ts";
 import type { ByteBudget } from "../byte_budget.ts";
 import type { StreamReader } from "../stream_reader.ts";
 import {

@@ -13,7 +13,7 @@ import { createSecureChannelCipher, type SecureChannelCipher, type SecureRole } 
 import { INFO_SECURE } from "../../crypto/hkdf.ts";
 import { deriveSharedKey, generateX25519KeyPair } from "../../crypto/x25519.ts";
 import type { Address } from "../../protocol/address.ts";
-import type { ByteStream, IoOptions } from "../byte_stream.ts";
+import type { ByteStream, IoOptions } from "../byte_stream_shape.ts";
 import { StreamReader } from "../stream_reader.ts";
 import {
   AUTH_MESSAGE_LENGTH,
@@ -61,7 +61,23 @@ export interface SecureHandshakeOptions {
   auth?: SecureAuthOptions;
 }
 
-/** An encrypted, optionally mutually authenticated byte stream. */
+/**
+ * An encrypted, optionally mutually authenticated byte stream.
+ *
+ * @example
+ * ```ts
+ * import { connect, SecureChannel } from "../../../mod.ts";
+ * // Runs the client handshake over any stream, here a raw connection to port 443.
+ * async function handshake(peer: string): Promise<number | undefined> {
+ *   await using client = await connect();
+ *   const conn = await client.dial(peer, 443, { timeoutMs: 30_000 });
+ *   const channel = await SecureChannel.client(conn, { timeoutMs: 10_000 });
+ *   await channel.close();
+ *   return channel.peerNodeId;
+ * }
+ * console.assert(typeof handshake === "function");
+ * ```
+ */
 export class SecureChannel implements ByteStream {
   /** "client" for the dialer, "server" for the listener. */
   readonly role: SecureRole;

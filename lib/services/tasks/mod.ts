@@ -1,6 +1,7 @@
 /**
  * Task submission (port 1003): the wire codec, task files, the polo reward, the
- * daemon-side service and the client operations behind `pilot task`.
+ * daemon-side service (the daemon installs it; the client operations behind `pilot task`
+ * are in lib/sdk/services/tasks.ts).
  * @module
  */
 export * from "./codec.ts";
@@ -16,5 +17,3 @@ export {
   TaskProtocolError,
 } from "./protocol.ts";
 export { TaskService, type TaskServiceHost, type TaskServiceOptions } from "./service.ts";
-export { installTaskService } from "./install.ts";
-export { RESULT_EXTENSIONS, TaskClient, type TaskClientOptions, TaskError } from "./client.ts";

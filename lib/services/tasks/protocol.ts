@@ -5,7 +5,7 @@
  */
 import { PilotError } from "../../errors.ts";
 import { concatBytes } from "../../bytes.ts";
-import type { ByteStream } from "../byte_stream.ts";
+import type { ByteStream } from "../byte_stream_shape.ts";
 import {
   decodeTaskFrame,
   decodeTaskFrameHeader,

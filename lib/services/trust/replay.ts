@@ -22,7 +22,7 @@ export type ReplayVerdict = "new" | "replay" | "full";
 export class HandshakeReplayCache {
   readonly #seen = new Map<string, number>();
 
-  constructor(readonly capacity = REPLAY_CAPACITY, readonly ttlMs = REPLAY_TTL_MS) {}
+  constructor(readonly capacity: number = REPLAY_CAPACITY, readonly ttlMs: number = REPLAY_TTL_MS) {}
 
   /** Number of keys held. */
   get size(): number {

@@ -3,8 +3,8 @@
  * a raw frame-level client for poking the server below the SDK.
  * @module
  */
-import { decodeReply, FrameReader, type IpcReply } from "../codec.ts";
-import { ChunkReader, writeAll } from "../socket_io.ts";
+import { decodeReply, FrameReader, type IpcReply } from "../../../ipc/codec.ts";
+import { ChunkReader, writeAll } from "../../../ipc/socket_io.ts";
 import { type IpcHandler, IpcServer, type IpcServerOptions } from "../server.ts";
 import { LoopbackHandler } from "./loopback_handler.ts";
 import { Logger } from "../../../log.ts";

@@ -8,7 +8,7 @@
 import { PilotError } from "../../../errors.ts";
 import { Address, BACKBONE_NETWORK } from "../../../protocol/address.ts";
 import { EPHEMERAL_PORT_MIN } from "../../../protocol/ports.ts";
-import type { HandshakeOp, NetworkOp } from "../codec.ts";
+import type { HandshakeOp, NetworkOp } from "../../../ipc/codec.ts";
 import type {
   HandshakeReply,
   HealthReply,
@@ -17,7 +17,7 @@ import type {
   ResolveHostnameReply,
   SetHostnameReply,
   SetTagsReply,
-} from "../replies.ts";
+} from "../../../ipc/replies.ts";
 import type { IpcClient, IpcHandler, IpcServer } from "../server.ts";
 
 /** A node whose dials hang until the client gives up or {@link LoopbackHandler.slowDialMs} passes. */
@@ -161,6 +161,17 @@ export class LoopbackHandler implements IpcHandler {
       handshake_pending_count: 0,
       peer_list: [],
       conn_list: [],
+      nat: {
+        beacon: "",
+        public_endpoint: "",
+        endpoint_source: "local",
+        force_relay: false,
+        paths: { direct: 0, punched: 0, relay: 0 },
+        punch_requests: 0,
+        relay_fallbacks: 0,
+        probes: 0,
+        direct_recoveries: 0,
+      },
     };
   }
 

@@ -1,6 +1,6 @@
 import fc from "fast-check";
-import { assert, assertEquals, assertThrows } from "../../../tests/assert.ts";
-import { concatBytes, fromHex } from "../../bytes.ts";
+import { assert, assertEquals, assertThrows } from "../../tests/assert.ts";
+import { concatBytes, fromHex } from "../bytes.ts";
 import {
   decodeFrame,
   encodeFrame,

@@ -7,12 +7,12 @@
  */
 import type { Address } from "../../protocol/address.ts";
 import { PORT_SECURE } from "../../protocol/ports.ts";
-import type { PilotClient } from "../../sdk/client.ts";
-import type { Listener } from "../../sdk/listener.ts";
-import type { CallOptions } from "../../sdk/deadline.ts";
-import { AcceptQueue, acceptUntilClosed } from "../../sdk/accept_queue.ts";
-import { IpcError } from "../../daemon/ipc/errors.ts";
-import { SecureChannel, type SecureHandshakeOptions } from "./channel.ts";
+import type { PilotClient } from "../client.ts";
+import type { Listener } from "../listener.ts";
+import type { CallOptions } from "../deadline.ts";
+import { AcceptQueue, acceptUntilClosed } from "../accept_queue.ts";
+import { IpcError } from "../../ipc/errors.ts";
+import { SecureChannel, type SecureHandshakeOptions } from "../../services/secure/channel.ts";
 
 /** Handshakes a listener runs at once; further connections are closed until one finishes. */
 export const MAX_PENDING_HANDSHAKES = 64;
@@ -30,6 +30,22 @@ export interface SecureDialOptions extends SecureHandshakeOptions {
 /**
  * Dials `target` and runs the client handshake. With `auth`, the peer must authenticate as the
  * dialed node unless `auth.expectedNodeId` says otherwise.
+ *
+ * @example
+ * ```ts
+ * import { dialSecure, type PilotClient } from "../../../mod.ts";
+ * async function secretHello(client: PilotClient, peer: string): Promise<string> {
+ *   const channel = await dialSecure(client, peer, { dialTimeoutMs: 30_000 });
+ *   try {
+ *     await channel.write(new TextEncoder().encode("hello"));
+ *     const reply = await channel.read({ timeoutMs: 10_000 });
+ *     return new TextDecoder().decode(reply ?? new Uint8Array());
+ *   } finally {
+ *     await channel.close();
+ *   }
+ * }
+ * console.assert(typeof secretHello === "function");
+ * ```
  */
 export async function dialSecure(
   client: PilotClient,
@@ -54,7 +70,24 @@ export interface SecureListenOptions extends SecureHandshakeOptions {
   onHandshakeError?: (err: unknown) => void;
 }
 
-/** Accepts secure channels on a bound port. */
+/**
+ * Accepts secure channels on a bound port.
+ *
+ * @example
+ * ```ts
+ * import { type PilotClient, SecureListener } from "../../../mod.ts";
+ * // Echoes the first message of every secure channel opened to this node.
+ * async function secureEcho(client: PilotClient): Promise<void> {
+ *   const listener = await SecureListener.open(client);
+ *   for await (const channel of listener) {
+ *     const message = await channel.read({ timeoutMs: 10_000 });
+ *     if (message) await channel.write(message);
+ *     await channel.close();
+ *   }
+ * }
+ * console.assert(typeof secureEcho === "function");
+ * ```
+ */
 export class SecureListener {
   /** Incoming handshakes that failed (bad key, bad auth, timeout) or were shed for load. */
   handshakeFailures = 0;

@@ -7,11 +7,11 @@
 import { utf8 } from "../../bytes.ts";
 import type { Address } from "../../protocol/address.ts";
 import { PORT_EVENT_STREAM } from "../../protocol/ports.ts";
-import type { PilotClient } from "../../sdk/client.ts";
-import type { ByteStream, IoOptions } from "../byte_stream.ts";
-import { StreamReader } from "../stream_reader.ts";
-import { encodeEvent, type StreamEvent } from "./codec.ts";
-import { readEvent } from "./io.ts";
+import type { PilotClient } from "../client.ts";
+import type { ByteStream, IoOptions } from "../../services/byte_stream_shape.ts";
+import { StreamReader } from "../../services/stream_reader.ts";
+import { encodeEvent, type StreamEvent } from "../../services/eventstream/codec.ts";
+import { readEvent } from "../../services/eventstream/io.ts";
 
 /** Options of {@link EventSubscription.open} and {@link publishEvent}. */
 export interface EventStreamOptions extends IoOptions {
@@ -23,6 +23,16 @@ export interface EventStreamOptions extends IoOptions {
  * One broker connection: its subscription topic was sent when it was opened; `next()` (or
  * `for await`) yields forwarded events, `publish()` sends events to the broker's other
  * subscribers (never back to this connection).
+ *
+ * @example
+ * ```ts
+ * import { EventSubscription, type PilotClient } from "../../../mod.ts";
+ * async function watch(client: PilotClient, peer: string): Promise<void> {
+ *   const sub = await EventSubscription.open(client, peer, "alerts");
+ *   for await (const event of sub) console.log(event.topic, new TextDecoder().decode(event.payload));
+ * }
+ * console.assert(typeof watch === "function");
+ * ```
  */
 export class EventSubscription {
   readonly topic: string;
@@ -97,6 +107,15 @@ export class EventSubscription {
 /**
  * Publishes one event to `target`'s broker the way `pilot publish` does: subscribe to `topic`,
  * publish on it, close (the broker never echoes to the publisher).
+ *
+ * @example
+ * ```ts
+ * import { type PilotClient, publishEvent } from "../../../mod.ts";
+ * async function alert(client: PilotClient, peer: string, text: string): Promise<void> {
+ *   await publishEvent(client, peer, "alerts", text, { timeoutMs: 10_000 });
+ * }
+ * console.assert(typeof alert === "function");
+ * ```
  */
 export async function publishEvent(
   client: PilotClient,

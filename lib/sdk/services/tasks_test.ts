@@ -1,10 +1,10 @@
 import { join } from "node:path";
 import { assertEquals, assertRejects } from "../../../tests/assert.ts";
 import { Address } from "../../protocol/address.ts";
-import { newTaskId } from "./codec.ts";
-import { ACCEPT_WINDOW_MS, rfc3339, type TaskRecord } from "./record.ts";
-import { TaskStore } from "./store.ts";
-import { TaskClient, TaskError } from "./client.ts";
+import { newTaskId } from "../../services/tasks/codec.ts";
+import { ACCEPT_WINDOW_MS, rfc3339, type TaskRecord } from "../../services/tasks/record.ts";
+import { TaskStore } from "../../services/tasks/store.ts";
+import { TaskClient, TaskError } from "./tasks.ts";
 
 const T0 = Date.UTC(2025, 0, 1);
 

@@ -1,12 +1,17 @@
-import { assert, assertEquals } from "../../../tests/assert.ts";
-import { Logger } from "../../log.ts";
-import { ByteBudget } from "../byte_budget.ts";
-import { StreamReader } from "../stream_reader.ts";
-import { memoryStreamPair } from "../testing/memory_stream.ts";
-import { DataExchangeClient, readFrame } from "./client.ts";
-import { encodeFileFrame, encodeFrame, FrameType, MAX_PAYLOAD_LENGTH } from "./codec.ts";
-import { Mailbox } from "./mailbox.ts";
-import { DataExchangeServer } from "./server.ts";
+import { assert, assertEquals } from "../assert.ts";
+import { Logger } from "../../lib/log.ts";
+import { ByteBudget } from "../../lib/services/byte_budget.ts";
+import { StreamReader } from "../../lib/services/stream_reader.ts";
+import { memoryStreamPair } from "../../lib/services/testing/memory_stream.ts";
+import { DataExchangeClient, readFrame } from "../../lib/sdk/services/dataexchange.ts";
+import {
+  encodeFileFrame,
+  encodeFrame,
+  FrameType,
+  MAX_PAYLOAD_LENGTH,
+} from "../../lib/services/dataexchange/codec.ts";
+import { Mailbox } from "../../lib/services/dataexchange/mailbox.ts";
+import { DataExchangeServer } from "../../lib/services/dataexchange/server.ts";
 
 const quiet = new Logger("test", "silent");
 const enc = (s: string) => new TextEncoder().encode(s);

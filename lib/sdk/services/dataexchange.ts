@@ -7,9 +7,9 @@
 import { utf8 } from "../../bytes.ts";
 import type { Address } from "../../protocol/address.ts";
 import { PORT_DATA_EXCHANGE } from "../../protocol/ports.ts";
-import type { PilotClient } from "../../sdk/client.ts";
-import type { ByteStream, IoOptions } from "../byte_stream.ts";
-import { StreamReader } from "../stream_reader.ts";
+import type { PilotClient } from "../client.ts";
+import type { ByteStream, IoOptions } from "../../services/byte_stream_shape.ts";
+import { StreamReader } from "../../services/stream_reader.ts";
 import {
   type Ack,
   DataExchangeError,
@@ -21,8 +21,8 @@ import {
   FRAME_HEADER_LENGTH,
   FrameType,
   parseAck,
-} from "./codec.ts";
-import { safeFileName } from "./filename.ts";
+} from "../../services/dataexchange/codec.ts";
+import { safeFileName } from "../../services/dataexchange/filename.ts";
 
 /** The peer closed the connection before acknowledging a frame. */
 export class AckMissingError extends DataExchangeError {}
@@ -62,6 +62,23 @@ export async function readFrame(reader: StreamReader, options?: IoOptions): Prom
  * A data-exchange session: each `send*` writes one frame and resolves with the peer's
  * acknowledgement ({@link Ack}; `ok` is false for an `ERR …` answer, which is not thrown).
  * Concurrent sends are queued so acknowledgements pair with their frames.
+ *
+ * @example
+ * ```ts
+ * import { DataExchangeClient, type PilotClient } from "../../../mod.ts";
+ * // Several frames over one connection, each acknowledged.
+ * async function report(client: PilotClient, peer: string): Promise<boolean> {
+ *   const session = await DataExchangeClient.dial(client, peer, { timeoutMs: 30_000 });
+ *   try {
+ *     const a = await session.sendText("build 42 passed");
+ *     const b = await session.sendJson({ build: 42, ok: true });
+ *     return a.ok && b.ok;
+ *   } finally {
+ *     await session.close();
+ *   }
+ * }
+ * console.assert(typeof report === "function");
+ * ```
  */
 export class DataExchangeClient {
   readonly #stream: ByteStream;
@@ -151,7 +168,19 @@ export class DataExchangeClient {
   }
 }
 
-/** Dials `target`, sends one message of `kind` (default text), waits for the ack and closes. */
+/**
+ * Dials `target`, sends one message of `kind` (default text), waits for the ack and closes.
+ *
+ * @example
+ * ```ts
+ * import { type PilotClient, sendMessage } from "../../../mod.ts";
+ * async function notify(client: PilotClient, peer: string): Promise<string> {
+ *   const ack = await sendMessage(client, peer, JSON.stringify({ event: "done" }), { kind: "json" });
+ *   return ack.text; // e.g. "ACK JSON 16 bytes"
+ * }
+ * console.assert(typeof notify === "function");
+ * ```
+ */
 export async function sendMessage(
   client: PilotClient,
   target: Address | string,
@@ -167,7 +196,19 @@ export async function sendMessage(
   }
 }
 
-/** Dials `target`, sends one file, waits for the ack and closes. */
+/**
+ * Dials `target`, sends one file, waits for the ack and closes.
+ *
+ * @example
+ * ```ts
+ * import { type PilotClient, sendFile } from "../../../mod.ts";
+ * async function upload(client: PilotClient, peer: string, path: string): Promise<boolean> {
+ *   const ack = await sendFile(client, peer, path.split("/").pop()!, await Deno.readFile(path));
+ *   return ack.ok;
+ * }
+ * console.assert(typeof upload === "function");
+ * ```
+ */
 export async function sendFile(
   client: PilotClient,
   target: Address | string,

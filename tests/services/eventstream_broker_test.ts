@@ -1,11 +1,15 @@
-import { assert, assertEquals, assertRejects } from "../../../tests/assert.ts";
-import { Logger } from "../../log.ts";
-import { Address } from "../../protocol/address.ts";
-import { StreamIoError } from "../byte_stream.ts";
-import { memoryStreamPair } from "../testing/memory_stream.ts";
-import { EventBroker, PUBLISH_BURST, SUBSCRIBER_BACKLOG_BYTES } from "./broker.ts";
-import { EventSubscription } from "./client.ts";
-import { MAX_EVENT_PAYLOAD } from "./codec.ts";
+import { assert, assertEquals, assertRejects } from "../assert.ts";
+import { Logger } from "../../lib/log.ts";
+import { Address } from "../../lib/protocol/address.ts";
+import { StreamIoError } from "../../lib/services/byte_stream.ts";
+import { memoryStreamPair } from "../../lib/services/testing/memory_stream.ts";
+import {
+  EventBroker,
+  PUBLISH_BURST,
+  SUBSCRIBER_BACKLOG_BYTES,
+} from "../../lib/services/eventstream/broker.ts";
+import { EventSubscription } from "../../lib/sdk/services/eventstream.ts";
+import { MAX_EVENT_PAYLOAD } from "../../lib/services/eventstream/codec.ts";
 
 const quiet = new Logger("test", "silent");
 const text = (b: Uint8Array) => new TextDecoder().decode(b);

@@ -8,12 +8,29 @@ import { PilotError } from "../../errors.ts";
 import { toBase64, utf8 } from "../../bytes.ts";
 import { Address } from "../../protocol/address.ts";
 import { PORT_TASKS } from "../../protocol/ports.ts";
-import type { ByteStream } from "../byte_stream.ts";
-import { newTaskId, type SendResults, type StatusUpdate, SUBMIT_ACCEPTED } from "./codec.ts";
-import { sendStatusUpdate, sendTaskResults, submitTask, TASK_IO_TIMEOUT_MS } from "./protocol.ts";
-import { elapsedMs, JUSTIFICATION, parseTime, rfc3339, type TaskRecord, type TaskStatus } from "./record.ts";
-import type { TaskBox, TaskStore } from "./store.ts";
-import { ACCEPT_WINDOW_MS } from "./record.ts";
+import type { ByteStream } from "../../services/byte_stream_shape.ts";
+import {
+  newTaskId,
+  type SendResults,
+  type StatusUpdate,
+  SUBMIT_ACCEPTED,
+} from "../../services/tasks/codec.ts";
+import {
+  sendStatusUpdate,
+  sendTaskResults,
+  submitTask,
+  TASK_IO_TIMEOUT_MS,
+} from "../../services/tasks/protocol.ts";
+import {
+  elapsedMs,
+  JUSTIFICATION,
+  parseTime,
+  rfc3339,
+  type TaskRecord,
+  type TaskStatus,
+} from "../../services/tasks/record.ts";
+import type { TaskBox, TaskStore } from "../../services/tasks/store.ts";
+import { ACCEPT_WINDOW_MS } from "../../services/tasks/record.ts";
 
 /** Result file extensions a worker may send (services.md §7.2); anything else is refused. */
 export const RESULT_EXTENSIONS: readonly string[] = [
@@ -55,7 +72,16 @@ export type TaskErrorCode =
   | "connection_failed"
   | "internal_error";
 
-/** A task operation was refused or failed; `code` is the CLI error code. */
+/**
+ * A task operation was refused or failed; `code` is the CLI error code.
+ *
+ * @example
+ * ```ts
+ * import { TaskError } from "../../../mod.ts";
+ * const err = new TaskError("not_found", "no task abc");
+ * console.assert(err.code === "not_found" && err.message === "no task abc");
+ * ```
+ */
 export class TaskError extends PilotError {
   constructor(readonly code: TaskErrorCode, message: string, options?: ErrorOptions) {
     super(message, options);
@@ -95,7 +121,28 @@ export interface TaskSummary {
   category: TaskBox;
 }
 
-/** Task operations of one node. */
+/**
+ * Task operations of one node.
+ *
+ * @example
+ * ```ts
+ * import { Address, connect, TaskClient } from "../../../mod.ts";
+ * import { TaskStore } from "../../services/tasks/store.ts";
+ * // Submits a task to a worker through the local daemon, as `pilot task submit` does.
+ * async function submit(stateDir: string, worker: string, description: string): Promise<boolean> {
+ *   await using client = await connect();
+ *   const self = (await client.info()).address;
+ *   const tasks = new TaskClient({
+ *     store: new TaskStore(stateDir),
+ *     dial: (addr, port) => client.dial(addr, port, { timeoutMs: 30_000 }),
+ *     self,
+ *   });
+ *   const outcome = await tasks.submit(Address.parse(worker), description);
+ *   return outcome.accepted;
+ * }
+ * console.assert(typeof submit === "function");
+ * ```
+ */
 export class TaskClient {
   readonly store: TaskStore;
   readonly #opts: TaskClientOptions;

@@ -1,7 +1,7 @@
 import fc from "fast-check";
-import { assertEquals, assertThrows } from "../../../tests/assert.ts";
-import { fromHex, toHex, utf8 } from "../../bytes.ts";
-import { Address } from "../../protocol/address.ts";
+import { assertEquals, assertThrows } from "../../tests/assert.ts";
+import { fromHex, toHex, utf8 } from "../bytes.ts";
+import { Address } from "../protocol/address.ts";
 import {
   Cmd,
   commandName,

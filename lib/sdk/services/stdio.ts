@@ -7,10 +7,10 @@
  */
 import type { Address } from "../../protocol/address.ts";
 import { PORT_STDIO } from "../../protocol/ports.ts";
-import type { PilotClient } from "../../sdk/client.ts";
-import type { Connection } from "../../sdk/connection.ts";
-import type { Listener } from "../../sdk/listener.ts";
-import type { CallOptions } from "../../sdk/deadline.ts";
+import type { PilotClient } from "../client.ts";
+import type { Connection } from "../connection.ts";
+import type { Listener } from "../listener.ts";
+import type { CallOptions } from "../deadline.ts";
 
 /** Most reply bytes a one-message exchange keeps (the reference reads once into 64 KiB − 1). */
 export const STDIO_REPLY_LIMIT = 65_535;
@@ -21,7 +21,20 @@ export interface StdioOptions extends CallOptions {
   port?: number;
 }
 
-/** Opens a raw stream to `target`'s standard-I/O port (default 1000). */
+/**
+ * Opens a raw stream to `target`'s standard-I/O port (default 1000).
+ *
+ * @example
+ * ```ts
+ * import { dialStdio, type PilotClient } from "../../../mod.ts";
+ * async function pipeLine(client: PilotClient, peer: string, line: string): Promise<void> {
+ *   const conn = await dialStdio(client, peer, { timeoutMs: 30_000 });
+ *   await conn.write(new TextEncoder().encode(line + "\n"));
+ *   await conn.close();
+ * }
+ * console.assert(typeof pipeLine === "function");
+ * ```
+ */
 export function dialStdio(
   client: PilotClient,
   target: Address | string,
@@ -30,7 +43,22 @@ export function dialStdio(
   return client.dial(target, options.port ?? PORT_STDIO, options);
 }
 
-/** Binds the standard-I/O port (default 1000) for incoming raw streams. */
+/**
+ * Binds the standard-I/O port (default 1000) for incoming raw streams.
+ *
+ * @example
+ * ```ts
+ * import { listenStdio, type PilotClient } from "../../../mod.ts";
+ * // Prints what each caller sends to this node's port 1000.
+ * async function printIncoming(client: PilotClient): Promise<void> {
+ *   const listener = await listenStdio(client);
+ *   for await (const conn of listener) {
+ *     for await (const chunk of conn.readable) console.log(new TextDecoder().decode(chunk));
+ *   }
+ * }
+ * console.assert(typeof printIncoming === "function");
+ * ```
+ */
 export function listenStdio(client: PilotClient, options: StdioOptions = {}): Promise<Listener> {
   return client.listen(options.port ?? PORT_STDIO, options);
 }
@@ -38,6 +66,16 @@ export function listenStdio(client: PilotClient, options: StdioOptions = {}): Pr
 /**
  * Dials, writes `message`, reads one chunk (cut to {@link STDIO_REPLY_LIMIT}), closes. Resolves
  * with the reply, empty when the peer closed without answering.
+ *
+ * @example
+ * ```ts
+ * import { exchangeMessage, type PilotClient } from "../../../mod.ts";
+ * async function ask(client: PilotClient, peer: string, question: string): Promise<string> {
+ *   const reply = await exchangeMessage(client, peer, new TextEncoder().encode(question), { timeoutMs: 30_000 });
+ *   return new TextDecoder().decode(reply);
+ * }
+ * console.assert(typeof ask === "function");
+ * ```
  */
 export async function exchangeMessage(
   client: PilotClient,

@@ -5,21 +5,88 @@
  * @module
  */
 import { IpcError } from "./errors.ts";
-import { fromUtf8, utf8 } from "../../bytes.ts";
+import { fromUtf8, utf8 } from "../bytes.ts";
 
 /** Any JSON object. Registry replies are passed through as this. */
 export type JsonObject = { [key: string]: unknown };
 
-/** One tunnel peer in {@link InfoReply.peer_list}. */
+/** How packets reach a peer: its own endpoint, an endpoint opened by hole punching, or the beacon's relay. */
+export type PeerPathName = "direct" | "punched" | "relay";
+
+/**
+ * One tunnel peer in {@link InfoReply.peer_list}.
+ *
+ * @example
+ * ```ts
+ * import type { PeerInfo, PilotClient } from "../../mod.ts";
+ * async function relayedPeers(client: PilotClient): Promise<number[]> {
+ *   const peers: PeerInfo[] = (await client.info()).peer_list;
+ *   return peers.filter((p) => p.path === "relay").map((p) => p.node_id);
+ * }
+ * console.assert(typeof relayedPeers === "function");
+ * ```
+ */
 export interface PeerInfo {
   node_id: number;
-  /** `ip:port` of the peer's UDP endpoint. */
+  /** `ip:port` of the peer's UDP endpoint (`[v6]:port` for IPv6), or "" when only reachable through the relay. */
   endpoint: string;
   encrypted: boolean;
   authenticated: boolean;
+  /** Ours beyond the reference's keys: the path packets take. */
+  path: PeerPathName;
+  /** Ours: packets queued for the key exchange. */
+  pending: number;
 }
 
-/** One connection in {@link InfoReply.conn_list}; sizes in bytes, times in whole ms. */
+/** Where the node's advertised endpoint came from: `--public-endpoint`, the beacon's discovery, or the bound address. */
+export type EndpointSourceName = "override" | "discovered" | "local";
+
+/**
+ * The `nat` object of {@link InfoReply} (ours beyond the reference's keys): NAT traversal state and counters.
+ *
+ * @example
+ * ```ts
+ * import type { NatInfo, PilotClient } from "../../mod.ts";
+ * async function behindNat(client: PilotClient): Promise<boolean> {
+ *   const nat: NatInfo = (await client.info()).nat;
+ *   return nat.endpoint_source === "discovered" || nat.paths.relay > 0;
+ * }
+ * console.assert(typeof behindNat === "function");
+ * ```
+ */
+export interface NatInfo {
+  /** The beacon's `host:port`, or "" without one. */
+  beacon: string;
+  /** The endpoint registered for this node, or "" when it is the local address. */
+  public_endpoint: string;
+  endpoint_source: EndpointSourceName;
+  /** True when every peer is reached through the relay (`--force-relay`). */
+  force_relay: boolean;
+  /** Peers per path. */
+  paths: Record<PeerPathName, number>;
+  /** Punch requests sent. */
+  punch_requests: number;
+  /** Dials moved to the relay. */
+  relay_fallbacks: number;
+  /** Probes sent to relayed peers. */
+  probes: number;
+  /** Relayed peers back on a direct path. */
+  direct_recoveries: number;
+}
+
+/**
+ * One connection in {@link InfoReply.conn_list}; sizes in bytes, times in whole ms.
+ *
+ * @example
+ * ```ts
+ * import type { ConnInfo, PilotClient } from "../../mod.ts";
+ * async function retransmissions(client: PilotClient): Promise<number> {
+ *   const conns: ConnInfo[] = (await client.info()).conn_list;
+ *   return conns.reduce((n, c) => n + c.retransmits, 0);
+ * }
+ * console.assert(typeof retransmissions === "function");
+ * ```
+ */
 export interface ConnInfo {
   id: number;
   local_port: number;
@@ -45,9 +112,33 @@ export interface ConnInfo {
   sack_recv: number;
   sack_sent: number;
   dup_acks: number;
+  /** Ours beyond the reference's keys, loss recovery: segments RACK declared lost. */
+  rack_lost: number;
+  /** Tail loss probes sent. */
+  tlp_probes: number;
+  /** Retransmission timeouts. */
+  timeouts: number;
+  /** Retransmissions found to be spurious. */
+  spurious_retx: number;
+  /** Congestion-window reductions undone after a spurious retransmission. */
+  undos: number;
 }
 
-/** InfoOK (0x0E) body, ipc.md §6.1. */
+/**
+ * InfoOK (0x0E) body, ipc.md §6.1. pilot's daemon also reports `nat`, the
+ * `path`/`pending` of each peer and the loss-recovery counters of each
+ * connection; a reference daemon omits them.
+ *
+ * @example
+ * ```ts
+ * import type { InfoReply, PilotClient } from "../../mod.ts";
+ * async function summary(client: PilotClient): Promise<string> {
+ *   const info: InfoReply = await client.info({ timeoutMs: 5_000 });
+ *   return `${info.address} up ${info.uptime_secs}s, ${info.peers} peers, ${info.connections} connections`;
+ * }
+ * console.assert(typeof summary === "function");
+ * ```
+ */
 export interface InfoReply {
   node_id: number;
   address: string;
@@ -71,9 +162,22 @@ export interface InfoReply {
   handshake_pending_count: number;
   peer_list: PeerInfo[];
   conn_list: ConnInfo[];
+  nat: NatInfo;
 }
 
-/** HealthOK (0x22) body, ipc.md §6.2. */
+/**
+ * HealthOK (0x22) body, ipc.md §6.2.
+ *
+ * @example
+ * ```ts
+ * import type { HealthReply, PilotClient } from "../../mod.ts";
+ * async function healthy(client: PilotClient): Promise<boolean> {
+ *   const health: HealthReply = await client.health({ timeoutMs: 5_000 });
+ *   return health.status === "ok";
+ * }
+ * console.assert(typeof healthy === "function");
+ * ```
+ */
 export interface HealthReply {
   status: string;
   uptime_seconds: number;
@@ -83,7 +187,20 @@ export interface HealthReply {
   bytes_recv: number;
 }
 
-/** A pending trust request in a HandshakeOK `pending` list. Times are unix seconds. */
+/**
+ * A pending trust request in a HandshakeOK `pending` list. Times are unix seconds.
+ *
+ * @example
+ * ```ts
+ * import type { PendingHandshake, PilotClient } from "../../mod.ts";
+ * // Approves every pending request that gives a reason.
+ * async function approveExplained(client: PilotClient): Promise<void> {
+ *   const pending: PendingHandshake[] = await client.pendingHandshakes();
+ *   for (const p of pending) if (p.justification) await client.approveHandshake(p.node_id);
+ * }
+ * console.assert(typeof approveExplained === "function");
+ * ```
+ */
 export interface PendingHandshake {
   node_id: number;
   public_key: string;
@@ -91,7 +208,19 @@ export interface PendingHandshake {
   received_at: number;
 }
 
-/** A trusted peer in a HandshakeOK `trusted` list (`network` 0 = not network-derived). */
+/**
+ * A trusted peer in a HandshakeOK `trusted` list (`network` 0 = not network-derived).
+ *
+ * @example
+ * ```ts
+ * import type { PilotClient, TrustedPeer } from "../../mod.ts";
+ * async function mutualPeers(client: PilotClient): Promise<number[]> {
+ *   const trusted: TrustedPeer[] = await client.trustedPeers();
+ *   return trusted.filter((t) => t.mutual).map((t) => t.node_id);
+ * }
+ * console.assert(typeof mutualPeers === "function");
+ * ```
+ */
 export interface TrustedPeer {
   node_id: number;
   public_key: string;
@@ -100,7 +229,19 @@ export interface TrustedPeer {
   network: number;
 }
 
-/** HandshakeOK (0x10) body, ipc.md §6.3: a status, a pending list or a trusted list. */
+/**
+ * HandshakeOK (0x10) body, ipc.md §6.3: a status, a pending list or a trusted list.
+ *
+ * @example
+ * ```ts
+ * import type { HandshakeReply, PilotClient } from "../../mod.ts";
+ * async function askTrust(client: PilotClient, nodeId: number): Promise<string> {
+ *   const reply: HandshakeReply = await client.handshake(nodeId, "agent for the build farm");
+ *   return "status" in reply ? reply.status : "unexpected reply";
+ * }
+ * console.assert(typeof askTrust === "function");
+ * ```
+ */
 export type HandshakeReply =
   | { status: "sent" | "approved" | "rejected" | "revoked"; node_id: number }
   | { pending: PendingHandshake[] }

@@ -1,0 +1,9 @@
+/**
+ * Data exchange (port 1001, services.md §5), server side: the frame codec, safe file names, the
+ * on-disk mailbox and the server. The SDK's client is in `lib/sdk/services`.
+ * @module
+ */
+export * from "./codec.ts";
+export * from "./filename.ts";
+export * from "./mailbox.ts";
+export * from "./server.ts";
