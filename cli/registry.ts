@@ -171,7 +171,11 @@ export const registryCommand: Command = {
           1,
           1_000_000,
         ),
-        idleTimeoutMs: durationFlag(args.strings.get("idle-timeout"), DEFAULT_IDLE_TIMEOUT_MS, "idle-timeout"),
+        idleTimeoutMs: durationFlag(
+          args.strings.get("idle-timeout"),
+          DEFAULT_IDLE_TIMEOUT_MS,
+          "idle-timeout",
+        ),
         frameTimeoutMs: durationFlag(
           args.strings.get("frame-timeout"),
           DEFAULT_FRAME_TIMEOUT_MS,

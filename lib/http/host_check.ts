@@ -19,7 +19,8 @@ export interface HostPolicy {
 /** Status sent for a refused `Host`: the request reached a server that does not serve that name. */
 export const HOST_REFUSED_STATUS = 421;
 
-const DNS_NAME = /^(?=.{1,253}$)([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)(\.[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)*$/;
+const DNS_NAME =
+  /^(?=.{1,253}$)([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)(\.[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)*$/;
 const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
 
 /** Lowercases a host name and drops a trailing dot and IPv6 brackets; "" if it is not a name or address. */

@@ -120,7 +120,10 @@ export function registryMetrics(registry: Registry, server?: ServerStats): Metri
         "Connections closed for a deadline: idle (no request), frame (not whole in time), write.",
         "counter",
         "reason",
-        new Map([["idle", server.idleTimeouts], ["frame", server.frameTimeouts], ["write", server.writeTimeouts]]),
+        new Map([["idle", server.idleTimeouts], ["frame", server.frameTimeouts], [
+          "write",
+          server.writeTimeouts,
+        ]]),
       ),
       single(
         "pilot_registry_bad_frames_total",

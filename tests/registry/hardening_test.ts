@@ -124,7 +124,8 @@ Deno.test({
 });
 
 Deno.test({
-  name: "2,000 idle connections from one address: the per-source cap refuses the excess and RSS stays bounded",
+  name:
+    "2,000 idle connections from one address: the per-source cap refuses the excess and RSS stays bounded",
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
@@ -170,7 +171,8 @@ Deno.test({
 });
 
 Deno.test({
-  name: "a deeply nested array in a signed write is refused with a clear error and the registry keeps serving",
+  name:
+    "a deeply nested array in a signed write is refused with a clear error and the registry keeps serving",
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
@@ -182,7 +184,10 @@ Deno.test({
       const raw = await RawConn.open(reg.port);
       // A signed request: the server must canonicalise the body to check the signature.
       const kp = generateEd25519KeyPair();
-      const request = await signRequest({ type: "set_tags", node_id: node.identity!.nodeId, tags: ["x"] }, kp.seed)
+      const request = await signRequest(
+        { type: "set_tags", node_id: node.identity!.nodeId, tags: ["x"] },
+        kp.seed,
+      )
         .catch(() => null);
       const body = { ...(request ?? { type: "set_tags", node_id: node.identity!.nodeId }), tags: nested };
       const reply = await raw.call(body);
