@@ -17,6 +17,7 @@ import {
 import type { RegistryWireError } from "./errors.ts";
 import { assertJsonDepth, JsonNestingError, MAX_JSON_DEPTH } from "./canonical_json.ts";
 import { Logger } from "../log.ts";
+import { formatIPv4, formatIPv6, parseIP, unmapIPv4 } from "../net/ip.ts";
 
 /** Default cap on open connections (the reference allows 100 000; ours is sized for one process). */
 export const DEFAULT_MAX_CONNECTIONS = 10_000;
@@ -93,13 +94,29 @@ type ConnPhase = "idle" | "frame" | "write";
 interface ConnState {
   id: number;
   conn: Deno.Conn;
-  /** Remote IP, the key of the per-source cap. */
+  /** Remote IP (IPv6: its /64), the key of the per-source cap. */
   source: string;
   /** Time after which the connection is closed; set when a phase starts, never moved by bytes. */
   deadline: number;
   phase: ConnPhase;
   closed: boolean;
   reason: string;
+}
+
+/**
+ * The key the per-source cap counts under: an IPv4 address (IPv4-mapped IPv6 unmapped), or
+ * an IPv6 /64, since one host is usually handed a whole /64 and could spread over it.
+ */
+export function connectionSource(ip: string): string {
+  try {
+    const bytes = unmapIPv4(parseIP(ip.split("%")[0]));
+    if (bytes.length === 4) return formatIPv4(bytes);
+    const prefix = new Uint8Array(16);
+    prefix.set(bytes.subarray(0, 8));
+    return `${formatIPv6(prefix)}/64`;
+  } catch {
+    return ip;
+  }
 }
 
 /** An error reply in the reference's shape plus our `code`. */
@@ -198,7 +215,7 @@ export class FrameServer {
         this.#refuse(conn, "too many connections");
         continue;
       }
-      const source = (conn.remoteAddr as Deno.NetAddr).hostname;
+      const source = connectionSource((conn.remoteAddr as Deno.NetAddr).hostname);
       const fromSource = this.#perSource.get(source) ?? 0;
       if (fromSource >= this.#opts.maxConnectionsPerSource) {
         this.stats.rejectedPerSource++;
