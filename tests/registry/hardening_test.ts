@@ -6,7 +6,8 @@
 import { assert, assertEquals, assertMatch } from "../assert.ts";
 import { signRequest } from "../../lib/registry/auth.ts";
 import { generateEd25519KeyPair } from "../../lib/crypto/ed25519.ts";
-import { RawConn, registeredClient, spawnRegistry } from "./helpers.ts";
+import { cleanup, RawConn, registeredClient, spawnRegistry, startRegistry } from "./helpers.ts";
+import { makeCert } from "./certs.ts";
 import type { RegistryProcess } from "./helpers.ts";
 
 async function stop(p: RegistryProcess): Promise<void> {
@@ -203,6 +204,41 @@ Deno.test({
       node.close();
     } finally {
       await stop(reg);
+    }
+  },
+});
+
+Deno.test({
+  name: "TLS: a client that never finishes its handshake is dropped at the frame deadline, not the idle one",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "pilot-tls-" });
+    const { cert, key, pin } = await makeCert(dir);
+    const reg = await startRegistry({ tls: { cert, key }, frameTimeoutMs: 500, idleTimeoutMs: 60_000 });
+    try {
+      const stalled = await Deno.connect({ hostname: "127.0.0.1", port: reg.addr.port });
+      const started = performance.now();
+      await stalled.write(new Uint8Array([0x16, 0x03, 0x01])); // the start of a ClientHello, then nothing
+      // Deno (2.9) does not release the socket of a TLS connection closed mid-handshake until the
+      // peer leaves, so the test watches the server's verdict, not the client's end of stream.
+      while (reg.server.stats.frameTimeouts === 0 && performance.now() - started < 10_000) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      const took = performance.now() - started;
+      console.log(`stalled TLS handshake dropped after ${took.toFixed(0)} ms (frame deadline 500 ms)`);
+      assertEquals(reg.server.stats.frameTimeouts, 1);
+      assertEquals(reg.server.stats.idleTimeouts, 0);
+      assert(took >= 400 && took < 5_000, `dropped after ${took} ms`);
+      stalled.close();
+      // A real TLS client is still served.
+      const good = await registeredClient(reg.address, { tls: { pin } });
+      assertEquals((await good.heartbeat()).type, "heartbeat_ok");
+      good.close();
+    } finally {
+      await reg.close();
+      await cleanup(reg.dir);
+      await cleanup(dir);
     }
   },
 });
