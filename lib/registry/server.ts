@@ -141,7 +141,7 @@ export class FrameServer {
   };
   readonly #listener: Deno.Listener;
   readonly #conns = new Map<number, ConnState>();
-  /** Open connections per remote IP. */
+  /** Open connections per source (see connectionSource). */
   readonly #perSource = new Map<string, number>();
   readonly #opts: Required<Omit<ServerOptions, "tls" | "logger">>;
   readonly #log: Logger;
