@@ -20,6 +20,7 @@ import { beaconHttpApp } from "../lib/beacon/http.ts";
 import { RegistryBeaconPeers } from "../lib/beacon/registry_peers.ts";
 import { RegistryNodeAuthority } from "../lib/beacon/registry_view.ts";
 import { serveHttp } from "../lib/http/server.ts";
+import { parseHostNames } from "../lib/http/host_check.ts";
 
 /** Default listen address: loopback, so exposing the beacon is a deliberate choice. */
 export const DEFAULT_BEACON_LISTEN = `127.0.0.1:${DEFAULT_BEACON_PORT}`;
@@ -32,6 +33,8 @@ pairs that cannot punch (per-node rate limits), and gossips its node list to pee
 
   --listen HOST:PORT      UDP address (default ${DEFAULT_BEACON_LISTEN}; 0.0.0.0:9001 to serve a network)
   --http HOST:PORT        serve /healthz and /metrics on this address (default off)
+  --http-host NAME,...    extra names --http answers to (Host header); loopback names and the
+                          bound address always, anything else gets 421
   --id N                  beacon ID in gossip (default random)
   --peers H:P,...         peer beacons to gossip with
   --registry HOST:PORT    also take peers from the registry's beacon list (every 30s), verify
@@ -54,6 +57,7 @@ export const beaconCommand: Command = {
   flags: {
     listen: "string",
     http: "string",
+    "http-host": "string",
     id: "string",
     peers: "string",
     registry: "string",
@@ -75,6 +79,12 @@ export const beaconCommand: Command = {
     const s = args.strings;
     const listen = hostPortFlag(s.get("listen") ?? DEFAULT_BEACON_LISTEN, "--listen");
     const http = s.has("http") ? hostPortFlag(s.get("http")!, "--http") : undefined;
+    let httpHosts: string[];
+    try {
+      httpHosts = parseHostNames(s.get("http-host") ?? "", "--http-host");
+    } catch (err) {
+      throw new CliError("invalid_argument", (err as Error).message);
+    }
     const peers = (s.get("peers") ?? "").split(",").filter((p) => p.trim() !== "")
       .map((p) => hostPortFlag(p.trim(), "--peers"));
     const level = s.get("log-level");
@@ -129,7 +139,7 @@ export const beaconCommand: Command = {
       }
       const endpoint = http
         ? await serveHttp(
-          beaconHttpApp(beacon, startedAt).fetch,
+          beaconHttpApp(beacon, startedAt, { bound: http.host, names: httpHosts }).fetch,
           { hostname: http.host, port: http.port },
           log,
         )

@@ -13,6 +13,7 @@ import {
   resolveConfig,
 } from "../lib/daemon/config.ts";
 import { parseHostPort } from "../lib/net/hostport.ts";
+import { parseHostNames } from "../lib/http/host_check.ts";
 import { defaultStateDir } from "../lib/crypto/identity.ts";
 import { isLogLevel, Logger } from "../lib/log.ts";
 import type { FaultOptions } from "../lib/tunnel/faults.ts";
@@ -33,6 +34,8 @@ and answers health checks over HTTP. Stops cleanly on SIGINT/SIGTERM.
   --force-relay           send every dial through the beacon's relay (testing, benchmarks; set it
                           on both nodes, or the other side's probes find the direct path)
   --http HOST:PORT|off    health/status/metrics endpoint (default 127.0.0.1:7380)
+  --http-host NAME,...    extra names --http answers to (Host header); loopback names and the
+                          bound address always, anything else gets 421
   --hostname NAME         hostname to register
   --public                accept connections from any node and publish the endpoint
   --encrypt=false         send plaintext PILT frames (default: encrypted)
@@ -66,6 +69,7 @@ export const daemonCommand: Command = {
     endpoint: "string",
     "force-relay": "boolean",
     http: "string",
+    "http-host": "string",
     hostname: "string",
     public: "boolean",
     encrypt: "boolean",
@@ -138,6 +142,7 @@ export function daemonConfigFromArgs(args: ParsedArgs, argv: readonly string[]):
         ...(httpText === undefined
           ? {}
           : { http: httpText === "off" ? null : parseHostPort(httpText, "--http") }),
+        httpHosts: parseHostNames(s.get("http-host") ?? "", "--http-host"),
         hostname: s.get("hostname"),
         public: args.booleans.has("public"),
         // --encrypt defaults to on; only an explicit --encrypt=false turns it off.

@@ -13,6 +13,13 @@ import { parseRateLimits } from "../lib/registry/ratelimit.ts";
 import type { CompatMode } from "../lib/registry/ops/mod.ts";
 import type { RateKey } from "../lib/registry/registry.ts";
 import { RegistryService } from "../lib/registry/service.ts";
+import {
+  DEFAULT_FRAME_TIMEOUT_MS,
+  DEFAULT_IDLE_TIMEOUT_MS,
+  DEFAULT_MAX_CONNECTIONS,
+  DEFAULT_MAX_CONNECTIONS_PER_SOURCE,
+} from "../lib/registry/server.ts";
+import { parseHostNames } from "../lib/http/host_check.ts";
 
 /** Default listen address: loopback, so exposing the registry is a deliberate choice. */
 export const DEFAULT_REGISTRY_LISTEN = "127.0.0.1:9000";
@@ -45,7 +52,8 @@ export const registryCommand: Command = {
     "pilot registry [--listen HOST:PORT] [--state DIR | --memory] [--tls-cert F --tls-key F]",
     "               [--admin-token T | --admin-token-file F] [--compat strict|reference] [--http HOST:PORT]",
     "               [--rate-limit CAT=N,...|off] [--rate-by ip|connection] [--max-connections N]",
-    "               [--idle-timeout D] [--stale-after D] [--reap-interval D] [--dormant-retention D]",
+    "               [--max-connections-per-source N] [--idle-timeout D] [--frame-timeout D]",
+    "               [--http-host NAME,...] [--stale-after D] [--reap-interval D] [--dormant-retention D]",
     "               [--snapshot-every N] [--json]",
     "",
     `  --listen          TCP address to serve on (default ${DEFAULT_REGISTRY_LISTEN})`,
@@ -58,6 +66,12 @@ export const registryCommand: Command = {
     "  --rate-limit      requests per minute per source: register, resolve, query, heartbeat, write, read",
     "                    (defaults 10,100,500,50,600,1200; 0 = unlimited; 'off' disables all)",
     "  --rate-by         ip (default) or connection",
+    "  --max-connections open connections in all (default 10000); --max-connections-per-source: from one",
+    "                    IP address (default 256); over either, a connection is refused at once",
+    "  --idle-timeout    close a connection with no request for this long (default 5m)",
+    "  --frame-timeout   a request must arrive whole within this long of its first byte (default 30s)",
+    "  --http-host       extra names the --http endpoint answers to (Host header); loopback names and",
+    "                    the bound address are always accepted, anything else gets 421",
     "  --stale-after     nodes silent this long are reaped (default 3m); they stay dormant, keeping id,",
     "                    hostname, tags and memberships, for --dormant-retention (default 720h), then are purged",
     "  --snapshot-every  write a snapshot (and drop older log segments) after this many events (default 100000)",
@@ -75,6 +89,9 @@ export const registryCommand: Command = {
     "rate-limit": "string",
     "rate-by": "string",
     "max-connections": "string",
+    "max-connections-per-source": "string",
+    "frame-timeout": "string",
+    "http-host": "string",
     "idle-timeout": "string",
     "stale-after": "string",
     "reap-interval": "string",
@@ -96,6 +113,12 @@ export const registryCommand: Command = {
         const hp = parseHostPort(h, "--http");
         http = { hostname: hp.host, port: hp.port };
       }
+    } catch (err) {
+      throw new CliError("invalid_argument", (err as Error).message);
+    }
+    let httpHosts: string[];
+    try {
+      httpHosts = parseHostNames(args.strings.get("http-host") ?? "", "--http-host");
     } catch (err) {
       throw new CliError("invalid_argument", (err as Error).message);
     }
@@ -140,8 +163,25 @@ export const registryCommand: Command = {
         adminToken,
         rateLimits,
         rateBy,
-        maxConnections: intFlag(args, "max-connections", 10_000, 1, 1_000_000),
-        idleTimeoutMs: durationFlag(args.strings.get("idle-timeout"), 5 * 60_000, "idle-timeout"),
+        maxConnections: intFlag(args, "max-connections", DEFAULT_MAX_CONNECTIONS, 1, 1_000_000),
+        maxConnectionsPerSource: intFlag(
+          args,
+          "max-connections-per-source",
+          DEFAULT_MAX_CONNECTIONS_PER_SOURCE,
+          1,
+          1_000_000,
+        ),
+        idleTimeoutMs: durationFlag(
+          args.strings.get("idle-timeout"),
+          DEFAULT_IDLE_TIMEOUT_MS,
+          "idle-timeout",
+        ),
+        frameTimeoutMs: durationFlag(
+          args.strings.get("frame-timeout"),
+          DEFAULT_FRAME_TIMEOUT_MS,
+          "frame-timeout",
+        ),
+        httpHosts,
         staleAfterMs: durationFlag(args.strings.get("stale-after"), 3 * 60_000, "stale-after"),
         reapIntervalMs: durationFlag(args.strings.get("reap-interval"), 60_000, "reap-interval"),
         dormantRetentionMs: durationFlag(

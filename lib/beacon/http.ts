@@ -11,6 +11,7 @@ import {
   renderPrometheus,
   single,
 } from "../http/prometheus.ts";
+import { hostCheck, type HostPolicy } from "../http/host_check.ts";
 import { PROGRAM_VERSION } from "../version.ts";
 import type { BeaconServer } from "./server.ts";
 
@@ -60,9 +61,14 @@ export function beaconMetrics(beacon: BeaconServer, startedAt: number): MetricFa
   ];
 }
 
-/** The Hono app serving /healthz and /metrics for `beacon`. */
-export function beaconHttpApp(beacon: BeaconServer, startedAt: number = Date.now()): Hono {
+/** The Hono app serving /healthz and /metrics for `beacon`, to the names `hosts` allows (loopback by default). */
+export function beaconHttpApp(
+  beacon: BeaconServer,
+  startedAt: number = Date.now(),
+  hosts?: HostPolicy,
+): Hono {
   const app = new Hono();
+  app.use("*", hostCheck(hosts));
   app.get("/healthz", (c) => {
     const m = beacon.metrics();
     const ok = beacon.listening;

@@ -42,6 +42,8 @@ export interface DaemonConfig {
   forceRelay?: boolean;
   /** HTTP endpoint address, or null for none. */
   http: HostPort | null;
+  /** Extra names the HTTP endpoint answers to (`--http-host`); loopback names and the bound address always. */
+  httpHosts?: string[];
   /** Hostname to register. */
   hostname?: string;
   /** Accept connections from any node (no trust gate) and publish the endpoint. */

@@ -319,7 +319,7 @@ export class Daemon {
         health: () => this.health(),
         info: () => this.info(),
         metrics: () => this.metrics(),
-      });
+      }, { bound: config.http.host, names: config.httpHosts ?? [] });
       this.#http = await serveHttp(
         app.fetch,
         { hostname: config.http.host, port: config.http.port },

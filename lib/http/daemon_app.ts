@@ -4,6 +4,7 @@
  */
 import { Hono } from "hono";
 import type { HealthReport } from "./health.ts";
+import { hostCheck, type HostPolicy } from "./host_check.ts";
 import { type MetricFamily, PROMETHEUS_CONTENT_TYPE, renderPrometheus } from "./prometheus.ts";
 
 /** What the app reads from the daemon at request time. */
@@ -13,9 +14,10 @@ export interface DaemonStatusSource {
   metrics(): MetricFamily[];
 }
 
-/** Builds the Hono app over `source`. */
-export function daemonHttpApp(source: DaemonStatusSource): Hono {
+/** Builds the Hono app over `source`, answering only the names `hosts` allows (loopback by default). */
+export function daemonHttpApp(source: DaemonStatusSource, hosts?: HostPolicy): Hono {
   const app = new Hono();
+  app.use("*", hostCheck(hosts));
   app.get("/healthz", (c) => {
     const report = source.health();
     return c.json(report, report.status === "ok" ? 200 : 503);

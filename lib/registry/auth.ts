@@ -13,6 +13,9 @@
 import { fromBase64, toBase64, utf8 } from "../bytes.ts";
 import { signEd25519Async } from "../crypto/ed25519.ts";
 import type { WireMessage } from "./wire.ts";
+import { canonicalJson } from "./canonical_json.ts";
+
+export { canonicalJson };
 
 /** Domain-separation tag at the start of every signed request. */
 export const AUTH_DOMAIN = "pilot-registry-auth-v1";
@@ -29,18 +32,6 @@ export interface RequestAuth {
   nonce: string;
   /** base64 Ed25519 signature over `authMessage`. */
   sig: string;
-}
-
-/**
- * JSON with object keys sorted at every level and no whitespace: the same value
- * always serialises to the same bytes, whatever order its keys were built in.
- */
-export function canonicalJson(value: unknown): string {
-  if (value === null || typeof value !== "object") return JSON.stringify(value) ?? "null";
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
-  const obj = value as Record<string, unknown>;
-  const keys = Object.keys(obj).filter((k) => obj[k] !== undefined).sort();
-  return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(obj[k])}`).join(",")}}`;
 }
 
 /** The bytes signed for `request` (its `auth` key ignored) at `ts` with `nonce`. */

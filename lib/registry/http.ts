@@ -12,6 +12,7 @@ import {
   renderPrometheus,
   single,
 } from "../http/prometheus.ts";
+import { hostCheck, type HostPolicy } from "../http/host_check.ts";
 import { PROGRAM_VERSION } from "../version.ts";
 import type { Registry } from "./registry.ts";
 import type { ServerStats } from "./server.ts";
@@ -107,11 +108,22 @@ export function registryMetrics(registry: Registry, server?: ServerStats): Metri
         "counter",
         server.accepted,
       ),
-      single(
+      byLabel(
         "pilot_registry_connections_rejected_total",
-        "Connections closed at once: over the limit.",
+        "Connections closed at once, by the cap that was reached (global or per source address).",
         "counter",
-        server.rejectedOverLimit,
+        "reason",
+        new Map([["global", server.rejectedOverLimit], ["per_source", server.rejectedPerSource]]),
+      ),
+      byLabel(
+        "pilot_registry_timeouts_total",
+        "Connections closed for a deadline: idle (no request), frame (not whole in time), write.",
+        "counter",
+        "reason",
+        new Map([["idle", server.idleTimeouts], ["frame", server.frameTimeouts], [
+          "write",
+          server.writeTimeouts,
+        ]]),
       ),
       single(
         "pilot_registry_bad_frames_total",
@@ -120,19 +132,20 @@ export function registryMetrics(registry: Registry, server?: ServerStats): Metri
         server.badFrames,
       ),
       single(
-        "pilot_registry_timeouts_total",
-        "Connections closed for idleness or a stalled frame.",
+        "pilot_registry_requests_too_deep_total",
+        "Requests refused for nesting arrays or objects too deeply.",
         "counter",
-        server.timeouts,
+        server.tooDeep,
       ),
     );
   }
   return families;
 }
 
-/** The Hono app serving /healthz and /metrics for `registry`. */
-export function createRegistryHttpApp(registry: Registry, server?: ServerStats): Hono {
+/** The Hono app serving /healthz and /metrics for `registry`, to the names `hosts` allows (loopback by default). */
+export function createRegistryHttpApp(registry: Registry, server?: ServerStats, hosts?: HostPolicy): Hono {
   const app = new Hono();
+  app.use("*", hostCheck(hosts));
   app.get("/healthz", (c) => {
     const failed = registry.store.failed;
     const body = {

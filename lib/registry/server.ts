@@ -15,18 +15,27 @@ import {
   type WireMessage,
 } from "./wire.ts";
 import type { RegistryWireError } from "./errors.ts";
+import { assertJsonDepth, JsonNestingError, MAX_JSON_DEPTH } from "./canonical_json.ts";
 import { Logger } from "../log.ts";
+import { formatIPv4, formatIPv6, parseIP, unmapIPv4 } from "../net/ip.ts";
 
 /** Default cap on open connections (the reference allows 100 000; ours is sized for one process). */
 export const DEFAULT_MAX_CONNECTIONS = 10_000;
+/** Default cap on open connections from one IP address, loopback included (`pilot up` and tests use a few dozen). */
+export const DEFAULT_MAX_CONNECTIONS_PER_SOURCE = 256;
 /** A connection with no request for this long is closed (the reference's idle deadline). */
 export const DEFAULT_IDLE_TIMEOUT_MS = 5 * 60_000;
-/** A frame that has started must be complete within this time (defeats slow-drip clients). */
+/**
+ * A frame must be complete within this time of its first byte, however the bytes trickle in
+ * (defeats slow-drip clients; docs/compat.md).
+ */
 export const DEFAULT_FRAME_TIMEOUT_MS = 30_000;
 /** A reply must be written within this time, else the peer is treated as gone. */
 export const DEFAULT_WRITE_TIMEOUT_MS = 30_000;
-/** Socket read buffer size. */
-const READ_CHUNK = 64 * 1024;
+/** First size of a connection's read buffer: an idle connection holds no more than this. */
+const READ_CHUNK_MIN = 2 * 1024;
+/** A read buffer that a read fills completely is doubled, up to this size. */
+const READ_CHUNK_MAX = 64 * 1024;
 /** How often deadlines are checked, at most. */
 const MAX_SWEEP_INTERVAL_MS = 1_000;
 
@@ -50,6 +59,7 @@ export interface ServerOptions {
   /** PEM certificate chain and key: when set, the listener speaks TLS. */
   tls?: { cert: string; key: string };
   maxConnections?: number;
+  maxConnectionsPerSource?: number;
   idleTimeoutMs?: number;
   frameTimeoutMs?: number;
   writeTimeoutMs?: number;
@@ -59,20 +69,54 @@ export interface ServerOptions {
 /** Connection-level counters, for /metrics. */
 export interface ServerStats {
   accepted: number;
+  /** Refused at once: the global connection cap was reached. */
   rejectedOverLimit: number;
+  /** Refused at once: the source address already held its share of connections. */
+  rejectedPerSource: number;
   open: number;
   requests: number;
   badFrames: number;
+  /** Requests refused for nesting deeper than MAX_JSON_DEPTH (the connection stays open). */
+  tooDeep: number;
+  /** Closed for exceeding a deadline (the sum of the three below). */
   timeouts: number;
+  /** Closed: no request within the idle limit. */
+  idleTimeouts: number;
+  /** Closed: a frame not complete within the frame deadline of its first byte. */
+  frameTimeouts: number;
+  /** Closed: a reply not taken within the write deadline. */
+  writeTimeouts: number;
 }
+
+/** What a connection is waiting for, which decides the deadline that applies to it. */
+type ConnPhase = "idle" | "frame" | "write";
 
 interface ConnState {
   id: number;
   conn: Deno.Conn;
-  /** Time after which the connection is closed, unless it makes progress. */
+  /** Remote IP (IPv6: its /64), the key of the per-source cap. */
+  source: string;
+  /** Time after which the connection is closed; set when a phase starts, never moved by bytes. */
   deadline: number;
+  phase: ConnPhase;
   closed: boolean;
   reason: string;
+}
+
+/**
+ * The key the per-source cap counts under: an IPv4 address (IPv4-mapped IPv6 unmapped), or
+ * an IPv6 /64, since one host is usually handed a whole /64 and could spread over it.
+ */
+export function connectionSource(ip: string): string {
+  try {
+    const bytes = unmapIPv4(parseIP(ip.split("%")[0]));
+    if (bytes.length === 4) return formatIPv4(bytes);
+    const prefix = new Uint8Array(16);
+    prefix.set(bytes.subarray(0, 8));
+    return `${formatIPv6(prefix)}/64`;
+  } catch {
+    return ip;
+  }
 }
 
 /** An error reply in the reference's shape plus our `code`. */
@@ -85,13 +129,20 @@ export class FrameServer {
   readonly stats: ServerStats = {
     accepted: 0,
     rejectedOverLimit: 0,
+    rejectedPerSource: 0,
     open: 0,
     requests: 0,
     badFrames: 0,
+    tooDeep: 0,
     timeouts: 0,
+    idleTimeouts: 0,
+    frameTimeouts: 0,
+    writeTimeouts: 0,
   };
   readonly #listener: Deno.Listener;
   readonly #conns = new Map<number, ConnState>();
+  /** Open connections per source (see connectionSource). */
+  readonly #perSource = new Map<string, number>();
   readonly #opts: Required<Omit<ServerOptions, "tls" | "logger">>;
   readonly #log: Logger;
   readonly #sweeper: ReturnType<typeof setInterval>;
@@ -106,6 +157,7 @@ export class FrameServer {
       hostname: options.hostname,
       port: options.port,
       maxConnections: options.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
+      maxConnectionsPerSource: options.maxConnectionsPerSource ?? DEFAULT_MAX_CONNECTIONS_PER_SOURCE,
       idleTimeoutMs: options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
       frameTimeoutMs: options.frameTimeoutMs ?? DEFAULT_FRAME_TIMEOUT_MS,
       writeTimeoutMs: options.writeTimeoutMs ?? DEFAULT_WRITE_TIMEOUT_MS,
@@ -160,13 +212,24 @@ export class FrameServer {
       this.stats.accepted++;
       if (this.#conns.size >= this.#opts.maxConnections) {
         this.stats.rejectedOverLimit++;
-        this.#refuse(conn);
+        this.#refuse(conn, "too many connections");
         continue;
       }
+      const source = connectionSource((conn.remoteAddr as Deno.NetAddr).hostname);
+      const fromSource = this.#perSource.get(source) ?? 0;
+      if (fromSource >= this.#opts.maxConnectionsPerSource) {
+        this.stats.rejectedPerSource++;
+        this.#refuse(conn, `too many connections from ${source}`);
+        continue;
+      }
+      this.#perSource.set(source, fromSource + 1);
       const state: ConnState = {
         id: this.#nextId++,
         conn,
-        deadline: Date.now() + this.#opts.idleTimeoutMs,
+        source,
+        // A TLS handshake is held to the frame deadline: it is bytes the client must send promptly.
+        deadline: Date.now() + (this.#tls ? this.#opts.frameTimeoutMs : this.#opts.idleTimeoutMs),
+        phase: this.#tls ? "frame" : "idle",
         closed: false,
         reason: "",
       };
@@ -178,8 +241,8 @@ export class FrameServer {
     }
   }
 
-  #refuse(conn: Deno.Conn): void {
-    const frame = encodeFrame(errorReply("too many connections", "limit"));
+  #refuse(conn: Deno.Conn, why: string): void {
+    const frame = encodeFrame(errorReply(why, "limit"));
     // Best effort: a plain listener can say why before closing; never wait on it.
     conn.write(frame).catch(() => {}).finally(() => {
       try {
@@ -191,9 +254,12 @@ export class FrameServer {
   #sweep(): void {
     const now = Date.now();
     for (const c of this.#conns.values()) {
-      if (now > c.deadline) {
+      if (now > c.deadline && !c.closed) {
         this.stats.timeouts++;
-        this.#drop(c, "deadline exceeded");
+        if (c.phase === "idle") this.stats.idleTimeouts++;
+        else if (c.phase === "frame") this.stats.frameTimeouts++;
+        else this.stats.writeTimeouts++;
+        this.#drop(c, `${c.phase} deadline exceeded`);
       }
     }
   }
@@ -211,8 +277,16 @@ export class FrameServer {
     const remote = c.conn.remoteAddr as Deno.NetAddr;
     const peer: Peer = { ip: remote.hostname, port: remote.port, connId: c.id, tls: this.#tls };
     const reader = new FrameReader(MAX_REQUEST_BODY);
-    const chunk = new Uint8Array(READ_CHUNK);
+    let chunk = new Uint8Array(READ_CHUNK_MIN);
     try {
+      if (this.#tls) {
+        try {
+          await (c.conn as Deno.TlsConn).handshake();
+        } catch {
+          return; // a failed or abandoned handshake
+        }
+      }
+      this.#enter(c, "idle");
       while (!c.closed) {
         let body: Uint8Array | null;
         try {
@@ -222,18 +296,27 @@ export class FrameServer {
           return;
         }
         if (body === null) {
-          c.deadline = Date.now() +
-            (reader.buffered > 0 ? this.#opts.frameTimeoutMs : this.#opts.idleTimeoutMs);
+          // The frame clock starts with a frame's first byte and is not moved by later ones.
+          if (reader.buffered > 0) {
+            if (c.phase !== "frame") this.#enter(c, "frame");
+          } else if (c.phase !== "idle") {
+            this.#enter(c, "idle");
+          }
           let n: number | null;
           try {
             n = await c.conn.read(chunk);
           } catch {
-            return; // reset, closed by the sweeper, or a failed TLS handshake
+            return; // reset, or closed by the sweeper
           }
           if (n === null) return;
           reader.push(chunk.subarray(0, n));
+          if (n === chunk.length && chunk.length < READ_CHUNK_MAX) chunk = new Uint8Array(chunk.length * 2);
           continue;
         }
+        // A whole frame: the buffers go back to their idle size, the next frame gets a fresh clock.
+        if (chunk.length > READ_CHUNK_MIN) chunk = new Uint8Array(READ_CHUNK_MIN);
+        reader.shrink();
+        this.#enter(c, "idle"); // handling the request is bounded by the idle limit
         let request: WireMessage;
         try {
           request = decodeBody(body);
@@ -244,10 +327,18 @@ export class FrameServer {
         this.stats.requests++;
         let reply: WireMessage;
         try {
+          // Refused before any handler walks it: signature checks, validation and the log
+          // all recurse into the body, and well-formed JSON can nest 32,000 levels in 64 KiB.
+          assertJsonDepth(request, MAX_JSON_DEPTH);
           reply = await this.handler(request, peer);
         } catch (err) {
-          this.#log.error("request handler failed", { err, type: String(request.type) });
-          reply = errorReply("internal error", "internal");
+          if (err instanceof JsonNestingError) {
+            this.stats.tooDeep++;
+            reply = errorReply(`request refused: ${err.message}`, "invalid_request");
+          } else {
+            this.#log.error("request handler failed", { err, type: String(request.type) });
+            reply = errorReply("internal error", "internal");
+          }
         }
         let frame: Uint8Array;
         try {
@@ -260,13 +351,16 @@ export class FrameServer {
     } finally {
       this.#drop(c, c.reason || "closed");
       this.#conns.delete(c.id);
+      const left = (this.#perSource.get(c.source) ?? 1) - 1;
+      if (left > 0) this.#perSource.set(c.source, left);
+      else this.#perSource.delete(c.source);
       this.stats.open = this.#conns.size;
     }
   }
 
   /** Writes a whole frame under the write deadline; false if the connection is gone. */
   async #write(c: ConnState, frame: Uint8Array): Promise<boolean> {
-    c.deadline = Date.now() + this.#opts.writeTimeoutMs;
+    this.#enter(c, "write");
     try {
       let off = 0;
       while (off < frame.length) off += await c.conn.write(frame.subarray(off));
@@ -274,6 +368,17 @@ export class FrameServer {
     } catch {
       return false;
     }
+  }
+
+  /** Starts a phase and its deadline. */
+  #enter(c: ConnState, phase: ConnPhase): void {
+    c.phase = phase;
+    const limit = phase === "idle"
+      ? this.#opts.idleTimeoutMs
+      : phase === "frame"
+      ? this.#opts.frameTimeoutMs
+      : this.#opts.writeTimeoutMs;
+    c.deadline = Date.now() + limit;
   }
 
   /** Reports an undecodable frame to the peer and closes the connection. */

@@ -16,7 +16,10 @@ export interface RegistryServiceOptions extends RegistryOptions {
   /** PEM certificate and key: serve TLS instead of plain TCP. */
   tls?: { cert: string; key: string };
   http?: { hostname: string; port: number };
+  /** Extra names the HTTP endpoint answers to (loopback and the bound address always). */
+  httpHosts?: readonly string[];
   maxConnections?: number;
+  maxConnectionsPerSource?: number;
   idleTimeoutMs?: number;
   frameTimeoutMs?: number;
 }
@@ -40,6 +43,7 @@ export class RegistryService {
         port: options.listen.port,
         tls: options.tls,
         maxConnections: options.maxConnections,
+        maxConnectionsPerSource: options.maxConnectionsPerSource,
         idleTimeoutMs: options.idleTimeoutMs,
         frameTimeoutMs: options.frameTimeoutMs,
         logger: log.child("server"),
@@ -52,7 +56,10 @@ export class RegistryService {
     if (options.http) {
       try {
         http = await serveHttp(
-          createRegistryHttpApp(registry, server.stats).fetch,
+          createRegistryHttpApp(registry, server.stats, {
+            bound: options.http.hostname,
+            names: options.httpHosts ?? [],
+          }).fetch,
           options.http,
           log.child("http"),
         );

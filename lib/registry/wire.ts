@@ -17,6 +17,9 @@ export const MAX_REQUEST_BODY = 65_536;
 /** Largest reply body our client accepts; the reference's 64 KiB breaks big listings. */
 export const MAX_REPLY_BODY = 16 * 1024 * 1024;
 
+/** A FrameReader buffer larger than this is released by `shrink` when empty. */
+export const FRAME_READER_IDLE_BUFFER = 4096;
+
 /** A decoded message: one JSON object. */
 export type WireMessage = Record<string, unknown>;
 
@@ -92,6 +95,17 @@ export class FrameReader {
     }
     this.#buf.set(chunk, this.#end);
     this.#end += chunk.length;
+  }
+
+  /**
+   * Gives back a buffer grown for a big frame once nothing is pending, so a connection
+   * that once sent a large request does not keep its memory while idle.
+   */
+  shrink(): void {
+    if (this.#end === this.#start && this.#buf.length > FRAME_READER_IDLE_BUFFER) {
+      this.#buf = new Uint8Array(0);
+      this.#start = this.#end = 0;
+    }
   }
 
   /** The next complete frame body (a copy), or null if more bytes are needed. */

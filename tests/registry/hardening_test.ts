@@ -1,0 +1,244 @@
+/**
+ * Resource attacks on a `pilot registry` subprocess: slow-drip frames, thousands of idle
+ * connections from one address, and deeply nested JSON in a signed write. Each must be
+ * refused while the registry keeps serving everyone else.
+ */
+import { assert, assertEquals, assertMatch } from "../assert.ts";
+import { signRequest } from "../../lib/registry/auth.ts";
+import { generateEd25519KeyPair } from "../../lib/crypto/ed25519.ts";
+import { cleanup, RawConn, registeredClient, spawnRegistry, startRegistry } from "./helpers.ts";
+import { makeCert } from "./certs.ts";
+import type { RegistryProcess } from "./helpers.ts";
+
+async function stop(p: RegistryProcess): Promise<void> {
+  try {
+    p.child.kill("SIGTERM");
+  } catch { /* gone */ }
+  await p.child.status;
+}
+
+/** Resident set size of a process in bytes, from /proc. */
+async function rssOf(pid: number): Promise<number> {
+  const status = await Deno.readTextFile(`/proc/${pid}/status`);
+  const kb = Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? NaN);
+  return kb * 1024;
+}
+
+/** Resolves when the peer closes `conn` (read returns end of stream or fails). */
+async function closedByPeer(conn: Deno.Conn): Promise<void> {
+  const buf = new Uint8Array(4096);
+  for (;;) {
+    try {
+      if ((await conn.read(buf)) === null) return;
+    } catch {
+      return;
+    }
+  }
+}
+
+async function metric(url: string, name: string): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const line = text.split("\n").find((l) => l.startsWith(name + " ") || l.startsWith(name + "{"));
+  return line === undefined ? NaN : Number(line.split(" ").pop());
+}
+
+async function metricLine(url: string, prefix: string): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const line = text.split("\n").find((l) => l.startsWith(prefix));
+  return line === undefined ? NaN : Number(line.split(" ").pop());
+}
+
+Deno.test({
+  name: "300 connections dripping a byte at a time are all closed at the frame deadline",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const FRAME_TIMEOUT_MS = 2_000;
+    const DRIP_EVERY_MS = 400;
+    const reg = await spawnRegistry([
+      "--listen",
+      "127.0.0.1:0",
+      "--memory",
+      "--http",
+      "127.0.0.1:0",
+      "--frame-timeout",
+      `${FRAME_TIMEOUT_MS}ms`,
+      "--max-connections-per-source",
+      "1000",
+    ]);
+    const conns: Deno.Conn[] = [];
+    try {
+      for (let i = 0; i < 300; i++) conns.push(await Deno.connect({ hostname: "127.0.0.1", port: reg.port }));
+      // An idle connection (no byte sent) is governed by the idle limit, not the frame deadline.
+      const idle = await Deno.connect({ hostname: "127.0.0.1", port: reg.port });
+      conns.push(idle);
+      let idleClosed = false;
+      closedByPeer(idle).then(() => idleClosed = true);
+      const started = performance.now();
+      const closedAt: number[] = [];
+      // A frame header announcing 100 bytes, then the body one byte per tick: never complete in time.
+      const header = new Uint8Array([0, 0, 0, 100]);
+      const drips = conns.slice(0, 300).map(async (conn) => {
+        let closed = false;
+        const watch = closedByPeer(conn).then(() => {
+          closed = true;
+          closedAt.push(performance.now() - started);
+        });
+        let sent = 0;
+        while (!closed && performance.now() - started < 4 * FRAME_TIMEOUT_MS) {
+          try {
+            await conn.write(sent < 4 ? header.subarray(sent, sent + 1) : new Uint8Array([0x20]));
+          } catch {
+            break;
+          }
+          sent++;
+          await new Promise((r) => setTimeout(r, DRIP_EVERY_MS));
+        }
+        await Promise.race([watch, new Promise((r) => setTimeout(r, 500))]);
+      });
+      await Promise.all(drips);
+      closedAt.sort((a, b) => a - b);
+      console.log(
+        `drip: ${closedAt.length}/300 closed; first ${closedAt[0]?.toFixed(0)} ms, last ${
+          closedAt.at(-1)?.toFixed(0)
+        } ms (deadline ${FRAME_TIMEOUT_MS} ms, a byte every ${DRIP_EVERY_MS} ms)`,
+      );
+      assertEquals(closedAt.length, 300, "every dripping connection is closed");
+      assert(closedAt[0] >= FRAME_TIMEOUT_MS - 100, `not before the deadline (${closedAt[0]} ms)`);
+      assert(closedAt.at(-1)! <= FRAME_TIMEOUT_MS + 2_500, `soon after the deadline (${closedAt.at(-1)} ms)`);
+      assert(!idleClosed, "an idle connection stays open past the frame deadline");
+      const url = `http://${reg.info.http}`;
+      assert(await metricLine(url, 'pilot_registry_timeouts_total{reason="frame"}') >= 300);
+      // The registry still serves a well-behaved client.
+      const c = await registeredClient(reg.address);
+      assert(c.identity!.nodeId > 0);
+      c.close();
+    } finally {
+      for (const c of conns) {
+        try {
+          c.close();
+        } catch { /* closed */ }
+      }
+      await stop(reg);
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "2,000 idle connections from one address: the per-source cap refuses the excess and RSS stays bounded",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const reg = await spawnRegistry(["--listen", "127.0.0.1:0", "--memory", "--http", "127.0.0.1:0"]);
+    const conns: Deno.Conn[] = [];
+    try {
+      const url = `http://${reg.info.http}`;
+      await fetch(`${url}/healthz`).then((r) => r.body?.cancel());
+      const warm = await registeredClient(reg.address);
+      warm.close();
+      await new Promise((r) => setTimeout(r, 300));
+      const before = await rssOf(reg.child.pid);
+      for (let i = 0; i < 2_000; i++) {
+        conns.push(await Deno.connect({ hostname: "127.0.0.1", port: reg.port }));
+      }
+      await new Promise((r) => setTimeout(r, 1_000));
+      const after = await rssOf(reg.child.pid);
+      const open = await metric(url, "pilot_registry_connections_open");
+      const refused = await metricLine(url, 'pilot_registry_connections_rejected_total{reason="per_source"}');
+      const mib = (n: number) => (n / 1048576).toFixed(1);
+      console.log(
+        `idle flood: RSS ${mib(before)} MiB before, ${mib(after)} MiB with 2000 connections attempted ` +
+          `(+${mib(after - before)} MiB); open ${open}, refused per source ${refused}`,
+      );
+      assertEquals(open, 256, "the default per-source cap holds");
+      assertEquals(refused, 2_000 - 256);
+      assert(after - before < 24 * 1048576, `RSS grew by ${mib(after - before)} MiB`);
+      for (const c of conns.splice(0)) c.close();
+      // Once the flood is gone the same address is served again.
+      await new Promise((r) => setTimeout(r, 300));
+      const c = await registeredClient(reg.address);
+      assert(c.identity!.nodeId > 0);
+      c.close();
+    } finally {
+      for (const c of conns) {
+        try {
+          c.close();
+        } catch { /* closed */ }
+      }
+      await stop(reg);
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "a deeply nested array in a signed write is refused with a clear error and the registry keeps serving",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const reg = await spawnRegistry(["--listen", "127.0.0.1:0", "--memory"]);
+    try {
+      const node = await registeredClient(reg.address);
+      const depth = 20_000; // 40 KB of brackets: well inside the 64 KiB request limit
+      const nested = JSON.parse("[".repeat(depth) + "]".repeat(depth));
+      const raw = await RawConn.open(reg.port);
+      // A signed request: the server must canonicalise the body to check the signature.
+      const kp = generateEd25519KeyPair();
+      const request = await signRequest(
+        { type: "set_tags", node_id: node.identity!.nodeId, tags: ["x"] },
+        kp.seed,
+      )
+        .catch(() => null);
+      const body = { ...(request ?? { type: "set_tags", node_id: node.identity!.nodeId }), tags: nested };
+      const reply = await raw.call(body);
+      assertEquals(reply.type, "error");
+      assertMatch(String(reply.error), /nesting deeper than \d+/);
+      // The same connection and other clients keep being served.
+      const again = await raw.call({ type: "lookup", node_id: node.identity!.nodeId });
+      assertEquals(again.type, "lookup_ok");
+      raw.close();
+      const other = await registeredClient(reg.address);
+      assert(other.identity!.nodeId > 0);
+      other.close();
+      node.close();
+    } finally {
+      await stop(reg);
+    }
+  },
+});
+
+Deno.test({
+  name: "TLS: a client that never finishes its handshake is dropped at the frame deadline, not the idle one",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "pilot-tls-" });
+    const { cert, key, pin } = await makeCert(dir);
+    const reg = await startRegistry({ tls: { cert, key }, frameTimeoutMs: 500, idleTimeoutMs: 60_000 });
+    try {
+      const stalled = await Deno.connect({ hostname: "127.0.0.1", port: reg.addr.port });
+      const started = performance.now();
+      await stalled.write(new Uint8Array([0x16, 0x03, 0x01])); // the start of a ClientHello, then nothing
+      // Deno (2.9) does not release the socket of a TLS connection closed mid-handshake until the
+      // peer leaves, so the test watches the server's verdict, not the client's end of stream.
+      while (reg.server.stats.frameTimeouts === 0 && performance.now() - started < 10_000) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      const took = performance.now() - started;
+      console.log(`stalled TLS handshake dropped after ${took.toFixed(0)} ms (frame deadline 500 ms)`);
+      assertEquals(reg.server.stats.frameTimeouts, 1);
+      assertEquals(reg.server.stats.idleTimeouts, 0);
+      assert(took >= 400 && took < 5_000, `dropped after ${took} ms`);
+      stalled.close();
+      // A real TLS client is still served.
+      const good = await registeredClient(reg.address, { tls: { pin } });
+      assertEquals((await good.heartbeat()).type, "heartbeat_ok");
+      good.close();
+    } finally {
+      await reg.close();
+      await cleanup(reg.dir);
+      await cleanup(dir);
+    }
+  },
+});
