@@ -202,3 +202,23 @@ Deno.test("the audit ring keeps the newest entries with old and new values", () 
   assertEquals(newest.map((e) => e.action), ["tags.changed", "hostname.changed", "visibility.changed"]);
   assertEquals([newest[2].old, newest[2].new, newest[1].actor], ["private", "public", "admin"]);
 });
+
+Deno.test("a reap stamped before the registration (clock stepped back) audits 0 s ago, never -0", () => {
+  const events = [
+    {
+      t: 1_700_000_000_001,
+      actor: "node:4",
+      kind: "node.registered",
+      node_id: 4,
+      public_key: "YWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWE=",
+      owner: "",
+      real_addr: "1.2.3.4:4",
+      lan_addrs: [],
+      mode: "new",
+    },
+    { t: 1_700_000_000_000, actor: "node:4", kind: "node.reaped", node_id: 4 },
+  ].map((e, i) => ({ ...e, seq: i + 1 })) as unknown as RegistryEvent[];
+  const original = run(events);
+  const restored = stateFromSnapshot(JSON.parse(JSON.stringify(snapshotOf(original))));
+  assertEquals(snapshotOf(restored), snapshotOf(original));
+});
