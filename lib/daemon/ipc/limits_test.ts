@@ -108,11 +108,11 @@ Deno.test("the shared input pool holds back clients beyond their allowance until
   other.close();
 });
 
-Deno.test("datagrams go to the client bound to the port, else to datagram users; idle clients get none", async () => {
+Deno.test("datagrams go to the client bound to the port, else to datagram users and clients that bound nothing", async () => {
   await using t = await startServer();
   const bound = await RawClient.connect(t.path);
   const user = await RawClient.connect(t.path);
-  const idle = await RawClient.connect(t.path);
+  const listener = await RawClient.connect(t.path); // the reference's `pilotctl listen`: no Bind, filters itself
   await bound.write(encodeRequest({ cmd: Cmd.Bind, port: 6000 }));
   assertEquals((await expectReply(bound)).cmd, Cmd.BindOK);
   // The user sends a datagram to a port nobody bound; it receives it back (loopback) as a datagram user.
@@ -126,21 +126,37 @@ Deno.test("datagrams go to the client bound to the port, else to datagram users;
   const echoed = await expectReply(user);
   assert(echoed.cmd === Cmd.RecvFrom && echoed.dstPort === 7000);
   await bound.next(200).catch(() => null);
-  await idle.next(200).catch(() => null);
-  assertEquals(t.server.deliverRecvFrom(LOOPBACK_ADDRESS, 50000, 6001, new Uint8Array([7])), 1);
+  await listener.next(200).catch(() => null);
+  // A port nobody bound: the datagram user and the client that bound nothing, not the binder of 6000.
+  assertEquals(t.server.deliverRecvFrom(LOOPBACK_ADDRESS, 50000, 6001, new Uint8Array([7])), 2);
   const toUser = await expectReply(user);
   assert(toUser.cmd === Cmd.RecvFrom && toUser.dstPort === 6001);
-  await assertRejects(() => idle.next(200), Error, /no frame/);
+  const toListener = await expectReply(listener);
+  assert(toListener.cmd === Cmd.RecvFrom && toListener.dstPort === 6001);
   await assertRejects(() => bound.next(200), Error, /no frame/);
-  // Once the binder goes, its port is nobody's: datagrams to it go to the user.
+  // Once the binder goes, its port is nobody's: datagrams to it go to the user and the listener.
   bound.close();
   await new Promise((r) => setTimeout(r, 100));
-  assertEquals(t.server.deliverRecvFrom(LOOPBACK_ADDRESS, 50000, 6000, new Uint8Array([8])), 1);
+  assertEquals(t.server.deliverRecvFrom(LOOPBACK_ADDRESS, 50000, 6000, new Uint8Array([8])), 2);
   assertEquals((await expectReply(user)).cmd, Cmd.RecvFrom);
+  assertEquals((await expectReply(listener)).cmd, Cmd.RecvFrom);
   user.close();
+  listener.close();
+  // Five routed here, plus the loopback handler's reference-style broadcast of the SendTo to all three.
+  assertEquals(t.server.stats().datagrams.delivered, 5 + 3);
+});
+
+Deno.test("a client that bound nothing and reads nothing holds at most its small allowance of datagrams", async () => {
+  await using t = await startServer();
+  const idle = await RawClient.connect(t.path);
+  await new Promise((r) => setTimeout(r, 50));
+  const payload = new Uint8Array(8 * 1024);
+  let queued = 0;
+  for (let i = 0; i < 2_000; i++) queued += t.server.deliverRecvFrom(LOOPBACK_ADDRESS, 50000, 6001, payload);
+  // The kernel's socket buffer takes some; beyond it the queue stops near UNBOUND_DATAGRAM_QUEUE_LIMIT.
+  assert(queued < 2_000, `all ${queued} datagrams were queued for a client that never reads`);
+  assert(t.server.stats().datagrams.dropped_busy > 0, "the skipped datagrams are counted");
   idle.close();
-  // Three routed here, plus the loopback handler's reference-style broadcast of the SendTo to all three.
-  assertEquals(t.server.stats().datagrams.delivered, 3 + 3);
 });
 
 Deno.test("the client cap refuses extra clients with an Error frame and counts them", async () => {

@@ -26,8 +26,11 @@
  *
  * Datagram delivery ({@link IpcServer.deliverRecvFrom}): the reference pushes every
  * datagram to every client (ipc.md §4); here a datagram to a port a client bound
- * goes to that client only, and one to a port nobody bound goes to the clients
- * that have sent a datagram themselves (SendTo). Idle clients get none.
+ * goes to that client only. One to a port nobody bound goes to the clients that
+ * sent a datagram themselves (SendTo replies), and to clients that bound nothing —
+ * the reference's `pilotctl listen` filters the broadcast without binding — but to
+ * the latter only while their queue is under {@link UNBOUND_DATAGRAM_QUEUE_LIMIT},
+ * so idle clients cannot hold more than that each.
  * @module
  */
 import { Logger } from "../../log.ts";
@@ -74,6 +77,13 @@ export {
 export const SOCKET_MODE = 0o600;
 /** How long {@link IpcServer.close} waits for running requests to notice the abort. */
 const SHUTDOWN_GRACE_MS = 2000;
+
+/**
+ * How much a client that bound no port may have queued before datagrams to unbound ports skip it:
+ * such clients (the reference's `pilotctl listen`) filter the broadcast themselves, and an idle
+ * client must not hold more than this much of it.
+ */
+export const UNBOUND_DATAGRAM_QUEUE_LIMIT = 64 * 1024;
 /** How long the Error frame to a refused client may take before its socket is closed anyway. */
 const REFUSAL_WRITE_MS = 1000;
 
@@ -309,9 +319,15 @@ export class IpcServer {
    * how many clients it was queued for.
    */
   deliverRecvFrom(src: Address, srcPort: number, dstPort: number, data: Uint8Array): number {
+    const frame = encodeRecvFromFrame(src, srcPort, dstPort, data);
     const owner = this.#portOwners.get(dstPort);
-    const recipients: Iterable<Session> = owner ? [owner] : this.#datagramUsers;
-    return this.#push(recipients, encodeRecvFromFrame(src, srcPort, dstPort, data));
+    if (owner) return this.#push([[owner, undefined]], frame);
+    const recipients: [Session, number | undefined][] = [];
+    for (const s of this.#sessions) {
+      if (this.#datagramUsers.has(s)) recipients.push([s, undefined]);
+      else if (s.ports.size === 0) recipients.push([s, UNBOUND_DATAGRAM_QUEUE_LIMIT]);
+    }
+    return this.#push(recipients, frame);
   }
 
   /**
@@ -320,14 +336,16 @@ export class IpcServer {
    * many clients it was queued for.
    */
   broadcastRecvFrom(src: Address, srcPort: number, dstPort: number, data: Uint8Array): number {
-    return this.#push(this.#sessions, encodeRecvFromFrame(src, srcPort, dstPort, data));
+    const frame = encodeRecvFromFrame(src, srcPort, dstPort, data);
+    return this.#push([...this.#sessions].map((s) => [s, undefined]), frame);
   }
 
-  #push(recipients: Iterable<Session>, frame: Uint8Array): number {
+  /** Queues `frame` for each recipient under its queue limit (undefined: the client's high-water mark). */
+  #push(recipients: Iterable<[Session, number | undefined]>, frame: Uint8Array): number {
     let queued = 0;
     let busy = 0;
-    for (const s of recipients) {
-      if (s.pushFrame(frame)) queued++;
+    for (const [s, limit] of recipients) {
+      if (s.pushFrame(frame, limit)) queued++;
       else busy++;
     }
     this.#datagrams.delivered += queued;

@@ -130,9 +130,13 @@ export class Session implements IpcClient {
     return this.pushFrame(encodeRecvFromFrame(src, srcPort, dstPort, data));
   }
 
-  /** Queues a prebuilt datagram frame unless the queue is above its high-water mark. */
-  pushFrame(frame: Uint8Array): boolean {
-    if (this.closed || this.#writer.queuedBytes > this.#ctx.limits.outboundHighWater) return false;
+  /**
+   * Queues a prebuilt datagram frame unless the client's queue is above `limit` bytes (its
+   * high-water mark by default; a smaller allowance for datagrams it never asked for).
+   */
+  pushFrame(frame: Uint8Array, limit?: number): boolean {
+    limit ??= this.#ctx.limits.outboundHighWater;
+    if (this.closed || this.#writer.queuedBytes > limit) return false;
     this.#enqueue(frame);
     return !this.closed;
   }
