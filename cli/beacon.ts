@@ -7,7 +7,7 @@ import { waitForStopSignal } from "./signals.ts";
 import type { Command } from "./command.ts";
 import { intFlag, parseArgs, parseDuration } from "./args.ts";
 import { CliError, printResult } from "./output.ts";
-import { Logger } from "../lib/log.ts";
+import { httpFlag, SERVER_FLAGS, serverFlagsUsage, serverLogger } from "./server_flags.ts";
 import { formatHostPort, type HostPort, parseHostPort } from "../lib/net/hostport.ts";
 import {
   BeaconServer,
@@ -19,6 +19,7 @@ import {
 import { beaconHttpApp } from "../lib/beacon/http.ts";
 import { RegistryBeaconPeers } from "../lib/beacon/registry_peers.ts";
 import { serveHttp } from "../lib/http/server.ts";
+import { bindReason } from "../lib/net/bind_error.ts";
 
 /** Default listen address: loopback, so exposing the beacon is a deliberate choice. */
 export const DEFAULT_BEACON_LISTEN = `127.0.0.1:${DEFAULT_BEACON_PORT}`;
@@ -30,7 +31,6 @@ sees (discovery), asks both sides of a pair to punch towards each other, relays 
 pairs that cannot punch (per-node rate limits), and gossips its node list to peer beacons.
 
   --listen HOST:PORT      UDP address (default ${DEFAULT_BEACON_LISTEN}; 0.0.0.0:9001 to serve a network)
-  --http HOST:PORT        serve /healthz and /metrics on this address (default off)
   --id N                  beacon ID in gossip (default random)
   --peers H:P,...         peer beacons to gossip with
   --registry HOST:PORT    also take peers from the registry's beacon list (every 30s)
@@ -42,7 +42,7 @@ pairs that cannot punch (per-node rate limits), and gossips its node list to pee
   --relay-rate N          relayed packets per second per sender node (default ${RELAY_RATE_PER_NODE})
   --relay-burst N         relay burst per sender node (default ${RELAY_BURST_PER_NODE})
   --sync-interval D       gossip interval (default ${SYNC_INTERVAL_MS / 1000}s)
-  --log-level LEVEL       debug, info, warn (default), error`;
+${serverFlagsUsage("/healthz and /metrics; default off")}`;
 
 export const beaconCommand: Command = {
   name: "beacon",
@@ -50,7 +50,6 @@ export const beaconCommand: Command = {
   usage: USAGE,
   flags: {
     listen: "string",
-    http: "string",
     id: "string",
     peers: "string",
     registry: "string",
@@ -62,7 +61,7 @@ export const beaconCommand: Command = {
     "relay-rate": "string",
     "relay-burst": "string",
     "sync-interval": "string",
-    "log-level": "string",
+    ...SERVER_FLAGS,
   },
   async run(argv, out) {
     const args = parseArgs(argv, this.flags);
@@ -71,11 +70,10 @@ export const beaconCommand: Command = {
     }
     const s = args.strings;
     const listen = hostPortFlag(s.get("listen") ?? DEFAULT_BEACON_LISTEN, "--listen");
-    const http = s.has("http") ? hostPortFlag(s.get("http")!, "--http") : undefined;
+    const http = httpFlag(args) ?? undefined;
     const peers = (s.get("peers") ?? "").split(",").filter((p) => p.trim() !== "")
       .map((p) => hostPortFlag(p.trim(), "--peers"));
-    const level = s.get("log-level");
-    const log = new Logger("beacon", level === undefined ? undefined : logLevel(level));
+    const log = serverLogger(args, "beacon");
     const syncIntervalMs = s.has("sync-interval")
       ? durationFlag(s.get("sync-interval")!, "--sync-interval")
       : SYNC_INTERVAL_MS;
@@ -96,7 +94,7 @@ export const beaconCommand: Command = {
     } catch (err) {
       throw new CliError(
         "internal",
-        `cannot start beacon on ${formatHostPort(listen)}: ${(err as Error).message}`,
+        `cannot start beacon: --listen ${formatHostPort(listen)}: ${bindReason(err)}`,
       );
     }
     const stops: (() => Promise<void>)[] = [() => beacon.close()];
@@ -126,7 +124,12 @@ export const beaconCommand: Command = {
           beaconHttpApp(beacon, startedAt).fetch,
           { hostname: http.host, port: http.port },
           log,
-        )
+        ).catch((err) => {
+          throw new CliError(
+            "internal",
+            `cannot start beacon: --http ${formatHostPort(http)}: ${bindReason(err)}`,
+          );
+        })
         : undefined;
       if (endpoint) stops.unshift(() => endpoint.close());
       const data = {
@@ -172,11 +175,6 @@ function hostPortFlag(text: string, what: string): HostPort {
   } catch (err) {
     throw new CliError("invalid_argument", (err as Error).message);
   }
-}
-
-function logLevel(level: string) {
-  if (level === "debug" || level === "info" || level === "warn" || level === "error") return level;
-  throw new CliError("invalid_argument", `unknown --log-level "${level}"`);
 }
 
 async function readSecret(path: string): Promise<string> {

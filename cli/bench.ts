@@ -19,7 +19,7 @@ export const benchCommand: Command = {
   name: "bench",
   summary: "Measure stream throughput through a node's echo port",
   usage: [
-    "pilot bench <address|node_id|hostname> [size_mb] [--timeout DURATION] [--json]",
+    "pilot bench <address|node_id|hostname> [size_mb] [--timeout DURATION] [--socket PATH] [--json]",
     "",
     "Sends size_mb MiB (default 1, fractions allowed) to port 7 and reads the echo back.",
     "Output keys: target, sent_bytes, recv_bytes, send_duration_ms, total_duration_ms, send_mbps, total_mbps (MiB/s).",

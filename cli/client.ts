@@ -9,6 +9,7 @@ import { Address, AddressError, parseAddressOrNodeId } from "../lib/protocol/add
 import { CliError } from "./output.ts";
 import type { ParsedArgs } from "./args.ts";
 import { parseDuration } from "./args.ts";
+import { defaultStateDir } from "../lib/crypto/identity.ts";
 
 /** How long a command waits to reach the daemon's socket. */
 export const IPC_CONNECT_TIMEOUT_MS = 3_000;
@@ -40,6 +41,35 @@ export async function connectDaemon(args: ParsedArgs): Promise<PilotClient> {
     );
   }
 }
+
+/**
+ * Where the node's state lives, by one rule for every command: `--state` when given (offline
+ * use), else the directory the daemon on {@link socketPath} reports (IPC Info `state_dir`),
+ * else — no daemon answering, or one that does not report it — the default ~/.pilot.
+ */
+export async function nodeStateDir(args: ParsedArgs): Promise<string> {
+  const explicit = args.strings.get("state");
+  if (explicit !== undefined) return explicit;
+  let client: PilotClient;
+  try {
+    client = await connect(socketPath(args), { timeoutMs: IPC_CONNECT_TIMEOUT_MS });
+  } catch {
+    return defaultStateDir();
+  }
+  try {
+    const info = await client.info({ timeoutMs: IPC_CONNECT_TIMEOUT_MS });
+    return typeof info.state_dir === "string" && info.state_dir ? info.state_dir : defaultStateDir();
+  } catch (err) {
+    throw toCliError(err);
+  } finally {
+    await client.close().catch(() => {});
+  }
+}
+
+/** Help line for the `--state`/`--socket` pair of commands that use the node's state directory. */
+export const STATE_FLAG_USAGE =
+  "--state DIR overrides the state directory; without it the daemon on --socket (or PILOT_SOCKET)\n" +
+  "reports its own, and with no daemon running the default ~/.pilot is used.";
 
 /** Runs `fn` with a connected client and always closes it. */
 export async function withDaemon<T>(args: ParsedArgs, fn: (client: PilotClient) => Promise<T>): Promise<T> {

@@ -18,7 +18,7 @@ export const connectCommand: Command = {
   name: "connect",
   summary: "Dial a port, send a message and print the reply",
   usage: [
-    "pilot connect <address|node_id|hostname> [port] [--message TEXT] [--timeout DURATION] [--json]",
+    "pilot connect <address|node_id|hostname> [port] [--message TEXT] [--timeout DURATION] [--socket PATH] [--json]",
     "",
     "Default port 1000. Without --message the text comes from standard input.",
     "Output keys: target, port, sent, response.",
@@ -83,7 +83,7 @@ export const listenCommand: Command = {
   name: "listen",
   summary: "Print datagrams arriving for a port",
   usage: [
-    "pilot listen <port> [--count N] [--timeout DURATION] [--json]",
+    "pilot listen <port> [--count N] [--timeout DURATION] [--socket PATH] [--json]",
     "",
     "Prints datagrams whose destination port is <port>. With --count, stops after N and prints",
     "them together (keys: messages [{src_addr, src_port, data, bytes}], timeout); without it,",

@@ -24,7 +24,7 @@ export const pingCommand: Command = {
   name: "ping",
   summary: "Measure round trips to a node's echo port",
   usage: [
-    "pilot ping <address|node_id|hostname> [--count N] [--interval DURATION] [--timeout DURATION] [--json]",
+    "pilot ping <address|node_id|hostname> [--count N] [--interval DURATION] [--timeout DURATION] [--socket PATH] [--json]",
     "",
     "Each probe dials port 7, sends ping-<seq>, waits for the echo and closes.",
     "Defaults: --count 4, --interval 1s, --timeout 30s (for the whole run).",

@@ -71,6 +71,8 @@ export interface InfoReply {
   handshake_pending_count: number;
   peer_list: PeerInfo[];
   conn_list: ConnInfo[];
+  /** Ours (IPC only, absent from a reference daemon): the daemon's state directory. */
+  state_dir?: string;
 }
 
 /** HealthOK (0x22) body, ipc.md §6.2. */
