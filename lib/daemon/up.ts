@@ -108,6 +108,8 @@ export async function startLocalNetwork(options: LocalNetworkOptions): Promise<L
       `--socket ${join(options.stateDir, "..", "node2.sock")}`,
       `--state ${secondState}`,
       `--http ${host}:0`,
+      // Like this node: a sandbox where replies (task results, messages back) need no handshake.
+      ...(config.public ? ["--public"] : []),
     ].join(" ");
     return {
       registry,
