@@ -7,7 +7,7 @@
 import type { Command } from "./command.ts";
 import { parseArgs } from "./args.ts";
 import { CliError, printResult } from "./output.ts";
-import { resolveTarget, timeoutFlag, withDaemon } from "./client.ts";
+import { dialPeer, resolveTarget, timeoutFlag, withDaemon } from "./client.ts";
 import { Progress } from "./progress.ts";
 import { PORT_ECHO } from "../lib/protocol/ports.ts";
 
@@ -37,7 +37,7 @@ export const benchCommand: Command = {
     const timeoutMs = timeoutFlag(args, 120_000);
     return await withDaemon(args, async (client) => {
       const addr = await resolveTarget(client, target);
-      const conn = await client.dial(addr, PORT_ECHO, { timeoutMs: Math.min(timeoutMs, 60_000) });
+      const conn = await dialPeer(client, addr, PORT_ECHO, Math.min(timeoutMs, 60_000));
       const signal = AbortSignal.timeout(timeoutMs);
       const progress = new Progress(`bench ${addr}`, total, !out.json);
       const start = performance.now();

@@ -6,7 +6,7 @@
 import type { Command } from "./command.ts";
 import { intFlag, parseArgs, type ParsedArgs, portArg } from "./args.ts";
 import { CliError, type Output, printResult } from "./output.ts";
-import { resolveTarget, timeoutFlag, withDaemon } from "./client.ts";
+import { dialPeer, resolveTarget, timeoutFlag, withDaemon } from "./client.ts";
 import { fromUtf8, utf8 } from "../lib/bytes.ts";
 import { PORT_STDIO } from "../lib/protocol/ports.ts";
 import { STDIO_REPLY_LIMIT } from "../lib/services/stdio/client.ts";
@@ -56,9 +56,7 @@ export async function sendOneMessage(
 ): Promise<number> {
   return await withDaemon(args, async (client) => {
     const addr = await resolveTarget(client, target);
-    const conn = await client.dial(addr, port, { timeoutMs }).catch((err) => {
-      throw new CliError("connection_failed", err instanceof Error ? err.message : String(err));
-    });
+    const conn = await dialPeer(client, addr, port, timeoutMs);
     try {
       await conn.write(utf8(message), { timeoutMs });
       let response = "";

@@ -104,7 +104,12 @@ export interface TrustedPeer {
 
 /** HandshakeOK (0x10) body, ipc.md §6.3: a status, a pending list or a trusted list. */
 export type HandshakeReply =
-  | { status: "sent" | "approved" | "rejected" | "revoked"; node_id: number }
+  | {
+    status: "sent" | "approved" | "rejected" | "revoked";
+    node_id: number;
+    /** Ours, on `sent`: "direct", "relay" (the peer sees it at its next registry poll), "mutual", "trusted". */
+    via?: "direct" | "relay" | "mutual" | "trusted";
+  }
   | { pending: PendingHandshake[] }
   | { trusted: TrustedPeer[] };
 
