@@ -137,7 +137,7 @@ export function serviceUnreachable(addr: Address, service: string, port: number,
   return new CliError(
     timedOut ? "timeout" : "connection_failed",
     `cannot connect to ${addr} (${service} port ${port}): ${dialErrorText(err)}`,
-    needsHandshake(err) ? undefined : `check that ${addr} is reachable: pilot ping ${addr}`,
+    `check that ${addr} is reachable: pilot ping ${addr}`,
   );
 }
 
@@ -174,8 +174,4 @@ export function dialErrorText(err: unknown): string {
 
 function isTimeout(err: unknown): boolean {
   return err instanceof IpcError && err.reason === "timeout";
-}
-
-function needsHandshake(err: unknown): boolean {
-  return err instanceof Error && err.message.includes("pilot handshake");
 }
