@@ -581,7 +581,7 @@ async function registerWithRetry(
     } catch (err) {
       if (Date.now() + REGISTER_RETRY_MS > deadline) {
         throw new DaemonStartError(
-          `cannot register with the registry at ${config.registry}: ${
+          `--registry ${config.registry}: cannot register with the registry: ${
             err instanceof Error ? err.message : err
           }`,
           { cause: err },

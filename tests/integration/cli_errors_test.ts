@@ -26,7 +26,14 @@ Deno.test({
       assertMatch(typo.stderr, /"0:0000\.0000\.00ZZ" is not a valid address/);
       const lookup = await runPilot(["send-message", "0:0000.0000.00ZZ", "--data", "x", ...as, "--json"]);
       assertEquals(JSON.parse(lookup.stderr.trim()).code, "invalid_argument");
-      assert(!a.process.stderrLines.some((l) => l.includes("0000.00ZZ")), a.process.stderrLines.join("\n"));
+      // A well-formed hostname nobody registered is looked up, fails as not_found, and is no daemon bug.
+      const unknown = await runPilot(["ping", "no-such-host", ...as, "--json"]);
+      assertEquals(JSON.parse(unknown.stderr.trim()).code, "not_found");
+      await new Promise((r) => setTimeout(r, 200)); // let the daemon's stderr arrive
+      assert(
+        !a.process.stderrLines.some((l) => l.includes("0000.00ZZ") || l.includes("no-such-host")),
+        a.process.stderrLines.join("\n"),
+      );
 
       const approve = await runPilot(["approve", "12345", ...as]);
       assertEquals(approve.code, 1, approve.stdout);

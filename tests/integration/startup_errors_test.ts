@@ -60,6 +60,18 @@ Deno.test({
       assert(!(await exists(`${net.dir}/b.sock`)), "socket file left behind");
       assertEquals(await nodesOnline(net), 0, "a ghost node stayed registered");
 
+      // No registry answering: the message names --registry.
+      const closed = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+      const nowhere = `127.0.0.1:${closed.addr.port}`;
+      closed.close();
+      const noRegistry = await runPilot([
+        ...daemonArgs(net, "d", { registry: nowhere }),
+        ...["--registry-wait", "1s"],
+      ]);
+      assertEquals(noRegistry.code, 1, noRegistry.stderr);
+      assertMatch(noRegistry.stderr, new RegExp(`--registry ${nowhere}: cannot register`));
+      assert(!(await exists(`${net.dir}/d.sock`)), "socket file left behind");
+
       // A live daemon's socket: refused by name, and the live daemon keeps its socket.
       const live = await net.addDaemon("live");
       const taken = await runPilot(daemonArgs(net, "c", { socket: live.socket }));
