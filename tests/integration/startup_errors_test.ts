@@ -87,3 +87,30 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "registry and beacon start-up failures name the flag and exit 1",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const tcp = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const udp = dgram.createSocket("udp4");
+    await new Promise<void>((resolve) => udp.bind(0, "127.0.0.1", resolve));
+    try {
+      const tcpAddr = `127.0.0.1:${tcp.addr.port}`;
+      const registry = await runPilot(["registry", "--memory", "--listen", tcpAddr]);
+      assertEquals(registry.code, 1, registry.stderr);
+      assertMatch(registry.stderr, new RegExp(`--listen ${tcpAddr}: address already in use`));
+      const http = await runPilot(["registry", "--memory", "--listen", "127.0.0.1:0", "--http", tcpAddr]);
+      assertEquals(http.code, 1, http.stderr);
+      assertMatch(http.stderr, new RegExp(`--http ${tcpAddr}: address already in use`));
+      const udpAddr = `127.0.0.1:${udp.address().port}`;
+      const beacon = await runPilot(["beacon", "--listen", udpAddr]);
+      assertEquals(beacon.code, 1, beacon.stderr);
+      assertMatch(beacon.stderr, new RegExp(`--listen ${udpAddr}: address already in use`));
+    } finally {
+      tcp.close();
+      udp.close();
+    }
+  },
+});
