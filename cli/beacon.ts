@@ -7,7 +7,7 @@ import { waitForStopSignal } from "./signals.ts";
 import type { Command } from "./command.ts";
 import { intFlag, parseArgs, parseDuration } from "./args.ts";
 import { CliError, printResult } from "./output.ts";
-import { Logger } from "../lib/log.ts";
+import { httpFlag, httpHostsFlag, SERVER_FLAGS, serverFlagsUsage, serverLogger } from "./server_flags.ts";
 import { formatHostPort, type HostPort, parseHostPort } from "../lib/net/hostport.ts";
 import {
   BeaconServer,
@@ -20,7 +20,7 @@ import { beaconHttpApp } from "../lib/beacon/http.ts";
 import { RegistryBeaconPeers } from "../lib/beacon/registry_peers.ts";
 import { RegistryNodeAuthority } from "../lib/beacon/registry_view.ts";
 import { serveHttp } from "../lib/http/server.ts";
-import { parseHostNames } from "../lib/http/host_check.ts";
+import { bindReason } from "../lib/net/bind_error.ts";
 
 /** Default listen address: loopback, so exposing the beacon is a deliberate choice. */
 export const DEFAULT_BEACON_LISTEN = `127.0.0.1:${DEFAULT_BEACON_PORT}`;
@@ -32,9 +32,6 @@ sees (discovery), asks both sides of a pair to punch towards each other, relays 
 pairs that cannot punch (per-node rate limits), and gossips its node list to peer beacons.
 
   --listen HOST:PORT      UDP address (default ${DEFAULT_BEACON_LISTEN}; 0.0.0.0:9001 to serve a network)
-  --http HOST:PORT        serve /healthz and /metrics on this address (default off)
-  --http-host NAME,...    extra names --http answers to (Host header); loopback names and the
-                          bound address always, anything else gets 421
   --id N                  beacon ID in gossip (default random)
   --peers H:P,...         peer beacons to gossip with
   --registry HOST:PORT    also take peers from the registry's beacon list (every 30s), verify
@@ -48,7 +45,7 @@ pairs that cannot punch (per-node rate limits), and gossips its node list to pee
   --relay-rate N          relayed packets per second per sender node (default ${RELAY_RATE_PER_NODE})
   --relay-burst N         relay burst per sender node (default ${RELAY_BURST_PER_NODE})
   --sync-interval D       gossip interval (default ${SYNC_INTERVAL_MS / 1000}s)
-  --log-level LEVEL       debug, info, warn (default), error`;
+${serverFlagsUsage("/healthz and /metrics; default off")}`;
 
 export const beaconCommand: Command = {
   name: "beacon",
@@ -56,8 +53,6 @@ export const beaconCommand: Command = {
   usage: USAGE,
   flags: {
     listen: "string",
-    http: "string",
-    "http-host": "string",
     id: "string",
     peers: "string",
     registry: "string",
@@ -69,7 +64,7 @@ export const beaconCommand: Command = {
     "relay-rate": "string",
     "relay-burst": "string",
     "sync-interval": "string",
-    "log-level": "string",
+    ...SERVER_FLAGS,
   },
   async run(argv, out) {
     const args = parseArgs(argv, this.flags);
@@ -78,17 +73,11 @@ export const beaconCommand: Command = {
     }
     const s = args.strings;
     const listen = hostPortFlag(s.get("listen") ?? DEFAULT_BEACON_LISTEN, "--listen");
-    const http = s.has("http") ? hostPortFlag(s.get("http")!, "--http") : undefined;
-    let httpHosts: string[];
-    try {
-      httpHosts = parseHostNames(s.get("http-host") ?? "", "--http-host");
-    } catch (err) {
-      throw new CliError("invalid_argument", (err as Error).message);
-    }
+    const http = httpFlag(args) ?? undefined;
+    const httpHosts = httpHostsFlag(args);
     const peers = (s.get("peers") ?? "").split(",").filter((p) => p.trim() !== "")
       .map((p) => hostPortFlag(p.trim(), "--peers"));
-    const level = s.get("log-level");
-    const log = new Logger("beacon", level === undefined ? undefined : logLevel(level));
+    const log = serverLogger(args, "beacon");
     const syncIntervalMs = s.has("sync-interval")
       ? durationFlag(s.get("sync-interval")!, "--sync-interval")
       : SYNC_INTERVAL_MS;
@@ -109,7 +98,7 @@ export const beaconCommand: Command = {
     } catch (err) {
       throw new CliError(
         "internal",
-        `cannot start beacon on ${formatHostPort(listen)}: ${(err as Error).message}`,
+        `cannot start beacon: --listen ${formatHostPort(listen)}: ${bindReason(err)}`,
       );
     }
     const stops: (() => Promise<void>)[] = [() => beacon.close()];
@@ -142,7 +131,12 @@ export const beaconCommand: Command = {
           beaconHttpApp(beacon, startedAt, { bound: http.host, names: httpHosts }).fetch,
           { hostname: http.host, port: http.port },
           log,
-        )
+        ).catch((err) => {
+          throw new CliError(
+            "internal",
+            `cannot start beacon: --http ${formatHostPort(http)}: ${bindReason(err)}`,
+          );
+        })
         : undefined;
       if (endpoint) stops.unshift(() => endpoint.close());
       const data = {
@@ -188,11 +182,6 @@ function hostPortFlag(text: string, what: string): HostPort {
   } catch (err) {
     throw new CliError("invalid_argument", (err as Error).message);
   }
-}
-
-function logLevel(level: string) {
-  if (level === "debug" || level === "info" || level === "warn" || level === "error") return level;
-  throw new CliError("invalid_argument", `unknown --log-level "${level}"`);
 }
 
 async function readSecret(path: string): Promise<string> {

@@ -7,7 +7,7 @@
 import type { Command } from "./command.ts";
 import { parseArgs } from "./args.ts";
 import { CliError, printResult } from "./output.ts";
-import { resolveTarget, timeoutFlag, withDaemon } from "./client.ts";
+import { dialPeer, resolveTarget, timeoutFlag, withDaemon } from "./client.ts";
 import { Progress } from "./progress.ts";
 import { PORT_ECHO } from "../lib/protocol/ports.ts";
 
@@ -19,7 +19,7 @@ export const benchCommand: Command = {
   name: "bench",
   summary: "Measure stream throughput through a node's echo port",
   usage: [
-    "pilot bench <address|node_id|hostname> [size_mb] [--timeout DURATION] [--json]",
+    "pilot bench <address|node_id|hostname> [size_mb] [--timeout DURATION] [--socket PATH] [--json]",
     "",
     "Sends size_mb MiB (default 1, fractions allowed) to port 7 and reads the echo back.",
     "Output keys: target, sent_bytes, recv_bytes, send_duration_ms, total_duration_ms, send_mbps, total_mbps (MiB/s).",
@@ -37,7 +37,7 @@ export const benchCommand: Command = {
     const timeoutMs = timeoutFlag(args, 120_000);
     return await withDaemon(args, async (client) => {
       const addr = await resolveTarget(client, target);
-      const conn = await client.dial(addr, PORT_ECHO, { timeoutMs: Math.min(timeoutMs, 60_000) });
+      const conn = await dialPeer(client, addr, PORT_ECHO, Math.min(timeoutMs, 60_000));
       const signal = AbortSignal.timeout(timeoutMs);
       const progress = new Progress(`bench ${addr}`, total, !out.json);
       const start = performance.now();

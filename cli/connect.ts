@@ -6,7 +6,7 @@
 import type { Command } from "./command.ts";
 import { intFlag, parseArgs, type ParsedArgs, portArg } from "./args.ts";
 import { CliError, type Output, printResult } from "./output.ts";
-import { resolveTarget, timeoutFlag, withDaemon } from "./client.ts";
+import { dialPeer, resolveTarget, timeoutFlag, withDaemon } from "./client.ts";
 import { fromUtf8, utf8 } from "../lib/bytes.ts";
 import { PORT_STDIO } from "../lib/protocol/ports.ts";
 import { STDIO_REPLY_LIMIT } from "../lib/sdk/services/stdio.ts";
@@ -18,7 +18,7 @@ export const connectCommand: Command = {
   name: "connect",
   summary: "Dial a port, send a message and print the reply",
   usage: [
-    "pilot connect <address|node_id|hostname> [port] [--message TEXT] [--timeout DURATION] [--json]",
+    "pilot connect <address|node_id|hostname> [port] [--message TEXT] [--timeout DURATION] [--socket PATH] [--json]",
     "",
     "Default port 1000. Without --message the text comes from standard input.",
     "Output keys: target, port, sent, response.",
@@ -56,9 +56,7 @@ export async function sendOneMessage(
 ): Promise<number> {
   return await withDaemon(args, async (client) => {
     const addr = await resolveTarget(client, target);
-    const conn = await client.dial(addr, port, { timeoutMs }).catch((err) => {
-      throw new CliError("connection_failed", err instanceof Error ? err.message : String(err));
-    });
+    const conn = await dialPeer(client, addr, port, timeoutMs);
     try {
       await conn.write(utf8(message), { timeoutMs });
       let response = "";
@@ -83,7 +81,7 @@ export const listenCommand: Command = {
   name: "listen",
   summary: "Print datagrams arriving for a port",
   usage: [
-    "pilot listen <port> [--count N] [--timeout DURATION] [--json]",
+    "pilot listen <port> [--count N] [--timeout DURATION] [--socket PATH] [--json]",
     "",
     "Prints datagrams whose destination port is <port>. With --count, stops after N and prints",
     "them together (keys: messages [{src_addr, src_port, data, bytes}], timeout); without it,",

@@ -13,9 +13,8 @@ import {
   resolveConfig,
 } from "../lib/daemon/config.ts";
 import { parseHostPort } from "../lib/net/hostport.ts";
-import { parseHostNames } from "../lib/http/host_check.ts";
 import { defaultStateDir } from "../lib/crypto/identity.ts";
-import { isLogLevel, Logger } from "../lib/log.ts";
+import { httpFlag, httpHostsFlag, SERVER_FLAGS, serverFlagsUsage, serverLogger } from "./server_flags.ts";
 import type { FaultOptions } from "../lib/tunnel/faults.ts";
 
 const USAGE = `pilot daemon [flags]
@@ -33,9 +32,6 @@ and answers health checks over HTTP. Stops cleanly on SIGINT/SIGTERM.
   --endpoint HOST:PORT    fixed public endpoint to register (no discovery through the beacon)
   --force-relay           send every dial through the beacon's relay (testing, benchmarks; set it
                           on both nodes, or the other side's probes find the direct path)
-  --http HOST:PORT|off    health/status/metrics endpoint (default 127.0.0.1:7380)
-  --http-host NAME,...    extra names --http answers to (Host header); loopback names and the
-                          bound address always, anything else gets 421
   --hostname NAME         hostname to register
   --public                accept connections from any node and publish the endpoint
   --encrypt=false         send plaintext PILT frames (default: encrypted)
@@ -53,7 +49,7 @@ and answers health checks over HTTP. Stops cleanly on SIGINT/SIGTERM.
   --networks 1,2,3        networks to join at start (signed join: open networks accept; failures logged)
   --fault-drop F, --fault-duplicate F, --fault-reorder F, --fault-seed N
                           inject faults into outgoing datagrams (testing)
-  --log-level LEVEL       debug, info, warn (default), error`;
+${serverFlagsUsage("health/status/metrics; default 127.0.0.1:7380")}`;
 
 export const daemonCommand: Command = {
   name: "daemon",
@@ -68,8 +64,6 @@ export const daemonCommand: Command = {
     beacon: "string",
     endpoint: "string",
     "force-relay": "boolean",
-    http: "string",
-    "http-host": "string",
     hostname: "string",
     public: "boolean",
     encrypt: "boolean",
@@ -89,7 +83,7 @@ export const daemonCommand: Command = {
     "fault-duplicate": "string",
     "fault-reorder": "string",
     "fault-seed": "string",
-    "log-level": "string",
+    ...SERVER_FLAGS,
   },
   async run(argv, out) {
     const args = parseArgs(argv, this.flags);
@@ -97,14 +91,7 @@ export const daemonCommand: Command = {
       throw new CliError("invalid_argument", `unexpected argument "${args.positionals[0]}"`);
     }
     const config = daemonConfigFromArgs(args, argv);
-    const level = args.strings.get("log-level");
-    if (level !== undefined && !isLogLevel(level)) {
-      throw new CliError("invalid_argument", `unknown --log-level "${level}"`);
-    }
-    const daemon = await Daemon.start(
-      config,
-      new Logger("daemon", level && isLogLevel(level) ? level : undefined),
-    );
+    const daemon = await Daemon.start(config, serverLogger(args, "daemon"));
     const data = {
       node_id: daemon.nodeId,
       address: daemon.address.toString(),
@@ -126,7 +113,7 @@ export const daemonCommand: Command = {
 /** Builds the daemon configuration from parsed flags. */
 export function daemonConfigFromArgs(args: ParsedArgs, argv: readonly string[]): DaemonConfig {
   const s = args.strings;
-  const httpText = s.get("http");
+  const http = httpFlag(args);
   const faults = faultOptions(args);
   try {
     return resolveConfig(
@@ -139,10 +126,8 @@ export function daemonConfigFromArgs(args: ParsedArgs, argv: readonly string[]):
         beacon: s.get("beacon"),
         endpoint: s.get("endpoint"),
         forceRelay: args.booleans.has("force-relay") || undefined,
-        ...(httpText === undefined
-          ? {}
-          : { http: httpText === "off" ? null : parseHostPort(httpText, "--http") }),
-        httpHosts: parseHostNames(s.get("http-host") ?? "", "--http-host"),
+        ...(http === undefined ? {} : { http }),
+        httpHosts: httpHostsFlag(args),
         hostname: s.get("hostname"),
         public: args.booleans.has("public"),
         // --encrypt defaults to on; only an explicit --encrypt=false turns it off.

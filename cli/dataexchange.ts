@@ -31,7 +31,7 @@ export const sendMessageCommand: Command = {
   name: "send-message",
   summary: "Send a text, JSON or binary message to a node's inbox (port 1001)",
   usage: [
-    "pilot send-message <address|node_id|hostname> --data TEXT [--type text|json|binary] [--timeout DURATION] [--json]",
+    "pilot send-message <address|node_id|hostname> --data TEXT [--type text|json|binary] [--timeout DURATION] [--socket PATH] [--json]",
     "",
     "The receiving daemon stores the message in its inbox (see `pilot inbox`) and acknowledges it.",
     "Output keys: target, type, bytes, ack.",
@@ -67,7 +67,7 @@ export const sendFileCommand: Command = {
   name: "send-file",
   summary: "Send a file to a node's received directory (port 1001)",
   usage: [
-    "pilot send-file <address|node_id|hostname> <path> [--timeout DURATION] [--json]",
+    "pilot send-file <address|node_id|hostname> <path> [--timeout DURATION] [--socket PATH] [--json]",
     "",
     `The file travels under its base name, in one frame (at most ${MAX_FILE_BYTES} bytes). The`,
     "receiving daemon stores it (see `pilot received`) and acknowledges it.",

@@ -40,7 +40,7 @@ export const subscribeCommand: Command = {
   name: "subscribe",
   summary: "Subscribe to a topic on a node's event stream (port 1002; * for all)",
   usage: [
-    "pilot subscribe <address|node_id|hostname> <topic> [--count N] [--timeout DURATION] [--json]",
+    "pilot subscribe <address|node_id|hostname> <topic> [--count N] [--timeout DURATION] [--socket PATH] [--json]",
     "",
     "Without --count, prints each event until interrupted or --timeout (`[topic] payload`, or one",
     "JSON object {topic, data, bytes} per line under --json). With --count, stops after N events",
@@ -107,7 +107,7 @@ export const publishCommand: Command = {
   name: "publish",
   summary: "Publish an event to a topic on a node's event stream (port 1002)",
   usage: [
-    "pilot publish <address|node_id|hostname> <topic> --data TEXT [--json]",
+    "pilot publish <address|node_id|hostname> <topic> --data TEXT [--socket PATH] [--json]",
     "",
     "Every other subscriber of the topic (and of *) on that node receives the event.",
     "Output keys: target, topic, bytes.",

@@ -2,22 +2,27 @@
 import type { Command } from "./command.ts";
 import { parseArgs } from "./args.ts";
 import { CliError, printResult } from "./output.ts";
-import { defaultStateDir, IdentityError, loadOrCreateIdentity } from "../lib/crypto/mod.ts";
+import { IdentityError, loadOrCreateIdentity } from "../lib/crypto/mod.ts";
+import { nodeStateDir, STATE_FLAG_USAGE } from "./client.ts";
 import { toBase64 } from "../lib/bytes.ts";
 
 export const identityCommand: Command = {
   name: "identity",
   summary: "Create or show this node's Ed25519 identity (kept in the state directory)",
   usage: [
-    "pilot identity [--state DIR] [--json]",
+    "pilot identity [--socket PATH] [--state DIR] [--json]",
     "",
-    "Loads DIR/identity.json (default ~/.pilot), creating it with mode 0600 on first use.",
+    "Loads <state>/identity.json, creating it with mode 0600 on first use.",
+    STATE_FLAG_USAGE,
     "A corrupt or unreadable identity file is an error; it is never replaced.",
   ].join("\n"),
-  flags: { state: "string" },
+  flags: { socket: "string", state: "string" },
   async run(argv, out) {
     const args = parseArgs(argv, this.flags);
-    const dir = args.strings.get("state") ?? defaultStateDir();
+    if (args.positionals.length) {
+      throw new CliError("invalid_argument", `unexpected argument "${args.positionals[0]}"`);
+    }
+    const dir = await nodeStateDir(args);
     try {
       const id = await loadOrCreateIdentity(dir);
       const data = { path: id.path, public_key: toBase64(id.publicKey), created: id.created };

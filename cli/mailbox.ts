@@ -1,19 +1,25 @@
 /**
  * `pilot inbox` and `pilot received`: list or clear what this node's daemon stored from data
- * exchange (cli.md §4.10). Local only: they read `<state>/inbox` and `<state>/received`
- * (state directory from `--state`, default ~/.pilot, the daemon's default too).
+ * exchange (cli.md §4.10). They read `<state>/inbox` and `<state>/received` directly, with the
+ * state directory found as every command finds it ({@link nodeStateDir}).
  */
 import type { Command } from "./command.ts";
 import { parseArgs, type ParsedArgs } from "./args.ts";
 import { CliError, printResult } from "./output.ts";
-import { defaultStateDir } from "../lib/crypto/identity.ts";
+import { nodeStateDir, STATE_FLAG_USAGE } from "./client.ts";
 import { Mailbox, MailboxMissingError } from "../lib/services/dataexchange/mailbox.ts";
 
 /** Characters of a message shown in the text listing. */
 const PREVIEW_CHARS = 80;
 
-function mailbox(args: ParsedArgs): Mailbox {
-  return new Mailbox(args.strings.get("state") ?? defaultStateDir());
+async function mailbox(args: ParsedArgs): Promise<Mailbox> {
+  return new Mailbox(await nodeStateDir(args));
+}
+
+function noArguments(args: ParsedArgs): void {
+  if (args.positionals.length) {
+    throw new CliError("invalid_argument", `unexpected argument "${args.positionals[0]}"`);
+  }
 }
 
 async function clear(run: () => Promise<number>, empty: string): Promise<number> {
@@ -30,15 +36,17 @@ export const inboxCommand: Command = {
   name: "inbox",
   summary: "List (or --clear) messages received over data exchange",
   usage: [
-    "pilot inbox [--clear] [--state DIR] [--json]",
+    "pilot inbox [--clear] [--socket PATH] [--state DIR] [--json]",
     "",
     "Messages sent to this node with `pilot send-message`, as stored by its daemon in <state>/inbox.",
+    STATE_FLAG_USAGE,
     "Output keys: messages [{type, from, data, bytes, received_at}], total, dir; with --clear: cleared.",
   ].join("\n"),
-  flags: { state: "string", clear: "boolean" },
+  flags: { socket: "string", state: "string", clear: "boolean" },
   async run(argv, out) {
     const args = parseArgs(argv, this.flags);
-    const box = mailbox(args);
+    noArguments(args);
+    const box = await mailbox(args);
     if (args.booleans.has("clear")) {
       const cleared = await clear(() => box.clearMessages(), "inbox is empty");
       printResult(out, { cleared }, `cleared ${cleared} message(s)`);
@@ -71,15 +79,17 @@ export const receivedCommand: Command = {
   name: "received",
   summary: "List (or --clear) files received over data exchange",
   usage: [
-    "pilot received [--clear] [--state DIR] [--json]",
+    "pilot received [--clear] [--socket PATH] [--state DIR] [--json]",
     "",
     "Files sent to this node with `pilot send-file`, as stored by its daemon in <state>/received.",
+    STATE_FLAG_USAGE,
     "Output keys: files [{name, bytes, modified, path}], total, dir; with --clear: cleared.",
   ].join("\n"),
-  flags: { state: "string", clear: "boolean" },
+  flags: { socket: "string", state: "string", clear: "boolean" },
   async run(argv, out) {
     const args = parseArgs(argv, this.flags);
-    const box = mailbox(args);
+    noArguments(args);
+    const box = await mailbox(args);
     if (args.booleans.has("clear")) {
       const cleared = await clear(() => box.clearFiles(), "no received files");
       printResult(out, { cleared }, `cleared ${cleared} received file(s)`);

@@ -1,10 +1,10 @@
 /** Dispatches `pilot <command> …` and renders help, usage errors and exit codes. */
 import { COMMANDS } from "./commands.ts";
 import type { Command } from "./command.ts";
-import { CliError, type Output, printError, processOutput } from "./output.ts";
+import { CliError, EXIT_USAGE, type Output, printError, processOutput } from "./output.ts";
+import { checkLogEnv } from "../lib/log.ts";
 
-/** Exit status for a usage screen (no or unknown command), as the reference CLI uses. */
-export const EXIT_USAGE = 2;
+export { EXIT_USAGE };
 
 export function helpText(commands: readonly Command[] = COMMANDS): string {
   const width = Math.max(...commands.map((c) => c.name.length));
@@ -18,6 +18,7 @@ export function helpText(commands: readonly Command[] = COMMANDS): string {
     ...lines,
     "",
     "Run `pilot <command> --help` for a command's flags. Logs: PILOT_LOG=debug|info|warn|error.",
+    "Exit status: 0 ok, 1 failure (health: degraded), 2 health: down, 64 usage error.",
   ].join("\n");
 }
 
@@ -50,6 +51,11 @@ export async function runCli(args: string[], out?: Output): Promise<number> {
     return 0;
   }
   try {
+    try {
+      checkLogEnv();
+    } catch (err) {
+      throw new CliError("invalid_argument", (err as Error).message);
+    }
     return await command.run(argv, output);
   } catch (err) {
     return printError(output, err);

@@ -1,7 +1,8 @@
 /**
  * Command output in the reference pilotctl's envelope: with `--json`, success is one
  * line `{"status":"ok","data":…}` on stdout and an error is one line
- * `{"status":"error","code":…,"message":…[,"hint":…]}` on stderr with exit status 1.
+ * `{"status":"error","code":…,"message":…[,"hint":…]}` on stderr with exit status 1
+ * (64 for a usage error).
  * Without `--json`, humans get text on stdout and `error: …` on stderr.
  */
 import { PilotError } from "../lib/errors.ts";
@@ -21,10 +22,20 @@ export type ErrorCode =
   | "internal_error"
   | "unavailable";
 
-/** An error a command reports to the user with a stable code and an optional hint. */
+/** Exit status of a usage error: unknown command, unknown or malformed flag, missing argument (EX_USAGE). */
+export const EXIT_USAGE = 64;
+/** Exit status of every other failure (health alone also uses 2 for "down"). */
+export const EXIT_FAILURE = 1;
+
+/**
+ * An error a command reports to the user with a stable code and an optional hint. An
+ * `invalid_argument` error is a usage error and exits {@link EXIT_USAGE}; others exit 1.
+ */
 export class CliError extends PilotError {
-  constructor(readonly code: ErrorCode, message: string, readonly hint?: string, readonly exitCode = 1) {
+  readonly exitCode: number;
+  constructor(readonly code: ErrorCode, message: string, readonly hint?: string, exitCode?: number) {
     super(message);
+    this.exitCode = exitCode ?? (code === "invalid_argument" ? EXIT_USAGE : EXIT_FAILURE);
   }
 }
 

@@ -6,7 +6,7 @@
 import type { Command } from "./command.ts";
 import { intFlag, parseArgs, parseDuration } from "./args.ts";
 import { CliError, printResult } from "./output.ts";
-import { resolveTarget, timeoutFlag, withDaemon } from "./client.ts";
+import { dialPeer, resolveTarget, timeoutFlag, withDaemon } from "./client.ts";
 import { PORT_ECHO } from "../lib/protocol/ports.ts";
 import { utf8 } from "../lib/bytes.ts";
 import type { PilotClient } from "../lib/sdk/mod.ts";
@@ -24,7 +24,7 @@ export const pingCommand: Command = {
   name: "ping",
   summary: "Measure round trips to a node's echo port",
   usage: [
-    "pilot ping <address|node_id|hostname> [--count N] [--interval DURATION] [--timeout DURATION] [--json]",
+    "pilot ping <address|node_id|hostname> [--count N] [--interval DURATION] [--timeout DURATION] [--socket PATH] [--json]",
     "",
     "Each probe dials port 7, sends ping-<seq>, waits for the echo and closes.",
     "Defaults: --count 4, --interval 1s, --timeout 30s (for the whole run).",
@@ -86,7 +86,7 @@ async function probe(
   const payload = utf8(`ping-${seq}`);
   const start = performance.now();
   try {
-    const conn = await client.dial(addr, PORT_ECHO, { timeoutMs });
+    const conn = await dialPeer(client, addr, PORT_ECHO, timeoutMs);
     try {
       const echoStart = performance.now();
       await conn.write(payload, { timeoutMs });

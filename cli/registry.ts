@@ -7,7 +7,7 @@ import { stopSignals } from "./signals.ts";
 import type { Command } from "./command.ts";
 import { intFlag, parseArgs, parseDuration } from "./args.ts";
 import { CliError, printResult } from "./output.ts";
-import { Logger } from "../lib/log.ts";
+import { httpFlag, httpHostsFlag, SERVER_FLAGS, serverFlagsUsage, serverLogger } from "./server_flags.ts";
 import { parseHostPort } from "../lib/net/hostport.ts";
 import { parseRateLimits } from "../lib/registry/ratelimit.ts";
 import type { CompatMode } from "../lib/registry/ops/mod.ts";
@@ -19,7 +19,6 @@ import {
   DEFAULT_MAX_CONNECTIONS,
   DEFAULT_MAX_CONNECTIONS_PER_SOURCE,
 } from "../lib/registry/server.ts";
-import { parseHostNames } from "../lib/http/host_check.ts";
 
 /** Default listen address: loopback, so exposing the registry is a deliberate choice. */
 export const DEFAULT_REGISTRY_LISTEN = "127.0.0.1:9000";
@@ -50,11 +49,11 @@ export const registryCommand: Command = {
   summary: "Run the registry (the network's directory service)",
   usage: [
     "pilot registry [--listen HOST:PORT] [--state DIR | --memory] [--tls-cert F --tls-key F]",
-    "               [--admin-token T | --admin-token-file F] [--compat strict|reference] [--http HOST:PORT]",
+    "               [--admin-token T | --admin-token-file F] [--compat strict|reference] [--http HOST:PORT|off]",
     "               [--rate-limit CAT=N,...|off] [--rate-by ip|connection] [--max-connections N]",
     "               [--max-connections-per-source N] [--idle-timeout D] [--frame-timeout D]",
     "               [--http-host NAME,...] [--stale-after D] [--reap-interval D] [--dormant-retention D]",
-    "               [--snapshot-every N] [--json]",
+    "               [--snapshot-every N] [--log-level L] [--log-format text|json] [--json]",
     "",
     `  --listen          TCP address to serve on (default ${DEFAULT_REGISTRY_LISTEN})`,
     "  --state           state directory (default ~/.pilot/registry); --memory keeps nothing on disk",
@@ -62,7 +61,6 @@ export const registryCommand: Command = {
     "  --admin-token     global admin token (or --admin-token-file, or PILOT_ADMIN_TOKEN); none = admin ops off",
     "  --compat          strict (default): only signed, fresh requests; reference: also accept what",
     "                    reference daemons and pilotctl send (unsigned registration, static signatures)",
-    "  --http            serve /healthz and /metrics on this address",
     "  --rate-limit      requests per minute per source: register, resolve, query, heartbeat, write, read",
     "                    (defaults 10,100,500,50,600,1200; 0 = unlimited; 'off' disables all)",
     "  --rate-by         ip (default) or connection",
@@ -70,11 +68,10 @@ export const registryCommand: Command = {
     "                    IP address (default 256); over either, a connection is refused at once",
     "  --idle-timeout    close a connection with no request for this long (default 5m)",
     "  --frame-timeout   a request must arrive whole within this long of its first byte (default 30s)",
-    "  --http-host       extra names the --http endpoint answers to (Host header); loopback names and",
-    "                    the bound address are always accepted, anything else gets 421",
     "  --stale-after     nodes silent this long are reaped (default 3m); they stay dormant, keeping id,",
     "                    hostname, tags and memberships, for --dormant-retention (default 720h), then are purged",
     "  --snapshot-every  write a snapshot (and drop older log segments) after this many events (default 100000)",
+    serverFlagsUsage("/healthz and /metrics; default off"),
   ].join("\n"),
   flags: {
     listen: "string",
@@ -85,18 +82,17 @@ export const registryCommand: Command = {
     "admin-token": "string",
     "admin-token-file": "string",
     compat: "string",
-    http: "string",
     "rate-limit": "string",
     "rate-by": "string",
     "max-connections": "string",
     "max-connections-per-source": "string",
     "frame-timeout": "string",
-    "http-host": "string",
     "idle-timeout": "string",
     "stale-after": "string",
     "reap-interval": "string",
     "dormant-retention": "string",
     "snapshot-every": "string",
+    ...SERVER_FLAGS,
   },
   async run(argv, out) {
     const args = parseArgs(argv, this.flags);
@@ -108,20 +104,12 @@ export const registryCommand: Command = {
     try {
       const l = parseHostPort(args.strings.get("listen") ?? DEFAULT_REGISTRY_LISTEN, "--listen");
       listen = { hostname: l.host, port: l.port };
-      const h = args.strings.get("http");
-      if (h !== undefined) {
-        const hp = parseHostPort(h, "--http");
-        http = { hostname: hp.host, port: hp.port };
-      }
+      const hp = httpFlag(args);
+      if (hp) http = { hostname: hp.host, port: hp.port };
     } catch (err) {
       throw new CliError("invalid_argument", (err as Error).message);
     }
-    let httpHosts: string[];
-    try {
-      httpHosts = parseHostNames(args.strings.get("http-host") ?? "", "--http-host");
-    } catch (err) {
-      throw new CliError("invalid_argument", (err as Error).message);
-    }
+    const httpHosts = httpHostsFlag(args);
     const compat = (args.strings.get("compat") ?? "strict") as CompatMode;
     if (compat !== "strict" && compat !== "reference") {
       throw new CliError("invalid_argument", `--compat must be strict or reference, not "${compat}"`);
@@ -149,7 +137,7 @@ export const registryCommand: Command = {
       (tokenFile ? await readSecret(tokenFile, "admin token file") : Deno.env.get("PILOT_ADMIN_TOKEN") ?? "");
     const dir = args.booleans.has("memory") ? null : args.strings.get("state") ?? defaultStateDir();
 
-    const log = new Logger("registry");
+    const log = serverLogger(args, "registry");
     let fatal: ((err: Error) => void) | null = null;
     const failed = new Promise<Error>((resolve) => fatal = resolve);
     let service: RegistryService;

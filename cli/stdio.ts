@@ -21,7 +21,7 @@ export const sendCommand: Command = {
   name: "send",
   summary: "Send one message to a port and print the reply",
   usage: [
-    "pilot send <address|node_id|hostname> <port> --data TEXT [--timeout DURATION] [--json]",
+    "pilot send <address|node_id|hostname> <port> --data TEXT [--timeout DURATION] [--socket PATH] [--json]",
     "",
     "Same as `pilot connect <target> <port> --message TEXT`. Output keys: target, port, sent, response.",
   ].join("\n"),
@@ -43,7 +43,7 @@ export const recvCommand: Command = {
   name: "recv",
   summary: "Accept connections on a port and print one message from each",
   usage: [
-    "pilot recv <port> [--count N=1] [--timeout DURATION=30s] [--json]",
+    "pilot recv <port> [--count N=1] [--timeout DURATION=30s] [--socket PATH] [--json]",
     "",
     `Binds <port>; for each of N connections reads one message (up to ${STDIO_REPLY_LIMIT} bytes) and closes it.`,
     "Output keys: messages [{seq, port, data, bytes} or {seq, port, error}], timeout.",

@@ -7,8 +7,15 @@
 import type { Command } from "./command.ts";
 import { parseArgs, type ParsedArgs } from "./args.ts";
 import { CliError, printResult } from "./output.ts";
-import { connectDaemon, resolveTarget, timeoutFlag, toCliError, withDaemon } from "./client.ts";
-import { defaultStateDir } from "../lib/crypto/identity.ts";
+import {
+  connectDaemon,
+  nodeStateDir,
+  resolveTarget,
+  STATE_FLAG_USAGE,
+  timeoutFlag,
+  toCliError,
+  withDaemon,
+} from "./client.ts";
 import type { PilotClient } from "../lib/sdk/mod.ts";
 import type { Address } from "../lib/protocol/address.ts";
 import { TaskClient, TaskError } from "../lib/sdk/services/tasks.ts";
@@ -33,7 +40,8 @@ const USAGE = `pilot task <subcommand> [flags]
   list [--type received|submitted]          list task files
   queue                                     list accepted tasks waiting to run
 
-Common flags: --state DIR (default ~/.pilot), --socket PATH, --timeout DURATION (default 30s).
+Common flags: --socket PATH, --state DIR, --timeout DURATION (default 30s).
+${STATE_FLAG_USAGE}
 Output keys (--json): see the reference pilotctl's task commands.`;
 
 /** `pilot task <subcommand>`: the reference's task workflow on both the submitter and the worker side. */
@@ -64,7 +72,7 @@ export const taskCommand: Command = {
         }`,
       );
     }
-    const session = new TaskSession(args);
+    const session = new TaskSession(args, await nodeStateDir(args));
     try {
       const [data, text] = await runSubcommand(sub as typeof SUBCOMMANDS[number], rest, args, session);
       printResult(out, data, text);
@@ -114,10 +122,10 @@ class TaskSession {
   #client?: Promise<PilotClient>;
   #self?: string;
 
-  constructor(readonly args: ParsedArgs) {
+  constructor(readonly args: ParsedArgs, stateDir: string) {
     const timeoutMs = timeoutFlag(args, 30_000);
     this.tasks = new TaskClient({
-      store: new TaskStore(args.strings.get("state") ?? defaultStateDir()),
+      store: new TaskStore(stateDir),
       timeoutMs,
       dial: async (addr, port) => (await this.daemon()).dial(addr, port, { timeoutMs }),
     });

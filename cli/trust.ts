@@ -10,6 +10,7 @@ import { CliError, printResult } from "./output.ts";
 import { resolveTarget, timeoutFlag, withDaemon } from "./client.ts";
 import { AddressError, parseAddressOrNodeId } from "../lib/protocol/address.ts";
 import type { CallOptions, PendingHandshake, PilotClient, TrustedPeer } from "../lib/sdk/mod.ts";
+import { DEFAULT_HEARTBEAT_MS } from "../lib/daemon/config.ts";
 
 /** How long a handshake request may take: the daemon dials the peer, then tries the registry. */
 const HANDSHAKE_TIMEOUT_MS = 45_000;
@@ -58,10 +59,30 @@ export const handshakeCommand: Command = {
       return await client.handshake(addr.node, rest(args), { timeoutMs });
     });
     const node = "node_id" in reply ? reply.node_id : 0;
-    printResult(out, reply, `handshake request sent to node ${node}`);
+    const via = "via" in reply ? reply.via : undefined;
+    printResult(out, reply, handshakeText(node, via));
     return 0;
   },
 };
+
+/** What happened to a trust request, and what the user waits for. */
+function handshakeText(node: number, via: string | undefined): string {
+  switch (via) {
+    case "direct":
+      return `handshake request sent to node ${node} directly; it is pending there until its operator ` +
+        "approves it (`pilot approve <this node's id>`)";
+    case "relay":
+      return `node ${node} was not reachable directly, so the request went through the registry relay: ` +
+        `node ${node} sees it at its next registry heartbeat (within ${DEFAULT_HEARTBEAT_MS / 1000} s ` +
+        "with the default --heartbeat), then its operator approves it";
+    case "mutual":
+      return `node ${node} had asked too: both nodes now trust each other`;
+    case "trusted":
+      return `node ${node} is already trusted; nothing sent`;
+    default:
+      return `handshake request sent to node ${node}`;
+  }
+}
 
 /**
  * A command whose one argument is a node id and whose work is one daemon call: approve, reject
@@ -95,7 +116,19 @@ export const approveCommand: Command = nodeIdCommand(
     usage: "pilot approve <node_id> [--socket PATH] [--json]",
   },
   "approved node",
-  (c, node, _args, options) => c.approveHandshake(node, options),
+  async (c, node, _args, options) => {
+    // The daemon treats approving a node with nothing pending as success (ipc.md §5.1); a user
+    // who typed the wrong id must hear about it.
+    const pending = await c.pendingHandshakes(options);
+    if (!pending.some((p) => p.node_id === node)) {
+      throw new CliError(
+        "not_found",
+        `nothing is pending from node ${node}: no trust request from it waits for approval`,
+        "`pilot pending` lists the requests; the other node asks with `pilot handshake <your node id>`",
+      );
+    }
+    return await c.approveHandshake(node, options);
+  },
 );
 
 export const rejectCommand: Command = nodeIdCommand(

@@ -4,12 +4,12 @@
  * second node. Runs until SIGINT/SIGTERM.
  */
 import { waitForStopSignal } from "./signals.ts";
+import { configuredWebhook } from "./webhook.ts";
 import { join } from "node:path";
 import type { Command } from "./command.ts";
 import { parseArgs } from "./args.ts";
 import { CliError, printResult } from "./output.ts";
-import { isLogLevel, Logger } from "../lib/log.ts";
-import { type HostPort, parseHostPort } from "../lib/net/hostport.ts";
+import { httpFlag, SERVER_FLAGS, serverFlagsUsage, serverLogger } from "./server_flags.ts";
 import { defaultStateDir } from "../lib/crypto/identity.ts";
 import { type LocalNetwork, startLocalNetwork, UP_STATE_DIR_NAME } from "../lib/daemon/up.ts";
 
@@ -22,9 +22,8 @@ and the command that joins a second node. Stop with Ctrl-C.
   --state DIR         state directory (default ~/.pilot/${UP_STATE_DIR_NAME}); the node keeps its address across runs
   --host IP           address to bind everything to (default 127.0.0.1)
   --socket PATH       IPC socket (default /tmp/pilot.sock, or <state>/pilot.sock when that one is taken)
-  --http HOST:PORT    status endpoint (default 127.0.0.1:7380, or a free port when taken); off to disable
   --private           require trust for incoming connections (default: any node of this network)
-  --log-level LEVEL   debug, info, warn (default), error`;
+${serverFlagsUsage("status page; default 127.0.0.1:7380, or a free port when taken")}`;
 
 export const upCommand: Command = {
   name: "up",
@@ -34,9 +33,8 @@ export const upCommand: Command = {
     state: "string",
     host: "string",
     socket: "string",
-    http: "string",
     private: "boolean",
-    "log-level": "string",
+    ...SERVER_FLAGS,
   },
   async run(argv, out) {
     const args = parseArgs(argv, this.flags);
@@ -44,21 +42,8 @@ export const upCommand: Command = {
       throw new CliError("invalid_argument", `unexpected argument "${args.positionals[0]}"`);
     }
     const s = args.strings;
-    const level = s.get("log-level");
-    if (level !== undefined && !isLogLevel(level)) {
-      throw new CliError("invalid_argument", `unknown --log-level "${level}"`);
-    }
-    let http: HostPort | null | undefined;
-    const httpText = s.get("http");
-    try {
-      http = httpText === undefined
-        ? undefined
-        : httpText === "off"
-        ? null
-        : parseHostPort(httpText, "--http");
-    } catch (err) {
-      throw new CliError("invalid_argument", (err as Error).message);
-    }
+    const http = httpFlag(args, s.get("host"));
+    const log = serverLogger(args, "up");
     const stateDir = s.get("state") ?? join(defaultStateDir(), UP_STATE_DIR_NAME);
     let net: LocalNetwork;
     try {
@@ -68,7 +53,8 @@ export const upCommand: Command = {
         socketPath: s.get("socket"),
         http,
         public: !args.booleans.has("private"),
-        log: new Logger("up", level && isLogLevel(level) ? level : undefined),
+        webhook: configuredWebhook(stateDir),
+        log,
       });
     } catch (err) {
       throw new CliError("internal", `pilot up failed: ${err instanceof Error ? err.message : err}`);

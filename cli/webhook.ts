@@ -7,8 +7,7 @@ import { join } from "node:path";
 import type { Command } from "./command.ts";
 import { parseArgs, type ParsedArgs } from "./args.ts";
 import { CliError, printResult } from "./output.ts";
-import { connectDaemon } from "./client.ts";
-import { defaultStateDir } from "../lib/crypto/identity.ts";
+import { connectDaemon, nodeStateDir, STATE_FLAG_USAGE } from "./client.ts";
 
 /** The CLI configuration file inside the state directory. */
 export const CONFIG_FILE = "config.json";
@@ -29,6 +28,7 @@ function webhookCommand(set: boolean): Command {
       set
         ? "Saves the URL (http:// or https://) in <state>/config.json and applies it to the running daemon."
         : "Removes the URL from <state>/config.json and disables webhooks on the running daemon.",
+      STATE_FLAG_USAGE,
       "Output keys: webhook, applied (false when the daemon was not reachable).",
     ].join("\n"),
     flags: { socket: "string", state: "string" },
@@ -44,7 +44,7 @@ function webhookCommand(set: boolean): Command {
           "usage: pilot set-webhook <url> (the URL must start with http:// or https://)",
         );
       }
-      await saveWebhook(stateDir(args), url);
+      await saveWebhook(await nodeStateDir(args), url);
       const applied = await apply(args, url);
       printResult(
         out,
@@ -66,10 +66,6 @@ export function configuredWebhook(stateDir: string): string | undefined {
   } catch {
     return undefined;
   }
-}
-
-function stateDir(args: ParsedArgs): string {
-  return args.strings.get("state") ?? defaultStateDir();
 }
 
 async function saveWebhook(dir: string, url: string): Promise<void> {

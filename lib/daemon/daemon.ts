@@ -4,6 +4,8 @@
  * session layer (streams, datagrams, ping), the IPC socket and the HTTP endpoint, and
  * wires a packet's path: udp → tunnel → session manager → port → IPC client.
  */
+import { resolve } from "node:path";
+import { BindError } from "../net/bind_error.ts";
 import { Logger } from "../log.ts";
 import { PilotError } from "../errors.ts";
 import { toBase64 } from "../bytes.ts";
@@ -43,6 +45,9 @@ import { advertisedEndpoint, beaconAddress, natOptions, NatTraversal } from "./n
 
 /** Start-up failed (registry unreachable, socket in use, bad identity...). */
 export class DaemonStartError extends PilotError {}
+
+/** How long a failed start waits for the registry to confirm the deregistration. */
+const DEREGISTER_ON_FAILURE_MS = 2_000;
 
 /** Delay between registration attempts while starting. */
 const REGISTER_RETRY_MS = 500;
@@ -247,22 +252,39 @@ export class Daemon {
       });
     } catch (err) {
       registry.close();
-      throw err; // as it came: `pilot up` recognises a port in use and falls back
+      throw bindError("--listen", formatHostPort(config.listen), err);
     }
     const nat = new NatTraversal(tunnel, natOptions(config), log.child("nat"));
+    let daemon: Daemon | undefined;
     try {
       await nat.discover();
       const registered = await registerWithRetry(registry, config, tunnel, log);
       tunnel.setNodeId(registered.node_id);
-      const daemon = new Daemon({ config, identity, log, tunnel, registry, keys, nat }, registered);
+      daemon = new Daemon({ config, identity, log, tunnel, registry, keys, nat }, registered);
       await daemon.#finishStart();
       return daemon;
     } catch (err) {
-      nat.close();
-      registry.close();
-      await tunnel.close();
+      if (daemon) {
+        // Registered already: leave no ghost node in the registry and no socket file behind.
+        await daemon.#abortStart();
+      } else {
+        nat.close();
+        registry.close();
+        await tunnel.close();
+      }
       throw startError(err);
     }
+  }
+
+  /** Undoes a start that failed after registration: deregister (best effort), then close. */
+  async #abortStart(): Promise<void> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      this.registry.deregister().catch((err) => this.log.warn("deregister after failed start", { err })),
+      new Promise((resolve) => timer = setTimeout(resolve, DEREGISTER_ON_FAILURE_MS)),
+    ]);
+    clearTimeout(timer);
+    await this.close();
   }
 
   /** What the built-in services may use of this node. */
@@ -308,23 +330,31 @@ export class Daemon {
     this.#services = await installBuiltinServices(this.#serviceContext(), config.disabledServices, {
       onTrustChange: (node) => this.gate.invalidate(node),
     });
-    this.#ipc = await IpcServer.listen({
-      path: config.socketPath,
-      handler: new DaemonIpcHandler(this.#ipcNode()),
-      logger: this.log.child("ipc"),
-      ...limitsFromEnv((name) => Deno.env.get(name)),
-    });
+    try {
+      this.#ipc = await IpcServer.listen({
+        path: config.socketPath,
+        handler: new DaemonIpcHandler(this.#ipcNode()),
+        logger: this.log.child("ipc"),
+        ...limitsFromEnv((name) => Deno.env.get(name)),
+      });
+    } catch (err) {
+      throw bindError("--socket", config.socketPath, err);
+    }
     if (config.http) {
       const app = daemonHttpApp({
         health: () => this.health(),
         info: () => this.info(),
         metrics: () => this.metrics(),
       }, { bound: config.http.host, names: config.httpHosts ?? [] });
-      this.#http = await serveHttp(
-        app.fetch,
-        { hostname: config.http.host, port: config.http.port },
-        this.log,
-      );
+      try {
+        this.#http = await serveHttp(
+          app.fetch,
+          { hostname: config.http.host, port: config.http.port },
+          this.log,
+        );
+      } catch (err) {
+        throw bindError("--http", formatHostPort(config.http), err);
+      }
     }
     this.#heartbeat = setInterval(() => this.#beat(), config.heartbeatMs);
     this.nat.start({
@@ -350,7 +380,8 @@ export class Daemon {
       peers: this.peers,
       manager: this.manager,
       registry: this.registry,
-      info: () => this.info(),
+      // Ours beyond the reference's keys, IPC only: where client commands find this node's state.
+      info: () => ({ ...this.info(), state_dir: resolve(this.config.stateDir) }),
       health: () => this.health(),
       hostnameSet: (hostname) => this.#hostname = hostname,
       visibilitySet: (isPublic) => this.#isPublic = isPublic,
@@ -524,6 +555,12 @@ export class Daemon {
   }
 }
 
+/** A bind failure as a start-up error naming the flag and address; the BindError stays the cause. */
+function bindError(flag: string, where: string, err: unknown): DaemonStartError {
+  const bind = new BindError(flag, where, err);
+  return new DaemonStartError(bind.message, { cause: bind });
+}
+
 function startError(err: unknown): DaemonStartError {
   if (err instanceof DaemonStartError) return err;
   return new DaemonStartError(err instanceof Error ? err.message : String(err), { cause: err });
@@ -556,7 +593,7 @@ async function registerWithRetry(
     } catch (err) {
       if (Date.now() + REGISTER_RETRY_MS > deadline) {
         throw new DaemonStartError(
-          `cannot register with the registry at ${config.registry}: ${
+          `--registry ${config.registry}: cannot register with the registry: ${
             err instanceof Error ? err.message : err
           }`,
           { cause: err },

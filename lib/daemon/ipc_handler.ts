@@ -4,6 +4,7 @@
  * commands are proxied to the registry, signed with the node's identity, and their
  * replies returned as the registry sent them; Info and Health report the daemon.
  */
+import { PilotError } from "../errors.ts";
 import { Address, BROADCAST_NODE } from "../protocol/address.ts";
 import type { SessionManager } from "../transport/manager.ts";
 import type { RegistryClient } from "../registry/client.ts";
@@ -52,9 +53,15 @@ async function viaRegistry<T>(op: string, call: () => Promise<T>): Promise<T> {
   try {
     return await call();
   } catch (err) {
-    throw new Error(`${op}: registry: ${err instanceof Error ? err.message : String(err)}`);
+    // An expected outcome (unknown hostname, registry down), not a daemon bug: no warning per call.
+    throw new RegistryCallError(`${op}: registry: ${err instanceof Error ? err.message : String(err)}`, {
+      cause: err,
+    });
   }
 }
+
+/** A registry request made for an IPC client failed; the message goes back to the client. */
+export class RegistryCallError extends PilotError {}
 
 /** The daemon's IPC command handler. */
 export class DaemonIpcHandler implements IpcHandler {

@@ -17,9 +17,10 @@ export async function handshakeCommand(
     throw new Error(`handshake ${what}: ${err instanceof Error ? err.message : String(err)}`);
   };
   switch (op.sub) {
-    case "request":
-      await service.request(op.nodeId, op.justification).catch(fail("request"));
-      return { status: "sent", node_id: op.nodeId };
+    case "request": {
+      const via = await service.request(op.nodeId, op.justification).catch(fail("request"));
+      return { status: "sent", node_id: op.nodeId, via };
+    }
     case "approve":
       await service.approve(op.nodeId).catch(fail("approve"));
       return { status: "approved", node_id: op.nodeId };

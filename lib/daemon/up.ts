@@ -32,6 +32,8 @@ export interface LocalNetworkOptions {
   http?: HostPort | null;
   /** Accept connections from any node (default true: a private sandbox network). */
   public?: boolean;
+  /** Webhook URL for the daemon's events (`pilot set-webhook` keeps it in <state>/config.json). */
+  webhook?: string;
   log?: Logger;
 }
 
@@ -93,6 +95,7 @@ export async function startLocalNetwork(options: LocalNetworkOptions): Promise<L
       socketPath,
       http,
       public: options.public ?? true,
+      webhook: options.webhook,
     });
     const daemon = await Daemon.start(config, log.child("daemon"));
     stops.push(() => daemon.close());
@@ -105,6 +108,8 @@ export async function startLocalNetwork(options: LocalNetworkOptions): Promise<L
       `--socket ${join(options.stateDir, "..", "node2.sock")}`,
       `--state ${secondState}`,
       `--http ${host}:0`,
+      // Like this node: a sandbox where replies (task results, messages back) need no handshake.
+      ...(config.public ? ["--public"] : []),
     ].join(" ");
     return {
       registry,
@@ -137,6 +142,7 @@ async function withFallback<T>(port: number, start: (port: number) => Promise<T>
 
 function isAddrInUse(err: unknown): boolean {
   if (err instanceof Deno.errors.AddrInUse) return true;
+  if (err instanceof Error && err.cause !== undefined && isAddrInUse(err.cause)) return true;
   const text = `${(err as { code?: string })?.code ?? ""} ${
     err instanceof Error ? err.message : String(err)
   }`;

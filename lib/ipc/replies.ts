@@ -163,6 +163,8 @@ export interface InfoReply {
   peer_list: PeerInfo[];
   conn_list: ConnInfo[];
   nat: NatInfo;
+  /** Ours (IPC only, absent from a reference daemon): the daemon's state directory. */
+  state_dir?: string;
 }
 
 /**
@@ -243,7 +245,12 @@ export interface TrustedPeer {
  * ```
  */
 export type HandshakeReply =
-  | { status: "sent" | "approved" | "rejected" | "revoked"; node_id: number }
+  | {
+    status: "sent" | "approved" | "rejected" | "revoked";
+    node_id: number;
+    /** Ours, on `sent`: "direct", "relay" (the peer sees it at its next registry poll), "mutual", "trusted". */
+    via?: "direct" | "relay" | "mutual" | "trusted";
+  }
   | { pending: PendingHandshake[] }
   | { trusted: TrustedPeer[] };
 

@@ -5,6 +5,7 @@
  * @module
  */
 import { type HttpEndpoint, serveHttp } from "../http/server.ts";
+import { asBindError } from "../net/bind_error.ts";
 import { Logger } from "../log.ts";
 import { createRegistryHttpApp } from "./http.ts";
 import { Registry, type RegistryOptions } from "./registry.ts";
@@ -50,7 +51,7 @@ export class RegistryService {
       }, registry.handle);
     } catch (err) {
       await registry.close({ snapshot: false });
-      throw err;
+      throw asBindError("--listen", `${options.listen.hostname}:${options.listen.port}`, err);
     }
     let http: HttpEndpoint | null = null;
     if (options.http) {
@@ -66,7 +67,7 @@ export class RegistryService {
       } catch (err) {
         await server.close();
         await registry.close({ snapshot: false });
-        throw err;
+        throw asBindError("--http", `${options.http.hostname}:${options.http.port}`, err);
       }
     }
     return new RegistryService(registry, server, http);

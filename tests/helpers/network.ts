@@ -10,6 +10,7 @@ const READY_TIMEOUT_MS = 30_000;
 
 /** A running `pilot` subprocess whose first stdout line was its `--json` ready envelope. */
 export class PilotProcess {
+  /** Its stderr lines so far (the last 2000), growing while it runs. */
   readonly stderrLines: string[] = [];
   #exited: Promise<Deno.CommandStatus>;
 
@@ -40,7 +41,7 @@ export class PilotProcess {
 /** Starts `pilot <args> --json` and resolves once it printed its ready line. */
 export async function startPilot(args: string[], env?: Record<string, string>): Promise<PilotProcess> {
   const child = spawnPilot([...args, "--json"], env);
-  const errLines: string[] = [];
+  let errLines: string[] = [];
   const stderr = (async () => {
     for await (const line of child.stderr.pipeThrough(new TextDecoderStream()).pipeThrough(lineSplitter())) {
       errLines.push(line);
@@ -70,6 +71,7 @@ export async function startPilot(args: string[], env?: Record<string, string>): 
     })();
     const p = new PilotProcess(child, envelope.data, stderr);
     p.stderrLines.push(...errLines);
+    errLines = p.stderrLines; // from now on the process's own list grows
     return p;
   } finally {
     clearTimeout(timer);

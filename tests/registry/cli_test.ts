@@ -94,7 +94,7 @@ Deno.test({
       ] as [string[], RegExp][]
     ) {
       const r = await run(args);
-      assertEquals(r.code, 1, args.join(" "));
+      assertEquals(r.code, 64, args.join(" "));
       assertMatch(r.err, re);
       assert(JSON.parse(r.err.trim().split("\n").pop()!).status === "error");
     }

@@ -53,9 +53,9 @@ Deno.test({
         r = await pilotJson(a, "send-message", b.address, "--data=raw", "--type=binary");
         assertEquals(r.body.data.ack, "ACK BINARY 3 bytes");
         r = await pilotJson(a, "send-message", b.address, "--data", "x", "--type", "xml");
-        assertEquals([r.code, r.body.code], [1, "invalid_argument"]);
+        assertEquals([r.code, r.body.code], [64, "invalid_argument"]);
         r = await pilotJson(a, "send-message", b.address);
-        assertEquals([r.code, r.body.code, r.body.message], [1, "invalid_argument", "--data is required"]);
+        assertEquals([r.code, r.body.code, r.body.message], [64, "invalid_argument", "--data is required"]);
       });
 
       await t.step("send-file: acknowledged and stored; a missing file is not_found", async () => {

@@ -84,6 +84,9 @@ export interface TrustServiceOptions {
 
 type Via = "direct" | "relay";
 
+/** How a trust request went: already trusted, mutual (both asked), sent direct, or left at the registry relay. */
+export type HandshakeDelivery = "trusted" | "mutual" | Via;
+
 /** The trust handshake service of one daemon. */
 export class TrustService {
   readonly stats: TrustStats = {
@@ -192,14 +195,16 @@ export class TrustService {
    * Otherwise the request goes to the peer's port 444, or through the registry when
    * the peer cannot be reached. Asking is our side re-establishing trust, so a
    * revocation of `peer` is lifted first (its answer must get through the gate).
-   * Throws {@link TrustError} when the relay fails too.
+   * Resolves to how it went: `trusted` (nothing sent), `mutual` (trusted now), `direct` or
+   * `relay` (the peer sees it when it next polls the registry). Throws {@link TrustError}
+   * when the relay fails too.
    */
-  async request(peer: number, justification: string): Promise<void> {
+  async request(peer: number, justification: string): Promise<HandshakeDelivery> {
     this.#checkPeer(peer);
     if (justification.length > MAX_TEXT_LENGTH) {
       throw new TrustError(`justification longer than ${MAX_TEXT_LENGTH} characters`);
     }
-    if (this.isTrusted(peer)) return;
+    if (this.isTrusted(peer)) return "trusted";
     await this.#liftRevocation(peer);
     const pending = this.#store.state.pending.get(peer);
     if (pending) {
@@ -210,18 +215,19 @@ export class TrustService {
         await this.#ctx.registry.respondHandshake(peer, true).catch(() => {});
         await this.#sendDirect(peer, HandshakeType.Accept).catch(() => {});
       });
-      return;
+      return "mutual";
     }
     this.#markOutgoing(peer);
     try {
       await this.#sendDirect(peer, HandshakeType.Request, { justification });
-      return;
+      return "direct";
     } catch (err) {
       this.#log.debug("direct handshake request failed; relaying", { peer, err });
     }
     try {
       await this.#ctx.registry.requestHandshake(peer, justification);
       this.stats.sent.relay++;
+      return "relay";
     } catch (err) {
       this.stats.sent.failed++;
       throw new TrustError(`handshake relay: ${err instanceof Error ? err.message : String(err)}`);
