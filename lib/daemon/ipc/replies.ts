@@ -71,6 +71,8 @@ export interface InfoReply {
   handshake_pending_count: number;
   peer_list: PeerInfo[];
   conn_list: ConnInfo[];
+  /** Ours: request signatures the registry gets, `strict` (ours) or `reference` (static challenges). */
+  registry_dialect?: "strict" | "reference" | "both";
 }
 
 /** HealthOK (0x22) body, ipc.md §6.2. */
