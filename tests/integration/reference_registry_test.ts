@@ -235,3 +235,46 @@ Deno.test({
     }
   },
 });
+
+Deno.test("pilot daemon --registry-auth: an unknown mode is refused before anything starts", async () => {
+  const run = await runPilot(["daemon", "--registry", "127.0.0.1:9", "--registry-auth", "signed", "--json"]);
+  assertEquals(run.code, 1, run.stdout + run.stderr);
+  const out = JSON.parse(run.stdout || run.stderr);
+  assertEquals(out.code, "invalid_argument");
+  assert(String(out.message).includes("--registry-auth"), out.message);
+});
+
+Deno.test({
+  name:
+    "pilot daemon --registry-auth strict on a reference registry: refused at start with --public (no silent switch)",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "pilot-refreg-" });
+    const double = ReferenceRegistryDouble.start();
+    try {
+      const run = await runPilot([
+        "daemon",
+        "--registry",
+        double.address,
+        "--listen",
+        "127.0.0.1:0",
+        "--socket",
+        `${dir}/s.sock`,
+        "--state",
+        `${dir}/s`,
+        "--http",
+        "off",
+        "--public",
+        "--registry-auth",
+        "strict",
+        "--json",
+      ]);
+      assert(run.code !== 0, run.stdout);
+      assert((run.stdout + run.stderr).includes(REFERENCE_SIGNATURE_REQUIRED), run.stdout + run.stderr);
+    } finally {
+      double.close();
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    }
+  },
+});
