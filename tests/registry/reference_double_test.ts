@@ -19,6 +19,7 @@ import { ReferenceRegistryDouble } from "../helpers/reference_registry.ts";
 import { cleanup, startRegistry } from "./helpers.ts";
 
 const TRANSCRIPT = new URL("../fixtures/reference/registry/transcript.json", import.meta.url);
+const SESSION = new URL("../fixtures/reference/registry/daemon_session.json", import.meta.url);
 
 interface Exchange {
   step: string;
@@ -66,6 +67,38 @@ Deno.test("reference double: replies to the recorded requests byte for byte", as
       e.reply_frame,
       `${e.step}: ${JSON.stringify(reply)} vs ${JSON.stringify(e.reply)}`,
     );
+  }
+});
+
+Deno.test("reference double: replays a recorded session of our daemon and a reference daemon byte for byte", async () => {
+  // Recorded through a proxy: our daemon (auto dialect) and a reference daemon on one reference registry,
+  // with node settings, networks, and a handshake relayed from ours to the private reference node.
+  const session: { exchanges: (Exchange & { conn: number })[] } = JSON.parse(
+    await Deno.readTextFile(SESSION),
+  );
+  const double = ReferenceRegistryDouble.start({ adminToken: "fixture-admin-token", listen: false });
+  const types = new Set<string>();
+  for (const [i, e] of session.exchanges.entries()) {
+    const reply = double.handle(e.request, "127.0.0.1", 50_000);
+    const frame = ReferenceRegistryDouble.frame(withRecordedClock(reply, e.reply) as WireMessage);
+    assertEquals(
+      toBase64(frame),
+      e.reply_frame,
+      `#${i} conn ${e.conn} ${e.request.type}: ${JSON.stringify(reply)}`,
+    );
+    types.add(String(e.request.type));
+  }
+  for (
+    const t of [
+      "register",
+      "heartbeat",
+      "poll_handshakes",
+      "request_handshake",
+      "respond_handshake",
+      "join_network",
+    ]
+  ) {
+    assert(types.has(t), `session lacks ${t}`);
   }
 });
 
