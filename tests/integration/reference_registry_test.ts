@@ -17,7 +17,7 @@ import { REFERENCE_SIGNATURE_REQUIRED } from "../../lib/registry/client.ts";
 import { connect, type PilotClient } from "../../lib/sdk/mod.ts";
 
 /** Fake registry milliseconds per real one. */
-const SCALE = 50;
+const SCALE = 20;
 /** The reference daemon's heartbeat period (30 s) in real time at {@link SCALE}. */
 const HEARTBEAT = `${30_000 / SCALE}ms`;
 const ADMIN_TOKEN = "reference-double-admin";
@@ -59,8 +59,12 @@ async function startNode(dir: string, name: string, registry: string, extra: str
   };
 }
 
-async function waitFor<T>(what: string, probe: () => T | undefined | false | Promise<T | undefined | false>) {
-  const until = Date.now() + 20_000;
+async function waitFor<T>(
+  what: string,
+  probe: () => T | undefined | false | Promise<T | undefined | false>,
+  timeoutMs = 20_000,
+) {
+  const until = Date.now() + timeoutMs;
   for (;;) {
     const v = await probe();
     if (v !== undefined && v !== false) return v;
@@ -192,7 +196,11 @@ Deno.test({
       assertEquals(double.node(b.id)!.networks, [0]);
 
       // Several minutes of registry time: heartbeats every 30 s, none refused, nobody reaped.
-      await waitFor("6 minutes of registry time", () => double.now() - fakeStart >= 2 * STALE_NODE_MS);
+      await waitFor(
+        "6 minutes of registry time",
+        () => double.now() - fakeStart >= 2 * STALE_NODE_MS,
+        (2 * STALE_NODE_MS) / SCALE + 5_000,
+      );
       for (const n of [a, b]) {
         const beats = double.requests("heartbeat", "ok").filter((e) => e.request.node_id === n.id);
         assert(beats.length >= 10, `node ${n.id}: only ${beats.length} heartbeats accepted`);
