@@ -172,7 +172,12 @@ export class RegistryClient {
 
   /** Sends a message signed by the identity (as `signerField` names it) and returns the reply. */
   signed(message: WireMessage, options: { admin?: boolean } = {}): Promise<WireMessage> {
-    return this.#serial(() => this.#call(() => this.#sign(this.#withAdmin(message, options.admin))));
+    return this.#signedAs(undefined, message, options);
+  }
+
+  /** Sends `message` signed in `mode`, or in the mode current when it goes out (undefined). */
+  #signedAs(mode: SigningMode | undefined, message: WireMessage, options: { admin?: boolean } = {}) {
+    return this.#serial(() => this.#call(() => this.#sign(this.#withAdmin(message, options.admin), mode)));
   }
 
   /** Sends an unsigned message, with the admin token when `admin` is set. */
@@ -184,10 +189,9 @@ export class RegistryClient {
     return admin && this.options.adminToken ? { ...message, admin_token: this.options.adminToken } : message;
   }
 
-  async #sign(message: WireMessage): Promise<WireMessage> {
+  async #sign(message: WireMessage, mode: SigningMode = this.#signing): Promise<WireMessage> {
     const id = this.#identity;
     if (!id) throw new RegistryConnectionError(`${message.type} needs a node identity to sign with`);
-    const mode = this.#signing;
     let out = message;
     if (mode !== "strict") {
       const challenge = staticChallenge(out);
@@ -330,11 +334,11 @@ export class RegistryClient {
     // An owner string can only reclaim another node's id with the admin token.
     const admin = !!opts.owner;
     // Auto mode registers in our signed form: the reference ignores `auth`, ours requires it.
-    if (this.autoDetect) this.#signing = "strict";
+    const mode = this.autoDetect ? "strict" : this.#signing;
     const reply =
-      (this.#signing === "reference"
+      (mode === "reference"
         ? await this.plain(msg, { admin })
-        : await this.signed(msg, { admin })) as RegisterReply;
+        : await this.#signedAs(mode, msg, { admin })) as RegisterReply;
     this.#identity = { ...this.#identity!, nodeId: reply.node_id };
     if (this.autoDetect) await this.detectDialect();
     return reply;
@@ -349,27 +353,27 @@ export class RegistryClient {
    * strict if our form passes, reference if the static form passes or the refusal is
    * the reference's, strict otherwise (the caller's heartbeat failures and
    * re-registration then retry detection). Needs a registered identity; returns the
-   * mode now in use. Transport failures propagate.
+   * mode now in use. Transport failures propagate and leave the mode as it was. The
+   * probes name their form explicitly, so calls made meanwhile keep the current mode.
    */
   async detectDialect(): Promise<SigningMode> {
-    const heartbeat = () => this.signed({ type: "heartbeat", node_id: this.#self() });
-    this.#signing = "strict";
+    const heartbeat = (mode: SigningMode) =>
+      this.#signedAs(mode, { type: "heartbeat", node_id: this.#self() });
     let refusal: RegistryReplyError;
     try {
-      await heartbeat();
-      return this.#signing;
+      await heartbeat("strict");
+      return this.#signing = "strict";
     } catch (err) {
       if (!(err instanceof RegistryReplyError)) throw err;
       refusal = err;
     }
-    this.#signing = "reference";
     try {
-      await heartbeat();
+      await heartbeat("reference");
+      return this.#signing = "reference";
     } catch (err) {
       if (!(err instanceof RegistryReplyError)) throw err;
-      if (!refusal.message.includes(REFERENCE_SIGNATURE_REQUIRED)) this.#signing = "strict";
+      return this.#signing = refusal.message.includes(REFERENCE_SIGNATURE_REQUIRED) ? "reference" : "strict";
     }
-    return this.#signing;
   }
 
   heartbeat(): Promise<WireMessage> {

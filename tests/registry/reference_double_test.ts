@@ -145,10 +145,23 @@ Deno.test("registry client auto: detects the reference dialect and signs every c
       tags: ["a", "b"],
       networks: [0, netId],
     });
-    // After the probe nothing was refused and nothing carried our auth form.
+    // A re-registration probes again; a call made meanwhile keeps the detected form.
+    const [again] = await Promise.all([
+      client.register({ listenAddr: "127.0.0.1:41000" }),
+      client.setTags(["during", "probe"]),
+    ]);
+    assertEquals(again.node_id, reg.node_id);
+    assertEquals(double.node(reg.node_id)!.tags, ["during", "probe"]);
+    assertEquals(client.signing, "reference");
+    // After the probes nothing was refused and nothing but registrations and probes carried our auth form.
     const after = double.log.slice(double.log.indexOf(beats[1]) + 1);
-    assertEquals(after.filter((e) => e.reply.type === "error").map((e) => e.reply), []);
-    assert(after.every((e) => e.request.auth === undefined));
+    const probes = after.filter((e, i) =>
+      e.request.type === "heartbeat" && after[i - 1]?.request.type === "set_tags"
+    );
+    assertEquals(probes.map((e) => e.reply.error), [REFERENCE_SIGNATURE_REQUIRED]);
+    const rest = after.filter((e) => !probes.includes(e) && e.request.type !== "register");
+    assertEquals(rest.filter((e) => e.reply.type === "error").map((e) => e.reply), []);
+    assert(rest.every((e) => e.request.auth === undefined));
   } finally {
     client.close();
     double.close();
