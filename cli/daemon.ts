@@ -25,6 +25,8 @@ and answers health checks over HTTP. Stops cleanly on SIGINT/SIGTERM.
 
   --registry HOST:PORT    registry to register with (default 127.0.0.1:9000, or PILOT_REGISTRY)
   --registry-pin HEX      connect with TLS and pin the registry certificate's SHA-256
+  --registry-auth MODE    request signatures: strict (ours), reference (the Go registry's static
+                          challenges) or auto (default: detected at every registration)
   --listen HOST:PORT      UDP tunnel address (default 0.0.0.0:0)
   --socket PATH           IPC socket (default ${DEFAULT_SOCKET_PATH}, or PILOT_SOCKET)
   --state DIR             state directory holding identity.json (default ~/.pilot)
@@ -58,6 +60,7 @@ export const daemonCommand: Command = {
   flags: {
     registry: "string",
     "registry-pin": "string",
+    "registry-auth": "string",
     listen: "string",
     socket: "string",
     state: "string",
@@ -120,6 +123,7 @@ export function daemonConfigFromArgs(args: ParsedArgs, argv: readonly string[]):
       {
         registry: s.get("registry") ?? envOr("PILOT_REGISTRY", "127.0.0.1:9000"),
         registryPin: s.get("registry-pin"),
+        registryAuth: s.get("registry-auth") as DaemonConfig["registryAuth"] | undefined,
         listen: parseHostPort(s.get("listen") ?? "0.0.0.0:0", "--listen"),
         socketPath: s.get("socket") ?? envOr("PILOT_SOCKET", DEFAULT_SOCKET_PATH),
         stateDir: s.get("state") ?? defaultStateDir(),

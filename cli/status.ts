@@ -28,6 +28,7 @@ export const infoCommand: Command = {
       `peers     ${info.peers} (${info.encrypted_peers} encrypted, ${info.authenticated_peers} authenticated)`,
       ...peers,
       ...natLine(info),
+      ...(info.registry_dialect ? [`registry  ${info.registry_dialect} signatures`] : []),
       `conns     ${info.connections}, ports ${info.ports}`,
     ].join("\n");
     printResult(out, info, text);

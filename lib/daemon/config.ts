@@ -7,6 +7,7 @@ import { PilotError } from "../errors.ts";
 import { type HostPort, parseHostPort } from "../net/hostport.ts";
 import { MAX_NETWORK } from "../protocol/address.ts";
 import type { FaultOptions } from "../tunnel/faults.ts";
+import { REGISTRY_AUTH_MODES, type RegistryAuthMode } from "../registry/client.ts";
 
 /** Registry heartbeat (and beacon re-discover) interval, as the reference uses. */
 export const DEFAULT_HEARTBEAT_MS = 30_000;
@@ -28,6 +29,8 @@ export interface DaemonConfig {
   registry: string;
   /** Hex SHA-256 pin of the registry's TLS certificate; TLS is used when set. */
   registryPin?: string;
+  /** Request signatures the registry gets: ours, the reference's, or detected at registration (default). */
+  registryAuth: RegistryAuthMode;
   /** UDP tunnel listen address. */
   listen: HostPort;
   /** IPC Unix socket path. */
@@ -82,6 +85,7 @@ export function resolveConfig(
     listen: { host: "0.0.0.0", port: 0 },
     socketPath: DEFAULT_SOCKET_PATH,
     http: DEFAULT_HTTP,
+    registryAuth: "auto",
     public: false,
     encrypt: true,
     allowPilk: false,
@@ -96,6 +100,9 @@ export function resolveConfig(
   parseHostPort(config.registry, "--registry");
   if (config.beacon !== undefined) parseHostPort(config.beacon, "--beacon");
   if (config.endpoint !== undefined) parseHostPort(config.endpoint, "--endpoint");
+  if (!REGISTRY_AUTH_MODES.includes(config.registryAuth)) {
+    throw new ConfigError(`--registry-auth must be strict, reference or auto, got "${config.registryAuth}"`);
+  }
   if (!config.socketPath) throw new ConfigError("--socket must not be empty");
   if (config.webhook && !/^https?:\/\/./.test(config.webhook)) {
     throw new ConfigError(`--webhook must be an http:// or https:// URL, got "${config.webhook}"`);

@@ -231,6 +231,7 @@ export class Daemon {
         address: config.registry,
         identity: { nodeId: 0, seed: identity.seed },
         tls: config.registryPin ? { pin: config.registryPin } : undefined,
+        signing: config.registryAuth,
       });
     } catch (err) {
       throw startError(err);
@@ -368,6 +369,7 @@ export class Daemon {
       tunnel: formatHostPort(this.tunnel.localAddress()),
       socket: config.socketPath,
       http: this.#http?.url ?? "off",
+      registry_dialect: this.registry.signing,
     });
   }
 
@@ -495,6 +497,7 @@ export class Daemon {
       handshake_pending_count: this.trust?.pendingCount ?? 0,
       peer_list: this.tunnel.peers(),
       nat: this.nat.info(),
+      registry_dialect: this.registry.signing,
       conn_list: conns.map((c) => ({
         id: c.id,
         local_port: c.localPort,

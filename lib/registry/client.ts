@@ -5,7 +5,8 @@
  * failure, and a typed method for every message the daemon needs (registry.md
  * §14). Calls that act for a node are signed with its Ed25519 identity: our
  * `auth` form by default, the reference's static challenges for a reference
- * registry, or both.
+ * registry, or both. In `auto` mode the dialect is learnt from the registry at
+ * every registration (see {@link RegistryClient.detectDialect}).
  * @module
  */
 import { toBase64, utf8 } from "../bytes.ts";
@@ -39,6 +40,18 @@ export const RECONNECT_MAX_DELAY_MS = 10_000;
 /** Which signatures the client attaches. */
 export type SigningMode = "strict" | "reference" | "both";
 
+/** What `--registry-auth` selects: a fixed dialect, or `auto` to detect it at registration. */
+export type RegistryAuthMode = "strict" | "reference" | "auto";
+
+/** The `--registry-auth` values, for flag validation. */
+export const REGISTRY_AUTH_MODES: readonly RegistryAuthMode[] = ["strict", "reference", "auto"];
+
+/**
+ * The reference registry's refusal of a request that carries no static
+ * `signature` (our `auth` form included), recorded from it verbatim.
+ */
+export const REFERENCE_SIGNATURE_REQUIRED = "signature required for authenticated node";
+
 /** A node identity: its id (0 before registering) and its Ed25519 seed. */
 export interface ClientIdentity {
   nodeId: number;
@@ -52,7 +65,8 @@ export interface RegistryClientOptions {
   /** Use TLS; `pin` = hex SHA-256 of the registry's DER certificate. */
   tls?: { pin?: string; caCerts?: string[]; serverName?: string };
   identity?: ClientIdentity;
-  signing?: SigningMode;
+  /** Default `strict`; `auto` signs strictly until {@link RegistryClient.detectDialect} learns otherwise. */
+  signing?: SigningMode | "auto";
   /** Attached to admin-capable requests. */
   adminToken?: string;
   timeoutMs?: number;
@@ -100,11 +114,23 @@ export class RegistryClient {
   /** Registry clock minus ours, learned from refusals that carry `server_time`. */
   #clockOffset = 0;
   #closed = false;
+  #signing: SigningMode;
 
   constructor(readonly options: RegistryClientOptions) {
     ({ hostname: this.hostname, port: this.port } = splitHostPort(options.address));
     this.#identity = options.identity ?? null;
+    this.#signing = options.signing === undefined || options.signing === "auto" ? "strict" : options.signing;
     if (this.#identity) this.#publicKey = toBase64(ed25519FromSeed(this.#identity.seed).publicKey);
+  }
+
+  /** The signatures attached now: fixed by the options, or what detection found in `auto` mode. */
+  get signing(): SigningMode {
+    return this.#signing;
+  }
+
+  /** Whether the dialect is detected at registration rather than fixed. */
+  get autoDetect(): boolean {
+    return this.options.signing === "auto";
   }
 
   /** The identity in use (node id 0 until registered). */
@@ -146,7 +172,12 @@ export class RegistryClient {
 
   /** Sends a message signed by the identity (as `signerField` names it) and returns the reply. */
   signed(message: WireMessage, options: { admin?: boolean } = {}): Promise<WireMessage> {
-    return this.#serial(() => this.#call(() => this.#sign(this.#withAdmin(message, options.admin))));
+    return this.#signedAs(undefined, message, options);
+  }
+
+  /** Sends `message` signed in `mode`, or in the mode current when it goes out (undefined). */
+  #signedAs(mode: SigningMode | undefined, message: WireMessage, options: { admin?: boolean } = {}) {
+    return this.#serial(() => this.#call(() => this.#sign(this.#withAdmin(message, options.admin), mode)));
   }
 
   /** Sends an unsigned message, with the admin token when `admin` is set. */
@@ -158,10 +189,9 @@ export class RegistryClient {
     return admin && this.options.adminToken ? { ...message, admin_token: this.options.adminToken } : message;
   }
 
-  async #sign(message: WireMessage): Promise<WireMessage> {
+  async #sign(message: WireMessage, mode: SigningMode = this.#signing): Promise<WireMessage> {
     const id = this.#identity;
     if (!id) throw new RegistryConnectionError(`${message.type} needs a node identity to sign with`);
-    const mode = this.options.signing ?? "strict";
     let out = message;
     if (mode !== "strict") {
       const challenge = staticChallenge(out);
@@ -303,12 +333,47 @@ export class RegistryClient {
     if (opts.lanAddrs?.length) msg.lan_addrs = opts.lanAddrs;
     // An owner string can only reclaim another node's id with the admin token.
     const admin = !!opts.owner;
+    // Auto mode registers in our signed form: the reference ignores `auth`, ours requires it.
+    const mode = this.autoDetect ? "strict" : this.#signing;
     const reply =
-      ((this.options.signing ?? "strict") === "reference"
+      (mode === "reference"
         ? await this.plain(msg, { admin })
-        : await this.signed(msg, { admin })) as RegisterReply;
+        : await this.#signedAs(mode, msg, { admin })) as RegisterReply;
     this.#identity = { ...this.#identity!, nodeId: reply.node_id };
+    if (this.autoDetect) await this.detectDialect();
     return reply;
+  }
+
+  /**
+   * Learns which signatures the registry accepts by sending a heartbeat (harmless, and
+   * the first thing a daemon does anyway) in our form; when that is refused, in the
+   * reference's static form. The reference refuses our form with
+   * {@link REFERENCE_SIGNATURE_REQUIRED}; ours refuses the static form unless it runs
+   * `--compat reference`, in which case it also accepts ours, which is preferred. So:
+   * strict if our form passes, reference if the static form passes or the refusal is
+   * the reference's, strict otherwise (the caller's heartbeat failures and
+   * re-registration then retry detection). Needs a registered identity; returns the
+   * mode now in use. Transport failures propagate and leave the mode as it was. The
+   * probes name their form explicitly, so calls made meanwhile keep the current mode.
+   */
+  async detectDialect(): Promise<SigningMode> {
+    const heartbeat = (mode: SigningMode) =>
+      this.#signedAs(mode, { type: "heartbeat", node_id: this.#self() });
+    let refusal: RegistryReplyError;
+    try {
+      await heartbeat("strict");
+      return this.#signing = "strict";
+    } catch (err) {
+      if (!(err instanceof RegistryReplyError)) throw err;
+      refusal = err;
+    }
+    try {
+      await heartbeat("reference");
+      return this.#signing = "reference";
+    } catch (err) {
+      if (!(err instanceof RegistryReplyError)) throw err;
+      return this.#signing = refusal.message.includes(REFERENCE_SIGNATURE_REQUIRED) ? "reference" : "strict";
+    }
   }
 
   heartbeat(): Promise<WireMessage> {
@@ -526,7 +591,7 @@ export class RegistryClient {
 
   /** Adjusts another node's score, reported (and signed) by this node. */
   updatePoloScore(nodeId: number, delta: number): Promise<WireMessage> {
-    if ((this.options.signing ?? "strict") === "reference") {
+    if (this.#signing === "reference") {
       return this.request({ type: "update_polo_score", node_id: nodeId, delta });
     }
     return this.signed({ type: "update_polo_score", node_id: nodeId, delta, reporter_id: this.#self() });

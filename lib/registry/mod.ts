@@ -6,7 +6,10 @@
 export {
   type ClientIdentity,
   type NetworkPolicyInput,
+  REFERENCE_SIGNATURE_REQUIRED,
   type RegisterReply,
+  REGISTRY_AUTH_MODES,
+  type RegistryAuthMode,
   RegistryClient,
   type RegistryClientOptions,
   type SigningMode,
