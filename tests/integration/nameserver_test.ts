@@ -7,6 +7,8 @@
 import { assert, assertEquals } from "../assert.ts";
 import { startPilot, type TestDaemon, TestNetwork } from "../helpers/network.ts";
 import { runPilot } from "../helpers/pilot.ts";
+import { connect } from "../../lib/sdk/mod.ts";
+import { NameserverClient, NameserverRefusedError } from "../../lib/sdk/services/nameserver.ts";
 
 /** Runs `pilot <args> --json` against daemon `d`: exit code and the parsed envelope. */
 async function pilotJson(d: TestDaemon, ...args: string[]) {
@@ -109,6 +111,23 @@ Deno.test({
           { name: "web-b", address: b.address, port: 80 },
         ]);
         assertEquals((await ask(a, "query", "S", "0", "81")).body.data.services, []);
+      });
+
+      await t.step("the SDK client registers and looks up through the local daemon", async () => {
+        await using client = await connect(a.socket, { timeoutMs: 5_000 });
+        const sdk = new NameserverClient(client, ns.address);
+        await sdk.registerA("alpha-sdk", a.address);
+        assertEquals((await sdk.lookupA("alpha-sdk")).toString(), a.address);
+        assertEquals((await sdk.lookupA("bravo")).toString(), b.address);
+        await sdk.registerN("lab-sdk", 9);
+        assertEquals(await sdk.lookupN("lab-sdk"), 9);
+        await sdk.registerS("svc", a.address, 0, 1001);
+        assertEquals((await sdk.lookupS(0, 1001)).map((r) => [r.name, r.address.toString(), r.port]), [
+          ["svc", a.address, 1001],
+        ]);
+        const err = await sdk.registerA("beta", b.address).catch((e) => e);
+        assert(err instanceof NameserverRefusedError, String(err));
+        assertEquals(err.message, "cannot register address for another node");
       });
 
       await t.step("pilot ping <name> resolves through the nameserver after the registry", async () => {
