@@ -5,9 +5,8 @@
  */
 import { PilotError } from "../errors.ts";
 import { type HostPort, parseHostPort } from "../net/hostport.ts";
-import { MAX_NETWORK } from "../protocol/address.ts";
+import { MAX_NETWORK, parseAddressOrNodeId } from "../protocol/address.ts";
 import type { FaultOptions } from "../tunnel/faults.ts";
-import { parseAddressOrNodeId } from "../protocol/address.ts";
 import type { NameserverServiceOptions } from "../services/nameserver/install.ts";
 
 /** Registry heartbeat (and beacon re-discover) interval, as the reference uses. */
