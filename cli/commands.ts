@@ -17,6 +17,7 @@ import { identityCommand } from "./identity.ts";
 import { versionCommand } from "./version.ts";
 import { disableTasksCommand, enableTasksCommand, taskCommand } from "./task.ts";
 import { clearWebhookCommand, setWebhookCommand } from "./webhook.ts";
+import { nameserverCommand, nsCommand } from "./nameserver.ts";
 
 export const COMMANDS: readonly Command[] = [
   upCommand,
@@ -44,5 +45,7 @@ export const COMMANDS: readonly Command[] = [
   disableTasksCommand,
   setWebhookCommand,
   clearWebhookCommand,
+  nameserverCommand,
+  nsCommand,
   versionCommand,
 ];

@@ -16,6 +16,7 @@ import { parseHostPort } from "../lib/net/hostport.ts";
 import { defaultStateDir } from "../lib/crypto/identity.ts";
 import { httpFlag, httpHostsFlag, SERVER_FLAGS, serverFlagsUsage, serverLogger } from "./server_flags.ts";
 import type { FaultOptions } from "../lib/tunnel/faults.ts";
+import { NAMESERVER_FLAGS, nameserverConfig } from "./nameserver_flags.ts";
 
 const USAGE = `pilot daemon [flags]
 
@@ -49,6 +50,10 @@ and answers health checks over HTTP. Stops cleanly on SIGINT/SIGTERM.
   --webhook URL           POST daemon events as JSON to URL (default: webhook in <state>/config.json)
   --admin-token T         admin token (or PILOT_ADMIN_TOKEN); auto-join needs it, as in the reference
   --networks 1,2,3        networks to join at start (signed join: open networks accept; failures logged)
+  --nameserver ADDR       resolve hostnames the registry does not know through this nameserver
+  --serve-nameserver      serve the nameserver on port 53 (what \`pilot nameserver\` runs)
+  --nameserver-file FILE  keep the served nameserver's records in FILE across restarts
+  --nameserver-ttl DURATION  record lifetime of the served nameserver (default 5m)
   --fault-drop F, --fault-duplicate F, --fault-reorder F, --fault-seed N
                           inject faults into outgoing datagrams (testing)
 ${serverFlagsUsage("health/status/metrics; default 127.0.0.1:7380")}`;
@@ -82,6 +87,7 @@ export const daemonCommand: Command = {
     webhook: "string",
     "admin-token": "string",
     networks: "string",
+    ...NAMESERVER_FLAGS,
     "fault-drop": "string",
     "fault-duplicate": "string",
     "fault-reorder": "string",
@@ -148,6 +154,7 @@ export function daemonConfigFromArgs(args: ParsedArgs, argv: readonly string[]):
         adminToken: s.get("admin-token") ?? (Deno.env.get("PILOT_ADMIN_TOKEN") || undefined),
         networks: s.has("networks") ? parseNetworkList(s.get("networks")!) : undefined,
         faults,
+        ...nameserverConfig(args),
       } as Partial<DaemonConfig> & { registry: string; stateDir: string },
     );
   } catch (err) {

@@ -5,9 +5,10 @@
  */
 import { PilotError } from "../errors.ts";
 import { type HostPort, parseHostPort } from "../net/hostport.ts";
-import { MAX_NETWORK } from "../protocol/address.ts";
+import { MAX_NETWORK, parseAddressOrNodeId } from "../protocol/address.ts";
 import type { FaultOptions } from "../tunnel/faults.ts";
 import { REGISTRY_AUTH_MODES, type RegistryAuthMode } from "../registry/client.ts";
+import type { NameserverServiceOptions } from "../services/nameserver/install.ts";
 
 /** Registry heartbeat (and beacon re-discover) interval, as the reference uses. */
 export const DEFAULT_HEARTBEAT_MS = 30_000;
@@ -75,6 +76,10 @@ export interface DaemonConfig {
   adminToken?: string;
   /** Networks joined at start (services.md §11.1 `-networks`); failures are logged, not fatal. */
   networks?: number[];
+  /** Nameserver (address text) that resolves hostnames the registry does not know. */
+  nameserver?: string;
+  /** Serve the nameserver on port 53 with these options (`pilot nameserver`); unset = not served. */
+  nameserverService?: NameserverServiceOptions;
 }
 
 /** Fills defaults and validates; throws ConfigError (or HostPortError) naming the bad setting. */
@@ -111,6 +116,17 @@ export function resolveConfig(
     if (!(Number.isInteger(id) && id >= 1 && id <= MAX_NETWORK)) {
       throw new ConfigError(`--networks: network ids must be integers in 1..${MAX_NETWORK}, got ${id}`);
     }
+  }
+  if (config.nameserver !== undefined) {
+    try {
+      config.nameserver = parseAddressOrNodeId(config.nameserver).toString();
+    } catch (err) {
+      throw new ConfigError(`--nameserver: ${(err as Error).message}`);
+    }
+  }
+  const nsTtl = config.nameserverService?.ttlMs;
+  if (nsTtl !== undefined && !(nsTtl >= 100)) {
+    throw new ConfigError(`--nameserver-ttl must be at least 100 ms`);
   }
   if (!(config.heartbeatMs >= 100)) throw new ConfigError(`heartbeat interval must be at least 100 ms`);
   if (

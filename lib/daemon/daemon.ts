@@ -31,6 +31,7 @@ import { TrustGate } from "./trust_gate.ts";
 import type { TrustService } from "../services/trust/service.ts";
 import type { ServiceContext } from "../services/context.ts";
 import { streamFromTransport } from "../services/byte_stream.ts";
+import { lookupAddress } from "../services/nameserver/resolver.ts";
 import { StreamBridge } from "./streams.ts";
 import { DaemonIpcHandler, type IpcNode } from "./ipc_handler.ts";
 import { type BuiltinServices, installBuiltinServices } from "./services.ts";
@@ -330,6 +331,7 @@ export class Daemon {
     });
     this.#services = await installBuiltinServices(this.#serviceContext(), config.disabledServices, {
       onTrustChange: (node) => this.gate.invalidate(node),
+      nameserver: config.nameserverService,
     });
     try {
       this.#ipc = await IpcServer.listen({
@@ -389,7 +391,17 @@ export class Daemon {
       visibilitySet: (isPublic) => this.#isPublic = isPublic,
       setWebhook: (url) => this.webhooks.setUrl(url),
       trust: () => this.trust,
+      resolveName: this.#nameserverLookup(),
     };
+  }
+
+  /** Hostname lookups through the configured nameserver (`--nameserver`), if any. */
+  #nameserverLookup(): ((name: string) => Promise<Address>) | undefined {
+    if (this.config.nameserver === undefined) return undefined;
+    const server = Address.parse(this.config.nameserver);
+    const dial = async (node: number, port: number, options: { timeoutMs: number; signal: AbortSignal }) =>
+      streamFromTransport(await this.dialer.dial(node, port, options));
+    return (name) => lookupAddress(dial, server, name);
   }
 
   /** Hands a packet from the session layer to the tunnel, resolving the peer first when needed. */

@@ -46,6 +46,8 @@ export interface IpcNode {
   setWebhook(url: string): void;
   /** The trust service, unless disabled. */
   trust(): TrustService | undefined;
+  /** Resolves a name the registry does not know through the configured nameserver, if any. */
+  resolveName?(name: string): Promise<Address>;
 }
 
 /** Prefixes a registry failure the way the reference does: `<op>: registry: <text>`. */
@@ -137,13 +139,36 @@ export class DaemonIpcHandler implements IpcHandler {
   }
 
   async resolveHostname(_client: IpcClient, hostname: string): Promise<ResolveHostnameReply> {
-    const reply = await viaRegistry("resolve_hostname", () => this.node.registry.resolveHostname(hostname));
+    let reply;
+    try {
+      reply = await viaRegistry("resolve_hostname", () => this.node.registry.resolveHostname(hostname));
+    } catch (err) {
+      if (!this.node.resolveName) throw err;
+      return await this.#resolveThroughNameserver(hostname, err as Error);
+    }
     return {
       type: "resolve_hostname_ok",
       node_id: Number(reply.node_id),
       address: new Address(0, Number(reply.node_id)).toString(),
       public: reply.public === true,
       hostname: String(reply.hostname ?? hostname),
+    } as ResolveHostnameReply;
+  }
+
+  /** The registry's hostnames come first; a name it does not know is asked of the nameserver. */
+  async #resolveThroughNameserver(hostname: string, registryError: Error): Promise<ResolveHostnameReply> {
+    let addr: Address;
+    try {
+      addr = await this.node.resolveName!(hostname);
+    } catch (err) {
+      throw new Error(`${registryError.message}; nameserver: ${err instanceof Error ? err.message : err}`);
+    }
+    return {
+      type: "resolve_hostname_ok",
+      node_id: addr.node,
+      address: addr.toString(),
+      public: false,
+      hostname,
     } as ResolveHostnameReply;
   }
 

@@ -14,11 +14,14 @@ import { installTaskService } from "../services/tasks/install.ts";
 import type { TaskService } from "../services/tasks/service.ts";
 import { installDataExchangeService } from "../services/dataexchange/install.ts";
 import { installEventStreamService } from "../services/eventstream/install.ts";
+import { installNameserverService, type NameserverServiceOptions } from "../services/nameserver/install.ts";
 
 /** What the daemon hands the installers besides the context. */
 export interface BuiltinOptions {
   /** The trust service reports a peer whose trust changed (the gate drops its cached verdict). */
   onTrustChange(node: number): void;
+  /** Serve the nameserver (port 53) with these options; unset = not served. */
+  nameserver?: NameserverServiceOptions;
 }
 
 /** The running built-in services the daemon reads. */
@@ -63,6 +66,12 @@ export const BUILTIN_SERVICES: readonly DaemonService[] = [
       const h = await installTaskService(ctx);
       return { stop: h.stop, tasks: h.service };
     },
+  },
+  // Opt-in: runs only when the node was started as a nameserver.
+  {
+    name: "nameserver",
+    install: (ctx, o) =>
+      o.nameserver ? installNameserverService(ctx, o.nameserver) : Promise.resolve({ stop() {} }),
   },
 ];
 
