@@ -57,6 +57,7 @@ export const ALLOWED: Record<string, readonly string[]> = {
     "services/*/codec.ts",
     "services/*/filename.ts",
     "services/eventstream/io.ts",
+    "services/nameserver/exchange.ts",
     "services/secure/channel.ts",
     "services/secure/auth.ts",
     "services/tasks/protocol.ts",

@@ -96,3 +96,13 @@ export {
   type TaskErrorCode,
   type TaskSummary,
 } from "./tasks.ts";
+
+export {
+  NAMESERVER_TIMEOUT_MS,
+  NameserverClient,
+  type NameserverClientOptions,
+  NameserverError,
+  NameserverRefusedError,
+  type NameserverResponse,
+  type ServiceRecord,
+} from "./nameserver.ts";

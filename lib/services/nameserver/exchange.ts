@@ -4,7 +4,7 @@
  * the answer until the server closes (at most {@link MAX_REPLY_BYTES}), decode it.
  * @module
  */
-import type { ByteStream, IoOptions } from "../byte_stream.ts";
+import type { ByteStream, IoOptions } from "../byte_stream_shape.ts";
 import {
   decodeResponse,
   encodeRequest,
