@@ -7,6 +7,7 @@
  */
 import { join } from "node:path";
 import { BeaconServer, DEFAULT_BEACON_PORT } from "../beacon/server.ts";
+import { RegistryNodeAuthority } from "../beacon/registry_view.ts";
 import { Logger } from "../log.ts";
 import { formatHostPort, type HostPort } from "../net/hostport.ts";
 import { RegistryService } from "../registry/service.ts";
@@ -80,6 +81,10 @@ export async function startLocalNetwork(options: LocalNetworkOptions): Promise<L
       }
     });
     stops.push(() => beacon.close());
+    // The beacon checks signed claims and punch requests against the registry, as a separate beacon does.
+    const authority = new RegistryNodeAuthority({ registry: registry.address });
+    beacon.setAuthority(authority);
+    stops.push(() => Promise.resolve(authority.close()));
     const beaconBound = formatHostPort({ host, port: bound.port });
     const socketPath = options.socketPath ??
       (await socketInUse(DEFAULT_SOCKET_PATH) ? join(options.stateDir, "pilot.sock") : DEFAULT_SOCKET_PATH);
