@@ -5,9 +5,10 @@
  */
 import type { Command } from "./command.ts";
 import { parseArgs, portArg } from "./args.ts";
-import { CliError, printResult } from "./output.ts";
+import { CliError, EXIT_FAILURE, printResult } from "./output.ts";
 import { envOr, resolveTarget, serviceUnreachable, timeoutFlag, withDaemon } from "./client.ts";
 import { daemonCommand } from "./daemon.ts";
+import { serverFlagsUsage } from "./server_flags.ts";
 import { Address } from "../lib/protocol/address.ts";
 import { MAX_NETWORK } from "../lib/protocol/address.ts";
 import { PORT_NAMESERVER } from "../lib/protocol/ports.ts";
@@ -32,6 +33,7 @@ nameserver with --public, or trust its clients.
 
   --store FILE              keep records in FILE across restarts (= --nameserver-file)
   --nameserver-ttl DURATION record lifetime (default 5m)
+${serverFlagsUsage("health/status/metrics; default 127.0.0.1:7380")}
   every other flag as \`pilot daemon\` (see pilot daemon --help)`,
   flags: { ...daemonCommand.flags, store: "string" },
   async run(argv, out) {
@@ -196,7 +198,8 @@ function refusal(message: string): CliError {
   if (/nameserver is full|limit reached|already lists/.test(message)) {
     return new CliError("unavailable", message);
   }
-  return new CliError("invalid_argument", message);
+  // The nameserver refused the request: a failure (exit 1), not a usage error of this command.
+  return new CliError("invalid_argument", message, undefined, EXIT_FAILURE);
 }
 
 function expectArgs(rest: string[], min: number, max: number, usage: string): string[] {

@@ -15,7 +15,7 @@ function capture(json = false): Output & { out: string[]; err: string[] } {
 }
 
 /** Commands that run a server rather than talk to one. */
-const SERVER_COMMANDS = ["daemon", "up", "registry", "beacon"];
+const SERVER_COMMANDS = ["daemon", "up", "registry", "beacon", "nameserver"];
 /** Commands that need no daemon at all. */
 const LOCAL_COMMANDS = ["version"];
 

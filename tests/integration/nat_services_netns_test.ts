@@ -150,9 +150,11 @@ async function waitFor<T>(what: string, probe: () => Promise<T | undefined | nul
 
 async function trustCase(natB: NatKind): Promise<void> {
   await withPrivateLab(natB, async (lab, a, b) => {
+    // "direct": over a port-444 stream (punched or tunnel-relayed), not the registry's relay.
     assertEquals(await a.client.handshake(b.nodeId, "same lab", { timeoutMs: 60_000 }), {
       status: "sent",
       node_id: b.nodeId,
+      via: "direct",
     });
     const onB = await waitFor(
       "B to trust A",

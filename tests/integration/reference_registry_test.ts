@@ -155,6 +155,7 @@ Deno.test({
       assertEquals(await a.c.handshake(b.id, "relay me", { timeoutMs: 30_000 }), {
         status: "sent",
         node_id: b.id,
+        via: "relay",
       });
       const pending = await waitFor(
         "B to list A's relayed request",
@@ -246,7 +247,7 @@ Deno.test({
 
 Deno.test("pilot daemon --registry-auth: an unknown mode is refused before anything starts", async () => {
   const run = await runPilot(["daemon", "--registry", "127.0.0.1:9", "--registry-auth", "signed", "--json"]);
-  assertEquals(run.code, 1, run.stdout + run.stderr);
+  assertEquals(run.code, 64, run.stdout + run.stderr); // a usage error
   const out = JSON.parse(run.stdout || run.stderr);
   assertEquals(out.code, "invalid_argument");
   assert(String(out.message).includes("--registry-auth"), out.message);
