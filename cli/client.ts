@@ -9,6 +9,7 @@ import { Address, AddressError, parseAddressOrNodeId } from "../lib/protocol/add
 import { CliError } from "./output.ts";
 import type { ParsedArgs } from "./args.ts";
 import { parseDuration } from "./args.ts";
+import { errorMessage } from "../lib/errors.ts";
 
 /** How long a command waits to reach the daemon's socket. */
 export const IPC_CONNECT_TIMEOUT_MS = 3_000;
@@ -35,7 +36,7 @@ export async function connectDaemon(args: ParsedArgs): Promise<PilotClient> {
   } catch (err) {
     throw new CliError(
       "not_running",
-      `daemon is not running (no answer on ${path}: ${err instanceof Error ? err.message : err})`,
+      `daemon is not running (no answer on ${path}: ${errorMessage(err)})`,
       "start one with `pilot daemon` or pass --socket",
     );
   }
@@ -77,7 +78,7 @@ export async function resolveTarget(client: PilotClient, text: string): Promise<
     const reply = await client.resolveHostname(text, { timeoutMs: 10_000 });
     return Address.parse(reply.address);
   } catch (err) {
-    throw new CliError("not_found", `cannot resolve "${text}": ${err instanceof Error ? err.message : err}`);
+    throw new CliError("not_found", `cannot resolve "${text}": ${errorMessage(err)}`);
   }
 }
 
@@ -94,7 +95,7 @@ export function timeoutFlag(args: ParsedArgs, fallbackMs: number): number {
 export function serviceUnreachable(addr: Address, service: string, port: number, err: unknown): CliError {
   return new CliError(
     "connection_failed",
-    `cannot connect to ${addr} (${service} port ${port}): ${err instanceof Error ? err.message : err}`,
+    `cannot connect to ${addr} (${service} port ${port}): ${errorMessage(err)}`,
     `check that ${addr} is reachable: pilot ping ${addr}`,
   );
 }

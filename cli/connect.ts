@@ -10,6 +10,7 @@ import { resolveTarget, timeoutFlag, withDaemon } from "./client.ts";
 import { fromUtf8, utf8 } from "../lib/bytes.ts";
 import { PORT_STDIO } from "../lib/protocol/ports.ts";
 import { STDIO_REPLY_LIMIT } from "../lib/sdk/services/stdio.ts";
+import { errorMessage } from "../lib/errors.ts";
 
 /** How long `connect` and `send` wait for each step unless --timeout says otherwise. */
 export const CONNECT_TIMEOUT_MS = 30_000;
@@ -57,7 +58,7 @@ export async function sendOneMessage(
   return await withDaemon(args, async (client) => {
     const addr = await resolveTarget(client, target);
     const conn = await client.dial(addr, port, { timeoutMs }).catch((err) => {
-      throw new CliError("connection_failed", err instanceof Error ? err.message : String(err));
+      throw new CliError("connection_failed", errorMessage(err));
     });
     try {
       await conn.write(utf8(message), { timeoutMs });
@@ -68,7 +69,7 @@ export async function sendOneMessage(
       } catch (err) {
         throw new CliError(
           "timeout",
-          `no reply within ${timeoutMs} ms: ${err instanceof Error ? err.message : err}`,
+          `no reply within ${timeoutMs} ms: ${errorMessage(err)}`,
         );
       }
       printResult(out, { target: addr.toString(), port, sent: message, response }, response);

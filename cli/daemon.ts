@@ -17,6 +17,7 @@ import { parseHostNames } from "../lib/http/host_check.ts";
 import { defaultStateDir } from "../lib/crypto/identity.ts";
 import { isLogLevel, Logger } from "../lib/log.ts";
 import type { FaultOptions } from "../lib/tunnel/faults.ts";
+import { errorMessage } from "../lib/errors.ts";
 
 const USAGE = `pilot daemon [flags]
 
@@ -163,7 +164,7 @@ export function daemonConfigFromArgs(args: ParsedArgs, argv: readonly string[]):
     );
   } catch (err) {
     if (err instanceof CliError) throw err;
-    throw new CliError("invalid_argument", err instanceof Error ? err.message : String(err));
+    throw new CliError("invalid_argument", errorMessage(err));
   }
 }
 

@@ -11,6 +11,7 @@ import { PORT_ECHO } from "../lib/protocol/ports.ts";
 import { utf8 } from "../lib/bytes.ts";
 import type { PilotClient } from "../lib/sdk/mod.ts";
 import type { Address } from "../lib/protocol/address.ts";
+import { errorMessage } from "../lib/errors.ts";
 
 interface ProbeResult {
   seq: number;
@@ -102,7 +103,7 @@ async function probe(
       await conn.close().catch(() => {});
     }
   } catch (err) {
-    return { seq, error: err instanceof Error ? err.message : String(err) };
+    return { seq, error: errorMessage(err) };
   }
 }
 

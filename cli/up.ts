@@ -12,6 +12,7 @@ import { isLogLevel, Logger } from "../lib/log.ts";
 import { type HostPort, parseHostPort } from "../lib/net/hostport.ts";
 import { defaultStateDir } from "../lib/crypto/identity.ts";
 import { type LocalNetwork, startLocalNetwork, UP_STATE_DIR_NAME } from "../lib/daemon/up.ts";
+import { errorMessage } from "../lib/errors.ts";
 
 const USAGE = `pilot up [flags]
 
@@ -71,7 +72,7 @@ export const upCommand: Command = {
         log: new Logger("up", level && isLogLevel(level) ? level : undefined),
       });
     } catch (err) {
-      throw new CliError("internal", `pilot up failed: ${err instanceof Error ? err.message : err}`);
+      throw new CliError("internal", `pilot up failed: ${errorMessage(err)}`);
     }
     const d = net.daemon;
     const socketFlag = net.socketPath === "/tmp/pilot.sock" ? "" : ` --socket ${net.socketPath}`;

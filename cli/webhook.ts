@@ -9,6 +9,7 @@ import { parseArgs, type ParsedArgs } from "./args.ts";
 import { CliError, printResult } from "./output.ts";
 import { connectDaemon } from "./client.ts";
 import { defaultStateDir } from "../lib/crypto/identity.ts";
+import { errorMessage } from "../lib/errors.ts";
 
 /** The CLI configuration file inside the state directory. */
 export const CONFIG_FILE = "config.json";
@@ -80,7 +81,7 @@ async function saveWebhook(dir: string, url: string): Promise<void> {
     if (parsed && typeof parsed === "object" && !Array.isArray(parsed)) cfg = parsed;
   } catch (err) {
     if (!(err instanceof Deno.errors.NotFound)) {
-      throw new CliError("internal", `cannot read ${path}: ${err instanceof Error ? err.message : err}`);
+      throw new CliError("internal", `cannot read ${path}: ${errorMessage(err)}`);
     }
   }
   if (url) cfg.webhook = url;
@@ -89,7 +90,7 @@ async function saveWebhook(dir: string, url: string): Promise<void> {
     await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
     await Deno.writeTextFile(path, JSON.stringify(cfg, null, 2) + "\n", { mode: 0o600 });
   } catch (err) {
-    throw new CliError("internal", `cannot write ${path}: ${err instanceof Error ? err.message : err}`);
+    throw new CliError("internal", `cannot write ${path}: ${errorMessage(err)}`);
   }
 }
 

@@ -5,7 +5,7 @@
  * wires a packet's path: udp → tunnel → session manager → port → IPC client.
  */
 import { Logger } from "../log.ts";
-import { PilotError } from "../errors.ts";
+import { errorMessage, PilotError } from "../errors.ts";
 import { toBase64 } from "../bytes.ts";
 import { Address } from "../protocol/address.ts";
 import type { Packet } from "../protocol/packet.ts";
@@ -386,7 +386,7 @@ export class Daemon {
       await this.#runHooks(this.#afterHeartbeat, "after-heartbeat");
     } catch (err) {
       this.#heartbeatFailures++;
-      this.#lastHeartbeatError = err instanceof Error ? err.message : String(err);
+      this.#lastHeartbeatError = errorMessage(err);
       this.log.warn("registry heartbeat failed", { failures: this.#heartbeatFailures, err });
       if (this.#heartbeatFailures >= HEARTBEAT_FAILURES_BEFORE_REREGISTER) await this.#reregister();
     }
@@ -526,7 +526,7 @@ export class Daemon {
 
 function startError(err: unknown): DaemonStartError {
   if (err instanceof DaemonStartError) return err;
-  return new DaemonStartError(err instanceof Error ? err.message : String(err), { cause: err });
+  return new DaemonStartError(errorMessage(err), { cause: err });
 }
 
 function registrationFields(config: DaemonConfig, tunnel: Tunnel, hostname?: string) {
@@ -556,9 +556,7 @@ async function registerWithRetry(
     } catch (err) {
       if (Date.now() + REGISTER_RETRY_MS > deadline) {
         throw new DaemonStartError(
-          `cannot register with the registry at ${config.registry}: ${
-            err instanceof Error ? err.message : err
-          }`,
+          `cannot register with the registry at ${config.registry}: ${errorMessage(err)}`,
           { cause: err },
         );
       }

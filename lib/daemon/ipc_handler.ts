@@ -28,6 +28,7 @@ import type {
 import type { Dialer } from "./dialer.ts";
 import type { PeerDirectory } from "./peers.ts";
 import type { StreamBridge } from "./streams.ts";
+import { errorMessage } from "../errors.ts";
 
 /** What the IPC commands use of the daemon. */
 export interface IpcNode {
@@ -52,7 +53,7 @@ async function viaRegistry<T>(op: string, call: () => Promise<T>): Promise<T> {
   try {
     return await call();
   } catch (err) {
-    throw new Error(`${op}: registry: ${err instanceof Error ? err.message : String(err)}`);
+    throw new Error(`${op}: registry: ${errorMessage(err)}`);
   }
 }
 
@@ -105,7 +106,7 @@ export class DaemonIpcHandler implements IpcHandler {
     try {
       await this.node.peers.ensure(dst.node);
     } catch (err) {
-      throw new Error(`sendto: ${err instanceof Error ? err.message : String(err)}`);
+      throw new Error(`sendto: ${errorMessage(err)}`);
     }
     this.node.manager.sendTo(dst, port, data);
   }

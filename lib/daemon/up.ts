@@ -12,6 +12,7 @@ import { formatHostPort, type HostPort } from "../net/hostport.ts";
 import { RegistryService } from "../registry/service.ts";
 import { DEFAULT_HTTP, DEFAULT_SOCKET_PATH, resolveConfig } from "./config.ts";
 import { Daemon } from "./daemon.ts";
+import { errorMessage } from "../errors.ts";
 
 /** The registry port `pilot up` tries first (the reference's). */
 export const UP_REGISTRY_PORT = 9000;
@@ -137,9 +138,7 @@ async function withFallback<T>(port: number, start: (port: number) => Promise<T>
 
 function isAddrInUse(err: unknown): boolean {
   if (err instanceof Deno.errors.AddrInUse) return true;
-  const text = `${(err as { code?: string })?.code ?? ""} ${
-    err instanceof Error ? err.message : String(err)
-  }`;
+  const text = `${(err as { code?: string })?.code ?? ""} ${errorMessage(err)}`;
   return /EADDRINUSE|address already in use|AddrInUse/i.test(text);
 }
 

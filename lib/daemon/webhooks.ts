@@ -7,6 +7,7 @@
  */
 import { Ring } from "../transport/ring.ts";
 import { Logger } from "../log.ts";
+import { errorMessage } from "../errors.ts";
 
 /** Events waiting for delivery, at most (the reference's queue size). */
 export const WEBHOOK_QUEUE_CAPACITY = 1024;
@@ -206,7 +207,7 @@ export class WebhookEmitter {
       } catch (err) {
         if (this.#abort.signal.aborted) return "aborted";
         retryable = true;
-        reason = err instanceof Error ? err.message : String(err);
+        reason = errorMessage(err);
       }
       if (!retryable || attempt >= this.#maxAttempts) {
         this.#log.warn("webhook delivery failed", {

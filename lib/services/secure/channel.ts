@@ -35,6 +35,7 @@ import {
   type SecureIdentity,
   verifyAuthMessage,
 } from "./auth.ts";
+import { errorMessage } from "../../errors.ts";
 
 /** Deadline for the key exchange (and authentication, when enabled). */
 export const HANDSHAKE_TIMEOUT_MS = 10_000;
@@ -178,7 +179,7 @@ export class SecureChannel implements ByteStream {
         throw deadline.signal.reason;
       }
       if (err instanceof SecureChannelError) throw err;
-      throw new SecureChannelError(`secure handshake failed: ${err instanceof Error ? err.message : err}`, {
+      throw new SecureChannelError(`secure handshake failed: ${errorMessage(err)}`, {
         cause: err,
       });
     } finally {
@@ -248,7 +249,7 @@ async function readSealedFrame(
   try {
     return cipher.open(nonce, ciphertextWithTag);
   } catch (err) {
-    throw new SecureChannelError(`secure frame refused: ${err instanceof Error ? err.message : err}`, {
+    throw new SecureChannelError(`secure frame refused: ${errorMessage(err)}`, {
       cause: err,
     });
   }

@@ -40,6 +40,7 @@ import {
 } from "./record.ts";
 import { taskIdOfFileName, TaskStore } from "./store.ts";
 import { poloReward } from "./reward.ts";
+import { errorMessage } from "../../errors.ts";
 
 /** A task at the head of the queue for longer than this expires (and costs the worker a point). */
 export const HEAD_EXPIRY_MS = 60 * 60_000;
@@ -214,7 +215,7 @@ export class TaskService {
       req = parseSubmit(body);
     } catch (err) {
       const id = typeof body.task_id === "string" ? body.task_id : "";
-      return reject(id, `Invalid task: ${err instanceof Error ? err.message : err}`);
+      return reject(id, `Invalid task: ${errorMessage(err)}`);
     }
     const self = this.#host.nodeId();
     let submitterScore: number, ownScore: number;

@@ -46,6 +46,7 @@ import {
   TrustError,
   type TrustStats,
 } from "./types.ts";
+import { errorMessage } from "../../errors.ts";
 
 export { DIRECT_DIAL_TIMEOUT_MS, SEND_SETTLE_MS } from "./messenger.ts";
 export {
@@ -224,7 +225,7 @@ export class TrustService {
       this.stats.sent.relay++;
     } catch (err) {
       this.stats.sent.failed++;
-      throw new TrustError(`handshake relay: ${err instanceof Error ? err.message : String(err)}`);
+      throw new TrustError(`handshake relay: ${errorMessage(err)}`);
     }
   }
 
