@@ -15,6 +15,7 @@ import {
   NONCE_LENGTH,
 } from "./aes_gcm.ts";
 import { CounterExhaustedError, CryptoError } from "./errors.ts";
+import { readU64, writeU32 } from "../bytes.ts";
 
 /** Length of the random (tunnel) or role (port 443) nonce prefix. */
 export const NONCE_PREFIX_LENGTH = 4;
@@ -69,17 +70,10 @@ function checkFirstCounter(counter: bigint): bigint {
   return counter;
 }
 
-function writeU32(out: Uint8Array, offset: number, value: number): void {
-  out[offset] = value >>> 24;
-  out[offset + 1] = value >>> 16;
-  out[offset + 2] = value >>> 8;
-  out[offset + 3] = value;
-}
-
 /** Reads the u64 BE counter of a 12-byte nonce. */
 export function nonceCounter(nonce: Uint8Array): bigint {
   if (nonce.length !== NONCE_LENGTH) throw new CryptoError(`nonce must be ${NONCE_LENGTH} bytes`);
-  return new DataView(nonce.buffer, nonce.byteOffset, NONCE_LENGTH).getBigUint64(NONCE_PREFIX_LENGTH);
+  return readU64(nonce, NONCE_PREFIX_LENGTH);
 }
 
 /**

@@ -11,6 +11,7 @@
  *
  * Not safe for concurrent use; one window per peer context, driven from one event loop.
  */
+import { readU32 } from "../bytes.ts";
 
 /** Number of counters the window remembers behind the highest one seen. */
 export const REPLAY_WINDOW_SIZE = 256;
@@ -25,11 +26,6 @@ const U32_MASK = 0xffff_ffffn;
 const PREFIX_OFFSET = 0;
 const COUNTER_OFFSET = 4;
 const NONCE_LENGTH = 12;
-
-function readU32(bytes: Uint8Array, offset: number): number {
-  return ((bytes[offset] << 24) | (bytes[offset + 1] << 16) | (bytes[offset + 2] << 8) |
-    bytes[offset + 3]) >>> 0;
-}
 
 function checkNonceLength(nonce: Uint8Array): void {
   if (nonce.length < NONCE_LENGTH) {
