@@ -1,6 +1,6 @@
 /**
  * Token-bucket rate limiting (the beacon's relay path, the tunnel's unauthenticated
- * key-exchange triggers). Pure: the caller passes the clock (milliseconds) so tests are
+ * key-exchange triggers, the registry's per-source limits, the event broker's publishers). Pure: the caller passes the clock (milliseconds) so tests are
  * deterministic and the hot path makes no syscalls. The session layer's SYN limiter keeps
  * its own bucket because it reproduces the reference's whole-token refill rule.
  * Not safe for concurrent use (JavaScript's single thread makes that moot here).
@@ -25,6 +25,12 @@ export class TokenBucket {
     if (this.tokens < cost) return false;
     this.tokens -= cost;
     return true;
+  }
+
+  /** Milliseconds until `cost` tokens will be available; 0 when they are now. */
+  waitMs(now: number, cost = 1): number {
+    this.refill(now);
+    return this.tokens >= cost ? 0 : ((cost - this.tokens) * 1000) / this.ratePerSecond;
   }
 
   /** True when the bucket has been idle long enough to be full again (safe to forget). */

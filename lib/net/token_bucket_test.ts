@@ -51,3 +51,13 @@ Deno.test("keyed limiter: independent buckets, bounded key table, sweep forgets 
   assertEquals(limiter.size, 0);
   assert(limiter.allow(3, 10_000));
 });
+
+Deno.test("token bucket: waitMs says how long until a token, without taking one", () => {
+  const b = new TokenBucket(2, 1, 0); // one token, refills one every 500 ms
+  assertEquals(b.waitMs(0), 0);
+  assertEquals(b.take(0), true);
+  assertEquals(b.waitMs(0), 500);
+  assertEquals(b.waitMs(200), 300);
+  assertEquals(b.take(499), false);
+  assertEquals(b.take(500), true);
+});
