@@ -21,6 +21,7 @@ import { RegistryBeaconPeers } from "../lib/beacon/registry_peers.ts";
 import { RegistryNodeAuthority } from "../lib/beacon/registry_view.ts";
 import { serveHttp } from "../lib/http/server.ts";
 import { parseHostNames } from "../lib/http/host_check.ts";
+import { settleQuietly } from "../lib/errors.ts";
 
 /** Default listen address: loopback, so exposing the beacon is a deliberate choice. */
 export const DEFAULT_BEACON_LISTEN = `127.0.0.1:${DEFAULT_BEACON_PORT}`;
@@ -160,7 +161,7 @@ export const beaconCommand: Command = {
       );
       await waitForStopSignal();
     } finally {
-      for (const stop of stops) await stop().catch(() => {});
+      for (const stop of stops) await settleQuietly(stop(), "cleanup");
     }
     return 0;
   },

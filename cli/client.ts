@@ -9,7 +9,7 @@ import { Address, AddressError, parseAddressOrNodeId } from "../lib/protocol/add
 import { CliError } from "./output.ts";
 import type { ParsedArgs } from "./args.ts";
 import { parseDuration } from "./args.ts";
-import { errorMessage } from "../lib/errors.ts";
+import { closeQuietly, errorMessage } from "../lib/errors.ts";
 
 /** How long a command waits to reach the daemon's socket. */
 export const IPC_CONNECT_TIMEOUT_MS = 3_000;
@@ -50,7 +50,7 @@ export async function withDaemon<T>(args: ParsedArgs, fn: (client: PilotClient) 
   } catch (err) {
     throw toCliError(err);
   } finally {
-    await client.close().catch(() => {});
+    await closeQuietly(client);
   }
 }
 

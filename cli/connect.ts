@@ -10,7 +10,7 @@ import { resolveTarget, timeoutFlag, withDaemon } from "./client.ts";
 import { fromUtf8, utf8 } from "../lib/bytes.ts";
 import { PORT_STDIO } from "../lib/protocol/ports.ts";
 import { STDIO_REPLY_LIMIT } from "../lib/sdk/services/stdio.ts";
-import { errorMessage } from "../lib/errors.ts";
+import { closeQuietly, errorMessage } from "../lib/errors.ts";
 
 /** How long `connect` and `send` wait for each step unless --timeout says otherwise. */
 export const CONNECT_TIMEOUT_MS = 30_000;
@@ -75,7 +75,7 @@ export async function sendOneMessage(
       printResult(out, { target: addr.toString(), port, sent: message, response }, response);
       return 0;
     } finally {
-      await conn.close().catch(() => {});
+      await closeQuietly(conn);
     }
   });
 }

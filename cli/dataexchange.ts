@@ -16,7 +16,7 @@ import { AckMissingError, DataExchangeClient } from "../lib/sdk/services/dataexc
 import { type Ack, FrameType, MAX_FILE_BYTES } from "../lib/services/dataexchange/codec.ts";
 import { UnsafeFileNameError } from "../lib/services/dataexchange/filename.ts";
 import { StreamEndedError } from "../lib/services/stream_reader.ts";
-import { errorMessage } from "../lib/errors.ts";
+import { closeQuietly, errorMessage } from "../lib/errors.ts";
 
 /** Default bound on the dial and on waiting for the acknowledgement. */
 export const SEND_TIMEOUT_MS = 30_000;
@@ -149,7 +149,7 @@ async function deliver(
       if (err instanceof AckMissingError || err instanceof StreamEndedError) return { addr, ack: null };
       throw err;
     } finally {
-      await session.close().catch(() => {});
+      await closeQuietly(session);
     }
   });
 }

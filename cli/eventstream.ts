@@ -14,7 +14,7 @@ import type { Address } from "../lib/protocol/address.ts";
 import type { PilotClient } from "../lib/sdk/mod.ts";
 import { EventSubscription } from "../lib/sdk/services/eventstream.ts";
 import { EventTooLargeError } from "../lib/services/eventstream/codec.ts";
-import { errorMessage } from "../lib/errors.ts";
+import { closeQuietly, errorMessage } from "../lib/errors.ts";
 
 /** Bound on dialing the broker. */
 export const DIAL_TIMEOUT_MS = 30_000;
@@ -97,7 +97,7 @@ export const subscribeCommand: Command = {
         return 0;
       } finally {
         clearTimeout(timer);
-        await sub.close().catch(() => {});
+        await closeQuietly(sub);
       }
     });
   },
@@ -136,7 +136,7 @@ export const publishCommand: Command = {
           );
         });
       } finally {
-        await sub.close().catch(() => {});
+        await closeQuietly(sub);
       }
       printResult(
         out,

@@ -20,6 +20,7 @@ import {
   DEFAULT_MAX_CONNECTIONS_PER_SOURCE,
 } from "../lib/registry/server.ts";
 import { parseHostNames } from "../lib/http/host_check.ts";
+import { settleQuietly } from "../lib/errors.ts";
 
 /** Default listen address: loopback, so exposing the registry is a deliberate choice. */
 export const DEFAULT_REGISTRY_LISTEN = "127.0.0.1:9000";
@@ -224,7 +225,7 @@ export const registryCommand: Command = {
     const outcome = await Promise.race([stopped, failed]);
     for (const sig of signals) Deno.removeSignalListener(sig, stop);
     if (outcome instanceof Error) {
-      await service.close({ snapshot: false }).catch(() => {});
+      await settleQuietly(service.close({ snapshot: false }), "cleanup"); // the outcome's error is the one to report
       throw new CliError("internal", `registry stopped: ${outcome.message}`);
     }
     await service.close();

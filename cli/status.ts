@@ -5,7 +5,7 @@ import { printResult } from "./output.ts";
 import { connectDaemon, withDaemon } from "./client.ts";
 import { healthExitCode, type HealthStatus } from "../lib/http/health.ts";
 import type { InfoReply } from "../lib/ipc/replies.ts";
-import { errorMessage } from "../lib/errors.ts";
+import { closeQuietly, errorMessage } from "../lib/errors.ts";
 
 export const infoCommand: Command = {
   name: "info",
@@ -56,7 +56,7 @@ export const healthCommand: Command = {
         status = reply.status === "ok" ? "ok" : "degraded";
         data = { ...reply, status };
       } finally {
-        await client.close().catch(() => {});
+        await closeQuietly(client);
       }
     } catch (err) {
       status = "down";

@@ -10,7 +10,7 @@ import { timeoutFlag, withDaemon } from "./client.ts";
 import { CONNECT_TIMEOUT_MS, sendOneMessage } from "./connect.ts";
 import { fromUtf8 } from "../lib/bytes.ts";
 import { listenStdio, STDIO_REPLY_LIMIT } from "../lib/sdk/services/stdio.ts";
-import { errorMessage } from "../lib/errors.ts";
+import { closeQuietly, errorMessage } from "../lib/errors.ts";
 
 /** Default bound of `recv`. */
 export const STDIO_TIMEOUT_MS = 30_000;
@@ -88,7 +88,7 @@ export const recvCommand: Command = {
             msg.error = errorMessage(err);
             if (!out.json) out.stderr(`error: ${msg.error}`);
           } finally {
-            await conn.close().catch(() => {});
+            await closeQuietly(conn);
           }
           messages.push(msg);
         }

@@ -9,7 +9,7 @@ import { parseArgs, type ParsedArgs } from "./args.ts";
 import { CliError, printResult } from "./output.ts";
 import { connectDaemon } from "./client.ts";
 import { defaultStateDir } from "../lib/crypto/identity.ts";
-import { errorMessage } from "../lib/errors.ts";
+import { closeQuietly, errorMessage } from "../lib/errors.ts";
 
 /** The CLI configuration file inside the state directory. */
 export const CONFIG_FILE = "config.json";
@@ -107,6 +107,6 @@ async function apply(args: ParsedArgs, url: string): Promise<boolean> {
   } catch {
     return false;
   } finally {
-    await client.close().catch(() => {});
+    await closeQuietly(client);
   }
 }

@@ -28,16 +28,16 @@ export function errorMessage(err: unknown): string {
 
 /**
  * Why a rejection may be dropped without a log line. Each value names a situation in which the
- * failure carries no information the caller could act on.
+ * failure carries nothing the caller or an operator could act on.
  */
 export type IgnoredBecause =
-  /** Best-effort teardown: the resource may already be closed, and the caller is leaving anyway. */
-  | "closing"
-  /** The operation's outcome is observed elsewhere (another await, an event, a later read). */
-  | "observed elsewhere"
-  /** The peer or connection went away first; nothing is left to report to. */
+  /** Best-effort teardown (close, remove a temp file or lock): the resource may be gone already. */
+  | "cleanup"
+  /** The same failure reaches the caller by another path (it awaits the original promise, a later read fails). */
+  | "reported elsewhere"
+  /** A last courtesy write to a peer that is being dropped or has left; nobody is left to tell. */
   | "peer gone"
-  /** A test or benchmark drives the failure on purpose and asserts on something else. */
+  /** A test or benchmark provokes the failure on purpose and asserts on something else. */
   | "expected in test";
 
 /**
@@ -45,24 +45,13 @@ export type IgnoredBecause =
  * line instead whenever the failure is news to an operator.
  */
 export function ignoreRejection(promise: PromiseLike<unknown>, because: IgnoredBecause): void {
-  Promise.resolve(promise).catch(() => ignoredFor(because));
+  Promise.resolve(promise).then(undefined, () => ignoredFor(because));
 }
 
 /**
- * Closes `resource` (anything with `close()`, sync or async) and swallows the error a second
- * close or an already-broken resource raises: teardown must not fail the caller.
+ * Awaits `promise`; resolves to undefined instead of rejecting, with `because` saying why the
+ * failure may be dropped. For call sites that must wait for the outcome but not fail on it.
  */
-export function closeQuietly(resource: { close(): unknown } | undefined | null): void {
-  if (!resource) return;
-  try {
-    const done = resource.close();
-    if (done instanceof Promise) ignoreRejection(done, "closing");
-  } catch {
-    // already closed: nothing to undo
-  }
-}
-
-/** Awaits `promise` and yields undefined if it rejects, for call sites that must wait but not fail. */
 export async function settleQuietly<T>(
   promise: PromiseLike<T>,
   because: IgnoredBecause,
@@ -75,6 +64,18 @@ export async function settleQuietly<T>(
   }
 }
 
+/**
+ * Closes `resource` (sync or async `close()`), swallowing the error a second close or an
+ * already-broken resource raises: teardown must not fail the caller.
+ */
+export async function closeQuietly(resource: { close(): unknown } | undefined | null): Promise<void> {
+  try {
+    await resource?.close();
+  } catch {
+    ignoredFor("cleanup");
+  }
+}
+
 function ignoredFor(_because: IgnoredBecause): void {
-  // The reason is documentation at the call site; nothing to do at run time.
+  // The reason documents the call site; nothing happens at run time.
 }

@@ -18,7 +18,7 @@ import {
   generateEd25519KeyPair,
 } from "./ed25519.ts";
 import { IdentityError } from "./errors.ts";
-import { errorMessage } from "../errors.ts";
+import { errorMessage, settleQuietly } from "../errors.ts";
 
 /** File name of the identity inside the state directory. */
 export const IDENTITY_FILE_NAME = "identity.json";
@@ -215,7 +215,7 @@ async function writeNew(path: string, text: string): Promise<boolean> {
     throw new IdentityError(`cannot write identity file ${path}: ${errorMessage(err)}`, { cause: err });
   } finally {
     bytes.fill(0);
-    await Deno.remove(temp).catch(() => {});
+    await settleQuietly(Deno.remove(temp), "cleanup");
   }
   await syncDirectory(dir);
   return true;

@@ -28,7 +28,7 @@ import type {
 import type { Dialer } from "./dialer.ts";
 import type { PeerDirectory } from "./peers.ts";
 import type { StreamBridge } from "./streams.ts";
-import { errorMessage } from "../errors.ts";
+import { errorMessage, settleQuietly } from "../errors.ts";
 
 /** What the IPC commands use of the daemon. */
 export interface IpcNode {
@@ -95,7 +95,8 @@ export class DaemonIpcHandler implements IpcHandler {
       }
       for (const n of nodes) {
         if (typeof n.node_id !== "number" || n.node_id === node.nodeId() || n.offline) continue;
-        await this.#sendDatagram(new Address(0, n.node_id), port, data).catch(() => {});
+        // Broadcast datagrams are best effort per member, like any datagram; one offline member must not stop the rest.
+        await settleQuietly(this.#sendDatagram(new Address(0, n.node_id), port, data), "peer gone");
       }
       return;
     }

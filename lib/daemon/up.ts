@@ -121,7 +121,7 @@ export async function startLocalNetwork(options: LocalNetworkOptions): Promise<L
       },
     };
   } catch (err) {
-    for (const stop of stops.reverse()) await stop().catch(() => {});
+    for (const stop of stops.reverse()) await stop().catch((err) => log.warn("stop failed", { err }));
     throw err;
   }
 }

@@ -7,7 +7,7 @@
  */
 import { Ring } from "../transport/ring.ts";
 import { Logger } from "../log.ts";
-import { errorMessage } from "../errors.ts";
+import { errorMessage, settleQuietly } from "../errors.ts";
 
 /** Events waiting for delivery, at most (the reference's queue size). */
 export const WEBHOOK_QUEUE_CAPACITY = 1024;
@@ -200,7 +200,7 @@ export class WebhookEmitter {
           body,
           signal: AbortSignal.any([this.#abort.signal, AbortSignal.timeout(this.#timeoutMs)]),
         });
-        await res.body?.cancel().catch(() => {});
+        if (res.body) await settleQuietly(res.body.cancel(), "cleanup");
         if (res.status < 400) return "delivered";
         retryable = res.status >= 500;
         reason = `HTTP ${res.status}`;

@@ -22,6 +22,7 @@ import {
   MAX_REQUEST_BODY,
   type WireMessage,
 } from "./wire.ts";
+import { settleQuietly } from "../errors.ts";
 
 export { RegistryCertificateError, RegistryConnectionError, RegistryReplyError };
 
@@ -175,7 +176,7 @@ export class RegistryClient {
 
   #serial<T>(fn: () => Promise<T>): Promise<T> {
     const run = this.#queue.then(fn, fn);
-    this.#queue = run.catch(() => {});
+    this.#queue = settleQuietly(run, "reported elsewhere");
     return run;
   }
 

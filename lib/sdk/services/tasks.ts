@@ -4,7 +4,7 @@
  * tasks, telling the submitter over its port 1003. Task files are changed through
  * {@link TaskStore}, so the daemon sees every change and keeps its queue in step.
  */
-import { errorMessage, PilotError } from "../../errors.ts";
+import { closeQuietly, errorMessage, PilotError } from "../../errors.ts";
 import { toBase64, utf8 } from "../../bytes.ts";
 import { Address } from "../../protocol/address.ts";
 import { PORT_TASKS } from "../../protocol/ports.ts";
@@ -420,7 +420,7 @@ export class TaskClient {
         cause: err,
       });
     } finally {
-      await stream.close().catch(() => {});
+      await closeQuietly(stream);
     }
   }
 

@@ -20,6 +20,7 @@ import { StreamReader } from "../stream_reader.ts";
 import { encodeEvent, type StreamEvent, WILDCARD_TOPIC } from "./codec.ts";
 import { readEvent } from "./io.ts";
 import { TokenBucket } from "../../net/token_bucket.ts";
+import { closeQuietly } from "../../errors.ts";
 
 /** Bytes queued for one subscriber before it is considered stuck and disconnected. */
 export const SUBSCRIBER_BACKLOG_BYTES = 32 << 20;
@@ -140,7 +141,7 @@ export class EventBroker {
         this.#remove(sub);
         this.#emit("pubsub.unsubscribed", { topic: sub.topic, remote });
       }
-      await stream.close().catch(() => {});
+      await closeQuietly(stream);
     }
   }
 
@@ -169,7 +170,7 @@ export class EventBroker {
           queued: target.queued,
         });
         this.#remove(target);
-        void target.stream.close().catch(() => {});
+        void closeQuietly(target.stream);
         continue;
       }
       target.enqueue(bytes, (err) => {

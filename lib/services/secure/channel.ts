@@ -35,7 +35,7 @@ import {
   type SecureIdentity,
   verifyAuthMessage,
 } from "./auth.ts";
-import { errorMessage } from "../../errors.ts";
+import { closeQuietly, errorMessage, settleQuietly } from "../../errors.ts";
 
 /** Deadline for the key exchange (and authentication, when enabled). */
 export const HANDSHAKE_TIMEOUT_MS = 10_000;
@@ -174,7 +174,7 @@ export class SecureChannel implements ByteStream {
       }
       return new SecureChannel(stream, reader, cipher, peerNodeId);
     } catch (err) {
-      await stream.close().catch(() => {});
+      await closeQuietly(stream);
       if (deadline.signal.aborted && deadline.signal.reason instanceof SecureChannelError) {
         throw deadline.signal.reason;
       }
@@ -214,7 +214,7 @@ export class SecureChannel implements ByteStream {
       }
     };
     const result = this.#writes.then(send);
-    this.#writes = result.catch(() => {});
+    this.#writes = settleQuietly(result, "reported elsewhere");
     return result;
   }
 

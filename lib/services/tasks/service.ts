@@ -400,7 +400,7 @@ export class TaskService {
       "submitted",
       rec.task_id,
       (cur) => cur.status === "COMPLETED" ? null : { ...cur, status, status_justification: why },
-    ).catch(() => {});
+    ).catch((err) => this.#host.log.warn("cannot update the submitted copy", { task: rec.task_id, err }));
     // Unlike the reference, also tell a remote submitter, so its file does not stay NEW forever.
     void this.#notify(rec.from, { task_id: rec.task_id, status, justification: why });
     return true;

@@ -6,7 +6,7 @@
  * readers never see half a file and two writers never lose each other's update.
  */
 import { join } from "node:path";
-import { errorMessage, PilotError } from "../../errors.ts";
+import { errorMessage, PilotError, settleQuietly } from "../../errors.ts";
 import { formatTaskRecord, parseTaskRecord, type TaskRecord } from "./record.ts";
 import { isTaskId } from "./codec.ts";
 
@@ -144,7 +144,7 @@ export class TaskStore {
       await Deno.writeFile(tmp, data, { mode: FILE_MODE });
       await Deno.rename(tmp, path);
     } catch (err) {
-      await Deno.remove(tmp).catch(() => {});
+      await settleQuietly(Deno.remove(tmp), "cleanup");
       throw new TaskStoreError(`cannot save result of task ${id}: ${errorMessage(err)}`, { cause: err });
     }
     return path;
@@ -157,7 +157,7 @@ export class TaskStore {
       await Deno.writeTextFile(tmp, formatTaskRecord(rec), { mode: FILE_MODE });
       await Deno.rename(tmp, path);
     } catch (err) {
-      await Deno.remove(tmp).catch(() => {});
+      await settleQuietly(Deno.remove(tmp), "cleanup");
       throw new TaskStoreError(`cannot write task ${rec.task_id}: ${errorMessage(err)}`, { cause: err });
     }
   }
@@ -177,7 +177,7 @@ export class TaskStore {
       }
       const age = await Deno.stat(lock).then((s) => Date.now() - (s.mtime?.getTime() ?? 0), () => 0);
       if (age > LOCK_STALE_MS) {
-        await Deno.remove(lock).catch(() => {});
+        await settleQuietly(Deno.remove(lock), "cleanup");
         continue;
       }
       if (Date.now() > deadline) throw new TaskStoreError(`task ${id} is locked by another writer`);
@@ -186,7 +186,7 @@ export class TaskStore {
     try {
       return await fn();
     } finally {
-      await Deno.remove(lock).catch(() => {});
+      await settleQuietly(Deno.remove(lock), "cleanup");
     }
   }
 }

@@ -46,7 +46,7 @@ import {
   TrustError,
   type TrustStats,
 } from "./types.ts";
-import { errorMessage } from "../../errors.ts";
+import { closeQuietly, errorMessage, settleQuietly } from "../../errors.ts";
 
 export { DIRECT_DIAL_TIMEOUT_MS, SEND_SETTLE_MS } from "./messenger.ts";
 export {
@@ -134,7 +134,7 @@ export class TrustService {
     this.#closed = true;
     this.#stopServing?.();
     if (this.#reaper !== undefined) clearInterval(this.#reaper);
-    await this.#store.save().catch(() => {});
+    await this.#store.save().catch((err) => this.#log.warn("saving trust state on close failed", { err }));
   }
 
   // ---- queries ---------------------------------------------------------------------------------
@@ -208,8 +208,12 @@ export class TrustService {
       this.#autoApproved(peer, "mutual");
       this.#background("answer mutual request", async () => {
         await this.#relay.reportTrust(peer);
-        await this.#ctx.registry.respondHandshake(peer, true).catch(() => {});
-        await this.#sendDirect(peer, HandshakeType.Accept).catch(() => {});
+        await this.#ctx.registry.respondHandshake(peer, true).catch((err) =>
+          this.#log.info("relay answer failed", { peer, err })
+        );
+        await this.#sendDirect(peer, HandshakeType.Accept).catch((err) =>
+          this.#log.debug("direct accept failed", { peer, err })
+        );
       });
       return;
     }
@@ -245,7 +249,9 @@ export class TrustService {
       await this.#ctx.registry.respondHandshake(peer, true).catch((err) =>
         this.#log.info("relay answer failed", { peer, err })
       );
-      await this.#sendDirect(peer, HandshakeType.Accept).catch(() => {});
+      await this.#sendDirect(peer, HandshakeType.Accept).catch((err) =>
+        this.#log.debug("direct accept failed", { peer, err })
+      );
     });
   }
 
@@ -256,8 +262,12 @@ export class TrustService {
     if (this.#store.state.pending.delete(peer)) await this.#save();
     this.#emit("handshake.rejected", { peer_node_id: peer, reason });
     this.#background("announce rejection", async () => {
-      await this.#ctx.registry.respondHandshake(peer, false).catch(() => {});
-      await this.#sendDirect(peer, HandshakeType.Reject, { reason }).catch(() => {});
+      await this.#ctx.registry.respondHandshake(peer, false).catch((err) =>
+        this.#log.info("relay rejection failed", { peer, err })
+      );
+      await this.#sendDirect(peer, HandshakeType.Reject, { reason }).catch((err) =>
+        this.#log.debug("direct rejection failed", { peer, err })
+      );
     });
   }
 
@@ -284,8 +294,10 @@ export class TrustService {
     this.#background("announce revocation", async () => {
       // Only over a route we already have: after the revocation the registry will not resolve it.
       if (this.#ctx.peers.isRouted(peer)) {
-        const sent = await this.#sendDirect(peer, HandshakeType.Revoke, { reason: REVOKE_REASON })
-          .catch(() => undefined);
+        const sent = await settleQuietly(
+          this.#sendDirect(peer, HandshakeType.Revoke, { reason: REVOKE_REASON }),
+          "peer gone",
+        );
         await sent?.settled;
       }
       await revoked;
@@ -334,7 +346,7 @@ export class TrustService {
       }
       await this.#receive(msg, stream.remoteAddr.node);
     } finally {
-      await stream.close().catch(() => {});
+      await closeQuietly(stream);
     }
   }
 
@@ -446,7 +458,9 @@ export class TrustService {
     this.#emit("trust.revoked_by_peer", { peer_node_id: peer });
     if (wasTrusted) {
       this.#background("follow revocation", async () => {
-        await this.#ctx.registry.revokeTrust(peer).catch(() => {});
+        await this.#ctx.registry.revokeTrust(peer).catch((err) =>
+          this.#log.info("relay revocation failed", { peer, err })
+        );
         this.#onTrustChange(peer);
       });
     }

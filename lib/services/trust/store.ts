@@ -10,7 +10,7 @@
  * implementations.
  * @module
  */
-import { PilotError } from "../../errors.ts";
+import { PilotError, settleQuietly } from "../../errors.ts";
 import type { Logger } from "../../log.ts";
 
 /** File name inside the state directory. */
@@ -198,7 +198,7 @@ export class TrustStore {
     if (!this.path) return Promise.resolve();
     this.#dirty = true;
     const run = this.#saving.then(() => this.#flush());
-    this.#saving = run.catch(() => {});
+    this.#saving = settleQuietly(run, "reported elsewhere");
     return run;
   }
 
