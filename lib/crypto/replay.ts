@@ -12,6 +12,7 @@
  * Not safe for concurrent use; one window per peer context, driven from one event loop.
  */
 import { readU32 } from "../bytes.ts";
+import { CryptoInputError } from "./errors.ts";
 
 /** Number of counters the window remembers behind the highest one seen. */
 export const REPLAY_WINDOW_SIZE = 256;
@@ -29,13 +30,13 @@ const NONCE_LENGTH = 12;
 
 function checkNonceLength(nonce: Uint8Array): void {
   if (nonce.length < NONCE_LENGTH) {
-    throw new RangeError(`nonce must be ${NONCE_LENGTH} bytes, got ${nonce.length}`);
+    throw new CryptoInputError(`nonce must be ${NONCE_LENGTH} bytes, got ${nonce.length}`);
   }
 }
 
 function splitCounter(counter: bigint): [number, number] {
   if (counter < 0n || counter > 0xffff_ffff_ffff_ffffn) {
-    throw new RangeError(`counter ${counter} is not a u64`);
+    throw new CryptoInputError(`counter ${counter} is not a u64`);
   }
   return [Number(counter >> 32n), Number(counter & U32_MASK)];
 }
