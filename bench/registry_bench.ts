@@ -15,6 +15,7 @@ import { generateEd25519KeyPair } from "../lib/crypto/ed25519.ts";
 import { canonicalJson, signRequest } from "../lib/registry/auth.ts";
 import { RegistryClient } from "../lib/registry/client.ts";
 import { decodeBody, encodeFrame } from "../lib/registry/wire.ts";
+import { ignoreRejection } from "../lib/errors.ts";
 
 interface Proc {
   child: Deno.ChildProcess;
@@ -39,7 +40,7 @@ async function spawn(args: string[]): Promise<Proc> {
     text += new TextDecoder().decode(value);
   }
   reader.releaseLock();
-  child.stdout.cancel().catch(() => {});
+  ignoreRejection(child.stdout.cancel(), "cleanup");
   const info = JSON.parse(text.split("\n")[0]).data;
   return { child, address: info.listen, http: info.http, info, startMs: performance.now() - t0 };
 }

@@ -10,6 +10,7 @@ import { until } from "../helpers/wait.ts";
 import { connect, type Datagram, type PilotClient } from "../../lib/sdk/mod.ts";
 import { Cmd, decodeReply, FrameReader } from "../../lib/ipc/codec.ts";
 import { writeAll } from "../../lib/ipc/socket_io.ts";
+import { closeQuietly, settleQuietly } from "../../lib/errors.ts";
 
 const MIB = 1024 * 1024;
 const IDLE_CLIENTS = 500;
@@ -180,7 +181,7 @@ Deno.test({
       userGot.stop();
     } finally {
       for (const c of idle) c.close();
-      for (const c of clients) await c.close().catch(() => {});
+      for (const c of clients) await closeQuietly(c);
       await net.close();
     }
   },
@@ -208,7 +209,7 @@ Deno.test({
         conns.push(await Deno.connect({ transport: "unix", path: a.socket }));
       }
       // All clients write at once; the writes of those the daemon stops reading stay pending.
-      const writes = conns.map((c) => writeAll(c, half).catch(() => {}));
+      const writes = conns.map((c) => settleQuietly(writeAll(c, half), "expected in test"));
       let peak = baseline;
       let sampling = true;
       const sampler = (async () => {
