@@ -1,5 +1,5 @@
 /**
- * No promise rejection is dropped silently in lib/ or cli/: a `.catch` whose handler does nothing
+ * No promise rejection is dropped silently in lib/, cli/, tests/ or bench/: a `.catch` whose handler does nothing
  * (`() => {}`, `() => undefined`, `() => null`, `(_err) => {}`) hides failures nobody decided to
  * hide. Each such site either logs what failed or goes through a helper from lib/errors.ts
  * (`settleQuietly`, `ignoreRejection`, `closeQuietly`) that names why ignoring is right.
@@ -7,7 +7,9 @@
 import { assert, assertEquals } from "./assert.ts";
 
 const ROOT = new URL("../", import.meta.url);
-const SOURCE_DIRS = ["lib", "cli"];
+const SOURCE_DIRS = ["lib", "cli", "tests", "bench"];
+/** This file: its scanner self-test spells out silent catches on purpose. */
+const SELF = "tests/ignored_rejections_test.ts";
 /**
  * TODO: trees not yet converted (split in progress). Remove each entry once its files use the
  * lib/errors.ts helpers; the test then covers them too.
@@ -54,12 +56,12 @@ Deno.test("the silent-catch scanner finds each bare form and passes the named he
   for (const line of good) assertEquals(silentCatches("x.ts", line), [], line);
 });
 
-Deno.test("no promise rejection is dropped silently in lib/ or cli/", async () => {
+Deno.test("no promise rejection is dropped silently in lib/, cli/, tests/ or bench/", async () => {
   const found: string[] = [];
   let scanned = 0;
   for (const dir of SOURCE_DIRS) {
     for await (const path of sourceFiles(dir)) {
-      if (NOT_YET_CHECKED.some((prefix) => path.startsWith(prefix))) continue;
+      if (path === SELF || NOT_YET_CHECKED.some((prefix) => path.startsWith(prefix))) continue;
       scanned++;
       found.push(...silentCatches(path, await Deno.readTextFile(new URL(path, ROOT))));
     }
