@@ -3,7 +3,7 @@
  * message "auth" ‖ SenderNode (u32 BE) ‖ X25519 public key. Only the message and signature live
  * here; the frame layout belongs to the tunnel's frame codec.
  */
-import { utf8 } from "../bytes.ts";
+import { utf8, writeU32 } from "../bytes.ts";
 import { ED25519_SIGNATURE_LENGTH, signEd25519, verifyEd25519 } from "./ed25519.ts";
 import { CryptoInputError } from "./errors.ts";
 import { X25519_KEY_LENGTH } from "./x25519.ts";
@@ -35,7 +35,7 @@ export function pilaMessage(nodeId: number, x25519PublicKey: Uint8Array): Uint8A
   }
   const msg = new Uint8Array(PILA_MESSAGE_LENGTH);
   msg.set(LABEL_BYTES);
-  new DataView(msg.buffer).setUint32(NODE_OFFSET, nodeId);
+  writeU32(msg, NODE_OFFSET, nodeId);
   msg.set(x25519PublicKey, KEY_OFFSET);
   return msg;
 }
