@@ -21,7 +21,7 @@ import { RegistryBeaconPeers } from "../lib/beacon/registry_peers.ts";
 import { RegistryNodeAuthority } from "../lib/beacon/registry_view.ts";
 import { serveHttp } from "../lib/http/server.ts";
 import { parseHostNames } from "../lib/http/host_check.ts";
-import { settleQuietly } from "../lib/errors.ts";
+import { errorMessage, settleQuietly } from "../lib/errors.ts";
 
 /** Default listen address: loopback, so exposing the beacon is a deliberate choice. */
 export const DEFAULT_BEACON_LISTEN = `127.0.0.1:${DEFAULT_BEACON_PORT}`;
@@ -84,7 +84,7 @@ export const beaconCommand: Command = {
     try {
       httpHosts = parseHostNames(s.get("http-host") ?? "", "--http-host");
     } catch (err) {
-      throw new CliError("invalid_argument", (err as Error).message);
+      throw new CliError("invalid_argument", errorMessage(err));
     }
     const peers = (s.get("peers") ?? "").split(",").filter((p) => p.trim() !== "")
       .map((p) => hostPortFlag(p.trim(), "--peers"));
@@ -110,7 +110,7 @@ export const beaconCommand: Command = {
     } catch (err) {
       throw new CliError(
         "internal",
-        `cannot start beacon on ${formatHostPort(listen)}: ${(err as Error).message}`,
+        `cannot start beacon on ${formatHostPort(listen)}: ${errorMessage(err)}`,
       );
     }
     const stops: (() => Promise<void>)[] = [() => beacon.close()];
@@ -175,7 +175,7 @@ function durationFlag(text: string, what: string): number {
   try {
     ms = parseDuration(text);
   } catch (err) {
-    throw new CliError("invalid_argument", `${what}: ${(err as Error).message}`);
+    throw new CliError("invalid_argument", `${what}: ${errorMessage(err)}`);
   }
   if (!(ms >= MIN_INTERVAL_MS)) {
     throw new CliError("invalid_argument", `${what} must be at least ${MIN_INTERVAL_MS}ms`);
@@ -187,7 +187,7 @@ function hostPortFlag(text: string, what: string): HostPort {
   try {
     return parseHostPort(text, what);
   } catch (err) {
-    throw new CliError("invalid_argument", (err as Error).message);
+    throw new CliError("invalid_argument", errorMessage(err));
   }
 }
 
@@ -200,6 +200,6 @@ async function readSecret(path: string): Promise<string> {
   try {
     return (await Deno.readTextFile(path)).trim();
   } catch (err) {
-    throw new CliError("invalid_argument", `cannot read admin token file ${path}: ${(err as Error).message}`);
+    throw new CliError("invalid_argument", `cannot read admin token file ${path}: ${errorMessage(err)}`);
   }
 }

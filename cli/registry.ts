@@ -20,7 +20,7 @@ import {
   DEFAULT_MAX_CONNECTIONS_PER_SOURCE,
 } from "../lib/registry/server.ts";
 import { parseHostNames } from "../lib/http/host_check.ts";
-import { settleQuietly } from "../lib/errors.ts";
+import { errorMessage, settleQuietly } from "../lib/errors.ts";
 
 /** Default listen address: loopback, so exposing the registry is a deliberate choice. */
 export const DEFAULT_REGISTRY_LISTEN = "127.0.0.1:9000";
@@ -41,7 +41,7 @@ async function readSecret(path: string, what: string): Promise<string> {
   try {
     return (await Deno.readTextFile(path)).trim();
   } catch (err) {
-    throw new CliError("invalid_argument", `cannot read ${what} ${path}: ${(err as Error).message}`);
+    throw new CliError("invalid_argument", `cannot read ${what} ${path}: ${errorMessage(err)}`);
   }
 }
 
@@ -115,13 +115,13 @@ export const registryCommand: Command = {
         http = { hostname: hp.host, port: hp.port };
       }
     } catch (err) {
-      throw new CliError("invalid_argument", (err as Error).message);
+      throw new CliError("invalid_argument", errorMessage(err));
     }
     let httpHosts: string[];
     try {
       httpHosts = parseHostNames(args.strings.get("http-host") ?? "", "--http-host");
     } catch (err) {
-      throw new CliError("invalid_argument", (err as Error).message);
+      throw new CliError("invalid_argument", errorMessage(err));
     }
     const compat = (args.strings.get("compat") ?? "strict") as CompatMode;
     if (compat !== "strict" && compat !== "reference") {
@@ -135,7 +135,7 @@ export const registryCommand: Command = {
     try {
       rateLimits = parseRateLimits(args.strings.get("rate-limit") ?? "");
     } catch (err) {
-      throw new CliError("invalid_argument", (err as Error).message);
+      throw new CliError("invalid_argument", errorMessage(err));
     }
     const certFile = args.strings.get("tls-cert");
     const keyFile = args.strings.get("tls-key");
@@ -196,7 +196,7 @@ export const registryCommand: Command = {
       });
     } catch (err) {
       if (err instanceof CliError) throw err;
-      throw new CliError("internal", `cannot start registry: ${(err as Error).message}`);
+      throw new CliError("internal", `cannot start registry: ${errorMessage(err)}`);
     }
     const s = service.registry.store.stats;
     const data = {

@@ -58,7 +58,7 @@ export const upCommand: Command = {
         ? null
         : parseHostPort(httpText, "--http");
     } catch (err) {
-      throw new CliError("invalid_argument", (err as Error).message);
+      throw new CliError("invalid_argument", errorMessage(err));
     }
     const stateDir = s.get("state") ?? join(defaultStateDir(), UP_STATE_DIR_NAME);
     let net: LocalNetwork;

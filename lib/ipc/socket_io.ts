@@ -7,7 +7,7 @@
  * @module
  */
 import { IpcError } from "./errors.ts";
-import { settleQuietly } from "../errors.ts";
+import { errorMessage, settleQuietly } from "../errors.ts";
 
 /** Largest read buffer by default; large enough to take many frames in one syscall. */
 export const READ_BUFFER_SIZE = 256 * 1024;
@@ -246,7 +246,7 @@ export class FrameWriter {
       this.fail(
         err instanceof IpcError
           ? err
-          : new IpcError("disconnected", `socket write failed: ${(err as Error).message}`, { cause: err }),
+          : new IpcError("disconnected", `socket write failed: ${errorMessage(err)}`, { cause: err }),
       );
     } finally {
       this.#pumping = false;

@@ -57,7 +57,7 @@ import { waitAtMost, writeAll } from "../../ipc/socket_io.ts";
 import { type IpcLimits, REFUSAL_LOG_INTERVAL_MS, resolveLimits } from "./limits.ts";
 import { InboundPool } from "./inbound_pool.ts";
 import { type DropReason, Session, type SessionContext } from "./session.ts";
-import { settleQuietly } from "../../errors.ts";
+import { errorMessage, settleQuietly } from "../../errors.ts";
 
 export {
   DEFAULT_FRAME_DEADLINE_MS,
@@ -273,7 +273,7 @@ export class IpcServer {
       listener.close();
       await settleQuietly(Deno.remove(path), "cleanup");
       if (err instanceof IpcError) throw err;
-      throw new IpcError("permissions", `cannot restrict socket ${path}: ${(err as Error).message}`, {
+      throw new IpcError("permissions", `cannot restrict socket ${path}: ${errorMessage(err)}`, {
         cause: err,
       });
     }

@@ -40,7 +40,7 @@ import { INBOUND_ALLOWANCE, INBOUND_BUFFER_LIMIT, INITIAL_READ_BUFFER, type IpcL
 import type { InboundPool } from "./inbound_pool.ts";
 import { type ClientBook, dispatchRequest } from "./dispatch.ts";
 import type { IpcClient, IpcHandler } from "./server.ts";
-import { settleQuietly } from "../../errors.ts";
+import { errorMessage, settleQuietly } from "../../errors.ts";
 
 /** How long replies may take to leave after a client hangs up before the socket is closed. */
 const EOF_FLUSH_MS = 1000;
@@ -314,7 +314,7 @@ export class Session implements IpcClient {
       try {
         frame = this.#reader.next();
       } catch (err) {
-        this.#breach("bad_frame", (err as Error).message);
+        this.#breach("bad_frame", errorMessage(err));
         return;
       }
       if (frame === null) {
