@@ -43,6 +43,16 @@ export type IgnoredBecause =
 /**
  * Drops a rejection of `promise` on purpose, with `because` saying why that is right. Use a log
  * line instead whenever the failure is news to an operator.
+ *
+ * @example
+ * ```ts
+ * import { closeQuietly, errorMessage, ignoreRejection, settleQuietly } from "./errors.ts";
+ * const failing = () => Promise.reject(new Error("socket closed"));
+ * ignoreRejection(failing(), "peer gone"); // fire and forget, never an unhandled rejection
+ * console.assert((await settleQuietly(failing(), "cleanup")) === undefined);
+ * await closeQuietly({ close: () => Promise.reject(new Error("already closed")) });
+ * console.assert(errorMessage(new Error("boom")) === "boom" && errorMessage(42) === "42");
+ * ```
  */
 export function ignoreRejection(promise: PromiseLike<unknown>, because: IgnoredBecause): void {
   Promise.resolve(promise).then(undefined, () => ignoredFor(because));
