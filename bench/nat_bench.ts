@@ -13,6 +13,7 @@ import { parseArgs } from "node:util";
 import { type PilotProcess, startPilot } from "../tests/helpers/network.ts";
 import { connect, type PilotClient } from "../lib/sdk/mod.ts";
 import { decodeBeaconMessage, encodeBeaconMessage } from "../lib/beacon/messages.ts";
+import { closeQuietly, settleQuietly } from "../lib/errors.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -228,7 +229,7 @@ try {
     );
   }
 } finally {
-  for (const c of clients) await c.close().catch(() => {});
+  for (const c of clients) await closeQuietly(c);
   for (const p of procs.reverse()) await p.stop("SIGKILL");
-  await Deno.remove(dir, { recursive: true }).catch(() => {});
+  await settleQuietly(Deno.remove(dir, { recursive: true }), "cleanup");
 }

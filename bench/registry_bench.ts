@@ -15,6 +15,7 @@ import { generateEd25519KeyPair } from "../lib/crypto/ed25519.ts";
 import { canonicalJson, signRequest } from "../lib/registry/auth.ts";
 import { RegistryClient } from "../lib/registry/client.ts";
 import { decodeBody, encodeFrame } from "../lib/registry/wire.ts";
+import { ignoreRejection, settleQuietly } from "../lib/errors.ts";
 
 interface Proc {
   child: Deno.ChildProcess;
@@ -39,7 +40,7 @@ async function spawn(args: string[]): Promise<Proc> {
     text += new TextDecoder().decode(value);
   }
   reader.releaseLock();
-  child.stdout.cancel().catch(() => {});
+  ignoreRejection(child.stdout.cancel(), "cleanup");
   const info = JSON.parse(text.split("\n")[0]).data;
   return { child, address: info.listen, http: info.http, info, startMs: performance.now() - t0 };
 }
@@ -108,9 +109,15 @@ async function throughput(seconds: number): Promise<string[]> {
         return c.register({ listenAddr: ":7000" });
       });
       const syncs = (await metric(p, "pilot_registry_wal_fsyncs_total")) - syncs0;
-      const ids = (await clients[0].listNodes(0).catch(() => null))?.nodes as unknown[] | undefined;
+      const ids = (await settleQuietly(clients[0].listNodes(0), "reported elsewhere"))?.nodes as
+        | unknown[]
+        | undefined;
       const maxId = 4 + (ids?.length ?? 1000);
-      const look = await load(clients, seconds, (c, i) => c.lookup(4 + (i % (maxId - 4))).catch(() => null));
+      const look = await load(
+        clients,
+        seconds,
+        (c, i) => settleQuietly(c.lookup(4 + (i % (maxId - 4))), "expected in test"),
+      );
       rows.push(
         `| ${n} | ${reg.perSecond.toFixed(0)} | ${(reg.count / syncs).toFixed(1)} | ${
           look.perSecond.toFixed(0)

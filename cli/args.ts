@@ -6,6 +6,7 @@
  */
 import { CliError } from "./output.ts";
 import { parsePort } from "../lib/protocol/ports.ts";
+import { errorMessage } from "../lib/errors.ts";
 
 export type FlagKind = "string" | "boolean";
 
@@ -87,7 +88,7 @@ export function portArg(text: string): number {
   try {
     return parsePort(text);
   } catch (err) {
-    throw new CliError("invalid_argument", err instanceof Error ? err.message : String(err));
+    throw new CliError("invalid_argument", errorMessage(err));
   }
 }
 

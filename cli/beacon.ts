@@ -21,6 +21,7 @@ import { RegistryBeaconPeers } from "../lib/beacon/registry_peers.ts";
 import { RegistryNodeAuthority } from "../lib/beacon/registry_view.ts";
 import { serveHttp } from "../lib/http/server.ts";
 import { bindReason } from "../lib/net/bind_error.ts";
+import { errorMessage, settleQuietly } from "../lib/errors.ts";
 
 /** Default listen address: loopback, so exposing the beacon is a deliberate choice. */
 export const DEFAULT_BEACON_LISTEN = `127.0.0.1:${DEFAULT_BEACON_PORT}`;
@@ -154,7 +155,7 @@ export const beaconCommand: Command = {
       );
       await waitForStopSignal();
     } finally {
-      for (const stop of stops) await stop().catch(() => {});
+      for (const stop of stops) await settleQuietly(stop(), "cleanup");
     }
     return 0;
   },
@@ -168,7 +169,7 @@ function durationFlag(text: string, what: string): number {
   try {
     ms = parseDuration(text);
   } catch (err) {
-    throw new CliError("invalid_argument", `${what}: ${(err as Error).message}`);
+    throw new CliError("invalid_argument", `${what}: ${errorMessage(err)}`);
   }
   if (!(ms >= MIN_INTERVAL_MS)) {
     throw new CliError("invalid_argument", `${what} must be at least ${MIN_INTERVAL_MS}ms`);
@@ -180,7 +181,7 @@ function hostPortFlag(text: string, what: string): HostPort {
   try {
     return parseHostPort(text, what);
   } catch (err) {
-    throw new CliError("invalid_argument", (err as Error).message);
+    throw new CliError("invalid_argument", errorMessage(err));
   }
 }
 
@@ -188,6 +189,6 @@ async function readSecret(path: string): Promise<string> {
   try {
     return (await Deno.readTextFile(path)).trim();
   } catch (err) {
-    throw new CliError("invalid_argument", `cannot read admin token file ${path}: ${(err as Error).message}`);
+    throw new CliError("invalid_argument", `cannot read admin token file ${path}: ${errorMessage(err)}`);
   }
 }

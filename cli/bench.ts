@@ -10,6 +10,7 @@ import { CliError, printResult } from "./output.ts";
 import { dialPeer, resolveTarget, timeoutFlag, withDaemon } from "./client.ts";
 import { Progress } from "./progress.ts";
 import { PORT_ECHO } from "../lib/protocol/ports.ts";
+import { closeQuietly } from "../lib/errors.ts";
 
 /** Bytes handed to one IPC write (many chunks per frame keeps the IPC cheap). */
 const WRITE_BATCH_BYTES = 256 * 1024;
@@ -68,7 +69,7 @@ export const benchCommand: Command = {
         throw err;
       } finally {
         progress.done();
-        await conn.close().catch(() => {});
+        await closeQuietly(conn);
       }
       const end = performance.now();
       const sendMs = sendEnd - start;

@@ -13,6 +13,7 @@ import { defaultStateDir } from "../lib/crypto/identity.ts";
 
 /** Text that may be a hostname (letters, digits, hyphens); anything else that is not an address is a typo. */
 const HOSTNAME_SHAPE = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
+import { closeQuietly, errorMessage } from "../lib/errors.ts";
 
 /** How long a command waits to reach the daemon's socket. */
 export const IPC_CONNECT_TIMEOUT_MS = 3_000;
@@ -39,7 +40,7 @@ export async function connectDaemon(args: ParsedArgs): Promise<PilotClient> {
   } catch (err) {
     throw new CliError(
       "not_running",
-      `daemon is not running (no answer on ${path}: ${err instanceof Error ? err.message : err})`,
+      `daemon is not running (no answer on ${path}: ${errorMessage(err)})`,
       "start one with `pilot daemon` or pass --socket",
     );
   }
@@ -65,7 +66,7 @@ export async function nodeStateDir(args: ParsedArgs): Promise<string> {
   } catch (err) {
     throw toCliError(err);
   } finally {
-    await client.close().catch(() => {});
+    await closeQuietly(client);
   }
 }
 
@@ -82,7 +83,7 @@ export async function withDaemon<T>(args: ParsedArgs, fn: (client: PilotClient) 
   } catch (err) {
     throw toCliError(err);
   } finally {
-    await client.close().catch(() => {});
+    await closeQuietly(client);
   }
 }
 
@@ -118,7 +119,7 @@ export async function resolveTarget(client: PilotClient, text: string): Promise<
     const reply = await client.resolveHostname(text, { timeoutMs: 10_000 });
     return Address.parse(reply.address);
   } catch (err) {
-    throw new CliError("not_found", `cannot resolve "${text}": ${err instanceof Error ? err.message : err}`);
+    throw new CliError("not_found", `cannot resolve "${text}": ${errorMessage(err)}`);
   }
 }
 

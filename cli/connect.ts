@@ -10,6 +10,7 @@ import { dialPeer, resolveTarget, timeoutFlag, withDaemon } from "./client.ts";
 import { fromUtf8, utf8 } from "../lib/bytes.ts";
 import { PORT_STDIO } from "../lib/protocol/ports.ts";
 import { STDIO_REPLY_LIMIT } from "../lib/sdk/services/stdio.ts";
+import { closeQuietly, errorMessage } from "../lib/errors.ts";
 
 /** How long `connect` and `send` wait for each step unless --timeout says otherwise. */
 export const CONNECT_TIMEOUT_MS = 30_000;
@@ -66,13 +67,13 @@ export async function sendOneMessage(
       } catch (err) {
         throw new CliError(
           "timeout",
-          `no reply within ${timeoutMs} ms: ${err instanceof Error ? err.message : err}`,
+          `no reply within ${timeoutMs} ms: ${errorMessage(err)}`,
         );
       }
       printResult(out, { target: addr.toString(), port, sent: message, response }, response);
       return 0;
     } finally {
-      await conn.close().catch(() => {});
+      await closeQuietly(conn);
     }
   });
 }

@@ -17,6 +17,7 @@ import { defaultStateDir } from "../lib/crypto/identity.ts";
 import { httpFlag, httpHostsFlag, SERVER_FLAGS, serverFlagsUsage, serverLogger } from "./server_flags.ts";
 import type { FaultOptions } from "../lib/tunnel/faults.ts";
 import { NAMESERVER_FLAGS, nameserverConfig } from "./nameserver_flags.ts";
+import { errorMessage } from "../lib/errors.ts";
 
 const USAGE = `pilot daemon [flags]
 
@@ -159,7 +160,7 @@ export function daemonConfigFromArgs(args: ParsedArgs, argv: readonly string[]):
     );
   } catch (err) {
     if (err instanceof CliError) throw err;
-    throw new CliError("invalid_argument", err instanceof Error ? err.message : String(err));
+    throw new CliError("invalid_argument", errorMessage(err));
   }
 }
 

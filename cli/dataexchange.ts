@@ -16,6 +16,7 @@ import { AckMissingError, DataExchangeClient } from "../lib/sdk/services/dataexc
 import { type Ack, FrameType, MAX_FILE_BYTES } from "../lib/services/dataexchange/codec.ts";
 import { UnsafeFileNameError } from "../lib/services/dataexchange/filename.ts";
 import { StreamEndedError } from "../lib/services/stream_reader.ts";
+import { closeQuietly, errorMessage } from "../lib/errors.ts";
 
 /** Default bound on the dial and on waiting for the acknowledgement. */
 export const SEND_TIMEOUT_MS = 30_000;
@@ -106,7 +107,7 @@ async function readLocalFile(path: string): Promise<Uint8Array> {
     if (err instanceof Deno.errors.PermissionDenied) {
       throw new CliError("internal", `permission denied: ${path}`);
     }
-    throw new CliError("internal", `read file: ${err instanceof Error ? err.message : err}`);
+    throw new CliError("internal", `read file: ${errorMessage(err)}`);
   }
   if (!info.isFile) throw new CliError("invalid_argument", `${path} is not a regular file`);
   if (info.size > MAX_FILE_BYTES) {
@@ -118,7 +119,7 @@ async function readLocalFile(path: string): Promise<Uint8Array> {
   try {
     return await Deno.readFile(path);
   } catch (err) {
-    throw new CliError("internal", `read file: ${err instanceof Error ? err.message : err}`);
+    throw new CliError("internal", `read file: ${errorMessage(err)}`);
   }
 }
 
@@ -148,7 +149,7 @@ async function deliver(
       if (err instanceof AckMissingError || err instanceof StreamEndedError) return { addr, ack: null };
       throw err;
     } finally {
-      await session.close().catch(() => {});
+      await closeQuietly(session);
     }
   });
 }

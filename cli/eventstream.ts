@@ -14,6 +14,7 @@ import type { Address } from "../lib/protocol/address.ts";
 import type { PilotClient } from "../lib/sdk/mod.ts";
 import { EventSubscription } from "../lib/sdk/services/eventstream.ts";
 import { EventTooLargeError } from "../lib/services/eventstream/codec.ts";
+import { closeQuietly, errorMessage } from "../lib/errors.ts";
 
 /** Bound on dialing the broker. */
 export const DIAL_TIMEOUT_MS = 30_000;
@@ -79,7 +80,7 @@ export const subscribeCommand: Command = {
               else if (count > 0) printResult(out, { events, timeout: true });
               return 0;
             }
-            const message = err instanceof Error ? err.message : String(err);
+            const message = errorMessage(err);
             if (count > 0 && events.length > 0) {
               if (out.json) printResult(out, { events, timeout: false, error: message });
               else out.stderr(`error: ${message}`);
@@ -96,7 +97,7 @@ export const subscribeCommand: Command = {
         return 0;
       } finally {
         clearTimeout(timer);
-        await sub.close().catch(() => {});
+        await closeQuietly(sub);
       }
     });
   },
@@ -131,11 +132,11 @@ export const publishCommand: Command = {
         await sub.publish(topic, payload, { timeoutMs: DIAL_TIMEOUT_MS }).catch((err) => {
           throw new CliError(
             "connection_failed",
-            `publish failed: ${err instanceof Error ? err.message : err}`,
+            `publish failed: ${errorMessage(err)}`,
           );
         });
       } finally {
-        await sub.close().catch(() => {});
+        await closeQuietly(sub);
       }
       printResult(
         out,

@@ -8,6 +8,7 @@ import { parseArgs, type ParsedArgs } from "./args.ts";
 import { CliError, printResult } from "./output.ts";
 import { nodeStateDir, STATE_FLAG_USAGE } from "./client.ts";
 import { Mailbox, MailboxMissingError } from "../lib/services/dataexchange/mailbox.ts";
+import { errorMessage } from "../lib/errors.ts";
 
 /** Characters of a message shown in the text listing. */
 const PREVIEW_CHARS = 80;
@@ -27,7 +28,7 @@ async function clear(run: () => Promise<number>, empty: string): Promise<number>
     return await run();
   } catch (err) {
     if (err instanceof MailboxMissingError) throw new CliError("not_found", empty);
-    throw new CliError("internal", `clear: ${err instanceof Error ? err.message : err}`);
+    throw new CliError("internal", `clear: ${errorMessage(err)}`);
   }
 }
 

@@ -5,7 +5,7 @@
  * (64 for a usage error).
  * Without `--json`, humans get text on stdout and `error: …` on stderr.
  */
-import { PilotError } from "../lib/errors.ts";
+import { errorMessage, PilotError } from "../lib/errors.ts";
 
 /** The reference's error codes (cli.md §2). */
 export type ErrorCode =
@@ -65,9 +65,7 @@ export function printResult(out: Output, data: unknown, text?: string): void {
 
 /** Reports an error and returns the exit status to use. */
 export function printError(out: Output, err: unknown): number {
-  const e = err instanceof CliError
-    ? err
-    : new CliError("internal", err instanceof Error ? err.message : String(err));
+  const e = err instanceof CliError ? err : new CliError("internal", errorMessage(err));
   if (out.json) {
     const body: Record<string, string> = { status: "error", code: e.code, message: e.message };
     if (e.hint) body.hint = e.hint;

@@ -11,6 +11,7 @@ import { PORT_ECHO } from "../lib/protocol/ports.ts";
 import { utf8 } from "../lib/bytes.ts";
 import type { PilotClient } from "../lib/sdk/mod.ts";
 import type { Address } from "../lib/protocol/address.ts";
+import { closeQuietly, errorMessage } from "../lib/errors.ts";
 
 interface ProbeResult {
   seq: number;
@@ -99,10 +100,10 @@ async function probe(
       const end = performance.now();
       return { seq, rtt_ms: round3(end - start), echo_ms: round3(end - echoStart), bytes: got };
     } finally {
-      await conn.close().catch(() => {});
+      await closeQuietly(conn);
     }
   } catch (err) {
-    return { seq, error: err instanceof Error ? err.message : String(err) };
+    return { seq, error: errorMessage(err) };
   }
 }
 

@@ -19,6 +19,7 @@ import {
   DEFAULT_MAX_CONNECTIONS,
   DEFAULT_MAX_CONNECTIONS_PER_SOURCE,
 } from "../lib/registry/server.ts";
+import { errorMessage, settleQuietly } from "../lib/errors.ts";
 
 /** Default listen address: loopback, so exposing the registry is a deliberate choice. */
 export const DEFAULT_REGISTRY_LISTEN = "127.0.0.1:9000";
@@ -39,7 +40,7 @@ async function readSecret(path: string, what: string): Promise<string> {
   try {
     return (await Deno.readTextFile(path)).trim();
   } catch (err) {
-    throw new CliError("invalid_argument", `cannot read ${what} ${path}: ${(err as Error).message}`);
+    throw new CliError("invalid_argument", `cannot read ${what} ${path}: ${errorMessage(err)}`);
   }
 }
 
@@ -107,7 +108,7 @@ export const registryCommand: Command = {
       const hp = httpFlag(args);
       if (hp) http = { hostname: hp.host, port: hp.port };
     } catch (err) {
-      throw new CliError("invalid_argument", (err as Error).message);
+      throw new CliError("invalid_argument", errorMessage(err));
     }
     const httpHosts = httpHostsFlag(args);
     const compat = (args.strings.get("compat") ?? "strict") as CompatMode;
@@ -122,7 +123,7 @@ export const registryCommand: Command = {
     try {
       rateLimits = parseRateLimits(args.strings.get("rate-limit") ?? "");
     } catch (err) {
-      throw new CliError("invalid_argument", (err as Error).message);
+      throw new CliError("invalid_argument", errorMessage(err));
     }
     const certFile = args.strings.get("tls-cert");
     const keyFile = args.strings.get("tls-key");
@@ -183,7 +184,7 @@ export const registryCommand: Command = {
       });
     } catch (err) {
       if (err instanceof CliError) throw err;
-      throw new CliError("internal", `cannot start registry: ${(err as Error).message}`);
+      throw new CliError("internal", `cannot start registry: ${errorMessage(err)}`);
     }
     const s = service.registry.store.stats;
     const data = {
@@ -212,7 +213,7 @@ export const registryCommand: Command = {
     const outcome = await Promise.race([stopped, failed]);
     for (const sig of signals) Deno.removeSignalListener(sig, stop);
     if (outcome instanceof Error) {
-      await service.close({ snapshot: false }).catch(() => {});
+      await settleQuietly(service.close({ snapshot: false }), "cleanup"); // the outcome's error is the one to report
       throw new CliError("internal", `registry stopped: ${outcome.message}`);
     }
     await service.close();

@@ -5,6 +5,7 @@ import { printResult } from "./output.ts";
 import { connectDaemon, withDaemon } from "./client.ts";
 import { healthExitCode, type HealthStatus } from "../lib/http/health.ts";
 import type { InfoReply } from "../lib/ipc/replies.ts";
+import { closeQuietly, errorMessage } from "../lib/errors.ts";
 
 export const infoCommand: Command = {
   name: "info",
@@ -56,11 +57,11 @@ export const healthCommand: Command = {
         status = reply.status === "ok" ? "ok" : "degraded";
         data = { ...reply, status };
       } finally {
-        await client.close().catch(() => {});
+        await closeQuietly(client);
       }
     } catch (err) {
       status = "down";
-      data = { status, reasons: [err instanceof Error ? err.message : String(err)] };
+      data = { status, reasons: [errorMessage(err)] };
     }
     const reasons = Array.isArray(data.reasons) ? data.reasons as string[] : [];
     printResult(out, data, [status, ...reasons.map((r) => `  ${r}`)].join("\n"));

@@ -10,6 +10,7 @@ import { timeoutFlag, withDaemon } from "./client.ts";
 import { CONNECT_TIMEOUT_MS, sendOneMessage } from "./connect.ts";
 import { fromUtf8 } from "../lib/bytes.ts";
 import { listenStdio, STDIO_REPLY_LIMIT } from "../lib/sdk/services/stdio.ts";
+import { closeQuietly, errorMessage } from "../lib/errors.ts";
 
 /** Default bound of `recv`. */
 export const STDIO_TIMEOUT_MS = 30_000;
@@ -60,7 +61,7 @@ export const recvCommand: Command = {
     const signal = AbortSignal.timeout(timeoutFlag(args, STDIO_TIMEOUT_MS));
     return await withDaemon(args, async (client) => {
       const listener = await listenStdio(client, { port }).catch((err) => {
-        throw new CliError("connection_failed", `listen: ${err instanceof Error ? err.message : err}`);
+        throw new CliError("connection_failed", `listen: ${errorMessage(err)}`);
       });
       const messages: Record<string, unknown>[] = [];
       try {
@@ -70,7 +71,7 @@ export const recvCommand: Command = {
             conn = await listener.accept({ signal });
           } catch (err) {
             if (!signal.aborted) {
-              throw new CliError("connection_failed", `accept: ${err instanceof Error ? err.message : err}`);
+              throw new CliError("connection_failed", `accept: ${errorMessage(err)}`);
             }
             if (out.json) printResult(out, { messages, timeout: true });
             else out.stderr("timeout");
@@ -84,10 +85,10 @@ export const recvCommand: Command = {
             msg.bytes = data.length;
             if (!out.json) out.stdout(String(msg.data));
           } catch (err) {
-            msg.error = err instanceof Error ? err.message : String(err);
+            msg.error = errorMessage(err);
             if (!out.json) out.stderr(`error: ${msg.error}`);
           } finally {
-            await conn.close().catch(() => {});
+            await closeQuietly(conn);
           }
           messages.push(msg);
         }

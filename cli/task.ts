@@ -21,6 +21,7 @@ import type { Address } from "../lib/protocol/address.ts";
 import { TaskClient, TaskError } from "../lib/sdk/services/tasks.ts";
 import { TaskStore } from "../lib/services/tasks/store.ts";
 import { isTaskId } from "../lib/services/tasks/codec.ts";
+import { closeQuietly, settleQuietly } from "../lib/errors.ts";
 
 const SUBCOMMANDS = ["submit", "accept", "decline", "execute", "send-results", "list", "queue"] as const;
 /** Other names accepted for a subcommand (`result` is what our issue tracker and some docs call it). */
@@ -155,8 +156,8 @@ class TaskSession {
 
   async close(): Promise<void> {
     if (!this.#client) return;
-    const c = await this.#client.catch(() => undefined);
-    await c?.close().catch(() => {});
+    // A failed connect was already reported to whoever awaited it.
+    await closeQuietly(await settleQuietly(this.#client, "reported elsewhere"));
   }
 }
 

@@ -12,6 +12,7 @@ import { CliError, printResult } from "./output.ts";
 import { httpFlag, SERVER_FLAGS, serverFlagsUsage, serverLogger } from "./server_flags.ts";
 import { defaultStateDir } from "../lib/crypto/identity.ts";
 import { type LocalNetwork, startLocalNetwork, UP_STATE_DIR_NAME } from "../lib/daemon/up.ts";
+import { errorMessage } from "../lib/errors.ts";
 
 const USAGE = `pilot up [flags]
 
@@ -57,7 +58,7 @@ export const upCommand: Command = {
         log,
       });
     } catch (err) {
-      throw new CliError("internal", `pilot up failed: ${err instanceof Error ? err.message : err}`);
+      throw new CliError("internal", `pilot up failed: ${errorMessage(err)}`);
     }
     const d = net.daemon;
     const socketFlag = net.socketPath === "/tmp/pilot.sock" ? "" : ` --socket ${net.socketPath}`;

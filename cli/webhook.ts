@@ -8,6 +8,7 @@ import type { Command } from "./command.ts";
 import { parseArgs, type ParsedArgs } from "./args.ts";
 import { CliError, printResult } from "./output.ts";
 import { connectDaemon, nodeStateDir, STATE_FLAG_USAGE } from "./client.ts";
+import { closeQuietly, errorMessage } from "../lib/errors.ts";
 
 /** The CLI configuration file inside the state directory. */
 export const CONFIG_FILE = "config.json";
@@ -76,7 +77,7 @@ async function saveWebhook(dir: string, url: string): Promise<void> {
     if (parsed && typeof parsed === "object" && !Array.isArray(parsed)) cfg = parsed;
   } catch (err) {
     if (!(err instanceof Deno.errors.NotFound)) {
-      throw new CliError("internal", `cannot read ${path}: ${err instanceof Error ? err.message : err}`);
+      throw new CliError("internal", `cannot read ${path}: ${errorMessage(err)}`);
     }
   }
   if (url) cfg.webhook = url;
@@ -85,7 +86,7 @@ async function saveWebhook(dir: string, url: string): Promise<void> {
     await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
     await Deno.writeTextFile(path, JSON.stringify(cfg, null, 2) + "\n", { mode: 0o600 });
   } catch (err) {
-    throw new CliError("internal", `cannot write ${path}: ${err instanceof Error ? err.message : err}`);
+    throw new CliError("internal", `cannot write ${path}: ${errorMessage(err)}`);
   }
 }
 
@@ -102,6 +103,6 @@ async function apply(args: ParsedArgs, url: string): Promise<boolean> {
   } catch {
     return false;
   } finally {
-    await client.close().catch(() => {});
+    await closeQuietly(client);
   }
 }

@@ -81,3 +81,53 @@ export function fromBase64(text: string): Uint8Array {
   for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
   return out;
 }
+
+// Big-endian integer access at a byte offset, without allocating a DataView. Each throws
+// RangeError when the field would run past the end, so a short buffer never reads as zeros.
+
+function checkRoom(bytes: Uint8Array, at: number, size: number): void {
+  if (!(at >= 0) || at + size > bytes.length) {
+    throw new RangeError(`${size}-byte field at offset ${at} runs past ${bytes.length} bytes`);
+  }
+}
+
+/** Big-endian u16 at `at`. */
+export function readU16(bytes: Uint8Array, at: number): number {
+  checkRoom(bytes, at, 2);
+  return (bytes[at] << 8) | bytes[at + 1];
+}
+
+/** Big-endian u32 at `at`. */
+export function readU32(bytes: Uint8Array, at: number): number {
+  checkRoom(bytes, at, 4);
+  return ((bytes[at] << 24) | (bytes[at + 1] << 16) | (bytes[at + 2] << 8) | bytes[at + 3]) >>> 0;
+}
+
+/** Big-endian u64 at `at`. */
+export function readU64(bytes: Uint8Array, at: number): bigint {
+  return (BigInt(readU32(bytes, at)) << 32n) | BigInt(readU32(bytes, at + 4));
+}
+
+/** Writes the low 16 bits of `value` big-endian at `at`. */
+export function writeU16(out: Uint8Array, at: number, value: number): void {
+  checkRoom(out, at, 2);
+  out[at] = value >>> 8;
+  out[at + 1] = value;
+}
+
+/** Writes the low 32 bits of `value` big-endian at `at`. */
+export function writeU32(out: Uint8Array, at: number, value: number): void {
+  checkRoom(out, at, 4);
+  out[at] = value >>> 24;
+  out[at + 1] = value >>> 16;
+  out[at + 2] = value >>> 8;
+  out[at + 3] = value;
+}
+
+/** Writes the low 64 bits of `value` big-endian at `at`. */
+export function writeU64(out: Uint8Array, at: number, value: bigint): void {
+  checkRoom(out, at, 8);
+  const v = BigInt.asUintN(64, value);
+  writeU32(out, at, Number(v >> 32n));
+  writeU32(out, at + 4, Number(v & 0xffff_ffffn));
+}

@@ -7,6 +7,7 @@
  */
 import { PilotError } from "../errors.ts";
 import { formatIP, IPV4_SIZE, IPV6_SIZE, parseIP, unmapIPv4 } from "../net/ip.ts";
+import { readU16, readU32, writeU16, writeU32 } from "../bytes.ts";
 
 /** Daemon→beacon: "tell me my public endpoint" (also refreshes the beacon's table). */
 export const BEACON_DISCOVER = 0x01;
@@ -261,24 +262,4 @@ function checkBytes(name: string, value: Uint8Array): void {
 
 function hex2(byte: number): string {
   return byte.toString(16).padStart(2, "0");
-}
-
-function readU16(bytes: Uint8Array, at: number): number {
-  return (bytes[at] << 8) | bytes[at + 1];
-}
-
-function readU32(bytes: Uint8Array, at: number): number {
-  return ((bytes[at] << 24) | (bytes[at + 1] << 16) | (bytes[at + 2] << 8) | bytes[at + 3]) >>> 0;
-}
-
-function writeU16(out: Uint8Array, at: number, value: number): void {
-  out[at] = value >>> 8;
-  out[at + 1] = value & 0xff;
-}
-
-function writeU32(out: Uint8Array, at: number, value: number): void {
-  out[at] = value >>> 24;
-  out[at + 1] = (value >>> 16) & 0xff;
-  out[at + 2] = (value >>> 8) & 0xff;
-  out[at + 3] = value & 0xff;
 }

@@ -11,7 +11,14 @@
  * Signed: "pilot-beacon-proof-v1" ‖ the message's fixed fields ‖ version ‖ timestamp ‖ token.
  */
 import { signEd25519, verifyEd25519 } from "../crypto/ed25519.ts";
-import { BEACON_DISCOVER, BEACON_PUNCH_REQUEST, DISCOVER_SIZE, PUNCH_REQUEST_SIZE } from "./messages.ts";
+import {
+  BEACON_DISCOVER,
+  BEACON_PUNCH_REQUEST,
+  BeaconMessageError,
+  DISCOVER_SIZE,
+  PUNCH_REQUEST_SIZE,
+} from "./messages.ts";
+import { readU64, writeU64 } from "../bytes.ts";
 
 /** The only trailer version. */
 export const PROOF_VERSION = 1;
@@ -53,8 +60,7 @@ export function parseProof(bytes: Uint8Array): ProofParse {
   if (fixed === undefined || bytes.length < fixed) return { kind: "malformed" };
   if (bytes.length === fixed) return { kind: "none" };
   if (bytes.length !== fixed + PROOF_SIZE || bytes[fixed] !== PROOF_VERSION) return { kind: "malformed" };
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const timestamp = Number(view.getBigUint64(fixed + 1));
+  const timestamp = Number(readU64(bytes, fixed + 1));
   const tokenAt = fixed + 9;
   const sigAt = tokenAt + ECHO_TOKEN_SIZE;
   return {
@@ -80,18 +86,24 @@ export function appendProof(
 ): Uint8Array<ArrayBuffer> {
   const fixed = message.length > 0 ? fixedSize(message[0]) : undefined;
   if (fixed === undefined || message.length !== fixed) {
-    throw new TypeError("only a bare Discover or PunchRequest");
+    throw new BeaconMessageError("invalid-field", "a proof goes only on a bare Discover or PunchRequest");
   }
-  if (token.length !== ECHO_TOKEN_SIZE) throw new TypeError(`token must be ${ECHO_TOKEN_SIZE} bytes`);
-  if (!Number.isSafeInteger(timestamp) || timestamp < 0) throw new TypeError("bad timestamp");
+  if (token.length !== ECHO_TOKEN_SIZE) {
+    throw new BeaconMessageError("invalid-field", `token must be ${ECHO_TOKEN_SIZE} bytes`);
+  }
+  if (!Number.isSafeInteger(timestamp) || timestamp < 0) {
+    throw new BeaconMessageError("invalid-field", `bad timestamp ${timestamp}`);
+  }
   const out = new Uint8Array(fixed + PROOF_SIZE);
   out.set(message);
   out[fixed] = PROOF_VERSION;
-  new DataView(out.buffer).setBigUint64(fixed + 1, BigInt(timestamp));
+  writeU64(out, fixed + 1, BigInt(timestamp));
   out.set(token, fixed + 9);
   const sigAt = fixed + 9 + ECHO_TOKEN_SIZE;
   const signature = sign(signedBytes(out.subarray(0, sigAt)));
-  if (signature.length !== PROOF_SIGNATURE_SIZE) throw new TypeError("signer must return 64 bytes");
+  if (signature.length !== PROOF_SIGNATURE_SIZE) {
+    throw new BeaconMessageError("invalid-field", `signer must return ${PROOF_SIGNATURE_SIZE} bytes`);
+  }
   out.set(signature, sigAt);
   return out;
 }

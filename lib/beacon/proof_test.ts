@@ -1,6 +1,6 @@
-import { assert, assertEquals } from "../../tests/assert.ts";
+import { assert, assertEquals, assertThrows } from "../../tests/assert.ts";
 import { generateEd25519KeyPair } from "../crypto/ed25519.ts";
-import { decodeBeaconMessage, encodeBeaconMessage } from "./messages.ts";
+import { BeaconMessageError, decodeBeaconMessage, encodeBeaconMessage } from "./messages.ts";
 import { appendProof, parseProof, PROOF_SIZE, proofFresh, seedSigner, verifyProof } from "./proof.ts";
 
 const keys = generateEd25519KeyPair();
@@ -51,4 +51,17 @@ Deno.test("beacon proof: freshness is a ±60 s window", () => {
   assert(proofFresh(100_000, 100_000 + 59_000));
   assert(proofFresh(100_000 + 59_000, 100_000));
   assert(!proofFresh(100_000, 100_000 + 61_000));
+});
+
+Deno.test("beacon proof: bad encoder input raises BeaconMessageError like the message codec", () => {
+  const bare = encodeBeaconMessage({ kind: "Discover", node: 42 });
+  const sign = seedSigner(keys.seed);
+  const refused = (fn: () => unknown) => {
+    const err = assertThrows(fn, BeaconMessageError) as BeaconMessageError;
+    assertEquals(err.reason, "invalid-field");
+  };
+  refused(() => appendProof(bare, 1, new Uint8Array(7), sign));
+  refused(() => appendProof(bare, -1, token, sign));
+  refused(() => appendProof(appendProof(bare, 1, token, sign), 2, token, sign));
+  refused(() => appendProof(bare, 1, token, () => new Uint8Array(63)));
 });

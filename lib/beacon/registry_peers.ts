@@ -8,6 +8,7 @@ import type { Logger } from "../log.ts";
 import { parseHostPort } from "../net/hostport.ts";
 import { RegistryClient } from "../registry/client.ts";
 import type { BeaconPeer, BeaconServer } from "./server.ts";
+import { errorMessage } from "../errors.ts";
 
 /** How often the beacon re-registers and re-reads the list (the registry forgets a beacon after 60 s). */
 export const BEACON_REGISTER_INTERVAL_MS = 30_000;
@@ -78,7 +79,7 @@ export class RegistryBeaconPeers {
     } catch (err) {
       this.failures++;
       log.warn("beacon list from the registry failed", {
-        err: err instanceof Error ? err.message : String(err),
+        err: errorMessage(err),
       });
     }
   }

@@ -14,7 +14,8 @@ import {
   importAesGcmKeySync,
   NONCE_LENGTH,
 } from "./aes_gcm.ts";
-import { CounterExhaustedError, CryptoError } from "./errors.ts";
+import { CounterExhaustedError, CryptoError, CryptoInputError } from "./errors.ts";
+import { readU64, writeU32 } from "../bytes.ts";
 
 /** Length of the random (tunnel) or role (port 443) nonce prefix. */
 export const NONCE_PREFIX_LENGTH = 4;
@@ -57,29 +58,22 @@ export interface TunnelCipherOptions {
 
 function checkPrefix(prefix: Uint8Array): Uint8Array {
   if (prefix.length !== NONCE_PREFIX_LENGTH) {
-    throw new CryptoError(`nonce prefix must be ${NONCE_PREFIX_LENGTH} bytes, got ${prefix.length}`);
+    throw new CryptoInputError(`nonce prefix must be ${NONCE_PREFIX_LENGTH} bytes, got ${prefix.length}`);
   }
   return prefix.slice();
 }
 
 function checkFirstCounter(counter: bigint): bigint {
   if (counter < 0n || counter > LAST_COUNTER + 1n) {
-    throw new CryptoError(`first counter ${counter} is outside 0..2^64-1`);
+    throw new CryptoInputError(`first counter ${counter} is outside 0..2^64-1`);
   }
   return counter;
 }
 
-function writeU32(out: Uint8Array, offset: number, value: number): void {
-  out[offset] = value >>> 24;
-  out[offset + 1] = value >>> 16;
-  out[offset + 2] = value >>> 8;
-  out[offset + 3] = value;
-}
-
 /** Reads the u64 BE counter of a 12-byte nonce. */
 export function nonceCounter(nonce: Uint8Array): bigint {
-  if (nonce.length !== NONCE_LENGTH) throw new CryptoError(`nonce must be ${NONCE_LENGTH} bytes`);
-  return new DataView(nonce.buffer, nonce.byteOffset, NONCE_LENGTH).getBigUint64(NONCE_PREFIX_LENGTH);
+  if (nonce.length !== NONCE_LENGTH) throw new CryptoInputError(`nonce must be ${NONCE_LENGTH} bytes`);
+  return readU64(nonce, NONCE_PREFIX_LENGTH);
 }
 
 /**

@@ -5,7 +5,7 @@
  * implementing {@link AesGcmKey}. Nonce management lives in aead.ts, not here.
  */
 import { createCipheriv, createDecipheriv, createSecretKey, type KeyObject } from "node:crypto";
-import { CryptoError } from "./errors.ts";
+import { CryptoError, CryptoInputError } from "./errors.ts";
 
 /** AES-256 key length in bytes. */
 export const AES_KEY_LENGTH = 32;
@@ -38,21 +38,23 @@ export interface AesGcmKey {
 /** Throws {@link CryptoError} unless `key` is an AES-256 key. */
 export function checkKey(key: Uint8Array): void {
   if (key.length !== AES_KEY_LENGTH) {
-    throw new CryptoError(`AES-256-GCM key must be ${AES_KEY_LENGTH} bytes, got ${key.length}`);
+    throw new CryptoInputError(`AES-256-GCM key must be ${AES_KEY_LENGTH} bytes, got ${key.length}`);
   }
 }
 
 /** Throws {@link CryptoError} unless `nonce` is a 12-byte GCM nonce. */
 export function checkNonce(nonce: Uint8Array): void {
   if (nonce.length !== NONCE_LENGTH) {
-    throw new CryptoError(`nonce must be ${NONCE_LENGTH} bytes, got ${nonce.length}`);
+    throw new CryptoInputError(`nonce must be ${NONCE_LENGTH} bytes, got ${nonce.length}`);
   }
 }
 
 /** Throws {@link CryptoError} unless `sealed` is long enough to hold the tag. */
 export function checkSealed(sealed: Uint8Array): void {
   if (sealed.length < TAG_LENGTH) {
-    throw new CryptoError(`ciphertext must be at least ${TAG_LENGTH} bytes (the tag), got ${sealed.length}`);
+    throw new CryptoInputError(
+      `ciphertext must be at least ${TAG_LENGTH} bytes (the tag), got ${sealed.length}`,
+    );
   }
 }
 

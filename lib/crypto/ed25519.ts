@@ -6,6 +6,7 @@
  */
 import { sign, verify } from "node:crypto";
 import { privateKeyObject, publicKeyObject, rawPublicKey } from "./node_keys.ts";
+import { CryptoInputError } from "./errors.ts";
 
 export const ED25519_PUBLIC_KEY_LENGTH = 32;
 export const ED25519_SEED_LENGTH = 32;
@@ -19,7 +20,9 @@ export interface Ed25519KeyPair {
 }
 
 function checkSeed(seed: Uint8Array): void {
-  if (seed.length !== ED25519_SEED_LENGTH) throw new TypeError(`seed must be 32 bytes, got ${seed.length}`);
+  if (seed.length !== ED25519_SEED_LENGTH) {
+    throw new CryptoInputError(`seed must be 32 bytes, got ${seed.length}`);
+  }
 }
 
 /** A fresh key pair from the CSPRNG. */

@@ -9,6 +9,7 @@ import {
   verifyEd25519,
   verifyEd25519Async,
 } from "./ed25519.ts";
+import { CryptoInputError } from "./errors.ts";
 
 // RFC 8032 §7.1 test 2 (one-byte message 0x72).
 const SEED = fromHex("4ccd089b28ff96da9db6c346ec114e0f5b8a319f35aba624da8cf6ed4fb8a6fb");
@@ -24,7 +25,7 @@ Deno.test("ed25519: RFC 8032 vector, sync and async forms", async () => {
   assert(verifyEd25519(fromHex(PUBLIC), MESSAGE, fromHex(SIGNATURE)));
   assert(await verifyEd25519Async(fromHex(PUBLIC), MESSAGE, fromHex(SIGNATURE)));
   assert(!(await verifyEd25519Async(fromHex(PUBLIC), fromHex("73"), fromHex(SIGNATURE))));
-  await assertRejects(() => signEd25519Async(new Uint8Array(1), MESSAGE), TypeError);
+  await assertRejects(() => signEd25519Async(new Uint8Array(1), MESSAGE), CryptoInputError);
 });
 
 Deno.test("ed25519: agrees with an independent implementation (@noble/curves) on random keys", () => {
@@ -50,6 +51,6 @@ Deno.test("ed25519: malformed keys and signatures verify false; bad seeds throw"
   assert(!verifyEd25519(pub.subarray(1), MESSAGE, sig));
   assert(!verifyEd25519(pub, MESSAGE, sig.subarray(1)));
   assert(!verifyEd25519(new Uint8Array(32).fill(0xff), MESSAGE, sig));
-  assertThrows(() => signEd25519(new Uint8Array(31), MESSAGE), TypeError, /got 31/);
-  assertThrows(() => ed25519FromSeed(new Uint8Array(33)), TypeError, /got 33/);
+  assertThrows(() => signEd25519(new Uint8Array(31), MESSAGE), CryptoInputError, /got 31/);
+  assertThrows(() => ed25519FromSeed(new Uint8Array(33)), CryptoInputError, /got 33/);
 });

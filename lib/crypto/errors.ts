@@ -8,6 +8,12 @@ import { PilotError } from "../errors.ts";
 export class CryptoError extends PilotError {}
 
 /**
+ * A key, seed, nonce, counter or node ID has the wrong length or is out of range: the one class
+ * every lib/crypto function throws for malformed input, so callers need a single check.
+ */
+export class CryptoInputError extends CryptoError {}
+
+/**
  * A sealing context has used its last nonce counter. Nothing more may be sealed under this
  * key and prefix; the caller must re-key (run the key exchange again) before sending.
  */

@@ -6,7 +6,7 @@
 import { hmac } from "@noble/hashes/hmac.js";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { utf8 } from "../bytes.ts";
-import { CryptoError } from "./errors.ts";
+import { CryptoInputError } from "./errors.ts";
 
 /** HKDF info label for tunnel (PILS) keys. */
 export const INFO_TUNNEL = "pilot-tunnel-v1";
@@ -54,7 +54,9 @@ export function hkdfExpandOneBlock(prk: Uint8Array, info: string): Uint8Array {
  */
 export function deriveKey(sharedSecret: Uint8Array, info: string): Uint8Array {
   if (sharedSecret.length !== SHARED_SECRET_LENGTH) {
-    throw new CryptoError(`shared secret must be ${SHARED_SECRET_LENGTH} bytes, got ${sharedSecret.length}`);
+    throw new CryptoInputError(
+      `shared secret must be ${SHARED_SECRET_LENGTH} bytes, got ${sharedSecret.length}`,
+    );
   }
   const prk = hkdfExtract(sharedSecret);
   sharedSecret.fill(0);

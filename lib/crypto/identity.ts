@@ -18,6 +18,7 @@ import {
   generateEd25519KeyPair,
 } from "./ed25519.ts";
 import { IdentityError } from "./errors.ts";
+import { errorMessage, settleQuietly } from "../errors.ts";
 
 /** File name of the identity inside the state directory. */
 export const IDENTITY_FILE_NAME = "identity.json";
@@ -76,7 +77,9 @@ export async function loadOrCreateIdentity(stateDir: string): Promise<NodeIdenti
   try {
     await Deno.mkdir(stateDir, { recursive: true, mode: STATE_DIR_MODE });
   } catch (err) {
-    throw new IdentityError(`cannot create state directory ${stateDir}: ${describe(err)}`, { cause: err });
+    throw new IdentityError(`cannot create state directory ${stateDir}: ${errorMessage(err)}`, {
+      cause: err,
+    });
   }
   return await loadOrCreateIdentityFile(join(stateDir, IDENTITY_FILE_NAME));
 }
@@ -120,10 +123,6 @@ export function encodeIdentity(seed: Uint8Array, publicKey: Uint8Array): string 
   return text + "\n";
 }
 
-function describe(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
-
 /** Undefined when the file does not exist; the identity when it is valid; IdentityError otherwise. */
 async function tryLoad(path: string): Promise<NodeIdentity | undefined> {
   let info: Deno.FileInfo;
@@ -131,7 +130,7 @@ async function tryLoad(path: string): Promise<NodeIdentity | undefined> {
     info = await Deno.stat(path);
   } catch (err) {
     if (err instanceof Deno.errors.NotFound) return undefined;
-    throw new IdentityError(`cannot access identity file ${path}: ${describe(err)}`, { cause: err });
+    throw new IdentityError(`cannot access identity file ${path}: ${errorMessage(err)}`, { cause: err });
   }
   if (!info.isFile) throw new IdentityError(`identity file ${path} is not a regular file`);
   // mode is null on Windows, where POSIX permission bits do not apply.
@@ -145,7 +144,7 @@ async function tryLoad(path: string): Promise<NodeIdentity | undefined> {
   try {
     text = await Deno.readTextFile(path);
   } catch (err) {
-    throw new IdentityError(`cannot read identity file ${path}: ${describe(err)}`, { cause: err });
+    throw new IdentityError(`cannot read identity file ${path}: ${errorMessage(err)}`, { cause: err });
   }
   return { ...decodeIdentity(text, path), path, created: false };
 }
@@ -213,10 +212,10 @@ async function writeNew(path: string, text: string): Promise<boolean> {
       throw err;
     }
   } catch (err) {
-    throw new IdentityError(`cannot write identity file ${path}: ${describe(err)}`, { cause: err });
+    throw new IdentityError(`cannot write identity file ${path}: ${errorMessage(err)}`, { cause: err });
   } finally {
     bytes.fill(0);
-    await Deno.remove(temp).catch(() => {});
+    await settleQuietly(Deno.remove(temp), "cleanup");
   }
   await syncDirectory(dir);
   return true;

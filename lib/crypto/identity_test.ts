@@ -10,6 +10,7 @@ import {
   loadOrCreateIdentity,
   loadOrCreateIdentityFile,
 } from "./identity.ts";
+import { settleQuietly } from "../errors.ts";
 
 const IS_POSIX = Deno.build.os !== "windows";
 
@@ -18,7 +19,7 @@ async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
   try {
     await fn(dir);
   } finally {
-    await Deno.chmod(dir, 0o700).catch(() => {});
+    await settleQuietly(Deno.chmod(dir, 0o700), "cleanup");
     await Deno.remove(dir, { recursive: true });
   }
 }

@@ -4,7 +4,7 @@
  * signature, Ed25519 helpers and the persisted node identity.
  * @module
  */
-export { CounterExhaustedError, CryptoError, IdentityError } from "./errors.ts";
+export { CounterExhaustedError, CryptoError, CryptoInputError, IdentityError } from "./errors.ts";
 export {
   ED25519_PUBLIC_KEY_LENGTH,
   ED25519_SEED_LENGTH,

@@ -5,6 +5,7 @@
  */
 import { Buffer } from "node:buffer";
 import { createPrivateKey, createPublicKey, type KeyObject } from "node:crypto";
+import { CryptoInputError } from "./errors.ts";
 
 /** The two curves pilot uses, named by their RFC 8410 algorithm. */
 export type OkpCurve = "X25519" | "Ed25519";
@@ -36,7 +37,7 @@ const SPKI_HEADER = [0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, -1, 0x03, 0
 
 function wrap(header: number[], curve: OkpCurve, raw: Uint8Array): Uint8Array<ArrayBuffer> {
   if (raw.length !== OKP_KEY_LENGTH) {
-    throw new RangeError(`${curve} key must be ${OKP_KEY_LENGTH} bytes, got ${raw.length}`);
+    throw new CryptoInputError(`${curve} key must be ${OKP_KEY_LENGTH} bytes, got ${raw.length}`);
   }
   const der = new Uint8Array(header.length + OKP_KEY_LENGTH);
   header.forEach((b, i) => der[i] = b === -1 ? CURVE_OID_LAST[curve] : b);
@@ -45,14 +46,14 @@ function wrap(header: number[], curve: OkpCurve, raw: Uint8Array): Uint8Array<Ar
 }
 
 /**
- * The PKCS#8 DER of a raw 32-byte private key (RangeError otherwise), the form node:crypto and
+ * The PKCS#8 DER of a raw 32-byte private key (CryptoInputError otherwise), the form node:crypto and
  * Web Crypto import. It holds the secret: zero it when done.
  */
 export function pkcs8Der(curve: OkpCurve, raw: Uint8Array): Uint8Array<ArrayBuffer> {
   return wrap(PKCS8_HEADER, curve, raw);
 }
 
-/** A private KeyObject from a raw 32-byte key (RangeError otherwise); the temporary DER copy is zeroed. */
+/** A private KeyObject from a raw 32-byte key (CryptoInputError otherwise); the temporary DER copy is zeroed. */
 export function privateKeyObject(curve: OkpCurve, raw: Uint8Array): KeyObject {
   const der = pkcs8Der(curve, raw);
   try {
@@ -62,7 +63,7 @@ export function privateKeyObject(curve: OkpCurve, raw: Uint8Array): KeyObject {
   }
 }
 
-/** The SPKI DER of a raw 32-byte public key (RangeError otherwise). */
+/** The SPKI DER of a raw 32-byte public key (CryptoInputError otherwise). */
 export function spkiDer(curve: OkpCurve, raw: Uint8Array): Uint8Array<ArrayBuffer> {
   return wrap(SPKI_HEADER, curve, raw);
 }

@@ -3,9 +3,9 @@
  * message "auth" ‖ SenderNode (u32 BE) ‖ X25519 public key. Only the message and signature live
  * here; the frame layout belongs to the tunnel's frame codec.
  */
-import { utf8 } from "../bytes.ts";
+import { utf8, writeU32 } from "../bytes.ts";
 import { ED25519_SIGNATURE_LENGTH, signEd25519, verifyEd25519 } from "./ed25519.ts";
-import { CryptoError } from "./errors.ts";
+import { CryptoInputError } from "./errors.ts";
 import { X25519_KEY_LENGTH } from "./x25519.ts";
 
 /** The 4-byte ASCII label that starts the signed message (no colon, as the reference signs it). */
@@ -22,20 +22,20 @@ const U32_MAX = 0xffff_ffff;
 
 /**
  * Builds the 40-byte PILA signed message for `nodeId` (u32) and the sender's X25519 public key.
- * Throws {@link CryptoError} for a node ID outside u32 or a key that is not 32 bytes.
+ * Throws {@link CryptoInputError} for a node ID outside u32 or a key that is not 32 bytes.
  */
 export function pilaMessage(nodeId: number, x25519PublicKey: Uint8Array): Uint8Array {
   if (!Number.isInteger(nodeId) || nodeId < 0 || nodeId > U32_MAX) {
-    throw new CryptoError(`node ID must be a u32, got ${nodeId}`);
+    throw new CryptoInputError(`node ID must be a u32, got ${nodeId}`);
   }
   if (x25519PublicKey.length !== X25519_KEY_LENGTH) {
-    throw new CryptoError(
+    throw new CryptoInputError(
       `X25519 public key must be ${X25519_KEY_LENGTH} bytes, got ${x25519PublicKey.length}`,
     );
   }
   const msg = new Uint8Array(PILA_MESSAGE_LENGTH);
   msg.set(LABEL_BYTES);
-  new DataView(msg.buffer).setUint32(NODE_OFFSET, nodeId);
+  writeU32(msg, NODE_OFFSET, nodeId);
   msg.set(x25519PublicKey, KEY_OFFSET);
   return msg;
 }

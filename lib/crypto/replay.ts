@@ -11,6 +11,8 @@
  *
  * Not safe for concurrent use; one window per peer context, driven from one event loop.
  */
+import { readU32 } from "../bytes.ts";
+import { CryptoInputError } from "./errors.ts";
 
 /** Number of counters the window remembers behind the highest one seen. */
 export const REPLAY_WINDOW_SIZE = 256;
@@ -26,20 +28,15 @@ const PREFIX_OFFSET = 0;
 const COUNTER_OFFSET = 4;
 const NONCE_LENGTH = 12;
 
-function readU32(bytes: Uint8Array, offset: number): number {
-  return ((bytes[offset] << 24) | (bytes[offset + 1] << 16) | (bytes[offset + 2] << 8) |
-    bytes[offset + 3]) >>> 0;
-}
-
 function checkNonceLength(nonce: Uint8Array): void {
   if (nonce.length < NONCE_LENGTH) {
-    throw new RangeError(`nonce must be ${NONCE_LENGTH} bytes, got ${nonce.length}`);
+    throw new CryptoInputError(`nonce must be ${NONCE_LENGTH} bytes, got ${nonce.length}`);
   }
 }
 
 function splitCounter(counter: bigint): [number, number] {
   if (counter < 0n || counter > 0xffff_ffff_ffff_ffffn) {
-    throw new RangeError(`counter ${counter} is not a u64`);
+    throw new CryptoInputError(`counter ${counter} is not a u64`);
   }
   return [Number(counter >> 32n), Number(counter & U32_MASK)];
 }

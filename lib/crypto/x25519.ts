@@ -4,7 +4,7 @@
  * the fastest backend measured (~5× @noble/curves, ~2× Web Crypto; docs/benchmarks.md).
  */
 import { diffieHellman } from "node:crypto";
-import { CryptoError } from "./errors.ts";
+import { CryptoError, CryptoInputError } from "./errors.ts";
 import { deriveKey } from "./hkdf.ts";
 import { privateKeyObject, publicKeyObject, rawPublicKey } from "./node_keys.ts";
 
@@ -21,7 +21,7 @@ export interface X25519KeyPair {
 
 function checkLength(bytes: Uint8Array, what: string): void {
   if (bytes.length !== X25519_KEY_LENGTH) {
-    throw new CryptoError(`X25519 ${what} must be ${X25519_KEY_LENGTH} bytes, got ${bytes.length}`);
+    throw new CryptoInputError(`X25519 ${what} must be ${X25519_KEY_LENGTH} bytes, got ${bytes.length}`);
   }
 }
 

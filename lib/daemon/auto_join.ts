@@ -7,6 +7,7 @@
  */
 import type { Logger } from "../log.ts";
 import type { WireMessage } from "../registry/wire.ts";
+import { errorMessage } from "../errors.ts";
 
 /** The registry call auto-join needs (RegistryClient has it). */
 export interface NetworkJoiner {
@@ -35,7 +36,7 @@ export async function autoJoinNetworks(registry: NetworkJoiner, options: AutoJoi
     try {
       await registry.joinNetwork(id);
     } catch (err) {
-      const reason = err instanceof Error ? err.message : String(err);
+      const reason = errorMessage(err);
       if (/already in network/.test(reason)) log.info("already a member of network", { network: id });
       else log.warn("auto-join failed", { network: id, reason });
       continue;

@@ -7,7 +7,7 @@
 import { resolve } from "node:path";
 import { BindError } from "../net/bind_error.ts";
 import { Logger } from "../log.ts";
-import { PilotError } from "../errors.ts";
+import { errorMessage, PilotError } from "../errors.ts";
 import { toBase64 } from "../bytes.ts";
 import { Address } from "../protocol/address.ts";
 import type { Packet } from "../protocol/packet.ts";
@@ -431,7 +431,7 @@ export class Daemon {
       await this.#runHooks(this.#afterHeartbeat, "after-heartbeat");
     } catch (err) {
       this.#heartbeatFailures++;
-      this.#lastHeartbeatError = err instanceof Error ? err.message : String(err);
+      this.#lastHeartbeatError = errorMessage(err);
       this.log.warn("registry heartbeat failed", { failures: this.#heartbeatFailures, err });
       if (this.#heartbeatFailures >= HEARTBEAT_FAILURES_BEFORE_REREGISTER) await this.#reregister();
     }
@@ -578,7 +578,7 @@ function bindError(flag: string, where: string, err: unknown): DaemonStartError 
 
 function startError(err: unknown): DaemonStartError {
   if (err instanceof DaemonStartError) return err;
-  return new DaemonStartError(err instanceof Error ? err.message : String(err), { cause: err });
+  return new DaemonStartError(errorMessage(err), { cause: err });
 }
 
 function registrationFields(config: DaemonConfig, tunnel: Tunnel, hostname?: string) {
@@ -608,9 +608,7 @@ async function registerWithRetry(
     } catch (err) {
       if (Date.now() + REGISTER_RETRY_MS > deadline) {
         throw new DaemonStartError(
-          `--registry ${config.registry}: cannot register with the registry: ${
-            err instanceof Error ? err.message : err
-          }`,
+          `--registry ${config.registry}: cannot register with the registry: ${errorMessage(err)}`,
           { cause: err },
         );
       }

@@ -6,7 +6,7 @@
  * may have restarted elsewhere), honour the caller's timeout and abort signal, and report
  * every failure as one {@link DialError} whose reason says what the user can do about it.
  */
-import { PilotError } from "../errors.ts";
+import { errorMessage, PilotError } from "../errors.ts";
 import { Address } from "../protocol/address.ts";
 import type { SessionManager } from "../transport/manager.ts";
 import type { CloseReason, Stream } from "../transport/stream.ts";
@@ -139,7 +139,7 @@ function timedOut(node: number, port: number, ms: number): DialError {
 
 /** A failed registry resolution: the node is private to us, or unknown/offline. */
 function resolveFailure(node: number, port: number, err: unknown): DialError {
-  const why = err instanceof Error ? err.message : String(err);
+  const why = errorMessage(err);
   if (/private|denied|forbidden/i.test(why)) {
     return new DialError(
       "private",

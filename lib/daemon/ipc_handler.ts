@@ -29,6 +29,7 @@ import type {
 import type { Dialer } from "./dialer.ts";
 import type { PeerDirectory } from "./peers.ts";
 import type { StreamBridge } from "./streams.ts";
+import { errorMessage, settleQuietly } from "../errors.ts";
 
 /** What the IPC commands use of the daemon. */
 export interface IpcNode {
@@ -56,7 +57,7 @@ async function viaRegistry<T>(op: string, call: () => Promise<T>): Promise<T> {
     return await call();
   } catch (err) {
     // An expected outcome (unknown hostname, registry down), not a daemon bug: no warning per call.
-    throw new RegistryCallError(`${op}: registry: ${err instanceof Error ? err.message : String(err)}`, {
+    throw new RegistryCallError(`${op}: registry: ${errorMessage(err)}`, {
       cause: err,
     });
   }
@@ -103,7 +104,8 @@ export class DaemonIpcHandler implements IpcHandler {
       }
       for (const n of nodes) {
         if (typeof n.node_id !== "number" || n.node_id === node.nodeId() || n.offline) continue;
-        await this.#sendDatagram(new Address(0, n.node_id), port, data).catch(() => {});
+        // Broadcast datagrams are best effort per member, like any datagram; one offline member must not stop the rest.
+        await settleQuietly(this.#sendDatagram(new Address(0, n.node_id), port, data), "peer gone");
       }
       return;
     }
@@ -114,7 +116,7 @@ export class DaemonIpcHandler implements IpcHandler {
     try {
       await this.node.peers.ensure(dst.node);
     } catch (err) {
-      throw new Error(`sendto: ${err instanceof Error ? err.message : String(err)}`);
+      throw new Error(`sendto: ${errorMessage(err)}`);
     }
     this.node.manager.sendTo(dst, port, data);
   }

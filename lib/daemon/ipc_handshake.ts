@@ -6,6 +6,7 @@
 import type { HandshakeOp } from "../ipc/codec.ts";
 import type { HandshakeReply } from "../ipc/replies.ts";
 import type { TrustService } from "../services/trust/service.ts";
+import { errorMessage } from "../errors.ts";
 
 /** Runs one Handshake sub-command; a failure is thrown as `Error("handshake <op>: <why>")`. */
 export async function handshakeCommand(
@@ -14,7 +15,7 @@ export async function handshakeCommand(
 ): Promise<HandshakeReply> {
   if (!service) throw new Error("handshake: trust service is not running");
   const fail = (what: string) => (err: unknown): never => {
-    throw new Error(`handshake ${what}: ${err instanceof Error ? err.message : String(err)}`);
+    throw new Error(`handshake ${what}: ${errorMessage(err)}`);
   };
   switch (op.sub) {
     case "request": {

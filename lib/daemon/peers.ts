@@ -5,7 +5,7 @@
  * is unreachable). Also answers the tunnel's question "which Ed25519 key does the
  * registry hold for node N" (PILA verification).
  */
-import { PilotError } from "../errors.ts";
+import { errorMessage, PilotError } from "../errors.ts";
 import { fromBase64 } from "../bytes.ts";
 import type { Logger } from "../log.ts";
 import type { RegistryClient } from "../registry/client.ts";
@@ -97,7 +97,7 @@ export class PeerDirectory {
         this.#remember(this.#endpoints, node, { endpoint, at: Date.now() });
       } catch (err) {
         if (!cached) {
-          const why = err instanceof Error ? err.message : String(err);
+          const why = errorMessage(err);
           throw new PeerResolveError(`resolve node ${node}: ${why}`, { cause: err });
         }
         this.#log.info("registry resolve failed; using cached endpoint", { node, err });

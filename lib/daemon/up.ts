@@ -13,6 +13,7 @@ import { formatHostPort, type HostPort } from "../net/hostport.ts";
 import { RegistryService } from "../registry/service.ts";
 import { DEFAULT_HTTP, DEFAULT_SOCKET_PATH, resolveConfig } from "./config.ts";
 import { Daemon } from "./daemon.ts";
+import { errorMessage } from "../errors.ts";
 
 /** The registry port `pilot up` tries first (the reference's). */
 export const UP_REGISTRY_PORT = 9000;
@@ -130,7 +131,7 @@ export async function startLocalNetwork(options: LocalNetworkOptions): Promise<L
       },
     };
   } catch (err) {
-    for (const stop of stops.reverse()) await stop().catch(() => {});
+    for (const stop of stops.reverse()) await stop().catch((err) => log.warn("stop failed", { err }));
     throw err;
   }
 }
@@ -148,9 +149,7 @@ async function withFallback<T>(port: number, start: (port: number) => Promise<T>
 function isAddrInUse(err: unknown): boolean {
   if (err instanceof Deno.errors.AddrInUse) return true;
   if (err instanceof Error && err.cause !== undefined && isAddrInUse(err.cause)) return true;
-  const text = `${(err as { code?: string })?.code ?? ""} ${
-    err instanceof Error ? err.message : String(err)
-  }`;
+  const text = `${(err as { code?: string })?.code ?? ""} ${errorMessage(err)}`;
   return /EADDRINUSE|address already in use|AddrInUse/i.test(text);
 }
 

@@ -7,6 +7,7 @@
  */
 import { Ring } from "../transport/ring.ts";
 import { Logger } from "../log.ts";
+import { errorMessage, settleQuietly } from "../errors.ts";
 
 /** Events waiting for delivery, at most (the reference's queue size). */
 export const WEBHOOK_QUEUE_CAPACITY = 1024;
@@ -199,14 +200,14 @@ export class WebhookEmitter {
           body,
           signal: AbortSignal.any([this.#abort.signal, AbortSignal.timeout(this.#timeoutMs)]),
         });
-        await res.body?.cancel().catch(() => {});
+        if (res.body) await settleQuietly(res.body.cancel(), "cleanup");
         if (res.status < 400) return "delivered";
         retryable = res.status >= 500;
         reason = `HTTP ${res.status}`;
       } catch (err) {
         if (this.#abort.signal.aborted) return "aborted";
         retryable = true;
-        reason = err instanceof Error ? err.message : String(err);
+        reason = errorMessage(err);
       }
       if (!retryable || attempt >= this.#maxAttempts) {
         this.#log.warn("webhook delivery failed", {

@@ -5,6 +5,7 @@
  * @module
  */
 import { IpcError } from "./errors.ts";
+import { readU32, writeU32 } from "../bytes.ts";
 
 export { IpcError };
 
@@ -44,7 +45,7 @@ export function allocFrame(cmd: number, payloadLength: number): Uint8Array {
     );
   }
   const frame = new Uint8Array(FRAME_HEADER_SIZE + payloadLength);
-  new DataView(frame.buffer).setUint32(0, payloadLength + 1);
+  writeU32(frame, 0, payloadLength + 1);
   frame[FRAME_LENGTH_SIZE] = cmd;
   return frame;
 }
@@ -68,7 +69,7 @@ export function decodeFrame(bytes: Uint8Array): Frame {
       `frame of ${bytes.length} bytes is shorter than its ${FRAME_HEADER_SIZE}-byte header`,
     );
   }
-  const length = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(0);
+  const length = readU32(bytes, 0);
   if (length > MAX_FRAME_LENGTH) {
     throw new IpcError("frame-too-large", `frame length ${length} exceeds ${MAX_FRAME_LENGTH}`);
   }

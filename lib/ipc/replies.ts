@@ -6,6 +6,7 @@
  */
 import { IpcError } from "./errors.ts";
 import { fromUtf8, utf8 } from "../bytes.ts";
+import { errorMessage } from "../errors.ts";
 
 /** Any JSON object. Registry replies are passed through as this. */
 export type JsonObject = { [key: string]: unknown };
@@ -336,7 +337,7 @@ export function encodeJson(value: unknown): Uint8Array {
   try {
     text = JSON.stringify(value, sortKeys);
   } catch (err) {
-    throw new IpcError("invalid-value", `reply is not serialisable as JSON: ${(err as Error).message}`);
+    throw new IpcError("invalid-value", `reply is not serialisable as JSON: ${errorMessage(err)}`);
   }
   if (text === undefined) throw new IpcError("invalid-value", "reply is not serialisable as JSON");
   return utf8(text);
@@ -347,7 +348,7 @@ export function parseJson(payload: Uint8Array, what: string): unknown {
   try {
     return JSON.parse(fromUtf8(payload));
   } catch (err) {
-    throw new IpcError("invalid-json", `${what}: invalid JSON: ${(err as Error).message}`);
+    throw new IpcError("invalid-json", `${what}: invalid JSON: ${errorMessage(err)}`);
   }
 }
 

@@ -7,6 +7,7 @@
  * @module
  */
 import { IpcError } from "./errors.ts";
+import { errorMessage, settleQuietly } from "../errors.ts";
 
 /** Largest read buffer by default; large enough to take many frames in one syscall. */
 export const READ_BUFFER_SIZE = 256 * 1024;
@@ -85,11 +86,17 @@ export async function writeAll(sink: ByteSink, bytes: Uint8Array): Promise<void>
   }
 }
 
-/** Waits for `promise` (whose rejection is ignored) or `ms` milliseconds, whichever comes first. */
+/**
+ * Waits for `promise` or `ms` milliseconds, whichever comes first. For last writes to a client
+ * that is leaving, so a rejection is ignored.
+ */
 export async function waitAtMost(promise: Promise<unknown>, ms: number): Promise<void> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   try {
-    await Promise.race([promise.catch(() => {}), new Promise((resolve) => timer = setTimeout(resolve, ms))]);
+    await Promise.race([
+      settleQuietly(promise, "peer gone"),
+      new Promise((resolve) => timer = setTimeout(resolve, ms)),
+    ]);
   } finally {
     clearTimeout(timer);
   }
@@ -239,7 +246,7 @@ export class FrameWriter {
       this.fail(
         err instanceof IpcError
           ? err
-          : new IpcError("disconnected", `socket write failed: ${(err as Error).message}`, { cause: err }),
+          : new IpcError("disconnected", `socket write failed: ${errorMessage(err)}`, { cause: err }),
       );
     } finally {
       this.#pumping = false;

@@ -1,30 +1,62 @@
 /**
  * Token-bucket rate limiting (the beacon's relay path, the tunnel's unauthenticated
- * key-exchange triggers). Pure: the caller passes the clock (milliseconds) so tests are
- * deterministic and the hot path makes no syscalls. The session layer's SYN limiter keeps
- * its own bucket because it reproduces the reference's whole-token refill rule.
+ * key-exchange triggers, the registry's per-source limits, the event broker's publishers). Pure: the caller passes the clock (milliseconds) so tests are
+ * deterministic and the hot path makes no syscalls. The `wholeTokens` option reproduces the
+ * reference's SYN-limiter rule (transport.md §9), so that limiter can use this bucket too.
  * Not safe for concurrent use (JavaScript's single thread makes that moot here).
  */
 
-/** One bucket: refills at `ratePerSecond`, holds at most `burst` tokens, starts full. */
+/** How a {@link TokenBucket} starts and refills. */
+export interface TokenBucketOptions {
+  /** Tokens at creation (default: `burst`, a full bucket). */
+  tokens?: number;
+  /**
+   * Refill in whole tokens only, moving the refill time only when at least one is added (the
+   * reference's SYN-limiter rule). Default: continuous, fractional refill.
+   */
+  wholeTokens?: boolean;
+}
+
+/** One bucket: refills at `ratePerSecond`, holds at most `burst` tokens, starts full unless told otherwise. */
 export class TokenBucket {
   private tokens: number;
   private last: number;
+  private readonly wholeTokens: boolean;
+  #lastUsed: number;
 
-  constructor(readonly ratePerSecond: number, readonly burst: number, now: number) {
+  constructor(
+    readonly ratePerSecond: number,
+    readonly burst: number,
+    now: number,
+    options: TokenBucketOptions = {},
+  ) {
     if (!(ratePerSecond > 0) || !(burst >= 1)) {
       throw new RangeError(`token bucket needs rate > 0 and burst >= 1, got ${ratePerSecond}/${burst}`);
     }
-    this.tokens = burst;
+    this.tokens = options.tokens ?? burst;
+    this.wholeTokens = options.wholeTokens ?? false;
     this.last = now;
+    this.#lastUsed = now;
+  }
+
+  /** Time (ms) of the last `take`, for forgetting idle buckets. */
+  get lastUsed(): number {
+    return this.#lastUsed;
   }
 
   /** Takes `cost` tokens if available and returns true; otherwise leaves the bucket unchanged and returns false. */
   take(now: number, cost = 1): boolean {
+    this.#lastUsed = now;
     this.refill(now);
     if (this.tokens < cost) return false;
     this.tokens -= cost;
     return true;
+  }
+
+  /** Milliseconds until `cost` tokens will be available; 0 when they are now. */
+  waitMs(now: number, cost = 1): number {
+    this.refill(now);
+    return this.tokens >= cost ? 0 : ((cost - this.tokens) * 1000) / this.ratePerSecond;
   }
 
   /** True when the bucket has been idle long enough to be full again (safe to forget). */
@@ -36,6 +68,13 @@ export class TokenBucket {
   private refill(now: number): void {
     const elapsed = now - this.last;
     if (elapsed <= 0) return; // clock went backwards or same tick: no refill
+    if (this.wholeTokens) {
+      const add = Math.floor((elapsed * this.ratePerSecond) / 1000);
+      if (add < 1) return; // keep the old refill time so fractions accumulate
+      this.tokens = Math.min(this.burst, this.tokens + add);
+      this.last = now;
+      return;
+    }
     this.tokens = Math.min(this.burst, this.tokens + (elapsed * this.ratePerSecond) / 1000);
     this.last = now;
   }

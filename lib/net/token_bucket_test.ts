@@ -51,3 +51,25 @@ Deno.test("keyed limiter: independent buckets, bounded key table, sweep forgets 
   assertEquals(limiter.size, 0);
   assert(limiter.allow(3, 10_000));
 });
+
+Deno.test("token bucket: waitMs says how long until a token, without taking one", () => {
+  const b = new TokenBucket(2, 1, 0); // one token, refills one every 500 ms
+  assertEquals(b.waitMs(0), 0);
+  assertEquals(b.take(0), true);
+  assertEquals(b.waitMs(0), 500);
+  assertEquals(b.waitMs(200), 300);
+  assertEquals(b.take(499), false);
+  assertEquals(b.take(500), true);
+});
+
+Deno.test("token bucket: wholeTokens refills only whole tokens and keeps the fraction for later", () => {
+  const b = new TokenBucket(10, 1, 0, { tokens: 0, wholeTokens: true }); // one token per 100 ms
+  assertEquals(b.take(99), false, "0.99 of a token is not a token");
+  assertEquals(b.take(150), true, "the 99 ms were not lost: 150 ms since the start is 1.5 tokens");
+  assertEquals(b.take(199), false);
+  assertEquals(b.take(250), true);
+  assertEquals(b.lastUsed, 250);
+  const fractional = new TokenBucket(10, 1, 0, { tokens: 0 });
+  assertEquals(fractional.take(99), false);
+  assertEquals(fractional.take(100), true);
+});

@@ -23,6 +23,7 @@ import {
   MAX_REQUEST_BODY,
   type WireMessage,
 } from "./wire.ts";
+import { errorMessage, settleQuietly } from "../errors.ts";
 
 export { RegistryCertificateError, RegistryConnectionError, RegistryReplyError };
 
@@ -96,7 +97,7 @@ function splitHostPort(address: string): { hostname: string; port: number } {
   try {
     hp = parseHostPort(address, "registry address");
   } catch (err) {
-    throw new RegistryConnectionError((err as Error).message);
+    throw new RegistryConnectionError(errorMessage(err));
   }
   if (hp.port === 0) throw new RegistryConnectionError(`registry address needs a port, got "${address}"`);
   return { hostname: hp.host, port: hp.port };
@@ -205,7 +206,7 @@ export class RegistryClient {
 
   #serial<T>(fn: () => Promise<T>): Promise<T> {
     const run = this.#queue.then(fn, fn);
-    this.#queue = run.catch(() => {});
+    this.#queue = settleQuietly(run, "reported elsewhere");
     return run;
   }
 
@@ -290,7 +291,7 @@ export class RegistryClient {
     } catch (err) {
       this.#drop();
       if (err instanceof RegistryConnectionError) throw err;
-      throw new RegistryConnectionError(`registry connection failed: ${(err as Error).message}`);
+      throw new RegistryConnectionError(`registry connection failed: ${errorMessage(err)}`);
     }
   }
 

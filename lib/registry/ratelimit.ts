@@ -7,6 +7,8 @@
  * @module
  */
 
+import { TokenBucket } from "../net/token_bucket.ts";
+
 /** Rate categories. The first four are the reference's; `write` and `read` cover every other type. */
 export type RateCategory = "register" | "resolve" | "query" | "heartbeat" | "write" | "read";
 
@@ -25,8 +27,6 @@ export const DEFAULT_RATE_LIMITS: Readonly<RateLimits> = {
 
 /** Buckets refill over this window. */
 export const RATE_WINDOW_MS = 60_000;
-/** Buckets idle this long are forgotten. */
-const IDLE_BUCKET_MS = 2 * RATE_WINDOW_MS;
 
 /** Wording of the throttle error per category (the reference's texts for its four). */
 const NOUN: Record<RateCategory, string> = {
@@ -38,17 +38,12 @@ const NOUN: Record<RateCategory, string> = {
   read: "reads",
 };
 
-interface Bucket {
-  tokens: number;
-  last: number;
-}
-
 /** Outcome of `take`: allowed, or denied with a suggested wait. */
 export type RateDecision = { ok: true } | { ok: false; retryAfterMs: number; message: string };
 
 /** A set of token buckets keyed by category and source. */
 export class RateLimiter {
-  #buckets = new Map<string, Bucket>();
+  #buckets = new Map<string, TokenBucket>();
   /** Requests denied so far, per category. */
   readonly denied: Record<RateCategory, number> = {
     register: 0,
@@ -67,17 +62,12 @@ export class RateLimiter {
     if (!rate) return { ok: true };
     const key = `${category}|${source}`;
     let b = this.#buckets.get(key);
-    if (!b) {
-      this.#buckets.set(key, b = { tokens: rate, last: now });
-    } else {
-      b.tokens = Math.min(rate, b.tokens + (rate * (now - b.last)) / RATE_WINDOW_MS);
-      b.last = now;
+    if (!b || b.burst !== rate) {
+      // New source, or the limit was changed: a fresh bucket holding one window's worth.
+      this.#buckets.set(key, b = new TokenBucket((rate * 1000) / RATE_WINDOW_MS, rate, now));
     }
-    if (b.tokens >= 1) {
-      b.tokens -= 1;
-      return { ok: true };
-    }
-    const retryAfterMs = Math.ceil(((1 - b.tokens) * RATE_WINDOW_MS) / rate);
+    if (b.take(now)) return { ok: true };
+    const retryAfterMs = Math.ceil(b.waitMs(now));
     return { ok: false, retryAfterMs, message: `rate limited: too many ${NOUN[category]} from ${label}` };
   }
 
@@ -86,9 +76,9 @@ export class RateLimiter {
     this.denied[category]++;
   }
 
-  /** Drops buckets idle for two windows. */
+  /** Drops buckets that have refilled completely (idle for a window): a new one would start the same. */
   prune(now: number = Date.now()): void {
-    for (const [k, b] of this.#buckets) if (now - b.last > IDLE_BUCKET_MS) this.#buckets.delete(k);
+    for (const [k, b] of this.#buckets) if (b.isFull(now)) this.#buckets.delete(k);
   }
 
   /** Buckets currently held. */

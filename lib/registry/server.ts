@@ -18,6 +18,7 @@ import type { RegistryWireError } from "./errors.ts";
 import { assertJsonDepth, JsonNestingError, MAX_JSON_DEPTH } from "./canonical_json.ts";
 import { Logger } from "../log.ts";
 import { formatIPv4, formatIPv6, parseIP, unmapIPv4 } from "../net/ip.ts";
+import { settleQuietly } from "../errors.ts";
 
 /** Default cap on open connections (the reference allows 100 000; ours is sized for one process). */
 export const DEFAULT_MAX_CONNECTIONS = 10_000;
@@ -244,7 +245,7 @@ export class FrameServer {
   #refuse(conn: Deno.Conn, why: string): void {
     const frame = encodeFrame(errorReply(why, "limit"));
     // Best effort: a plain listener can say why before closing; never wait on it.
-    conn.write(frame).catch(() => {}).finally(() => {
+    settleQuietly(conn.write(frame), "peer gone").finally(() => {
       try {
         conn.close();
       } catch { /* gone */ }

@@ -10,6 +10,7 @@
 import tls from "node:tls";
 import { toHex } from "../bytes.ts";
 import { RegistryCertificateError, RegistryConnectionError } from "./errors.ts";
+import { errorMessage } from "../errors.ts";
 
 /** Bytes read from a socket at a time. */
 const READ_CHUNK = 64 * 1024;
@@ -65,15 +66,13 @@ export async function dial(opts: DialOptions): Promise<Transport> {
   } catch (err) {
     connecting.then((c) => c.close(), () => {});
     if (err instanceof RegistryConnectionError) throw err;
-    if (opts.tls && /certificate/i.test((err as Error).message)) {
+    if (opts.tls && /certificate/i.test(errorMessage(err))) {
       throw new RegistryCertificateError(
-        `registry ${opts.hostname}:${opts.port} presented an untrusted certificate: ${
-          (err as Error).message
-        }`,
+        `registry ${opts.hostname}:${opts.port} presented an untrusted certificate: ${errorMessage(err)}`,
       );
     }
     throw new RegistryConnectionError(
-      `cannot connect to registry ${opts.hostname}:${opts.port}: ${(err as Error).message}`,
+      `cannot connect to registry ${opts.hostname}:${opts.port}: ${errorMessage(err)}`,
     );
   } finally {
     clearTimeout(timer);

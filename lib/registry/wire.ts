@@ -7,6 +7,7 @@
  * @module
  */
 import { RegistryWireError } from "./errors.ts";
+import { writeU32 } from "../bytes.ts";
 
 export { RegistryWireError };
 
@@ -36,7 +37,7 @@ export function encodeFrame(message: WireMessage, maxBody: number = MAX_REPLY_BO
     throw new RegistryWireError(`frame body of ${body.length} bytes exceeds the ${maxBody}-byte limit`);
   }
   const frame = new Uint8Array(FRAME_HEADER_LENGTH + body.length);
-  new DataView(frame.buffer).setUint32(0, body.length);
+  writeU32(frame, 0, body.length);
   frame.set(body, FRAME_HEADER_LENGTH);
   return frame;
 }

@@ -7,6 +7,7 @@
 import type { Address } from "../protocol/address.ts";
 import { encodeSendFrame, IpcError, MAX_SEND_DATA } from "../ipc/codec.ts";
 import { type CallOptions, waitWithDeadline } from "./deadline.ts";
+import { settleQuietly } from "../errors.ts";
 
 /**
  * Received bytes buffered per connection before the client stops reading the
@@ -130,7 +131,7 @@ export class ConnState {
     }
     // Chained so that concurrent writes never interleave their frames.
     const result = this.#writeChain.then(() => this.#writeNow(data, options));
-    this.#writeChain = result.catch(() => {});
+    this.#writeChain = settleQuietly(result, "reported elsewhere");
     return result;
   }
 

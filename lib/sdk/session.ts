@@ -33,6 +33,7 @@ import { ChunkReader, FrameWriter } from "../ipc/socket_io.ts";
 import { type CallOptions, waitWithDeadline, withDeadline } from "./deadline.ts";
 import { Connection, type ConnectionHost, type ConnectionInfo, ConnState } from "./connection.ts";
 import { Listener } from "./listener.ts";
+import { errorMessage } from "../errors.ts";
 
 /** Outbound bytes queued on the socket before writes wait (keeps memory bounded, lets writes pipeline). */
 export const SOCKET_WRITE_HIGH_WATER = 512 * 1024;
@@ -366,7 +367,7 @@ export class IpcSession {
       this.fail(
         err instanceof IpcError
           ? new IpcError("protocol", `daemon sent a bad frame: ${err.message}`, { cause: err })
-          : new IpcError("disconnected", `daemon disconnected: ${(err as Error).message}`, { cause: err }),
+          : new IpcError("disconnected", `daemon disconnected: ${errorMessage(err)}`, { cause: err }),
       );
     }
   }

@@ -11,6 +11,7 @@
  * deletes them (veths and nft rules go with them), and {@link sweepStaleLabs} removes labs left by
  * a test process that died before its cleanup ran.
  */
+import { settleQuietly } from "../../lib/errors.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 /** How long a pilot process in a namespace may take to print its ready line. */
@@ -64,7 +65,7 @@ export async function netnsSupport(): Promise<{ ok: true } | { ok: false; reason
   if (Deno.build.os !== "linux") return { ok: false, reason: "not Linux" };
   if (Deno.uid() !== 0) return { ok: false, reason: "not running as root" };
   for (const tool of ["ip", "nft"]) {
-    const r = await run("sh", ["-c", `command -v ${tool}`]).catch(() => undefined);
+    const r = await settleQuietly(run("sh", ["-c", `command -v ${tool}`]), "reported elsewhere"); // as "not installed"
     if (!r || r.code !== 0) return { ok: false, reason: `${tool} is not installed` };
   }
   const name = `${PREFIX}${Deno.pid}-probe`;
@@ -282,11 +283,11 @@ table ip pilotnat {
     }
     await Promise.allSettled(this.processes.map((p) => p.child.status));
     for (const ns of [...this.namespaces].reverse()) {
-      await killAll(ns).catch(() => {});
+      await settleQuietly(killAll(ns), "cleanup");
       const r = await run("ip", ["netns", "del", ns]).catch((err) => ({ code: 1, stderr: String(err) }));
       if (r.code !== 0) console.error(`netns cleanup: could not delete ${ns}: ${r.stderr}`);
     }
-    await Deno.remove(this.dir, { recursive: true }).catch(() => {});
+    await settleQuietly(Deno.remove(this.dir, { recursive: true }), "cleanup");
   }
 }
 

@@ -4,6 +4,7 @@
  * directory that is removed afterwards. Every process is killed in `close()`.
  */
 import { spawnPilot } from "./pilot.ts";
+import { settleQuietly } from "../../lib/errors.ts";
 
 /** How long a process may take to print its ready line. */
 const READY_TIMEOUT_MS = 30_000;
@@ -190,6 +191,6 @@ export class TestNetwork {
   async close(): Promise<void> {
     await Promise.all(this.daemons.map((d) => d.process.stop("SIGKILL")));
     if (this.registry) await this.registry.stop("SIGKILL");
-    await Deno.remove(this.dir, { recursive: true }).catch(() => {});
+    await settleQuietly(Deno.remove(this.dir, { recursive: true }), "cleanup");
   }
 }

@@ -16,6 +16,8 @@ import { fromBase64, utf8 } from "../../lib/bytes.ts";
 import { verifyEd25519 } from "../../lib/crypto/ed25519.ts";
 import { canonicalJson, staticChallenge } from "../../lib/registry/auth.ts";
 import { decodeBody, FrameReader, MAX_REQUEST_BODY, type WireMessage } from "../../lib/registry/wire.ts";
+import {} from "../../lib/errors.ts";
+import { ignoreRejection } from "../../lib/errors.ts";
 
 /** A node the reference reaps when its last heartbeat is older than this (fake time). */
 export const STALE_NODE_MS = 3 * 60_000;
@@ -226,9 +228,12 @@ export class ReferenceRegistryDouble {
   #serve(port: number): void {
     this.#listener = Deno.listen({ hostname: "127.0.0.1", port });
     this.#reaper = setInterval(() => this.reap(), REAP_PERIOD_MS / this.options.timeScale);
-    (async () => {
-      for await (const conn of this.#listener!) this.#session(conn);
-    })().catch(() => {});
+    ignoreRejection(
+      (async () => {
+        for await (const conn of this.#listener!) this.#session(conn);
+      })(),
+      "cleanup",
+    );
   }
 
   async #session(conn: Deno.TcpConn): Promise<void> {

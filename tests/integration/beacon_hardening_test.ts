@@ -12,6 +12,7 @@ import { createHash } from "node:crypto";
 import { until } from "../helpers/wait.ts";
 import { connect, type PilotClient } from "../../lib/sdk/mod.ts";
 import { type BeaconMessage, decodeBeaconMessage, encodeBeaconMessage } from "../../lib/beacon/messages.ts";
+import { closeQuietly } from "../../lib/errors.ts";
 
 const HOST = "127.0.0.1";
 
@@ -89,8 +90,8 @@ async function relayedTransfer(
     }
     const readFailed = await reading;
     if (readFailed) return readFailed;
-    await conn.close().catch(() => {});
-    await server.close().catch(() => {});
+    await closeQuietly(conn);
+    await closeQuietly(server);
     return { sent: sendHash.digest("hex"), received: recvHash.digest("hex"), bytes: received };
   } catch (err) {
     return err as Error;
@@ -122,7 +123,7 @@ async function withLab(fn: (lab: Lab) => Promise<void>): Promise<void> {
     ]);
     await fn({ net, beacon: String(beacon.ready.listen), beaconHttp: String(beacon.ready.http), clients });
   } finally {
-    for (const c of clients) await c.close().catch(() => {});
+    for (const c of clients) await closeQuietly(c);
     await beacon?.stop("SIGKILL");
     await net.close();
   }

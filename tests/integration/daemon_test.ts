@@ -9,6 +9,7 @@ import { runPilot } from "../helpers/pilot.ts";
 import { transfer } from "../helpers/transfer.ts";
 import { connect, type Connection, type PilotClient } from "../../lib/sdk/mod.ts";
 import { Address } from "../../lib/protocol/address.ts";
+import { closeQuietly, ignoreRejection, settleQuietly } from "../../lib/errors.ts";
 
 const MIB = 1024 * 1024;
 
@@ -31,7 +32,7 @@ async function withNetwork(
     for (const d of daemons) clients.push(await connect(d.socket, { timeoutMs: 5_000 }));
     await fn(net, daemons, clients);
   } finally {
-    for (const c of clients) await c.close().catch(() => {});
+    for (const c of clients) await closeQuietly(c);
     await net.close();
   }
 }
@@ -100,7 +101,7 @@ Deno.test({
       let got;
       for (let attempt = 0; attempt < 20 && !got; attempt++) {
         await ca.sendTo(b.address, 6000, payload);
-        got = await cb.recvFrom({ timeoutMs: 500 }).catch(() => undefined);
+        got = await settleQuietly(cb.recvFrom({ timeoutMs: 500 }), "expected in test"); // lost: send again
       }
       assert(got, "a datagram arrived");
       assertEquals(got.dstPort, 6000);
@@ -230,14 +231,14 @@ Deno.test({
         const raw = await Deno.connect({ transport: "unix", path: a.socket });
         await raw.write(junk);
         const buf = new Uint8Array(256);
-        await raw.read(buf).catch(() => null);
+        await settleQuietly(raw.read(buf), "expected in test");
         raw.close();
       }
       // A client that binds a port and opens a transfer, then vanishes mid-transfer.
       const doomed = await connect(a.socket);
       await doomed.listen(7777);
       const conn = await doomed.dial(b.address, 7, { timeoutMs: 10_000 });
-      void conn.write(new Uint8Array(4 * MIB)).catch(() => {});
+      ignoreRejection(conn.write(new Uint8Array(4 * MIB)), "expected in test");
       await new Promise((r) => setTimeout(r, 200));
       (doomed as unknown as { close(): Promise<void> }).close();
       let info = await ca.info();

@@ -10,6 +10,7 @@ import { until } from "../helpers/wait.ts";
 import { connect, type Datagram, type PilotClient } from "../../lib/sdk/mod.ts";
 import { Cmd, decodeReply, FrameReader } from "../../lib/ipc/codec.ts";
 import { writeAll } from "../../lib/ipc/socket_io.ts";
+import { closeQuietly, settleQuietly } from "../../lib/errors.ts";
 
 const MIB = 1024 * 1024;
 const IDLE_CLIENTS = 500;
@@ -60,12 +61,12 @@ async function bytesWithin(conn: Deno.UnixConn, ms: number): Promise<number> {
     if (left <= 0) return total;
     let timer: ReturnType<typeof setTimeout> | undefined;
     const n = await Promise.race([
-      conn.read(buf).catch(() => null),
+      settleQuietly(conn.read(buf), "expected in test"),
       new Promise<"timeout">((r) => timer = setTimeout(() => r("timeout"), left)),
     ]);
     clearTimeout(timer);
     if (n === "timeout") return total;
-    if (n === null) return -1;
+    if (n === null || n === undefined) return -1; // closed or reset by the daemon
     total += n;
   }
 }
@@ -186,7 +187,7 @@ Deno.test({
       userGot.stop();
     } finally {
       for (const c of idle) c.close();
-      for (const c of clients) await c.close().catch(() => {});
+      for (const c of clients) await closeQuietly(c);
       await net.close();
     }
   },
@@ -214,7 +215,7 @@ Deno.test({
         conns.push(await Deno.connect({ transport: "unix", path: a.socket }));
       }
       // All clients write at once; the writes of those the daemon stops reading stay pending.
-      const writes = conns.map((c) => writeAll(c, half).catch(() => {}));
+      const writes = conns.map((c) => settleQuietly(writeAll(c, half), "expected in test"));
       let peak = baseline;
       let sampling = true;
       const sampler = (async () => {

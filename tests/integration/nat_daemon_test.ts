@@ -9,6 +9,7 @@ import { assert, assertEquals, assertMatch } from "../assert.ts";
 import { type PilotProcess, startPilot, type TestDaemon, TestNetwork } from "../helpers/network.ts";
 import { runPilot } from "../helpers/pilot.ts";
 import { connect, type PilotClient } from "../../lib/sdk/mod.ts";
+import { closeQuietly } from "../../lib/errors.ts";
 
 async function metric(d: TestDaemon, name: string, label: string): Promise<number> {
   const text = await (await fetch(`${d.http}/metrics`)).text();
@@ -26,7 +27,7 @@ async function withBeaconNetwork(
     beacon = await startPilot(["beacon", "--listen", "127.0.0.1:0"]);
     await fn(net, String(beacon.ready.listen), clients);
   } finally {
-    for (const c of clients) await c.close().catch(() => {});
+    for (const c of clients) await closeQuietly(c);
     await beacon?.stop("SIGKILL");
     await net.close();
   }

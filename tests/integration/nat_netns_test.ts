@@ -13,6 +13,7 @@ import { LAB, type NatKind, NatLab, netnsSupport, sweepStaleLabs } from "../help
 import { connect, type PilotClient } from "../../lib/sdk/mod.ts";
 import { transfer as transferBytes } from "../helpers/transfer.ts";
 import type { InfoReply, PeerInfo } from "../../lib/ipc/replies.ts";
+import { closeQuietly } from "../../lib/errors.ts";
 
 const MIB = 1024 * 1024;
 const TRANSFER_BYTES = 8 * MIB;
@@ -95,7 +96,7 @@ async function withLab(
     }
     throw err;
   } finally {
-    for (const c of clients) await c.close().catch(() => {});
+    for (const c of clients) await closeQuietly(c);
     await lab.close();
   }
 }

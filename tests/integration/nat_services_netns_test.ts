@@ -15,6 +15,7 @@ import { assert, assertEquals } from "../assert.ts";
 import { LAB, type NatKind, NatLab, netnsSupport, sweepStaleLabs } from "../helpers/netns.ts";
 import { runPilot } from "../helpers/pilot.ts";
 import { connect, type PilotClient } from "../../lib/sdk/mod.ts";
+import { closeQuietly } from "../../lib/errors.ts";
 
 const TUNNEL_PORT = 4000;
 const HTTP = "127.0.0.1:7380";
@@ -106,7 +107,7 @@ async function withPrivateLab(natB: NatKind, body: (lab: NatLab, a: Node, b: Nod
     }
     throw err;
   } finally {
-    for (const c of clients) await c.close().catch(() => {});
+    for (const c of clients) await closeQuietly(c);
     await lab.close();
   }
 }

@@ -15,6 +15,7 @@ import { runPilot } from "../helpers/pilot.ts";
 import { ReferenceRegistryDouble, STALE_NODE_MS } from "../helpers/reference_registry.ts";
 import { REFERENCE_SIGNATURE_REQUIRED } from "../../lib/registry/client.ts";
 import { connect, type PilotClient } from "../../lib/sdk/mod.ts";
+import { closeQuietly, settleQuietly } from "../../lib/errors.ts";
 
 /** Fake registry milliseconds per real one. */
 const SCALE = 20;
@@ -236,11 +237,11 @@ Deno.test({
       throw err;
     } finally {
       for (const n of nodes) {
-        await n.c.close().catch(() => {});
+        await closeQuietly(n.c);
         await n.p.stop("SIGKILL");
       }
       double.close();
-      await Deno.remove(dir, { recursive: true }).catch(() => {});
+      await settleQuietly(Deno.remove(dir, { recursive: true }), "cleanup");
     }
   },
 });
@@ -283,7 +284,7 @@ Deno.test({
       assert((run.stdout + run.stderr).includes(REFERENCE_SIGNATURE_REQUIRED), run.stdout + run.stderr);
     } finally {
       double.close();
-      await Deno.remove(dir, { recursive: true }).catch(() => {});
+      await settleQuietly(Deno.remove(dir, { recursive: true }), "cleanup");
     }
   },
 });

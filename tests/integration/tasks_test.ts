@@ -10,6 +10,7 @@ import { runPilot } from "../helpers/pilot.ts";
 import { RegistryClient } from "../../lib/registry/client.ts";
 import { connect } from "../../lib/sdk/mod.ts";
 import { sendResultsFrame } from "../../lib/services/tasks/codec.ts";
+import { settleQuietly } from "../../lib/errors.ts";
 
 const PUBLIC = ["--public"];
 
@@ -76,7 +77,7 @@ async function sendRaw(d: TestDaemon, addr: string, frame: Uint8Array): Promise<
   try {
     const conn = await client.dial(addr, 1003, { timeoutMs: 10_000 });
     await conn.write(frame);
-    await conn.read({ timeoutMs: 5_000 }).catch(() => null); // the daemon closes after one frame
+    await settleQuietly(conn.read({ timeoutMs: 5_000 }), "expected in test"); // the daemon closes after one frame
     await conn.close();
   } finally {
     await client.close();
@@ -282,7 +283,12 @@ Deno.test({
         await Deno.readTextFile(join(a.stateDir, "tasks", "results", `${t4}_report.csv`)),
         "a,b\n1,2\n",
       );
-      assert(!(await Deno.stat(join(a.stateDir, "tasks", "results", `${t4}_result.txt`)).catch(() => null)));
+      assert(
+        !(await settleQuietly(
+          Deno.stat(join(a.stateDir, "tasks", "results", `${t4}_result.txt`)),
+          "expected in test",
+        )),
+      );
 
       const py = join(net.dir, "hack.py");
       await Deno.writeTextFile(py, "print(1)");

@@ -11,6 +11,7 @@ import { assert, assertEquals } from "../assert.ts";
 import { type PilotProcess, startPilot } from "../helpers/network.ts";
 import { runPilot } from "../helpers/pilot.ts";
 import { until } from "../helpers/wait.ts";
+import { settleQuietly } from "../../lib/errors.ts";
 
 /** `pilot <args> --json` with HOME (and optionally PILOT_SOCKET) set; resolves to `data`. */
 async function ok(env: Record<string, string>, ...args: string[]): Promise<Record<string, unknown>> {
@@ -103,7 +104,7 @@ Deno.test({
       assert(!(await exists(join(upState, "config.json"))), "webhook written to the up node's config");
     } finally {
       for (const p of procs.reverse()) await p.stop("SIGTERM");
-      await Deno.remove(home, { recursive: true }).catch(() => {});
+      await settleQuietly(Deno.remove(home, { recursive: true }), "cleanup");
     }
   },
 });

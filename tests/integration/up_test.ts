@@ -8,6 +8,7 @@ import { assert, assertEquals, assertNotEquals } from "../assert.ts";
 import { type PilotProcess, startPilot } from "../helpers/network.ts";
 import { runPilot } from "../helpers/pilot.ts";
 import { connect } from "../../lib/sdk/mod.ts";
+import { settleQuietly } from "../../lib/errors.ts";
 
 Deno.test({
   name:
@@ -79,7 +80,7 @@ Deno.test({
       assertEquals(stopped.code, 0);
     } finally {
       for (const p of procs.reverse()) await p.stop("SIGKILL");
-      await Deno.remove(dir, { recursive: true }).catch(() => {});
+      await settleQuietly(Deno.remove(dir, { recursive: true }), "cleanup");
     }
   },
 });

@@ -11,6 +11,7 @@ import { WebhookReceiver } from "../helpers/webhook_receiver.ts";
 import { connect, type PilotClient } from "../../lib/sdk/mod.ts";
 import { WEBHOOK_QUEUE_CAPACITY } from "../../lib/daemon/webhooks.ts";
 import { RegistryClient } from "../../lib/registry/client.ts";
+import { closeQuietly } from "../../lib/errors.ts";
 
 const PUBLIC = ["--public"];
 const enc = new TextEncoder();
@@ -332,7 +333,7 @@ Deno.test({
       assertEquals([rst.remote_addr, rst.remote_port], [a.address, 7]);
       assert(typeof rst.conn_id === "number" && typeof rst.local_port === "number");
     } finally {
-      for (const c of clients) await c.close().catch(() => {});
+      for (const c of clients) await closeQuietly(c);
       await beacon?.stop("SIGKILL");
       await net.close();
       await rx.close();

@@ -2,6 +2,7 @@
 import { assert, assertEquals, assertRejects } from "../assert.ts";
 import { RegistryClient, RegistryConnectionError } from "../../lib/registry/client.ts";
 import { cleanup, registeredClient, startRegistry } from "./helpers.ts";
+import { settleQuietly } from "../../lib/errors.ts";
 
 Deno.test("a registry that accepts but never answers makes the call time out, not hang", async () => {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
@@ -19,7 +20,7 @@ Deno.test("a registry that accepts but never answers makes the call time out, no
   } finally {
     listener.close();
     for (const c of held) c.close();
-    await accepting.catch(() => {});
+    await settleQuietly(accepting, "cleanup");
   }
 });
 

@@ -9,6 +9,7 @@ import { toBase64 } from "../../lib/bytes.ts";
 import { RegistryClient } from "../../lib/registry/client.ts";
 import { ADMIN_TOKEN, cleanup, registeredClient, spawnRegistry, startRegistry } from "./helpers.ts";
 import type { WireMessage } from "../../lib/registry/wire.ts";
+import { settleQuietly } from "../../lib/errors.ts";
 
 const TOTAL = 1000;
 const STREAMS = 4;
@@ -46,7 +47,7 @@ async function killRound(): Promise<void> {
         next++;
         const kp = generateEd25519KeyPair();
         c.setIdentity({ nodeId: 0, seed: kp.seed });
-        const r = await c.register({ listenAddr: ":7000" }).catch(() => null);
+        const r = await settleQuietly(c.register({ listenAddr: ":7000" }), "expected in test"); // the kill
         if (!r) break;
         acked.set(toBase64(kp.publicKey), r.node_id);
         if (acked.size >= killAfter) kill();
@@ -65,7 +66,7 @@ async function killRound(): Promise<void> {
     const c = new RegistryClient({ address: second.address, timeoutMs: 10_000 });
     const missing: string[] = [];
     for (const [key, id] of acked) {
-      const l = await c.lookup(id).catch(() => null);
+      const l = await settleQuietly(c.lookup(id), "reported elsewhere"); // as a missing registration
       if (!l || l.public_key !== key) missing.push(`${id}`);
     }
     assertEquals(missing, [], `lost ${missing.length} of ${acked.size} acknowledged registrations`);

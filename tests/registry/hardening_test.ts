@@ -9,6 +9,7 @@ import { generateEd25519KeyPair } from "../../lib/crypto/ed25519.ts";
 import { cleanup, RawConn, registeredClient, spawnRegistry, startRegistry } from "./helpers.ts";
 import { makeCert } from "./certs.ts";
 import type { RegistryProcess } from "./helpers.ts";
+import {} from "../../lib/errors.ts";
 
 async function stop(p: RegistryProcess): Promise<void> {
   try {
@@ -188,9 +189,8 @@ Deno.test({
       const request = await signRequest(
         { type: "set_tags", node_id: node.identity!.nodeId, tags: ["x"] },
         kp.seed,
-      )
-        .catch(() => null);
-      const body = { ...(request ?? { type: "set_tags", node_id: node.identity!.nodeId }), tags: nested };
+      );
+      const body = { ...request, tags: nested };
       const reply = await raw.call(body);
       assertEquals(reply.type, "error");
       assertMatch(String(reply.error), /nesting deeper than \d+/);

@@ -4,6 +4,7 @@ import { RegistryClient, type RegistryClientOptions } from "../../lib/registry/c
 import { RegistryService, type RegistryServiceOptions } from "../../lib/registry/service.ts";
 import { Logger } from "../../lib/log.ts";
 import { decodeBody, encodeFrame, FrameReader, type WireMessage } from "../../lib/registry/wire.ts";
+import { ignoreRejection, settleQuietly } from "../../lib/errors.ts";
 
 export const ADMIN_TOKEN = "test-admin-token-0123456789";
 
@@ -93,7 +94,7 @@ export class RawConn {
 
 /** Removes a temp dir, ignoring errors. */
 export async function cleanup(dir: string | null): Promise<void> {
-  if (dir) await Deno.remove(dir, { recursive: true }).catch(() => {});
+  if (dir) await settleQuietly(Deno.remove(dir, { recursive: true }), "cleanup");
 }
 
 /** A `pilot registry` subprocess. */
@@ -133,10 +134,13 @@ export async function spawnRegistry(args: string[]): Promise<RegistryProcess> {
     for await (const chunk of child.stderr) s += decoder.decode(chunk);
     return s;
   })();
-  // Keep draining stdout so the child never blocks on a full pipe.
-  (async () => {
-    for await (const _ of child.stdout) { /* discard */ }
-  })().catch(() => {});
+  // Keep draining stdout so the child never blocks on a full pipe; it ends when the child exits.
+  ignoreRejection(
+    (async () => {
+      for await (const _ of child.stdout) { /* discard */ }
+    })(),
+    "peer gone",
+  );
   const line = text.split("\n")[0];
   if (!line.startsWith("{")) {
     const status = await child.status;

@@ -3,6 +3,7 @@ import { assert, assertEquals, assertMatch, assertRejects } from "../assert.ts";
 import { RegistryClient, RegistryReplyError } from "../../lib/registry/client.ts";
 import type { WireMessage } from "../../lib/registry/wire.ts";
 import { ADMIN_TOKEN, cleanup, RawConn, registeredClient, startRegistry } from "./helpers.ts";
+import { closeQuietly } from "../../lib/errors.ts";
 
 Deno.test("create / join (open, token) / leave / rename / delete, with their refusals", async () => {
   const reg = await startRegistry();
@@ -230,7 +231,7 @@ Deno.test("enterprise flag is admin-only; an owner cannot leave an enterprise ne
     owner.close();
   } finally {
     admin.close();
-    await reg.close().catch(() => {});
+    await closeQuietly(reg);
     await cleanup(reg.dir);
   }
 });

@@ -12,6 +12,7 @@ import {
 } from "../../lib/services/dataexchange/codec.ts";
 import { Mailbox } from "../../lib/services/dataexchange/mailbox.ts";
 import { DataExchangeServer } from "../../lib/services/dataexchange/server.ts";
+import { settleQuietly } from "../../lib/errors.ts";
 
 const quiet = new Logger("test", "silent");
 const enc = (s: string) => new TextEncoder().encode(s);
@@ -42,7 +43,7 @@ async function withServer(
       open: () => {
         const { a, b } = memoryStreamPair({ chunkSize: 1000 });
         const done = server.handle(b);
-        pending.push(done.catch(() => {}));
+        pending.push(settleQuietly(done, "reported elsewhere")); // the test awaits `done` itself
         return { client: new DataExchangeClient(a), done, raw: a };
       },
     });

@@ -10,6 +10,7 @@ import {
 } from "../../lib/services/eventstream/broker.ts";
 import { EventSubscription } from "../../lib/sdk/services/eventstream.ts";
 import { MAX_EVENT_PAYLOAD } from "../../lib/services/eventstream/codec.ts";
+import { settleQuietly } from "../../lib/errors.ts";
 
 const quiet = new Logger("test", "silent");
 const text = (b: Uint8Array) => new TextDecoder().decode(b);
@@ -21,7 +22,7 @@ function harness(now?: () => number) {
   let node = 10;
   const join = async (topic: string) => {
     const { a, b } = memoryStreamPair({ chunkSize: 7, bRemote: new Address(0, node++) });
-    handles.push(broker.handle(b).catch(() => {}));
+    handles.push(settleQuietly(broker.handle(b), "expected in test"));
     return await EventSubscription.subscribe(a, topic);
   };
   /** Resolves once the broker has registered `n` subscriptions. */
@@ -125,7 +126,7 @@ Deno.test("a subscriber that stops taking data is dropped once its backlog passe
       return b.close();
     },
   };
-  const handled = h.broker.handle(stalled).catch(() => {});
+  const handled = settleQuietly(h.broker.handle(stalled), "expected in test");
   await EventSubscription.subscribe(a, "big");
   await h.settle(1);
   const payload = new Uint8Array(10 << 20);
@@ -149,7 +150,7 @@ Deno.test("a subscriber whose writes fail is removed once and later events skip 
       return Promise.reject(new Error("gone"));
     },
   };
-  const handled = h.broker.handle(broken).catch(() => {});
+  const handled = settleQuietly(h.broker.handle(broken), "expected in test");
   await EventSubscription.subscribe(a, "t");
   await h.settle(1);
   h.broker.publish({ topic: "t", payload: new Uint8Array(1) });

@@ -30,6 +30,7 @@ import { encodeFileFrame, MAX_PAYLOAD_LENGTH } from "../../lib/services/dataexch
 import { readFrame } from "../../lib/sdk/services/dataexchange.ts";
 import { StreamReader } from "../../lib/services/stream_reader.ts";
 import { Mailbox } from "../../lib/services/dataexchange/mailbox.ts";
+import { closeQuietly } from "../../lib/errors.ts";
 
 const PUBLIC = ["--public"];
 const enc = (s: string) => new TextEncoder().encode(s);
@@ -250,7 +251,7 @@ Deno.test({
         );
       });
     } finally {
-      for (const c of clients) await c.close().catch(() => {});
+      for (const c of clients) await closeQuietly(c);
       await hooks.close();
       await net.close();
     }

@@ -6,7 +6,7 @@
  * @module
  */
 import type { Logger } from "../../log.ts";
-import { PilotError } from "../../errors.ts";
+import { errorMessage, PilotError } from "../../errors.ts";
 import { Cmd, encodeErrorFrame, encodeReply, IpcError, type IpcRequest } from "../../ipc/codec.ts";
 import type { IpcClient, IpcHandler } from "./server.ts";
 
@@ -66,7 +66,7 @@ export async function dispatchRequest(
 }
 
 function errorText(req: IpcRequest, err: unknown, log: Logger): string {
-  let text = err instanceof Error ? err.message : String(err);
+  let text = errorMessage(err);
   if (!(err instanceof PilotError)) {
     log.warn("handler threw a non-pilot error", { cmd: LABEL[req.cmd], err });
   }

@@ -9,6 +9,7 @@ import { LOOPBACK_ADDRESS, LoopbackHandler } from "./testing/loopback_handler.ts
 import type { HealthReply } from "../../ipc/replies.ts";
 import type { IpcClient, IpcHandler } from "./server.ts";
 import { until } from "../../../tests/helpers/wait.ts";
+import { ignoreRejection, settleQuietly } from "../../errors.ts";
 
 async function expectReply(c: RawClient): Promise<IpcReply> {
   const r = await c.next();
@@ -93,7 +94,7 @@ Deno.test("the shared input pool holds back clients beyond their allowance until
   new DataView(head.buffer).setUint32(0, 1 << 20);
   head[4] = Cmd.Info;
   await holder.write(head);
-  void holder.write(new Uint8Array(4 * INBOUND_ALLOWANCE)).catch(() => {});
+  ignoreRejection(holder.write(new Uint8Array(4 * INBOUND_ALLOWANCE)), "expected in test");
   await new Promise((r) => setTimeout(r, 100));
   const held = t.server.stats().inboundPoolBytes;
   assert(held > 0 && held <= pool, `the holder draws on the pool but never past its size (${held})`);
@@ -125,8 +126,8 @@ Deno.test("datagrams go to the client bound to the port, else to datagram users 
   // Drain what the loopback handler broadcast for the SendTo itself.
   const echoed = await expectReply(user);
   assert(echoed.cmd === Cmd.RecvFrom && echoed.dstPort === 7000);
-  await bound.next(200).catch(() => null);
-  await listener.next(200).catch(() => null);
+  await settleQuietly(bound.next(200), "expected in test");
+  await settleQuietly(listener.next(200), "expected in test");
   // A port nobody bound: the datagram user and the client that bound nothing, not the binder of 6000.
   assertEquals(t.server.deliverRecvFrom(LOOPBACK_ADDRESS, 50000, 6001, new Uint8Array([7])), 2);
   const toUser = await expectReply(user);

@@ -60,6 +60,7 @@ import { waitAtMost, writeAll } from "../../ipc/socket_io.ts";
 import { type IpcLimits, REFUSAL_LOG_INTERVAL_MS, resolveLimits } from "./limits.ts";
 import { InboundPool } from "./inbound_pool.ts";
 import { type DropReason, Session, type SessionContext } from "./session.ts";
+import { errorMessage, settleQuietly } from "../../errors.ts";
 
 export {
   DEFAULT_FRAME_DEADLINE_MS,
@@ -280,9 +281,9 @@ export class IpcServer {
       }
     } catch (err) {
       listener.close();
-      await Deno.remove(path).catch(() => {});
+      await settleQuietly(Deno.remove(path), "cleanup");
       if (err instanceof IpcError) throw err;
-      throw new IpcError("permissions", `cannot restrict socket ${path}: ${(err as Error).message}`, {
+      throw new IpcError("permissions", `cannot restrict socket ${path}: ${errorMessage(err)}`, {
         cause: err,
       });
     }

@@ -1,7 +1,7 @@
 import { assert, assertEquals, assertRejects } from "../../../tests/assert.ts";
 import { concatBytes, fromHex, utf8 } from "../../bytes.ts";
 import { Address } from "../../protocol/address.ts";
-import { PilotError } from "../../errors.ts";
+import { PilotError, settleQuietly } from "../../errors.ts";
 import { Cmd, encodeFrame, encodeRequest, IpcError, type IpcReply } from "../../ipc/codec.ts";
 import { type IpcClient, type IpcHandler, IpcServer } from "./server.ts";
 import { RawClient, startServer } from "./testing/harness.ts";
@@ -142,7 +142,7 @@ Deno.test("random garbage affects only the client that sent it", async () => {
   for (let round = 0; round < 20; round++) {
     const bad = await RawClient.connect(t.path);
     const junk = crypto.getRandomValues(new Uint8Array(64 + round * 37));
-    await bad.write(junk).catch(() => {});
+    await settleQuietly(bad.write(junk), "expected in test");
     bad.close();
     await good.write(req({ cmd: Cmd.Health }));
     assertEquals((await expectReply(good)).cmd, Cmd.HealthOK);

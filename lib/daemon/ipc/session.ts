@@ -40,6 +40,7 @@ import { INBOUND_ALLOWANCE, INBOUND_BUFFER_LIMIT, INITIAL_READ_BUFFER, type IpcL
 import type { InboundPool } from "./inbound_pool.ts";
 import { type ClientBook, dispatchRequest } from "./dispatch.ts";
 import type { IpcClient, IpcHandler } from "./server.ts";
+import { errorMessage, settleQuietly } from "../../errors.ts";
 
 /** How long replies may take to leave after a client hangs up before the socket is closed. */
 const EOF_FLUSH_MS = 1000;
@@ -239,7 +240,7 @@ export class Session implements IpcClient {
     }
     if (!this.#dropped) {
       // The client hung up after its last request: give the replies a moment to leave.
-      await waitAtMost(this.#writer.flush().catch(() => {}), EOF_FLUSH_MS);
+      await waitAtMost(this.#writer.flush(), EOF_FLUSH_MS);
     }
     this.disconnect("session ended");
     await reading;
@@ -263,7 +264,7 @@ export class Session implements IpcClient {
       }
       if (this.#writer.queuedBytes > this.#ctx.limits.outboundHighWater) {
         this.#stopFrameDeadline();
-        await this.#writer.ready().catch(() => {});
+        await settleQuietly(this.#writer.ready(), "reported elsewhere"); // a failed writer ends the session
         continue;
       }
       if (this.#progress.midFrame && this.#frameTimer === undefined) this.#armFrameDeadline();
@@ -317,7 +318,7 @@ export class Session implements IpcClient {
       try {
         frame = this.#reader.next();
       } catch (err) {
-        this.#breach("bad_frame", (err as Error).message);
+        this.#breach("bad_frame", errorMessage(err));
         return;
       }
       if (frame === null) {

@@ -221,6 +221,7 @@ const HANDLERS: Handlers = {
     s.onlineCount--;
     audit(s, ev, "node.reaped", {
       node_id: ev.node_id,
+      // max(0, …) also turns -0 into 0, which a JSON round trip would do anyway.
       details: {
         reason: "stale_heartbeat",
         last_seen_ago_s: Math.max(0, Math.round((ev.t - n.lastSeen) / 1000)),

@@ -8,6 +8,7 @@
  */
 import { crc32 } from "../../protocol/checksum.ts";
 import { RegistryStoreError } from "../errors.ts";
+import { errorMessage } from "../../errors.ts";
 
 /** Bytes before each record body. */
 export const RECORD_HEADER_LENGTH = 8;
@@ -217,7 +218,7 @@ export class WalWriter {
 
   #fail(err: unknown, inFlight: { reject: (e: Error) => void }[]): void {
     this.#failed = new RegistryStoreError(
-      `write-ahead log failed: ${err instanceof Error ? err.message : err}`,
+      `write-ahead log failed: ${errorMessage(err)}`,
     );
     for (const p of inFlight) p.reject(this.#failed);
     for (const p of this.#queue.splice(0)) p.reject(this.#failed);

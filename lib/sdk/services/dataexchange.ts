@@ -23,6 +23,7 @@ import {
   parseAck,
 } from "../../services/dataexchange/codec.ts";
 import { safeFileName } from "../../services/dataexchange/filename.ts";
+import { closeQuietly, settleQuietly } from "../../errors.ts";
 
 /** The peer closed the connection before acknowledging a frame. */
 export class AckMissingError extends DataExchangeError {}
@@ -163,7 +164,7 @@ export class DataExchangeClient {
       return parseAck(new TextDecoder().decode(reply.payload));
     };
     const result = this.#queue.then(run, run);
-    this.#queue = result.catch(() => {});
+    this.#queue = settleQuietly(result, "reported elsewhere");
     return result;
   }
 }
@@ -192,7 +193,7 @@ export async function sendMessage(
     const bytes = typeof data === "string" ? utf8(data) : data;
     return await session.send(KIND_TYPES[options.kind ?? "text"], bytes, options);
   } finally {
-    await session.close().catch(() => {});
+    await closeQuietly(session);
   }
 }
 
@@ -220,6 +221,6 @@ export async function sendFile(
   try {
     return await session.sendFile(name, data, options);
   } finally {
-    await session.close().catch(() => {});
+    await closeQuietly(session);
   }
 }

@@ -12,6 +12,7 @@ import type { ByteStream, IoOptions } from "../../services/byte_stream_shape.ts"
 import { StreamReader } from "../../services/stream_reader.ts";
 import { encodeEvent, type StreamEvent } from "../../services/eventstream/codec.ts";
 import { readEvent } from "../../services/eventstream/io.ts";
+import { closeQuietly, settleQuietly } from "../../errors.ts";
 
 /** Options of {@link EventSubscription.open} and {@link publishEvent}. */
 export interface EventStreamOptions extends IoOptions {
@@ -66,7 +67,7 @@ export class EventSubscription {
     try {
       return await EventSubscription.subscribe(conn, topic, options);
     } catch (err) {
-      await conn.close().catch(() => {});
+      await closeQuietly(conn);
       throw err;
     }
   }
@@ -85,7 +86,7 @@ export class EventSubscription {
       return Promise.reject(err);
     }
     const write = this.#writes.then(() => this.#stream.write(frame, options));
-    this.#writes = write.catch(() => {});
+    this.#writes = settleQuietly(write, "reported elsewhere");
     return write;
   }
 
@@ -128,6 +129,6 @@ export async function publishEvent(
   try {
     await sub.publish(topic, payload, options);
   } finally {
-    await sub.close().catch(() => {});
+    await closeQuietly(sub);
   }
 }

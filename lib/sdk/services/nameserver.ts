@@ -26,6 +26,7 @@ import {
   type ServiceRecord,
 } from "../../services/nameserver/codec.ts";
 import { exchangeRequest } from "../../services/nameserver/exchange.ts";
+import { closeQuietly } from "../../errors.ts";
 
 export { NameserverError, type NameserverResponse, type ServiceRecord };
 
@@ -104,7 +105,7 @@ export class NameserverClient {
     try {
       return await exchangeRequest(conn, request, io);
     } finally {
-      await conn.close().catch(() => {});
+      await closeQuietly(conn);
     }
   }
 }

@@ -13,6 +13,7 @@ import type { CallOptions } from "../deadline.ts";
 import { AcceptQueue, acceptUntilClosed } from "../accept_queue.ts";
 import { IpcError } from "../../ipc/errors.ts";
 import { SecureChannel, type SecureHandshakeOptions } from "../../services/secure/channel.ts";
+import { closeQuietly } from "../../errors.ts";
 
 /** Handshakes a listener runs at once; further connections are closed until one finishes. */
 export const MAX_PENDING_HANDSHAKES = 64;
@@ -96,7 +97,7 @@ export class SecureListener {
   #pending = 0;
   readonly #ready = new AcceptQueue<SecureChannel>(
     SECURE_ACCEPT_QUEUE_CAPACITY,
-    (channel) => void channel.close().catch(() => {}),
+    (channel) => void closeQuietly(channel),
   );
 
   private constructor(listener: Listener, options: SecureListenOptions) {
@@ -146,7 +147,7 @@ export class SecureListener {
     for await (const conn of this.#listener) {
       if (this.#pending >= MAX_PENDING_HANDSHAKES) {
         this.handshakeFailures++;
-        void conn.close().catch(() => {});
+        void closeQuietly(conn);
         continue;
       }
       this.#pending++;
@@ -161,6 +162,6 @@ export class SecureListener {
   }
 
   #deliver(channel: SecureChannel): void {
-    if (!this.#ready.offer(channel)) void channel.close().catch(() => {});
+    if (!this.#ready.offer(channel)) void closeQuietly(channel);
   }
 }

@@ -11,6 +11,7 @@ import type { PilotClient } from "../client.ts";
 import type { Connection } from "../connection.ts";
 import type { Listener } from "../listener.ts";
 import type { CallOptions } from "../deadline.ts";
+import { closeQuietly } from "../../errors.ts";
 
 /** Most reply bytes a one-message exchange keeps (the reference reads once into 64 KiB − 1). */
 export const STDIO_REPLY_LIMIT = 65_535;
@@ -89,7 +90,7 @@ export async function exchangeMessage(
     const reply = await conn.read(options);
     return reply === null ? new Uint8Array(0) : reply.subarray(0, STDIO_REPLY_LIMIT);
   } finally {
-    await conn.close().catch(() => {});
+    await closeQuietly(conn);
   }
 }
 
@@ -110,6 +111,6 @@ export async function receiveMessage(
     const data = await conn.read(options);
     return { remoteAddr: conn.remoteAddr, remotePort: conn.remotePort, data: data ?? new Uint8Array(0) };
   } finally {
-    await conn.close().catch(() => {});
+    await closeQuietly(conn);
   }
 }

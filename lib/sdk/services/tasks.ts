@@ -4,7 +4,7 @@
  * tasks, telling the submitter over its port 1003. Task files are changed through
  * {@link TaskStore}, so the daemon sees every change and keeps its queue in step.
  */
-import { PilotError } from "../../errors.ts";
+import { closeQuietly, errorMessage, PilotError } from "../../errors.ts";
 import { toBase64, utf8 } from "../../bytes.ts";
 import { Address } from "../../protocol/address.ts";
 import { PORT_TASKS } from "../../protocol/ports.ts";
@@ -321,7 +321,9 @@ export class TaskClient {
         data = await Deno.readFile(result.file);
       } catch (err) {
         if (err instanceof Deno.errors.NotFound) throw new TaskError("not_found", `no file ${result.file}`);
-        throw new TaskError("internal_error", `cannot read ${result.file}: ${errText(err)}`, { cause: err });
+        throw new TaskError("internal_error", `cannot read ${result.file}: ${errorMessage(err)}`, {
+          cause: err,
+        });
       }
       if (data.length > MAX_RESULT_FILE_BYTES) {
         throw new TaskError("invalid_argument", `result file exceeds ${MAX_RESULT_FILE_BYTES} bytes`);
@@ -406,7 +408,7 @@ export class TaskClient {
       stream = await this.#opts.dial(addr, PORT_TASKS);
     } catch (err) {
       if (err instanceof TaskError) throw err;
-      throw new TaskError("connection_failed", `cannot reach ${addr}:${PORT_TASKS}: ${errText(err)}`, {
+      throw new TaskError("connection_failed", `cannot reach ${addr}:${PORT_TASKS}: ${errorMessage(err)}`, {
         cause: err,
       });
     }
@@ -414,11 +416,11 @@ export class TaskClient {
       return await fn(stream);
     } catch (err) {
       if (err instanceof TaskError) throw err;
-      throw new TaskError("connection_failed", `task exchange with ${addr} failed: ${errText(err)}`, {
+      throw new TaskError("connection_failed", `task exchange with ${addr} failed: ${errorMessage(err)}`, {
         cause: err,
       });
     } finally {
-      await stream.close().catch(() => {});
+      await closeQuietly(stream);
     }
   }
 
@@ -428,7 +430,7 @@ export class TaskClient {
       return await fn();
     } catch (err) {
       if (err instanceof TaskError) throw err;
-      throw new TaskError("internal_error", errText(err), { cause: err });
+      throw new TaskError("internal_error", errorMessage(err), { cause: err });
     }
   }
 }
@@ -442,8 +444,4 @@ function submitterOf(rec: TaskRecord): Address {
       `task ${rec.task_id} has no valid submitter address ("${rec.from}")`,
     );
   }
-}
-
-function errText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }

@@ -6,6 +6,7 @@
  * @module
  */
 import { PilotError } from "../../errors.ts";
+import { writeU16 } from "../../bytes.ts";
 
 /** Frame type numbers on the wire. */
 export const FrameType = {
@@ -93,7 +94,7 @@ export function encodeFilePayload(name: Uint8Array, data: Uint8Array): Uint8Arra
     throw new DataExchangeError(`file name of ${name.length} bytes exceeds ${MAX_FILE_NAME_BYTES}`);
   }
   const out = new Uint8Array(FILE_NAME_LENGTH_PREFIX + name.length + data.length);
-  new DataView(out.buffer).setUint16(0, name.length);
+  writeU16(out, 0, name.length);
   out.set(name, FILE_NAME_LENGTH_PREFIX);
   out.set(data, FILE_NAME_LENGTH_PREFIX + name.length);
   return out;

@@ -11,6 +11,7 @@ import { fromUtf8, toBase64, utf8 } from "../../bytes.ts";
 import { DataExchangeError } from "./codec.ts";
 import { inboxFileName, storedFileName } from "./filename.ts";
 import { rfc3339Local } from "./timestamps.ts";
+import { settleQuietly } from "../../errors.ts";
 
 /** Sub-directory of the state directory holding messages. */
 export const INBOX_DIR_NAME = "inbox";
@@ -168,7 +169,7 @@ export class Mailbox {
         for (let off = 0; off < data.length;) off += await file.write(data.subarray(off));
       } catch (err) {
         file.close();
-        await Deno.remove(path).catch(() => {});
+        await settleQuietly(Deno.remove(path), "cleanup");
         throw err;
       }
       file.close();

@@ -27,6 +27,7 @@ import {
 } from "./codec.ts";
 import { safeFileName, UnsafeFileNameError } from "./filename.ts";
 import type { Mailbox, MessageTypeName } from "./mailbox.ts";
+import { closeQuietly } from "../../errors.ts";
 
 /** Bytes of frame payload all connections of one server may hold at once (four maximal frames). */
 export const DEFAULT_MEMORY_BUDGET = 64 << 20;
@@ -120,7 +121,7 @@ export class DataExchangeServer {
         await this.#reply(stream, answer);
       }
     } finally {
-      await stream.close().catch(() => {});
+      await closeQuietly(stream);
     }
   }
 

@@ -19,6 +19,8 @@ import { ByteBudget } from "../byte_budget.ts";
 import { StreamReader } from "../stream_reader.ts";
 import { encodeEvent, type StreamEvent, WILDCARD_TOPIC } from "./codec.ts";
 import { readEvent } from "./io.ts";
+import { TokenBucket } from "../../net/token_bucket.ts";
+import { closeQuietly } from "../../errors.ts";
 
 /** Bytes queued for one subscriber before it is considered stuck and disconnected. */
 export const SUBSCRIBER_BACKLOG_BYTES = 32 << 20;
@@ -58,11 +60,10 @@ class Subscriber {
   queued = 0;
   #chain: Promise<void> = Promise.resolve();
   #failed = false;
-  #tokens = PUBLISH_BURST;
-  #refilledAt: number;
+  readonly #publishes: TokenBucket;
 
   constructor(readonly stream: PeerStream, readonly topic: string, readonly remote: string, now: number) {
-    this.#refilledAt = now;
+    this.#publishes = new TokenBucket(PUBLISH_RATE_PER_SECOND, PUBLISH_BURST, now);
   }
 
   /** Queues `bytes` behind earlier writes; `onFail` runs once if a write fails. */
@@ -83,12 +84,7 @@ class Subscriber {
 
   /** Takes a publish token (token bucket); false when the connection is over its rate. */
   takeToken(now: number): boolean {
-    const elapsed = Math.max(0, now - this.#refilledAt) / 1000;
-    this.#tokens = Math.min(PUBLISH_BURST, this.#tokens + elapsed * PUBLISH_RATE_PER_SECOND);
-    this.#refilledAt = now;
-    if (this.#tokens < 1) return false;
-    this.#tokens--;
-    return true;
+    return this.#publishes.take(now);
   }
 }
 
@@ -145,7 +141,7 @@ export class EventBroker {
         this.#remove(sub);
         this.#emit("pubsub.unsubscribed", { topic: sub.topic, remote });
       }
-      await stream.close().catch(() => {});
+      await closeQuietly(stream);
     }
   }
 
@@ -174,7 +170,7 @@ export class EventBroker {
           queued: target.queued,
         });
         this.#remove(target);
-        void target.stream.close().catch(() => {});
+        void closeQuietly(target.stream);
         continue;
       }
       target.enqueue(bytes, (err) => {

@@ -11,7 +11,7 @@
  * @module
  */
 import { dirname } from "node:path";
-import { PilotError } from "../../errors.ts";
+import { PilotError, settleQuietly } from "../../errors.ts";
 import type { Logger } from "../../log.ts";
 import { Address, MAX_NETWORK, MAX_NODE } from "../../protocol/address.ts";
 import { MAX_PORT } from "../../protocol/ports.ts";
@@ -169,7 +169,7 @@ export class RecordFile {
   save(snapshot: () => RecordSnapshot): Promise<void> {
     this.#pending = snapshot;
     const run = this.#saving.then(() => this.#flush());
-    this.#saving = run.catch(() => {});
+    this.#saving = settleQuietly(run, "reported elsewhere").then(() => undefined);
     return run;
   }
 

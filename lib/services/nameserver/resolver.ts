@@ -8,6 +8,7 @@ import { PORT_NAMESERVER } from "../../protocol/ports.ts";
 import type { ByteStream } from "../byte_stream.ts";
 import { NameserverError } from "./codec.ts";
 import { exchangeRequest } from "./exchange.ts";
+import { closeQuietly } from "../../errors.ts";
 
 /** How long one lookup may take, dial included. */
 export const LOOKUP_TIMEOUT_MS = 5_000;
@@ -36,6 +37,6 @@ export async function lookupAddress(
     if (answer.kind === "A") return answer.address;
     throw new NameserverError(answer.kind === "ERR" ? answer.message : `unexpected ${answer.kind} answer`);
   } finally {
-    await stream.close().catch(() => {});
+    await closeQuietly(stream);
   }
 }

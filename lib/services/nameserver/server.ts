@@ -18,6 +18,7 @@ import {
 } from "./codec.ts";
 import { type NameRecords, RegistrationRefusedError } from "./records.ts";
 import type { RecordFile } from "./record_file.ts";
+import { closeQuietly } from "../../errors.ts";
 
 /** How long a connection may wait before its request arrives. */
 export const REQUEST_TIMEOUT_MS = 10_000;
@@ -65,7 +66,7 @@ export class NameserverServer {
       const answer = await this.answer(stream.remoteAddr.node, request);
       await stream.write(encodeResponse(answer), { timeoutMs: this.#requestTimeoutMs });
     } finally {
-      await stream.close().catch(() => {});
+      await closeQuietly(stream);
     }
   }
 

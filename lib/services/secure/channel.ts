@@ -35,6 +35,7 @@ import {
   type SecureIdentity,
   verifyAuthMessage,
 } from "./auth.ts";
+import { closeQuietly, errorMessage, settleQuietly } from "../../errors.ts";
 
 /** Deadline for the key exchange (and authentication, when enabled). */
 export const HANDSHAKE_TIMEOUT_MS = 10_000;
@@ -173,12 +174,12 @@ export class SecureChannel implements ByteStream {
       }
       return new SecureChannel(stream, reader, cipher, peerNodeId);
     } catch (err) {
-      await stream.close().catch(() => {});
+      await closeQuietly(stream);
       if (deadline.signal.aborted && deadline.signal.reason instanceof SecureChannelError) {
         throw deadline.signal.reason;
       }
       if (err instanceof SecureChannelError) throw err;
-      throw new SecureChannelError(`secure handshake failed: ${err instanceof Error ? err.message : err}`, {
+      throw new SecureChannelError(`secure handshake failed: ${errorMessage(err)}`, {
         cause: err,
       });
     } finally {
@@ -213,7 +214,7 @@ export class SecureChannel implements ByteStream {
       }
     };
     const result = this.#writes.then(send);
-    this.#writes = result.catch(() => {});
+    this.#writes = settleQuietly(result, "reported elsewhere");
     return result;
   }
 
@@ -248,7 +249,7 @@ async function readSealedFrame(
   try {
     return cipher.open(nonce, ciphertextWithTag);
   } catch (err) {
-    throw new SecureChannelError(`secure frame refused: ${err instanceof Error ? err.message : err}`, {
+    throw new SecureChannelError(`secure frame refused: ${errorMessage(err)}`, {
       cause: err,
     });
   }

@@ -9,6 +9,7 @@ import { PilotError } from "../../errors.ts";
 import { NONCE_LENGTH, TAG_LENGTH } from "../../crypto/aes_gcm.ts";
 import { X25519_KEY_LENGTH } from "../../crypto/x25519.ts";
 import { ED25519_SIGNATURE_LENGTH } from "../../crypto/ed25519.ts";
+import { readU32, writeU32 } from "../../bytes.ts";
 
 /** Bytes of the frame length prefix. */
 export const FRAME_LENGTH_PREFIX = 4;
@@ -40,7 +41,7 @@ export function encodeSecureFrame(nonce: Uint8Array, ciphertextWithTag: Uint8Arr
   const body = NONCE_LENGTH + ciphertextWithTag.length;
   checkFrameBodyLength(body);
   const out = new Uint8Array(FRAME_LENGTH_PREFIX + body);
-  new DataView(out.buffer).setUint32(0, body);
+  writeU32(out, 0, body);
   out.set(nonce, FRAME_LENGTH_PREFIX);
   out.set(ciphertextWithTag, FRAME_LENGTH_PREFIX + NONCE_LENGTH);
   return out;
@@ -56,7 +57,7 @@ export function checkFrameBodyLength(length: number): void {
 /** Reads and checks the 4-byte length prefix. */
 export function decodeFrameLength(prefix: Uint8Array): number {
   if (prefix.length < FRAME_LENGTH_PREFIX) throw new SecureFrameError("frame length prefix is truncated");
-  const length = new DataView(prefix.buffer, prefix.byteOffset, FRAME_LENGTH_PREFIX).getUint32(0);
+  const length = readU32(prefix, 0);
   checkFrameBodyLength(length);
   return length;
 }

@@ -4,7 +4,7 @@
  * validation of the four message bodies, and task ids. Every malformed input raises
  * {@link TaskCodecError} and nothing else.
  */
-import { PilotError } from "../../errors.ts";
+import { errorMessage, PilotError } from "../../errors.ts";
 import { fromUtf8, toHex, utf8 } from "../../bytes.ts";
 
 /** Bytes before the JSON body: type and length, both u32. */
@@ -136,7 +136,7 @@ export function parseJsonObject(bytes: Uint8Array): Record<string, unknown> {
   try {
     value = JSON.parse(fromUtf8(bytes));
   } catch (err) {
-    throw new TaskCodecError(`frame body is not JSON: ${err instanceof Error ? err.message : err}`);
+    throw new TaskCodecError(`frame body is not JSON: ${errorMessage(err)}`);
   }
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
     throw new TaskCodecError("frame body is not a JSON object");

@@ -23,6 +23,7 @@ import {
   TASK_FRAME_HEADER_SIZE,
   TaskCodecError,
 } from "./codec.ts";
+import { errorMessage } from "../../errors.ts";
 
 const taskIdArb = fc.uint8Array({ minLength: 16, maxLength: 16 }).map((b) => {
   const h = [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
@@ -138,7 +139,7 @@ Deno.test("task codec: malformed bodies are refused with TaskCodecError", () => 
     try {
       assertThrows(fn, TaskCodecError);
     } catch (err) {
-      throw new Error(`${what}: ${err instanceof Error ? err.message : err}`);
+      throw new Error(`${what}: ${errorMessage(err)}`);
     }
   }
   assertEquals(MAX_TASK_FRAME_BODY, 16 * 1024 * 1024);

@@ -3,7 +3,7 @@
  * streams) and in the CLI (SDK connections): reassembling one frame from however the
  * bytes arrive, the submit round trip, and the one-way status and results messages.
  */
-import { PilotError } from "../../errors.ts";
+import { errorMessage, PilotError, settleQuietly } from "../../errors.ts";
 import { concatBytes } from "../../bytes.ts";
 import type { ByteStream } from "../byte_stream_shape.ts";
 import {
@@ -59,7 +59,7 @@ export async function readTaskFrame(
     try {
       chunk = await stream.read({ timeoutMs: left });
     } catch (err) {
-      throw new TaskProtocolError(`reading task frame: ${err instanceof Error ? err.message : err}`, {
+      throw new TaskProtocolError(`reading task frame: ${errorMessage(err)}`, {
         cause: err,
       });
     }
@@ -116,5 +116,6 @@ export async function sendTaskResults(
   timeoutMs = TASK_IO_TIMEOUT_MS,
 ): Promise<void> {
   await stream.write(sendResultsFrame(results), { timeoutMs });
-  await stream.write(statusUpdateFrame(followUp), { timeoutMs }).catch(() => {});
+  // The results are delivered; the follow-up fails only when the submitter already hung up.
+  await settleQuietly(stream.write(statusUpdateFrame(followUp), { timeoutMs }), "peer gone");
 }

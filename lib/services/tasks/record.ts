@@ -6,6 +6,7 @@
  */
 import { TaskCodecError } from "./codec.ts";
 import { isTaskId } from "./codec.ts";
+import { errorMessage } from "../../errors.ts";
 
 /** A NEW task not accepted within this long after creation can no longer be accepted (and is cancelled). */
 export const ACCEPT_WINDOW_MS = 60_000;
@@ -84,7 +85,7 @@ export function parseTaskRecord(text: string): TaskRecord {
   try {
     value = JSON.parse(text);
   } catch (err) {
-    throw new TaskCodecError(`task file is not JSON: ${err instanceof Error ? err.message : err}`);
+    throw new TaskCodecError(`task file is not JSON: ${errorMessage(err)}`);
   }
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
     throw new TaskCodecError("task file is not a JSON object");

@@ -40,6 +40,7 @@ import {
 } from "./record.ts";
 import { taskIdOfFileName, TaskStore } from "./store.ts";
 import { poloReward } from "./reward.ts";
+import { errorMessage } from "../../errors.ts";
 
 /** A task at the head of the queue for longer than this expires (and costs the worker a point). */
 export const HEAD_EXPIRY_MS = 60 * 60_000;
@@ -214,7 +215,7 @@ export class TaskService {
       req = parseSubmit(body);
     } catch (err) {
       const id = typeof body.task_id === "string" ? body.task_id : "";
-      return reject(id, `Invalid task: ${err instanceof Error ? err.message : err}`);
+      return reject(id, `Invalid task: ${errorMessage(err)}`);
     }
     const self = this.#host.nodeId();
     let submitterScore: number, ownScore: number;
@@ -399,7 +400,7 @@ export class TaskService {
       "submitted",
       rec.task_id,
       (cur) => cur.status === "COMPLETED" ? null : { ...cur, status, status_justification: why },
-    ).catch(() => {});
+    ).catch((err) => this.#host.log.warn("cannot update the submitted copy", { task: rec.task_id, err }));
     // Unlike the reference, also tell a remote submitter, so its file does not stay NEW forever.
     void this.#notify(rec.from, { task_id: rec.task_id, status, justification: why });
     return true;

@@ -6,7 +6,7 @@
  * readers never see half a file and two writers never lose each other's update.
  */
 import { join } from "node:path";
-import { PilotError } from "../../errors.ts";
+import { errorMessage, PilotError, settleQuietly } from "../../errors.ts";
 import { formatTaskRecord, parseTaskRecord, type TaskRecord } from "./record.ts";
 import { isTaskId } from "./codec.ts";
 
@@ -72,7 +72,7 @@ export class TaskStore {
       text = await Deno.readTextFile(this.path(box, id));
     } catch (err) {
       if (err instanceof Deno.errors.NotFound) return null;
-      throw new TaskStoreError(`cannot read task ${id}: ${msg(err)}`, { cause: err });
+      throw new TaskStoreError(`cannot read task ${id}: ${errorMessage(err)}`, { cause: err });
     }
     return parseTaskRecord(text);
   }
@@ -124,7 +124,7 @@ export class TaskStore {
       }
     } catch (err) {
       if (err instanceof Deno.errors.NotFound) return out;
-      throw new TaskStoreError(`cannot list ${box} tasks: ${msg(err)}`, { cause: err });
+      throw new TaskStoreError(`cannot list ${box} tasks: ${errorMessage(err)}`, { cause: err });
     }
     return out.sort((a, b) =>
       a.created_at < b.created_at ? -1 : a.created_at > b.created_at ? 1 : a.task_id < b.task_id ? -1 : 1
@@ -144,8 +144,8 @@ export class TaskStore {
       await Deno.writeFile(tmp, data, { mode: FILE_MODE });
       await Deno.rename(tmp, path);
     } catch (err) {
-      await Deno.remove(tmp).catch(() => {});
-      throw new TaskStoreError(`cannot save result of task ${id}: ${msg(err)}`, { cause: err });
+      await settleQuietly(Deno.remove(tmp), "cleanup");
+      throw new TaskStoreError(`cannot save result of task ${id}: ${errorMessage(err)}`, { cause: err });
     }
     return path;
   }
@@ -157,8 +157,8 @@ export class TaskStore {
       await Deno.writeTextFile(tmp, formatTaskRecord(rec), { mode: FILE_MODE });
       await Deno.rename(tmp, path);
     } catch (err) {
-      await Deno.remove(tmp).catch(() => {});
-      throw new TaskStoreError(`cannot write task ${rec.task_id}: ${msg(err)}`, { cause: err });
+      await settleQuietly(Deno.remove(tmp), "cleanup");
+      throw new TaskStoreError(`cannot write task ${rec.task_id}: ${errorMessage(err)}`, { cause: err });
     }
   }
 
@@ -172,12 +172,12 @@ export class TaskStore {
         break;
       } catch (err) {
         if (!(err instanceof Deno.errors.AlreadyExists)) {
-          throw new TaskStoreError(`cannot lock task ${id}: ${msg(err)}`, { cause: err });
+          throw new TaskStoreError(`cannot lock task ${id}: ${errorMessage(err)}`, { cause: err });
         }
       }
       const age = await Deno.stat(lock).then((s) => Date.now() - (s.mtime?.getTime() ?? 0), () => 0);
       if (age > LOCK_STALE_MS) {
-        await Deno.remove(lock).catch(() => {});
+        await settleQuietly(Deno.remove(lock), "cleanup");
         continue;
       }
       if (Date.now() > deadline) throw new TaskStoreError(`task ${id} is locked by another writer`);
@@ -186,7 +186,7 @@ export class TaskStore {
     try {
       return await fn();
     } finally {
-      await Deno.remove(lock).catch(() => {});
+      await settleQuietly(Deno.remove(lock), "cleanup");
     }
   }
 }
@@ -212,8 +212,4 @@ async function exists(path: string): Promise<boolean> {
   } catch {
     return false;
   }
-}
-
-function msg(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }

@@ -6,7 +6,7 @@
  * @module
  */
 import { sha256 } from "@noble/hashes/sha2.js";
-import { PilotError } from "../../errors.ts";
+import { errorMessage, PilotError } from "../../errors.ts";
 import { toHex, utf8 } from "../../bytes.ts";
 
 /** Largest message accepted or sent: one 4096-byte segment, as the reference reads one chunk. */
@@ -111,7 +111,7 @@ export function decodeHandshake(bytes: Uint8Array): HandshakeMessage {
   try {
     value = JSON.parse(text);
   } catch (err) {
-    throw new HandshakeCodecError(`handshake message is not JSON: ${(err as Error).message}`);
+    throw new HandshakeCodecError(`handshake message is not JSON: ${errorMessage(err)}`);
   }
   if (value === null || typeof value !== "object" || Array.isArray(value)) {
     throw new HandshakeCodecError("handshake message is not a JSON object");

@@ -46,6 +46,7 @@ import {
   TrustError,
   type TrustStats,
 } from "./types.ts";
+import { closeQuietly, errorMessage, settleQuietly } from "../../errors.ts";
 
 export { DIRECT_DIAL_TIMEOUT_MS, SEND_SETTLE_MS } from "./messenger.ts";
 export {
@@ -136,7 +137,7 @@ export class TrustService {
     this.#closed = true;
     this.#stopServing?.();
     if (this.#reaper !== undefined) clearInterval(this.#reaper);
-    await this.#store.save().catch(() => {});
+    await this.#store.save().catch((err) => this.#log.warn("saving trust state on close failed", { err }));
   }
 
   // ---- queries ---------------------------------------------------------------------------------
@@ -212,8 +213,12 @@ export class TrustService {
       this.#autoApproved(peer, "mutual");
       this.#background("answer mutual request", async () => {
         await this.#relay.reportTrust(peer);
-        await this.#ctx.registry.respondHandshake(peer, true).catch(() => {});
-        await this.#sendDirect(peer, HandshakeType.Accept).catch(() => {});
+        await this.#ctx.registry.respondHandshake(peer, true).catch((err) =>
+          this.#log.info("relay answer failed", { peer, err })
+        );
+        await this.#sendDirect(peer, HandshakeType.Accept).catch((err) =>
+          this.#log.debug("direct accept failed", { peer, err })
+        );
       });
       return "mutual";
     }
@@ -230,7 +235,7 @@ export class TrustService {
       return "relay";
     } catch (err) {
       this.stats.sent.failed++;
-      throw new TrustError(`handshake relay: ${err instanceof Error ? err.message : String(err)}`);
+      throw new TrustError(`handshake relay: ${errorMessage(err)}`);
     }
   }
 
@@ -250,7 +255,9 @@ export class TrustService {
       await this.#ctx.registry.respondHandshake(peer, true).catch((err) =>
         this.#log.info("relay answer failed", { peer, err })
       );
-      await this.#sendDirect(peer, HandshakeType.Accept).catch(() => {});
+      await this.#sendDirect(peer, HandshakeType.Accept).catch((err) =>
+        this.#log.debug("direct accept failed", { peer, err })
+      );
     });
   }
 
@@ -261,8 +268,12 @@ export class TrustService {
     if (this.#store.state.pending.delete(peer)) await this.#save();
     this.#emit("handshake.rejected", { peer_node_id: peer, reason });
     this.#background("announce rejection", async () => {
-      await this.#ctx.registry.respondHandshake(peer, false).catch(() => {});
-      await this.#sendDirect(peer, HandshakeType.Reject, { reason }).catch(() => {});
+      await this.#ctx.registry.respondHandshake(peer, false).catch((err) =>
+        this.#log.info("relay rejection failed", { peer, err })
+      );
+      await this.#sendDirect(peer, HandshakeType.Reject, { reason }).catch((err) =>
+        this.#log.debug("direct rejection failed", { peer, err })
+      );
     });
   }
 
@@ -289,8 +300,10 @@ export class TrustService {
     this.#background("announce revocation", async () => {
       // Only over a route we already have: after the revocation the registry will not resolve it.
       if (this.#ctx.peers.isRouted(peer)) {
-        const sent = await this.#sendDirect(peer, HandshakeType.Revoke, { reason: REVOKE_REASON })
-          .catch(() => undefined);
+        const sent = await settleQuietly(
+          this.#sendDirect(peer, HandshakeType.Revoke, { reason: REVOKE_REASON }),
+          "peer gone",
+        );
         await sent?.settled;
       }
       await revoked;
@@ -339,7 +352,7 @@ export class TrustService {
       }
       await this.#receive(msg, stream.remoteAddr.node);
     } finally {
-      await stream.close().catch(() => {});
+      await closeQuietly(stream);
     }
   }
 
@@ -451,7 +464,9 @@ export class TrustService {
     this.#emit("trust.revoked_by_peer", { peer_node_id: peer });
     if (wasTrusted) {
       this.#background("follow revocation", async () => {
-        await this.#ctx.registry.revokeTrust(peer).catch(() => {});
+        await this.#ctx.registry.revokeTrust(peer).catch((err) =>
+          this.#log.info("relay revocation failed", { peer, err })
+        );
         this.#onTrustChange(peer);
       });
     }

@@ -10,7 +10,7 @@
  * implementations.
  * @module
  */
-import { PilotError } from "../../errors.ts";
+import { errorMessage, PilotError, settleQuietly } from "../../errors.ts";
 import type { Logger } from "../../log.ts";
 
 /** File name inside the state directory. */
@@ -116,7 +116,7 @@ export function decodeTrustFile(text: string): TrustState {
   try {
     value = JSON.parse(text);
   } catch (err) {
-    throw new TrustFileError(`${TRUST_FILE_NAME} is not JSON: ${(err as Error).message}`);
+    throw new TrustFileError(`${TRUST_FILE_NAME} is not JSON: ${errorMessage(err)}`);
   }
   if (!isObject(value)) throw new TrustFileError(`${TRUST_FILE_NAME} is not a JSON object`);
   const state = emptyTrustState();
@@ -175,7 +175,7 @@ export class TrustStore {
       text = await Deno.readTextFile(path);
     } catch (err) {
       if (err instanceof Deno.errors.NotFound) return new TrustStore(path, emptyTrustState());
-      throw new TrustFileError(`cannot read ${path}: ${(err as Error).message}`, { cause: err });
+      throw new TrustFileError(`cannot read ${path}: ${errorMessage(err)}`, { cause: err });
     }
     try {
       return new TrustStore(path, decodeTrustFile(text));
@@ -198,7 +198,7 @@ export class TrustStore {
     if (!this.path) return Promise.resolve();
     this.#dirty = true;
     const run = this.#saving.then(() => this.#flush());
-    this.#saving = run.catch(() => {});
+    this.#saving = settleQuietly(run, "reported elsewhere");
     return run;
   }
 
@@ -220,7 +220,7 @@ export class TrustStore {
       await Deno.rename(tmp, this.path);
     } catch (err) {
       this.#dirty = true;
-      throw new TrustFileError(`cannot write ${this.path}: ${(err as Error).message}`, { cause: err });
+      throw new TrustFileError(`cannot write ${this.path}: ${errorMessage(err)}`, { cause: err });
     }
   }
 }

@@ -8,6 +8,7 @@ import { ChunkReader, writeAll } from "../../../ipc/socket_io.ts";
 import { type IpcHandler, IpcServer, type IpcServerOptions } from "../server.ts";
 import { LoopbackHandler } from "./loopback_handler.ts";
 import { Logger } from "../../../log.ts";
+import { settleQuietly } from "../../../errors.ts";
 
 /** A running test server; dispose it to close the server and delete the temp dir. */
 export interface TestServer<H extends IpcHandler> extends AsyncDisposable {
@@ -39,7 +40,7 @@ export async function startServer<H extends IpcHandler = LoopbackHandler>(
     dir,
     async [Symbol.asyncDispose]() {
       await server.close();
-      await Deno.remove(dir, { recursive: true }).catch(() => {});
+      await settleQuietly(Deno.remove(dir, { recursive: true }), "cleanup");
     },
   };
 }
@@ -73,7 +74,7 @@ export class RawClient {
       if (frame) return decodeReply(frame);
       let timer: ReturnType<typeof setTimeout> | undefined;
       const chunk = await Promise.race([
-        this.#pendingRead ??= this.#chunks.read().catch(() => null),
+        this.#pendingRead ??= settleQuietly(this.#chunks.read(), "peer gone").then((c) => c ?? null),
         new Promise<"timeout">((resolve) =>
           timer = setTimeout(() => resolve("timeout"), deadline - Date.now())
         ),
