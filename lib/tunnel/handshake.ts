@@ -116,17 +116,17 @@ export class Handshake {
 
   /** Moves `peer` from `ctx` to a fresh nonce prefix (same key), unless a key exchange replaced it. */
   rotate(peer: Peer, ctx: CryptoContext): void {
-    if (peer.rotating) return;
-    peer.rotating = true;
+    if (peer.timers.rotating) return;
+    peer.timers.rotating = true;
     this.#serialize(peer.node, async () => {
       let next: CryptoContext;
       try {
         next = await rotateContext(this.#host.privateKey, ctx, this.#host.deriveOptions);
       } finally {
-        peer.rotating = false;
+        peer.timers.rotating = false;
       }
-      if (peer.ctx !== ctx) return disposeContext(next); // replaced by a key exchange meanwhile
-      peer.ctx = next;
+      if (peer.session.ctx !== ctx) return disposeContext(next); // replaced by a key exchange meanwhile
+      peer.session.ctx = next;
       disposeContext(ctx);
       this.#host.rotated();
       this.#host.flushPending(peer);
@@ -206,11 +206,13 @@ export class Handshake {
     const peer = host.peer(sender, false);
     if (registered || !host.allowPilk) {
       if (registered && host.hasIdentity && peer && host.routable(peer)) {
-        if (performance.now() - peer.lastKeyExchangeAt >= PILK_ANSWER_INTERVAL_MS) host.sendKeyExchange(peer);
+        if (performance.now() - peer.timers.lastKeyExchangeAt >= PILK_ANSWER_INTERVAL_MS) {
+          host.sendKeyExchange(peer);
+        }
       }
       return host.drop("pilk-refused");
     }
-    if (peer?.ctx?.authenticated) return host.drop("downgrade");
+    if (peer?.session.ctx?.authenticated) return host.drop("downgrade");
     await this.#accept(sender, x25519, false, from, relayed);
   }
 
@@ -224,8 +226,8 @@ export class Handshake {
   ): Promise<void> {
     const host = this.#host;
     let peer = host.peer(sender, false);
-    if (peer?.isRetired(x25519)) return host.drop("stale-key");
-    const old = peer?.ctx;
+    if (peer?.session.isRetired(x25519)) return host.drop("stale-key");
+    const old = peer?.session.ctx;
     if (peer && old && bytesEqual(old.peerKey, x25519)) {
       // Same key: keep the context (and our counter).
       host.accepted(false);
@@ -236,11 +238,11 @@ export class Handshake {
       // never keep answering each other.
       const t = performance.now();
       if (
-        t - peer.lastSameKeyReplyAt >= SAME_KEY_REPLY_INTERVAL_MS &&
-        peer.sameKeyReplies < MAX_SAME_KEY_REPLIES
+        t - peer.timers.lastSameKeyReplyAt >= SAME_KEY_REPLY_INTERVAL_MS &&
+        peer.timers.sameKeyReplies < MAX_SAME_KEY_REPLIES
       ) {
-        peer.lastSameKeyReplyAt = t;
-        peer.sameKeyReplies++;
+        peer.timers.lastSameKeyReplyAt = t;
+        peer.timers.sameKeyReplies++;
         host.sendKeyExchange(peer);
       }
       host.flushPending(peer);
@@ -257,15 +259,15 @@ export class Handshake {
     const added = host.peer(sender, false) === undefined;
     peer = host.peer(sender, true);
     if (!peer) return disposeContext(ctx);
-    const replaced = peer.ctx;
+    const replaced = peer.session.ctx;
     if (replaced) {
-      peer.retire(replaced.peerKey);
+      peer.session.retire(replaced.peerKey);
       host.log.info("peer key changed; re-keyed", { peer: sender });
     }
-    peer.ctx = ctx;
+    peer.session.ctx = ctx;
     disposeContext(replaced);
-    peer.plaintext = false;
-    peer.rotating = false;
+    peer.session.plaintext = false;
+    peer.timers.rotating = false;
     host.accepted(replaced !== undefined);
     learnPath(peer, from, relayed, authenticated);
     host.established?.(peer, { authenticated, rekeyed: replaced !== undefined, added });
@@ -283,8 +285,8 @@ export class Handshake {
 /** Endpoint learning from an accepted key exchange: a verified PILA moves it; PILK only fills a gap. */
 function learnPath(peer: Peer, from: Endpoint, relayed: boolean, authenticated: boolean): void {
   if (relayed) {
-    peer.relayedFrameSeen(performance.now());
-  } else if (authenticated || !peer.endpoint) {
-    peer.endpoint = from;
+    peer.path.relayedFrameSeen(performance.now());
+  } else if (authenticated || !peer.path.endpoint) {
+    peer.path.endpoint = from;
   }
 }

@@ -108,3 +108,43 @@ export interface PeerInfo {
   /** Packets queued for the key exchange. */
   pending: number;
 }
+
+/** Mutable counters behind {@link TunnelStats}, shared by the tunnel's stages. */
+export interface TunnelCounters {
+  datagramsSent: number;
+  bytesSent: number;
+  datagramsReceived: number;
+  bytesReceived: number;
+  packetsSent: number;
+  packetsDelivered: number;
+  framesEncrypted: number;
+  framesDecrypted: number;
+  keyExchangesSent: number;
+  keyExchangesAccepted: number;
+  rekeys: number;
+  punchCommands: number;
+  punchesReceived: number;
+  directRecoveries: number;
+  drops: Record<DropReason, number>;
+}
+
+/** Fresh all-zero counters. */
+export function newCounters(): TunnelCounters {
+  return {
+    datagramsSent: 0,
+    bytesSent: 0,
+    datagramsReceived: 0,
+    bytesReceived: 0,
+    packetsSent: 0,
+    packetsDelivered: 0,
+    framesEncrypted: 0,
+    framesDecrypted: 0,
+    keyExchangesSent: 0,
+    keyExchangesAccepted: 0,
+    rekeys: 0,
+    punchCommands: 0,
+    punchesReceived: 0,
+    directRecoveries: 0,
+    drops: emptyDrops(),
+  };
+}
