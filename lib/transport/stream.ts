@@ -31,19 +31,17 @@ import { type Segment, SendBuffer } from "./send-buffer.ts";
 import { seqAdd, seqAfter, seqAfterOrEqual, seqBeforeOrEqual, seqDiff } from "./seq.ts";
 import type { TimerService, TimerTarget } from "./timers.ts";
 import { WriteQueue } from "./write-queue.ts";
+import { AckClock, PendingEvents } from "./stream_signals.ts";
 import {
   CLOSE_LINGER_MS,
   DEFAULT_MSS,
   DEFAULT_PEER_WINDOW_UNITS,
-  DELAYED_ACK_MS,
-  DELAYED_ACK_SEGMENTS,
   FIN_MAX_TRANSMISSIONS,
   IDLE_TIMEOUT_MS,
   ISN,
   KEEPALIVE_MS,
   NAGLE_DELAY_MS,
   PERSIST_MAX_MS,
-  QUICK_ACK_SEGMENTS,
   RECV_BUFFER_BYTES,
   SEND_BUFFER_BYTES,
   SYN_MAX_TRANSMISSIONS,
@@ -117,9 +115,8 @@ export class Stream implements TimerTarget {
 
   // receive side
   private readonly rx: ReceiveBuffer;
-  private segsSinceAck = 0;
-  private quickAcks = 0;
-  private delayedAckAt = Infinity;
+  /** When our ACKs go out (delayed, quick). */
+  private readonly acks = new AckClock();
   private lastAdvertised = 0;
 
   // lifecycle timers
@@ -136,10 +133,7 @@ export class Stream implements TimerTarget {
   private wakeAt = Infinity;
 
   // events waiting to be fired
-  private evOpen = false;
-  private evReadable = false;
-  private evWritable = false;
-  private evClose: CloseReason | undefined;
+  private readonly ev = new PendingEvents();
   private closeReported = false;
   /** Why the connection closed, once it has. */
   closeReason: CloseReason | undefined;
@@ -165,7 +159,7 @@ export class Stream implements TimerTarget {
     this.nagle = !o.noDelay;
     this.sendBufferBytes = positiveInt(o.sendBufferBytes ?? SEND_BUFFER_BYTES, "sendBufferBytes");
     const recvBufferBytes = positiveInt(o.recvBufferBytes ?? RECV_BUFFER_BYTES, "recvBufferBytes");
-    this.rx = new ReceiveBuffer(recvBufferBytes, () => this.evReadable = true);
+    this.rx = new ReceiveBuffer(recvBufferBytes, () => this.ev.readable = true);
     // A window unit never exceeds our segment size, so a small MSS reads the window conservatively.
     this.windowUnit = Math.min(this.mss, WINDOW_UNIT_BYTES);
     this.cc = new CongestionControl(this.mss);
@@ -246,7 +240,7 @@ export class Stream implements TimerTarget {
         this.flush(now);
       }
       if (taken < data.length) this.wantWritable = true;
-      this.evWritable = false;
+      this.ev.writable = false;
     } finally {
       this.leave();
     }
@@ -451,7 +445,7 @@ export class Stream implements TimerTarget {
     this.synDeadline = Infinity;
     this.setState("ESTABLISHED");
     this.emit(FLAG_ACK, this.sndNxt, this.rx.rcvNxt, EMPTY, this.advertise());
-    this.evOpen = true;
+    this.ev.open = true;
     this.flush(now);
   }
 
@@ -493,25 +487,9 @@ export class Stream implements TimerTarget {
     }
   }
 
-  /**
-   * Delayed-ACK rule (§5.3) after a data segment: at once while out-of-order
-   * data is held, when this segment filled (part of) a gap or was a duplicate
-   * (`urgent`, RFC 5681 §4.2), and for the next {@link QUICK_ACK_SEGMENTS}
-   * segments after that.
-   */
+  /** Delayed-ACK rule (§5.3) after a data segment, see {@link AckClock.onData}. */
   private scheduleAck(now: number, urgent: boolean): void {
-    if (this.rx.ooo.size > 0 || urgent) {
-      this.quickAcks = QUICK_ACK_SEGMENTS;
-      this.sendAck();
-      return;
-    }
-    if (this.quickAcks > 0) {
-      this.quickAcks--;
-      this.sendAck();
-      return;
-    }
-    if (++this.segsSinceAck >= DELAYED_ACK_SEGMENTS) this.sendAck();
-    else if (this.delayedAckAt === Infinity) this.delayedAckAt = now + DELAYED_ACK_MS;
+    if (this.acks.onData(now, this.rx.ooo.size > 0, urgent)) this.sendAck();
   }
 
   private onFin(pkt: Packet, now: number): void {
@@ -568,7 +546,7 @@ export class Stream implements TimerTarget {
     if (this.writeQ.length === 0) this.nagleAt = Infinity;
     if (this.wantWritable && this.writeQ.length <= this.sendBufferBytes / 2 && !this.closing) {
       this.wantWritable = false;
-      this.evWritable = true;
+      this.ev.writable = true;
     }
   }
 
@@ -601,8 +579,7 @@ export class Stream implements TimerTarget {
   /** Data segments always carry ACK, the current cumulative ack and window; they replace a pending ACK. */
   private sendSegment(seg: Segment): void {
     this.segsSent++;
-    this.segsSinceAck = 0;
-    this.delayedAckAt = Infinity;
+    this.acks.sent();
     this.emit(FLAG_ACK, seg.seq, this.rx.rcvNxt, seg.data, this.advertise());
   }
 
@@ -612,8 +589,7 @@ export class Stream implements TimerTarget {
       payload = encodeSack(this.rx.ooo.sackBlocks());
       this.sackSent++;
     }
-    this.segsSinceAck = 0;
-    this.delayedAckAt = Infinity;
+    this.acks.sent();
     this.emit(FLAG_ACK, this.sndNxt, this.rx.rcvNxt, payload, this.advertise());
   }
 
@@ -698,7 +674,7 @@ export class Stream implements TimerTarget {
           if (this.rx.finSeq >= 0) {
             this.rx.finSeq = -1;
             this.rx.remoteEnded = true;
-            this.evReadable = true;
+            this.ev.readable = true;
           }
           this.terminate(this.closeReason ?? "remote");
         }
@@ -709,7 +685,7 @@ export class Stream implements TimerTarget {
       default:
         return;
     }
-    if (now >= this.delayedAckAt) this.sendAck();
+    if (now >= this.acks.delayedAt) this.sendAck();
     const head = this.sendBuf.first();
     const r = this.recovery;
     if (head && now >= r.retransmitDeadline(head)) {
@@ -730,7 +706,7 @@ export class Stream implements TimerTarget {
       if (now - this.lastActivity >= IDLE_TIMEOUT_MS) {
         this.emit(FLAG_FIN, this.sndNxt, 0, EMPTY, 0);
         this.rx.remoteEnded = true;
-        this.evReadable = true;
+        this.ev.readable = true;
         this.enterTimeWait(now);
         this.reportClose("idle");
         return;
@@ -782,7 +758,7 @@ export class Stream implements TimerTarget {
         return this.timeWaitUntil;
       case "ESTABLISHED":
       case "FIN_WAIT": {
-        let t = this.delayedAckAt;
+        let t = this.acks.delayedAt;
         // A Nagle hold that has expired only waits for window space now: an ACK will flush it.
         if (this.nagleAt < t && this.nagleAt > now) t = this.nagleAt;
         const head = this.sendBuf.first();
@@ -811,7 +787,7 @@ export class Stream implements TimerTarget {
     this.writeQ.clear();
     this.sendBuf.clear();
     this.sndUna = this.sndNxt;
-    this.delayedAckAt = this.nagleAt = this.recovery.persistAt = Infinity;
+    this.acks.delayedAt = this.nagleAt = this.recovery.persistAt = Infinity;
     this.closing = true;
     this.timeWaitUntil = now + TIME_WAIT_MS;
     this.setState("TIME_WAIT");
@@ -826,7 +802,7 @@ export class Stream implements TimerTarget {
     this.closing = true;
     if (!this.rx.remoteEnded) {
       this.rx.remoteEnded = true;
-      this.evReadable = true;
+      this.ev.readable = true;
     }
     this.reportClose(reason);
     this.timers.cancel(this);
@@ -838,7 +814,7 @@ export class Stream implements TimerTarget {
     if (this.closeReason === undefined) this.closeReason = reason;
     if (!this.closeReported) {
       this.closeReported = true;
-      this.evClose = reason;
+      this.ev.close = reason;
     }
   }
 
@@ -881,36 +857,7 @@ export class Stream implements TimerTarget {
   }
 
   private fireEvents(): void {
-    if (this.evOpen) {
-      this.evOpen = false;
-      callback(this.onOpen);
-    }
-    if (this.evReadable) {
-      this.evReadable = false;
-      callback(this.onReadable);
-    }
-    if (this.evWritable) {
-      this.evWritable = false;
-      callback(this.onWritable);
-    }
-    if (this.evClose !== undefined) {
-      const reason = this.evClose;
-      this.evClose = undefined;
-      const cb = this.onClose;
-      if (cb) callback(() => cb(reason));
-    }
-  }
-}
-
-/** Calls an application callback; an exception there must not corrupt the state machine. */
-function callback(fn: (() => void) | undefined): void {
-  if (!fn) return;
-  try {
-    fn();
-  } catch (err) {
-    queueMicrotask(() => {
-      throw err;
-    });
+    this.ev.fire(this);
   }
 }
 
