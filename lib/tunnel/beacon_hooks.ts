@@ -1,7 +1,7 @@
 /**
  * The tunnel's side of the beacon (wire.md §8): messages accepted only from the configured
- * beacon; RelayDeliver unwrapped and its frame handed to the receive path as relayed (the sender
- * is then answered through the relay, §8.2's sticky rule); PunchCommand obeyed with a burst of
+ * beacon; RelayDeliver unwrapped and its frame handed to the receive path as relayed (once it
+ * authenticates, the sender is answered through the relay, §8.2's sticky rule); PunchCommand obeyed with a burst of
  * PILP (§8.5); anything else passed to the daemon. Punched endpoints are remembered for the
  * "punched" path label.
  */
@@ -53,12 +53,9 @@ export class BeaconHooks {
     const core = this.core;
     if (core.nodeId !== undefined && sender === core.nodeId) return core.drop("self");
     if (frame.length < MAGIC_SIZE) return core.drop("bad-frame");
-    // A node that reaches us through the relay is answered through it (sticky, wire.md §8.2).
-    const peer = core.peers.lookup(sender, true);
-    if (!peer) return;
-    const wasRelay = peer.path.relay;
-    peer.path.relayedFrameSeen(performance.now());
-    if (!wasRelay && peer.path.relay && core.observed) core.report({ kind: "relay-activated", node: sender });
+    // Anyone may ask the beacon to relay in any node's name: nothing about the sender changes
+    // here. Once the frame authenticates, the sender is answered through the relay (wire.md
+    // §8.2's sticky rule; roaming.ts).
     this.relayedFrame(frame, from, sender);
   }
 

@@ -49,9 +49,14 @@ export class TunnelCore {
   /** Our PILA (or PILK), once the node ID is known. */
   keyExchangeFrame?: Uint8Array;
   closed = false;
+  /** Told about each stale entry the peer table forgot (to release its session). */
+  onEvict: (peer: Peer) => void = () => {};
 
   constructor(readonly log: Logger, readonly policy: TunnelPolicy, readonly hooks: TunnelHooks) {
-    this.peers = new PeerTable(() => this.drop("peer-table-full"));
+    this.peers = new PeerTable(() => this.drop("peer-table-full"), (peer) => {
+      this.counters.peersExpired++;
+      this.onEvict(peer);
+    });
   }
 
   /** Sets our node ID and the frames derived from it. */

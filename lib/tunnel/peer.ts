@@ -32,6 +32,10 @@ export class PathState {
   relay = false;
   /** When an authenticated frame last arrived directly (performance.now() ms). */
   lastDirectAt = -Infinity;
+  /** The daemon set this path (registry, NAT code): the entry is kept even if nothing authenticates. */
+  vouched = false;
+  /** When a path probe (roaming.ts) was last sent for this peer (performance.now() ms). */
+  lastPathProbeAt = -Infinity;
 
   /**
    * A frame from this peer came through the relay: answer through it too, unless the direct path
@@ -48,6 +52,8 @@ export class SessionState {
   ctx?: CryptoContext;
   /** Plaintext chosen after a failed key exchange (only with allowPlaintext). */
   plaintext = false;
+  /** A PILS from this peer opened, or its PILA verified: the entry is no longer a stranger's. */
+  proven = false;
   /** Peer X25519 keys replaced by a re-key, oldest first (bounded by MAX_RETIRED_PEER_KEYS). */
   readonly #retiredKeys: Uint8Array[] = [];
 
@@ -123,6 +129,19 @@ export class Peer {
   readonly timers = new KeyExchangeTimers();
   /** Packets waiting for the session. */
   readonly pending = new PendingQueue();
+  /** When a frame from this peer was last accepted (performance.now() ms; creation counts). */
+  lastHeardAt: number;
 
-  constructor(readonly node: number) {}
+  constructor(readonly node: number, now = performance.now()) {
+    this.lastHeardAt = now;
+  }
+
+  /**
+   * True for an entry nobody vouched for and nothing authenticated, idle for `ttlMs` and with
+   * nothing queued: it may be forgotten.
+   */
+  isStale(now: number, ttlMs: number): boolean {
+    return !this.path.vouched && !this.session.proven && this.pending.length === 0 &&
+      now - this.lastHeardAt >= ttlMs;
+  }
 }

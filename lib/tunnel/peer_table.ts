@@ -5,16 +5,31 @@
 import { Peer } from "./peer.ts";
 import { TunnelError } from "./errors.ts";
 
-/** Largest peer table; entries beyond it are refused (relay deliveries, plaintext senders). */
+/** Largest peer table; entries beyond it are refused (plaintext senders, key exchanges). */
 export const MAX_PEERS = 65536;
+/**
+ * An entry nothing authenticated and nobody vouched for (a plaintext sender, an anonymous PILK
+ * never followed by a PILS) is forgotten after this long without news.
+ */
+export const UNPROVEN_PEER_TTL_MS = 30_000;
+/** Stale entries are looked for at most this often, when entries are created. */
+export const PEER_SWEEP_INTERVAL_MS = 1_000;
 const U32_MAX = 0xffffffff;
 
 /** Peers by node ID, at most {@link MAX_PEERS}. */
 export class PeerTable {
   readonly #peers = new Map<number, Peer>();
+  #sweptAt = -Infinity;
 
-  /** `full` is called each time an entry is refused because the table is at its limit. */
-  constructor(private readonly full: () => void, readonly limit = MAX_PEERS) {}
+  /**
+   * `full` is called each time an entry is refused because the table is at its limit; `evict`
+   * with each stale entry removed (see {@link UNPROVEN_PEER_TTL_MS}).
+   */
+  constructor(
+    private readonly full: () => void,
+    private readonly evict: (peer: Peer) => void,
+    readonly limit = MAX_PEERS,
+  ) {}
 
   get size(): number {
     return this.#peers.size;
@@ -40,13 +55,25 @@ export class PeerTable {
     let peer = this.#peers.get(node);
     if (peer || !create) return peer;
     checkNodeId(node);
+    const now = performance.now();
+    if (now - this.#sweptAt >= PEER_SWEEP_INTERVAL_MS) this.sweep(now);
     if (this.#peers.size >= this.limit) {
       this.full();
       return undefined;
     }
-    peer = new Peer(node);
+    peer = new Peer(node, now);
     this.#peers.set(node, peer);
     return peer;
+  }
+
+  /** Removes entries nothing authenticated and nobody vouched for, idle beyond the TTL. */
+  sweep(now: number): void {
+    this.#sweptAt = now;
+    for (const [node, peer] of this.#peers) {
+      if (!peer.isStale(now, UNPROVEN_PEER_TTL_MS)) continue;
+      this.#peers.delete(node);
+      this.evict(peer);
+    }
   }
 
   delete(node: number): void {

@@ -10,9 +10,11 @@
  * 3. PILK/PILA go to the handshake (handshake.ts); PILP is a hint for the NAT code; PILT is
  *    accepted only where plaintext is allowed.
  *
- * Trust rules: a peer's endpoint moves only on a verified PILA or a PILS that opened (or when the
- * daemon sets it); an accepted PILK or a plaintext packet may fill in a missing endpoint but never
- * move one, and PILP or a failed frame never touch it.
+ * Trust rules (roaming.ts): a peer's endpoint moves only on a PILS that opened with a fresh
+ * counter (or when the daemon sets it), and a peer is put on the relay only by such a PILS coming
+ * through the beacon; an accepted key exchange or a plaintext packet may fill in a missing endpoint
+ * but never move one, and PILP or a failed frame never touch it. A relayed frame creates nothing
+ * before it authenticates (plaintext, where allowed, is taken as it claims).
  */
 import { decodePacket, type Packet, PacketError } from "../protocol/packet.ts";
 import type { TunnelCore } from "./core.ts";
@@ -33,6 +35,7 @@ import type { Handshake, KeyExchangeFrame } from "./handshake.ts";
 import type { Initiator } from "./initiator.ts";
 import type { Peer } from "./peer.ts";
 import { KeyedInterval } from "./rate_limit.ts";
+import type { Roaming } from "./roaming.ts";
 import type { Opening, PilsCrypto } from "./sealing.ts";
 
 /** Turns received frames into delivered packets. */
@@ -45,6 +48,7 @@ export class Receiver {
     private readonly crypto: PilsCrypto,
     private readonly handshake: Handshake,
     private readonly initiator: Initiator,
+    private readonly roaming: Roaming,
   ) {}
 
   /** Dispatches one frame; `relaySender` ≥ 0 when it came inside a RelayDeliver from that node. */
@@ -124,24 +128,9 @@ export class Receiver {
     }
     if (packet.src.node !== peer.node) return core.drop("spoofed-source");
     peer.timers.sameKeyReplies = 0; // it holds our key
-    if (!relayed && peer.session.ctx === ctx && core.peers.get(peer.node) === peer) {
-      peer.path.lastDirectAt = performance.now();
-      // Roaming: an authenticated frame from a new address moves the peer there.
-      if (!from.equals(peer.path.endpoint)) {
-        core.log.debug("peer endpoint changed", {
-          peer: peer.node,
-          from: peer.path.endpoint?.key,
-          to: from.key,
-        });
-        peer.path.endpoint = from;
-      }
-      // A relayed peer whose authenticated traffic now arrives directly has a working (punched)
-      // path: answer along it. A stateful NAT passes our replies on the mapping the peer opened.
-      if (peer.path.relay) {
-        peer.path.relay = false;
-        core.counters.directRecoveries++;
-        core.log.info("peer reachable directly; leaving the relay", { peer: peer.node, at: from.key });
-      }
+    // Fresh (the counter was committed above) and authenticated: the one proof that moves a peer.
+    if (peer.session.ctx === ctx && core.peers.get(peer.node) === peer) {
+      this.roaming.freshPils(peer, from, relayed);
     }
     this.#deliver(packet, peer.node);
   }
@@ -161,7 +150,11 @@ export class Receiver {
     if (core.nodeId !== undefined && sender === core.nodeId) return core.drop("self");
     // Plaintext is unauthenticated: it may create a peer (so replies have a path) but never moves one.
     const peer = core.peers.lookup(sender, true);
-    if (peer && !peer.path.endpoint && relaySender < 0) peer.path.endpoint = from;
+    if (peer) {
+      peer.lastHeardAt = performance.now();
+      if (relaySender >= 0) peer.path.relayedFrameSeen(peer.lastHeardAt); // no proof exists without crypto
+      else if (!peer.path.endpoint) peer.path.endpoint = from;
+    }
     this.#deliver(packet, sender);
   }
 

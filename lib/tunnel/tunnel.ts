@@ -36,12 +36,14 @@ import { Libcrypto } from "./aes_libcrypto.ts";
 import type { Peer } from "./peer.ts";
 import { checkNodeId } from "./peer_table.ts";
 import { Receiver } from "./receive.ts";
+import { Roaming } from "./roaming.ts";
 import { type AesStrategy, createPilsCrypto, type PilsCrypto } from "./sealing.ts";
 import { Sender } from "./send.ts";
 import type { PeerInfo, PeerPath, TunnelStats } from "./stats.ts";
 import { openUdpSocket, type UdpBackend } from "./udp.ts";
 
-export { MAX_PEERS } from "./peer_table.ts";
+export { MAX_PEERS, UNPROVEN_PEER_TTL_MS } from "./peer_table.ts";
+export { MAX_PEER_ROWS } from "./stats.ts";
 export {
   KEY_EXCHANGE_MAX_ATTEMPTS,
   KEY_EXCHANGE_RESEND_MS,
@@ -145,6 +147,7 @@ export class Tunnel {
   readonly #sender: Sender;
   readonly #initiator: Initiator;
   readonly #handshake: Handshake;
+  readonly #roaming: Roaming;
   readonly #receiver: Receiver;
   readonly #beaconHooks: BeaconHooks;
 
@@ -190,6 +193,8 @@ export class Tunnel {
       peer: (node, create) => core.peers.lookup(node, create),
       routable: (peer) => this.#sender.routable(peer),
       sendKeyExchange: (peer) => this.#initiator.send(peer),
+      keyExchangeFrom: (peer, from, relayed, answer) =>
+        this.#roaming.keyExchangeFrom(peer, from, relayed, answer),
       flushPending: (peer) => this.#sender.flushPending(peer),
       drop: (reason) => core.drop(reason),
       accepted: (rekey) => {
@@ -199,7 +204,13 @@ export class Tunnel {
       rotated: () => core.counters.rekeys++,
       established: (peer, info) => this.#established(peer, info),
     });
-    this.#receiver = new Receiver(core, this.#crypto, this.#handshake, this.#initiator);
+    this.#roaming = new Roaming(core, this.#sender, this.#initiator);
+    this.#receiver = new Receiver(core, this.#crypto, this.#handshake, this.#initiator, this.#roaming);
+    core.onEvict = (peer) => {
+      this.#handshake.forget(peer.node);
+      disposeContext(peer.session.ctx);
+      peer.session.ctx = undefined;
+    };
     this.#beaconHooks = new BeaconHooks(
       core,
       (frame, from, node) => this.#receiver.onFrame(frame, from, node),
@@ -308,6 +319,7 @@ export class Tunnel {
     if (!peer) return;
     const previous = peer.path.endpoint;
     peer.path.endpoint = Endpoint.from(endpoint);
+    peer.path.vouched = true;
     if (core.observed && (!known || !peer.path.endpoint.equals(previous))) {
       core.report({ kind: "peer-added", node, endpoint: peer.path.endpoint.key });
     }
@@ -319,7 +331,9 @@ export class Tunnel {
   /** Sets a peer's direct endpoint without starting anything (NAT code: punched address, LAN address). */
   setEndpoint(node: number, endpoint: Endpoint | HostPort | string): void {
     const peer = this.#core.peers.lookup(node, true);
-    if (peer) peer.path.endpoint = Endpoint.from(endpoint);
+    if (!peer) return;
+    peer.path.endpoint = Endpoint.from(endpoint);
+    peer.path.vouched = true;
   }
 
   /**
@@ -330,7 +344,9 @@ export class Tunnel {
   setRelay(node: number, relay: boolean): void {
     const core = this.#core;
     const peer = core.peers.lookup(node, true);
-    if (!peer || peer.path.relay === relay) return;
+    if (!peer) return;
+    peer.path.vouched = true;
+    if (peer.path.relay === relay) return;
     peer.path.relay = relay;
     if (relay && core.observed) core.report({ kind: "relay-activated", node });
     if (
@@ -419,10 +435,13 @@ export class Tunnel {
     this.#sender.send(node, packet);
   }
 
-  /** One row per peer, for `pilot info`. */
-  peers(): PeerInfo[] {
+  /** One row per peer (at most `limit`; `pilot info` passes MAX_PEER_ROWS). */
+  peers(limit = Infinity): PeerInfo[] {
     const rows: PeerInfo[] = [];
-    for (const peer of this.#core.peers.values()) rows.push(this.#row(peer));
+    for (const peer of this.#core.peers.values()) {
+      if (rows.length >= limit) break;
+      rows.push(this.#row(peer));
+    }
     return rows;
   }
 
@@ -489,6 +508,9 @@ export class Tunnel {
       punchCommands: c.punchCommands,
       punchesReceived: c.punchesReceived,
       directRecoveries: c.directRecoveries,
+      endpointChanges: c.endpointChanges,
+      pathProbes: c.pathProbes,
+      peersExpired: c.peersExpired,
       pendingPackets: pending,
       cryptoInFlight: this.#crypto.inFlight,
     };
@@ -525,7 +547,10 @@ export class Tunnel {
     this.#receiver.onFrame(bytes, from, -1);
   }
 
-  #established(peer: Peer, info: { authenticated: boolean; rekeyed: boolean; added: boolean }): void {
+  #established(
+    peer: Peer,
+    info: { authenticated: boolean; rekeyed: boolean; added: boolean; relayed: boolean },
+  ): void {
     const core = this.#core;
     if (!core.observed) return;
     if (info.added && peer.path.endpoint && !peer.path.relay) {
@@ -535,7 +560,7 @@ export class Tunnel {
       kind: "established",
       node: peer.node,
       authenticated: info.authenticated,
-      relay: peer.path.relay,
+      relay: peer.path.relay || info.relayed,
       rekeyed: info.rekeyed,
     });
   }
