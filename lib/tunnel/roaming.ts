@@ -56,7 +56,7 @@ export class Roaming {
    * `relayed`). An endpoint is filled in when the peer had none; anything else moves nothing.
    * With `answer` (the caller's rate limit allows one), when the frame did not come the way we
    * send to the peer, our frame is sent back that way too (so a peer that really moved can finish
-   * the exchange) and, direct, a path probe follows.
+   * the exchange) and, direct, a path probe follows — unless the peer is on the relay.
    */
   keyExchangeFrom(peer: Peer, from: Endpoint, relayed: boolean, answer: boolean): void {
     const core = this.core;
@@ -74,7 +74,8 @@ export class Roaming {
       core.emit(head, frame, core.beacon);
       return;
     }
-    if (route && !route.relay && route.to.equals(from)) return;
+    // A relayed peer's direct path is the NAT code's to probe (it may be forced onto the relay).
+    if (path.relay || (route && route.to.equals(from))) return;
     this.initiator.sendTo(from);
     this.#probe(peer, from);
   }

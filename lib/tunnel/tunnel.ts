@@ -8,6 +8,7 @@
  * - send.ts — encode, then PILT, seal or queue; initiator.ts — our key-exchange frames and retries;
  * - sealing.ts — the PILS crypto strategy (libcrypto, batch, sync), chosen once at open;
  * - receive.ts — frames in, packets out, with the trust rules; handshake.ts — PILA/PILK accepted;
+ * - roaming.ts — what may move a peer or put it on the relay (an authenticated, fresh PILS);
  * - beacon_hooks.ts — RelayDeliver and PunchCommand.
  * Beacon messages are accepted only from the configured beacon.
  */
