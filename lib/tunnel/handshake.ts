@@ -31,7 +31,10 @@ export const KEY_EXCHANGE_WORK_BURST = 400;
  */
 export const KEY_EXCHANGE_SOURCE_RATE = 20;
 export const KEY_EXCHANGE_SOURCE_BURST = 40;
-/** Key-exchange frames accepted per second claiming one node ID, and burst (a real peer sends about one). */
+/**
+ * Key-exchange frames accepted per second claiming one node ID whose key we do not hold yet (each
+ * costs a registry look-up), and burst; a real peer sends about one.
+ */
 export const KEY_EXCHANGE_NODE_RATE = 4;
 export const KEY_EXCHANGE_NODE_BURST = 8;
 /** Sources and node IDs with a budget at once; beyond, a new key waits until idle ones are swept. */
@@ -125,7 +128,8 @@ export class Handshake {
 
   /**
    * Queues a received PILA/PILK from `from` (the beacon's address when `relayed`) for processing.
-   * Budgets, cheapest and narrowest first: its source address's, its claimed node ID's, then the
+   * Budgets, cheapest and narrowest first: its source address's, its claimed node ID's (unless we
+   * hold that node's key), then the
    * queue of that node ({@link MAX_KEY_EXCHANGES_PER_NODE}) and the global rate; a frame over any
    * is dropped and counted.
    */
@@ -135,7 +139,11 @@ export class Handshake {
     if (!relayed && !this.#allow(this.#perSource, from.host, now)) {
       return this.#host.drop("kx-source-limited");
     }
-    if (!this.#allow(this.#perNode, sender, now)) return this.#host.drop("kx-node-limited");
+    // Only IDs that would cost a registry look-up are charged: a flood naming a peer whose key we
+    // hold must not lock that peer out.
+    if (!this.#keyCache.has(sender) && !this.#allow(this.#perNode, sender, now)) {
+      return this.#host.drop("kx-node-limited");
+    }
     const depth = this.#depth.get(sender) ?? 0;
     if (depth >= MAX_KEY_EXCHANGES_PER_NODE || !this.#work.take(now)) {
       return this.#host.drop("kx-rate-limited");
