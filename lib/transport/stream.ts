@@ -22,25 +22,20 @@ import {
 } from "../protocol/header.ts";
 import type { Address } from "../protocol/address.ts";
 import type { Packet } from "../protocol/packet.ts";
-import { CongestionControl } from "./congestion.ts";
 import { ReceiveBuffer } from "./receive-buffer.ts";
-import { LossRecovery } from "./recovery.ts";
-import { RtoEstimator } from "./rto.ts";
-import { dataLooksLikeSack, decodeSack, encodeSack, isSack } from "./sack.ts";
-import { type Segment, SendBuffer } from "./send-buffer.ts";
-import { seqAdd, seqAfter, seqAfterOrEqual, seqBeforeOrEqual, seqDiff } from "./seq.ts";
+import { encodeSack, isSack } from "./sack.ts";
+import type { Segment } from "./send-buffer.ts";
+import { seqAdd, seqBeforeOrEqual } from "./seq.ts";
 import type { TimerService, TimerTarget } from "./timers.ts";
-import { WriteQueue } from "./write-queue.ts";
+import { SendSide } from "./send-side.ts";
 import { AckClock, PendingEvents } from "./stream_signals.ts";
 import {
   CLOSE_LINGER_MS,
   DEFAULT_MSS,
-  DEFAULT_PEER_WINDOW_UNITS,
   FIN_MAX_TRANSMISSIONS,
   IDLE_TIMEOUT_MS,
   ISN,
   KEEPALIVE_MS,
-  NAGLE_DELAY_MS,
   PERSIST_MAX_MS,
   RECV_BUFFER_BYTES,
   SEND_BUFFER_BYTES,
@@ -64,7 +59,6 @@ export * from "./stream_constants.ts";
 export * from "./stream_types.ts";
 
 const EMPTY: Uint8Array = new Uint8Array(0);
-const BYTE_S = 0x53;
 
 /**
  * A stream connection. Created by the session manager (dial or accepted SYN);
@@ -94,23 +88,10 @@ export class Stream implements TimerTarget {
   private host: StreamHost;
   private timers: TimerService;
   private _state: StreamState = "CLOSED";
-  private nagle: boolean;
-  private readonly sendBufferBytes: number;
-  private readonly windowUnit: number;
 
-  // send side
-  private sndUna = ISN;
-  private sndNxt = ISN;
-  private readonly sendBuf = new SendBuffer();
-  private readonly writeQ = new WriteQueue();
-  private readonly cc: CongestionControl;
-  private readonly rtt = new RtoEstimator();
-  private peerWindowBytes: number;
-  private peerWindowField = DEFAULT_PEER_WINDOW_UNITS;
-  /** Loss recovery, probes and their timers, beside congestion control and the RTO estimator. */
-  private readonly recovery: LossRecovery;
-  private nagleAt = Infinity;
-  private wantWritable = false;
+  /** Outgoing data: write queue, segments in flight, windows, congestion control, loss recovery. */
+  private readonly tx: SendSide;
+  /** close() was called or the connection ended: nothing more is written. */
   private closing = false;
 
   // receive side
@@ -139,10 +120,7 @@ export class Stream implements TimerTarget {
   closeReason: CloseReason | undefined;
 
   // statistics
-  private bytesSent = 0;
   private segsSent = 0;
-  private retransmits = 0;
-  private sackRecv = 0;
   private sackSent = 0;
 
   constructor(init: StreamInit) {
@@ -156,21 +134,14 @@ export class Stream implements TimerTarget {
     this.remotePort = init.remotePort;
     this.mss = positiveInt(o.mss ?? DEFAULT_MSS, "mss");
     if (this.mss > 0xffff) throw new RangeError(`mss must be at most 65535, got ${this.mss}`);
-    this.nagle = !o.noDelay;
-    this.sendBufferBytes = positiveInt(o.sendBufferBytes ?? SEND_BUFFER_BYTES, "sendBufferBytes");
+    const sendBufferBytes = positiveInt(o.sendBufferBytes ?? SEND_BUFFER_BYTES, "sendBufferBytes");
     const recvBufferBytes = positiveInt(o.recvBufferBytes ?? RECV_BUFFER_BYTES, "recvBufferBytes");
     this.rx = new ReceiveBuffer(recvBufferBytes, () => this.ev.readable = true);
     // A window unit never exceeds our segment size, so a small MSS reads the window conservatively.
-    this.windowUnit = Math.min(this.mss, WINDOW_UNIT_BYTES);
-    this.cc = new CongestionControl(this.mss);
-    this.peerWindowBytes = DEFAULT_PEER_WINDOW_UNITS * this.windowUnit;
-    // The recovery reaches back into the stream only through this narrow view.
-    this.recovery = new LossRecovery(this.sendBuf, this.cc, this.rtt, this.mss, {
-      sndUna: () => this.sndUna,
-      sndNxt: () => this.sndNxt,
-      peerWindowBytes: () => this.peerWindowBytes,
-      retransmit: (seg, now) => this.retransmit(seg, now),
-      sendNewForProbe: (now) => this.sendNewForProbe(now),
+    const windowUnit = Math.min(this.mss, WINDOW_UNIT_BYTES);
+    this.tx = new SendSide(this.mss, windowUnit, sendBufferBytes, !o.noDelay, {
+      transmit: (seg) => this.sendSegment(seg),
+      sentNew: (now) => this.lastActivity = now,
       giveUp: () => {
         this.sendRst();
         this.terminate("timeout");
@@ -195,12 +166,12 @@ export class Stream implements TimerTarget {
 
   /** Bytes accepted by `write` and not yet put into segments. */
   get writableLength(): number {
-    return this.writeQ.length;
+    return this.tx.writeQ.length;
   }
 
   /** Bytes sent and not yet acknowledged. */
   get inFlight(): number {
-    return seqDiff(this.sndNxt, this.sndUna);
+    return this.tx.inFlight;
   }
 
   /** True once the peer has finished (or the connection died) and every received byte has been read. */
@@ -210,7 +181,7 @@ export class Stream implements TimerTarget {
 
   /** Turns Nagle coalescing off (`true`) or on. */
   setNoDelay(noDelay: boolean): void {
-    this.nagle = !noDelay;
+    this.tx.nagle = !noDelay;
     if (noDelay) this.run(() => this.flush(this.timers.now()));
   }
 
@@ -230,16 +201,16 @@ export class Stream implements TimerTarget {
     try {
       const now = this.timers.now();
       while (taken < data.length) {
-        const n = Math.min(this.sendBufferBytes - this.writeQ.length, data.length - taken);
+        const n = Math.min(this.tx.bufferBytes - this.tx.writeQ.length, data.length - taken);
         if (n <= 0) break;
-        this.writeQ.push(n === data.length ? data : data.subarray(taken, taken + n));
+        this.tx.writeQ.push(n === data.length ? data : data.subarray(taken, taken + n));
         taken += n;
         if (this._state !== "ESTABLISHED") break;
         // Sending may free room at once (a wide-open window): take more now, since calling
         // onWritable from inside write() would surprise a caller that has not yet seen the result.
         this.flush(now);
       }
-      if (taken < data.length) this.wantWritable = true;
+      if (taken < data.length) this.tx.wantWritable = true;
       this.ev.writable = false;
     } finally {
       this.leave();
@@ -277,7 +248,7 @@ export class Stream implements TimerTarget {
     this.run(() => {
       this.closing = true;
       this.rx.discard();
-      this.nagle = false;
+      this.tx.nagle = false;
       this.lastActivity = now;
       this.lingerUntil = now + CLOSE_LINGER_MS;
       this.setState("FIN_WAIT");
@@ -307,30 +278,30 @@ export class Stream implements TimerTarget {
       remoteAddr: this.remoteAddr.toString(),
       remotePort: this.remotePort,
       state: this._state,
-      congWin: this.cc.cwnd,
-      ssthresh: this.cc.ssthresh,
+      congWin: this.tx.cc.cwnd,
+      ssthresh: this.tx.cc.ssthresh,
       inFlight: this.inFlight,
-      srttMs: Math.round(this.rtt.srtt),
-      rttvarMs: Math.round(this.rtt.rttvar),
-      unacked: this.sendBuf.length,
+      srttMs: Math.round(this.tx.rtt.srtt),
+      rttvarMs: Math.round(this.tx.rtt.rttvar),
+      unacked: this.tx.sendBuf.length,
       oooBuf: this.rx.ooo.size,
-      peerRecvWin: this.peerWindowBytes,
+      peerRecvWin: this.tx.peerWindowBytes,
       recvWin: this.windowField() * WINDOW_UNIT_BYTES,
-      inRecovery: this.recovery.inRecovery,
-      bytesSent: this.bytesSent,
+      inRecovery: this.tx.recovery.inRecovery,
+      bytesSent: this.tx.bytesSent,
       bytesRecv: this.rx.bytesRecv,
       segsSent: this.segsSent,
       segsRecv: this.rx.segsRecv,
-      retransmits: this.retransmits,
-      fastRetx: this.recovery.counters.fastRetx,
-      rackLost: this.recovery.counters.rackLost,
-      tlpProbes: this.recovery.counters.tlpProbes,
-      timeouts: this.recovery.counters.timeouts,
-      spuriousRetx: this.recovery.counters.spuriousRetx,
-      undos: this.recovery.counters.undos,
-      sackRecv: this.sackRecv,
+      retransmits: this.tx.retransmits,
+      fastRetx: this.tx.recovery.counters.fastRetx,
+      rackLost: this.tx.recovery.counters.rackLost,
+      tlpProbes: this.tx.recovery.counters.tlpProbes,
+      timeouts: this.tx.recovery.counters.timeouts,
+      spuriousRetx: this.tx.recovery.counters.spuriousRetx,
+      undos: this.tx.recovery.counters.undos,
+      sackRecv: this.tx.sackRecv,
       sackSent: this.sackSent,
-      dupAcks: this.recovery.counters.dupAcks,
+      dupAcks: this.tx.recovery.counters.dupAcks,
     };
   }
 
@@ -340,8 +311,8 @@ export class Stream implements TimerTarget {
   openActive(): void {
     const now = this.timers.now();
     this.run(() => {
-      this.sndUna = ISN;
-      this.sndNxt = seqAdd(ISN, 1);
+      this.tx.sndUna = ISN;
+      this.tx.sndNxt = seqAdd(ISN, 1);
       this.lastActivity = now;
       this.setState("SYN_SENT");
       this.synAttempts = 1;
@@ -356,8 +327,8 @@ export class Stream implements TimerTarget {
     const now = this.timers.now();
     this.run(() => {
       this.rx.rcvNxt = seqAdd(syn.seq, 1);
-      this.sndUna = this.sndNxt = seqAdd(ISN, 1);
-      this.takeHandshakeWindow(syn.window);
+      this.tx.sndUna = this.tx.sndNxt = seqAdd(ISN, 1);
+      this.tx.takeHandshakeWindow(syn.window);
       this.lastActivity = now;
       this.setState("ESTABLISHED");
       this.emit(FLAG_SYN | FLAG_ACK, ISN, this.rx.rcvNxt, EMPTY, this.advertise());
@@ -422,10 +393,11 @@ export class Stream implements TimerTarget {
     const payload = pkt.payload;
     const sack = payload.length > 0 && isSack(payload);
     const hasData = payload.length > 0 && !sack;
-    const advanced = this.onAck(pkt, now, !hasData);
+    const advanced = this.tx.onAck(pkt.ack, pkt.window, now, !hasData);
+    if (advanced && this.closing) this.maybeSendFin(now);
     // Window: ignore an empty, non-advancing ACK saying 0 (a reference keepalive or probe).
-    if (advanced || payload.length > 0 || pkt.window !== 0) this.setPeerWindow(pkt.window);
-    if (sack) this.onSack(payload, now);
+    if (advanced || payload.length > 0 || pkt.window !== 0) this.tx.setPeerWindow(pkt.window);
+    if (sack) this.tx.onSack(payload, now);
     else if (hasData) {
       // A segment that fills a gap, or repeats data we hold (the sender retransmitted it, so it
       // is waiting for news), is acknowledged at once.
@@ -433,58 +405,20 @@ export class Stream implements TimerTarget {
         seqBeforeOrEqual(seqAdd(pkt.seq, payload.length), this.rx.rcvNxt);
       if (this.rx.accept(pkt.seq, payload, this._state !== "CLOSED")) this.scheduleAck(now, urgent);
     }
-    this.recovery.afterAck(now);
+    this.tx.recovery.afterAck(now);
     this.flush(now);
   }
 
   private onSynAck(pkt: Packet, now: number): void {
     this.rx.rcvNxt = seqAdd(pkt.seq, 1);
-    this.sndUna = this.sndNxt;
-    this.takeHandshakeWindow(pkt.window);
+    this.tx.sndUna = this.tx.sndNxt;
+    this.tx.takeHandshakeWindow(pkt.window);
     this.lastActivity = now;
     this.synDeadline = Infinity;
     this.setState("ESTABLISHED");
-    this.emit(FLAG_ACK, this.sndNxt, this.rx.rcvNxt, EMPTY, this.advertise());
+    this.emit(FLAG_ACK, this.tx.sndNxt, this.rx.rcvNxt, EMPTY, this.advertise());
     this.ev.open = true;
     this.flush(now);
-  }
-
-  /** Processes the Ack field; returns true when it acknowledged new data. */
-  private onAck(pkt: Packet, now: number, pure: boolean): boolean {
-    const ack = pkt.ack;
-    if (seqAfter(ack, this.sndNxt)) return false; // acknowledges data never sent: ignore
-    if (seqAfter(ack, this.sndUna)) {
-      const acked = seqDiff(ack, this.sndUna);
-      this.sndUna = ack;
-      this.recovery.ackAt(now);
-      this.sendBuf.ackTo(ack, this.recovery.delivered);
-      const sentAt = this.sendBuf.rttSampleSentAt;
-      if (sentAt >= 0) this.rtt.sample(now - sentAt);
-      this.recovery.onCumulativeAck(ack, acked, now);
-      if (this.closing) this.maybeSendFin(now);
-      return true;
-    }
-    // Duplicate: RFC 5681 §2 — pure (SACK counts as pure), same window, data outstanding;
-    // answers to zero-window probes are not loss signals.
-    if (
-      ack === this.sndUna && pure && pkt.window === this.peerWindowField && pkt.window !== 0 &&
-      this.sndNxt !== this.sndUna
-    ) {
-      this.recovery.onDuplicateAck(now);
-    }
-    return false;
-  }
-
-  private onSack(payload: Uint8Array, now: number): void {
-    this.sackRecv++;
-    this.recovery.ackAt(now);
-    for (const { left, right } of decodeSack(payload)) {
-      // Only blocks inside [sndUna, sndNxt] mean anything; the rest are stale or bogus.
-      if (!seqAfterOrEqual(left, this.sndUna) || !seqBeforeOrEqual(right, this.sndNxt)) continue;
-      if (this.sendBuf.markSacked(left, right, this.recovery.delivered) > 0) {
-        this.recovery.onSackProgress(now);
-      }
-    }
   }
 
   /** Delayed-ACK rule (§5.3) after a data segment, see {@link AckClock.onData}. */
@@ -497,12 +431,12 @@ export class Stream implements TimerTarget {
     const st = this._state;
     if (st === "TIME_WAIT") {
       // Our FIN+ACK was lost; answer again. A FIN+ACK is never answered (no ping-pong).
-      if (bare) this.emit(FLAG_FIN | FLAG_ACK, this.sndNxt, seqAdd(pkt.seq, 1), EMPTY, 0);
+      if (bare) this.emit(FLAG_FIN | FLAG_ACK, this.tx.sndNxt, seqAdd(pkt.seq, 1), EMPTY, 0);
       return;
     }
     if (st !== "ESTABLISHED" && st !== "FIN_WAIT") return;
     this.lastActivity = now;
-    if (bare) this.emit(FLAG_FIN | FLAG_ACK, this.sndNxt, seqAdd(pkt.seq, 1), EMPTY, 0);
+    if (bare) this.emit(FLAG_FIN | FLAG_ACK, this.tx.sndNxt, seqAdd(pkt.seq, 1), EMPTY, 0);
     // If the FIN overtook data, keep accepting that data during TIME_WAIT before signalling EOF.
     this.rx.finAt(pkt.seq);
     this.enterTimeWait(now);
@@ -511,69 +445,11 @@ export class Stream implements TimerTarget {
 
   // ---- send path ------------------------------------------------------------------------------
 
-  /** Sends what the windows allow: lost segments first, then new data (Nagle, SACK-lookalike rule). */
+  /** Sends what the windows allow (see {@link SendSide.flush}), while the connection may send. */
   private flush(now: number): void {
     const st = this._state;
     if ((st !== "ESTABLISHED" && st !== "FIN_WAIT") || this.finSent) return;
-    const mss = this.mss;
-    for (;;) {
-      if (this.sendBuf.pipe >= this.cc.cwnd) break;
-      const lost = this.sendBuf.nextLost();
-      if (lost) {
-        this.retransmit(lost, now);
-        continue;
-      }
-      const queued = this.writeQ.length;
-      if (queued === 0) break;
-      const inflight = seqDiff(this.sndNxt, this.sndUna);
-      if (inflight >= this.peerWindowBytes) {
-        const r = this.recovery;
-        if (this.peerWindowBytes === 0 && inflight === 0 && r.persistAt === Infinity) {
-          r.persistAt = now + r.persistInterval;
-        }
-        break;
-      }
-      let size = queued < mss ? queued : mss;
-      if (size < mss && this.nagle && inflight > 0) {
-        if (this.nagleAt === Infinity) this.nagleAt = now + NAGLE_DELAY_MS;
-        if (now < this.nagleAt) break;
-      }
-      // A segment that would parse as a SACK option is sent with its first byte alone (§5.4).
-      if (this.writeQ.byteAt(0) === BYTE_S && dataLooksLikeSack(size, (i) => this.writeQ.byteAt(i))) size = 1;
-      if (size < mss) this.nagleAt = Infinity;
-      this.sendNew(this.writeQ.take(size), now);
-    }
-    if (this.writeQ.length === 0) this.nagleAt = Infinity;
-    if (this.wantWritable && this.writeQ.length <= this.sendBufferBytes / 2 && !this.closing) {
-      this.wantWritable = false;
-      this.ev.writable = true;
-    }
-  }
-
-  private sendNew(data: Uint8Array, now: number): void {
-    const seg: Segment = {
-      seq: this.sndNxt,
-      end: seqAdd(this.sndNxt, data.length),
-      data,
-      sentAt: now,
-      order: 0,
-      attempts: 1,
-      sacked: false,
-      lost: false,
-    };
-    this.sendBuf.push(seg);
-    this.sndNxt = seg.end;
-    this.lastActivity = now;
-    this.recovery.onNewData(now);
-    this.bytesSent += data.length;
-    this.sendSegment(seg);
-  }
-
-  private retransmit(seg: Segment, now: number): void {
-    this.sendBuf.retransmitted(seg, now);
-    this.retransmits++;
-    this.recovery.onRetransmit();
-    this.sendSegment(seg);
+    if (this.tx.flush(now, this.closing)) this.ev.writable = true;
   }
 
   /** Data segments always carry ACK, the current cumulative ack and window; they replace a pending ACK. */
@@ -590,7 +466,7 @@ export class Stream implements TimerTarget {
       this.sackSent++;
     }
     this.acks.sent();
-    this.emit(FLAG_ACK, this.sndNxt, this.rx.rcvNxt, payload, this.advertise());
+    this.emit(FLAG_ACK, this.tx.sndNxt, this.rx.rcvNxt, payload, this.advertise());
   }
 
   private maybeWindowUpdate(): void {
@@ -601,13 +477,15 @@ export class Stream implements TimerTarget {
   }
 
   private maybeSendFin(now: number): void {
-    if (this._state !== "FIN_WAIT" || this.finSent || this.writeQ.length > 0 || this.sendBuf.length > 0) {
+    if (
+      this._state !== "FIN_WAIT" || this.finSent || this.tx.writeQ.length > 0 || this.tx.sendBuf.length > 0
+    ) {
       return;
     }
     this.finSent = true;
     this.finAttempts = 1;
     this.finSentAt = now;
-    this.emit(FLAG_FIN, this.sndNxt, 0, EMPTY, 0);
+    this.emit(FLAG_FIN, this.tx.sndNxt, 0, EMPTY, 0);
   }
 
   private sendRst(): void {
@@ -640,28 +518,6 @@ export class Stream implements TimerTarget {
     return this.rx.windowField();
   }
 
-  private setPeerWindow(field: number): void {
-    this.peerWindowField = field;
-    const bytes = field * this.windowUnit;
-    if (bytes > 0) this.recovery.persistAt = Infinity;
-    this.peerWindowBytes = bytes;
-  }
-
-  /** SYN / SYN+ACK windows: 0 there means "unknown" (ref semantics), so assume the reference's 512. */
-  private takeHandshakeWindow(field: number): void {
-    this.setPeerWindow(field === 0 ? DEFAULT_PEER_WINDOW_UNITS : field);
-  }
-
-  /** Tail loss probe with new data: one segment of the write queue, if the peer's window allows. */
-  private sendNewForProbe(now: number): boolean {
-    const queued = this.writeQ.length;
-    if (queued === 0 || seqDiff(this.sndNxt, this.sndUna) >= this.peerWindowBytes) return false;
-    let size = queued < this.mss ? queued : this.mss;
-    if (this.writeQ.byteAt(0) === BYTE_S && dataLooksLikeSack(size, (i) => this.writeQ.byteAt(i))) size = 1;
-    this.sendNew(this.writeQ.take(size), now);
-    return true;
-  }
-
   // ---- timers ---------------------------------------------------------------------------------
 
   private expire(now: number): void {
@@ -686,8 +542,8 @@ export class Stream implements TimerTarget {
         return;
     }
     if (now >= this.acks.delayedAt) this.sendAck();
-    const head = this.sendBuf.first();
-    const r = this.recovery;
+    const head = this.tx.sendBuf.first();
+    const r = this.tx.recovery;
     if (head && now >= r.retransmitDeadline(head)) {
       r.onRetransmitTimer(now, head);
       if (this.isClosedState()) return;
@@ -696,15 +552,15 @@ export class Stream implements TimerTarget {
       if (now >= r.probeDeadline()) r.sendProbe(now);
     } else if (now >= r.persistAt) {
       r.persistAt = Infinity;
-      if (this.peerWindowBytes === 0 && this.writeQ.length > 0) {
-        this.sendNew(this.writeQ.take(1), now);
+      if (this.tx.peerWindowBytes === 0 && this.tx.writeQ.length > 0) {
+        this.tx.sendNew(this.tx.writeQ.take(1), now);
         r.persistInterval = Math.min(r.persistInterval * 2, PERSIST_MAX_MS);
       }
     }
     this.flush(now); // includes a due Nagle remainder
     if (this._state === "ESTABLISHED") {
       if (now - this.lastActivity >= IDLE_TIMEOUT_MS) {
-        this.emit(FLAG_FIN, this.sndNxt, 0, EMPTY, 0);
+        this.emit(FLAG_FIN, this.tx.sndNxt, 0, EMPTY, 0);
         this.rx.remoteEnded = true;
         this.ev.readable = true;
         this.enterTimeWait(now);
@@ -713,7 +569,7 @@ export class Stream implements TimerTarget {
       }
       if (now - this.lastSentAt >= KEEPALIVE_MS) {
         // Not activity: a peer that stays silent is still closed after IDLE_TIMEOUT_MS.
-        this.emit(FLAG_ACK, this.sndNxt, this.rx.rcvNxt, EMPTY, this.advertise());
+        this.emit(FLAG_ACK, this.tx.sndNxt, this.rx.rcvNxt, EMPTY, this.advertise());
       }
     } else if (this._state === "FIN_WAIT") {
       if (!this.finSent) {
@@ -721,12 +577,12 @@ export class Stream implements TimerTarget {
           this.sendRst();
           this.terminate("linger");
         }
-      } else if (now >= this.finSentAt + this.rtt.rto) {
+      } else if (now >= this.finSentAt + this.tx.rtt.rto) {
         if (this.finAttempts >= FIN_MAX_TRANSMISSIONS) this.enterTimeWait(now);
         else {
           this.finAttempts++;
           this.finSentAt = now;
-          this.emit(FLAG_FIN, this.sndNxt, 0, EMPTY, 0);
+          this.emit(FLAG_FIN, this.tx.sndNxt, 0, EMPTY, 0);
         }
       }
     }
@@ -760,9 +616,9 @@ export class Stream implements TimerTarget {
       case "FIN_WAIT": {
         let t = this.acks.delayedAt;
         // A Nagle hold that has expired only waits for window space now: an ACK will flush it.
-        if (this.nagleAt < t && this.nagleAt > now) t = this.nagleAt;
-        const head = this.sendBuf.first();
-        const r = this.recovery;
+        if (this.tx.nagleAt < t && this.tx.nagleAt > now) t = this.tx.nagleAt;
+        const head = this.tx.sendBuf.first();
+        const r = this.tx.recovery;
         if (head) t = Math.min(t, r.retransmitDeadline(head), r.rack.timerAt, r.probeDeadline());
         else if (r.persistAt < t) t = r.persistAt;
         if (this._state === "ESTABLISHED") {
@@ -772,7 +628,7 @@ export class Stream implements TimerTarget {
             this.lastSentAt + KEEPALIVE_MS,
           );
         } else {
-          t = Math.min(t, this.finSent ? this.finSentAt + this.rtt.rto : this.lingerUntil);
+          t = Math.min(t, this.finSent ? this.finSentAt + this.tx.rtt.rto : this.lingerUntil);
         }
         return t;
       }
@@ -784,10 +640,8 @@ export class Stream implements TimerTarget {
   // ---- state changes --------------------------------------------------------------------------
 
   private enterTimeWait(now: number): void {
-    this.writeQ.clear();
-    this.sendBuf.clear();
-    this.sndUna = this.sndNxt;
-    this.acks.delayedAt = this.nagleAt = this.recovery.persistAt = Infinity;
+    this.tx.clear();
+    this.acks.delayedAt = this.tx.nagleAt = this.tx.recovery.persistAt = Infinity;
     this.closing = true;
     this.timeWaitUntil = now + TIME_WAIT_MS;
     this.setState("TIME_WAIT");
@@ -795,10 +649,10 @@ export class Stream implements TimerTarget {
 
   /** Final state: forget everything but unread data, cancel timers, tell the host. */
   private terminate(reason: CloseReason): void {
-    this.writeQ.clear();
-    this.sendBuf.clear();
+    this.tx.writeQ.clear();
+    this.tx.sendBuf.clear();
     this.rx.ooo.clear();
-    this.sndUna = this.sndNxt;
+    this.tx.sndUna = this.tx.sndNxt;
     this.closing = true;
     if (!this.rx.remoteEnded) {
       this.rx.remoteEnded = true;
