@@ -28,6 +28,7 @@ import type { Segment } from "./send-buffer.ts";
 import { seqAdd, seqBeforeOrEqual } from "./seq.ts";
 import type { TimerService, TimerTarget } from "./timers.ts";
 import { SendSide } from "./send-side.ts";
+import { LifecycleTimers } from "./lifecycle.ts";
 import { AckClock, PendingEvents } from "./stream_signals.ts";
 import {
   CLOSE_LINGER_MS,
@@ -39,9 +40,6 @@ import {
   PERSIST_MAX_MS,
   RECV_BUFFER_BYTES,
   SEND_BUFFER_BYTES,
-  SYN_MAX_TRANSMISSIONS,
-  SYN_RTO_INITIAL_MS,
-  SYN_RTO_MAX_MS,
   TIME_WAIT_MS,
   WINDOW_UNIT_BYTES,
   WINDOW_UPDATE_UNITS,
@@ -85,7 +83,9 @@ export class Stream implements TimerTarget {
   /** Dial hook: the `expiries`-th SYN timer ran out and another SYN is about to be sent. */
   onSynTimeout?: (expiries: number) => void;
 
+  /** The owner: sends our packets, hears about state changes. */
   private host: StreamHost;
+  /** Clock and wake-ups (the host's). */
   private timers: TimerService;
   private _state: StreamState = "CLOSED";
 
@@ -94,32 +94,26 @@ export class Stream implements TimerTarget {
   /** close() was called or the connection ended: nothing more is written. */
   private closing = false;
 
-  // receive side
+  /** Incoming data: next expected sequence number, out-of-order segments, unread bytes, the end. */
   private readonly rx: ReceiveBuffer;
   /** When our ACKs go out (delayed, quick). */
   private readonly acks = new AckClock();
+  /** The Window field we last advertised (window updates are sent when it reopened enough). */
   private lastAdvertised = 0;
 
-  // lifecycle timers
-  private lastActivity = 0;
-  private lastSentAt = 0;
-  private synAttempts = 0;
-  private synRto = SYN_RTO_INITIAL_MS;
-  private synDeadline = Infinity;
-  private finSent = false;
-  private finSentAt = 0;
-  private finAttempts = 0;
-  private lingerUntil = Infinity;
-  private timeWaitUntil = Infinity;
+  /** SYN schedule, FIN retransmissions, linger, TIME_WAIT, keepalive and idle clocks. */
+  private readonly life = new LifecycleTimers();
+  /** When the host's timer is armed for us (Infinity: not armed). */
   private wakeAt = Infinity;
 
-  // events waiting to be fired
+  /** Application events raised by the current step, fired when it ends. */
   private readonly ev = new PendingEvents();
+  /** onClose was raised already (it fires once). */
   private closeReported = false;
   /** Why the connection closed, once it has. */
   closeReason: CloseReason | undefined;
 
-  // statistics
+  /** Segments sent (data, first or resent) and SACK options sent, for stats(). */
   private segsSent = 0;
   private sackSent = 0;
 
@@ -141,7 +135,7 @@ export class Stream implements TimerTarget {
     const windowUnit = Math.min(this.mss, WINDOW_UNIT_BYTES);
     this.tx = new SendSide(this.mss, windowUnit, sendBufferBytes, !o.noDelay, {
       transmit: (seg) => this.sendSegment(seg),
-      sentNew: (now) => this.lastActivity = now,
+      sentNew: (now) => this.life.lastActivity = now,
       giveUp: () => {
         this.sendRst();
         this.terminate("timeout");
@@ -249,8 +243,8 @@ export class Stream implements TimerTarget {
       this.closing = true;
       this.rx.discard();
       this.tx.nagle = false;
-      this.lastActivity = now;
-      this.lingerUntil = now + CLOSE_LINGER_MS;
+      this.life.lastActivity = now;
+      this.life.lingerUntil = now + CLOSE_LINGER_MS;
       this.setState("FIN_WAIT");
       this.reportClose("local");
       this.flush(now);
@@ -313,11 +307,9 @@ export class Stream implements TimerTarget {
     this.run(() => {
       this.tx.sndUna = ISN;
       this.tx.sndNxt = seqAdd(ISN, 1);
-      this.lastActivity = now;
+      this.life.lastActivity = now;
       this.setState("SYN_SENT");
-      this.synAttempts = 1;
-      this.synRto = SYN_RTO_INITIAL_MS;
-      this.synDeadline = now + this.synRto;
+      this.life.synSent(now);
       this.emit(FLAG_SYN, ISN, 0, EMPTY, this.advertise());
     });
   }
@@ -329,7 +321,7 @@ export class Stream implements TimerTarget {
       this.rx.rcvNxt = seqAdd(syn.seq, 1);
       this.tx.sndUna = this.tx.sndNxt = seqAdd(ISN, 1);
       this.tx.takeHandshakeWindow(syn.window);
-      this.lastActivity = now;
+      this.life.lastActivity = now;
       this.setState("ESTABLISHED");
       this.emit(FLAG_SYN | FLAG_ACK, ISN, this.rx.rcvNxt, EMPTY, this.advertise());
     });
@@ -389,7 +381,7 @@ export class Stream implements TimerTarget {
       return;
     }
     if (st !== "ESTABLISHED" && st !== "FIN_WAIT") return;
-    this.lastActivity = now;
+    this.life.lastActivity = now;
     const payload = pkt.payload;
     const sack = payload.length > 0 && isSack(payload);
     const hasData = payload.length > 0 && !sack;
@@ -413,8 +405,8 @@ export class Stream implements TimerTarget {
     this.rx.rcvNxt = seqAdd(pkt.seq, 1);
     this.tx.sndUna = this.tx.sndNxt;
     this.tx.takeHandshakeWindow(pkt.window);
-    this.lastActivity = now;
-    this.synDeadline = Infinity;
+    this.life.lastActivity = now;
+    this.life.synDeadline = Infinity;
     this.setState("ESTABLISHED");
     this.emit(FLAG_ACK, this.tx.sndNxt, this.rx.rcvNxt, EMPTY, this.advertise());
     this.ev.open = true;
@@ -435,7 +427,7 @@ export class Stream implements TimerTarget {
       return;
     }
     if (st !== "ESTABLISHED" && st !== "FIN_WAIT") return;
-    this.lastActivity = now;
+    this.life.lastActivity = now;
     if (bare) this.emit(FLAG_FIN | FLAG_ACK, this.tx.sndNxt, seqAdd(pkt.seq, 1), EMPTY, 0);
     // If the FIN overtook data, keep accepting that data during TIME_WAIT before signalling EOF.
     this.rx.finAt(pkt.seq);
@@ -448,7 +440,7 @@ export class Stream implements TimerTarget {
   /** Sends what the windows allow (see {@link SendSide.flush}), while the connection may send. */
   private flush(now: number): void {
     const st = this._state;
-    if ((st !== "ESTABLISHED" && st !== "FIN_WAIT") || this.finSent) return;
+    if ((st !== "ESTABLISHED" && st !== "FIN_WAIT") || this.life.finSent) return;
     if (this.tx.flush(now, this.closing)) this.ev.writable = true;
   }
 
@@ -478,13 +470,12 @@ export class Stream implements TimerTarget {
 
   private maybeSendFin(now: number): void {
     if (
-      this._state !== "FIN_WAIT" || this.finSent || this.tx.writeQ.length > 0 || this.tx.sendBuf.length > 0
+      this._state !== "FIN_WAIT" || this.life.finSent || this.tx.writeQ.length > 0 ||
+      this.tx.sendBuf.length > 0
     ) {
       return;
     }
-    this.finSent = true;
-    this.finAttempts = 1;
-    this.finSentAt = now;
+    this.life.finOut(now);
     this.emit(FLAG_FIN, this.tx.sndNxt, 0, EMPTY, 0);
   }
 
@@ -493,7 +484,7 @@ export class Stream implements TimerTarget {
   }
 
   private emit(flags: number, seq: number, ack: number, payload: Uint8Array, window: number): void {
-    this.lastSentAt = this.timers.now();
+    this.life.lastSentAt = this.timers.now();
     this.host.send({
       version: PROTOCOL_VERSION,
       flags,
@@ -523,10 +514,10 @@ export class Stream implements TimerTarget {
   private expire(now: number): void {
     switch (this._state) {
       case "SYN_SENT":
-        if (now >= this.synDeadline) this.onSynExpired(now);
+        if (now >= this.life.synDeadline) this.onSynExpired(now);
         return;
       case "TIME_WAIT":
-        if (now >= this.timeWaitUntil) {
+        if (now >= this.life.timeWaitUntil) {
           if (this.rx.finSeq >= 0) {
             this.rx.finSeq = -1;
             this.rx.remoteEnded = true;
@@ -559,7 +550,7 @@ export class Stream implements TimerTarget {
     }
     this.flush(now); // includes a due Nagle remainder
     if (this._state === "ESTABLISHED") {
-      if (now - this.lastActivity >= IDLE_TIMEOUT_MS) {
+      if (now - this.life.lastActivity >= IDLE_TIMEOUT_MS) {
         this.emit(FLAG_FIN, this.tx.sndNxt, 0, EMPTY, 0);
         this.rx.remoteEnded = true;
         this.ev.readable = true;
@@ -567,21 +558,21 @@ export class Stream implements TimerTarget {
         this.reportClose("idle");
         return;
       }
-      if (now - this.lastSentAt >= KEEPALIVE_MS) {
+      if (now - this.life.lastSentAt >= KEEPALIVE_MS) {
         // Not activity: a peer that stays silent is still closed after IDLE_TIMEOUT_MS.
         this.emit(FLAG_ACK, this.tx.sndNxt, this.rx.rcvNxt, EMPTY, this.advertise());
       }
     } else if (this._state === "FIN_WAIT") {
-      if (!this.finSent) {
-        if (now >= this.lingerUntil) {
+      if (!this.life.finSent) {
+        if (now >= this.life.lingerUntil) {
           this.sendRst();
           this.terminate("linger");
         }
-      } else if (now >= this.finSentAt + this.tx.rtt.rto) {
-        if (this.finAttempts >= FIN_MAX_TRANSMISSIONS) this.enterTimeWait(now);
+      } else if (now >= this.life.finSentAt + this.tx.rtt.rto) {
+        if (this.life.finAttempts >= FIN_MAX_TRANSMISSIONS) this.enterTimeWait(now);
         else {
-          this.finAttempts++;
-          this.finSentAt = now;
+          this.life.finAttempts++;
+          this.life.finSentAt = now;
           this.emit(FLAG_FIN, this.tx.sndNxt, 0, EMPTY, 0);
         }
       }
@@ -589,52 +580,33 @@ export class Stream implements TimerTarget {
   }
 
   private onSynExpired(now: number): void {
-    if (this.synAttempts >= SYN_MAX_TRANSMISSIONS) {
+    if (this.life.synExhausted) {
       this.terminate("dial-timeout");
       return;
     }
     const hook = this.onSynTimeout;
     if (hook) {
       try {
-        hook(this.synAttempts);
+        hook(this.life.synAttempts);
       } catch { /* a failing hook must not break the dial */ }
       if (this._state !== "SYN_SENT") return;
     }
-    this.synAttempts++;
-    this.synRto = Math.min(this.synRto * 2, SYN_RTO_MAX_MS);
-    this.synDeadline = now + this.synRto;
+    this.life.synResent(now);
     this.emit(FLAG_SYN, ISN, 0, EMPTY, this.advertise());
   }
 
   private nextDeadline(now: number): number {
-    switch (this._state) {
-      case "SYN_SENT":
-        return this.synDeadline;
-      case "TIME_WAIT":
-        return this.timeWaitUntil;
-      case "ESTABLISHED":
-      case "FIN_WAIT": {
-        let t = this.acks.delayedAt;
-        // A Nagle hold that has expired only waits for window space now: an ACK will flush it.
-        if (this.tx.nagleAt < t && this.tx.nagleAt > now) t = this.tx.nagleAt;
-        const head = this.tx.sendBuf.first();
-        const r = this.tx.recovery;
-        if (head) t = Math.min(t, r.retransmitDeadline(head), r.rack.timerAt, r.probeDeadline());
-        else if (r.persistAt < t) t = r.persistAt;
-        if (this._state === "ESTABLISHED") {
-          t = Math.min(
-            t,
-            this.lastActivity + IDLE_TIMEOUT_MS,
-            this.lastSentAt + KEEPALIVE_MS,
-          );
-        } else {
-          t = Math.min(t, this.finSent ? this.finSentAt + this.tx.rtt.rto : this.lingerUntil);
-        }
-        return t;
-      }
-      default:
-        return Infinity;
-    }
+    const state = this._state;
+    let t = this.life.deadline(state, this.tx.rtt.rto);
+    if (state !== "ESTABLISHED" && state !== "FIN_WAIT") return t;
+    t = Math.min(t, this.acks.delayedAt);
+    // A Nagle hold that has expired only waits for window space now: an ACK will flush it.
+    if (this.tx.nagleAt < t && this.tx.nagleAt > now) t = this.tx.nagleAt;
+    const head = this.tx.sendBuf.first();
+    const r = this.tx.recovery;
+    if (head) t = Math.min(t, r.retransmitDeadline(head), r.rack.timerAt, r.probeDeadline());
+    else if (r.persistAt < t) t = r.persistAt;
+    return t;
   }
 
   // ---- state changes --------------------------------------------------------------------------
@@ -643,7 +615,7 @@ export class Stream implements TimerTarget {
     this.tx.clear();
     this.acks.delayedAt = this.tx.nagleAt = this.tx.recovery.persistAt = Infinity;
     this.closing = true;
-    this.timeWaitUntil = now + TIME_WAIT_MS;
+    this.life.timeWaitUntil = now + TIME_WAIT_MS;
     this.setState("TIME_WAIT");
   }
 
