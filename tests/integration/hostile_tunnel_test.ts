@@ -52,7 +52,9 @@ class Attacker {
 
   /** Frames received whose first four bytes are `magic`. */
   count(magic: number): number {
-    return this.received.filter((b) => b.length >= 4 && new DataView(b.buffer, b.byteOffset).getUint32(0) === magic)
+    return this.received.filter((b) =>
+      b.length >= 4 && new DataView(b.buffer, b.byteOffset).getUint32(0) === magic
+    )
       .length;
   }
 
@@ -103,8 +105,14 @@ Deno.test({
       // Capture: a PILS from a node B holds no key for makes B offer its key exchange frame.
       await attacker.send(forgedPils(0x7ee7), tunnelOf(b));
       await until("B's PILA", () => attacker.count(MAGIC_PILA) > 0, 5_000);
-      const pila = attacker.received.find((f) => new DataView(f.buffer, f.byteOffset).getUint32(0) === MAGIC_PILA)!;
-      assertEquals(new DataView(pila.buffer, pila.byteOffset).getUint32(4), b.nodeId, "the captured PILA is B's");
+      const pila = attacker.received.find((f) =>
+        new DataView(f.buffer, f.byteOffset).getUint32(0) === MAGIC_PILA
+      )!;
+      assertEquals(
+        new DataView(pila.buffer, pila.byteOffset).getUint32(4),
+        b.nodeId,
+        "the captured PILA is B's",
+      );
       attacker.received.length = 0;
 
       // Replay it to A 30 times while A streams to B.
@@ -249,7 +257,12 @@ Deno.test({
         await sleep(10_500);
         // One forged Relay claiming to be from A, carrying a PILS that claims A too.
         await attacker.send(
-          encodeBeaconMessage({ kind: "Relay", sender: a.nodeId, dest: b.nodeId, frame: forgedPils(a.nodeId) }),
+          encodeBeaconMessage({
+            kind: "Relay",
+            sender: a.nodeId,
+            dest: b.nodeId,
+            frame: forgedPils(a.nodeId),
+          }),
           beacon,
         );
         await sleep(500);
