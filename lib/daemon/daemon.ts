@@ -14,7 +14,7 @@ import type { Packet } from "../protocol/packet.ts";
 import { signEd25519 } from "../crypto/ed25519.ts";
 import { loadOrCreateIdentity, type NodeIdentity } from "../crypto/identity.ts";
 import { type RegisterReply, RegistryClient } from "../registry/client.ts";
-import { Tunnel } from "../tunnel/tunnel.ts";
+import { MAX_PEER_ROWS, Tunnel } from "../tunnel/tunnel.ts";
 import { SessionManager } from "../transport/manager.ts";
 import { startTimerLoop, TimerQueue } from "../transport/timers.ts";
 import { IpcServer } from "./ipc/server.ts";
@@ -507,7 +507,7 @@ export class Daemon {
       tunnel_encryption_success: stats.framesEncrypted,
       tunnel_encryption_failure: stats.decryptFailures,
       handshake_pending_count: this.trust?.pendingCount ?? 0,
-      peer_list: this.tunnel.peers(),
+      peer_list: this.tunnel.peers(MAX_PEER_ROWS), // `peers` counts them all
       nat: this.nat.info(),
       registry_dialect: this.registry.signing,
       conn_list: conns.map((c) => ({

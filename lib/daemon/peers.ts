@@ -6,6 +6,8 @@
  * registry hold for node N" (PILA verification).
  */
 import { errorMessage, PilotError } from "../errors.ts";
+import { TokenBucket } from "../net/token_bucket.ts";
+import { RegistryReplyError } from "../registry/errors.ts";
 import { fromBase64 } from "../bytes.ts";
 import type { Logger } from "../log.ts";
 import type { RegistryClient } from "../registry/client.ts";
@@ -17,6 +19,16 @@ export const ENDPOINT_FRESH_MS = 5 * 60_000;
 export const KEY_CACHE_MS = 5 * 60_000;
 /** Most endpoints and keys remembered. */
 export const MAX_CACHED_PEERS = 65_536;
+/**
+ * Key look-ups this daemon sends the registry per second, and burst: well under the registry's
+ * own limit for its source (500 queries a minute), so frames naming made-up node IDs cannot get
+ * the daemon throttled. A look-up over budget answers "unknown for now" (the peer retries).
+ */
+export const KEY_LOOKUP_RATE = 3;
+export const KEY_LOOKUP_BURST = 30;
+/** How long "the registry does not know node N" is believed (negative cache), and its size. */
+export const UNKNOWN_KEY_CACHE_MS = 60_000;
+export const MAX_UNKNOWN_KEYS = 16_384;
 
 /** A node could not be resolved to an endpoint. */
 export class PeerResolveError extends PilotError {}
@@ -41,6 +53,13 @@ export class PeerDirectory {
   readonly #inflight = new Map<number, Promise<void>>();
   readonly #endpoints = new Map<number, CachedEndpoint>();
   readonly #keys = new Map<number, CachedKey>();
+  /** Node IDs the registry said it does not know, with when it said so. */
+  readonly #unknownKeys = new Map<number, number>();
+  /** Key look-ups in flight, one per node (concurrent callers share it). */
+  readonly #keyLookups = new Map<number, Promise<Uint8Array | undefined>>();
+  readonly #keyLookupBudget = new TokenBucket(KEY_LOOKUP_RATE, KEY_LOOKUP_BURST, Date.now());
+  /** Key look-ups answered without the registry (negative cache, shared, over budget). */
+  readonly keyLookupCounters = { sent: 0, unknownCached: 0, coalesced: 0, overBudget: 0 };
 
   constructor(registry: RegistryClient, tunnel: Tunnel, log: Logger, private readonly selfId: () => number) {
     this.#registry = registry;
@@ -63,6 +82,7 @@ export class PeerDirectory {
     this.#routed.delete(node);
     this.#endpoints.delete(node);
     this.#keys.delete(node);
+    this.#unknownKeys.delete(node);
   }
 
   /** Number of resolved peers. */
@@ -130,25 +150,58 @@ export class PeerDirectory {
     }
   }
 
-  /** The Ed25519 key the registry holds for `node` (cached), or undefined when it has none. */
-  async publicKey(node: number): Promise<Uint8Array | undefined> {
+  /**
+   * The Ed25519 key the registry holds for `node`, or undefined when it has none. Answers come
+   * from the cache first (a key for {@link KEY_CACHE_MS}, "unknown" for
+   * {@link UNKNOWN_KEY_CACHE_MS}); concurrent questions about one node share one look-up; and
+   * look-ups are held to the daemon's own budget ({@link KEY_LOOKUP_RATE}), beyond which the
+   * answer is "unknown for now" and nothing is cached.
+   */
+  publicKey(node: number): Promise<Uint8Array | undefined> {
+    const now = Date.now();
     const cached = this.#keys.get(node);
-    if (cached && Date.now() - cached.at < KEY_CACHE_MS) return cached.key;
+    if (cached && now - cached.at < KEY_CACHE_MS) return Promise.resolve(cached.key);
+    const unknownAt = this.#unknownKeys.get(node);
+    if (unknownAt !== undefined && now - unknownAt < UNKNOWN_KEY_CACHE_MS) {
+      this.keyLookupCounters.unknownCached++;
+      return Promise.resolve(undefined);
+    }
+    const inflight = this.#keyLookups.get(node);
+    if (inflight) {
+      this.keyLookupCounters.coalesced++;
+      return inflight;
+    }
+    if (!this.#keyLookupBudget.take(now)) {
+      this.keyLookupCounters.overBudget++;
+      return Promise.resolve(cached?.key);
+    }
+    this.keyLookupCounters.sent++;
+    const lookup = this.#lookupKey(node, cached).finally(() => this.#keyLookups.delete(node));
+    this.#keyLookups.set(node, lookup);
+    return lookup;
+  }
+
+  async #lookupKey(node: number, cached: CachedKey | undefined): Promise<Uint8Array | undefined> {
     try {
       const reply = await this.#registry.lookup(node);
       const key = typeof reply.public_key === "string" && reply.public_key
         ? fromBase64(reply.public_key)
         : undefined;
       this.#remember(this.#keys, node, { key, at: Date.now() });
+      this.#unknownKeys.delete(node);
       return key;
     } catch (err) {
+      if (err instanceof RegistryReplyError && err.code === "not_found") {
+        this.#remember(this.#unknownKeys, node, Date.now(), MAX_UNKNOWN_KEYS);
+        return undefined;
+      }
       this.#log.info("registry key lookup failed", { node, err });
       return cached?.key;
     }
   }
 
-  #remember<V>(map: Map<number, V>, node: number, value: V): void {
-    if (map.size >= MAX_CACHED_PEERS && !map.has(node)) {
+  #remember<V>(map: Map<number, V>, node: number, value: V, limit = MAX_CACHED_PEERS): void {
+    if (map.size >= limit && !map.has(node)) {
       const oldest = map.keys().next().value;
       if (oldest !== undefined) map.delete(oldest);
     }

@@ -9,7 +9,6 @@
  * `send` callback and a {@link TimerService}.
  * @module
  */
-import { PilotError } from "../errors.ts";
 import { Logger } from "../log.ts";
 import type { Address } from "../protocol/address.ts";
 import {
@@ -24,222 +23,38 @@ import {
 import type { Packet } from "../protocol/packet.ts";
 import { EPHEMERAL_PORT_MAX, EPHEMERAL_PORT_MIN, nextEphemeralPort, PORT_PING } from "../protocol/ports.ts";
 import { SYN_RATE_GLOBAL, SYN_RATE_PER_SOURCE, SynRateLimiter } from "./rate-limit.ts";
-import { Ring } from "./ring.ts";
-import { seqAdd } from "./seq.ts";
+
 import { type CloseReason, Stream, type StreamHost, type StreamOptions, type StreamState } from "./stream.ts";
 import type { TimerService, TimerTarget } from "./timers.ts";
 import type { SessionEvent } from "./session_events.ts";
+import { Pinger, pongFor } from "./ping.ts";
+
+import {
+  ACCEPT_QUEUE_CAPACITY,
+  type Datagram,
+  DATAGRAM_QUEUE_CAPACITY,
+  DialError,
+  type DialOptions,
+  MAX_CONNECTIONS_PER_PORT,
+  MAX_CONNECTIONS_TOTAL,
+  MAX_DATAGRAM_PAYLOAD,
+  type PingResult,
+  type SessionCounters,
+  SessionError,
+  type SessionManagerOptions,
+  SWEEP_INTERVAL_MS,
+  type TrustGate,
+} from "./session_types.ts";
+import { DatagramSocket, Listener } from "./sockets.ts";
 
 export type { SessionEvent } from "./session_events.ts";
+export * from "./session_types.ts";
+export { DatagramSocket, Listener } from "./sockets.ts";
 
-/** Live connections allowed on one local port; a SYN beyond it gets RST. */
-export const MAX_CONNECTIONS_PER_PORT = 1024;
-/** Live connections allowed in total; a SYN beyond it gets RST. */
-export const MAX_CONNECTIONS_TOTAL = 4096;
-/** Accepted connections waiting for the application, per listener. */
-export const ACCEPT_QUEUE_CAPACITY = 64;
-/** Datagrams waiting in one bound socket before new ones are dropped. */
-export const DATAGRAM_QUEUE_CAPACITY = 256;
-/** Largest datagram payload (one packet, 16-bit length). */
-export const MAX_DATAGRAM_PAYLOAD = 0xffff;
-/** Interval of the housekeeping sweep (SYN source buckets). */
-export const SWEEP_INTERVAL_MS = 15_000;
-/** Default time to wait for a pong. */
-export const PING_TIMEOUT_MS = 5_000;
 /** Connection ids are u32, start at 1 and skip 0 on wrap. */
 const MAX_CONN_ID = 0xffffffff;
 const EPHEMERAL_PORT_COUNT = EPHEMERAL_PORT_MAX - EPHEMERAL_PORT_MIN + 1;
 const EMPTY: Uint8Array = new Uint8Array(0);
-
-/**
- * Decides whether an incoming SYN or datagram from `remote` is accepted. A
- * private node checks its trust set and the registry; returning a promise is
- * allowed (the SYN waits; retransmitted SYNs meanwhile are dropped). Control
- * pings are never gated.
- */
-export type TrustGate = (remote: Address, kind: "stream" | "datagram") => boolean | Promise<boolean>;
-
-/** Construction parameters of a {@link SessionManager}. */
-export interface SessionManagerOptions {
-  /** This node's address (network 0); the Src of every packet we originate. */
-  localAddr: Address;
-  /** Delivers a packet to the tunnel. Must not synchronously call {@link SessionManager.onPacket}. */
-  send: (pkt: Packet) => void;
-  /** Clock and wake-ups (a {@link TimerQueue} driven by the daemon's event loop). */
-  timers: TimerService;
-  /** Trust gate for SYNs and datagrams; default accepts everything (a public node). */
-  trustGate?: TrustGate;
-  /**
-   * Answer a SYN the trust gate refuses with RST, so the dialer fails at once with
-   * "connection refused", instead of the reference's silent drop (a dial timeout).
-   */
-  rstUntrusted?: boolean;
-  /** Defaults for every stream (MSS, Nagle, buffer sizes). */
-  streamOptions?: StreamOptions;
-  maxConnectionsPerPort?: number;
-  maxConnectionsTotal?: number;
-  synRateGlobal?: number;
-  synRatePerSource?: number;
-  logger?: Logger;
-}
-
-/** Options of one dial. */
-export interface DialOptions extends StreamOptions {
-  /** Local port to dial from (default: next free ephemeral port). */
-  localPort?: number;
-  /** Called when the n-th SYN timer expires, before the next SYN (switch the peer to relay at n = 3). */
-  onSynTimeout?: (expiries: number) => void;
-}
-
-/** A received datagram. `data` is the packet's payload view. */
-export interface Datagram {
-  src: Address;
-  srcPort: number;
-  dstPort: number;
-  data: Uint8Array;
-}
-
-/** Result of a ping. */
-export interface PingResult {
-  /** Round-trip time in milliseconds (the session clock's units). */
-  rttMs: number;
-  /** Payload bytes echoed. */
-  bytes: number;
-}
-
-/** Counts of packets the manager refused or dropped, by cause. */
-export interface SessionCounters {
-  rstNoListener: number;
-  rstPortLimit: number;
-  rstTotalLimit: number;
-  rstAcceptQueueFull: number;
-  rstBadVersion: number;
-  synUntrusted: number;
-  synRateGlobal: number;
-  synRateSource: number;
-  unmatched: number;
-  badVersion: number;
-  unknownProtocol: number;
-  datagramUntrusted: number;
-  datagramDropped: number;
-  pingsAnswered: number;
-}
-
-/** A session-layer operation failed (port in use, no free port, bad argument). */
-export class SessionError extends PilotError {}
-
-/** A dial did not complete; `reason` is `refused`, `dial-timeout`, `local`, `aborted`, ... */
-export class DialError extends PilotError {
-  constructor(readonly reason: CloseReason) {
-    super(
-      reason === "refused"
-        ? "connection refused"
-        : reason === "dial-timeout"
-        ? "dial timeout"
-        : `dial: ${reason}`,
-    );
-  }
-}
-
-/** A ping got no answer in time, or the manager shut down. */
-export class PingTimeoutError extends PilotError {}
-
-/**
- * A stream listener: connections accepted on its port wait in a queue of
- * {@link ACCEPT_QUEUE_CAPACITY} until taken with {@link accept}.
- */
-export class Listener {
-  /** Called when a connection was queued. */
-  onConnection?: () => void;
-  /** @internal */
-  readonly queue: Ring<Stream> = new Ring<Stream>(ACCEPT_QUEUE_CAPACITY);
-  private closed = false;
-
-  /** @internal */
-  constructor(readonly port: number, private readonly owner: SessionManager) {}
-
-  /** Connections waiting to be accepted. */
-  get pending(): number {
-    return this.queue.length;
-  }
-
-  /** Whether close() was called. */
-  get isClosed(): boolean {
-    return this.closed;
-  }
-
-  /** The next queued connection (already ESTABLISHED; it may have closed while waiting), or null. */
-  accept(): Stream | null {
-    return this.queue.shift() ?? null;
-  }
-
-  /** Unbinds the port; queued, unaccepted connections are reset. */
-  close(): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.owner.unlisten(this);
-    for (let s = this.queue.shift(); s; s = this.queue.shift()) s.abort();
-  }
-}
-
-/**
- * A datagram endpoint bound to a local port: receives datagrams addressed to
- * it (bounded queue; overflow is dropped and counted) and sends from it.
- */
-export class DatagramSocket {
-  /** Called when a datagram was queued. */
-  onMessage?: () => void;
-  /** Datagrams dropped because the queue was full. */
-  dropped = 0;
-  private readonly queue = new Ring<Datagram>();
-  private closed = false;
-
-  /** @internal */
-  constructor(readonly port: number, private readonly owner: SessionManager, readonly capacity: number) {}
-
-  /** Datagrams waiting. */
-  get pending(): number {
-    return this.queue.length;
-  }
-
-  /** The next datagram, or null. */
-  recvFrom(): Datagram | null {
-    return this.queue.shift() ?? null;
-  }
-
-  /** Sends a datagram from this socket's port. */
-  sendTo(dst: Address, dstPort: number, data: Uint8Array): void {
-    if (this.closed) throw new SessionError(`datagram socket on port ${this.port} is closed`);
-    this.owner.sendTo(dst, dstPort, data, this.port);
-  }
-
-  /** Unbinds the port and drops queued datagrams. */
-  close(): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.queue.clear();
-    this.owner.unbindDatagram(this);
-  }
-
-  /** @internal */
-  enqueue(dg: Datagram): void {
-    if (this.queue.length >= this.capacity) {
-      this.dropped++;
-      return;
-    }
-    this.queue.push(dg);
-    const cb = this.onMessage;
-    if (cb) cb();
-  }
-}
-
-interface PendingPing extends TimerTarget {
-  node: number;
-  seq: number;
-  sentAt: number;
-  resolve: (r: PingResult) => void;
-  reject: (e: Error) => void;
-}
 
 /**
  * Connection table, listeners, datagram sockets and pings of one node. See the
@@ -292,17 +107,17 @@ export class SessionManager implements StreamHost, TimerTarget {
   private liveTotal = 0;
   private readonly listeners = new Map<number, Listener>();
   private readonly dgramSockets = new Map<number, DatagramSocket>();
-  private readonly pings = new Map<number, PendingPing>();
+  private readonly pinger: Pinger;
   private readonly pendingSyns = new Set<string>();
   private nextEphemeral = EPHEMERAL_PORT_MIN;
   private nextConnId = 1;
-  private nextPingSeq = 1;
   private sweepScheduled = false;
 
   constructor(opts: SessionManagerOptions) {
     this.localAddr = opts.localAddr;
     this.sendPacket = opts.send;
     this.timers = opts.timers;
+    this.pinger = new Pinger(this.timers, this.localAddr, (pkt) => this.sendPacket(pkt));
     this.trustGate = opts.trustGate;
     this.rstUntrusted = opts.rstUntrusted ?? false;
     this.streamOptions = opts.streamOptions ?? {};
@@ -487,26 +302,11 @@ export class SessionManager implements StreamHost, TimerTarget {
     if (pkt.dstPort === PORT_PING) {
       if (isAck) return; // never answer a pong (a peer pinging from port 0 would loop)
       this.counters.pingsAnswered++;
-      this.sendPacket({
-        version: PROTOCOL_VERSION,
-        flags: FLAG_ACK,
-        protocol: PROTO_CONTROL,
-        src: this.localAddr,
-        dst: pkt.src,
-        srcPort: PORT_PING,
-        dstPort: pkt.srcPort,
-        seq: pkt.seq,
-        ack: seqAdd(pkt.seq, 1),
-        window: 0,
-        payload: pkt.payload,
-      });
+      this.sendPacket(pongFor(pkt, this.localAddr));
       return;
     }
     if (!isAck || pkt.srcPort !== PORT_PING) return;
-    const p = this.pings.get(pkt.dstPort);
-    if (!p || p.node !== pkt.src.node || pkt.ack !== seqAdd(p.seq, 1)) return;
-    this.finishPing(pkt.dstPort, p);
-    p.resolve({ rttMs: this.timers.now() - p.sentAt, bytes: pkt.payload.length });
+    this.pinger.onPong(pkt);
   }
 
   // ---- streams ----------------------------------------------------------------------------------
@@ -661,38 +461,7 @@ export class SessionManager implements StreamHost, TimerTarget {
    * arrives; rejects with {@link PingTimeoutError} after `timeoutMs`.
    */
   ping(remote: Address, opts: { payload?: Uint8Array; timeoutMs?: number } = {}): Promise<PingResult> {
-    const port = this.allocatePort();
-    const seq = this.nextPingSeq;
-    this.nextPingSeq = seqAdd(seq, 1);
-    const now = this.timers.now();
-    const { promise, resolve, reject } = Promise.withResolvers<PingResult>();
-    const p: PendingPing = {
-      node: remote.node,
-      seq,
-      sentAt: now,
-      resolve,
-      reject,
-      onTimer: () => {
-        this.finishPing(port, p);
-        reject(new PingTimeoutError(`no pong from ${remote} within ${opts.timeoutMs ?? PING_TIMEOUT_MS} ms`));
-      },
-    };
-    this.pings.set(port, p);
-    this.timers.schedule(p, now + (opts.timeoutMs ?? PING_TIMEOUT_MS));
-    this.sendPacket({
-      version: PROTOCOL_VERSION,
-      flags: 0,
-      protocol: PROTO_CONTROL,
-      src: this.localAddr,
-      dst: remote,
-      srcPort: port,
-      dstPort: PORT_PING,
-      seq,
-      ack: 0,
-      window: 0,
-      payload: opts.payload ?? EMPTY,
-    });
-    return promise;
+    return this.pinger.ping(remote, this.allocatePort(), opts);
   }
 
   // ---- events -------------------------------------------------------------------------------------
@@ -715,11 +484,6 @@ export class SessionManager implements StreamHost, TimerTarget {
     if (kind) this.emitEvent({ kind, stream });
   }
 
-  private finishPing(port: number, p: PendingPing): void {
-    this.timers.cancel(p);
-    if (this.pings.get(port) === p) this.pings.delete(port);
-  }
-
   // ---- housekeeping --------------------------------------------------------------------------------
 
   /** TimerTarget: the periodic sweep (expires idle SYN source buckets). */
@@ -734,10 +498,7 @@ export class SessionManager implements StreamHost, TimerTarget {
     for (const s of [...this.byId.values()]) s.abort();
     for (const l of [...this.listeners.values()]) l.close();
     for (const d of [...this.dgramSockets.values()]) d.close();
-    for (const [port, p] of [...this.pings]) {
-      this.finishPing(port, p);
-      p.reject(new PingTimeoutError("session manager shut down"));
-    }
+    this.pinger.shutdown();
     this.timers.cancel(this);
     this.sweepScheduled = false;
   }
@@ -810,7 +571,9 @@ export class SessionManager implements StreamHost, TimerTarget {
     for (let i = 0; i < EPHEMERAL_PORT_COUNT; i++) {
       const p = this.nextEphemeral;
       this.nextEphemeral = nextEphemeralPort(p);
-      if (!this.portUse.has(p) && !this.listeners.has(p) && !this.dgramSockets.has(p) && !this.pings.has(p)) {
+      if (
+        !this.portUse.has(p) && !this.listeners.has(p) && !this.dgramSockets.has(p) && !this.pinger.has(p)
+      ) {
         return p;
       }
     }

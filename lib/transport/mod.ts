@@ -1,19 +1,46 @@
 /**
  * The stream/datagram session layer of pilot (transport.md), free of I/O.
  *
- * Wiring, in the daemon:
- * ```ts ignore
+ * Two session managers wired back to back (in the daemon, `send` hands each packet to the tunnel
+ * and the tunnel's `onPacket` feeds `onPacket`); one listens, the other dials and writes:
+ *
+ * @example
+ * ```ts
+ * import { SessionManager, startTimerLoop, TimerQueue } from "./mod.ts";
+ * import { Address } from "../protocol/address.ts";
+ *
  * const timers = new TimerQueue(() => performance.now());
  * const stopTimers = startTimerLoop(timers); // one setTimeout for every connection
- * const sessions = new SessionManager({
- *   localAddr,                                // own 0:… address
- *   timers,
- *   send: (pkt) => tunnel.send(pkt.dst.node, encodePacket(pkt)), // must not re-enter onPacket synchronously
- *   trustGate: (remote, kind) => isPublic || trusted(remote.node) || registry.checkTrust(remote.node),
+ * const nodes = new Map<number, SessionManager>();
+ * const node = (id: number) => {
+ *   const manager = new SessionManager({
+ *     localAddr: new Address(0, id),
+ *     timers,
+ *     // `send` must not re-enter onPacket synchronously.
+ *     send: (pkt) => setTimeout(() => nodes.get(pkt.dst.node)?.onPacket(pkt), 0),
+ *     trustGate: () => true, // a public node; the daemon asks its trust service
+ *   });
+ *   nodes.set(id, manager);
+ *   return manager;
+ * };
+ * const server = node(2);
+ * const client = node(1);
+ * const listener = server.listen(1000);
+ * const received = new Promise<string>((resolve) => {
+ *   listener.onConnection = () => {
+ *     const stream = listener.accept()!;
+ *     stream.onReadable = () => {
+ *       const data = stream.read(); // null at end of stream
+ *       if (data) resolve(new TextDecoder().decode(data));
+ *     };
+ *   };
  * });
- * tunnel.onPacket = (bytes) => sessions.onPacket(decodePacket(bytes)); // fresh buffer per packet
- * sessions.onDatagram = (dg) => pushRecvFromToEveryClient(dg);
- * const echo = sessions.listen(PORT_ECHO);
+ * const stream = await client.connect(new Address(0, 2), 1000);
+ * stream.write(new TextEncoder().encode("hello"));
+ * console.assert((await received) === "hello");
+ * client.shutdown();
+ * server.shutdown();
+ * stopTimers();
  * ```
  * @module
  */

@@ -348,11 +348,13 @@ function checkMinLength(name: string, value: Uint8Array, min: number): void {
   }
 }
 
-function readU32(bytes: Uint8Array, at: number): number {
+/** Big-endian u32 at `at`. */
+export function readU32(bytes: Uint8Array, at: number): number {
   return ((bytes[at] << 24) | (bytes[at + 1] << 16) | (bytes[at + 2] << 8) | bytes[at + 3]) >>> 0;
 }
 
-function writeU32(out: Uint8Array, at: number, value: number): void {
+/** Writes `value` as a big-endian u32 at `at`. */
+export function writeU32(out: Uint8Array, at: number, value: number): void {
   out[at] = value >>> 24;
   out[at + 1] = (value >>> 16) & 0xff;
   out[at + 2] = (value >>> 8) & 0xff;

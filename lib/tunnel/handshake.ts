@@ -19,12 +19,28 @@ import {
   rotateContext,
 } from "./key_exchange.ts";
 import type { Peer } from "./peer.ts";
-import { TokenBucket } from "../net/token_bucket.ts";
+import { KeyedRateLimiter, TokenBucket } from "../net/token_bucket.ts";
 import type { DropReason } from "./stats.ts";
 
 /** Key-exchange frames processed per second (registry lookup + signature check each), and burst. */
 export const KEY_EXCHANGE_WORK_RATE = 200;
 export const KEY_EXCHANGE_WORK_BURST = 400;
+/**
+ * Key-exchange frames accepted per second from one source IP address, and burst: one sender
+ * cannot spend the global budget (relayed frames are limited per sender by the beacon instead).
+ */
+export const KEY_EXCHANGE_SOURCE_RATE = 20;
+export const KEY_EXCHANGE_SOURCE_BURST = 40;
+/**
+ * Key-exchange frames accepted per second claiming one node ID whose key we do not hold yet (each
+ * costs a registry look-up), and burst; a real peer sends about one.
+ */
+export const KEY_EXCHANGE_NODE_RATE = 4;
+export const KEY_EXCHANGE_NODE_BURST = 8;
+/** Sources and node IDs with a budget at once; beyond, a new key waits until idle ones are swept. */
+export const KEY_EXCHANGE_BUDGET_KEYS = 8192;
+/** Idle budgets are swept at most this often (when a table is full). */
+const BUDGET_SWEEP_INTERVAL_MS = 1_000;
 /** Key-exchange frames from one node waiting to be processed; more are dropped. */
 export const MAX_KEY_EXCHANGES_PER_NODE = 2;
 /**
@@ -64,6 +80,11 @@ export interface HandshakeHost {
   routable(peer: Peer): boolean;
   /** Sends our own key-exchange frame along the peer's path. */
   sendKeyExchange(peer: Peer): void;
+  /**
+   * An accepted key exchange from `peer` arrived at `from`: fill a missing endpoint and, when
+   * `answer`, answer there if it is not where we send (roaming.ts). Never moves the peer.
+   */
+  keyExchangeFrom(peer: Peer, from: Endpoint, relayed: boolean, answer: boolean): void;
   /** Sends the packets queued for the peer now that it has a context. */
   flushPending(peer: Peer): void;
   drop(reason: DropReason): void;
@@ -74,9 +95,12 @@ export interface HandshakeHost {
   /**
    * A key exchange installed a new context for `peer` (not called when a repeated frame kept the
    * same key). `rekeyed` when it replaced a context with another key; `added` when the peer entry
-   * was created by this exchange.
+   * was created by this exchange; `relayed` when the exchange came through the beacon.
    */
-  established?(peer: Peer, info: { authenticated: boolean; rekeyed: boolean; added: boolean }): void;
+  established?(
+    peer: Peer,
+    info: { authenticated: boolean; rekeyed: boolean; added: boolean; relayed: boolean },
+  ): void;
 }
 
 /** Accepts or refuses key-exchange frames and keeps peer contexts in step with them. */
@@ -86,20 +110,42 @@ export class Handshake {
   readonly #depth = new Map<number, number>();
   readonly #chains = new Map<number, Promise<void>>();
   readonly #work = new TokenBucket(KEY_EXCHANGE_WORK_RATE, KEY_EXCHANGE_WORK_BURST, Date.now());
+  readonly #perSource = new KeyedRateLimiter<string>(
+    KEY_EXCHANGE_SOURCE_RATE,
+    KEY_EXCHANGE_SOURCE_BURST,
+    KEY_EXCHANGE_BUDGET_KEYS,
+  );
+  readonly #perNode = new KeyedRateLimiter<number>(
+    KEY_EXCHANGE_NODE_RATE,
+    KEY_EXCHANGE_NODE_BURST,
+    KEY_EXCHANGE_BUDGET_KEYS,
+  );
+  #sweptAt = -Infinity;
 
   constructor(host: HandshakeHost) {
     this.#host = host;
   }
 
   /**
-   * Queues a received PILA/PILK from `from` (the beacon's address when `relayed`) for processing;
-   * drops it when this node already has {@link MAX_KEY_EXCHANGES_PER_NODE} waiting or the global
-   * rate is exhausted.
+   * Queues a received PILA/PILK from `from` (the beacon's address when `relayed`) for processing.
+   * Budgets, cheapest and narrowest first: its source address's, its claimed node ID's (unless we
+   * hold that node's key), then the
+   * queue of that node ({@link MAX_KEY_EXCHANGES_PER_NODE}) and the global rate; a frame over any
+   * is dropped and counted.
    */
   receive(frame: KeyExchangeFrame, from: Endpoint, relayed: boolean): void {
     const sender = frame.sender;
+    const now = Date.now();
+    if (!relayed && !this.#allow(this.#perSource, from.host, now)) {
+      return this.#host.drop("kx-source-limited");
+    }
+    // Only IDs that would cost a registry look-up are charged: a flood naming a peer whose key we
+    // hold must not lock that peer out.
+    if (!this.#keyCache.has(sender) && !this.#allow(this.#perNode, sender, now)) {
+      return this.#host.drop("kx-node-limited");
+    }
     const depth = this.#depth.get(sender) ?? 0;
-    if (depth >= MAX_KEY_EXCHANGES_PER_NODE || !this.#work.take(Date.now())) {
+    if (depth >= MAX_KEY_EXCHANGES_PER_NODE || !this.#work.take(now)) {
       return this.#host.drop("kx-rate-limited");
     }
     this.#depth.set(sender, depth + 1);
@@ -116,21 +162,31 @@ export class Handshake {
 
   /** Moves `peer` from `ctx` to a fresh nonce prefix (same key), unless a key exchange replaced it. */
   rotate(peer: Peer, ctx: CryptoContext): void {
-    if (peer.rotating) return;
-    peer.rotating = true;
+    if (peer.timers.rotating) return;
+    peer.timers.rotating = true;
     this.#serialize(peer.node, async () => {
       let next: CryptoContext;
       try {
         next = await rotateContext(this.#host.privateKey, ctx, this.#host.deriveOptions);
       } finally {
-        peer.rotating = false;
+        peer.timers.rotating = false;
       }
-      if (peer.ctx !== ctx) return disposeContext(next); // replaced by a key exchange meanwhile
-      peer.ctx = next;
+      if (peer.session.ctx !== ctx) return disposeContext(next); // replaced by a key exchange meanwhile
+      peer.session.ctx = next;
       disposeContext(ctx);
       this.#host.rotated();
       this.#host.flushPending(peer);
     });
+  }
+
+  /** Charges `key`'s budget; a full table is swept of idle budgets (at most once per interval) first. */
+  #allow<K>(budgets: KeyedRateLimiter<K>, key: K, now: number): boolean {
+    if (budgets.allow(key, now)) return true;
+    if (budgets.size < budgets.maxKeys || now - this.#sweptAt < BUDGET_SWEEP_INTERVAL_MS) return false;
+    this.#sweptAt = now;
+    this.#perSource.sweep(now);
+    this.#perNode.sweep(now);
+    return budgets.allow(key, now);
   }
 
   /** Forgets the cached registry key of `node` (its peer entry was removed). */
@@ -193,7 +249,12 @@ export class Handshake {
   async #handlePilk(sender: number, x25519: Uint8Array, from: Endpoint, relayed: boolean): Promise<void> {
     const host = this.#host;
     // A node with a registered key must authenticate: refuse its PILK and answer with our PILA,
-    // but only along a path we already know (the PILK's source is unproven).
+    // but only along a path we already know (the PILK's source is unproven). Without such a path
+    // and with PILK not allowed, the registry is not asked at all: its answer would change nothing.
+    const known = host.peer(sender, false);
+    if (!host.allowPilk && !(host.hasIdentity && known && host.routable(known))) {
+      return host.drop("pilk-refused");
+    }
     let registered: Uint8Array | undefined;
     if (host.hasIdentity || host.allowPilk) {
       try {
@@ -206,11 +267,13 @@ export class Handshake {
     const peer = host.peer(sender, false);
     if (registered || !host.allowPilk) {
       if (registered && host.hasIdentity && peer && host.routable(peer)) {
-        if (performance.now() - peer.lastKeyExchangeAt >= PILK_ANSWER_INTERVAL_MS) host.sendKeyExchange(peer);
+        if (performance.now() - peer.timers.lastKeyExchangeAt >= PILK_ANSWER_INTERVAL_MS) {
+          host.sendKeyExchange(peer);
+        }
       }
       return host.drop("pilk-refused");
     }
-    if (peer?.ctx?.authenticated) return host.drop("downgrade");
+    if (peer?.session.ctx?.authenticated) return host.drop("downgrade");
     await this.#accept(sender, x25519, false, from, relayed);
   }
 
@@ -224,23 +287,23 @@ export class Handshake {
   ): Promise<void> {
     const host = this.#host;
     let peer = host.peer(sender, false);
-    if (peer?.isRetired(x25519)) return host.drop("stale-key");
-    const old = peer?.ctx;
+    if (peer?.session.isRetired(x25519)) return host.drop("stale-key");
+    const old = peer?.session.ctx;
     if (peer && old && bytesEqual(old.peerKey, x25519)) {
       // Same key: keep the context (and our counter).
       host.accepted(false);
       if (authenticated) old.authenticated = true;
-      learnPath(peer, from, relayed, authenticated);
+      if (authenticated) peer.session.proven = true;
+      peer.lastHeardAt = performance.now();
+      const answer = performance.now() - peer.timers.lastSameKeyReplyAt >= SAME_KEY_REPLY_INTERVAL_MS &&
+        peer.timers.sameKeyReplies < MAX_SAME_KEY_REPLIES;
+      host.keyExchangeFrom(peer, from, relayed, answer);
       // Answer so a peer that lost its context without restarting gets ours again: rate-limited,
       // and capped until the peer shows (with a PILS) that it holds our key, so two peers can
       // never keep answering each other.
-      const t = performance.now();
-      if (
-        t - peer.lastSameKeyReplyAt >= SAME_KEY_REPLY_INTERVAL_MS &&
-        peer.sameKeyReplies < MAX_SAME_KEY_REPLIES
-      ) {
-        peer.lastSameKeyReplyAt = t;
-        peer.sameKeyReplies++;
+      if (answer) {
+        peer.timers.lastSameKeyReplyAt = performance.now();
+        peer.timers.sameKeyReplies++;
         host.sendKeyExchange(peer);
       }
       host.flushPending(peer);
@@ -257,34 +320,27 @@ export class Handshake {
     const added = host.peer(sender, false) === undefined;
     peer = host.peer(sender, true);
     if (!peer) return disposeContext(ctx);
-    const replaced = peer.ctx;
+    const replaced = peer.session.ctx;
     if (replaced) {
-      peer.retire(replaced.peerKey);
+      peer.session.retire(replaced.peerKey);
       host.log.info("peer key changed; re-keyed", { peer: sender });
     }
-    peer.ctx = ctx;
+    peer.session.ctx = ctx;
     disposeContext(replaced);
-    peer.plaintext = false;
-    peer.rotating = false;
+    peer.session.plaintext = false;
+    peer.timers.rotating = false;
     host.accepted(replaced !== undefined);
-    learnPath(peer, from, relayed, authenticated);
-    host.established?.(peer, { authenticated, rekeyed: replaced !== undefined, added });
+    if (authenticated) peer.session.proven = true;
+    peer.lastHeardAt = performance.now();
+    host.keyExchangeFrom(peer, from, relayed, true);
+    host.established?.(peer, { authenticated, rekeyed: replaced !== undefined, added, relayed });
     host.log.debug("key exchange accepted", {
       peer: sender,
       authenticated,
       via: relayed ? "relay" : from.key,
     });
-    // New or changed key: the peer needs ours too (wire.md §6.5).
+    // New or changed key: the peer needs ours too (wire.md §6.5), also where its frame came from.
     host.sendKeyExchange(peer);
     host.flushPending(peer);
-  }
-}
-
-/** Endpoint learning from an accepted key exchange: a verified PILA moves it; PILK only fills a gap. */
-function learnPath(peer: Peer, from: Endpoint, relayed: boolean, authenticated: boolean): void {
-  if (relayed) {
-    peer.relayedFrameSeen(performance.now());
-  } else if (authenticated || !peer.endpoint) {
-    peer.endpoint = from;
   }
 }

@@ -25,7 +25,9 @@ export const DROP_REASONS = [
   "bad-signature", // PILA signature does not verify
   "stale-key", // key exchange offering a peer X25519 key we already retired (replayed PILA)
   "downgrade", // PILK for a peer that has an authenticated context
-  "kx-rate-limited", // key-exchange work refused by the rate limits
+  "kx-rate-limited", // key-exchange work refused by the global budget or the per-node queue
+  "kx-source-limited", // key exchange refused by its source address's budget
+  "kx-node-limited", // key exchange refused by its claimed node ID's budget
   "kx-failed", // derivation failed (low-order key) or the registry lookup threw
   // beacon
   "beacon-source", // beacon message not from the configured beacon
@@ -78,6 +80,12 @@ export interface TunnelStats {
   punchCommands: number;
   punchesReceived: number;
   directRecoveries: number;
+  /** Peer endpoints moved by an authenticated, fresh PILS from a new address (roaming). */
+  endpointChanges: number;
+  /** Sealed pings sent to a new address an authenticated key exchange came from, to prove it. */
+  pathProbes: number;
+  /** Peer entries forgotten because nothing authenticated them (see UNPROVEN_PEER_TTL_MS). */
+  peersExpired: number;
   /** Packets waiting for a key exchange, over all peers. */
   pendingPackets: number;
   /** Seals and opens in flight. */
@@ -97,6 +105,12 @@ export function emptyDrops(): Record<DropReason, number> {
  */
 export type PeerPath = "direct" | "punched" | "relay";
 
+/**
+ * Rows in `pilot info`'s peer list at most, so the reply always fits one IPC frame (a row is
+ * about 110 bytes of JSON); `peers` still counts every entry.
+ */
+export const MAX_PEER_ROWS = 2048;
+
 /** One row of `pilot info`'s peer list (snake_case keys as the CLI prints them). */
 export interface PeerInfo {
   node_id: number;
@@ -107,4 +121,50 @@ export interface PeerInfo {
   path: PeerPath;
   /** Packets queued for the key exchange. */
   pending: number;
+}
+
+/** Mutable counters behind {@link TunnelStats}, shared by the tunnel's stages. */
+export interface TunnelCounters {
+  datagramsSent: number;
+  bytesSent: number;
+  datagramsReceived: number;
+  bytesReceived: number;
+  packetsSent: number;
+  packetsDelivered: number;
+  framesEncrypted: number;
+  framesDecrypted: number;
+  keyExchangesSent: number;
+  keyExchangesAccepted: number;
+  rekeys: number;
+  punchCommands: number;
+  punchesReceived: number;
+  directRecoveries: number;
+  endpointChanges: number;
+  pathProbes: number;
+  peersExpired: number;
+  drops: Record<DropReason, number>;
+}
+
+/** Fresh all-zero counters. */
+export function newCounters(): TunnelCounters {
+  return {
+    datagramsSent: 0,
+    bytesSent: 0,
+    datagramsReceived: 0,
+    bytesReceived: 0,
+    packetsSent: 0,
+    packetsDelivered: 0,
+    framesEncrypted: 0,
+    framesDecrypted: 0,
+    keyExchangesSent: 0,
+    keyExchangesAccepted: 0,
+    rekeys: 0,
+    punchCommands: 0,
+    punchesReceived: 0,
+    directRecoveries: 0,
+    endpointChanges: 0,
+    pathProbes: 0,
+    peersExpired: 0,
+    drops: emptyDrops(),
+  };
 }

@@ -754,7 +754,7 @@ Deno.test("tunnel events: replayed PILS are reported once per second per peer, w
   }
 });
 
-Deno.test("tunnel events: relay activation on setRelay and on a RelayDeliver; the key exchange reports the relay", async () => {
+Deno.test("tunnel events: relay activation on setRelay and on the first authenticated relayed frame; the key exchange reports the relay", async () => {
   const beacon = new BeaconServer({ host: LOOPBACK, port: 0, logger: QUIET });
   const beaconAddr = await beacon.start();
   const registry = new Map<number, Uint8Array>();
@@ -774,7 +774,8 @@ Deno.test("tunnel events: relay activation on setRelay and on a RelayDeliver; th
     await until("a established", () => ea.some((e) => e.kind === "established"));
     const relayed = { authenticated: true, relay: true, rekeyed: false };
     assertEquals(ea, [{ kind: "relay-activated", node: 2 }, { kind: "established", node: 2, ...relayed }]);
-    assertEquals(eb, [{ kind: "relay-activated", node: 1 }, { kind: "established", node: 1, ...relayed }]);
+    // B moves A to the relay only once a relayed frame authenticated (its first PILS), after the exchange.
+    assertEquals(eb, [{ kind: "established", node: 1, ...relayed }, { kind: "relay-activated", node: 1 }]);
   } finally {
     await a.tunnel.close();
     await b.tunnel.close();

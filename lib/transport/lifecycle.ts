@@ -1,0 +1,77 @@
+/**
+ * A stream's own timers, apart from loss recovery's (recovery.ts): the dial's SYN schedule, our
+ * FIN's retransmissions, close()'s linger, TIME_WAIT, and the keepalive and idle clocks
+ * (transport.md §3, §7, §8). Plain state read and set by the stream's state machine, plus the
+ * deadline they give together in each state.
+ * @module
+ */
+import {
+  IDLE_TIMEOUT_MS,
+  KEEPALIVE_MS,
+  SYN_MAX_TRANSMISSIONS,
+  SYN_RTO_INITIAL_MS,
+  SYN_RTO_MAX_MS,
+} from "./stream_constants.ts";
+import type { StreamState } from "./stream_types.ts";
+
+/** The connection-lifecycle timers of one stream (all times in the session clock's ms). */
+export class LifecycleTimers {
+  /** Last time the connection made progress either way (the idle timeout counts from here). */
+  lastActivity = 0;
+  /** Last time we sent anything (keepalives count from here, so one side's never silence the other's). */
+  lastSentAt = 0;
+  /** SYNs sent for the dial, the current SYN timeout (doubling) and when it runs out. */
+  synAttempts = 0;
+  synRto = SYN_RTO_INITIAL_MS;
+  synDeadline = Infinity;
+  /** Our FIN: whether it went out, when it last did, and how many times. */
+  finSent = false;
+  finSentAt = 0;
+  finAttempts = 0;
+  /** close(): when still-undelivered data is given up on (then RST). */
+  lingerUntil = Infinity;
+  /** TIME_WAIT: when the 4-tuple is released. */
+  timeWaitUntil = Infinity;
+
+  /** The first SYN of a dial went out at `now`. */
+  synSent(now: number): void {
+    this.synAttempts = 1;
+    this.synRto = SYN_RTO_INITIAL_MS;
+    this.synDeadline = now + this.synRto;
+  }
+
+  /** True when the dial has sent every SYN it may. */
+  get synExhausted(): boolean {
+    return this.synAttempts >= SYN_MAX_TRANSMISSIONS;
+  }
+
+  /** Another SYN goes out at `now`, with the timeout doubled (capped). */
+  synResent(now: number): void {
+    this.synAttempts++;
+    this.synRto = Math.min(this.synRto * 2, SYN_RTO_MAX_MS);
+    this.synDeadline = now + this.synRto;
+  }
+
+  /** Our first FIN went out at `now`. */
+  finOut(now: number): void {
+    this.finSent = true;
+    this.finAttempts = 1;
+    this.finSentAt = now;
+  }
+
+  /** The lifecycle deadline in `state` (`rto`: the current retransmission timeout). */
+  deadline(state: StreamState, rto: number): number {
+    switch (state) {
+      case "SYN_SENT":
+        return this.synDeadline;
+      case "TIME_WAIT":
+        return this.timeWaitUntil;
+      case "ESTABLISHED":
+        return Math.min(this.lastActivity + IDLE_TIMEOUT_MS, this.lastSentAt + KEEPALIVE_MS);
+      case "FIN_WAIT":
+        return this.finSent ? this.finSentAt + rto : this.lingerUntil;
+      default:
+        return Infinity;
+    }
+  }
+}
