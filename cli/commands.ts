@@ -19,6 +19,7 @@ import { disableTasksCommand, enableTasksCommand, taskCommand } from "./task.ts"
 import { clearWebhookCommand, setWebhookCommand } from "./webhook.ts";
 import { nameserverCommand, nsCommand } from "./nameserver.ts";
 import { NODE_ADMIN_COMMANDS } from "./node_admin.ts";
+import { rotateKeyCommand } from "./rotate_key.ts";
 import { auditCommand, networkCommand } from "./network.ts";
 import { connectionsCommand, disconnectCommand, peersCommand, tracerouteCommand } from "./diagnostics.ts";
 
@@ -45,6 +46,7 @@ export const COMMANDS: readonly Command[] = [
   publishCommand,
   ...TRUST_COMMANDS,
   ...NODE_ADMIN_COMMANDS,
+  rotateKeyCommand,
   networkCommand,
   auditCommand,
   registryCommand,

@@ -300,3 +300,37 @@ Deno.test("diagnostics: traceroute, peers --search, connections, disconnect", as
     assertEquals((await pilot(a, ["disconnect", "x"])).code, 64);
   }, ["--public"]);
 });
+
+Deno.test("rotate-key: refused while the daemon runs; rotated at the registry and in identity.json; the restart adopts it", async () => {
+  await withNetwork(2, async ([a, b], net) => {
+    const flags = ["--state", a.stateDir, "--registry", net.registryAddr];
+    const oldKey = (await ok(b, ["lookup", String(a.nodeId)])).public_key;
+    const oldFile = await Deno.readTextFile(`${a.stateDir}/identity.json`);
+
+    const busy = await pilot(a, ["rotate-key", String(a.nodeId), "a@example.com", ...flags]);
+    assertEquals([busy.code, busy.error?.code], [1, "already_exists"]);
+    assertEquals(await Deno.readTextFile(`${a.stateDir}/identity.json`), oldFile);
+
+    await a.process.stop();
+    // The wrong node id: the registry refuses a rotation not signed by that node's key; nothing changes.
+    const wrong = await pilot(a, ["rotate-key", String(b.nodeId), ...flags]);
+    assertEquals([wrong.code, wrong.error?.code], [1, "connection_failed"]);
+    assertEquals(await Deno.readTextFile(`${a.stateDir}/identity.json`), oldFile);
+    assertEquals((await ok(b, ["lookup", String(b.nodeId)])).node_id, b.nodeId);
+
+    const rotated = await ok(a, ["rotate-key", String(a.nodeId), "a@example.com", ...flags]);
+    assertEquals([rotated.type, rotated.node_id], ["rotate_key_ok", a.nodeId]);
+    assert(rotated.public_key !== oldKey);
+    assertEquals(await Deno.readTextFile(`${a.stateDir}/identity.json.old`), oldFile);
+    const file = JSON.parse(await Deno.readTextFile(`${a.stateDir}/identity.json`));
+    assertEquals(file.public_key, rotated.public_key);
+    assertEquals((await ok(b, ["lookup", String(a.nodeId)])).public_key, rotated.public_key);
+
+    // The restarted daemon registers with the new key and keeps its node id.
+    await net.restartDaemon(a);
+    const info = await ok(a, ["info"]);
+    assertEquals([info.node_id, info.public_key], [a.nodeId, rotated.public_key]);
+    const again = await pilot(a, ["rotate-key", String(a.nodeId), "--state", a.stateDir]);
+    assertEquals([again.code, again.error?.code], [1, "already_exists"]);
+  });
+});
