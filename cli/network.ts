@@ -211,6 +211,17 @@ const SUBS: Record<string, Sub> = {
       }
       return registryRequest(c, req, { withToken: true, timeoutMs });
     },
+    text: (r) => {
+      const ports = Array.isArray(r.allowed_ports) && r.allowed_ports.length
+        ? r.allowed_ports.join(", ")
+        : "any";
+      return [
+        `network      ${r.network_id}`,
+        `max members  ${r.max_members ? r.max_members : "no limit"}`,
+        `ports        ${ports}`,
+        ...(r.description ? [`description  ${r.description}`] : []),
+      ].join("\n");
+    },
   },
 };
 

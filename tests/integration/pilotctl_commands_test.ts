@@ -4,8 +4,9 @@
  * `pilot … --json` process against a daemon's socket, checking the exit status, the envelope
  * and what the registry or the daemon did.
  */
-import { assert, assertEquals, assertMatch } from "../assert.ts";
-import { type TestDaemon, TestNetwork } from "../helpers/network.ts";
+import { join } from "node:path";
+import { assert, assertEquals, assertMatch, assertRejects } from "../assert.ts";
+import { type PilotProcess, startPilot, type TestDaemon, TestNetwork } from "../helpers/network.ts";
 import { runPilot } from "../helpers/pilot.ts";
 import { connect } from "../../lib/sdk/mod.ts";
 
@@ -333,4 +334,46 @@ Deno.test("rotate-key: refused while the daemon runs; rotated at the registry an
     const again = await pilot(a, ["rotate-key", String(a.nodeId), "--state", a.stateDir]);
     assertEquals([again.code, again.error?.code], [1, "already_exists"]);
   });
+});
+
+Deno.test({
+  name:
+    "pilot up node: set-hostname stores the name in the node's state, find, traceroute, peers, network list, lookup",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const home = await Deno.makeTempDir({ prefix: "pilot-home-" });
+    const env = { HOME: home, PILOT_SOCKET: join(home, "up.sock") };
+    const procs: PilotProcess[] = [];
+    try {
+      const up = await startPilot(["up", "--socket", env.PILOT_SOCKET, "--http", "127.0.0.1:0"], env);
+      procs.push(up);
+      const node2 = await startPilot(String(up.ready.second_node).split(" ").slice(1), env);
+      procs.push(node2);
+      const upNode = { socket: env.PILOT_SOCKET } as TestDaemon;
+      const second = { socket: String(node2.ready.socket) } as TestDaemon;
+      const upAddr = String(up.ready.address);
+
+      // The hostname goes to the up node's config (~/.pilot/up), not ~/.pilot.
+      await ok(upNode, ["set-hostname", "upnode"], env);
+      const cfg = JSON.parse(await Deno.readTextFile(join(home, ".pilot", "up", "config.json")));
+      assertEquals(cfg.hostname, "upnode");
+      await assertRejects(() => Deno.stat(join(home, ".pilot", "config.json")), Deno.errors.NotFound);
+
+      assertEquals((await ok(second, ["find", "upnode"], env)).address, upAddr);
+      const trace = await ok(second, ["traceroute", upAddr], env);
+      assertEquals((trace.rtt_samples as unknown[]).length, 3);
+      assert(
+        (await ok(second, ["peers"], env) as { peers: { node_id: number }[] }).peers.some((p) =>
+          p.node_id === Number(up.ready.node_id)
+        ),
+      );
+      const nets = await ok(second, ["network", "list"], env);
+      assertEquals(nets.type, "list_networks_ok");
+      assertEquals((await ok(upNode, ["lookup", String(up.ready.node_id)], env)).hostname, "upnode");
+    } finally {
+      for (const p of procs) await p.stop();
+      await Deno.remove(home, { recursive: true }).catch(() => {});
+    }
+  },
 });
