@@ -243,6 +243,14 @@ function portList(text: string): number[] {
 }
 
 const SUB_NAMES = Object.keys(SUBS);
+/** Width of the synopsis column of `pilot network --help`; longer synopses put the summary below. */
+const SYNOPSIS_WIDTH = 40;
+
+function subHelp(sub: Sub): string {
+  const synopsis = sub.usage.replace(/^pilot network /, "");
+  if (synopsis.length <= SYNOPSIS_WIDTH) return `  ${synopsis.padEnd(SYNOPSIS_WIDTH)}  ${sub.summary}`;
+  return `  ${synopsis}\n  ${"".padEnd(SYNOPSIS_WIDTH)}  ${sub.summary}`;
+}
 
 export const networkCommand: Command = {
   name: "network",
@@ -251,9 +259,7 @@ export const networkCommand: Command = {
     "pilot network <subcommand> [arguments] [--socket PATH] [--timeout DURATION] [--json]",
     "",
     "Subcommands:",
-    ...SUB_NAMES.map((n) =>
-      `  ${SUBS[n].usage.replace(/^pilot network /, "").padEnd(44)}  ${SUBS[n].summary}`
-    ),
+    ...SUB_NAMES.map((n) => subHelp(SUBS[n])),
     "",
     "Results are the registry's replies. create, delete, rename, promote, demote, kick and policy (set)",
     "are signed as this node (owner or admin of the network); PILOT_ADMIN_TOKEN, when set, is sent as",
