@@ -18,13 +18,21 @@ import { versionCommand } from "./version.ts";
 import { disableTasksCommand, enableTasksCommand, taskCommand } from "./task.ts";
 import { clearWebhookCommand, setWebhookCommand } from "./webhook.ts";
 import { nameserverCommand, nsCommand } from "./nameserver.ts";
+import { NODE_ADMIN_COMMANDS } from "./node_admin.ts";
+import { rotateKeyCommand } from "./rotate_key.ts";
+import { auditCommand, networkCommand } from "./network.ts";
+import { connectionsCommand, disconnectCommand, peersCommand, tracerouteCommand } from "./diagnostics.ts";
 
 export const COMMANDS: readonly Command[] = [
   upCommand,
   daemonCommand,
   infoCommand,
   healthCommand,
+  peersCommand,
+  connectionsCommand,
+  disconnectCommand,
   pingCommand,
+  tracerouteCommand,
   benchCommand,
   connectCommand,
   listenCommand,
@@ -37,6 +45,10 @@ export const COMMANDS: readonly Command[] = [
   subscribeCommand,
   publishCommand,
   ...TRUST_COMMANDS,
+  ...NODE_ADMIN_COMMANDS,
+  rotateKeyCommand,
+  networkCommand,
+  auditCommand,
   registryCommand,
   beaconCommand,
   identityCommand,

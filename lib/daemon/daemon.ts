@@ -392,6 +392,7 @@ export class Daemon {
       setWebhook: (url) => this.webhooks.setUrl(url),
       trust: () => this.trust,
       resolveName: this.#nameserverLookup(),
+      register: () => this.#registerAgain(),
     };
   }
 
@@ -439,24 +440,30 @@ export class Daemon {
 
   async #reregister(): Promise<void> {
     try {
-      const reply = await this.registry.register(
-        registrationFields(this.config, this.tunnel, this.#hostname),
-      );
-      if (reply.node_id !== this.nodeId) {
-        this.log.warn("registry assigned a new node id; restart to adopt it", {
-          old: this.nodeId,
-          new: reply.node_id,
-        });
-      }
-      if (this.#isPublic) await this.registry.setVisibility(true);
-      this.#heartbeatFailures = 0;
-      this.#lastHeartbeatError = "";
-      this.log.info("re-registered with the registry", { node: reply.node_id });
-      this.webhooks.emit("node.reregistered", { address: this.address.toString() });
-      await this.#runHooks(this.#afterReregister, "after-reregister");
+      await this.#registerAgain();
     } catch (err) {
       this.log.warn("re-registration failed", { err });
     }
+  }
+
+  /** Registers again with this node's endpoint and key, re-applying what registration resets. */
+  async #registerAgain(): Promise<RegisterReply> {
+    const reply = await this.registry.register(
+      registrationFields(this.config, this.tunnel, this.#hostname),
+    );
+    if (reply.node_id !== this.nodeId) {
+      this.log.warn("registry assigned a new node id; restart to adopt it", {
+        old: this.nodeId,
+        new: reply.node_id,
+      });
+    }
+    if (this.#isPublic) await this.registry.setVisibility(true);
+    this.#heartbeatFailures = 0;
+    this.#lastHeartbeatError = "";
+    this.log.info("re-registered with the registry", { node: reply.node_id });
+    this.webhooks.emit("node.reregistered", { address: this.address.toString() });
+    await this.#runHooks(this.#afterReregister, "after-reregister");
+    return reply;
   }
 
   async #runHooks(hooks: (() => Promise<void>)[], what: string): Promise<void> {

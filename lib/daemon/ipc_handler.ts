@@ -13,6 +13,8 @@ import type { TrustService } from "../services/trust/service.ts";
 import type { IpcClient, IpcHandler } from "./ipc/server.ts";
 import type { HandshakeOp, NetworkOp } from "../ipc/codec.ts";
 import { handshakeCommand } from "./ipc_handshake.ts";
+import { registryRequest } from "./ipc_registry.ts";
+import type { WireMessage } from "../registry/wire.ts";
 import type {
   DeregisterReply,
   HandshakeReply,
@@ -49,6 +51,8 @@ export interface IpcNode {
   trust(): TrustService | undefined;
   /** Resolves a name the registry does not know through the configured nameserver, if any. */
   resolveName?(name: string): Promise<Address>;
+  /** Registers the node again (its own endpoint and key); the registry's reply. */
+  register?(): Promise<WireMessage>;
 }
 
 /** Prefixes a registry failure the way the reference does: `<op>: registry: <text>`. */
@@ -227,6 +231,8 @@ export class DaemonIpcHandler implements IpcHandler {
         return viaRegistry("network poll-invites", () => r.pollInvites());
       case "respond-invite":
         return viaRegistry("network respond-invite", () => r.respondInvite(op.networkId, op.accept));
+      case "registry":
+        return viaRegistry(`network ${op.request.type}`, () => registryRequest(this.node, op.request));
     }
   }
 

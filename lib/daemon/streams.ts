@@ -90,11 +90,20 @@ export class StreamBridge {
   /** Closes a connection the client owns (unknown ids are fine). */
   close(client: IpcClient, connId: number): void {
     const owned = this.#conns.get(connId);
-    if (!owned || owned.client !== client) return;
+    if (!owned || owned.client !== client) return this.#closeForeign(connId);
     owned.closeSent = true; // the server answers Close with CloseOK itself
     this.#conns.delete(connId);
     owned.stream.close();
     this.#wakeWriters(owned);
+  }
+
+  /**
+   * The administrative close (`pilot disconnect`): a connection another client or a built-in
+   * service holds is closed as the reference closes any id it knows. Its owner sees the end of
+   * the stream (CloseOK) as for a remote close.
+   */
+  #closeForeign(connId: number): void {
+    this.#manager.getConnection(connId)?.close();
   }
 
   /** Releases every port and connection `client` held. */

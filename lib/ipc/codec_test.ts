@@ -40,6 +40,10 @@ const networkOp = fc.oneof(
   fc.record({ sub: fc.constant("invite" as const), networkId: u16, targetNodeId: u32 }),
   fc.constant({ sub: "poll-invites" as const }),
   fc.record({ sub: fc.constant("respond-invite" as const), networkId: u16, accept: fc.boolean() }),
+  fc.record({
+    sub: fc.constant("registry" as const),
+    request: fc.record({ type: text, network_id: u16 }).map((r) => ({ ...r })),
+  }),
 );
 
 /** Every request kind; `fc.record` objects are re-spread into plain objects for deep equality. */
@@ -198,6 +202,9 @@ Deno.test("truncated requests fail with the reference daemon's texts", () => {
     ["1f 05 0001 000000", "network invite: missing network_id or target_node_id"],
     ["1f 07 0001", "network respond-invite: missing network_id or accept flag"],
     ["1f 0a", "network: unknown sub-command 0x0A"],
+    ["1f 10", "network registry: invalid JSON: "],
+    ["1f 10 " + toHex(utf8("[]")), "network registry: expected a JSON object with a string `type`"],
+    ["1f 10 " + toHex(utf8('{"type":7}')), "network registry: expected a JSON object with a string `type`"],
     ["02 0050", "unknown command: 0x02"],
     ["ff", "unknown command: 0xFF"],
   ];

@@ -87,6 +87,14 @@ export const NetworkSub = {
   Invite: 5,
   PollInvites: 6,
   RespondInvite: 7,
+  /**
+   * Ours, not the reference's: a registry request the daemon makes for the client, signed as
+   * the node (payload: a JSON object whose `type` names the operation). Carries what the
+   * reference pilotctl sends to the registry itself (network admin, role, policy, audit,
+   * lookup, register), so it is signed in the dialect the daemon detected. A reference
+   * daemon answers `network: unknown sub-command 0x10`.
+   */
+  Registry: 0x10,
 } as const;
 
 /**
@@ -141,7 +149,11 @@ export type NetworkOp =
   | { sub: "members"; networkId: number }
   | { sub: "invite"; networkId: number; targetNodeId: number }
   | { sub: "poll-invites" }
-  | { sub: "respond-invite"; networkId: number; accept: boolean };
+  | { sub: "respond-invite"; networkId: number; accept: boolean }
+  | { sub: "registry"; request: RegistryRequest };
+
+/** The body of a Network {@link NetworkSub.Registry} request: a registry message type and its fields. */
+export type RegistryRequest = { type: string; [field: string]: unknown };
 
 /** Every driver → daemon message, discriminated by its command byte. */
 export type IpcRequest =

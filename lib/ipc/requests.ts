@@ -24,6 +24,7 @@ import {
   type NetworkOp,
   NetworkSub,
   PORT_SIZE,
+  type RegistryRequest,
 } from "./commands.ts";
 import { checkAddress, checkBytes, frameWithTail, textFrame, u16, u32 } from "./encoding.ts";
 import { encodeSendFrame } from "./data_frames.ts";
@@ -92,6 +93,8 @@ function encodeNetwork(op: NetworkOp): Uint8Array {
         net(v);
         v.setUint8(3, op.accept ? FLAG_ON : 0);
       });
+    case "registry":
+      return subFrame(Cmd.Network, NetworkSub.Registry, 0, utf8(JSON.stringify(op.request)), () => {});
   }
 }
 
@@ -222,9 +225,31 @@ function decodeNetworkOp(p: Uint8Array): NetworkOp {
       const v = need(p, 4, "network respond-invite: missing network_id or accept flag");
       return { sub: "respond-invite", networkId: v.getUint16(1), accept: v.getUint8(3) === FLAG_ON };
     }
+    case NetworkSub.Registry:
+      return { sub: "registry", request: decodeRegistryRequest(p.subarray(1)) };
     default:
       throw new IpcError("unknown-sub-command", `network: unknown sub-command ${hexByte(sub)}`);
   }
+}
+
+/** Most bytes of a Network Registry request's JSON (the registry's own request cap is larger). */
+export const MAX_REGISTRY_REQUEST_JSON = 64 * 1024;
+
+function decodeRegistryRequest(p: Uint8Array): RegistryRequest {
+  if (p.length > MAX_REGISTRY_REQUEST_JSON) {
+    throw new IpcError(
+      "invalid-value",
+      `network registry: request larger than ${MAX_REGISTRY_REQUEST_JSON} bytes`,
+    );
+  }
+  const value = parseJson(p, "network registry");
+  if (
+    value === null || typeof value !== "object" || Array.isArray(value) ||
+    typeof (value as { type?: unknown }).type !== "string"
+  ) {
+    throw new IpcError("invalid-json", "network registry: expected a JSON object with a string `type`");
+  }
+  return value as RegistryRequest;
 }
 
 function decodeTags(p: Uint8Array): string[] {

@@ -16,6 +16,7 @@ import {
   IpcError,
   MAX_SENDTO_DATA,
   type NetworkOp,
+  type RegistryRequest,
 } from "../ipc/codec.ts";
 import type {
   DeregisterReply,
@@ -392,6 +393,20 @@ export class PilotClient {
   /** Accepts or declines an invitation. */
   networkRespondInvite(networkId: number, accept: boolean, options?: CallOptions): Promise<NetworkReply> {
     return this.#network({ sub: "respond-invite", networkId, accept }, options);
+  }
+
+  /**
+   * Asks the daemon to make a registry request for this client, signed as the node (ours, Network
+   * sub-command 0x10): `lookup`, `register`, network `create_network` … `get_audit_log`. An
+   * `admin_token` field replaces the daemon's own. Resolves to the registry's reply.
+   */
+  registryRequest(request: RegistryRequest, options?: CallOptions): Promise<NetworkReply> {
+    return this.#json(
+      { cmd: Cmd.Network, op: { sub: "registry", request } },
+      Cmd.NetworkOK,
+      `network ${request.type}`,
+      options,
+    );
   }
 
   // -------------------------------------------------------------------------
