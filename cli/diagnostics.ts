@@ -12,6 +12,7 @@ import { Address, AddressError } from "../lib/protocol/address.ts";
 import { PORT_ECHO } from "../lib/protocol/ports.ts";
 import { utf8 } from "../lib/bytes.ts";
 import type { Connection, ConnInfo, PeerInfo } from "../lib/sdk/mod.ts";
+import { closeQuietly, settleQuietly } from "../lib/errors.ts";
 
 /** How long Info may take. */
 const INFO_TIMEOUT_MS = 10_000;
@@ -168,11 +169,11 @@ export const tracerouteCommand: Command = {
       try {
         const samples: TraceSample[] = [];
         for (let i = 1; i <= TRACEROUTE_SAMPLES; i++) samples.push(await sample(conn, i, timeoutMs));
-        const info = await c.info({ timeoutMs: INFO_TIMEOUT_MS }).catch(() => undefined);
+        const info = await settleQuietly(c.info({ timeoutMs: INFO_TIMEOUT_MS }), "optional detail");
         const path = info?.peer_list.find((p) => p.node_id === addr.node)?.path;
         return { target: addr.toString(), setup_ms: setup, rtt_samples: samples, ...(path ? { path } : {}) };
       } finally {
-        await conn.close().catch(() => {});
+        await closeQuietly(conn);
       }
     });
     const lines = [

@@ -26,6 +26,7 @@ import {
 } from "../lib/crypto/identity.ts";
 import { REGISTRY_AUTH_MODES, type RegistryAuthMode, RegistryClient } from "../lib/registry/client.ts";
 import { toBase64 } from "../lib/bytes.ts";
+import { closeQuietly, settleQuietly } from "../lib/errors.ts";
 
 /** Suffix of the identity file the rotation replaced. */
 export const OLD_IDENTITY_SUFFIX = ".old";
@@ -89,7 +90,7 @@ export const rotateKeyCommand: Command = {
       if (auth === "auto") await client.detectDialect();
       reply = await client.rotateKey(next.seed);
     } catch (err) {
-      await Deno.remove(pending).catch(() => {});
+      await settleQuietly(Deno.remove(pending), "cleanup");
       throw new CliError(
         "connection_failed",
         `registry ${registry} refused the rotation: ${err instanceof Error ? err.message : err}`,
@@ -115,7 +116,7 @@ async function refuseWhileDaemonRuns(args: ParsedArgs, stateDir: string): Promis
     return; // no daemon answering
   }
   try {
-    const info = await client.info({ timeoutMs: IPC_CONNECT_TIMEOUT_MS }).catch(() => undefined);
+    const info = await settleQuietly(client.info({ timeoutMs: IPC_CONNECT_TIMEOUT_MS }), "optional detail");
     if (!info?.state_dir || resolve(info.state_dir) === resolve(stateDir)) {
       throw new CliError(
         "already_exists",
@@ -124,7 +125,7 @@ async function refuseWhileDaemonRuns(args: ParsedArgs, stateDir: string): Promis
       );
     }
   } finally {
-    await client.close().catch(() => {});
+    await closeQuietly(client);
   }
 }
 
@@ -145,7 +146,7 @@ async function registryAddress(args: ParsedArgs, stateDir: string): Promise<stri
 }
 
 async function writeFileSynced(path: string, text: string): Promise<void> {
-  await Deno.remove(path).catch(() => {});
+  await settleQuietly(Deno.remove(path), "cleanup");
   await Deno.writeTextFile(path, text, { mode: IDENTITY_FILE_MODE, createNew: true });
   const file = await Deno.open(path, { read: true });
   try {

@@ -38,7 +38,9 @@ export type IgnoredBecause =
   /** A last courtesy write to a peer that is being dropped or has left; nobody is left to tell. */
   | "peer gone"
   /** A test or benchmark provokes the failure on purpose and asserts on something else. */
-  | "expected in test";
+  | "expected in test"
+  /** Extra detail for a report (e.g. a path label); without it the report says "unknown". */
+  | "optional detail";
 
 /**
  * Drops a rejection of `promise` on purpose, with `because` saying why that is right. Use a log

@@ -18,6 +18,7 @@ import { until } from "../helpers/wait.ts";
 import { connect, type PilotClient } from "../../lib/sdk/mod.ts";
 import { encodeBeaconMessage } from "../../lib/beacon/messages.ts";
 import { encodeFrame, MAGIC_PILA, MAGIC_PILS } from "../../lib/tunnel/frames.ts";
+import { closeQuietly } from "../../lib/errors.ts";
 
 const MIB = 1024 * 1024;
 /** The attacker's own loopback address (the daemons use 127.0.0.1). */
@@ -140,7 +141,7 @@ Deno.test({
       assertEquals(await metric(a, "pilot_tunnel_drops_total", 'reason="stale-key"'), 0);
     } finally {
       attacker.close();
-      for (const c of clients) await c.close().catch(() => {});
+      for (const c of clients) await closeQuietly(c);
       await net.close();
     }
   },
@@ -209,7 +210,7 @@ Deno.test({
     } finally {
       flooding = false;
       attacker.close();
-      for (const c of clients) await c.close().catch(() => {});
+      for (const c of clients) await closeQuietly(c);
       await net.close();
     }
   },
@@ -292,7 +293,7 @@ Deno.test({
         assert(data.peer_list.length <= data.peers);
       } finally {
         attacker.close();
-        for (const c of clients) await c.close().catch(() => {});
+        for (const c of clients) await closeQuietly(c);
       }
     });
   },

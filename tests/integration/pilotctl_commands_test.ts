@@ -9,6 +9,7 @@ import { assert, assertEquals, assertMatch, assertRejects } from "../assert.ts";
 import { type PilotProcess, startPilot, type TestDaemon, TestNetwork } from "../helpers/network.ts";
 import { runPilot } from "../helpers/pilot.ts";
 import { connect } from "../../lib/sdk/mod.ts";
+import { settleQuietly } from "../../lib/errors.ts";
 
 const ADMIN_TOKEN = "pilotctl-commands-admin-token";
 
@@ -373,7 +374,7 @@ Deno.test({
       assertEquals((await ok(upNode, ["lookup", String(up.ready.node_id)], env)).hostname, "upnode");
     } finally {
       for (const p of procs) await p.stop();
-      await Deno.remove(home, { recursive: true }).catch(() => {});
+      await settleQuietly(Deno.remove(home, { recursive: true }), "cleanup");
     }
   },
 });
