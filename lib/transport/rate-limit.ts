@@ -5,6 +5,7 @@
  * added). Times are milliseconds from the session layer's clock.
  * @module
  */
+import { TokenBucket } from "../net/token_bucket.ts";
 
 /** Global SYN bucket capacity and refill rate (SYN/s). */
 export const SYN_RATE_GLOBAL = 100;
@@ -14,40 +15,6 @@ export const SYN_RATE_PER_SOURCE = 10;
 export const SYN_MAX_SOURCES = 4096;
 /** A per-source bucket untouched this long is dropped by {@link SynRateLimiter.sweep}. */
 export const SYN_SOURCE_EXPIRY_MS = 10_000;
-
-/** A token bucket of `capacity` tokens refilled at `ratePerSec`. */
-export class TokenBucket {
-  /** Tokens available now. */
-  tokens: number;
-  /** Time of the last refill (ms). */
-  private refilledAt: number;
-  /** Time of the last take attempt (ms). */
-  lastUsed: number;
-
-  constructor(
-    readonly capacity: number,
-    readonly ratePerSec: number,
-    now: number,
-    tokens: number = capacity,
-  ) {
-    this.tokens = tokens;
-    this.refilledAt = now;
-    this.lastUsed = now;
-  }
-
-  /** Refills, then takes one token if there is one. */
-  tryTake(now: number): boolean {
-    this.lastUsed = now;
-    const add = Math.floor(((now - this.refilledAt) / 1000) * this.ratePerSec);
-    if (add >= 1) {
-      this.tokens = Math.min(this.capacity, this.tokens + add);
-      this.refilledAt = now;
-    }
-    if (this.tokens < 1) return false;
-    this.tokens--;
-    return true;
-  }
-}
 
 /** Which bucket refused a SYN, for drop counters. */
 export type SynVerdict = "ok" | "global" | "source";
@@ -66,7 +33,7 @@ export class SynRateLimiter {
     readonly perSourceRate: number = SYN_RATE_PER_SOURCE,
     readonly maxSources: number = SYN_MAX_SOURCES,
   ) {
-    this.global = new TokenBucket(globalRate, globalRate, now);
+    this.global = synBucket(globalRate, now);
   }
 
   /** Number of source buckets held. */
@@ -76,14 +43,14 @@ export class SynRateLimiter {
 
   /** Decides whether a SYN from `node` may proceed, consuming tokens if so. */
   check(node: number, now: number): SynVerdict {
-    if (!this.global.tryTake(now)) return "global";
+    if (!this.global.take(now)) return "global";
     let bucket = this.sources.get(node);
     if (!bucket) {
       if (this.sources.size >= this.maxSources) return "source";
-      bucket = new TokenBucket(this.perSourceRate, this.perSourceRate, now);
+      bucket = synBucket(this.perSourceRate, now);
       this.sources.set(node, bucket);
     }
-    return bucket.tryTake(now) ? "ok" : "source";
+    return bucket.take(now) ? "ok" : "source";
   }
 
   /** Drops source buckets not used for {@link SYN_SOURCE_EXPIRY_MS}. */
@@ -92,4 +59,9 @@ export class SynRateLimiter {
       if (now - b.lastUsed > SYN_SOURCE_EXPIRY_MS) this.sources.delete(node);
     }
   }
+}
+
+/** A full bucket of `rate` tokens refilled at `rate`/s in whole tokens (the reference's SYN rule). */
+function synBucket(rate: number, now: number): TokenBucket {
+  return new TokenBucket(rate, rate, now, { wholeTokens: true });
 }

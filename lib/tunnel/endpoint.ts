@@ -4,7 +4,7 @@
  * datagram. IPv4-mapped IPv6 addresses are folded to IPv4, as a dual-stack socket reports IPv4
  * peers that way. Pure, no I/O: host names are resolved by the caller.
  */
-import { PilotError } from "../errors.ts";
+import { errorMessage, PilotError } from "../errors.ts";
 import { formatIP, IPV4_SIZE, parseIP, unmapIPv4 } from "../net/ip.ts";
 
 /** Largest UDP port. */
@@ -49,7 +49,7 @@ export class Endpoint implements HostPort {
     try {
       folded = unmapIPv4(ip);
     } catch (err) {
-      throw new EndpointError(`bad endpoint address: ${(err as Error).message}`, { cause: err });
+      throw new EndpointError(`bad endpoint address: ${errorMessage(err)}`, { cause: err });
     }
     return new Endpoint(folded.slice(), port);
   }

@@ -6,6 +6,7 @@
  * them if the input buffer is reused.
  */
 import { PilotError } from "../errors.ts";
+import { readU32, writeU32 } from "../bytes.ts";
 
 /** Magic of a plaintext frame, "PILT". */
 export const MAGIC_PILT = 0x50494c54;
@@ -346,17 +347,4 @@ function checkMinLength(name: string, value: Uint8Array, min: number): void {
   if (!(value instanceof Uint8Array) || value.length < min) {
     throw new FrameError("invalid-field", `${name} must be at least ${min} bytes, got ${value?.length}`);
   }
-}
-
-/** Big-endian u32 at `at`. */
-export function readU32(bytes: Uint8Array, at: number): number {
-  return ((bytes[at] << 24) | (bytes[at + 1] << 16) | (bytes[at + 2] << 8) | bytes[at + 3]) >>> 0;
-}
-
-/** Writes `value` as a big-endian u32 at `at`. */
-export function writeU32(out: Uint8Array, at: number, value: number): void {
-  out[at] = value >>> 24;
-  out[at + 1] = (value >>> 16) & 0xff;
-  out[at + 2] = (value >>> 8) & 0xff;
-  out[at + 3] = value & 0xff;
 }

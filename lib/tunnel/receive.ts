@@ -28,9 +28,9 @@ import {
   NONCE_SIZE,
   PILS_HEADER_SIZE,
   PILS_MIN_BODY,
-  readU32,
   SENDER_SIZE,
 } from "./frames.ts";
+import { readU32 } from "../bytes.ts";
 import type { Handshake, KeyExchangeFrame } from "./handshake.ts";
 import type { Initiator } from "./initiator.ts";
 import type { Peer } from "./peer.ts";

@@ -4,7 +4,7 @@
  * (sealed, plaintext, key exchange) asks {@link routeTo}; nothing else reads the relay flag to
  * choose a destination.
  */
-import { writeU32 } from "./frames.ts";
+import { writeU32 } from "../bytes.ts";
 import type { Endpoint } from "./endpoint.ts";
 import type { PathState } from "./peer.ts";
 

@@ -13,7 +13,8 @@ import { encodePacket, encodePacketInto, type Packet, PacketError } from "../pro
 import { HEADER_LENGTH, MAX_PAYLOAD_LENGTH } from "../protocol/header.ts";
 import type { TunnelCore } from "./core.ts";
 import type { Endpoint } from "./endpoint.ts";
-import { MAGIC_PILT, MAGIC_SIZE, writeU32 } from "./frames.ts";
+import { MAGIC_PILT, MAGIC_SIZE } from "./frames.ts";
+import { writeU32 } from "../bytes.ts";
 import type { CryptoContext } from "./key_exchange.ts";
 import { MAX_QUEUED_PEERS, type Peer } from "./peer.ts";
 import { writeRelayHeader } from "./route.ts";

@@ -13,6 +13,7 @@
  * Beacon messages are accepted only from the configured beacon.
  */
 import { bytesEqual } from "../bytes.ts";
+import { errorMessage } from "../errors.ts";
 import { ed25519FromSeed } from "../crypto/ed25519.ts";
 import { generateX25519KeyPair, type X25519KeyPair } from "../crypto/x25519.ts";
 import type { BeaconMessage } from "../beacon/messages.ts";
@@ -585,7 +586,7 @@ function chooseStrategy(
     deriveOptions.libcrypto = Libcrypto.open();
     return "libcrypto";
   } catch (err) {
-    if (strategy === "libcrypto") throw new TunnelError(String((err as Error).message), { cause: err });
+    if (strategy === "libcrypto") throw new TunnelError(errorMessage(err), { cause: err });
     log.info("libcrypto unavailable, sealing with Web Crypto", { err: String(err) });
     return "batch";
   }
