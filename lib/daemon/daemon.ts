@@ -50,6 +50,13 @@ export class DaemonStartError extends PilotError {}
 /** How long a failed start waits for the registry to confirm the deregistration. */
 const DEREGISTER_ON_FAILURE_MS = 2_000;
 
+/**
+ * Rows of `conn_list` in an Info reply: with every row about 600 bytes of JSON, 512 rows and
+ * MAX_PEER_ROWS peers keep the reply well inside one IPC frame (1 MiB); `conns_omitted` says how
+ * many were left out (`connections` still counts them all).
+ */
+const MAX_CONN_ROWS = 512;
+
 /** Delay between registration attempts while starting. */
 const REGISTER_RETRY_MS = 500;
 
@@ -492,13 +499,15 @@ export class Daemon {
   /** The IPC Info body (ipc.md §6.1), also served as /status. */
   info(): InfoReply {
     const stats = this.tunnel.stats();
-    const conns = [...this.manager.connections()].map((s) => s.stats());
+    const allConns = [...this.manager.connections()];
+    const conns = allConns.slice(0, MAX_CONN_ROWS).map((s) => s.stats());
+    const peerList = this.tunnel.peers(MAX_PEER_ROWS);
     return {
       node_id: this.nodeId,
       address: this.address.toString(),
       hostname: this.hostname,
       uptime_secs: Math.floor((Date.now() - this.startedAt) / 1000),
-      connections: conns.filter((c) => c.state === "SYN_SENT" || c.state === "ESTABLISHED").length,
+      connections: allConns.filter((c) => c.state === "SYN_SENT" || c.state === "ESTABLISHED").length,
       ports: this.manager.listenerPorts.length,
       peers: stats.peers,
       encrypted_peers: stats.encryptedPeers,
@@ -514,7 +523,9 @@ export class Daemon {
       tunnel_encryption_success: stats.framesEncrypted,
       tunnel_encryption_failure: stats.decryptFailures,
       handshake_pending_count: this.trust?.pendingCount ?? 0,
-      peer_list: this.tunnel.peers(MAX_PEER_ROWS), // `peers` counts them all
+      peer_list: peerList, // `peers` counts them all
+      ...(stats.peers > peerList.length ? { peers_omitted: stats.peers - peerList.length } : {}),
+      ...(allConns.length > conns.length ? { conns_omitted: allConns.length - conns.length } : {}),
       nat: this.nat.info(),
       registry_dialect: this.registry.signing,
       conn_list: conns.map((c) => ({

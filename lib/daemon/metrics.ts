@@ -105,6 +105,13 @@ export function daemonMetrics(d: MetricsSource): MetricFamily[] {
       "reason",
       t.drops,
     ),
+    byLabel(
+      "pilot_tunnel_peer_events_total",
+      "Peer endpoint changes (on an authenticated, fresh frame), path probes and expired unauthenticated peers",
+      "counter",
+      "event",
+      { endpoint_changed: t.endpointChanges, path_probe: t.pathProbes, peer_expired: t.peersExpired },
+    ),
     single(
       "pilot_unroutable_packets_total",
       "Packets to nodes that could not be resolved",

@@ -163,6 +163,10 @@ export interface InfoReply {
   handshake_pending_count: number;
   peer_list: PeerInfo[];
   conn_list: ConnInfo[];
+  /** Ours: peers left out of `peer_list` to keep the reply inside one frame (absent when none). */
+  peers_omitted?: number;
+  /** Ours: connections left out of `conn_list`, likewise. */
+  conns_omitted?: number;
   nat: NatInfo;
   /** Ours (IPC only, absent from a reference daemon): the daemon's state directory. */
   state_dir?: string;
