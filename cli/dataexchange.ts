@@ -1,6 +1,6 @@
 /**
  * `pilot send-message` and `pilot send-file`: one data-exchange frame to a node's port 1001,
- * then its acknowledgement, with the reference pilotctl's arguments and `--json` keys (cli.md
+ * then its acknowledgement, with the reference pilotctl's arguments and `--json` keys (docs/protocol/cli.md
  * §4.4). As in the reference the acknowledgement is best-effort: a frame sent without one
  * still succeeds, just without `ack`.
  */

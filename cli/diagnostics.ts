@@ -1,5 +1,5 @@
 /**
- * Management and diagnostics with the reference pilotctl's arguments and results (cli.md
+ * Management and diagnostics with the reference pilotctl's arguments and results (docs/protocol/cli.md
  * §4.9): `peers [--search Q]` and `connections` (from IPC Info), `disconnect <conn_id>` (IPC
  * Close, waiting for CloseOK) and `traceroute <address>` (one hop: connection setup to the echo
  * port, then three echo samples on that connection).

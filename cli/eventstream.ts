@@ -1,6 +1,6 @@
 /**
  * `pilot subscribe` and `pilot publish`: the event stream on a node's port 1002 with the
- * reference pilotctl's arguments and output (cli.md §4.4). `subscribe` without `--count` runs
+ * reference pilotctl's arguments and output (docs/protocol/cli.md §4.4). `subscribe` without `--count` runs
  * until interrupted or `--timeout`, printing each event as it arrives (bare NDJSON under
  * `--json`); with `--count` it prints the collected events once.
  */

@@ -1,6 +1,6 @@
 /**
  * `pilot inbox` and `pilot received`: list or clear what this node's daemon stored from data
- * exchange (cli.md §4.10). They read `<state>/inbox` and `<state>/received` directly, with the
+ * exchange (docs/protocol/cli.md §4.10). They read `<state>/inbox` and `<state>/received` directly, with the
  * state directory found as every command finds it ({@link nodeStateDir}).
  */
 import type { Command } from "./command.ts";

@@ -1,5 +1,5 @@
 /**
- * `pilot nameserver` runs a nameserver (services.md §8): a daemon serving port 53, so it takes
+ * `pilot nameserver` runs a nameserver (docs/protocol/services.md §8): a daemon serving port 53, so it takes
  * every `pilot daemon` flag, plus `--store FILE` (the reference nameserver's name for
  * `--nameserver-file`). `pilot ns query|register` are its clients, through the local daemon.
  */

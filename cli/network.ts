@@ -1,5 +1,5 @@
 /**
- * `pilot network <sub>` and `pilot audit`, with the reference pilotctl's arguments (cli.md
+ * `pilot network <sub>` and `pilot audit`, with the reference pilotctl's arguments (docs/protocol/cli.md
  * §4.7, §4.8). `list|join|leave|members|invite|invites|accept|reject` are the IPC Network
  * sub-commands 0x01–0x07. `create|delete|rename|promote|demote|kick|role|policy` and `audit`,
  * which the reference sends to the registry itself (unsigned, with the admin token), go

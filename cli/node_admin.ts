@@ -1,5 +1,5 @@
 /**
- * The node's registry entry, with the reference pilotctl's arguments and results (cli.md
+ * The node's registry entry, with the reference pilotctl's arguments and results (docs/protocol/cli.md
  * §4.3): `register`, `lookup`, `set-public`, `set-private`, `deregister`, `find`,
  * `set-hostname`, `clear-hostname`, `set-tags`, `clear-tags`. All go through the daemon:
  * the settings over their own IPC commands, `register` and `lookup` — which the reference

@@ -7,7 +7,7 @@
  */
 import { errorMessage, PilotError } from "../lib/errors.ts";
 
-/** The reference's error codes (cli.md §2). */
+/** The reference's error codes (docs/protocol/cli.md §2). */
 export type ErrorCode =
   | "invalid_argument"
   | "not_found"

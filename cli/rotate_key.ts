@@ -1,5 +1,5 @@
 /**
- * `pilot rotate-key <node_id> [email]` (cli.md §4.3): replaces the node's Ed25519 key. Like the
+ * `pilot rotate-key <node_id> [email]` (docs/protocol/cli.md §4.3): replaces the node's Ed25519 key. Like the
  * reference pilotctl it talks to the registry itself, not through the daemon: a running daemon
  * holds the key in its tunnel (PILA), its services and its peers' caches, so the key changes
  * while no daemon uses it and the next start adopts it. The rotation is signed with the

@@ -1,6 +1,6 @@
 /**
  * `pilot send` and `pilot recv`: the reference pilotctl's raw one-message exchange on any port
- * (standard I/O, port 1000, by convention; cli.md §4.4). `send` dials, writes one message and
+ * (standard I/O, port 1000, by convention; docs/protocol/cli.md §4.4). `send` dials, writes one message and
  * prints one reply; `recv` binds a port and, per connection, reads one message and closes.
  */
 import type { Command } from "./command.ts";

@@ -1,7 +1,7 @@
 /**
  * `pilot task …` (submit, accept, decline, execute, send-results, list, queue) and
  * `pilot enable-tasks|disable-tasks`, with the reference pilotctl's arguments and
- * `--json` keys (cli.md §4.3, §4.5). Task files live under `<state>/tasks`; messages to
+ * `--json` keys (docs/protocol/cli.md §4.3, §4.5). Task files live under `<state>/tasks`; messages to
  * other nodes go through the local daemon's IPC Dial to their port 1003.
  */
 import type { Command } from "./command.ts";

@@ -1,6 +1,6 @@
 /**
  * Trust commands over IPC Handshake (0x0F), with the reference pilotctl's arguments
- * (cli.md §4.6): `handshake <node|address|hostname> [justification]`, `approve <node_id>`,
+ * (docs/protocol/cli.md §4.6): `handshake <node|address|hostname> [justification]`, `approve <node_id>`,
  * `reject <node_id> [reason]`, `untrust <node_id>`, `pending`, `trust`. Free text is the
  * rest of the positionals joined by spaces, so quoting is optional.
  */
@@ -117,7 +117,7 @@ export const approveCommand: Command = nodeIdCommand(
   },
   "approved node",
   async (c, node, _args, options) => {
-    // The daemon treats approving a node with nothing pending as success (ipc.md §5.1); a user
+    // The daemon treats approving a node with nothing pending as success (docs/protocol/ipc.md §5.1); a user
     // who typed the wrong id must hear about it.
     const pending = await c.pendingHandshakes(options);
     if (!pending.some((p) => p.node_id === node)) {

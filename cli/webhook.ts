@@ -1,5 +1,5 @@
 /**
- * `pilot set-webhook <url>` and `pilot clear-webhook` (cli.md §4.3): store the URL as
+ * `pilot set-webhook <url>` and `pilot clear-webhook` (docs/protocol/cli.md §4.3): store the URL as
  * `webhook` in `<state>/config.json` — where `pilot daemon` picks it up at its next
  * start — and apply it to the running daemon at once (IPC SetWebhook, best effort).
  */

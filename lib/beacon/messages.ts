@@ -1,5 +1,5 @@
 /**
- * Beacon message codecs (wire.md §8): the single-byte-typed UDP messages between daemons
+ * Beacon message codecs (docs/protocol/wire.md §8): the single-byte-typed UDP messages between daemons
  * and beacons (and beacon to beacon). Pure byte work. Addresses are exposed as IP text;
  * the wire carries them as iplen(1) ‖ ip, with iplen 4 whenever the address is
  * IPv4-mappable and 16 otherwise. Like the reference, decoders ignore bytes after the
@@ -88,7 +88,7 @@ export class BeaconMessageError extends PilotError {
 }
 
 /**
- * Decodes one beacon message. Minimums follow wire.md §8: Discover 5, DiscoverReply and
+ * Decodes one beacon message. Minimums follow docs/protocol/wire.md §8: Discover 5, DiscoverReply and
  * PunchCommand 1+1+iplen+2 with iplen ∈ {4,16}, PunchRequest 9, Relay 9 + frame, RelayDeliver
  * 5 + frame (frames may be empty), Sync 7 + 4·count. Bytes beyond the fixed fields are
  * ignored (Relay/RelayDeliver frames take the rest; exactly 8 after a PunchCommand are our echo

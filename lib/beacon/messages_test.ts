@@ -10,7 +10,7 @@ import {
   SYNC_MAX_NODES,
 } from "./messages.ts";
 
-// Expected bytes written by hand from the wire.md §8 table (type ‖ fields, big-endian).
+// Expected bytes written by hand from the docs/protocol/wire.md §8 table (type ‖ fields, big-endian).
 const EXAMPLES: [BeaconMessage, string][] = [
   [{ kind: "Discover", node: 0x0a0b0c0d }, "01 0a0b0c0d"],
   [{ kind: "Discover", node: 0 }, "01 00000000"],

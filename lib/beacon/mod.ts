@@ -1,5 +1,5 @@
 /**
- * Beacon public surface: message codecs for the beacon's UDP protocol (wire.md §8), the beacon
+ * Beacon public surface: message codecs for the beacon's UDP protocol (docs/protocol/wire.md §8), the beacon
  * server (§8.1), its HTTP endpoint, and peer discovery through the registry's beacon list.
  */
 export * from "./messages.ts";

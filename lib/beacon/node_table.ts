@@ -1,5 +1,5 @@
 /**
- * The beacon's routing state (wire.md §8.1): node ID → observed UDP endpoint for nodes that
+ * The beacon's routing state (docs/protocol/wire.md §8.1): node ID → observed UDP endpoint for nodes that
  * talk to this beacon, plus node IDs other beacons advertised by gossip. Pure, clock passed
  * in. Departures from the reference, both for bounded memory: entries expire after a TTL
  * (daemons re-Discover every 30 s) and the table has a size cap.

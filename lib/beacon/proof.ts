@@ -1,5 +1,5 @@
 /**
- * Proof of possession for beacon messages (our extension of wire.md §8, described in
+ * Proof of possession for beacon messages (our extension of docs/protocol/wire.md §8, described in
  * docs/compat.md "Hardening: beacon"): a Discover or PunchRequest may carry, after its fixed
  * fields, a trailer signed with the node's Ed25519 identity key, the key the registry holds. The
  * reference decoders read only the fixed fields, so a reference beacon ignores the trailer and a

@@ -1,5 +1,5 @@
 /**
- * Peer beacons from the registry (wire.md §8.1): a beacon registers its own address with
+ * Peer beacons from the registry (docs/protocol/wire.md §8.1): a beacon registers its own address with
  * `beacon_register` (admin token in strict mode) and reads `beacon_list` every 30 s; every other
  * listed beacon, plus the configured ones, becomes a gossip peer. Registry trouble is logged and
  * leaves the previous peer set in place.

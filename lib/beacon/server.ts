@@ -1,5 +1,5 @@
 /**
- * The beacon: a UDP rendezvous and relay server for daemons behind NAT (wire.md §8.1). It
+ * The beacon: a UDP rendezvous and relay server for daemons behind NAT (docs/protocol/wire.md §8.1). It
  * learns each node's public endpoint from Discover/PunchRequest, answers Discover with the
  * observed endpoint (STUN-like), tells both sides of a PunchRequest where to punch, relays
  * tunnel frames for pairs that cannot reach each other, and gossips its node list to peer
@@ -357,7 +357,7 @@ export class BeaconServer {
       case "Discover": {
         const source = observed(address, port);
         if (!source) return this.drop("bad-endpoint");
-        // Node 0 is the anonymous STUN probe of wire.md §8.3: answer it but do not record it.
+        // Node 0 is the anonymous STUN probe of docs/protocol/wire.md §8.3: answer it but do not record it.
         // The answer only reflects the source to itself, so it does not wait for the proof.
         if (message.node !== 0) void this.bindClaim(message.node, source, msg, now);
         this.sendMessage({ kind: "DiscoverReply", ip: source.ip, port: source.port }, source);
@@ -384,7 +384,7 @@ export class BeaconServer {
   }
 
   /**
-   * A PunchRequest (wire.md §8.1) with the hardening of docs/compat.md: the requester's claim must
+   * A PunchRequest (docs/protocol/wire.md §8.1) with the hardening of docs/compat.md: the requester's claim must
    * not contradict a signed binding, a signed request must verify, and with a registry view the
    * requester must be allowed to see the target; only then is the requester bound and both sides
    * told where to punch. The requester's command echoes the token of its request; the target's

@@ -1,8 +1,8 @@
 /**
  * Sealing contexts for pilot's two AES-256-GCM channels. A {@link TunnelCipher} owns the nonce
- * sequence `prefix(4) ‖ counter(u64 BE)` of one derived key (wire.md §6.3): the prefix is random
+ * sequence `prefix(4) ‖ counter(u64 BE)` of one derived key (docs/protocol/wire.md §6.3): the prefix is random
  * per context, the first frame carries counter 1, and sealing stops before the counter wraps.
- * {@link SecureChannelCipher} is the port-443 variant with fixed role prefixes (services.md §2).
+ * {@link SecureChannelCipher} is the port-443 variant with fixed role prefixes (docs/protocol/services.md §2).
  *
  * Not safe for concurrent use across workers; within one isolate, the nonce is reserved
  * synchronously when `seal` is called, so any number of async seals may be in flight.
@@ -216,7 +216,7 @@ export function createTunnelCipherSync(
 export type SecureRole = "server" | "client";
 
 /**
- * Port-443 secure-channel cipher (services.md §2): nonces are the role prefix (server 00000001,
+ * Port-443 secure-channel cipher (docs/protocol/services.md §2): nonces are the role prefix (server 00000001,
  * client 00000002) ‖ counter from 1, and the AAD is the sender's prefix. `open` additionally
  * refuses frames whose prefix is not the peer's role (a reflected frame of our own would otherwise
  * authenticate, as both directions share the key) and counters that do not increase, which the

@@ -13,7 +13,7 @@ import {
 import { type AesGcmBackend, importAesGcmKey, importAesGcmKeySync } from "./aes_gcm.ts";
 import { CounterExhaustedError, CryptoError } from "./errors.ts";
 
-// wire.md §6.2 PILS vector.
+// docs/protocol/wire.md §6.2 PILS vector.
 const K_TUNNEL = "3e765a2f49fe2a9185dd5d57c08a3525060d2d2c2b2a356fadef25f614d38662";
 const SYN = "11010000000000000001000000000002C00003E800000000000000000200145ED874";
 const PILS_MAGIC = fromHex("50494C53");

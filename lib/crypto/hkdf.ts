@@ -1,6 +1,6 @@
 /**
  * HKDF-SHA256 (RFC 5869) as pilot uses it: empty salt, one 32-byte output block, and a fixed
- * info label per channel (wire.md §6.2, services.md §2). Done synchronously with
+ * info label per channel (docs/protocol/wire.md §6.2, docs/protocol/services.md §2). Done synchronously with
  * @noble/hashes so the intermediate PRK can be zeroed as soon as it is used.
  */
 import { hmac } from "@noble/hashes/hmac.js";

@@ -3,13 +3,13 @@ import { fromHex, toHex } from "../bytes.ts";
 import { CryptoError } from "./errors.ts";
 import { deriveKey, hkdfExpandOneBlock, hkdfExtract, INFO_SECURE, INFO_TUNNEL } from "./hkdf.ts";
 
-// wire.md §6.2 test vector.
+// docs/protocol/wire.md §6.2 test vector.
 const SHARED = "4a5d9d5ba4ce2de1728e3bf480350f25e07e21c947d19e3376f09b3c1e161742";
 const PRK = "fd5b81e5379cfe3599ea059945250eabdb0913b8c3ae8bd85d6b735f15538be5";
 const K_TUNNEL = "3e765a2f49fe2a9185dd5d57c08a3525060d2d2c2b2a356fadef25f614d38662";
 const K_SECURE = "cddb817500383058931b912ed913882f4a6f0facbe47dd907100dac3913a2dbf";
 
-Deno.test("hkdf: PRK matches the wire.md §6.2 vector", () => {
+Deno.test("hkdf: PRK matches the docs/protocol/wire.md §6.2 vector", () => {
   assertEquals(toHex(hkdfExtract(fromHex(SHARED))), PRK);
 });
 

@@ -1,6 +1,6 @@
 /**
  * The node's long-term Ed25519 identity, persisted as `identity.json` in its state directory in
- * the reference's format (services.md §11.3):
+ * the reference's format (docs/protocol/services.md §11.3):
  * `{"private_key": base64(seed ‖ public key), "public_key": base64(public key)}`, mode 0600.
  *
  * Created once, atomically (temp file in the same directory, fsync, hard link into place so an

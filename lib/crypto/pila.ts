@@ -1,5 +1,5 @@
 /**
- * The PILA key-exchange signature (wire.md §5.4): Ed25519 by the node's identity over the 40-byte
+ * The PILA key-exchange signature (docs/protocol/wire.md §5.4): Ed25519 by the node's identity over the 40-byte
  * message "auth" ‖ SenderNode (u32 BE) ‖ X25519 public key. Only the message and signature live
  * here; the frame layout belongs to the tunnel's frame codec.
  */

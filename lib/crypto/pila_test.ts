@@ -4,7 +4,7 @@ import { ed25519FromSeed } from "./ed25519.ts";
 import { CryptoError } from "./errors.ts";
 import { pilaMessage, signPila, verifyPila } from "./pila.ts";
 
-// wire.md §6.2 PILA vector.
+// docs/protocol/wire.md §6.2 PILA vector.
 const SEED = fromHex("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60");
 const ED_PUBLIC = "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a";
 const A_PUBLIC = fromHex("8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a");

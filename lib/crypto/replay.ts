@@ -1,5 +1,5 @@
 /**
- * Anti-replay for PILS counters (wire.md §6.4): a 256-entry sliding window over u64 counters,
+ * Anti-replay for PILS counters (docs/protocol/wire.md §6.4): a 256-entry sliding window over u64 counters,
  * in the bitmap style of RFC 6479 / RFC 4303 §3.4.3. Checking and recording are split: `check`
  * has no side effects and runs before AES-GCM opens the frame, `commit` records the counter only
  * after the tag verified, so a forged frame with a huge counter cannot slide the window (the
@@ -138,7 +138,7 @@ export class ReplayWindow {
 }
 
 /**
- * Replay state keyed by the sender's nonce prefix (the wire.md §6.4 recommendation): a reference
+ * Replay state keyed by the sender's nonce prefix (the docs/protocol/wire.md §6.4 recommendation): a reference
  * peer that re-derives restarts its counter under a fresh random prefix, so an authenticated frame
  * with a new prefix starts a fresh window. The window of the previous prefix is kept for
  * stragglers; prefixes older than that are remembered (up to {@link MAX_RETIRED_PREFIXES}) and

@@ -11,7 +11,7 @@ function accept(w: ReplayWindow, c: bigint): boolean {
   return w.check(c) && w.commit(c);
 }
 
-/** The wire.md §6.4 rules stated over a set of accepted counters instead of a bitmap. */
+/** The docs/protocol/wire.md §6.4 rules stated over a set of accepted counters instead of a bitmap. */
 class SetModel {
   readonly seen = new Set<bigint>();
   max = -1n; // -1: nothing accepted yet

@@ -25,7 +25,7 @@ function checkLength(bytes: Uint8Array, what: string): void {
   }
 }
 
-/** A fresh X25519 key pair from the CSPRNG (the daemon makes one per start, wire.md §6.1). */
+/** A fresh X25519 key pair from the CSPRNG (the daemon makes one per start, docs/protocol/wire.md §6.1). */
 export function generateX25519KeyPair(): X25519KeyPair {
   const privateKey = crypto.getRandomValues(new Uint8Array(X25519_KEY_LENGTH));
   return { privateKey, publicKey: rawPublicKey(privateKeyObject("X25519", privateKey)) };
@@ -64,7 +64,7 @@ export function x25519SharedSecret(privateKey: Uint8Array, peerPublicKey: Uint8A
 }
 
 /**
- * X25519 followed by HKDF-SHA256 with `info` (wire.md §6.2): the 32-byte AEAD key for this pair of
+ * X25519 followed by HKDF-SHA256 with `info` (docs/protocol/wire.md §6.2): the 32-byte AEAD key for this pair of
  * keys. The intermediate shared secret and PRK are zeroed; pass the key to a cipher constructor,
  * which zeroes it in turn.
  */

@@ -10,7 +10,7 @@ import {
   x25519SharedSecret,
 } from "./x25519.ts";
 
-// wire.md §6.2 (RFC 7748 §6.1 key pairs).
+// docs/protocol/wire.md §6.2 (RFC 7748 §6.1 key pairs).
 const A_PRIVATE = "77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a";
 const A_PUBLIC = "8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a";
 const B_PRIVATE = "5dab087e624a8a4b79e17f8b83800ee66f3bb1292618b6fd1c2f8b27ff88e0eb";

@@ -1,5 +1,5 @@
 /**
- * Auto-join at start (services.md §11.1 `-networks`, registry.md §14 step 6): the daemon joins each
+ * Auto-join at start (docs/protocol/services.md §11.1 `-networks`, docs/protocol/registry.md §14 step 6): the daemon joins each
  * configured network with a signed `join_network`. As in the reference, this runs only when an
  * admin token is configured, and the token itself is not sent: the registry's join rule decides,
  * so only open networks accept (a token network needs its join token, an invite network an

@@ -70,11 +70,11 @@ export interface DaemonConfig {
   disabledServices: string[];
   /** Owner e-mail sent at registration (optional). */
   email?: string;
-  /** Webhook URL that receives daemon events (services.md §9); unset = none. */
+  /** Webhook URL that receives daemon events (docs/protocol/services.md §9); unset = none. */
   webhook?: string;
   /** Admin token; auto-join of {@link networks} runs only when it is set (as the reference). */
   adminToken?: string;
-  /** Networks joined at start (services.md §11.1 `-networks`); failures are logged, not fatal. */
+  /** Networks joined at start (docs/protocol/services.md §11.1 `-networks`); failures are logged, not fatal. */
   networks?: number[];
   /** Nameserver (address text) that resolves hostnames the registry does not know. */
   nameserver?: string;

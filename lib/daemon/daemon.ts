@@ -496,7 +496,7 @@ export class Daemon {
     return foldHealth(checks);
   }
 
-  /** The IPC Info body (ipc.md §6.1), also served as /status. */
+  /** The IPC Info body (docs/protocol/ipc.md §6.1), also served as /status. */
   info(): InfoReply {
     const stats = this.tunnel.stats();
     const allConns = [...this.manager.connections()];

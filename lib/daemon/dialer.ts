@@ -81,7 +81,7 @@ export class Dialer {
     if (signal?.aborted) throw aborted(node, port);
     const remote = node !== this.#deps.nodeId();
     if (remote) nat.beforeDial(node);
-    // Our traffic is on network 0 (transport.md §1 caveat).
+    // Our traffic is on network 0 (docs/protocol/transport.md §1 caveat).
     const stream = manager.dial(new Address(0, node), port, {
       onSynTimeout: (expiries) => {
         if (!remote) return;

@@ -1,5 +1,5 @@
 /**
- * What each IPC command does in this daemon (ipc.md §4): stream and datagram commands
+ * What each IPC command does in this daemon (docs/protocol/ipc.md §4): stream and datagram commands
  * go to the session layer through the stream bridge; node settings and network
  * commands are proxied to the registry, signed with the node's identity, and their
  * replies returned as the registry sent them; Info and Health report the daemon.

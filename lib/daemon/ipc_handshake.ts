@@ -1,5 +1,5 @@
 /**
- * The IPC Handshake (0x0F) sub-commands (ipc.md §5.1) mapped onto the trust service (the
+ * The IPC Handshake (0x0F) sub-commands (docs/protocol/ipc.md §5.1) mapped onto the trust service (the
  * daemon's side of IPC, so the service itself knows nothing of the IPC codec),
  * with the reference's reply bodies (§6.3) and error texts (`handshake <op>: …`).
  */

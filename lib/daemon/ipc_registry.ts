@@ -4,7 +4,7 @@
  * roles, policy, the audit log, lookup and register — made by the daemon instead, so they
  * are signed as the node in the dialect the daemon detected and reach the registry the
  * daemon uses. Only the operations listed here pass; each keeps only its own fields. The
- * registry's reply is returned as it sent it (ipc.md §6.5).
+ * registry's reply is returned as it sent it (docs/protocol/ipc.md §6.5).
  */
 import type { RegistryRequest } from "../ipc/codec.ts";
 import type { NetworkReply } from "../ipc/replies.ts";

@@ -1,5 +1,5 @@
 /**
- * NAT traversal for the daemon (wire.md §8.2–8.5, transport.md §3.2): STUN-style discovery of the
+ * NAT traversal for the daemon (docs/protocol/wire.md §8.2–8.5, docs/protocol/transport.md §3.2): STUN-style discovery of the
  * public endpoint through the beacon (at start on the tunnel socket itself, then every keepalive,
  * re-registering when it changes), keepalives that hold the NAT mappings to the beacon and to
  * punched peers, hole punching (a PunchRequest makes the beacon send both sides a PunchCommand,
@@ -228,7 +228,7 @@ export class NatTraversal {
   }
 
   /**
-   * The dial strategy (transport.md §3.2, draft variant): the 1st and 2nd SYN timeouts ask the
+   * The dial strategy (docs/protocol/transport.md §3.2, draft variant): the 1st and 2nd SYN timeouts ask the
    * beacon to punch both sides, the 3rd moves the peer to the relay, so the last 3 SYNs go
    * through the beacon and the dial fails to the caller after that. Without a beacon all SYNs
    * stay direct.

@@ -1,5 +1,5 @@
 /**
- * Which addresses a STUN-style discovery may publish (wire.md §8.3 step 2): a reply that shows a
+ * Which addresses a STUN-style discovery may publish (docs/protocol/wire.md §8.3 step 2): a reply that shows a
  * private, loopback, link-local or unspecified address means the beacon sits on our side of any
  * NAT, so the answer says nothing about how the rest of the network reaches us and is not
  * registered. Pure; addresses are IP literals as the beacon codec returns them.

@@ -1,7 +1,7 @@
 /**
  * Where peers are: resolves a node's UDP endpoint through the registry (privacy rules
  * apply there), hands it to the tunnel, and caches it so a registry outage does not cut
- * existing peers off (wire.md §8.4: fresh for 5 minutes, used stale when the registry
+ * existing peers off (docs/protocol/wire.md §8.4: fresh for 5 minutes, used stale when the registry
  * is unreachable). Also answers the tunnel's question "which Ed25519 key does the
  * registry hold for node N" (PILA verification).
  */

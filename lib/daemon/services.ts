@@ -1,7 +1,7 @@
 /**
  * The services the daemon runs itself, each installed with the daemon's service context once
  * the node is registered and its session layer is up. To add a built-in service, add it to
- * {@link BUILTIN_SERVICES} (services.md §0 lists which ports run here); when the daemon needs
+ * {@link BUILTIN_SERVICES} (docs/protocol/services.md §0 lists which ports run here); when the daemon needs
  * something from it (as the gate needs the trust service), return it in the handle and give
  * {@link BuiltinServices} a field for it.
  */

@@ -1,5 +1,5 @@
 /**
- * Who may open a stream or send a datagram to this node (transport.md §1): anyone when
+ * Who may open a stream or send a datagram to this node (docs/protocol/transport.md §1): anyone when
  * the node is public; otherwise nobody our operator revoked (the local deny set, which
  * outranks the registry: its `check_trust` would still admit a revoked peer that shares
  * a network with us), then a node in the local trusted set (the trust handshake's,

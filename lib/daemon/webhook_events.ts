@@ -1,5 +1,5 @@
 /**
- * Tunnel and session-layer webhooks (services.md §9): the tunnel's and the session manager's
+ * Tunnel and session-layer webhooks (docs/protocol/services.md §9): the tunnel's and the session manager's
  * event hooks mapped to the reference's event names and `data` keys. Nothing is built while no
  * webhook URL is set, and the hooks fire on key exchanges, SYNs, refusals and state changes only,
  * never per data packet.

@@ -1,5 +1,5 @@
 /**
- * Daemon webhooks (services.md §9): every daemon event is POSTed as JSON to one
+ * Daemon webhooks (docs/protocol/services.md §9): every daemon event is POSTed as JSON to one
  * configured URL. Emitting is O(1) and never blocks or throws — events go into a
  * bounded queue (full → dropped and counted) drained by a single delivery loop with
  * a per-request timeout and exponential-backoff retries — so a slow or dead

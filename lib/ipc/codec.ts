@@ -1,5 +1,5 @@
 /**
- * Daemon ⇄ driver IPC messages (ipc.md §4–§6): daemon → driver replies and pushes,
+ * Daemon ⇄ driver IPC messages (docs/protocol/ipc.md §4–§6): daemon → driver replies and pushes,
  * and one import for the whole codec (commands, frames, requests, bulk-data frames,
  * replies, errors). Encoders return complete frames (one allocation, one copy of any
  * bulk data); decoders take a {@link Frame} and return views into its payload for

@@ -1,5 +1,5 @@
 /**
- * The IPC's vocabulary (ipc.md §4–§5): command and sub-command bytes, size limits
+ * The IPC's vocabulary (docs/protocol/ipc.md §4–§5): command and sub-command bytes, size limits
  * of the fixed payload parts, and the typed request (driver → daemon) and
  * reply/push (daemon → driver) unions the codec encodes and decodes. Types and
  * constants only.
@@ -21,7 +21,7 @@ import type {
   SetWebhookReply,
 } from "./replies.ts";
 
-/** Command bytes (ipc.md §4). */
+/** Command bytes (docs/protocol/ipc.md §4). */
 export const Cmd = {
   Bind: 0x01,
   BindOK: 0x02,
@@ -76,9 +76,9 @@ export function commandName(cmd: number): string {
   return NAME_BY_CODE.get(cmd) ?? hexByte(cmd);
 }
 
-/** Handshake (0x0F) sub-command bytes (ipc.md §5.1). */
+/** Handshake (0x0F) sub-command bytes (docs/protocol/ipc.md §5.1). */
 export const HandshakeSub = { Request: 1, Approve: 2, Reject: 3, Pending: 4, Trusted: 5, Revoke: 6 } as const;
-/** Network (0x1F) sub-command bytes (ipc.md §5.2). */
+/** Network (0x1F) sub-command bytes (docs/protocol/ipc.md §5.2). */
 export const NetworkSub = {
   List: 1,
   Join: 2,

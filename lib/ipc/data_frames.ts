@@ -1,5 +1,5 @@
 /**
- * The bulk-data frames (ipc.md §4): Send, Recv, RecvFrom and Error, encoded in one
+ * The bulk-data frames (docs/protocol/ipc.md §4): Send, Recv, RecvFrom and Error, encoded in one
  * allocation with one copy of the data. The hot path of both the SDK and the
  * daemon's server. Pure code, no I/O.
  * @module

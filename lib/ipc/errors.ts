@@ -1,5 +1,5 @@
 /**
- * Error classes of the daemon ⇄ driver IPC (ipc.md). One leaf module so that the
+ * Error classes of the daemon ⇄ driver IPC (docs/protocol/ipc.md). One leaf module so that the
  * codec, the server and the SDK share them without importing each other.
  * @module
  */

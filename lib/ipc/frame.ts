@@ -1,5 +1,5 @@
 /**
- * IPC framing (ipc.md §2): `u32 length` (big-endian, counting the command byte
+ * IPC framing (docs/protocol/ipc.md §2): `u32 length` (big-endian, counting the command byte
  * and the payload) then `u8 cmd` then the payload. Pure code: building frames and
  * cutting a byte stream back into frames; no sockets.
  * @module

@@ -1,5 +1,5 @@
 /**
- * The daemon ⇄ driver IPC (ipc.md), shared by the daemon's server and the SDK:
+ * The daemon ⇄ driver IPC (docs/protocol/ipc.md), shared by the daemon's server and the SDK:
  * length-prefixed frames, command bytes, the typed request and reply unions and
  * their codecs, the JSON reply bodies (such as {@link InfoReply}), the error
  * classes, and the socket plumbing both ends use. Pure codecs apart from

@@ -1,5 +1,5 @@
 /**
- * JSON bodies of the daemon's `…OK` replies (ipc.md §6), as types plus the
+ * JSON bodies of the daemon's `…OK` replies (docs/protocol/ipc.md §6), as types plus the
  * shallow checks the codec applies when decoding them. Keys keep the wire's
  * snake_case spelling so a body can be printed or forwarded unchanged. Pure code.
  * @module
@@ -126,7 +126,7 @@ export interface ConnInfo {
 }
 
 /**
- * InfoOK (0x0E) body, ipc.md §6.1. pilot's daemon also reports `nat`, the
+ * InfoOK (0x0E) body, docs/protocol/ipc.md §6.1. pilot's daemon also reports `nat`, the
  * `path`/`pending` of each peer and the loss-recovery counters of each
  * connection; a reference daemon omits them.
  *
@@ -175,7 +175,7 @@ export interface InfoReply {
 }
 
 /**
- * HealthOK (0x22) body, ipc.md §6.2.
+ * HealthOK (0x22) body, docs/protocol/ipc.md §6.2.
  *
  * @example
  * ```ts
@@ -239,7 +239,7 @@ export interface TrustedPeer {
 }
 
 /**
- * HandshakeOK (0x10) body, ipc.md §6.3: a status, a pending list or a trusted list.
+ * HandshakeOK (0x10) body, docs/protocol/ipc.md §6.3: a status, a pending list or a trusted list.
  *
  * @example
  * ```ts
@@ -308,7 +308,7 @@ export interface SetTaskExecReply extends JsonObject {
   task_exec?: boolean;
 }
 
-/** NetworkOK (0x20) body: the registry's reply object, unchanged (ipc.md §5.2). */
+/** NetworkOK (0x20) body: the registry's reply object, unchanged (docs/protocol/ipc.md §5.2). */
 export type NetworkReply = JsonObject;
 
 /** JSON types a required field may be checked against. */

@@ -1,5 +1,5 @@
 /**
- * Driver → daemon requests (ipc.md §4–§5): the encoder the SDK uses and the
+ * Driver → daemon requests (docs/protocol/ipc.md §4–§5): the encoder the SDK uses and the
  * decoder the daemon's server uses. Decode failures carry the reference
  * daemon's Error text as their message so the server can send it back verbatim.
  * Pure code, no I/O.
@@ -267,7 +267,7 @@ function decodeTags(p: Uint8Array): string[] {
 
 /**
  * Decodes a driver → daemon request. Failures throw {@link IpcError} whose
- * message is the text the daemon sends back in its Error frame (ipc.md §4–§5):
+ * message is the text the daemon sends back in its Error frame (docs/protocol/ipc.md §4–§5):
  * `bind: missing port`, `unknown command: 0xNN`, and so on. Extra bytes after a
  * fixed-size payload are ignored, as in the reference.
  */

@@ -1,6 +1,6 @@
 /**
  * Strict IPv4/IPv6 text ⇄ bytes conversion for wire fields that carry raw addresses (the
- * beacon's iplen/ip fields, wire.md §8). Only canonical-looking literals are accepted: no
+ * beacon's iplen/ip fields, docs/protocol/wire.md §8). Only canonical-looking literals are accepted: no
  * zone IDs, brackets, ports, octal/hex IPv4 parts or leading zeros; this keeps what we
  * parse unambiguous and what we format (RFC 5952) stable. Pure, no I/O.
  */

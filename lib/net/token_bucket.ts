@@ -2,7 +2,7 @@
  * Token-bucket rate limiting (the beacon's relay path, the tunnel's unauthenticated
  * key-exchange triggers, the registry's per-source limits, the event broker's publishers). Pure: the caller passes the clock (milliseconds) so tests are
  * deterministic and the hot path makes no syscalls. The `wholeTokens` option reproduces the
- * reference's SYN-limiter rule (transport.md §9), so that limiter can use this bucket too.
+ * reference's SYN-limiter rule (docs/protocol/transport.md §9), so that limiter can use this bucket too.
  * Not safe for concurrent use (JavaScript's single thread makes that moot here).
  */
 

@@ -1,5 +1,5 @@
 /**
- * Pilot virtual addresses (wire.md §1): a 16-bit network id plus a 32-bit node
+ * Pilot virtual addresses (docs/protocol/wire.md §1): a 16-bit network id plus a 32-bit node
  * id, 6 bytes big-endian on the wire, written `N:NNNN.HHHH.LLLL` as text (the
  * reference form, not the draft's). Also socket addresses (`address:port`) and
  * the well-known special addresses.
@@ -101,7 +101,7 @@ export class Address {
   }
 
   /**
-   * Parses the reference text form `N:NNNN.HHHH.LLLL` exactly (wire.md §1.2):
+   * Parses the reference text form `N:NNNN.HHHH.LLLL` exactly (docs/protocol/wire.md §1.2):
    * split at the first `:`; N is decimal 0..65535; then exactly three groups of
    * exactly four hex digits (either case); the first group must repeat N. No
    * whitespace, signs or `0x` anywhere. Throws {@link AddressError} naming the

@@ -17,7 +17,7 @@ import {
 } from "./address.ts";
 import { PortError } from "./ports.ts";
 
-Deno.test("format: reference examples from wire.md §1.2", () => {
+Deno.test("format: reference examples from docs/protocol/wire.md §1.2", () => {
   assertEquals(new Address(0, 1).toString(), "0:0000.0000.0001");
   assertEquals(new Address(1, 0xf2910004).toString(), "1:0001.F291.0004");
   assertEquals(new Address(300, 5).toString(), "300:012C.0000.0005");

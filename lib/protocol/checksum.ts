@@ -1,6 +1,6 @@
 /**
  * CRC-32/IEEE (the zlib/Ethernet CRC: reflected polynomial 0xEDB88320, init
- * and final XOR 0xFFFFFFFF), the packet checksum of wire.md §4. Slice-by-16:
+ * and final XOR 0xFFFFFFFF), the packet checksum of docs/protocol/wire.md §4. Slice-by-16:
  * sixteen 256-entry tables (16 KiB) let the loop consume 16 bytes per
  * iteration. On 4 KiB (one MSS) it ran about 3–4x faster than the one-table
  * loop and about 1.4x faster than slice-by-8 (bench/protocol_bench.ts); one flat

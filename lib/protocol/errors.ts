@@ -60,7 +60,7 @@ export class PacketError extends PilotError {
   /**
    * For reason `version` only: the header as read with the version-1 layout
    * (checksum already verified), so a responder can apply the draft's
-   * "RST an unsupported-version SYN" rule (transport.md §10).
+   * "RST an unsupported-version SYN" rule (docs/protocol/transport.md §10).
    */
   readonly header?: PacketHeader;
 

@@ -1,5 +1,5 @@
 /**
- * The 34-byte Pilot packet header (wire.md §3): field constants, the header
+ * The 34-byte Pilot packet header (docs/protocol/wire.md §3): field constants, the header
  * shape, and its byte layout. Checksumming and the decode check order live in
  * packet.ts; this module only knows where each field sits.
  * @module
@@ -30,7 +30,7 @@ export const PROTO_DATAGRAM = 0x02;
 /** Control (port-0 ping). */
 export const PROTO_CONTROL = 0x03;
 
-/** Byte offsets of the header fields (wire.md §3 table). */
+/** Byte offsets of the header fields (docs/protocol/wire.md §3 table). */
 export const OFFSET_VERSION_FLAGS = 0;
 export const OFFSET_PROTOCOL = 1;
 export const OFFSET_PAYLOAD_LENGTH = 2;

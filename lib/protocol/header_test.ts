@@ -37,7 +37,7 @@ const H: PacketHeader = {
   window: 0x191a,
 };
 
-Deno.test("constants match wire.md §3", () => {
+Deno.test("constants match docs/protocol/wire.md §3", () => {
   assertEquals(HEADER_LENGTH, 34);
   assertEquals([FLAG_SYN, FLAG_ACK, FLAG_FIN, FLAG_RST], [1, 2, 4, 8]);
   assertEquals([PROTO_STREAM, PROTO_DATAGRAM, PROTO_CONTROL], [1, 2, 3]);

@@ -1,5 +1,5 @@
 /**
- * Whole-packet codec (wire.md §3–4): header + payload with the CRC-32 checksum.
+ * Whole-packet codec (docs/protocol/wire.md §3–4): header + payload with the CRC-32 checksum.
  * Decoding applies the reference's check order so drop counters match it:
  * short → truncated → checksum → version.
  * @module

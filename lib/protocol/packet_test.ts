@@ -16,7 +16,7 @@ import {
 } from "./header.ts";
 import { decodePacket, encodePacket, encodePacketInto, type Packet, PacketError } from "./packet.ts";
 
-// wire.md §4.1 vectors.
+// docs/protocol/wire.md §4.1 vectors.
 const SYN_HEX = "11010000000000000001000000000002C00003E800000000000000000200145ED874";
 const DATA_HEX = "12010005 00000000 00010000 00000002 C00003E8 00000001 00000001 01F6 5EE872C8 68656C6C6F";
 

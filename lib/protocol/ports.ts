@@ -1,5 +1,5 @@
 /**
- * Virtual port numbers (wire.md §2): the well-known service ports, the three
+ * Virtual port numbers (docs/protocol/wire.md §2): the well-known service ports, the three
  * port ranges, and validation. Ports are 16-bit and live in the packet header.
  * @module
  */

@@ -23,7 +23,7 @@ import {
   validatePort,
 } from "./ports.ts";
 
-Deno.test("well-known port numbers match wire.md §2", () => {
+Deno.test("well-known port numbers match docs/protocol/wire.md §2", () => {
   assertEquals(
     [PORT_PING, PORT_CONTROL, PORT_ECHO, PORT_NAMESERVER, PORT_HTTP, PORT_SECURE, PORT_TRUST],
     [0, 1, 7, 53, 80, 443, 444],

@@ -1,7 +1,7 @@
 /**
  * Request signing forms shared by client and server. Two forms exist:
  *
- * - the reference's static challenges (registry.md §2.1), e.g. `set_tags:7`: no
+ * - the reference's static challenges (docs/protocol/registry.md §2.1), e.g. `set_tags:7`: no
  *   time and no body, so one captured signature authorises every later request
  *   of that kind. Accepted by the server only under `--compat reference`.
  * - ours, `auth: {ts, nonce, sig}`: `sig` covers a domain tag, the timestamp,
@@ -109,7 +109,7 @@ const idText = (v: unknown): string => typeof v === "number" ? String(v) : "0";
 
 /**
  * The reference's static challenge string for a message, or null if the
- * reference defines none for that type (registry.md §2.1).
+ * reference defines none for that type (docs/protocol/registry.md §2.1).
  */
 export function staticChallenge(request: WireMessage): string | null {
   const r = request;

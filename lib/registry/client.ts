@@ -2,7 +2,7 @@
  * The registry client used by the daemon and the CLI: one lock-step connection
  * (plain TCP, TLS, or TLS pinned to the certificate's SHA-256), a timeout on
  * every call, reconnection with back-off and a single resend after a transport
- * failure, and a typed method for every message the daemon needs (registry.md
+ * failure, and a typed method for every message the daemon needs (docs/protocol/registry.md
  * §14). Calls that act for a node are signed with its Ed25519 identity: our
  * `auth` form by default, the reference's static challenges for a reference
  * registry, or both. In `auto` mode the dialect is learnt from the registry at

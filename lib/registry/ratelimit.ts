@@ -1,5 +1,5 @@
 /**
- * Per-source token buckets (registry.md §3). Each request type belongs to a
+ * Per-source token buckets (docs/protocol/registry.md §3). Each request type belongs to a
  * category with its own rate per minute; each source (an IP address, or one
  * connection when so configured) has one bucket per category, holding up to one
  * minute's worth of tokens. A source over its rate is throttled alone: other

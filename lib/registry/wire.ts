@@ -1,5 +1,5 @@
 /**
- * The registry's frame codec (registry.md §1.2), pure and I/O-free: a frame is a
+ * The registry's frame codec (docs/protocol/registry.md §1.2), pure and I/O-free: a frame is a
  * u32 big-endian body length followed by that many bytes of UTF-8 JSON, and the
  * JSON must be an object. Requests are capped at 64 KiB as the reference does;
  * replies may be far larger (a big `list_nodes` or `get_audit_log`), so readers

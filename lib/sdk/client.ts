@@ -1,6 +1,6 @@
 /**
  * The driver: a Deno program's handle on a local pilot daemon over its Unix
- * socket (ipc.md §3, §7). {@link connect} opens the socket; {@link PilotClient}
+ * socket (docs/protocol/ipc.md §3, §7). {@link connect} opens the socket; {@link PilotClient}
  * turns the command set into promise-returning methods, on top of the
  * {@link IpcSession} that correlates replies and routes pushes.
  * @module
@@ -267,12 +267,12 @@ export class PilotClient {
   // -------------------------------------------------------------------------
   // Status and administration
 
-  /** The daemon's status (InfoOK, ipc.md §6.1). */
+  /** The daemon's status (InfoOK, docs/protocol/ipc.md §6.1). */
   info(options?: CallOptions): Promise<InfoReply> {
     return this.#json({ cmd: Cmd.Info }, Cmd.InfoOK, "info", options);
   }
 
-  /** A short health summary (HealthOK, ipc.md §6.2). */
+  /** A short health summary (HealthOK, docs/protocol/ipc.md §6.2). */
   health(options?: CallOptions): Promise<HealthReply> {
     return this.#json({ cmd: Cmd.Health }, Cmd.HealthOK, "health", options);
   }
@@ -323,7 +323,7 @@ export class PilotClient {
   }
 
   // -------------------------------------------------------------------------
-  // Trust handshakes (ipc.md §5.1)
+  // Trust handshakes (docs/protocol/ipc.md §5.1)
 
   /** Asks `nodeId` to trust this node; may block while the daemon dials the peer. */
   handshake(nodeId: number, justification = "", options?: CallOptions): Promise<HandshakeReply> {
@@ -358,7 +358,7 @@ export class PilotClient {
   }
 
   // -------------------------------------------------------------------------
-  // Networks (ipc.md §5.2); replies are the registry's objects, verbatim
+  // Networks (docs/protocol/ipc.md §5.2); replies are the registry's objects, verbatim
 
   /** Networks known to the registry. */
   networkList(options?: CallOptions): Promise<NetworkReply> {

@@ -1,11 +1,11 @@
 /**
- * The SDK's end of one daemon socket (ipc.md §3, §7): the request FIFO, the read
+ * The SDK's end of one daemon socket (docs/protocol/ipc.md §3, §7): the request FIFO, the read
  * loop, and the routing of every inbound frame to a request, a connection, a
  * listener or the datagram queue. {@link PilotClient} turns the command set into
  * methods on top of it.
  *
  * Correlation: replies carry no ids, but the daemon answers each client's
- * requests in order (ipc.md §3 rule 1), so the session keeps one FIFO of
+ * requests in order (docs/protocol/ipc.md §3 rule 1), so the session keeps one FIFO of
  * outstanding requests and gives each reply to its head. Pushes (Accept, Recv,
  * RecvFrom, CloseOK) are routed by port or connection id. Error frames of
  * fire-and-forget Send/SendTo are recognised by their text and routed to the
@@ -43,7 +43,7 @@ export const DATAGRAM_QUEUE_CAPACITY = 256;
 export const ORPHAN_RECV_LIMIT = 1 << 20;
 /** Locally closed connection ids remembered so their in-flight Recv data is dropped quietly. */
 const RECENTLY_CLOSED_CAPACITY = 1024;
-/** Unsolicited error texts of Send/SendTo (ipc.md §3). */
+/** Unsolicited error texts of Send/SendTo (docs/protocol/ipc.md §3). */
 const ASYNC_ERROR_TEXT = /^(send:|sendto:|connection (\d+) not found$)/;
 
 /**

@@ -1,5 +1,5 @@
 /**
- * Congestion window (transport.md §6.5, draft column): initial window of 10
+ * Congestion window (docs/protocol/transport.md §6.5, draft column): initial window of 10
  * segments (RFC 6928), slow start and congestion avoidance with appropriate
  * byte counting (RFC 3465), multiplicative decrease when fast retransmit starts
  * a recovery, and a Tahoe reset to one segment on a retransmission timeout.

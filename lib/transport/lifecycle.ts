@@ -1,7 +1,7 @@
 /**
  * A stream's own timers, apart from loss recovery's (recovery.ts): the dial's SYN schedule, our
  * FIN's retransmissions, close()'s linger, TIME_WAIT, and the keepalive and idle clocks
- * (transport.md §3, §7, §8). Plain state read and set by the stream's state machine, plus the
+ * (docs/protocol/transport.md §3, §7, §8). Plain state read and set by the stream's state machine, plus the
  * deadline they give together in each state.
  * @module
  */

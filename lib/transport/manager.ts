@@ -1,10 +1,10 @@
 /**
  * The session manager: one per daemon. It owns the connection table and
- * demultiplexes decrypted packets by protocol (transport.md §1): streams by
+ * demultiplexes decrypted packets by protocol (docs/protocol/transport.md §1): streams by
  * (local port, remote node, remote port), SYNs through the reference's
  * processing order (§3.3) with a pluggable trust gate, SYN rate limits and
  * connection limits; datagrams (§11) to bound sockets or a catch-all handler;
- * port-0 pings (§12, wire.md §7) answered, and originated with RTT matching.
+ * port-0 pings (§12, docs/protocol/wire.md §7) answered, and originated with RTT matching.
  * Like the streams, it does no I/O: the daemon hands it packets, gives it a
  * `send` callback and a {@link TimerService}.
  * @module
@@ -170,7 +170,7 @@ export class SessionManager implements StreamHost, TimerTarget {
     else this.counters.unmatched++; // unknown 4-tuple: silently dropped, never RST
   }
 
-  /** SYN processing in the reference's order (transport.md §3.3). */
+  /** SYN processing in the reference's order (docs/protocol/transport.md §3.3). */
   private onSyn(pkt: Packet, existing: Stream | undefined): void {
     const listener = this.listeners.get(pkt.dstPort);
     if (!listener) {
@@ -580,7 +580,7 @@ export class SessionManager implements StreamHost, TimerTarget {
     throw new SessionError("no free ephemeral port");
   }
 
-  /** RST answering `pkt`: addresses and ports swapped, Seq/Ack/Window 0 (transport.md §8). */
+  /** RST answering `pkt`: addresses and ports swapped, Seq/Ack/Window 0 (docs/protocol/transport.md §8). */
   private sendRstFor(pkt: Packet): void {
     this.sendPacket({
       version: PROTOCOL_VERSION,

@@ -277,7 +277,7 @@ Deno.test("manager: the trust gate also filters datagrams", () => {
   assertEquals(b.counters.datagramUntrusted, 1);
 });
 
-Deno.test("manager: ping measures the RTT; the pong follows wire.md §7", async () => {
+Deno.test("manager: ping measures the RTT; the pong follows docs/protocol/wire.md §7", async () => {
   const net = new SimNet(1, { delayMs: 7 });
   const a = net.addNode(1), b = net.addNode(2, { trustGate: () => false }); // pings are not gated
   const wire: Packet[] = [];

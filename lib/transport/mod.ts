@@ -1,5 +1,5 @@
 /**
- * The stream/datagram session layer of pilot (transport.md), free of I/O.
+ * The stream/datagram session layer of pilot (docs/protocol/transport.md), free of I/O.
  *
  * Two session managers wired back to back (in the daemon, `send` hands each packet to the tunnel
  * and the tunnel's `onPacket` feeds `onPacket`); one listens, the other dials and writes:

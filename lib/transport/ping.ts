@@ -1,5 +1,5 @@
 /**
- * Port-0 Control pings (transport.md §12, wire.md §7): the pong for a received ping, and the
+ * Port-0 Control pings (docs/protocol/transport.md §12, docs/protocol/wire.md §7): the pong for a received ping, and the
  * pings this node originated, each from its own ephemeral port and matched to its pong by node
  * and Ack = Seq + 1.
  * @module

@@ -1,5 +1,5 @@
 /**
- * SYN rate limiting (transport.md §9): a global token bucket and one bucket per
+ * SYN rate limiting (docs/protocol/transport.md §9): a global token bucket and one bucket per
  * source node, with the reference's integer refill rule (tokens are added in
  * whole units, and the refill timestamp only moves when at least one is
  * added). Times are milliseconds from the session layer's clock.

@@ -1,5 +1,5 @@
 /**
- * Out-of-order receive buffer (transport.md §5.2–5.4). Segments that arrive
+ * Out-of-order receive buffer (docs/protocol/transport.md §5.2–5.4). Segments that arrive
  * ahead of the next expected sequence number wait here, matched by their exact
  * start sequence like the reference, until the gap before them fills. Memory
  * is bounded by a segment count and a byte count; the buffer also produces the

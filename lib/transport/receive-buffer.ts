@@ -1,5 +1,5 @@
 /**
- * A stream's receive side (transport.md §5.2): the next expected sequence number, segments that
+ * A stream's receive side (docs/protocol/transport.md §5.2): the next expected sequence number, segments that
  * arrived ahead of it, in-order data waiting to be read, the end of the stream (a FIN may overtake
  * data), and the window advertised from the room left. Bounded: data beyond the buffer plus
  * {@link RECV_OVERCOMMIT_BYTES} is refused (not acknowledged).

@@ -1,5 +1,5 @@
 /**
- * Retransmission-timeout estimator (RFC 6298, transport.md §6.2): smoothed RTT
+ * Retransmission-timeout estimator (RFC 6298, docs/protocol/transport.md §6.2): smoothed RTT
  * and RTT variance from Karn-filtered samples, RTO = SRTT + max(G, 4·RTTVAR)
  * clamped to [200 ms, 10 s], initial 1 s, doubled on timeout. Times are in
  * milliseconds (fractions allowed).

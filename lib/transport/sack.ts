@@ -1,6 +1,6 @@
 /**
  * The reference's selective-acknowledgement option, carried as the whole
- * payload of an ACK (transport.md §5.4):
+ * payload of an ACK (docs/protocol/transport.md §5.4):
  * `"SACK" | n (u8, 1..4) | n × (left u32 BE | right u32 BE)`. Left is the first
  * received sequence number of a range beyond the cumulative ACK, right the one
  * just after it. Anything that does not decode is stream data, so
@@ -97,7 +97,7 @@ export function decodeSack(payload: Uint8Array): SackBlock[] {
 /**
  * True when the data about to be sent, whose first bytes `byteAt(0..)` returns
  * and whose length is `length`, would be read by a receiver as a SACK option
- * (transport.md §5.4 ambiguity). The sender then sends the first byte alone.
+ * (docs/protocol/transport.md §5.4 ambiguity). The sender then sends the first byte alone.
  */
 export function dataLooksLikeSack(length: number, byteAt: (i: number) => number): boolean {
   if (length < SACK_HEADER_LENGTH || byteAt(0) !== MAGIC_S) return false;

@@ -1,5 +1,5 @@
 /**
- * The sender's retransmission queue (transport.md §5.1, §6.1–6.3): segments
+ * The sender's retransmission queue (docs/protocol/transport.md §5.1, §6.1–6.3): segments
  * sent but not yet cumulatively acknowledged, in sequence order, each with its
  * last send time, transmission count and SACK/loss marks. It keeps running
  * totals so the sender can compute the RFC 6675 "pipe" (bytes believed to be

@@ -1,5 +1,5 @@
 /**
- * A stream's send side (transport.md §4–§6): the bytes written and not yet segmented, the segments
+ * A stream's send side (docs/protocol/transport.md §4–§6): the bytes written and not yet segmented, the segments
  * in flight, the peer's window, Nagle, congestion control, the RTO estimator and loss recovery.
  * It turns written bytes into segments as the windows allow and processes the peer's cumulative
  * and selective acknowledgements; the stream puts each segment on the wire ({@link SendSideHost}).

@@ -1,5 +1,5 @@
 /**
- * Sequence-number arithmetic on u32 values that wrap (RFC 1982, transport.md §4).
+ * Sequence-number arithmetic on u32 values that wrap (RFC 1982, docs/protocol/transport.md §4).
  * Every comparison goes through the signed 32-bit difference, so "a is after b"
  * holds for b < a < b + 2^31 modulo 2^32. Inputs must already be u32 integers.
  * @module

@@ -1,6 +1,6 @@
 /**
  * What the session manager reports to an observer (the daemon turns these into webhooks,
- * services.md §9): SYNs and datagrams the trust gate refused, SYNs the rate limiter dropped, and
+ * docs/protocol/services.md §9): SYNs and datagrams the trust gate refused, SYNs the rate limiter dropped, and
  * the lifecycle of connections (accepted, then ended by the peer's FIN, an RST or the idle
  * timeout). Nothing is built unless an observer is set.
  * @module

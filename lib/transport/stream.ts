@@ -1,5 +1,5 @@
 /**
- * One stream connection's state machine (transport.md §2–§8), free of I/O.
+ * One stream connection's state machine (docs/protocol/transport.md §2–§8), free of I/O.
  * Inputs: packets for this connection ({@link Stream.handlePacket}), the
  * application's `write`/`read`/`close`, and timer wake-ups through the host's
  * {@link TimerService}. Outputs: packets handed to the host's `send`, and

@@ -1,5 +1,5 @@
 /**
- * The stream state machine's limits and timings (transport.md §3–§8), each with its unit and the
+ * The stream state machine's limits and timings (docs/protocol/transport.md §3–§8), each with its unit and the
  * reason for its value. stream.ts re-exports them.
  * @module
  */
@@ -73,7 +73,7 @@ export const IDLE_TIMEOUT_MS = 120_000;
 /** How long a closed connection keeps its 4-tuple. */
 export const TIME_WAIT_MS = 10_000;
 /**
- * Dial SYN schedule (draft-conformant, transport.md §3.2): the SYN timer starts
+ * Dial SYN schedule (draft-conformant, docs/protocol/transport.md §3.2): the SYN timer starts
  * at 1 s and doubles up to 8 s; 6 SYNs in all, at 0, 1, 3, 7, 15, 23 s, and the
  * dial fails at 31 s. After the 3rd expiry the daemon may move the peer to
  * relay (onSynTimeout), so the last 3 SYNs go via relay. Every SYN is identical.

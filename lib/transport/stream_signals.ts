@@ -1,7 +1,7 @@
 /**
  * Two small parts of a stream's bookkeeping: the application events a step raised, fired only
  * once the step is over (so callbacks may call back into the stream), and the receiver's ACK
- * clock (transport.md §5.3: delayed ACKs, quick ACKs after out-of-order data).
+ * clock (docs/protocol/transport.md §5.3: delayed ACKs, quick ACKs after out-of-order data).
  * @module
  */
 import { DELAYED_ACK_MS, DELAYED_ACK_SEGMENTS, QUICK_ACK_SEGMENTS } from "./stream_constants.ts";

@@ -14,7 +14,7 @@ const available = libcryptoUnavailable() === undefined && (() => {
   }
 })();
 
-// wire.md §6.2 PILS vector: K(pilot-tunnel-v1), prefix A1B2C3D4, counter 1, AAD = node 1, the §4.1 SYN.
+// docs/protocol/wire.md §6.2 PILS vector: K(pilot-tunnel-v1), prefix A1B2C3D4, counter 1, AAD = node 1, the §4.1 SYN.
 const KEY = "3e765a2f49fe2a9185dd5d57c08a3525060d2d2c2b2a356fadef25f614d38662";
 const NONCE = "A1B2C3D40000000000000001";
 const SYN = "11010000000000000001000000000002C00003E800000000000000000200145ED874";
@@ -22,7 +22,7 @@ const SEALED = "0443BBA68EEBFD923233A502903A7C30A9E289A73D0C94E7CCA9E98EED540FD1
   "B5B13D992EA53C306E479AF3BF448922";
 
 Deno.test({
-  name: "libcrypto AES-GCM: wire.md PILS vector, in place and allocating",
+  name: "libcrypto AES-GCM: docs/protocol/wire.md PILS vector, in place and allocating",
   ignore: !available,
   fn() {
     const lib = Libcrypto.open();

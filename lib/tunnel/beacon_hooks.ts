@@ -1,5 +1,5 @@
 /**
- * The tunnel's side of the beacon (wire.md §8): messages accepted only from the configured
+ * The tunnel's side of the beacon (docs/protocol/wire.md §8): messages accepted only from the configured
  * beacon; RelayDeliver unwrapped and its frame handed to the receive path as relayed (once it
  * authenticates, the sender is answered through the relay, §8.2's sticky rule); PunchCommand obeyed with a burst of
  * PILP (§8.5); anything else passed to the daemon. Punched endpoints are remembered for the
@@ -10,7 +10,7 @@ import type { TunnelCore } from "./core.ts";
 import { Endpoint } from "./endpoint.ts";
 import { encodeFrame, MAGIC_SIZE } from "./frames.ts";
 
-/** PILP frames sent per PunchCommand, back to back (wire.md §8.5). */
+/** PILP frames sent per PunchCommand, back to back (docs/protocol/wire.md §8.5). */
 export const PUNCH_BURST = 3;
 /** Endpoints remembered as punched (for the "punched" path label); the oldest is forgotten beyond this. */
 export const MAX_PUNCHED_ENDPOINTS = 4096;
@@ -54,7 +54,7 @@ export class BeaconHooks {
     if (core.nodeId !== undefined && sender === core.nodeId) return core.drop("self");
     if (frame.length < MAGIC_SIZE) return core.drop("bad-frame");
     // Anyone may ask the beacon to relay in any node's name: nothing about the sender changes
-    // here. Once the frame authenticates, the sender is answered through the relay (wire.md
+    // here. Once the frame authenticates, the sender is answered through the relay (docs/protocol/wire.md
     // §8.2's sticky rule; roaming.ts).
     this.relayedFrame(frame, from, sender);
   }

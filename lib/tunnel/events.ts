@@ -1,5 +1,5 @@
 /**
- * What the tunnel reports to an observer (the daemon turns these into webhooks, services.md §9):
+ * What the tunnel reports to an observer (the daemon turns these into webhooks, docs/protocol/services.md §9):
  * a peer entry gaining a route, a completed key exchange, a peer moving to the beacon relay, and
  * PILS frames refused by the replay window. Reporting is optional and off the data path: nothing
  * is built unless an observer is set.

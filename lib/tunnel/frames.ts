@@ -1,5 +1,5 @@
 /**
- * Tunnel frame codecs (wire.md §5): the UDP payloads exchanged between daemons, each
+ * Tunnel frame codecs (docs/protocol/wire.md §5): the UDP payloads exchanged between daemons, each
  * framed by a 4-byte magic. Pure byte work, no I/O and no cryptography: the inner packet
  * of PILT and the ciphertext of PILS are carried opaquely. Decoded byte fields are
  * views into the input (no copies) so the receive path stays allocation-light; copy
@@ -23,9 +23,9 @@ export const MAGIC_PILP = 0x50494c50;
 export const MAGIC_SIZE = 4;
 /** Size of the SenderNode field (32-bit node ID, network not included). */
 export const SENDER_SIZE = 4;
-/** Size of the packet header every PILT body must at least hold (wire.md §3). */
+/** Size of the packet header every PILT body must at least hold (docs/protocol/wire.md §3). */
 export const PACKET_HEADER_SIZE = 34;
-/** AES-GCM nonce size: 4-byte prefix ‖ 8-byte counter (wire.md §6.3). */
+/** AES-GCM nonce size: 4-byte prefix ‖ 8-byte counter (docs/protocol/wire.md §6.3). */
 export const NONCE_SIZE = 12;
 /** AES-GCM tag size, appended to the ciphertext. */
 export const TAG_SIZE = 16;
@@ -114,7 +114,7 @@ export class FrameError extends PilotError {
   }
 }
 
-/** What a tunnel-socket datagram is, per the demultiplexing order of wire.md §5. */
+/** What a tunnel-socket datagram is, per the demultiplexing order of docs/protocol/wire.md §5. */
 export type DatagramClass = "empty" | "beacon" | "frame" | "short" | "unknown-magic";
 
 /**
@@ -152,7 +152,7 @@ export function kindOfMagic(magic: number): FrameKind | undefined {
 }
 
 /**
- * Decodes one tunnel frame with the reference's acceptance rules (wire.md §5): PILT needs
+ * Decodes one tunnel frame with the reference's acceptance rules (docs/protocol/wire.md §5): PILT needs
  * ≥ 38 bytes and its packet is everything after the magic (the packet decoder ignores bytes
  * beyond 34+L); PILS needs a body ≥ 32 and everything after the nonce is ciphertext ‖ tag;
  * PILK/PILA need bodies ≥ 36/132 and ignore any excess; PILP must be 4 or 8 bytes. Returned

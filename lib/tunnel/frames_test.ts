@@ -21,7 +21,7 @@ import {
   writePilsHeader,
 } from "./frames.ts";
 
-// Vectors from wire.md §4.1 and §6.2.
+// Vectors from docs/protocol/wire.md §4.1 and §6.2.
 const SYN = fromHex("11010000000000000001000000000002C00003E800000000000000000200145ED874");
 const TUNNEL_KEY = fromHex("3e765a2f49fe2a9185dd5d57c08a3525060d2d2c2b2a356fadef25f614d38662");
 const A_PUBLIC = fromHex("8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a");
@@ -46,13 +46,13 @@ Deno.test("magic constants spell their names", () => {
   );
 });
 
-Deno.test("PILK vector (wire.md §6.2) encodes and decodes byte for byte", () => {
+Deno.test("PILK vector (docs/protocol/wire.md §6.2) encodes and decodes byte for byte", () => {
   const frame: TunnelFrame = { kind: "PILK", sender: 1, x25519: A_PUBLIC };
   assertEquals(toHex(encodeFrame(frame)), toHex(PILK_VECTOR));
   assertEquals(decodeFrame(PILK_VECTOR), frame);
 });
 
-Deno.test("PILA vector (wire.md §6.2) encodes and decodes byte for byte; signature verifies", () => {
+Deno.test("PILA vector (docs/protocol/wire.md §6.2) encodes and decodes byte for byte; signature verifies", () => {
   const expected = concatBytes(fromHex("50494C41 00000001"), A_PUBLIC, ED_PUBLIC, PILA_SIG);
   assertEquals(expected.length, 136);
   const frame: TunnelFrame = {
@@ -70,7 +70,7 @@ Deno.test("PILA vector (wire.md §6.2) encodes and decodes byte for byte; signat
   assert(verifyEd25519(ED_PUBLIC, message, PILA_SIG));
 });
 
-Deno.test("PILS vector (wire.md §6.2): layout decodes, re-encodes identically and opens to the SYN", async () => {
+Deno.test("PILS vector (docs/protocol/wire.md §6.2): layout decodes, re-encodes identically and opens to the SYN", async () => {
   assertEquals(PILS_VECTOR.length, 70);
   assertEquals(pilsFrameSize(SYN.length), 70);
   const frame = decodeFrame(PILS_VECTOR);

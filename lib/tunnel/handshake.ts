@@ -1,5 +1,5 @@
 /**
- * The receiving half of the tunnel's key exchange (wire.md §5.3–5.4, §6.5): the policy that
+ * The receiving half of the tunnel's key exchange (docs/protocol/wire.md §5.3–5.4, §6.5): the policy that
  * decides whether a PILA or PILK is accepted, and the per-peer context changes that follow
  * (derive, re-key on a changed key, keep on the same key, rotate before the counter ends).
  *
@@ -339,7 +339,7 @@ export class Handshake {
       authenticated,
       via: relayed ? "relay" : from.key,
     });
-    // New or changed key: the peer needs ours too (wire.md §6.5), also where its frame came from.
+    // New or changed key: the peer needs ours too (docs/protocol/wire.md §6.5), also where its frame came from.
     host.sendKeyExchange(peer);
     host.flushPending(peer);
   }

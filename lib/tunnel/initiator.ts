@@ -1,5 +1,5 @@
 /**
- * The sending half of the tunnel's key exchange (wire.md §6.5; handshake.ts is the receiving
+ * The sending half of the tunnel's key exchange (docs/protocol/wire.md §6.5; handshake.ts is the receiving
  * half): our PILA/PILK sent when packets wait for a peer, retried on a timer until the exchange
  * completes or the attempts run out (then the packets are dropped, or sent as PILT where
  * plaintext is allowed), and offered, rate-limited, to sources of PILS we hold no key for.

@@ -1,5 +1,5 @@
 /**
- * Key-exchange pieces of the tunnel (wire.md §5.3–5.4, §6): our own PILA/PILK frame and the
+ * Key-exchange pieces of the tunnel (docs/protocol/wire.md §5.3–5.4, §6): our own PILA/PILK frame and the
  * per-peer crypto context derived from an accepted one. No I/O and no peer-table policy here;
  * tunnel.ts decides when to send, accept or refuse.
  */

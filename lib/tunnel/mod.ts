@@ -1,6 +1,6 @@
 /**
  * Tunnel layer public surface: the encrypted UDP tunnel between daemons ({@link Tunnel}), its
- * frame codecs (wire.md §5), endpoints, counters and the fault-injection and UDP building blocks.
+ * frame codecs (docs/protocol/wire.md §5), endpoints, counters and the fault-injection and UDP building blocks.
  */
 export * from "./frames.ts";
 export { Endpoint, EndpointError, type HostPort } from "./endpoint.ts";

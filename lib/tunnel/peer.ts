@@ -1,5 +1,5 @@
 /**
- * Per-peer tunnel state (wire.md §6.5), keyed by node ID and grouped by concern: the path frames
+ * Per-peer tunnel state (docs/protocol/wire.md §6.5), keyed by node ID and grouped by concern: the path frames
  * take (endpoint, relay flag), the session (crypto context, plaintext fallback, retired keys), the
  * key-exchange timers, and the packets waiting for a key exchange. Plain data plus the bounded
  * queue and key-history rules; the tunnel's stages drive it.
@@ -20,7 +20,7 @@ export const MAX_RETIRED_PEER_KEYS = 8;
 /**
  * After authenticated traffic arrived from a peer directly, relayed frames from it do not switch
  * it back to the relay for this long: they are stragglers from the moment both sides moved to a
- * punched path (wire.md §8.2's sticky relay, relaxed so a punched path can take over).
+ * punched path (docs/protocol/wire.md §8.2's sticky relay, relaxed so a punched path can take over).
  */
 export const DIRECT_HOLD_MS = 10_000;
 
@@ -28,7 +28,7 @@ export const DIRECT_HOLD_MS = 10_000;
 export class PathState {
   /** Where direct frames go; learnt from the daemon or from authenticated traffic only. */
   endpoint?: Endpoint;
-  /** Every frame goes through the beacon (set by a RelayDeliver, wire.md §8.2; cleared when a direct path proves itself). */
+  /** Every frame goes through the beacon (set by a RelayDeliver, docs/protocol/wire.md §8.2; cleared when a direct path proves itself). */
   relay = false;
   /** When an authenticated frame last arrived directly (performance.now() ms). */
   lastDirectAt = -Infinity;

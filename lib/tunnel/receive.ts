@@ -77,7 +77,7 @@ export class Receiver {
         if (relayed && frame.sender !== relaySender) return core.drop("relay-mismatch");
         return this.#onKeyExchange(frame, from, relayed);
       case "PILP":
-        // NAT punch: opens a mapping, proves nothing (wire.md §5.5). A named sender is a hint only.
+        // NAT punch: opens a mapping, proves nothing (docs/protocol/wire.md §5.5). A named sender is a hint only.
         core.counters.punchesReceived++;
         if (!relayed && frame.sender !== undefined && frame.sender !== core.nodeId) {
           try {

@@ -23,7 +23,7 @@ import { RELAY_HEADER_SIZE } from "../beacon/messages.ts";
 export const PATH_PROBE_INTERVAL_MS = 1_000;
 
 /**
- * The path probe: a port-0 Control ping (wire.md §7) from our control port, which every peer
+ * The path probe: a port-0 Control ping (docs/protocol/wire.md §7) from our control port, which every peer
  * answers with a pong — a PILS sealed with the session, from wherever the peer really is. Our
  * session layer drops the pong (no ping of its own waits on that port).
  */

@@ -1,6 +1,6 @@
 /**
  * The tunnel's one routing decision: where a frame to a peer goes — straight to an endpoint, or
- * wrapped in a beacon Relay message (0x05, wire.md §8.2) and sent to the beacon. Every send
+ * wrapped in a beacon Relay message (0x05, docs/protocol/wire.md §8.2) and sent to the beacon. Every send
  * (sealed, plaintext, key exchange) asks {@link routeTo}; nothing else reads the relay flag to
  * choose a destination.
  */
@@ -8,7 +8,7 @@ import { writeU32 } from "../bytes.ts";
 import type { Endpoint } from "./endpoint.ts";
 import type { PathState } from "./peer.ts";
 
-/** Beacon message type of a Relay (wire.md §8.2). */
+/** Beacon message type of a Relay (docs/protocol/wire.md §8.2). */
 export const BEACON_RELAY = 0x05;
 
 /** Where one frame goes: `to`, and whether it must carry a relay header (then `to` is the beacon). */

@@ -1,5 +1,5 @@
 /**
- * The encrypted UDP tunnel between daemons (wire.md §5, §6, §8.2–8.4): one UDP socket, a peer
+ * The encrypted UDP tunnel between daemons (docs/protocol/wire.md §5, §6, §8.2–8.4): one UDP socket, a peer
  * table keyed by node ID, per-peer key exchange (PILA, or PILK where policy allows), PILS for all
  * traffic afterwards, and the beacon hooks (relay wrapping, RelayDeliver, PunchCommand).
  *
@@ -314,7 +314,7 @@ export class Tunnel {
 
   /**
    * Adds or refreshes a peer reached directly at `endpoint` (from the registry) and, with
-   * encryption on and no key yet, sends our key-exchange frame (wire.md §6.5 "initiate" rule 1).
+   * encryption on and no key yet, sends our key-exchange frame (docs/protocol/wire.md §6.5 "initiate" rule 1).
    */
   addPeer(node: number, endpoint: Endpoint | HostPort | string): void {
     const core = this.#core;

@@ -1,6 +1,6 @@
 /**
  * A test double of the reference (Go, draft-01 era) registry that speaks only its
- * dialect: static challenge signatures (registry.md §2.1), no `auth` form, unsigned
+ * dialect: static challenge signatures (docs/protocol/registry.md §2.1), no `auth` form, unsigned
  * registration, its reply shapes with keys in Go's sorted order, its error texts
  * after its sanitising, its 3-minute reaper. Every reply it gives to the requests in
  * tests/fixtures/reference/registry/transcript.json is checked byte for byte against

@@ -1,5 +1,5 @@
 /**
- * The reference pilotctl's commands that `pilot` adds (cli.md §4.3, §4.7–§4.9), end to end: a
+ * The reference pilotctl's commands that `pilot` adds (docs/protocol/cli.md §4.3, §4.7–§4.9), end to end: a
  * registry and daemons as real `pilot` subprocesses on loopback, each command run as its own
  * `pilot … --json` process against a daemon's socket, checking the exit status, the envelope
  * and what the registry or the daemon did.

@@ -107,7 +107,7 @@ Deno.test({
       const a = await net.addDaemon("a", PUBLIC);
       const b = await net.addDaemon("b", PUBLIC);
 
-      // The execution capability is only a registry flag (services.md §7.5).
+      // The execution capability is only a registry flag (docs/protocol/services.md §7.5).
       const on = await ok(b, "enable-tasks");
       assertEquals([on.node_id, on.task_exec], [b.nodeId, true]);
       assertEquals((await lookup(net, b.nodeId)).task_exec, true);

@@ -192,7 +192,7 @@ Deno.test({
   },
 });
 
-/** The keys services.md §9 lists for each event this file checks. */
+/** The keys docs/protocol/services.md §9 lists for each event this file checks. */
 const DATA_KEYS: Record<string, string[]> = {
   "network.auto_joined": ["network_id"],
   "tunnel.peer_added": ["endpoint", "peer_node_id"],

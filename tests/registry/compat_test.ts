@@ -11,7 +11,7 @@ import { ADMIN_TOKEN, cleanup, RawConn, registeredClient, startRegistry } from "
 
 const sig = (seed: Uint8Array, challenge: string) => toBase64(signEd25519(seed, utf8(challenge)));
 
-/** A reference daemon's session: register, then the calls of registry.md §14, static signatures only. */
+/** A reference daemon's session: register, then the calls of docs/protocol/registry.md §14, static signatures only. */
 async function referenceDaemon(conn: RawConn, hostname?: string) {
   const kp = generateEd25519KeyPair();
   const reg = await conn.call({

@@ -1,6 +1,6 @@
 /**
  * Runs one decoded IPC request through an {@link IpcHandler} and builds its reply
- * frame (ipc.md §4): the command table of the daemon side, apart from the per-client
+ * frame (docs/protocol/ipc.md §4): the command table of the daemon side, apart from the per-client
  * loop that feeds it. Reports what the request changed about the client (a bound
  * port, an opened or closed connection, a sent datagram) through {@link ClientBook}.
  * @module
@@ -39,7 +39,7 @@ const LABEL: Record<IpcRequest["cmd"], string> = {
   [Cmd.Health]: "health",
 };
 
-/** Send errors drivers recognise as unsolicited (ipc.md §3). */
+/** Send errors drivers recognise as unsolicited (docs/protocol/ipc.md §3). */
 const SEND_ERROR_TEXT = /^(send:|connection \d+ not found$)/;
 
 function unsupported(label: string): IpcError {

@@ -1,5 +1,5 @@
 /**
- * Tracks where frame boundaries fall in an IPC byte stream (ipc.md §2) as chunks
+ * Tracks where frame boundaries fall in an IPC byte stream (docs/protocol/ipc.md §2) as chunks
  * arrive, without keeping any bytes, so the server can tell whether a client is in
  * the middle of a frame (and for how long) independently of how far the request
  * loop has got. Pure code: no sockets, no timers.

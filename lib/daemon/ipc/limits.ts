@@ -1,6 +1,6 @@
 /**
  * What one IPC client may cost the daemon, and how many clients there may be. Any
- * local process that can open the socket is a client (ipc.md §1), so a buggy or
+ * local process that can open the socket is a client (docs/protocol/ipc.md §1), so a buggy or
  * hostile one must not be able to exhaust the daemon: its unread input, its queued
  * output and the time it may take to finish a frame are all bounded, and so is
  * the number of clients.

@@ -1,5 +1,5 @@
 /**
- * The daemon side of the IPC socket (ipc.md §1, §3, §8): a Unix-socket server
+ * The daemon side of the IPC socket (docs/protocol/ipc.md §1, §3, §8): a Unix-socket server
  * that accepts drivers up to a cap, runs each one as a {@link Session} (which
  * decodes its requests, hands them to an {@link IpcHandler} one at a time, and
  * writes replies and pushes back within the client's memory budget), and routes
@@ -20,12 +20,12 @@
  *   above the mark without reading, is disconnected.
  * - A frame not finished within the frame deadline, an oversized frame length, a
  *   socket error or a write failure drops only that client. Truncated payloads and
- *   unknown commands get an Error reply (ipc.md §4).
+ *   unknown commands get an Error reply (docs/protocol/ipc.md §4).
  * - When a client goes, its signal is aborted and {@link IpcHandler.clientGone}
  *   runs with the ports and connections the client owned.
  *
  * Datagram delivery ({@link IpcServer.deliverRecvFrom}): the reference pushes every
- * datagram to every client (ipc.md §4); here a datagram to a port a client bound
+ * datagram to every client (docs/protocol/ipc.md §4); here a datagram to a port a client bound
  * goes to that client only. One to a port nobody bound goes to the clients that
  * sent a datagram themselves (SendTo replies), and to clients that bound nothing —
  * the reference's `pilotctl listen` filters the broadcast without binding — but to
@@ -129,7 +129,7 @@ export interface IpcClient {
  * command whose method is missing is answered with the Error
  * `<command>: not supported by this daemon`. A method throws to fail the request:
  * the thrown error's message becomes the Error frame's text verbatim, so use the
- * reference texts (ipc.md §4), e.g. `port 7 already bound`. Send/SendTo failures
+ * reference texts (docs/protocol/ipc.md §4), e.g. `port 7 already bound`. Send/SendTo failures
  * are sent as unsolicited Errors and get a `send: ` / `sendto: ` prefix when
  * missing, because drivers route them by that text. `signal` aborts when the
  * client goes away, so long operations (dial, registry calls) can stop.
@@ -316,7 +316,7 @@ export class IpcServer {
    * client only. To a port nobody bound: to every client that has sent a
    * datagram (its replies come back to the ephemeral port SendTo used, which it
    * never bound). Other clients get nothing, unlike the reference's push to all
-   * (ipc.md §4). The frame is encoded once; busy recipients are skipped. Returns
+   * (docs/protocol/ipc.md §4). The frame is encoded once; busy recipients are skipped. Returns
    * how many clients it was queued for.
    */
   deliverRecvFrom(src: Address, srcPort: number, dstPort: number, data: Uint8Array): number {

@@ -1,5 +1,5 @@
 /**
- * One accepted IPC socket (ipc.md §1, §3): reads the client's frames within its
+ * One accepted IPC socket (docs/protocol/ipc.md §1, §3): reads the client's frames within its
  * memory budget, runs its requests one at a time, and queues replies and pushes
  * through one {@link FrameWriter}. The server ({@link IpcServer}) owns accepting,
  * the client cap and datagram routing; this module owns everything per client.

@@ -1,5 +1,5 @@
 /**
- * Discovery handlers (registry.md §4.6, §5.2) under the privacy model: a
+ * Discovery handlers (docs/protocol/registry.md §4.6, §5.2) under the privacy model: a
  * private node's endpoint goes only to itself, to peers it trusts and to members
  * of a network it shares (other than the backbone). `lookup` never carries a
  * private endpoint; the backbone is listed only to the admin.

@@ -1,5 +1,5 @@
 /**
- * Beacons, polo scores and the audit log (registry.md §5.6, §5.7), plus the
+ * Beacons, polo scores and the audit log (docs/protocol/registry.md §5.6, §5.7), plus the
  * reference message types this registry does not implement, which get an
  * explicit "not supported" error instead of "unknown message type".
  * @module

@@ -1,5 +1,5 @@
 /**
- * Network handlers (registry.md §5.4, §5.5, §7): create, join (open, token,
+ * Network handlers (docs/protocol/registry.md §5.4, §5.5, §7): create, join (open, token,
  * invite), leave, delete, rename, the enterprise flag, roles (kick, promote,
  * demote, transfer ownership, each gated by its minimum role), policies and the
  * invite lifecycle.

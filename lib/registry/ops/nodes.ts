@@ -1,5 +1,5 @@
 /**
- * Node lifecycle handlers (registry.md §4, §5.1): register, heartbeat,
+ * Node lifecycle handlers (docs/protocol/registry.md §4, §5.1): register, heartbeat,
  * deregister, key rotation and expiry, and the per-node settings (visibility,
  * hostname, tags, task execution).
  * @module

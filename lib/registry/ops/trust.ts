@@ -1,5 +1,5 @@
 /**
- * Trust and the handshake relay (registry.md §6). Trust is directed here: a
+ * Trust and the handshake relay (docs/protocol/registry.md §6). Trust is directed here: a
  * node declares trust in a peer for itself (`report_trust`) or by accepting the
  * peer's request; it can never declare a peer's trust in it. The relay checks
  * the requester's Ed25519 signature over `handshake:<from>:<to>` against its

@@ -1,5 +1,5 @@
 /**
- * Validation of user-chosen names and labels (registry.md §4.5, §7.1): hostnames,
+ * Validation of user-chosen names and labels (docs/protocol/registry.md §4.5, §7.1): hostnames,
  * tags and network names, with the reference's rules and error texts.
  * @module
  */

@@ -1,5 +1,5 @@
 /**
- * The audit trail: a bounded ring of the newest entries (registry.md §8). Entries
+ * The audit trail: a bounded ring of the newest entries (docs/protocol/registry.md §8). Entries
  * are produced by `applyEvent`, so every replica derives the same trail from the
  * same events; the ring is persisted with the snapshot.
  * @module

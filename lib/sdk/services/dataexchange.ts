@@ -1,5 +1,5 @@
 /**
- * The sending side of data exchange (services.md §5) for applications: typed frames to a peer's
+ * The sending side of data exchange (docs/protocol/services.md §5) for applications: typed frames to a peer's
  * port 1001 (or any port serving the protocol), each answered by an acknowledgement. Works over
  * any {@link ByteStream}; {@link DataExchangeClient.dial} opens one through the SDK.
  * @module

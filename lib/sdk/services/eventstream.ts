@@ -1,5 +1,5 @@
 /**
- * The application side of the event stream (services.md §6): subscribe to a topic on a peer's
+ * The application side of the event stream (docs/protocol/services.md §6): subscribe to a topic on a peer's
  * broker (port 1002), receive its events, and publish on the same connection. Works over any
  * {@link ByteStream}; {@link EventSubscription.open} dials through the SDK.
  * @module

@@ -1,5 +1,5 @@
 /**
- * A nameserver client for applications (services.md §8): each call dials the nameserver's port
+ * A nameserver client for applications (docs/protocol/services.md §8): each call dials the nameserver's port
  * 53 through the local daemon, sends one request and reads one answer. Registrations are made
  * in the name of the local node (the server sees the stream's source), so an A or S record can
  * only name this node's own address.

@@ -1,5 +1,5 @@
 /**
- * Standard I/O (port 1000, services.md §4): a convention, not a protocol. No daemon serves it and
+ * Standard I/O (port 1000, docs/protocol/services.md §4): a convention, not a protocol. No daemon serves it and
  * nothing frames it; raw bytes flow both ways between two applications. These helpers give the
  * port its default and implement the reference CLI's one-message exchanges (`connect`/`send`
  * write one message and read one reply; `recv` accepts a connection and reads one message).

@@ -1,5 +1,5 @@
 /**
- * The local side of task submission, as `pilot task …` runs it (cli.md §4.5): submit a
+ * The local side of task submission, as `pilot task …` runs it (docs/protocol/cli.md §4.5): submit a
  * task to a worker, and — as a worker — accept, decline, execute and answer received
  * tasks, telling the submitter over its port 1003. Task files are changed through
  * {@link TaskStore}, so the daemon sees every change and keeps its queue in step.
@@ -32,7 +32,7 @@ import {
 import type { TaskBox, TaskStore } from "../../services/tasks/store.ts";
 import { ACCEPT_WINDOW_MS } from "../../services/tasks/record.ts";
 
-/** Result file extensions a worker may send (services.md §7.2); anything else is refused. */
+/** Result file extensions a worker may send (docs/protocol/services.md §7.2); anything else is refused. */
 export const RESULT_EXTENSIONS: readonly string[] = [
   ".md",
   ".txt",
@@ -63,7 +63,7 @@ export const RESULT_EXTENSIONS: readonly string[] = [
 /** Largest result file: what fits one frame once base64-encoded (with room for the JSON around it). */
 export const MAX_RESULT_FILE_BYTES = 12 * 1024 * 1024;
 
-/** The CLI error code a task failure maps to (cli.md §2). */
+/** The CLI error code a task failure maps to (docs/protocol/cli.md §2). */
 export type TaskErrorCode =
   | "invalid_argument"
   | "not_found"

@@ -1,5 +1,5 @@
 /**
- * Data-exchange frames (port 1001, services.md §5): `u32 type · u32 length · payload`, big-endian,
+ * Data-exchange frames (port 1001, docs/protocol/services.md §5): `u32 type · u32 length · payload`, big-endian,
  * payload at most 16 MiB. A FILE payload is `u16 name_len · name · file bytes`; a name that
  * overruns the payload makes the whole payload nameless data. The receiver answers every frame
  * with a TEXT frame `ACK <TYPE> <n> bytes` or `ERR <TYPE> save failed: <reason>`. Pure codec: no I/O.

@@ -16,7 +16,7 @@ import {
   typeName,
 } from "./codec.ts";
 
-Deno.test("data-exchange frame layout matches services.md §5", () => {
+Deno.test("data-exchange frame layout matches docs/protocol/services.md §5", () => {
   const bytes = encodeFrame(FrameType.Text, new TextEncoder().encode("hi"));
   assertEquals([...bytes], [0, 0, 0, 1, 0, 0, 0, 2, 0x68, 0x69]);
   const file = encodeFileFrame(new TextEncoder().encode("a.txt"), new Uint8Array([7]));

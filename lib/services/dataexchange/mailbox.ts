@@ -1,6 +1,6 @@
 /**
  * The mailbox the data-exchange service fills and `pilot inbox` / `pilot received` read: messages
- * as JSON documents in `<state>/inbox/`, files in `<state>/received/` (services.md §5, cli.md
+ * as JSON documents in `<state>/inbox/`, files in `<state>/received/` (docs/protocol/services.md §5, docs/protocol/cli.md
  * §4.10). Directories are 0700 and files 0600. Every file is created exclusively (never through an
  * existing entry or symlink); a name taken in the same millisecond gets a `-1`, `-2`… suffix
  * instead of overwriting, and a failed write leaves no partial file behind.

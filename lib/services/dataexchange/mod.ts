@@ -1,5 +1,5 @@
 /**
- * Data exchange (port 1001, services.md §5), server side: the frame codec, safe file names, the
+ * Data exchange (port 1001, docs/protocol/services.md §5), server side: the frame codec, safe file names, the
  * on-disk mailbox and the server. The SDK's client is in `lib/sdk/services`.
  * @module
  */

@@ -1,5 +1,5 @@
 /**
- * The receiving side of data exchange (services.md §5), written once against {@link PeerStream}:
+ * The receiving side of data exchange (docs/protocol/services.md §5), written once against {@link PeerStream}:
  * the daemon runs it on port 1001, and an application can run it on any port it listens on.
  * Per connection it loops over frames until the peer closes, stores TEXT/JSON/BINARY messages in
  * the inbox and named FILE frames in the received directory, and answers every frame with an

@@ -1,5 +1,5 @@
 /**
- * The event-stream broker (services.md §6), written once against {@link PeerStream}: the daemon
+ * The event-stream broker (docs/protocol/services.md §6), written once against {@link PeerStream}: the daemon
  * runs it on port 1002. The first event of a connection is its subscription (its topic, `*` for
  * all; payload ignored); every later event is a publish, forwarded unchanged to every other
  * connection subscribed to that topic, plus every `*` subscriber when the topic is not `*`.

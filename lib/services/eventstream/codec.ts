@@ -1,5 +1,5 @@
 /**
- * Event-stream events (port 1002, services.md §6), in the reference's binary framing rather than
+ * Event-stream events (port 1002, docs/protocol/services.md §6), in the reference's binary framing rather than
  * the draft's text commands (§12): `u16 topic_len · topic (UTF-8) · u32 payload_len · payload`,
  * big-endian, topic at most 1024 bytes and payload at most 16 MiB. Pure codec: no I/O.
  * @module

@@ -9,7 +9,7 @@ import {
   MAX_TOPIC_BYTES,
 } from "./codec.ts";
 
-Deno.test("event layout matches services.md §6", () => {
+Deno.test("event layout matches docs/protocol/services.md §6", () => {
   const bytes = encodeEvent({ topic: "ab", payload: new Uint8Array([9]) });
   assertEquals([...bytes], [0, 2, 0x61, 0x62, 0, 0, 0, 1, 9]);
 });

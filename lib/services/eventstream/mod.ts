@@ -1,5 +1,5 @@
 /**
- * The event stream (port 1002, services.md §6), server side: the event codec, bounded event
+ * The event stream (port 1002, docs/protocol/services.md §6), server side: the event codec, bounded event
  * reading and the publish/subscribe broker. The SDK's client is in `lib/sdk/services`.
  * @module
  */

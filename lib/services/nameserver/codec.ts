@@ -1,5 +1,5 @@
 /**
- * The nameserver's text protocol (services.md §8), pure: requests and answers to and from bytes.
+ * The nameserver's text protocol (docs/protocol/services.md §8), pure: requests and answers to and from bytes.
  * A request is one ASCII line of whitespace-separated tokens (`QUERY A web`, `REGISTER S web
  * 0:0000.0000.0007 1 80`); the command and record type are case-insensitive, names are not. An
  * answer is `A <name> <address>`, `N <name> <network>`, lines of `S <name> <address> <port>` (a

@@ -17,7 +17,7 @@ import {
 const text = (s: string) => new TextEncoder().encode(s);
 const addr = Address.parse("0:0000.0000.002A");
 
-Deno.test("nameserver requests are the text lines of services.md §8", () => {
+Deno.test("nameserver requests are the text lines of docs/protocol/services.md §8", () => {
   const cases: [NameserverRequest, string][] = [
     [{ op: "query", type: "A", name: "web" }, "QUERY A web"],
     [{ op: "query", type: "N", name: "lab" }, "QUERY N lab"],
@@ -39,7 +39,7 @@ Deno.test("nameserver requests are the text lines of services.md §8", () => {
   assertEquals(decodeRequest(text("QUERY A Web")), { op: "query", type: "A", name: "Web" });
 });
 
-Deno.test("nameserver answers are the text lines of services.md §8", () => {
+Deno.test("nameserver answers are the text lines of docs/protocol/services.md §8", () => {
   const cases: [NameserverResponse, string][] = [
     [{ kind: "A", name: "web", address: addr }, "A web 0:0000.0000.002A"],
     [{ kind: "N", name: "lab", network: 7 }, "N lab 7"],

@@ -1,5 +1,5 @@
 /**
- * The nameserver's optional persistence file. Its layout is the reference's (services.md §8:
+ * The nameserver's optional persistence file. Its layout is the reference's (docs/protocol/services.md §8:
  * `{"a_records":[{name,address}],"n_records":[{name,network_id}],"s_records":[{name,address,
  * network_id,port}]}`) plus two keys per record the reference ignores: `owner` (the registering
  * node) and `expires_at` (RFC 3339), so a restart neither revives expired records nor forgets

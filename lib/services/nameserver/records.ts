@@ -1,5 +1,5 @@
 /**
- * The nameserver's records in memory (services.md §8): A (name → address), N (network name →
+ * The nameserver's records in memory (docs/protocol/services.md §8): A (name → address), N (network name →
  * network id) and S ((network, port) → providers), each owned by the node that registered it and
  * alive for a TTL (5 minutes) that a new registration of the same record renews.
  *

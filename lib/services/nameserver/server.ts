@@ -1,5 +1,5 @@
 /**
- * The nameserver (services.md §8) on overlay port 53: one request per connection. The server
+ * The nameserver (docs/protocol/services.md §8) on overlay port 53: one request per connection. The server
  * reads one chunk (the client writes its request in one write), answers once and closes.
  * A REGISTER is checked against the stream's source node, which the tunnel authenticated, so a
  * node can register only its own address; the rules and limits live in {@link NameRecords}.

@@ -1,5 +1,5 @@
 /**
- * Optional mutual authentication inside the port-443 channel (services.md §2 step 5): each side
+ * Optional mutual authentication inside the port-443 channel (docs/protocol/services.md §2 step 5): each side
  * proves it holds a node's Ed25519 identity by signing its own ephemeral X25519 key with a fresh
  * timestamp and nonce. A message is accepted when its timestamp is within ±5 s, its signature
  * verifies against the claimed node's key, and its nonce was not seen before (a process-wide

@@ -1,5 +1,5 @@
 /**
- * The port-443 secure channel (services.md §2) over any {@link ByteStream}: an X25519 exchange of
+ * The port-443 secure channel (docs/protocol/services.md §2) over any {@link ByteStream}: an X25519 exchange of
  * ephemeral keys in the clear (dialer first, 10 s deadline), a `pilot-secure-v1` AES-256-GCM key
  * from HKDF, then length-prefixed frames sealed with role-prefixed nonces and the sender's prefix
  * as AAD. Optionally both sides then prove their node identity (step 5). The channel is itself a

@@ -1,5 +1,5 @@
 /**
- * Wire formats of the port-443 secure channel (services.md §2), pure and I/O-free: the encrypted
+ * Wire formats of the port-443 secure channel (docs/protocol/services.md §2), pure and I/O-free: the encrypted
  * frame `u32 len · nonce[12] · ciphertext‖tag` (len counts nonce and ciphertext, at most 16 MiB)
  * and the 92-byte mutual-authentication message `u32 node_id · u64 unix_ts · nonce[16] · sig[64]`
  * with the bytes its Ed25519 signature covers.

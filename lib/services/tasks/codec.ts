@@ -1,5 +1,5 @@
 /**
- * Task submission wire format (port 1003, services.md §7.1): `u32 type · u32 length ·
+ * Task submission wire format (port 1003, docs/protocol/services.md §7.1): `u32 type · u32 length ·
  * JSON[length]`, big-endian, one frame per connection. Pure: encoding, decoding and
  * validation of the four message bodies, and task ids. Every malformed input raises
  * {@link TaskCodecError} and nothing else.

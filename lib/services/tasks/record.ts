@@ -1,5 +1,5 @@
 /**
- * The task file (services.md §7.3): one indented JSON object per task under
+ * The task file (docs/protocol/services.md §7.3): one indented JSON object per task under
  * `tasks/received/` (worker side) or `tasks/submitted/` (submitter side). Pure:
  * statuses, the record shape, its parser (junk → {@link TaskCodecError}) and its
  * serialisation in the reference's key order.

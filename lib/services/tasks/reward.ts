@@ -1,5 +1,5 @@
 /**
- * The polo reward a submitter grants a worker for a completed task (services.md §7.4):
+ * The polo reward a submitter grants a worker for a completed task (docs/protocol/services.md §7.4):
  * a bonus growing with the log of CPU minutes, scaled down by how long the task sat
  * idle before acceptance and staged before execution, and never below one point.
  */

@@ -1,5 +1,5 @@
 /**
- * The daemon's task submission service on port 1003 (services.md §7). As a worker it
+ * The daemon's task submission service on port 1003 (docs/protocol/services.md §7). As a worker it
  * gates submissions on polo score, files them under `tasks/received/` and keeps the
  * FIFO queue of tasks waiting to run; as a submitter it records status updates and
  * results in `tasks/submitted/` and pays the worker's polo reward.

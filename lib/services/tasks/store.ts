@@ -1,5 +1,5 @@
 /**
- * Task files on disk, laid out as the reference does (services.md §7.3):
+ * Task files on disk, laid out as the reference does (docs/protocol/services.md §7.3):
  * `<state>/tasks/received/<id>.json`, `<state>/tasks/submitted/<id>.json` and result
  * payloads in `<state>/tasks/results/`. The daemon and the CLI both change these
  * files, so every change is a locked read-modify-write ending in an atomic rename:

@@ -1,5 +1,5 @@
 /**
- * The port-444 trust handshake message (services.md §1.1): one JSON object per
+ * The port-444 trust handshake message (docs/protocol/services.md §1.1): one JSON object per
  * connection with seven keys, signed over `handshake:<sender>:<receiver>`. This module
  * is pure: it encodes, decodes and validates the shape, checks the clock window, and
  * computes the replay key. Any input problem raises {@link HandshakeCodecError} only.
@@ -20,7 +20,7 @@ export const MAX_CLOCK_AHEAD_S = 30;
 /** Largest node id (u32). */
 const MAX_NODE_ID = 0xffff_ffff;
 
-/** Message types (services.md §1.1). */
+/** Message types (docs/protocol/services.md §1.1). */
 export const HandshakeType = {
   Request: "handshake_request",
   Accept: "handshake_accept",

@@ -1,5 +1,5 @@
 /**
- * One handshake message per connection on port 444 (services.md §1.1): building our signed
+ * One handshake message per connection on port 444 (docs/protocol/services.md §1.1): building our signed
  * messages, sending one to a peer through the node's dialer (so it punches and falls back to
  * the relay like any other dial) and reading one from an accepted connection.
  * @module

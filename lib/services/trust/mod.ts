@@ -1,5 +1,5 @@
 /**
- * Trust handshakes (port 444, services.md §4): the signed message codec, the replay cache and
+ * Trust handshakes (port 444, docs/protocol/services.md §4): the signed message codec, the replay cache and
  * the trust file. The service itself is installed by the daemon.
  * @module
  */

@@ -1,5 +1,5 @@
 /**
- * The trust service's side of the registry (services.md §1.5): the relayed requests and
+ * The trust service's side of the registry (docs/protocol/services.md §1.5): the relayed requests and
  * answers a poll returns, checked into typed lists; trust pairs reported; and the shared
  * network that lets a request be approved without the operator.
  * @module

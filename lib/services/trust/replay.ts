@@ -1,5 +1,5 @@
 /**
- * The handshake replay cache (services.md §1.2 step 2): keys of messages already
+ * The handshake replay cache (docs/protocol/services.md §1.2 step 2): keys of messages already
  * processed, remembered for {@link REPLAY_TTL_MS}. The set is bounded; when it is full
  * and nothing has expired, new messages are dropped rather than old entries evicted,
  * so a flood cannot push a recorded message out and replay it. Only messages that

@@ -1,5 +1,5 @@
 /**
- * The trust handshake (services.md §1): the port-444 server that validates and
+ * The trust handshake (docs/protocol/services.md §1): the port-444 server that validates and
  * processes signed messages, the local operations the IPC Handshake sub-commands
  * drive (request, approve, reject, revoke), and the registry relay for peers that
  * cannot be dialed (polled after every heartbeat, trust re-reported after
@@ -167,7 +167,7 @@ export class TrustService {
     return this.#outgoing.has(node);
   }
 
-  /** The trusted list for IPC (ipc.md §6.3). */
+  /** The trusted list for IPC (docs/protocol/ipc.md §6.3). */
   trusted(): TrustedPeerView[] {
     return [...this.#store.state.trusted.values()].map((t) => ({
       node_id: t.nodeId,
@@ -178,7 +178,7 @@ export class TrustService {
     }));
   }
 
-  /** The pending list for IPC (ipc.md §6.3). */
+  /** The pending list for IPC (docs/protocol/ipc.md §6.3). */
   pending(): PendingView[] {
     return [...this.#store.state.pending.values()].map((p) => ({
       node_id: p.nodeId,

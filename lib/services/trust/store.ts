@@ -1,5 +1,5 @@
 /**
- * Persisted trust state (services.md §1.6): the trusted peers, the pending inbound
+ * Persisted trust state (docs/protocol/services.md §1.6): the trusted peers, the pending inbound
  * requests and the peers our operator revoked, kept in `trust.json` next to the
  * identity file. Every change is written
  * through a temporary file that is synced, made owner-only (0600) and renamed over

@@ -8,7 +8,7 @@ import { PilotError } from "../../errors.ts";
 /** A local operation was refused (unknown peer, not trusted, relay failure). */
 export class TrustError extends PilotError {}
 
-/** A trusted peer as the IPC Handshake "trusted" list shows it (ipc.md §6.3; times in Unix s). */
+/** A trusted peer as the IPC Handshake "trusted" list shows it (docs/protocol/ipc.md §6.3; times in Unix s). */
 export interface TrustedPeerView {
   node_id: number;
   public_key: string;
