@@ -46,6 +46,8 @@ export const MAX_DATAGRAM_PAYLOAD = 0xffff;
 export const SWEEP_INTERVAL_MS = 15_000;
 /** Default time to wait for a pong. */
 export const PING_TIMEOUT_MS = 5_000;
+/** Nodes whose last ping RTT is remembered (for status views); the oldest is forgotten first. */
+export const PING_RTT_MEMORY = 1024;
 /** Connection ids are u32, start at 1 and skip 0 on wrap. */
 const MAX_CONN_ID = 0xffffffff;
 const EPHEMERAL_PORT_COUNT = EPHEMERAL_PORT_MAX - EPHEMERAL_PORT_MIN + 1;
@@ -293,6 +295,7 @@ export class SessionManager implements StreamHost, TimerTarget {
   private readonly listeners = new Map<number, Listener>();
   private readonly dgramSockets = new Map<number, DatagramSocket>();
   private readonly pings = new Map<number, PendingPing>();
+  private readonly pingRtts = new Map<number, number>();
   private readonly pendingSyns = new Set<string>();
   private nextEphemeral = EPHEMERAL_PORT_MIN;
   private nextConnId = 1;
@@ -506,7 +509,20 @@ export class SessionManager implements StreamHost, TimerTarget {
     const p = this.pings.get(pkt.dstPort);
     if (!p || p.node !== pkt.src.node || pkt.ack !== seqAdd(p.seq, 1)) return;
     this.finishPing(pkt.dstPort, p);
-    p.resolve({ rttMs: this.timers.now() - p.sentAt, bytes: pkt.payload.length });
+    const rttMs = this.timers.now() - p.sentAt;
+    this.rememberPingRtt(p.node, rttMs);
+    p.resolve({ rttMs, bytes: pkt.payload.length });
+  }
+
+  /** The RTT of the last answered ping to `node`, in ms (undefined if none answered lately). */
+  lastPingRtt(node: number): number | undefined {
+    return this.pingRtts.get(node);
+  }
+
+  private rememberPingRtt(node: number, rttMs: number): void {
+    this.pingRtts.delete(node); // re-insert: Map order is then oldest-answered first
+    this.pingRtts.set(node, rttMs);
+    if (this.pingRtts.size > PING_RTT_MEMORY) this.pingRtts.delete(this.pingRtts.keys().next().value!);
   }
 
   // ---- streams ----------------------------------------------------------------------------------

@@ -1,0 +1,132 @@
+/**
+ * Sample data for the status pages' unit tests: a daemon with a peer on each path, a
+ * connection, a pending request and events, and a registry with nodes, networks and audit
+ * entries. `hostile` puts markup into every user-supplied field.
+ * @module
+ */
+import type { DaemonPageView } from "../daemon_page.ts";
+import { foldHealth } from "../health.ts";
+import type { RegistryPageView } from "../../registry/status_page.ts";
+
+/** A `<script>` payload that must come out as text. */
+export const HOSTILE = `<script>alert("x")</script><img src=x onerror=alert(1)>`;
+
+/** A daemon page view; `hostile` puts {@link HOSTILE} into the hostname, justification and event data. */
+export function sampleDaemonView(hostile = false): DaemonPageView {
+  const t = Date.UTC(2026, 0, 2, 3, 4, 5);
+  return {
+    node: {
+      nodeId: 7,
+      address: "0:0000.0000.0007",
+      hostname: hostile ? HOSTILE : "alpha",
+      uptimeSecs: 3725,
+      publicKey: "q2d0ZXN0a2V5dGVzdGtleXRlc3RrZXl0ZXN0a2V5dGVzdGs=",
+      endpoint: "198.51.100.7:4000",
+      endpointSource: "discovered",
+      beacon: "127.0.0.1:9001",
+      encrypt: true,
+    },
+    health: foldHealth({
+      tunnel: { ok: true },
+      registry: { ok: false, reason: "2 heartbeat(s) failed: connection refused" },
+      ipc: { ok: true },
+    }),
+    traffic: { bytesSent: 123_456, bytesRecv: 7_890_123, pktsSent: 120, pktsRecv: 5_000 },
+    peers: [
+      {
+        nodeId: 8,
+        address: "0:0000.0000.0008",
+        endpoint: "127.0.0.1:4001",
+        path: "direct",
+        encrypted: true,
+        authenticated: true,
+        rttMs: 0.42,
+        rttSource: "ping",
+      },
+      {
+        nodeId: 9,
+        address: "0:0000.0000.0009",
+        endpoint: "203.0.113.9:5000",
+        path: "punched",
+        encrypted: true,
+        authenticated: false,
+        rttMs: 31,
+        rttSource: "stream",
+      },
+      {
+        nodeId: 10,
+        address: "0:0000.0000.000A",
+        endpoint: "",
+        path: "relay",
+        encrypted: true,
+        authenticated: true,
+      },
+    ],
+    connections: [{
+      id: 3,
+      localPort: 49152,
+      remoteAddr: "0:0000.0000.0008",
+      remotePort: 1001,
+      state: "ESTABLISHED",
+      srttMs: 1.5,
+      bytesSent: 5_000_000,
+      bytesRecv: 1_000,
+      sendRate: 2_500_000,
+      recvRate: 500,
+      retransmits: 2,
+    }],
+    trust: {
+      trusted: [{ nodeId: 8, mutual: true, approvedAt: t - 60_000 }],
+      pending: [{ nodeId: 11, justification: hostile ? HOSTILE : "let me in", receivedAt: t - 5_000 }],
+    },
+    ports: [{ port: 7, service: "echo" }, { port: 444, service: "trust handshake" }, {
+      port: 5555,
+      service: "",
+    }],
+    events: [
+      {
+        t: t - 1_000,
+        event: "handshake.received",
+        data: { peer_node_id: 11, justification: hostile ? HOSTILE : "hi" },
+      },
+      { t: t - 2_000, event: "tunnel.established", data: { peer_node_id: 8, relay: false } },
+    ],
+    generatedAt: t,
+  };
+}
+
+/** A registry page view; `hostile` puts {@link HOSTILE} into a network name and an audit entry. */
+export function sampleRegistryView(hostile = false): RegistryPageView {
+  const t = Date.UTC(2026, 0, 2, 3, 4, 5);
+  return {
+    version: "0.1.0",
+    uptimeSecs: 86_500,
+    status: "ok",
+    durable: true,
+    compat: "strict",
+    nodes: { online: 42, registered: 50, public: 3 },
+    networks: [
+      { id: 1, name: hostile ? HOSTILE : "research", members: 12, joinRule: "token", enterprise: false },
+      { id: 2, name: "ops", members: 3, joinRule: "invite", enterprise: true },
+    ],
+    trustEdges: 17,
+    requests: [
+      { type: "heartbeat", ok: 1200, error: 0, perSec: 4.5 },
+      { type: "lookup", ok: 80, error: 2, perSec: 0.25 },
+    ],
+    rateLimited: [{ category: "register", count: 3 }],
+    connections: { open: 40, accepted: 300 },
+    audit: [
+      {
+        t: t - 3_000,
+        action: "node.registered",
+        actor: "node:42",
+        network_id: 0,
+        node_id: 42,
+        details: { hostname: hostile ? HOSTILE : "beta" },
+      },
+      { t: t - 9_000, action: "network.created", actor: "admin", network_id: 1, node_id: 0 },
+    ],
+    generatedAt: t,
+  };
+}
