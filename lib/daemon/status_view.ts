@@ -152,11 +152,13 @@ export class DaemonStatusView {
         ? {
           trusted: trust.trusted().map((t) => ({
             nodeId: t.node_id,
+            address: new Address(0, t.node_id).toString(),
             mutual: t.mutual,
             approvedAt: t.approved_at * 1000,
           })),
           pending: trust.pending().map((p) => ({
             nodeId: p.node_id,
+            address: new Address(0, p.node_id).toString(),
             justification: p.justification,
             receivedAt: p.received_at * 1000,
           })),

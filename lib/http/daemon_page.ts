@@ -6,7 +6,6 @@
  * @module
  */
 import { html } from "hono/html";
-import { Address } from "../protocol/address.ts";
 import type { HealthReport } from "./health.ts";
 import {
   facts,
@@ -74,8 +73,8 @@ export interface DaemonPageView {
   connections: ConnectionRow[];
   /** null when the trust service is disabled. */
   trust: {
-    trusted: { nodeId: number; mutual: boolean; approvedAt: number }[];
-    pending: { nodeId: number; justification: string; receivedAt: number }[];
+    trusted: { nodeId: number; address: string; mutual: boolean; approvedAt: number }[];
+    pending: { nodeId: number; address: string; justification: string; receivedAt: number }[];
   } | null;
   /** Ports with a listener, and the built-in service's name where there is one. */
   ports: { port: number; service: string }[];
@@ -163,12 +162,12 @@ function peersSection(peers: PeerRow[]): Html {
 function trustSection(v: DaemonPageView): Html {
   if (v.trust === null) return section("Trust", html`<p class="empty">trust service disabled</p>`);
   const pending = v.trust.pending.map((p) => [
-    html`<code>${nodeAddress(p.nodeId)}</code> <span class="muted">(node ${p.nodeId})</span>`,
+    html`<code>${p.address}</code> <span class="muted">(node ${p.nodeId})</span>`,
     text(p.justification === "" ? "–" : p.justification),
     text(formatAgo(p.receivedAt, v.generatedAt)),
   ]);
   const trusted = v.trust.trusted.map((t) => [
-    html`<code>${nodeAddress(t.nodeId)}</code> <span class="muted">(node ${t.nodeId})</span>`,
+    html`<code>${t.address}</code> <span class="muted">(node ${t.nodeId})</span>`,
     text(t.mutual ? "mutual" : "approved"),
     text(formatAgo(t.approvedAt, v.generatedAt)),
   ]);
@@ -234,9 +233,4 @@ function summarize(data: Record<string, unknown>): string {
   return Object.entries(data)
     .map(([k, val]) => `${k}=${typeof val === "string" ? val : JSON.stringify(val)}`)
     .join(" ");
-}
-
-/** A node's backbone address. */
-function nodeAddress(node: number): string {
-  return new Address(0, node).toString();
 }

@@ -62,6 +62,7 @@ export function pageDocument(opts: {
   refreshSecs?: number;
 }): string {
   const refresh = opts.refreshSecs ?? STATUS_PAGE_REFRESH_SECS;
+  // trimStart: the doctype comes first.
   return fragmentText(html`
     <!doctype html>
     <html lang="en">
@@ -84,7 +85,7 @@ export function pageDocument(opts: {
           .toISOString()}; reloads every ${refresh} s.</footer>
       </body>
     </html>
-  `);
+  `).trimStart();
 }
 
 /** A section with a heading, an optional count next to it, and a body. */

@@ -1,12 +1,10 @@
 /**
- * Sample data for the status pages' unit tests: a daemon with a peer on each path, a
- * connection, a pending request and events, and a registry with nodes, networks and audit
- * entries. `hostile` puts markup into every user-supplied field.
+ * Sample data for the daemon status page's unit tests: a daemon with a peer on each path, a
+ * connection, a pending request and events. `hostile` puts markup into every user-supplied field.
  * @module
  */
 import type { DaemonPageView } from "../daemon_page.ts";
 import { foldHealth } from "../health.ts";
-import type { RegistryPageView } from "../../registry/status_page.ts";
 
 /** A `<script>` payload that must come out as text. */
 export const HOSTILE = `<script>alert("x")</script><img src=x onerror=alert(1)>`;
@@ -76,8 +74,13 @@ export function sampleDaemonView(hostile = false): DaemonPageView {
       retransmits: 2,
     }],
     trust: {
-      trusted: [{ nodeId: 8, mutual: true, approvedAt: t - 60_000 }],
-      pending: [{ nodeId: 11, justification: hostile ? HOSTILE : "let me in", receivedAt: t - 5_000 }],
+      trusted: [{ nodeId: 8, address: "0:0000.0000.0008", mutual: true, approvedAt: t - 60_000 }],
+      pending: [{
+        nodeId: 11,
+        address: "0:0000.0000.000B",
+        justification: hostile ? HOSTILE : "let me in",
+        receivedAt: t - 5_000,
+      }],
     },
     ports: [{ port: 7, service: "echo" }, { port: 444, service: "trust handshake" }, {
       port: 5555,
@@ -90,42 +93,6 @@ export function sampleDaemonView(hostile = false): DaemonPageView {
         data: { peer_node_id: 11, justification: hostile ? HOSTILE : "hi" },
       },
       { t: t - 2_000, event: "tunnel.established", data: { peer_node_id: 8, relay: false } },
-    ],
-    generatedAt: t,
-  };
-}
-
-/** A registry page view; `hostile` puts {@link HOSTILE} into a network name and an audit entry. */
-export function sampleRegistryView(hostile = false): RegistryPageView {
-  const t = Date.UTC(2026, 0, 2, 3, 4, 5);
-  return {
-    version: "0.1.0",
-    uptimeSecs: 86_500,
-    status: "ok",
-    durable: true,
-    compat: "strict",
-    nodes: { online: 42, registered: 50, public: 3 },
-    networks: [
-      { id: 1, name: hostile ? HOSTILE : "research", members: 12, joinRule: "token", enterprise: false },
-      { id: 2, name: "ops", members: 3, joinRule: "invite", enterprise: true },
-    ],
-    trustEdges: 17,
-    requests: [
-      { type: "heartbeat", ok: 1200, error: 0, perSec: 4.5 },
-      { type: "lookup", ok: 80, error: 2, perSec: 0.25 },
-    ],
-    rateLimited: [{ category: "register", count: 3 }],
-    connections: { open: 40, accepted: 300 },
-    audit: [
-      {
-        t: t - 3_000,
-        action: "node.registered",
-        actor: "node:42",
-        network_id: 0,
-        node_id: 42,
-        details: { hostname: hostile ? HOSTILE : "beta" },
-      },
-      { t: t - 9_000, action: "network.created", actor: "admin", network_id: 1, node_id: 0 },
     ],
     generatedAt: t,
   };
