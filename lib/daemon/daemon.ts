@@ -392,7 +392,7 @@ export class Daemon {
       health: () => this.health(),
       trust: () => this.trust,
       listenerPorts: () => this.manager.listenerPorts,
-      lastPingRtt: (node) => this.manager.lastPingRtt(node),
+      peerRtt: (node) => this.manager.peerRtt(node),
       recentEvents: () => this.recentEvents.newest(),
     });
     return () => view.view();

@@ -43,7 +43,8 @@ export interface StatusViewSource {
   health(): HealthReport;
   trust(): TrustService | undefined;
   listenerPorts(): number[];
-  lastPingRtt(node: number): number | undefined;
+  /** The RTT to a node in ms, if one was measured (open connections, else the last ping or connection). */
+  peerRtt(node: number): number | undefined;
   recentEvents(): RecentEvent[];
 }
 
@@ -128,12 +129,8 @@ export class DaemonStatusView {
           encrypted: p.encrypted,
           authenticated: p.authenticated,
         };
-        const ping = s.lastPingRtt(p.node_id);
-        if (ping !== undefined) return { ...row, rttMs: ping, rttSource: "ping" };
-        const srtts = info.conn_list
-          .filter((c) => c.state === "ESTABLISHED" && c.srtt_ms > 0 && nodeOf(c.remote_addr) === p.node_id)
-          .map((c) => c.srtt_ms);
-        return srtts.length > 0 ? { ...row, rttMs: Math.min(...srtts), rttSource: "stream" } : row;
+        const rtt = s.peerRtt(p.node_id);
+        return rtt === undefined ? row : { ...row, rttMs: rtt };
       }),
       connections: info.conn_list.map((c) => ({
         id: c.id,
@@ -171,13 +168,5 @@ export class DaemonStatusView {
       events: s.recentEvents(),
       generatedAt: now,
     };
-  }
-}
-
-function nodeOf(addr: string): number | undefined {
-  try {
-    return Address.parse(addr).node;
-  } catch {
-    return undefined;
   }
 }

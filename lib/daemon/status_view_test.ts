@@ -35,7 +35,7 @@ function conn(id: number, remote: string, srtt: number): ConnInfo {
   } as ConnInfo;
 }
 
-Deno.test("a peer's RTT comes from its last ping, else from its fastest connection", () => {
+Deno.test("peers carry their address, path and measured RTT; ports their service", () => {
   const info = {
     node_id: 1,
     address: "0:0000.0000.0001",
@@ -78,14 +78,15 @@ Deno.test("a peer's RTT comes from its last ping, else from its fastest connecti
     health: () => foldHealth({ tunnel: { ok: true } }),
     trust: () => undefined,
     listenerPorts: () => [1001, 7],
-    lastPingRtt: (node) => node === 2 ? 0.5 : undefined,
+    peerRtt: (node) => node === 2 ? 0.5 : node === 3 ? 8 : undefined,
     recentEvents: () => [],
   }, () => 1000).view();
-  assertEquals(view.peers.map((p) => [p.address, p.path, p.rttMs, p.rttSource]), [
-    ["0:0000.0000.0002", "direct", 0.5, "ping"],
-    ["0:0000.0000.0003", "relay", 8, "stream"],
-    ["0:0000.0000.0004", "punched", undefined, undefined],
+  assertEquals(view.peers.map((p) => [p.address, p.path, p.rttMs]), [
+    ["0:0000.0000.0002", "direct", 0.5],
+    ["0:0000.0000.0003", "relay", 8],
+    ["0:0000.0000.0004", "punched", undefined],
   ]);
+  assertEquals(view.connections.map((c) => c.id), [1, 2, 3]);
   assertEquals(view.ports, [{ port: 7, service: "echo" }, { port: 1001, service: "data exchange" }]);
   assertEquals(view.trust, null);
 });

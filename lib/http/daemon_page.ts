@@ -31,10 +31,8 @@ export interface PeerRow {
   path: "direct" | "punched" | "relay";
   encrypted: boolean;
   authenticated: boolean;
-  /** Last ping's RTT, else the smallest smoothed RTT of a connection to it; undefined when unknown. */
+  /** The RTT measured to it (its open connections, else the last ping or connection); undefined when never. */
   rttMs?: number;
-  /** Where rttMs came from. */
-  rttSource?: "ping" | "stream";
 }
 
 /** One connection. */
@@ -144,13 +142,7 @@ function peersSection(peers: PeerRow[]): Html {
     html`<span class="path-${p.path}" data-path="${p.path}">${p.path}</span>`,
     html`<code>${p.endpoint || "via relay"}</code>`,
     text(p.encrypted ? (p.authenticated ? "encrypted, authenticated" : "encrypted") : "plaintext"),
-    html`${formatRtt(p.rttMs)}${
-      p.rttSource
-        ? html`
-          <span class="muted">(${p.rttSource})</span>
-        `
-        : ""
-    }`,
+    text(formatRtt(p.rttMs)),
   ]);
   return section(
     "Peers",
@@ -193,7 +185,7 @@ function connectionsSection(conns: ConnectionRow[]): Html {
     text(c.id),
     html`<code>:${c.localPort} ⇄ ${c.remoteAddr}:${c.remotePort}</code>`,
     text(c.state),
-    text(formatRtt(c.srttMs)),
+    text(c.srttMs === 0 ? "< 1 ms" : formatRtt(c.srttMs)), // whole ms, as Info reports it
     text(`${formatRate(c.sendRate)} / ${formatRate(c.recvRate)}`),
     text(`${formatBytes(c.bytesSent)} / ${formatBytes(c.bytesRecv)}`),
     text(c.retransmits),

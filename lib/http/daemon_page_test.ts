@@ -11,8 +11,8 @@ Deno.test("the daemon page shows node, health reasons, peers with path and RTT, 
   assertMatch(page, /<span class="badge warn">degraded<\/span>/);
   assertMatch(page, /registry<\/td><td><span class="bad">failing<\/span><\/td><td>2 heartbeat\(s\) failed/);
   for (const path of ["direct", "punched", "relay"]) assertMatch(page, new RegExp(`data-path="${path}"`));
-  assertMatch(page, /0\.42 ms\s+<span class="muted">\(ping\)<\/span>/);
-  assertMatch(page, /31 ms\s+<span class="muted">\(stream\)<\/span>/);
+  assertMatch(page, /<td class="num">0\.42 ms<\/td>/);
+  assertMatch(page, /<td class="num">31 ms<\/td>/);
   assertMatch(page, /via relay/);
   assertMatch(page, /Pending requests\s+<span class="count">\(1\)<\/span>/);
   assertMatch(page, /0:0000\.0000\.000B<\/code> <span class="muted">\(node 11\)<\/span><\/td><td>let me in/);

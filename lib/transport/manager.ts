@@ -46,8 +46,8 @@ export const MAX_DATAGRAM_PAYLOAD = 0xffff;
 export const SWEEP_INTERVAL_MS = 15_000;
 /** Default time to wait for a pong. */
 export const PING_TIMEOUT_MS = 5_000;
-/** Nodes whose last ping RTT is remembered (for status views); the oldest is forgotten first. */
-export const PING_RTT_MEMORY = 1024;
+/** Nodes whose last measured RTT is remembered (for status views); the oldest is forgotten first. */
+export const PEER_RTT_MEMORY = 1024;
 /** Connection ids are u32, start at 1 and skip 0 on wrap. */
 const MAX_CONN_ID = 0xffffffff;
 const EPHEMERAL_PORT_COUNT = EPHEMERAL_PORT_MAX - EPHEMERAL_PORT_MIN + 1;
@@ -295,7 +295,8 @@ export class SessionManager implements StreamHost, TimerTarget {
   private readonly listeners = new Map<number, Listener>();
   private readonly dgramSockets = new Map<number, DatagramSocket>();
   private readonly pings = new Map<number, PendingPing>();
-  private readonly pingRtts = new Map<number, number>();
+  /** Last RTT measured to each node by a ping or a connection that has closed, oldest first. */
+  private readonly peerRtts = new Map<number, number>();
   private readonly pendingSyns = new Set<string>();
   private nextEphemeral = EPHEMERAL_PORT_MIN;
   private nextConnId = 1;
@@ -510,19 +511,27 @@ export class SessionManager implements StreamHost, TimerTarget {
     if (!p || p.node !== pkt.src.node || pkt.ack !== seqAdd(p.seq, 1)) return;
     this.finishPing(pkt.dstPort, p);
     const rttMs = this.timers.now() - p.sentAt;
-    this.rememberPingRtt(p.node, rttMs);
+    this.rememberRtt(p.node, rttMs);
     p.resolve({ rttMs, bytes: pkt.payload.length });
   }
 
-  /** The RTT of the last answered ping to `node`, in ms (undefined if none answered lately). */
-  lastPingRtt(node: number): number | undefined {
-    return this.pingRtts.get(node);
+  /**
+   * The RTT to `node` in ms: the smallest smoothed RTT of its open connections, else the last
+   * one measured (an answered ping, a connection that has closed); undefined if never measured.
+   */
+  peerRtt(node: number): number | undefined {
+    let best: number | undefined;
+    for (const s of this.table.get(node)?.values() ?? []) {
+      const rtt = s.smoothedRttMs;
+      if (rtt !== undefined && (best === undefined || rtt < best)) best = rtt;
+    }
+    return best ?? this.peerRtts.get(node);
   }
 
-  private rememberPingRtt(node: number, rttMs: number): void {
-    this.pingRtts.delete(node); // re-insert: Map order is then oldest-answered first
-    this.pingRtts.set(node, rttMs);
-    if (this.pingRtts.size > PING_RTT_MEMORY) this.pingRtts.delete(this.pingRtts.keys().next().value!);
+  private rememberRtt(node: number, rttMs: number): void {
+    this.peerRtts.delete(node); // re-insert: Map order is then oldest-measured first
+    this.peerRtts.set(node, rttMs);
+    if (this.peerRtts.size > PEER_RTT_MEMORY) this.peerRtts.delete(this.peerRtts.keys().next().value!);
   }
 
   // ---- streams ----------------------------------------------------------------------------------
@@ -798,6 +807,8 @@ export class SessionManager implements StreamHost, TimerTarget {
   private remove(stream: Stream): void {
     if (this.byId.get(stream.id) !== stream) return;
     this.byId.delete(stream.id);
+    const rtt = stream.smoothedRttMs;
+    if (rtt !== undefined) this.rememberRtt(stream.remoteAddr.node, rtt);
     const inner = this.table.get(stream.remoteAddr.node);
     const key = stream.localPort * 0x10000 + stream.remotePort;
     if (inner?.get(key) === stream) {

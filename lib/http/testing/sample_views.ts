@@ -39,7 +39,6 @@ export function sampleDaemonView(hostile = false): DaemonPageView {
         encrypted: true,
         authenticated: true,
         rttMs: 0.42,
-        rttSource: "ping",
       },
       {
         nodeId: 9,
@@ -49,7 +48,6 @@ export function sampleDaemonView(hostile = false): DaemonPageView {
         encrypted: true,
         authenticated: false,
         rttMs: 31,
-        rttSource: "stream",
       },
       {
         nodeId: 10,
