@@ -389,6 +389,7 @@ export class Daemon {
   #statusView(): () => ReturnType<DaemonStatusView["view"]> {
     const view = new DaemonStatusView({
       info: () => this.info(),
+      tunnelAddress: () => formatHostPort(this.tunnel.localAddress()),
       health: () => this.health(),
       trust: () => this.trust,
       listenerPorts: () => this.manager.listenerPorts,

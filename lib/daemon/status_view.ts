@@ -40,6 +40,8 @@ const SERVICE_NAMES: ReadonlyMap<number, string> = new Map([
 /** The parts of a running daemon the view reads. */
 export interface StatusViewSource {
   info(): InfoReply;
+  /** The tunnel's bound UDP `host:port`, shown when no public endpoint was registered. */
+  tunnelAddress(): string;
   health(): HealthReport;
   trust(): TrustService | undefined;
   listenerPorts(): number[];
@@ -108,7 +110,7 @@ export class DaemonStatusView {
         hostname: info.hostname,
         uptimeSecs: info.uptime_secs,
         publicKey: info.public_key,
-        endpoint: info.nat.public_endpoint,
+        endpoint: info.nat.public_endpoint || s.tunnelAddress(),
         endpointSource: info.nat.endpoint_source,
         beacon: info.nat.beacon,
         encrypt: info.encrypt,

@@ -75,6 +75,7 @@ Deno.test("peers carry their address, path and measured RTT; ports their service
   } as unknown as InfoReply;
   const view = new DaemonStatusView({
     info: () => info,
+    tunnelAddress: () => "127.0.0.1:4000",
     health: () => foldHealth({ tunnel: { ok: true } }),
     trust: () => undefined,
     listenerPorts: () => [1001, 7],
@@ -89,4 +90,5 @@ Deno.test("peers carry their address, path and measured RTT; ports their service
   assertEquals(view.connections.map((c) => c.id), [1, 2, 3]);
   assertEquals(view.ports, [{ port: 7, service: "echo" }, { port: 1001, service: "data exchange" }]);
   assertEquals(view.trust, null);
+  assertEquals([view.node.endpoint, view.node.endpointSource], ["127.0.0.1:4000", "local"]);
 });

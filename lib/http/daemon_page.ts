@@ -96,7 +96,6 @@ export function renderDaemonPage(v: DaemonPageView): string {
       peersSection(v.peers),
       trustSection(v),
       connectionsSection(v.connections),
-      portsSection(v.ports),
       eventsSection(v),
     ],
   });
@@ -114,6 +113,12 @@ function nodeSection(v: DaemonPageView): Html {
       ["Beacon", n.beacon === "" ? html`<span class="muted">none</span>` : html`<code>${n.beacon}</code>`],
       ["Encryption", n.encrypt ? "on" : html`<span class="warn">off</span>`],
       ["Public key", html`<code>${n.publicKey}</code>`],
+      [
+        "Listening ports",
+        v.ports.length === 0
+          ? html`<span class="muted">none</span>`
+          : v.ports.map((p) => p.service ? `${p.port} ${p.service}` : String(p.port)).join(", "),
+      ],
       [
         "Traffic",
         `${formatBytes(v.traffic.bytesSent)} sent (${v.traffic.pktsSent} pkts), ${
@@ -199,13 +204,6 @@ function connectionsSection(conns: ConnectionRow[]): Html {
     ),
     { count: conns.length, wide: true },
   );
-}
-
-function portsSection(ports: { port: number; service: string }[]): Html {
-  const rows = ports.map((p) => [text(p.port), text(p.service || "–")]);
-  return section("Listening ports", table(["Port#", "Service"], rows, "nothing listening"), {
-    count: ports.length,
-  });
 }
 
 function eventsSection(v: DaemonPageView): Html {

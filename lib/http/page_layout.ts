@@ -35,8 +35,10 @@ section.wide { grid-column: 1 / -1; }
 h2 { margin: 0 0 10px; font-size: 15px; font-weight: 600; }
 h2 .count { color: var(--muted); font-weight: 400; }
 table { width: 100%; border-collapse: collapse; font-variant-numeric: tabular-nums; }
+.scroll { overflow-x: auto; }
 th, td { text-align: left; padding: 5px 8px; border-bottom: 1px solid var(--line); vertical-align: top;
-  overflow-wrap: anywhere; }
+  overflow-wrap: break-word; }
+td code, td.num, .nowrap { white-space: nowrap; }
 th { color: var(--muted); font-weight: 500; font-size: 12px; text-transform: uppercase; letter-spacing: .03em; }
 tr:last-child td { border-bottom: 0; }
 td.num, th.num { text-align: right; }
@@ -70,6 +72,7 @@ export function pageDocument(opts: {
         <meta charset="utf-8">
         <meta name="viewport" content="width=device-width, initial-scale=1">
         <meta http-equiv="refresh" content="${refresh}">
+        <link rel="icon" href="data:,">
         <title>${opts.title}</title>
         <style>${raw(STYLE)}</style>
       </head>
@@ -102,18 +105,20 @@ export function table(headers: string[], rows: Html[][], empty: string): Html {
   if (rows.length === 0) return html`<p class="empty">${empty}</p>`;
   const numeric = headers.map((h) => h.endsWith("#"));
   return html`
-    <table>
-      <thead>
-        <tr>${headers.map((h, i) =>
-          numeric[i] ? html`<th class="num">${h.slice(0, -1)}</th>` : html`<th>${h}</th>`
-        )}</tr>
-      </thead>
-      <tbody>${rows.map((r) =>
-        html`<tr>${
-          r.map((cell, i) => numeric[i] ? html`<td class="num">${cell}</td>` : html`<td>${cell}</td>`)
-        }</tr>`
-      )}</tbody>
-    </table>
+    <div class="scroll">
+      <table>
+        <thead>
+          <tr>${headers.map((h, i) =>
+            numeric[i] ? html`<th class="num">${h.slice(0, -1)}</th>` : html`<th>${h}</th>`
+          )}</tr>
+        </thead>
+        <tbody>${rows.map((r) =>
+          html`<tr>${
+            r.map((cell, i) => numeric[i] ? html`<td class="num">${cell}</td>` : html`<td>${cell}</td>`)
+          }</tr>`
+        )}</tbody>
+      </table>
+    </div>
   `;
 }
 
