@@ -16,6 +16,8 @@ export interface RecentEvent {
   /** The webhook event name, e.g. "tunnel.established". */
   event: string;
   data: Record<string, unknown>;
+  /** How many times in a row it happened (with the same data); `t` is the last. */
+  count: number;
 }
 
 /** A fixed-size ring of the newest events. */
@@ -32,10 +34,20 @@ export class RecentEvents {
     this.#now = now;
   }
 
-  /** Records `event`; the oldest is dropped once the ring is full. */
+  /**
+   * Records `event`; the same event with the same data as the newest one only counts again, so
+   * a repeating event (a re-registration loop) does not push everything else out. The oldest is
+   * dropped once the ring is full.
+   */
   record(event: string, data: Record<string, unknown>): void {
+    const newest = this.#ring.at(this.#ring.length - 1);
+    if (newest && newest.event === event && sameData(newest.data, data)) {
+      newest.count++;
+      newest.t = this.#now();
+      return;
+    }
     if (this.#ring.length >= this.#capacity) this.#ring.shift();
-    this.#ring.push({ t: this.#now(), event, data });
+    this.#ring.push({ t: this.#now(), event, data, count: 1 });
   }
 
   /** The events, newest first. */
@@ -43,5 +55,13 @@ export class RecentEvents {
     const out: RecentEvent[] = [];
     for (let i = this.#ring.length - 1; i >= 0; i--) out.push(this.#ring.at(i)!);
     return out;
+  }
+}
+
+function sameData(a: Record<string, unknown>, b: Record<string, unknown>): boolean {
+  try {
+    return JSON.stringify(a) === JSON.stringify(b);
+  } catch {
+    return false; // not serialisable (a BigInt, a cycle): keep both
   }
 }

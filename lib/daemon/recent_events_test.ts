@@ -7,9 +7,22 @@ Deno.test("recent events keep the newest, newest first, within capacity", () => 
   const recent = new RecentEvents(3, () => ++now);
   for (let i = 1; i <= 5; i++) recent.record(`e${i}`, { i });
   assertEquals(recent.newest(), [
-    { t: 5, event: "e5", data: { i: 5 } },
-    { t: 4, event: "e4", data: { i: 4 } },
-    { t: 3, event: "e3", data: { i: 3 } },
+    { t: 5, event: "e5", data: { i: 5 }, count: 1 },
+    { t: 4, event: "e4", data: { i: 4 }, count: 1 },
+    { t: 3, event: "e3", data: { i: 3 }, count: 1 },
+  ]);
+});
+
+Deno.test("a repeating event counts up instead of pushing the others out", () => {
+  let now = 0;
+  const recent = new RecentEvents(3, () => ++now);
+  recent.record("handshake.received", { peer: 4 });
+  for (let i = 0; i < 10; i++) recent.record("node.reregistered", { address: "a" });
+  recent.record("node.reregistered", { address: "b" });
+  assertEquals(recent.newest(), [
+    { t: 12, event: "node.reregistered", data: { address: "b" }, count: 1 },
+    { t: 11, event: "node.reregistered", data: { address: "a" }, count: 10 },
+    { t: 1, event: "handshake.received", data: { peer: 4 }, count: 1 },
   ]);
 });
 

@@ -77,7 +77,7 @@ export interface DaemonPageView {
   /** Ports with a listener, and the built-in service's name where there is one. */
   ports: { port: number; service: string }[];
   /** Newest first. */
-  events: { t: number; event: string; data: Record<string, unknown> }[];
+  events: { t: number; event: string; data: Record<string, unknown>; count: number }[];
   generatedAt: number;
 }
 
@@ -209,7 +209,13 @@ function connectionsSection(conns: ConnectionRow[]): Html {
 function eventsSection(v: DaemonPageView): Html {
   const rows = v.events.map((e) => [
     text(formatAgo(e.t, v.generatedAt)),
-    html`<code>${e.event}</code>`,
+    html`<code>${e.event}</code>${
+      e.count > 1
+        ? html`
+          <span class="muted">×${e.count}</span>
+        `
+        : ""
+    }`,
     html`<span class="mono">${summarize(e.data)}</span>`,
   ]);
   return section("Recent events", table(["When", "Event", "Details"], rows, "no events yet"), {

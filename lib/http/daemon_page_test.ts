@@ -19,6 +19,7 @@ Deno.test("the daemon page shows node, health reasons, peers with path and RTT, 
   assertMatch(page, /2\.4 MiB\/s \/ 500 B\/s/);
   assertMatch(page, /7 echo, 444 trust handshake, 5555</);
   assertMatch(page, /<code>handshake\.received<\/code>/);
+  assertMatch(page, /<code>tunnel\.established<\/code>\s*<span class="muted">×3<\/span>/);
   assertMatch(page, /1s ago/);
 });
 

@@ -85,6 +85,11 @@ function bodyText(page: Page): Promise<string> {
   return page.evaluate(`(${pageDocument})().body.innerText`) as Promise<string>;
 }
 
+/** The footer line, which names the time the page was generated. */
+function footer(page: Page): Promise<string> {
+  return page.evaluate(`(${pageDocument})().querySelector("footer").innerText`) as Promise<string>;
+}
+
 /** The cells of the peers table row for `address`, as shown. */
 function peerRow(page: Page, address: string): Promise<string[] | null> {
   const probe = (addr: string, doc: DomNode) => {
@@ -111,8 +116,8 @@ Deno.test({
     let browser: Browser | undefined;
     let a: TestDaemon | undefined, b: TestDaemon | undefined;
     try {
-      a = await net.addDaemon("a", ["--hostname", "alpha", "--heartbeat", "250ms"]);
-      b = await net.addDaemon("b", ["--hostname", "bravo", "--public", "--heartbeat", "250ms"]);
+      a = await net.addDaemon("a", ["--hostname", "alpha"]);
+      b = await net.addDaemon("b", ["--hostname", "bravo", "--public"]);
       const ping = await runPilot(["ping", b.address, "--count", "2", "--socket", a.socket, "--json"]);
       assertEquals(ping.code, 0, ping.stderr);
       const ca = await connect(a.socket, { timeoutMs: 5_000 });
@@ -174,7 +179,17 @@ Deno.test({
       assertMatch(await bodyText(pr.page), /2 node\(s\) online/);
       assertMatch(await bodyText(pr.page), /node\.registered/);
       await screenshot(pr.page, "registry-status");
+      // The page reloads itself with JavaScript off, and the reload keeps the token in the URL.
+      const firstGenerated = await footer(pr.page);
+      const reload = await pr.page.waitForNavigation({ timeout: 15_000 });
+      assertEquals(reload?.status(), 200);
+      assertEquals(new URL(pr.page.url()).searchParams.get("token"), TOKEN);
+      assert((await footer(pr.page)) !== firstGenerated, "the reloaded page is a new one");
       assertEquals(pr.errors, []);
+
+      // The same daemon page in a dark colour scheme, for a look at both palettes.
+      await pb.page.emulateMediaFeatures([{ name: "prefers-color-scheme", value: "dark" }]);
+      await screenshot(pb.page, "daemon-b-status-dark");
     } catch (err) {
       for (const [name, d] of [["a", a], ["b", b]] as const) {
         if (d) console.error(`--- ${name} stderr ---\n${d.process.stderrLines.slice(-30).join("\n")}`);

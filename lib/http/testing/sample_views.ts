@@ -89,8 +89,9 @@ export function sampleDaemonView(hostile = false): DaemonPageView {
         t: t - 1_000,
         event: "handshake.received",
         data: { peer_node_id: 11, justification: hostile ? HOSTILE : "hi" },
+        count: 1,
       },
-      { t: t - 2_000, event: "tunnel.established", data: { peer_node_id: 8, relay: false } },
+      { t: t - 2_000, event: "tunnel.established", data: { peer_node_id: 8, relay: false }, count: 3 },
     ],
     generatedAt: t,
   };
