@@ -161,6 +161,11 @@ export class DaemonStatusView {
             justification: p.justification,
             receivedAt: p.received_at * 1000,
           })),
+          asking: trust.asking().map((a) => ({
+            nodeId: a.node_id,
+            address: new Address(0, a.node_id).toString(),
+            askedAt: a.asked_at * 1000,
+          })),
         }
         : null,
       ports: s.listenerPorts().toSorted((a, b) => a - b).map((port) => ({

@@ -73,6 +73,8 @@ export interface DaemonPageView {
   trust: {
     trusted: { nodeId: number; address: string; mutual: boolean; approvedAt: number }[];
     pending: { nodeId: number; address: string; justification: string; receivedAt: number }[];
+    /** Our own requests that have not been answered yet. */
+    asking: { nodeId: number; address: string; askedAt: number }[];
   } | null;
   /** Ports with a listener, and the built-in service's name where there is one. */
   ports: { port: number; service: string }[];
@@ -158,30 +160,32 @@ function peersSection(peers: PeerRow[]): Html {
 
 function trustSection(v: DaemonPageView): Html {
   if (v.trust === null) return section("Trust", html`<p class="empty">trust service disabled</p>`);
+  const peer = (p: { address: string; nodeId: number }) =>
+    html`<code>${p.address}</code> <span class="muted">(node ${p.nodeId})</span>`;
   const pending = v.trust.pending.map((p) => [
-    html`<code>${p.address}</code> <span class="muted">(node ${p.nodeId})</span>`,
+    peer(p),
     text(p.justification === "" ? "–" : p.justification),
     text(formatAgo(p.receivedAt, v.generatedAt)),
   ]);
+  const asking = v.trust.asking.map((a) => [peer(a), text(formatAgo(a.askedAt, v.generatedAt))]);
   const trusted = v.trust.trusted.map((t) => [
-    html`<code>${t.address}</code> <span class="muted">(node ${t.nodeId})</span>`,
+    peer(t),
     text(t.mutual ? "mutual" : "approved"),
     text(formatAgo(t.approvedAt, v.generatedAt)),
   ]);
+  const part = (title: string, count: number, body: Html) =>
+    html`<h3>${title} <span class="count">(${count})</span></h3>${body}`;
   return section(
     "Trust",
-    html`
-      <h2>Pending requests <span class="count">(${pending.length})</span></h2>${table(
-        ["From", "Justification", "Received"],
-        pending,
-        "no pending requests",
-      )}<h2
-        style="margin-top:14px">Trusted peers <span class="count">(${trusted.length})</span></h2>${table(
-          ["Peer", "How", "Since"],
-          trusted,
-          "no trusted peers",
-        )}
-    `,
+    html`${[
+      part(
+        "Pending requests",
+        pending.length,
+        table(["From", "Justification", "Received"], pending, "no pending requests"),
+      ),
+      part("Our requests, unanswered", asking.length, table(["To", "Asked"], asking, "none")),
+      part("Trusted peers", trusted.length, table(["Peer", "How", "Since"], trusted, "no trusted peers")),
+    ]}`,
   );
 }
 

@@ -15,6 +15,10 @@ Deno.test("the daemon page shows node, health reasons, peers with path and RTT, 
   assertMatch(page, /<td class="num">31 ms<\/td>/);
   assertMatch(page, /via relay/);
   assertMatch(page, /Pending requests\s+<span class="count">\(1\)<\/span>/);
+  assertMatch(
+    page,
+    /Our requests, unanswered\s+<span class="count">\(1\)<\/span>.*0:0000\.0000\.000C.*12s ago/s,
+  );
   assertMatch(page, /0:0000\.0000\.000B<\/code> <span class="muted">\(node 11\)<\/span><\/td><td>let me in/);
   assertMatch(page, /2\.4 MiB\/s \/ 500 B\/s/);
   assertMatch(page, /7 echo, 444 trust handshake, 5555</);

@@ -33,7 +33,9 @@ section { background: var(--card); border: 1px solid var(--line); border-radius:
   min-width: 0; }
 section.wide { grid-column: 1 / -1; }
 h2 { margin: 0 0 10px; font-size: 15px; font-weight: 600; }
-h2 .count { color: var(--muted); font-weight: 400; }
+h2 .count, h3 .count { color: var(--muted); font-weight: 400; }
+h3 { margin: 14px 0 6px; font-size: 13px; font-weight: 600; }
+h3:first-of-type { margin-top: 0; }
 table { width: 100%; border-collapse: collapse; font-variant-numeric: tabular-nums; }
 .scroll { overflow-x: auto; }
 th, td { text-align: left; padding: 5px 8px; border-bottom: 1px solid var(--line); vertical-align: top;

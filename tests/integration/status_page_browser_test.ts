@@ -155,13 +155,16 @@ Deno.test({
       await screenshot(pb.page, "daemon-b-status");
       assertEquals(pb.errors, []);
 
-      // Node A: B is a direct peer with the RTT `pilot ping` measured.
+      // Node A: B is a direct peer with the RTT `pilot ping` measured, and A's request waits.
       const pa = await open(browser, `${a.http}/`);
       assertEquals(pa.status, 200);
       const rowB = await peerRow(pa.page, b.address);
       assert(rowB, `peer ${b.address} on A's page`);
       assertEquals(rowB[1], "direct");
       assertMatch(rowB[4], /^\d+(\.\d+)? ms$/);
+      const textA = await bodyText(pa.page);
+      assertMatch(textA, /Our requests, unanswered \(1\)/);
+      assert(textA.includes(b.address), "A's own request to B, waiting");
       await screenshot(pa.page, "daemon-a-status");
       assertEquals(pa.errors, []);
 

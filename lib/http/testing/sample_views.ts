@@ -79,6 +79,7 @@ export function sampleDaemonView(hostile = false): DaemonPageView {
         justification: hostile ? HOSTILE : "let me in",
         receivedAt: t - 5_000,
       }],
+      asking: [{ nodeId: 12, address: "0:0000.0000.000C", askedAt: t - 12_000 }],
     },
     ports: [{ port: 7, service: "echo" }, { port: 444, service: "trust handshake" }, {
       port: 5555,
