@@ -1,7 +1,7 @@
 /**
  * What the registry's status page shows, read from the running registry: node and network
- * counts, request counters with a rate measured between two page loads, throttling and the
- * newest audit entries.
+ * counts, request counters with a rate measured between two page loads (the average since start
+ * on the first), throttling and the newest audit entries.
  * @module
  */
 import { PROGRAM_VERSION } from "../version.ts";
@@ -54,7 +54,8 @@ export class RegistryStatusView {
         type,
         ok: c.ok,
         error: c.error,
-        perSec: this.#rates.get(type),
+        // Until a second sample, the average since start.
+        perSec: this.#rates.get(type) ?? (c.ok + c.error) / Math.max(1, (now - r.startedAt) / 1000),
       })).sort((a, b) => (b.perSec ?? 0) - (a.perSec ?? 0) || (b.ok + b.error) - (a.ok + a.error)),
       rateLimited: Object.entries(r.limiter.denied).map(([category, count]) => ({ category, count })),
       ...(this.server ? { connections: { open: this.server.open, accepted: this.server.accepted } } : {}),
