@@ -15,7 +15,8 @@ import { connect } from "../../lib/sdk/mod.ts";
 /** Where Debian (and most distributions) put Chromium; PILOT_CHROMIUM overrides. */
 const CHROMIUM_PATHS = ["/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"];
 const TOKEN = "browser-test-token";
-const JUSTIFICATION = "browser test <b>please</b>";
+/** User input with markup in it: the page must show it as text (no bold, no script element). */
+const JUSTIFICATION = `browser test <b>please</b><script>document.title = "owned"</script>`;
 
 function findChromium(): string | undefined {
   const candidates = [Deno.env.get("PILOT_CHROMIUM"), ...CHROMIUM_PATHS].filter((p): p is string => !!p);
