@@ -14,6 +14,7 @@ import {
 } from "../lib/daemon/config.ts";
 import { parseHostPort } from "../lib/net/hostport.ts";
 import { defaultStateDir } from "../lib/crypto/identity.ts";
+import { HTTP_TOKEN_ENV } from "../lib/http/access_token.ts";
 import { httpFlag, httpHostsFlag, SERVER_FLAGS, serverFlagsUsage, serverLogger } from "./server_flags.ts";
 import type { FaultOptions } from "../lib/tunnel/faults.ts";
 import { NAMESERVER_FLAGS, nameserverConfig } from "./nameserver_flags.ts";
@@ -55,6 +56,8 @@ and answers health checks over HTTP. Stops cleanly on SIGINT/SIGTERM.
   --serve-nameserver      serve the nameserver on port 53 (what \`pilot nameserver\` runs)
   --nameserver-file FILE  keep the served nameserver's records in FILE across restarts
   --nameserver-ttl DURATION  record lifetime of the served nameserver (default 5m)
+  --http-token T          token the status page (/) and /status require when --http is not loopback
+                          (or PILOT_HTTP_TOKEN): Authorization: Bearer T, or ?token=T
   --fault-drop F, --fault-duplicate F, --fault-reorder F, --fault-seed N
                           inject faults into outgoing datagrams (testing)
 ${serverFlagsUsage("health/status/metrics; default 127.0.0.1:7380")}`;
@@ -93,6 +96,7 @@ export const daemonCommand: Command = {
     "fault-duplicate": "string",
     "fault-reorder": "string",
     "fault-seed": "string",
+    "http-token": "string",
     ...SERVER_FLAGS,
   },
   async run(argv, out) {
@@ -139,6 +143,7 @@ export function daemonConfigFromArgs(args: ParsedArgs, argv: readonly string[]):
         forceRelay: args.booleans.has("force-relay") || undefined,
         ...(http === undefined ? {} : { http }),
         httpHosts: httpHostsFlag(args),
+        httpToken: s.get("http-token") ?? Deno.env.get(HTTP_TOKEN_ENV),
         hostname: s.get("hostname"),
         public: args.booleans.has("public"),
         // --encrypt defaults to on; only an explicit --encrypt=false turns it off.

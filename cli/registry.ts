@@ -7,6 +7,7 @@ import { stopSignals } from "./signals.ts";
 import type { Command } from "./command.ts";
 import { intFlag, parseArgs, parseDuration } from "./args.ts";
 import { CliError, printResult } from "./output.ts";
+import { HTTP_TOKEN_ENV } from "../lib/http/access_token.ts";
 import { httpFlag, httpHostsFlag, SERVER_FLAGS, serverFlagsUsage, serverLogger } from "./server_flags.ts";
 import { parseHostPort } from "../lib/net/hostport.ts";
 import { parseRateLimits } from "../lib/registry/ratelimit.ts";
@@ -54,6 +55,7 @@ export const registryCommand: Command = {
     "               [--rate-limit CAT=N,...|off] [--rate-by ip|connection] [--max-connections N]",
     "               [--max-connections-per-source N] [--idle-timeout D] [--frame-timeout D]",
     "               [--http-host NAME,...] [--stale-after D] [--reap-interval D] [--dormant-retention D]",
+    "               [--http-token T]",
     "               [--snapshot-every N] [--log-level L] [--log-format text|json] [--json]",
     "",
     `  --listen          TCP address to serve on (default ${DEFAULT_REGISTRY_LISTEN})`,
@@ -72,7 +74,8 @@ export const registryCommand: Command = {
     "  --stale-after     nodes silent this long are reaped (default 3m); they stay dormant, keeping id,",
     "                    hostname, tags and memberships, for --dormant-retention (default 720h), then are purged",
     "  --snapshot-every  write a snapshot (and drop older log segments) after this many events (default 100000)",
-    serverFlagsUsage("/healthz and /metrics; default off"),
+    "  --http-token      token the status page (/) requires when --http is not loopback (or PILOT_HTTP_TOKEN)",
+    serverFlagsUsage("status page, /healthz and /metrics; default off"),
   ].join("\n"),
   flags: {
     listen: "string",
@@ -93,6 +96,7 @@ export const registryCommand: Command = {
     "reap-interval": "string",
     "dormant-retention": "string",
     "snapshot-every": "string",
+    "http-token": "string",
     ...SERVER_FLAGS,
   },
   async run(argv, out) {
@@ -171,6 +175,7 @@ export const registryCommand: Command = {
           "frame-timeout",
         ),
         httpHosts,
+        httpToken: args.strings.get("http-token") ?? Deno.env.get(HTTP_TOKEN_ENV),
         staleAfterMs: durationFlag(args.strings.get("stale-after"), 3 * 60_000, "stale-after"),
         reapIntervalMs: durationFlag(args.strings.get("reap-interval"), 60_000, "reap-interval"),
         dormantRetentionMs: durationFlag(

@@ -48,6 +48,8 @@ export interface DaemonConfig {
   http: HostPort | null;
   /** Extra names the HTTP endpoint answers to (`--http-host`); loopback names and the bound address always. */
   httpHosts?: string[];
+  /** Token the status page and /status require on a non-loopback HTTP bind (`--http-token`). */
+  httpToken?: string;
   /** Hostname to register. */
   hostname?: string;
   /** Accept connections from any node (no trust gate) and publish the endpoint. */

@@ -40,6 +40,8 @@ import { Dialer } from "./dialer.ts";
 import { PeerKeys } from "./peer_keys.ts";
 import { WebhookEmitter } from "./webhooks.ts";
 import { attachWebhookEvents } from "./webhook_events.ts";
+import { RecentEvents } from "./recent_events.ts";
+import { DaemonStatusView } from "./status_view.ts";
 import { autoJoinNetworks } from "./auto_join.ts";
 import type { TaskService } from "../services/tasks/service.ts";
 import { advertisedEndpoint, beaconAddress, natOptions, NatTraversal } from "./nat.ts";
@@ -73,6 +75,8 @@ export class Daemon {
   readonly startedAt = Date.now();
   /** Daemon events POSTed to the webhook URL (config.webhook, IPC SetWebhook). */
   readonly webhooks: WebhookEmitter;
+  /** The newest daemon events (the webhooks' names and data), for the status page. */
+  readonly recentEvents: RecentEvents = new RecentEvents();
   /** The privacy gate for SYNs and datagrams (local deny set, local trusted set, then the registry). */
   readonly gate: TrustGate;
   /** NAT traversal: endpoint discovery, keepalives, punching, the dial's relay fallback. */
@@ -128,6 +132,7 @@ export class Daemon {
       url: config.webhook,
       nodeId: () => this.#nodeId,
       log: log.child("webhook"),
+      tap: (event, data) => this.recentEvents.record(event, data),
     });
     this.webhooks.emit("node.registered", {
       address: this.#address.toString(),
@@ -351,11 +356,16 @@ export class Daemon {
       throw bindError("--socket", config.socketPath, err);
     }
     if (config.http) {
-      const app = daemonHttpApp({
-        health: () => this.health(),
-        info: () => this.info(),
-        metrics: () => this.metrics(),
-      }, { bound: config.http.host, names: config.httpHosts ?? [] });
+      const app = daemonHttpApp(
+        {
+          health: () => this.health(),
+          info: () => this.info(),
+          metrics: () => this.metrics(),
+          page: this.#statusView(),
+        },
+        { bound: config.http.host, names: config.httpHosts ?? [] },
+        config.httpToken,
+      );
       try {
         this.#http = await serveHttp(
           app.fetch,
@@ -380,6 +390,20 @@ export class Daemon {
       http: this.#http?.url ?? "off",
       registry_dialect: this.registry.signing,
     });
+  }
+
+  /** The status page's view of this node (kept apart from Info so Info stays the reference's shape). */
+  #statusView(): () => ReturnType<DaemonStatusView["view"]> {
+    const view = new DaemonStatusView({
+      info: () => this.info(),
+      tunnelAddress: () => formatHostPort(this.tunnel.localAddress()),
+      health: () => this.health(),
+      trust: () => this.trust,
+      listenerPorts: () => this.manager.listenerPorts,
+      peerRtt: (node) => this.manager.peerRtt(node),
+      recentEvents: () => this.recentEvents.newest(),
+    });
+    return () => view.view();
   }
 
   /** What the IPC commands may use of this node. */

@@ -1,7 +1,7 @@
 /**
  * Tunnel and session-layer webhooks (docs/protocol/services.md §9): the tunnel's and the session manager's
  * event hooks mapped to the reference's event names and `data` keys. Nothing is built while no
- * webhook URL is set, and the hooks fire on key exchanges, SYNs, refusals and state changes only,
+ * webhook URL or tap is set, and the hooks fire on key exchanges, SYNs, refusals and state changes only,
  * never per data packet.
  */
 import { KeyedInterval } from "../tunnel/rate_limit.ts";
@@ -87,11 +87,11 @@ export function attachWebhookEvents(
   let synFloods: KeyedInterval<number> | undefined;
   const onTunnel = (e: TunnelEvent) => {
     previousTunnel?.(e);
-    if (webhooks.url) webhooks.emit(...tunnelWebhook(e));
+    if (webhooks.wanted) webhooks.emit(...tunnelWebhook(e));
   };
   const onSession = (e: SessionEvent) => {
     previousSession?.(e);
-    if (!webhooks.url) return;
+    if (!webhooks.wanted) return;
     if (e.kind === "syn-rate-limited") {
       synFloods ??= new KeyedInterval(SYN_RATE_LIMITED_EVENT_INTERVAL_MS, SYN_RATE_LIMITED_SOURCES);
       if (!synFloods.allow(e.src.node)) return;

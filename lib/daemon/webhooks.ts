@@ -56,6 +56,8 @@ export interface WebhookOptions {
   maxAttempts?: number;
   retryBaseMs?: number;
   log?: Logger;
+  /** Also sees every emitted event, with or without a URL (the status page's recent events). */
+  tap?: (event: string, data: Record<string, unknown>) => void;
 }
 
 interface Pending {
@@ -76,6 +78,7 @@ export class WebhookEmitter {
   readonly #retryBaseMs: number;
   readonly #nodeId: () => number;
   readonly #log: Logger;
+  readonly #tap?: (event: string, data: Record<string, unknown>) => void;
   readonly #stats = { emitted: 0, delivered: 0, failed: 0, dropped: 0, retries: 0 };
   /** Aborts the in-flight request and backoff sleep when the drain deadline passes. */
   readonly #abort = new AbortController();
@@ -91,12 +94,18 @@ export class WebhookEmitter {
     this.#maxAttempts = options.maxAttempts ?? WEBHOOK_MAX_ATTEMPTS;
     this.#retryBaseMs = options.retryBaseMs ?? WEBHOOK_RETRY_BASE_MS;
     this.#log = options.log ?? new Logger("webhook");
+    this.#tap = options.tap;
     this.setUrl(options.url ?? "");
   }
 
   /** The current target ("" when disabled). */
   get url(): string {
     return this.#url;
+  }
+
+  /** Whether emitted events go anywhere (a URL or a tap): emitters skip building them otherwise. */
+  get wanted(): boolean {
+    return this.#url !== "" || this.#tap !== undefined;
   }
 
   /**
@@ -113,6 +122,7 @@ export class WebhookEmitter {
    * target it does nothing, and with a full queue the event is dropped and counted.
    */
   emit(event: string, data: Record<string, unknown>): void {
+    this.#tap?.(event, data);
     if (!this.#url) return;
     if (this.#closed || this.#queue.length >= this.#capacity) {
       this.#stats.dropped++;

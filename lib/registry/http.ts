@@ -1,10 +1,14 @@
 /**
- * The registry's optional HTTP endpoint (Hono): `/healthz` (JSON status, 503
- * once storage has failed) and `/metrics` (Prometheus text). Nothing here
- * exposes node endpoints, keys or tokens.
+ * The registry's optional HTTP endpoint (Hono): `/` (the status page; on a non-loopback
+ * bind it needs the token), `/healthz` (JSON status, 503 once storage has failed) and
+ * `/metrics` (Prometheus text). Nothing here exposes node endpoints, keys or tokens.
  * @module
  */
 import { Hono } from "hono";
+import { requireToken } from "../http/access_token.ts";
+import { HTML_CONTENT_TYPE } from "../http/page_layout.ts";
+import { renderRegistryPage } from "./status_page.ts";
+import { RegistryStatusView } from "./status_view.ts";
 import {
   byLabel,
   type MetricFamily,
@@ -142,10 +146,21 @@ export function registryMetrics(registry: Registry, server?: ServerStats): Metri
   return families;
 }
 
-/** The Hono app serving /healthz and /metrics for `registry`, to the names `hosts` allows (loopback by default). */
-export function createRegistryHttpApp(registry: Registry, server?: ServerStats, hosts?: HostPolicy): Hono {
+/**
+ * The Hono app serving the status page, /healthz and /metrics for `registry`, to the names
+ * `hosts` allows (loopback by default); `token` guards the page when `hosts.bound` is not loopback.
+ */
+export function createRegistryHttpApp(
+  registry: Registry,
+  server?: ServerStats,
+  hosts?: HostPolicy,
+  token?: string,
+): Hono {
   const app = new Hono();
   app.use("*", hostCheck(hosts));
+  const status = new RegistryStatusView(registry, server);
+  app.use("/", requireToken({ bound: hosts?.bound, token }));
+  app.get("/", (c) => c.body(renderRegistryPage(status.view()), 200, { "content-type": HTML_CONTENT_TYPE }));
   app.get("/healthz", (c) => {
     const failed = registry.store.failed;
     const body = {

@@ -19,6 +19,8 @@ export interface RegistryServiceOptions extends RegistryOptions {
   http?: { hostname: string; port: number };
   /** Extra names the HTTP endpoint answers to (loopback and the bound address always). */
   httpHosts?: readonly string[];
+  /** Token the status page requires on a non-loopback HTTP bind (`--http-token`). */
+  httpToken?: string;
   maxConnections?: number;
   maxConnectionsPerSource?: number;
   idleTimeoutMs?: number;
@@ -60,7 +62,7 @@ export class RegistryService {
           createRegistryHttpApp(registry, server.stats, {
             bound: options.http.hostname,
             names: options.httpHosts ?? [],
-          }).fetch,
+          }, options.httpToken).fetch,
           options.http,
           log.child("http"),
         );

@@ -28,6 +28,7 @@ import { type CloseReason, Stream, type StreamHost, type StreamOptions, type Str
 import type { TimerService, TimerTarget } from "./timers.ts";
 import type { SessionEvent } from "./session_events.ts";
 import { Pinger, pongFor } from "./ping.ts";
+import { PeerRttMemory } from "./peer_rtt.ts";
 
 import {
   ACCEPT_QUEUE_CAPACITY,
@@ -108,6 +109,8 @@ export class SessionManager implements StreamHost, TimerTarget {
   private readonly listeners = new Map<number, Listener>();
   private readonly dgramSockets = new Map<number, DatagramSocket>();
   private readonly pinger: Pinger;
+  /** Last RTT measured to each node (a ping, a connection that has closed), for status views. */
+  private readonly peerRtts = new PeerRttMemory();
   private readonly pendingSyns = new Set<string>();
   private nextEphemeral = EPHEMERAL_PORT_MIN;
   private nextConnId = 1;
@@ -117,7 +120,12 @@ export class SessionManager implements StreamHost, TimerTarget {
     this.localAddr = opts.localAddr;
     this.sendPacket = opts.send;
     this.timers = opts.timers;
-    this.pinger = new Pinger(this.timers, this.localAddr, (pkt) => this.sendPacket(pkt));
+    this.pinger = new Pinger(
+      this.timers,
+      this.localAddr,
+      (pkt) => this.sendPacket(pkt),
+      (node, rttMs) => this.peerRtts.remember(node, rttMs),
+    );
     this.trustGate = opts.trustGate;
     this.rstUntrusted = opts.rstUntrusted ?? false;
     this.streamOptions = opts.streamOptions ?? {};
@@ -307,6 +315,19 @@ export class SessionManager implements StreamHost, TimerTarget {
     }
     if (!isAck || pkt.srcPort !== PORT_PING) return;
     this.pinger.onPong(pkt);
+  }
+
+  /**
+   * The RTT to `node` in ms: the smallest smoothed RTT of its open connections, else the last
+   * one measured (an answered ping, a connection that has closed); undefined if never measured.
+   */
+  peerRtt(node: number): number | undefined {
+    let best: number | undefined;
+    for (const s of this.table.get(node)?.values() ?? []) {
+      const rtt = s.smoothedRttMs;
+      if (rtt !== undefined && (best === undefined || rtt < best)) best = rtt;
+    }
+    return best ?? this.peerRtts.get(node);
   }
 
   // ---- streams ----------------------------------------------------------------------------------
@@ -543,6 +564,8 @@ export class SessionManager implements StreamHost, TimerTarget {
   private remove(stream: Stream): void {
     if (this.byId.get(stream.id) !== stream) return;
     this.byId.delete(stream.id);
+    const rtt = stream.smoothedRttMs;
+    if (rtt !== undefined) this.peerRtts.remember(stream.remoteAddr.node, rtt);
     const inner = this.table.get(stream.remoteAddr.node);
     const key = stream.localPort * 0x10000 + stream.remotePort;
     if (inner?.get(key) === stream) {

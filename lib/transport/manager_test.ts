@@ -301,6 +301,31 @@ Deno.test("manager: ping measures the RTT; the pong follows docs/protocol/wire.m
   assertEquals(b.counters.pingsAnswered, 1);
 });
 
+Deno.test("manager: a peer's RTT comes from its open connections, else the last ping or closed one", async () => {
+  const net = new SimNet(1, { delayMs: 7 });
+  const a = net.addNode(1), b = net.addNode(2), c = net.addNode(3);
+  assertEquals(a.peerRtt(2), undefined);
+  const p = a.ping(new Address(0, 2));
+  net.advance(100);
+  await p;
+  assertEquals(a.peerRtt(2), 14);
+  // Node 3 was never pinged: its RTT comes from a connection, and stays once the connection is gone.
+  const l = c.listen(1000);
+  l.onConnection = () => l.accept();
+  const conn = a.dial(new Address(0, 3), 1000);
+  net.advance(50);
+  conn.write(new Uint8Array(100));
+  net.advance(100);
+  const live = conn.smoothedRttMs;
+  assert(live !== undefined, "the connection has an RTT sample");
+  assertEquals(a.peerRtt(3), live);
+  conn.abort();
+  net.advance(10);
+  assertEquals(a.liveConnections, 0);
+  assertEquals(a.peerRtt(3), live);
+  assertEquals(b.peerRtt(1), undefined); // answering a ping measures nothing
+});
+
 Deno.test("manager: a ping nobody answers times out; a pong is never answered", async () => {
   const net = new SimNet(1);
   const a = net.addNode(1);

@@ -48,6 +48,8 @@ export class Pinger {
     private readonly timers: TimerService,
     private readonly local: Address,
     private readonly send: (pkt: Packet) => void,
+    /** Told each RTT a pong measured. */
+    private readonly measured: (node: number, rttMs: number) => void = () => {},
   ) {}
 
   /** True while a ping waits on `port` (the port is then in use). */
@@ -99,7 +101,9 @@ export class Pinger {
     const p = this.#pending.get(pkt.dstPort);
     if (!p || p.node !== pkt.src.node || pkt.ack !== seqAdd(p.seq, 1)) return;
     this.#finish(pkt.dstPort, p);
-    p.resolve({ rttMs: this.timers.now() - p.sentAt, bytes: pkt.payload.length });
+    const rttMs = this.timers.now() - p.sentAt;
+    this.measured(p.node, rttMs);
+    p.resolve({ rttMs, bytes: pkt.payload.length });
   }
 
   /** Fails every waiting ping (shutdown). */

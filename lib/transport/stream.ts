@@ -148,6 +148,11 @@ export class Stream implements TimerTarget {
     return this._state;
   }
 
+  /** The smoothed RTT in ms, unrounded; undefined before the first sample. */
+  get smoothedRttMs(): number | undefined {
+    return this.tx.rtt.hasSample ? this.tx.rtt.srtt : undefined;
+  }
+
   /** True while `write` accepts data (dialing or established, close() not called). */
   get writable(): boolean {
     return (this._state === "ESTABLISHED" || this._state === "SYN_SENT") && !this.closing;

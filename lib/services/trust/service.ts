@@ -178,6 +178,11 @@ export class TrustService {
     }));
   }
 
+  /** Nodes we asked to trust us that have not answered yet, with when we asked (unix seconds). */
+  asking(): { node_id: number; asked_at: number }[] {
+    return [...this.#outgoing].map(([node, at]) => ({ node_id: node, asked_at: Math.floor(at / 1000) }));
+  }
+
   /** The pending list for IPC (docs/protocol/ipc.md §6.3). */
   pending(): PendingView[] {
     return [...this.#store.state.pending.values()].map((p) => ({
