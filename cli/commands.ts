@@ -18,10 +18,19 @@ import { versionCommand } from "./version.ts";
 import { disableTasksCommand, enableTasksCommand, taskCommand } from "./task.ts";
 import { clearWebhookCommand, setWebhookCommand } from "./webhook.ts";
 import { nameserverCommand, nsCommand } from "./nameserver.ts";
+import { downCommand } from "./lifecycle.ts";
+import { nodeStatusCommand } from "./node_status.ts";
+import { configCommand, contextCommand, initCommand } from "./setup.ts";
+import { completionCommand } from "./completion.ts";
+import { serviceCommand } from "./service.ts";
 
 export const COMMANDS: readonly Command[] = [
   upCommand,
+  initCommand,
+  configCommand,
   daemonCommand,
+  downCommand,
+  nodeStatusCommand,
   infoCommand,
   healthCommand,
   pingCommand,
@@ -47,5 +56,8 @@ export const COMMANDS: readonly Command[] = [
   clearWebhookCommand,
   nameserverCommand,
   nsCommand,
+  serviceCommand,
+  completionCommand,
+  contextCommand,
   versionCommand,
 ];
