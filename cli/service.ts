@@ -176,20 +176,33 @@ function shellQuote(word: string): string {
   return /^[A-Za-z0-9_./:=,@+-]+$/.test(word) ? word : `'${word.replaceAll("'", "'\\''")}'`;
 }
 
+/** The user the unit runs as: the one who ran `sudo pilot service install`, else the current one. */
 function currentUser(): string {
-  try {
-    const name = Deno.env.get("USER") || Deno.env.get("LOGNAME");
-    if (name) return name;
-  } catch {
-    // no env permission
-  }
+  const name = env("SUDO_USER") || env("USER") || env("LOGNAME");
+  if (name) return name;
   return Deno.uid() === 0 ? "root" : String(Deno.uid());
 }
 
+/** That user's home: from /etc/passwd under sudo (HOME is root's there), else HOME. */
 function homeDir(): string {
+  const sudoUser = env("SUDO_USER");
+  if (sudoUser) {
+    try {
+      for (const line of Deno.readTextFileSync("/etc/passwd").split("\n")) {
+        const fields = line.split(":");
+        if (fields[0] === sudoUser && fields[5]) return fields[5];
+      }
+    } catch {
+      // no /etc/passwd: fall back to HOME
+    }
+  }
+  return env("HOME") || "/root";
+}
+
+function env(name: string): string | undefined {
   try {
-    return Deno.env.get("HOME") || "/root";
+    return Deno.env.get(name) || undefined;
   } catch {
-    return "/root";
+    return undefined;
   }
 }
