@@ -56,7 +56,7 @@ Settings come from the flags, else from the config file, else the defaults:
                           on both nodes, or the other side's probes find the direct path)
   --hostname NAME         hostname to register
   --public                accept connections from any node and publish the endpoint
-  --encrypt=false         send plaintext PILT frames (default: encrypted)
+  --encrypt=false         send plaintext PILT frames (default: encrypted; --no-encrypt is the same)
   --allow-pilk            accept anonymous PILK key exchange from nodes without a key
   --allow-plaintext       accept PILT while encrypting and fall back to it (downgrade; off by default)
   --mss BYTES             stream segment size (default 4096)
@@ -99,6 +99,7 @@ export const daemonCommand: Command = {
     hostname: "string",
     public: "boolean",
     encrypt: "boolean",
+    "no-encrypt": "boolean",
     "allow-pilk": "boolean",
     "allow-plaintext": "boolean",
     mss: "string",
@@ -223,7 +224,8 @@ export function daemonConfigFromArgs(
         hostname: s.get("hostname"),
         public: args.booleans.has("public"),
         // --encrypt defaults to on; only an explicit --encrypt=false turns it off.
-        encrypt: args.booleans.has("encrypt") || !argv.some((a) => /^--?encrypt=(false|0)$/.test(a)),
+        encrypt: !args.booleans.has("no-encrypt") &&
+          (args.booleans.has("encrypt") || !argv.some((a) => /^--?encrypt=(false|0)$/.test(a))),
         allowPilk: args.booleans.has("allow-pilk"),
         allowPlaintext: args.booleans.has("allow-plaintext"),
         mss: s.has("mss") ? intFlag(args, "mss", 4096, 64, 65000) : undefined,

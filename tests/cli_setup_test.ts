@@ -118,6 +118,8 @@ Deno.test("daemon flags: the reference's names map onto the daemon's settings; f
   assertEquals([config.synRateLimit, config.maxConnsPerPort, config.maxConnsTotal], [7, 9, 11]);
   assertEquals(config.identityPath, "/tmp/id.json");
   assertEquals(config.email, "a@b.example");
+  assertEquals(parse(["--no-encrypt"]).encrypt, false);
+  assertEquals(parse([]).encrypt, true);
   assertThrows(() => parse(["--idle-timeout", "5s"]), CliError, /--idle-timeout 5s/);
   assertThrows(() => parse(["--time-wait", "1m"]), CliError, /--time-wait 1m/);
   assertThrows(() => parse(["--max-conns-total", "-1"]), CliError);

@@ -6,7 +6,7 @@
  * the default UDP port's fallback, and `deno task install` into a temporary root.
  */
 import { assert, assertEquals, assertMatch } from "../assert.ts";
-import { TestNetwork } from "../helpers/network.ts";
+import { startPilot, TestNetwork } from "../helpers/network.ts";
 import { runPilot } from "../helpers/pilot.ts";
 import { until } from "../helpers/wait.ts";
 import { connect } from "../../lib/sdk/mod.ts";
@@ -314,6 +314,29 @@ Deno.test("config file: the daemon starts from ~/.pilot/config.json, --config na
   }
 });
 
+Deno.test("registry --config: the file's settings apply and a flag overrides one", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const file = `${dir}/registry.json`;
+    await Deno.writeTextFile(file, JSON.stringify({ listen: "127.0.0.1:0", memory: true, http: "off" }));
+    const fromFile = await startPilot(["registry", "--config", file]);
+    try {
+      assertMatch(String(fromFile.ready.listen), /^127\.0\.0\.1:\d+$/);
+      assertEquals(fromFile.ready.http ?? null, null);
+    } finally {
+      await fromFile.stop();
+    }
+    const overridden = await startPilot(["registry", "--config", file, "--http", "127.0.0.1:0"]);
+    try {
+      assertMatch(String(overridden.ready.http), /127\.0\.0\.1:\d+/);
+    } finally {
+      await overridden.stop();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("init merges into the file, config shows and sets keys, context describes every command", async () => {
   await withHome(async (home, pilot) => {
     assertEquals((await pilot(["init", "--hostname", "alice"])).code, 0);
@@ -384,6 +407,32 @@ Deno.test("completion scripts pass the shells' syntax checks; bash completes com
         assertEquals(await probe("pilot daemon st"), "start stop status");
         assertEquals(await probe("pilot status --so"), "--socket");
         assertEquals(await probe("pilot service un"), "uninstall");
+      }
+      if (shell === "fish") {
+        const bin = await Deno.makeTempDir();
+        await Deno.writeTextFile(`${bin}/pilot`, "#!/bin/sh\n", { mode: 0o755 });
+        const o = await new Deno.Command("fish", {
+          args: [
+            "-c",
+            `set PATH ${bin} $PATH; source ${file}; complete -C 'pilot daemon st'; complete -C 'pilot status --so'`,
+          ],
+          stdout: "piped",
+        }).output();
+        await Deno.remove(bin, { recursive: true });
+        assertEquals(new TextDecoder().decode(o.stdout).trim().split("\n"), [
+          "start",
+          "status",
+          "stop",
+          "--socket",
+        ]);
+      }
+      if (shell === "zsh") {
+        const o = await new Deno.Command("zsh", {
+          args: ["-f", "-c", `autoload -U compinit; compinit -u -D; source ${file}; print \${_comps[pilot]}`],
+          env: { HOME: Deno.cwd() },
+          stdout: "piped",
+        }).output();
+        assertEquals(new TextDecoder().decode(o.stdout).trim(), "_pilot", "compdef registered the function");
       }
     } finally {
       await Deno.remove(file);
