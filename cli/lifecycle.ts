@@ -163,7 +163,7 @@ async function startDaemon(argv: string[], out: Output, hooks: DaemonHooks): Pro
 /** Stops the daemon whose PID is in `files.pidFile`; `not_running` when there is none. */
 export async function stopDaemon(files: DaemonFiles, out: Output): Promise<number> {
   const pid = await readPid(files.pidFile);
-  if (pid === undefined || !processAlive(pid)) {
+  if (pid === undefined || !daemonAlive(pid)) {
     await removeStaleFiles(files);
     throw new CliError(
       "not_running",
@@ -183,7 +183,7 @@ export async function stopDaemon(files: DaemonFiles, out: Output): Promise<numbe
 
 async function daemonStatus(files: DaemonFiles, check: boolean, out: Output): Promise<number> {
   const pid = await readPid(files.pidFile);
-  const alive = pid !== undefined && processAlive(pid);
+  const alive = pid !== undefined && daemonAlive(pid);
   const info = await tryInfo(files.socket, 3_000);
   if (check) return info ? 0 : 1;
   const data: Record<string, unknown> = {
@@ -218,15 +218,14 @@ async function daemonStatus(files: DaemonFiles, check: boolean, out: Output): Pr
 /** The PID file's live process, and whether the socket answers. */
 async function runningDaemon(files: DaemonFiles): Promise<{ pid?: number; responsive: boolean }> {
   const pid = await readPid(files.pidFile);
-  const live = pid !== undefined && processAlive(pid) ? pid : undefined;
+  const live = pid !== undefined && daemonAlive(pid) ? pid : undefined;
   return { pid: live, responsive: (await tryInfo(files.socket, 2_000)) !== undefined };
 }
 
-/** Removes a PID file whose process is gone and a socket file nothing answers on. */
+/** Removes a PID file that names no live daemon (or nothing readable) and a socket file nothing answers on. */
 async function removeStaleFiles(files: DaemonFiles): Promise<void> {
   const pid = await readPid(files.pidFile);
-  if (pid !== undefined && !processAlive(pid)) await Deno.remove(files.pidFile).catch(() => {});
-  if (pid === undefined) await Deno.remove(files.pidFile).catch(() => {}); // unreadable or empty
+  if (pid === undefined || !daemonAlive(pid)) await Deno.remove(files.pidFile).catch(() => {});
   try {
     if ((await Deno.lstat(files.socket)).isSocket && !(await tryInfo(files.socket, 1_000))) {
       await Deno.remove(files.socket);
@@ -258,6 +257,20 @@ export function processAlive(pid: number): boolean {
     return true;
   } catch {
     return false;
+  }
+}
+
+/**
+ * True when `pid` lives and is a `pilot daemon` (its command line has the word `daemon`), so a PID
+ * the system reused for another program after a crash or reboot is never signalled. Without /proc
+ * (macOS) liveness alone decides.
+ */
+export function daemonAlive(pid: number): boolean {
+  if (!processAlive(pid)) return false;
+  try {
+    return Deno.readTextFileSync(`/proc/${pid}/cmdline`).split("\0").includes("daemon");
+  } catch {
+    return true;
   }
 }
 

@@ -134,6 +134,22 @@ Deno.test("daemon start/status/stop: background process, PID and log files, alre
   }
 });
 
+Deno.test("a PID file naming a live process that is no pilot daemon (a reused PID) is stale: never signalled", async () => {
+  await withHome(async (home, pilot) => {
+    await Deno.mkdir(`${home}/.pilot`);
+    // This test process: alive, and not a daemon. Were it signalled, the test would die with it.
+    await Deno.writeTextFile(`${home}/.pilot/pilot.pid`, `${Deno.pid}\n`);
+    const status = data(
+      (await pilot(["daemon", "status", "--socket", `${home}/none.sock`, "--json"])).stdout,
+    );
+    assertEquals([status.running, status.pid], [false, null]);
+    const down = await pilot(["down", "--json"]);
+    assertEquals(down.code, 1);
+    assertEquals(errorCode(down.stderr), "not_running");
+    assert(!(await exists(`${home}/.pilot/pilot.pid`)), "the stale PID file is removed");
+  });
+});
+
 Deno.test("daemon start: a daemon that cannot start is reported with its log, and leaves no PID file", async () => {
   await withHome(async (home, pilot) => {
     // Nothing listens on this registry address, and the wait is short.
