@@ -134,6 +134,37 @@ Deno.test("daemon start/status/stop: background process, PID and log files, alre
   }
 });
 
+Deno.test("daemon start --foreground runs the daemon in this process, as `pilot daemon`", async () => {
+  const net = await TestNetwork.start();
+  try {
+    const socket = `${net.dir}/fg.sock`;
+    const fg = await startPilot([
+      "daemon",
+      "start",
+      "--foreground",
+      "--registry",
+      net.registryAddr,
+      "--listen",
+      "127.0.0.1:0",
+      "--socket",
+      socket,
+      "--state",
+      `${net.dir}/fg`,
+      "--http",
+      "off",
+    ]);
+    try {
+      assertEquals(fg.ready.socket, socket);
+      assert(Number(fg.ready.node_id) > 0);
+      assert(!(await exists(`${net.dir}/fg/pilot.pid`)), "no PID file in the foreground");
+    } finally {
+      assertEquals((await fg.stop()).code, 0);
+    }
+  } finally {
+    await net.close();
+  }
+});
+
 Deno.test("a PID file naming a live process that is no pilot daemon (a reused PID) is stale: never signalled", async () => {
   await withHome(async (home, pilot) => {
     await Deno.mkdir(`${home}/.pilot`);
