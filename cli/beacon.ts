@@ -8,6 +8,7 @@ import type { Command } from "./command.ts";
 import { intFlag, parseArgs, parseDuration } from "./args.ts";
 import { CliError, printResult } from "./output.ts";
 import { httpFlag, httpHostsFlag, SERVER_FLAGS, serverFlagsUsage, serverLogger } from "./server_flags.ts";
+import { argvWithConfig } from "./config_file.ts";
 import { formatHostPort, type HostPort, parseHostPort } from "../lib/net/hostport.ts";
 import {
   BeaconServer,
@@ -68,7 +69,7 @@ export const beaconCommand: Command = {
     ...SERVER_FLAGS,
   },
   async run(argv, out) {
-    const args = parseArgs(argv, this.flags);
+    const args = parseArgs(argvWithConfig(argv, this.flags), this.flags);
     if (args.positionals.length) {
       throw new CliError("invalid_argument", `unexpected argument "${args.positionals[0]}"`);
     }

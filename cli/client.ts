@@ -10,6 +10,7 @@ import { CliError } from "./output.ts";
 import type { ParsedArgs } from "./args.ts";
 import { parseDuration } from "./args.ts";
 import { defaultStateDir } from "../lib/crypto/identity.ts";
+import { configuredString } from "./config_file.ts";
 
 /** Text that may be a hostname (letters, digits, hyphens); anything else that is not an address is a typo. */
 const HOSTNAME_SHAPE = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
@@ -18,9 +19,10 @@ import { closeQuietly, errorMessage } from "../lib/errors.ts";
 /** How long a command waits to reach the daemon's socket. */
 export const IPC_CONNECT_TIMEOUT_MS = 3_000;
 
-/** The IPC socket path for this invocation. */
+/** The IPC socket path for this invocation: --socket, else PILOT_SOCKET, else the config file's, else the default. */
 export function socketPath(args: ParsedArgs): string {
-  return args.strings.get("socket") ?? envOr("PILOT_SOCKET", DEFAULT_SOCKET_PATH);
+  return args.strings.get("socket") ??
+    envOr("PILOT_SOCKET", configuredString("socket") ?? DEFAULT_SOCKET_PATH);
 }
 
 /** An environment variable, or `fallback` when unset or not permitted. */

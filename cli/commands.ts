@@ -22,10 +22,19 @@ import { NODE_ADMIN_COMMANDS } from "./node_admin.ts";
 import { rotateKeyCommand } from "./rotate_key.ts";
 import { auditCommand, networkCommand } from "./network.ts";
 import { connectionsCommand, disconnectCommand, peersCommand, tracerouteCommand } from "./diagnostics.ts";
+import { downCommand } from "./lifecycle.ts";
+import { nodeStatusCommand } from "./node_status.ts";
+import { configCommand, contextCommand, initCommand } from "./setup.ts";
+import { completionCommand } from "./completion.ts";
+import { serviceCommand } from "./service.ts";
 
 export const COMMANDS: readonly Command[] = [
   upCommand,
+  initCommand,
+  configCommand,
   daemonCommand,
+  downCommand,
+  nodeStatusCommand,
   infoCommand,
   healthCommand,
   peersCommand,
@@ -59,5 +68,8 @@ export const COMMANDS: readonly Command[] = [
   clearWebhookCommand,
   nameserverCommand,
   nsCommand,
+  serviceCommand,
+  completionCommand,
+  contextCommand,
   versionCommand,
 ];

@@ -1,49 +1,73 @@
-/** `pilot daemon`: runs the node's daemon in the foreground until SIGINT/SIGTERM. */
+/**
+ * `pilot daemon`: runs the node's daemon in the foreground until SIGINT/SIGTERM; `pilot daemon
+ * start|stop|status` manage it in the background (cli/lifecycle.ts).
+ */
 import { waitForStopSignal } from "./signals.ts";
 import type { Command } from "./command.ts";
-import { intFlag, parseArgs, type ParsedArgs, parseDuration } from "./args.ts";
+import { type FlagSpec, intFlag, parseArgs, type ParsedArgs, parseDuration } from "./args.ts";
 import { CliError, printResult } from "./output.ts";
 import { envOr } from "./client.ts";
-import { configuredWebhook } from "./webhook.ts";
 import { Daemon } from "../lib/daemon/daemon.ts";
 import {
   type DaemonConfig,
+  DEFAULT_LISTEN_PORT,
   DEFAULT_SOCKET_PATH,
   parseNetworkList,
   resolveConfig,
 } from "../lib/daemon/config.ts";
-import { parseHostPort } from "../lib/net/hostport.ts";
+import { type HostPort, parseHostPort } from "../lib/net/hostport.ts";
 import { defaultStateDir } from "../lib/crypto/identity.ts";
 import { HTTP_TOKEN_ENV } from "../lib/http/access_token.ts";
 import { httpFlag, httpHostsFlag, SERVER_FLAGS, serverFlagsUsage, serverLogger } from "./server_flags.ts";
 import type { FaultOptions } from "../lib/tunnel/faults.ts";
+import { configuredWebhook } from "./webhook.ts";
 import { NAMESERVER_FLAGS, nameserverConfig } from "./nameserver_flags.ts";
 import { errorMessage } from "../lib/errors.ts";
+import { argvWithConfig, CONFIG_FILE_NAME, flagValue } from "./config_file.ts";
+import { DAEMON_SUBCOMMANDS, runDaemonSubcommand } from "./lifecycle.ts";
+import { IDLE_TIMEOUT_MS, TIME_WAIT_MS } from "../lib/transport/mod.ts";
+import { udpPortFree } from "../lib/net/udp_port.ts";
+import { join } from "node:path";
 
 const USAGE = `pilot daemon [flags]
+pilot daemon start [flags] | stop | status [--check]
 
 Runs this node's daemon in the foreground: registers with the registry, opens the
 encrypted UDP tunnel, serves streams and datagrams to local programs over the IPC socket,
 and answers health checks over HTTP. Stops cleanly on SIGINT/SIGTERM.
+\`daemon start\` runs the same in the background (PID in <state>/pilot.pid, output appended to
+<state>/pilot.log) and waits until it answers; \`daemon stop\` (or \`pilot down\`) stops it.
+
+Settings come from the flags, else from the config file, else the defaults:
+  --config FILE           JSON object of flag settings (default <state>/config.json; keys are flag
+                          names, _ for -, e.g. {"registry": "h:9000", "admin_token": "…"})
 
   --registry HOST:PORT    registry to register with (default 127.0.0.1:9000, or PILOT_REGISTRY)
   --registry-pin HEX      connect with TLS and pin the registry certificate's SHA-256
   --registry-auth MODE    request signatures: strict (ours), reference (the Go registry's static
                           challenges) or auto (default: detected at every registration)
-  --listen HOST:PORT      UDP tunnel address (default 0.0.0.0:0)
+  --listen HOST:PORT      UDP tunnel address (default 0.0.0.0:${DEFAULT_LISTEN_PORT}, an ephemeral port when
+                          that is taken; :PORT means 0.0.0.0:PORT)
   --socket PATH           IPC socket (default ${DEFAULT_SOCKET_PATH}, or PILOT_SOCKET)
   --state DIR             state directory holding identity.json (default ~/.pilot)
+  --identity FILE         identity file (default <state>/identity.json); its directory must exist
+  --email ADDR            account e-mail reported in info (--owner is the reference's old name)
   --beacon HOST:PORT      beacon for NAT traversal
   --endpoint HOST:PORT    fixed public endpoint to register (no discovery through the beacon)
   --force-relay           send every dial through the beacon's relay (testing, benchmarks; set it
                           on both nodes, or the other side's probes find the direct path)
   --hostname NAME         hostname to register
   --public                accept connections from any node and publish the endpoint
-  --encrypt=false         send plaintext PILT frames (default: encrypted)
+  --encrypt=false         send plaintext PILT frames (default: encrypted; --no-encrypt is the same)
   --allow-pilk            accept anonymous PILK key exchange from nodes without a key
   --allow-plaintext       accept PILT while encrypting and fall back to it (downgrade; off by default)
   --mss BYTES             stream segment size (default 4096)
-  --heartbeat DURATION    registry heartbeat interval (default 30s)
+  --heartbeat DURATION    registry heartbeat interval (default 30s; --keepalive is the reference's name)
+  --syn-rate-limit N      SYNs per second accepted from all sources (default 100)
+  --max-conns-per-port N  connections per local port (default 1024)
+  --max-conns-total N     connections in all (default 4096)
+  --idle-timeout D, --time-wait D  accepted for reference configs: only the built-in values
+                          (120s, 10s) or 0 (= default), as these are not configurable here
   --registry-wait DURATION how long to wait for the registry at start (default 15s)
   --no-echo               do not serve echo on port 7
   --no-dataexchange       do not serve data exchange on port 1001
@@ -79,6 +103,7 @@ export const daemonCommand: Command = {
     hostname: "string",
     public: "boolean",
     encrypt: "boolean",
+    "no-encrypt": "boolean",
     "allow-pilk": "boolean",
     "allow-plaintext": "boolean",
     mss: "string",
@@ -91,6 +116,16 @@ export const daemonCommand: Command = {
     webhook: "string",
     "admin-token": "string",
     networks: "string",
+    identity: "string",
+    email: "string",
+    owner: "string",
+    keepalive: "string",
+    "idle-timeout": "string",
+    "syn-rate-limit": "string",
+    "max-conns-per-port": "string",
+    "max-conns-total": "string",
+    "time-wait": "string",
+    foreground: "boolean",
     ...NAMESERVER_FLAGS,
     "fault-drop": "string",
     "fault-duplicate": "string",
@@ -100,11 +135,24 @@ export const daemonCommand: Command = {
     ...SERVER_FLAGS,
   },
   async run(argv, out) {
-    const args = parseArgs(argv, this.flags);
-    if (args.positionals.length) {
-      throw new CliError("invalid_argument", `unexpected argument "${args.positionals[0]}"`);
+    if (DAEMON_SUBCOMMANDS.includes(argv[0])) {
+      const flags = this.flags;
+      return await runDaemonSubcommand(argv[0], argv.slice(1), out, {
+        flags,
+        withConfig: (a) => daemonArgv(a, flags),
+        validate: (args, full) => void daemonConfigFromArgs(args, full),
+        foreground: (a, o) => this.run(a, o),
+      });
     }
-    const config = daemonConfigFromArgs(args, argv);
+    const full = daemonArgv(argv, this.flags);
+    const args = parseArgs(full, this.flags);
+    if (args.positionals.length) {
+      throw new CliError(
+        "invalid_argument",
+        `unexpected argument "${args.positionals[0]}" (subcommands: ${DAEMON_SUBCOMMANDS.join(", ")})`,
+      );
+    }
+    const config = daemonConfigFromArgs(args, full, await defaultListen(args));
     const daemon = await Daemon.start(config, serverLogger(args, "daemon"));
     const data = {
       node_id: daemon.nodeId,
@@ -124,9 +172,40 @@ export const daemonCommand: Command = {
   },
 };
 
-/** Builds the daemon configuration from parsed flags. */
-export function daemonConfigFromArgs(args: ParsedArgs, argv: readonly string[]): DaemonConfig {
+/**
+ * `argv` with the config file's settings in front (flags on the command line win): the file
+ * `--config` names, else `<state>/config.json` (state: --state, else ~/.pilot).
+ */
+export function daemonArgv(argv: readonly string[], spec: FlagSpec): string[] {
+  return argvWithConfig(argv, spec, join(flagValue(argv, "state") ?? defaultStateDir(), CONFIG_FILE_NAME));
+}
+
+/**
+ * The tunnel address when no --listen is set: 0.0.0.0:{@link DEFAULT_LISTEN_PORT}, or an
+ * ephemeral port with a warning on stderr when another process holds it.
+ */
+export async function defaultListen(args: ParsedArgs): Promise<HostPort | undefined> {
+  if (args.strings.has("listen")) return undefined;
+  const host = "0.0.0.0";
+  if (await udpPortFree(host, DEFAULT_LISTEN_PORT)) return { host, port: DEFAULT_LISTEN_PORT };
+  console.error(
+    `pilot daemon: UDP port ${DEFAULT_LISTEN_PORT} (the default tunnel port) is in use; listening on an ` +
+      `ephemeral port instead (pass --listen HOST:PORT to choose one)`,
+  );
+  return { host, port: 0 };
+}
+
+/** Builds the daemon configuration from parsed flags (`listen` applies when no --listen is given). */
+export function daemonConfigFromArgs(
+  args: ParsedArgs,
+  argv: readonly string[],
+  listen: HostPort = { host: "0.0.0.0", port: 0 },
+): DaemonConfig {
   const s = args.strings;
+  fixedDuration(args, "idle-timeout", IDLE_TIMEOUT_MS);
+  fixedDuration(args, "time-wait", TIME_WAIT_MS);
+  const heartbeat = s.get("heartbeat") ?? s.get("keepalive");
+  const listenText = s.get("listen");
   const http = httpFlag(args);
   const faults = faultOptions(args);
   try {
@@ -135,9 +214,13 @@ export function daemonConfigFromArgs(args: ParsedArgs, argv: readonly string[]):
         registry: s.get("registry") ?? envOr("PILOT_REGISTRY", "127.0.0.1:9000"),
         registryPin: s.get("registry-pin"),
         registryAuth: s.get("registry-auth") as DaemonConfig["registryAuth"] | undefined,
-        listen: parseHostPort(s.get("listen") ?? "0.0.0.0:0", "--listen"),
+        listen: listenText === undefined
+          ? listen
+          : parseHostPort(/^:\d+$/.test(listenText) ? `0.0.0.0${listenText}` : listenText, "--listen"),
         socketPath: s.get("socket") ?? envOr("PILOT_SOCKET", DEFAULT_SOCKET_PATH),
         stateDir: s.get("state") ?? defaultStateDir(),
+        identityPath: s.get("identity"),
+        email: s.get("email") ?? s.get("owner"),
         beacon: s.get("beacon"),
         endpoint: s.get("endpoint"),
         forceRelay: args.booleans.has("force-relay") || undefined,
@@ -147,16 +230,23 @@ export function daemonConfigFromArgs(args: ParsedArgs, argv: readonly string[]):
         hostname: s.get("hostname"),
         public: args.booleans.has("public"),
         // --encrypt defaults to on; only an explicit --encrypt=false turns it off.
-        encrypt: args.booleans.has("encrypt") || !argv.some((a) => /^--?encrypt=(false|0)$/.test(a)),
+        encrypt: !args.booleans.has("no-encrypt") &&
+          (args.booleans.has("encrypt") || !argv.some((a) => /^--?encrypt=(false|0)$/.test(a))),
         allowPilk: args.booleans.has("allow-pilk"),
         allowPlaintext: args.booleans.has("allow-plaintext"),
         mss: s.has("mss") ? intFlag(args, "mss", 4096, 64, 65000) : undefined,
-        heartbeatMs: s.has("heartbeat") ? parseDuration(s.get("heartbeat")!) : undefined,
+        // The reference's -keepalive is its heartbeat interval; 0 means the default.
+        heartbeatMs: heartbeat === undefined || parseDuration(heartbeat) === 0
+          ? undefined
+          : parseDuration(heartbeat),
+        synRateLimit: limitFlag(args, "syn-rate-limit"),
+        maxConnsPerPort: limitFlag(args, "max-conns-per-port"),
+        maxConnsTotal: limitFlag(args, "max-conns-total"),
         registryWaitMs: s.has("registry-wait") ? parseDuration(s.get("registry-wait")!) : undefined,
         disabledServices: ["echo", "dataexchange", "eventstream", "tasksubmit"].filter((name) =>
           args.booleans.has(`no-${name}`)
         ),
-        webhook: s.get("webhook") ?? configuredWebhook(s.get("state") ?? defaultStateDir()),
+        webhook: s.get("webhook") || configuredWebhook(s.get("state") ?? defaultStateDir()),
         adminToken: s.get("admin-token") ?? (Deno.env.get("PILOT_ADMIN_TOKEN") || undefined),
         networks: s.has("networks") ? parseNetworkList(s.get("networks")!) : undefined,
         faults,
@@ -166,6 +256,34 @@ export function daemonConfigFromArgs(args: ParsedArgs, argv: readonly string[]):
   } catch (err) {
     if (err instanceof CliError) throw err;
     throw new CliError("invalid_argument", errorMessage(err));
+  }
+}
+
+/** A limit flag: a positive integer, or 0 / absent for the transport's default. */
+function limitFlag(args: ParsedArgs, name: string): number | undefined {
+  const raw = args.strings.get(name);
+  if (raw === undefined) return undefined;
+  if (!/^\d+$/.test(raw)) {
+    throw new CliError("invalid_argument", `--${name} must be a whole number, not "${raw}"`);
+  }
+  return Number(raw) === 0 ? undefined : Number(raw);
+}
+
+/**
+ * A reference flag whose value this daemon cannot change (the transport's constant): 0 or the
+ * built-in value is accepted, anything else is refused rather than silently ignored.
+ */
+function fixedDuration(args: ParsedArgs, name: string, builtInMs: number): void {
+  const raw = args.strings.get(name);
+  if (raw === undefined) return;
+  const ms = parseDuration(raw);
+  if (ms !== 0 && ms !== builtInMs) {
+    throw new CliError(
+      "invalid_argument",
+      `--${name} ${raw}: this daemon's value is fixed at ${builtInMs / 1000}s (give 0 or ${
+        builtInMs / 1000
+      }s)`,
+    );
   }
 }
 

@@ -34,7 +34,7 @@ nameserver with --public, or trust its clients.
   --store FILE              keep records in FILE across restarts (= --nameserver-file)
   --nameserver-ttl DURATION record lifetime (default 5m)
 ${serverFlagsUsage("health/status/metrics; default 127.0.0.1:7380")}
-  every other flag as \`pilot daemon\` (see pilot daemon --help)`,
+  every other flag as \`pilot daemon\` (--registry, --socket, --state, …; see pilot daemon --help)`,
   flags: { ...daemonCommand.flags, store: "string" },
   async run(argv, out) {
     parseArgs(argv, this.flags); // reject unknown flags with this command's name

@@ -9,6 +9,7 @@ import { intFlag, parseArgs, parseDuration } from "./args.ts";
 import { CliError, printResult } from "./output.ts";
 import { HTTP_TOKEN_ENV } from "../lib/http/access_token.ts";
 import { httpFlag, httpHostsFlag, SERVER_FLAGS, serverFlagsUsage, serverLogger } from "./server_flags.ts";
+import { argvWithConfig } from "./config_file.ts";
 import { parseHostPort } from "../lib/net/hostport.ts";
 import { parseRateLimits } from "../lib/registry/ratelimit.ts";
 import type { CompatMode } from "../lib/registry/ops/mod.ts";
@@ -100,7 +101,7 @@ export const registryCommand: Command = {
     ...SERVER_FLAGS,
   },
   async run(argv, out) {
-    const args = parseArgs(argv, this.flags);
+    const args = parseArgs(argvWithConfig(argv, this.flags), this.flags);
     if (args.positionals.length) {
       throw new CliError("invalid_argument", `unexpected argument "${args.positionals[0]}"`);
     }

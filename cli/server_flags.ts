@@ -1,6 +1,7 @@
 /**
  * The flags every server command (`daemon`, `up`, `registry`, `beacon`) shares, parsed one
- * way: `--http HOST:PORT|:PORT|off`, `--log-level`, `--log-format text|json`.
+ * way: `--http HOST:PORT|:PORT|off`, `--log-level`, `--log-format text|json`, `--config FILE`
+ * (cli/config_file.ts: a JSON object of flag settings that the command line overrides).
  */
 import type { FlagSpec, ParsedArgs } from "./args.ts";
 import { CliError } from "./output.ts";
@@ -13,6 +14,7 @@ export const SERVER_FLAGS: FlagSpec = {
   "http-host": "string",
   "log-level": "string",
   "log-format": "string",
+  config: "string",
 };
 
 /** Help lines for {@link SERVER_FLAGS}; `httpDefault` says what happens without --http. */
@@ -25,6 +27,7 @@ export function serverFlagsUsage(httpDefault: string): string {
       LOG_LEVELS.filter((l) => l !== "silent").join(", ")
     } (default warn, or PILOT_LOG)`,
     "  --log-format FORMAT     text (logfmt, default) or json (one object per line), on stderr",
+    "  --config FILE           JSON object of flag settings (keys are flag names, _ for -); flags win",
   ].join("\n");
 }
 

@@ -10,9 +10,13 @@ import type { Command } from "./command.ts";
 import { parseArgs } from "./args.ts";
 import { CliError, printResult } from "./output.ts";
 import { httpFlag, SERVER_FLAGS, serverFlagsUsage, serverLogger } from "./server_flags.ts";
+import { argvWithConfig } from "./config_file.ts";
 import { defaultStateDir } from "../lib/crypto/identity.ts";
 import { type LocalNetwork, startLocalNetwork, UP_STATE_DIR_NAME } from "../lib/daemon/up.ts";
 import { errorMessage } from "../lib/errors.ts";
+import { formatHostPort } from "../lib/net/hostport.ts";
+import { DEFAULT_LISTEN_PORT } from "../lib/daemon/config.ts";
+import { installHint } from "./install_hint.ts";
 
 const USAGE = `pilot up [flags]
 
@@ -38,7 +42,7 @@ export const upCommand: Command = {
     ...SERVER_FLAGS,
   },
   async run(argv, out) {
-    const args = parseArgs(argv, this.flags);
+    const args = parseArgs(argvWithConfig(argv, this.flags), this.flags);
     if (args.positionals.length) {
       throw new CliError("invalid_argument", `unexpected argument "${args.positionals[0]}"`);
     }
@@ -69,19 +73,28 @@ export const upCommand: Command = {
       status_url: d.http ? `${d.http.url}/status` : null,
       registry: net.registryAddr,
       beacon: net.beaconAddr,
+      tunnel: formatHostPort(d.tunnel.localAddress()),
       socket: net.socketPath,
       state: net.stateDir,
       second_node: net.secondNode,
     };
+    const install = installHint();
+    const hint = install.length ? [...install, ""] : [];
     printResult(
       out,
-      data,
+      { ...data, install: install.length ? install[1].trim() : null },
       [
         `pilot is up: node ${data.address} (id ${data.node_id})`,
         `  status    ${data.status_url ?? "HTTP off"}`,
         `  registry  ${data.registry}   beacon ${data.beacon}`,
+        `  tunnel    udp ${data.tunnel}${
+          d.tunnel.localAddress().port === DEFAULT_LISTEN_PORT
+            ? ""
+            : ` (port ${DEFAULT_LISTEN_PORT} was in use)`
+        }`,
         `  socket    ${data.socket}   state ${data.state}`,
         "",
+        ...hint,
         `Try it:     pilot info${socketFlag}     pilot ping ${data.node_id}${socketFlag}`,
         "Join a second node (another terminal):",
         `  ${data.second_node}`,

@@ -17,7 +17,7 @@ function capture(json = false): Output & { out: string[]; err: string[] } {
 /** Commands that run a server rather than talk to one. */
 const SERVER_COMMANDS = ["daemon", "up", "registry", "beacon", "nameserver"];
 /** Commands that need no daemon at all. */
-const LOCAL_COMMANDS = ["version"];
+const LOCAL_COMMANDS = ["version", "init", "config", "context", "completion", "service"];
 
 Deno.test("pilot --help lists commands and exits 0", async () => {
   const o = capture();
@@ -65,10 +65,10 @@ Deno.test("every client command accepts --socket and lists it in its help", () =
   }
 });
 
-Deno.test("every server command accepts --http, --log-level and --log-format and documents them", () => {
+Deno.test("every server command accepts --http, --log-level, --log-format and --config and documents them", () => {
   for (const name of SERVER_COMMANDS) {
     const c = COMMANDS.find((c) => c.name === name)!;
-    for (const flag of ["http", "log-level", "log-format"]) {
+    for (const flag of ["http", "log-level", "log-format", "config"]) {
       assertEquals(c.flags[flag], "string", `${name} has no --${flag}`);
       assert(c.usage.includes(`--${flag}`), `pilot ${name} --help does not mention --${flag}`);
     }

@@ -18,8 +18,19 @@ export const HEARTBEAT_FAILURES_BEFORE_REREGISTER = 3;
 export const DEFAULT_REGISTRY_WAIT_MS = 15_000;
 /** Default IPC socket path (the reference's). */
 export const DEFAULT_SOCKET_PATH = "/tmp/pilot.sock";
+/**
+ * The UDP port `pilot daemon` and `pilot up` listen on when no --listen is given, so a firewall
+ * rule can name it (the port of the reference's shipped daemon config). The library default
+ * stays 0 (ephemeral); a taken port makes the CLI fall back to an ephemeral one.
+ */
+export const DEFAULT_LISTEN_PORT = 4000;
 /** Default loopback address of the daemon's HTTP endpoint. */
 export const DEFAULT_HTTP: HostPort = { host: "127.0.0.1", port: 7380 };
+
+/** Upper bound of the connection and SYN-rate limits (a typo guard, not a capacity claim). */
+export const MAX_LIMIT = 1_000_000;
+/** What `--email` must look like: something@domain. */
+const EMAIL_SHAPE = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
 
 /** A setting was missing or malformed. */
 export class ConfigError extends PilotError {}
@@ -38,6 +49,8 @@ export interface DaemonConfig {
   socketPath: string;
   /** State directory (identity.json and friends). */
   stateDir: string;
+  /** Identity file (`--identity`); default `<stateDir>/identity.json`. Its directory must exist. */
+  identityPath?: string;
   /** Beacon UDP `host:port`, for NAT traversal. */
   beacon?: string;
   /** Fixed public endpoint to register instead of the tunnel's own address. */
@@ -68,6 +81,12 @@ export interface DaemonConfig {
   registryWaitMs: number;
   /** Segment size for new streams. */
   mss?: number;
+  /** SYNs per second accepted from all sources together (`--syn-rate-limit`; transport default when unset). */
+  synRateLimit?: number;
+  /** Connections per local port (`--max-conns-per-port`; transport default when unset). */
+  maxConnsPerPort?: number;
+  /** Connections in all (`--max-conns-total`; transport default when unset). */
+  maxConnsTotal?: number;
   /** Built-in services not to run (names from lib/daemon/services.ts, e.g. "echo"). */
   disabledServices: string[];
   /** Owner e-mail sent at registration (optional). */
@@ -130,6 +149,21 @@ export function resolveConfig(
   if (nsTtl !== undefined && !(nsTtl >= 100)) {
     throw new ConfigError(`--nameserver-ttl must be at least 100 ms`);
   }
+  for (
+    const [flag, value] of [
+      ["--syn-rate-limit", config.synRateLimit],
+      ["--max-conns-per-port", config.maxConnsPerPort],
+      ["--max-conns-total", config.maxConnsTotal],
+    ] as const
+  ) {
+    if (value !== undefined && !(Number.isInteger(value) && value >= 1 && value <= MAX_LIMIT)) {
+      throw new ConfigError(`${flag} must be an integer between 1 and ${MAX_LIMIT}, got ${value}`);
+    }
+  }
+  if (config.email !== undefined && config.email !== "" && !EMAIL_SHAPE.test(config.email)) {
+    throw new ConfigError(`--email must be an e-mail address, got "${config.email}"`);
+  }
+  if (config.identityPath === "") throw new ConfigError("--identity must not be empty");
   if (!(config.heartbeatMs >= 100)) throw new ConfigError(`heartbeat interval must be at least 100 ms`);
   if (
     config.mss !== undefined && !(Number.isInteger(config.mss) && config.mss >= 64 && config.mss <= 65000)

@@ -12,7 +12,7 @@ import { toBase64 } from "../bytes.ts";
 import { Address } from "../protocol/address.ts";
 import type { Packet } from "../protocol/packet.ts";
 import { signEd25519 } from "../crypto/ed25519.ts";
-import { loadOrCreateIdentity, type NodeIdentity } from "../crypto/identity.ts";
+import { loadOrCreateIdentity, loadOrCreateIdentityFile, type NodeIdentity } from "../crypto/identity.ts";
 import { type RegisterReply, RegistryClient } from "../registry/client.ts";
 import { MAX_PEER_ROWS, Tunnel } from "../tunnel/tunnel.ts";
 import { SessionManager } from "../transport/manager.ts";
@@ -157,6 +157,9 @@ export class Daemon {
       trustGate: (remote) => gate.allows(remote.node),
       rstUntrusted: true,
       streamOptions: config.mss ? { mss: config.mss } : undefined,
+      maxConnectionsPerPort: config.maxConnsPerPort,
+      maxConnectionsTotal: config.maxConnsTotal,
+      synRateGlobal: config.synRateLimit,
       logger: log.child("session"),
     });
     this.dialer = new Dialer({
@@ -237,7 +240,13 @@ export class Daemon {
 
   /** Starts a daemon: identity, tunnel, registration, session layer, services, IPC and HTTP. */
   static async start(config: DaemonConfig, log = new Logger("daemon")): Promise<Daemon> {
-    const identity = await loadOrCreateIdentity(config.stateDir);
+    const identity = config.identityPath
+      ? await loadOrCreateIdentityFile(config.identityPath).catch((err) => {
+        throw new DaemonStartError(`--identity ${config.identityPath}: ${(err as Error).message}`, {
+          cause: err,
+        });
+      })
+      : await loadOrCreateIdentity(config.stateDir);
     let registry: RegistryClient;
     try {
       registry = new RegistryClient({
@@ -551,6 +560,7 @@ export class Daemon {
       ...(stats.peers > peerList.length ? { peers_omitted: stats.peers - peerList.length } : {}),
       ...(allConns.length > conns.length ? { conns_omitted: allConns.length - conns.length } : {}),
       nat: this.nat.info(),
+      registry: this.config.registry,
       registry_dialect: this.registry.signing,
       conn_list: conns.map((c) => ({
         id: c.id,

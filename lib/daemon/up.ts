@@ -2,7 +2,7 @@
  * A whole Pilot network in one process with no configuration (`pilot up`): a registry with its
  * state on disk, a beacon and a daemon, all on loopback, so a newcomer has a node address and a
  * status page in one command and a second node needs one `pilot daemon` line. The well-known
- * ports (registry 9000, beacon 9001, HTTP 7380, socket /tmp/pilot.sock) are used when free and
+ * ports (registry 9000, beacon 9001, UDP tunnel 4000, HTTP 7380, socket /tmp/pilot.sock) are used when free and
  * replaced by free ones when not, so a second `pilot up` or a running daemon never blocks it.
  */
 import { join } from "node:path";
@@ -11,7 +11,8 @@ import { RegistryNodeAuthority } from "../beacon/registry_view.ts";
 import { Logger } from "../log.ts";
 import { formatHostPort, type HostPort } from "../net/hostport.ts";
 import { RegistryService } from "../registry/service.ts";
-import { DEFAULT_HTTP, DEFAULT_SOCKET_PATH, resolveConfig } from "./config.ts";
+import { DEFAULT_HTTP, DEFAULT_LISTEN_PORT, DEFAULT_SOCKET_PATH, resolveConfig } from "./config.ts";
+import { udpPortFree } from "../net/udp_port.ts";
 import { Daemon } from "./daemon.ts";
 import { errorMessage } from "../errors.ts";
 
@@ -28,6 +29,8 @@ export interface LocalNetworkOptions {
   host?: string;
   registryPort?: number;
   beaconPort?: number;
+  /** UDP tunnel port tried first (default {@link DEFAULT_LISTEN_PORT}; an ephemeral one when taken). */
+  tunnelPort?: number;
   /** IPC socket; when the default one is taken by a live daemon, `<state>/pilot.sock` is used. */
   socketPath?: string;
   /** HTTP endpoint; the default port falls back to a free one when taken. */
@@ -93,11 +96,16 @@ export async function startLocalNetwork(options: LocalNetworkOptions): Promise<L
     if (options.http === undefined && http && !(await portFree(http.host, http.port))) {
       http = { host, port: 0 };
     }
+    const wantTunnel = options.tunnelPort ?? DEFAULT_LISTEN_PORT;
+    const tunnelPort = wantTunnel === 0 || await udpPortFree(host, wantTunnel) ? wantTunnel : 0;
+    if (tunnelPort !== wantTunnel) {
+      log.warn(`UDP port ${wantTunnel} is in use; the tunnel listens on an ephemeral port instead`);
+    }
     const config = resolveConfig({
       registry: registry.address,
       stateDir: options.stateDir,
       beacon: beaconBound,
-      listen: { host, port: 0 },
+      listen: { host, port: tunnelPort },
       socketPath,
       http,
       public: options.public ?? true,

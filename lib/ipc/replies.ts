@@ -170,6 +170,8 @@ export interface InfoReply {
   nat: NatInfo;
   /** Ours (IPC only, absent from a reference daemon): the daemon's state directory. */
   state_dir?: string;
+  /** Ours: the registry's `host:port` this daemon registered with. */
+  registry?: string;
   /** Ours: request signatures the registry gets, `strict` (ours) or `reference` (static challenges). */
   registry_dialect?: "strict" | "reference" | "both";
 }
