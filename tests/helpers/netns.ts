@@ -17,6 +17,11 @@ const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 /** How long a pilot process in a namespace may take to print its ready line. */
 const READY_TIMEOUT_MS = 60_000;
 const PREFIX = "pn";
+/**
+ * Distinguishes labs of test modules that share one process (`deno test --parallel` runs
+ * modules as workers of one process, so the pid alone collides).
+ */
+const MODULE_TAG = crypto.getRandomValues(new Uint32Array(1))[0].toString(36).slice(0, 4);
 
 /** Addresses of the lab. */
 export const LAB = {
@@ -68,7 +73,7 @@ export async function netnsSupport(): Promise<{ ok: true } | { ok: false; reason
     const r = await settleQuietly(run("sh", ["-c", `command -v ${tool}`]), "reported elsewhere"); // as "not installed"
     if (!r || r.code !== 0) return { ok: false, reason: `${tool} is not installed` };
   }
-  const name = `${PREFIX}${Deno.pid}-probe`;
+  const name = `${PREFIX}${Deno.pid}-${MODULE_TAG}probe`;
   const add = await run("ip", ["netns", "add", name]).catch((err) => ({
     code: 1,
     stdout: "",
@@ -128,7 +133,7 @@ export class NatLab {
   static async create(opts: { natB: NatKind; publicHost?: boolean }): Promise<NatLab> {
     const seq = (NatLab.#count++).toString(36);
     const lab = new NatLab(
-      `${PREFIX}${Deno.pid}-${seq}`,
+      `${PREFIX}${Deno.pid}-${MODULE_TAG}${seq}`,
       await Deno.makeTempDir({ prefix: "pilot-natlab-" }),
     );
     try {
