@@ -18,6 +18,8 @@ export interface RegistryServiceOptions extends RegistryOptions {
   http?: { hostname: string; port: number };
   /** Extra names the HTTP endpoint answers to (loopback and the bound address always). */
   httpHosts?: readonly string[];
+  /** `HOST:PORT` replication peers use to reach this registry (default: the bound listen address). */
+  advertise?: string;
   maxConnections?: number;
   maxConnectionsPerSource?: number;
   idleTimeoutMs?: number;
@@ -49,6 +51,14 @@ export class RegistryService {
         logger: log.child("server"),
       }, registry.handle);
     } catch (err) {
+      await registry.close({ snapshot: false });
+      throw err;
+    }
+    try {
+      const bound = server.addr;
+      await registry.startReplication(options.advertise ?? `${bound.hostname}:${bound.port}`);
+    } catch (err) {
+      await server.close();
       await registry.close({ snapshot: false });
       throw err;
     }

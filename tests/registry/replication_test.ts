@@ -1,0 +1,114 @@
+/**
+ * Replication in-process: a standby follows the primary's events in order,
+ * serves reads, refuses writes naming the primary; sync mode holds a write until
+ * a standby has it; a standby far behind (log compacted) catches up from a
+ * snapshot in bounded frames; promotion fences the old primary.
+ */
+import { assert, assertEquals, assertRejects } from "../assert.ts";
+import { ADMIN_TOKEN, cleanup, newClient, quiet, registeredClient, startRegistry } from "./helpers.ts";
+import { RegistryReplyError } from "../../lib/registry/client.ts";
+import type { RegistryService } from "../../lib/registry/service.ts";
+
+const TOKEN = "repl-token-0123456789";
+
+async function until(cond: () => boolean | Promise<boolean>, what: string, ms = 15_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+function replication(extra: Record<string, unknown> = {}) {
+  return { token: TOKEN, heartbeatMs: 1_000, livenessMs: 2_000, syncTimeoutMs: 3_000, ...extra };
+}
+
+Deno.test("standby follows, serves reads, refuses writes naming the primary; sync mode waits for it", async () => {
+  const primary = await startRegistry({ replication: replication({ mode: "sync" }) });
+  const standby = await startRegistry({ replication: replication({ standbyOf: primary.address }) });
+  try {
+    const clients = await Promise.all(Array.from({ length: 10 }, () => registeredClient(primary.address)));
+    // Sync mode: each register was acknowledged only once the standby had it, so it is there now.
+    assertEquals(standby.registry.state.nodes.size, 10);
+    assertEquals(standby.registry.state.seq, primary.registry.state.seq);
+    const id = clients[3].identity!.nodeId;
+    const onStandby = newClient(standby.address);
+    const looked = await onStandby.lookup(id);
+    assertEquals(looked.node_id, id);
+    const err = await assertRejects(
+      () => newClient(standby.address).register({}),
+      RegistryReplyError,
+    ) as RegistryReplyError;
+    assertEquals(err.code, "not_primary");
+    assert(err.message.includes(primary.address), err.message);
+    assertEquals(err.reply?.primary, primary.address);
+    const st = primary.registry.replicator!.status();
+    assertEquals(st.role, "primary");
+    assertEquals(st.standbys.length, 1);
+    for (const c of [...clients, onStandby]) c.close();
+  } finally {
+    await standby.close();
+    await primary.close();
+    await cleanup(standby.dir);
+    await cleanup(primary.dir);
+  }
+});
+
+Deno.test("a standby that was down catches up from a snapshot when the log was compacted, in bounded frames", async () => {
+  const primary = await startRegistry({ replication: replication(), retainEvents: 50 });
+  let standby: RegistryService & { dir: string | null } | null = null;
+  const sdir = await Deno.makeTempDir({ prefix: "pilot-standby-" });
+  try {
+    standby = await startRegistry({ dir: sdir, replication: replication({ standbyOf: primary.address }) });
+    await Promise.all(Array.from({ length: 5 }, () => registeredClient(primary.address)));
+    await until(() => standby!.registry.state.seq === primary.registry.state.seq, "first catch-up");
+    await standby.close();
+    standby = null;
+    const more = await Promise.all(Array.from({ length: 120 }, () => registeredClient(primary.address)));
+    standby = await startRegistry({ dir: sdir, replication: replication({ standbyOf: primary.address }) });
+    await until(() => standby!.registry.state.seq === primary.registry.state.seq, "snapshot catch-up");
+    assertEquals(standby.registry.state.nodes.size, 125);
+    assertEquals(standby.registry.replicator!.status().snapshots_installed, 1);
+    // After the snapshot, new events stream again.
+    const late = await registeredClient(primary.address);
+    await until(() => standby!.registry.state.nodes.has(late.identity!.nodeId), "streaming after snapshot");
+    for (const c of [...more, late]) c.close();
+  } finally {
+    await standby?.close();
+    await primary.close();
+    await cleanup(sdir);
+    await cleanup(primary.dir);
+  }
+});
+
+Deno.test("promote: the standby takes writes at a new epoch; the old primary is fenced and follows", async () => {
+  const primary = await startRegistry({ replication: replication() });
+  const standby = await startRegistry({ replication: replication({ standbyOf: primary.address }) });
+  try {
+    const a = await registeredClient(primary.address);
+    await until(() => standby.registry.state.seq === primary.registry.state.seq, "replication");
+    const promote = newClient(standby.address, { adminToken: ADMIN_TOKEN });
+    const r = await promote.request({ type: "repl_promote", admin_token: ADMIN_TOKEN });
+    assertEquals(r.epoch, 1);
+    // The fence reaches the old primary, which now refuses writes naming the new one and follows it.
+    await until(() => primary.registry.replicator!.role === "standby", "old primary fenced");
+    const err = await assertRejects(
+      () => newClient(primary.address).register({}),
+      RegistryReplyError,
+    ) as RegistryReplyError;
+    assertEquals(err.code, "not_primary");
+    assertEquals(err.reply?.primary, standby.address);
+    const b = await registeredClient(standby.address);
+    await until(
+      () => primary.registry.state.nodes.has(b.identity!.nodeId),
+      "old primary follows the new one",
+    );
+    assertEquals(primary.registry.replicator!.epoch, 1);
+    for (const c of [a, b, promote]) c.close();
+  } finally {
+    await standby.close();
+    await primary.close();
+    await cleanup(standby.dir);
+    await cleanup(primary.dir);
+  }
+});
