@@ -24,7 +24,8 @@ Runs this node's daemon in the foreground: registers with the registry, opens th
 encrypted UDP tunnel, serves streams and datagrams to local programs over the IPC socket,
 and answers health checks over HTTP. Stops cleanly on SIGINT/SIGTERM.
 
-  --registry HOST:PORT    registry to register with (default 127.0.0.1:9000, or PILOT_REGISTRY)
+  --registry HOST:PORT[,HOST:PORT…]  registry to register with (default 127.0.0.1:9000, or PILOT_REGISTRY);
+                          several = a primary and its standbys: the daemon follows whichever is primary
   --registry-pin HEX      connect with TLS and pin the registry certificate's SHA-256
   --listen HOST:PORT      UDP tunnel address (default 0.0.0.0:0)
   --socket PATH           IPC socket (default ${DEFAULT_SOCKET_PATH}, or PILOT_SOCKET)

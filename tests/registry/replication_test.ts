@@ -4,9 +4,8 @@
  * a standby has it; a standby far behind (log compacted) catches up from a
  * snapshot in bounded frames; promotion fences the old primary.
  */
-import { assert, assertEquals, assertRejects } from "../assert.ts";
-import { ADMIN_TOKEN, cleanup, newClient, quiet, registeredClient, startRegistry } from "./helpers.ts";
-import { RegistryReplyError } from "../../lib/registry/client.ts";
+import { assert, assertEquals } from "../assert.ts";
+import { ADMIN_TOKEN, cleanup, newClient, RawConn, registeredClient, startRegistry } from "./helpers.ts";
 import type { RegistryService } from "../../lib/registry/service.ts";
 
 const TOKEN = "repl-token-0123456789";
@@ -35,13 +34,17 @@ Deno.test("standby follows, serves reads, refuses writes naming the primary; syn
     const onStandby = newClient(standby.address);
     const looked = await onStandby.lookup(id);
     assertEquals(looked.node_id, id);
-    const err = await assertRejects(
-      () => newClient(standby.address).register({}),
-      RegistryReplyError,
-    ) as RegistryReplyError;
-    assertEquals(err.code, "not_primary");
-    assert(err.message.includes(primary.address), err.message);
-    assertEquals(err.reply?.primary, primary.address);
+    // The raw refusal names the primary…
+    const raw = await RawConn.open(standby.addr.port);
+    const refused = await raw.call({ type: "register", public_key: onStandby.publicKey });
+    raw.close();
+    assertEquals(refused.code, "not_primary");
+    assert(String(refused.error).includes(primary.address), String(refused.error));
+    assertEquals(refused.primary, primary.address);
+    // …and a client follows it on its own.
+    const moved = await registeredClient(standby.address);
+    assertEquals(moved.currentAddress, primary.address);
+    clients.push(moved);
     const st = primary.registry.replicator!.status();
     assertEquals(st.role, "primary");
     assertEquals(st.standbys.length, 1);
@@ -85,25 +88,30 @@ Deno.test("promote: the standby takes writes at a new epoch; the old primary is 
   const primary = await startRegistry({ replication: replication() });
   const standby = await startRegistry({ replication: replication({ standbyOf: primary.address }) });
   try {
-    const a = await registeredClient(primary.address);
+    // A client given the standby first is sent on to the primary by the standby's refusal.
+    const a = await registeredClient(`${standby.address},${primary.address}`);
+    assertEquals(a.currentAddress, primary.address);
     await until(() => standby.registry.state.seq === primary.registry.state.seq, "replication");
     const promote = newClient(standby.address, { adminToken: ADMIN_TOKEN });
     const r = await promote.request({ type: "repl_promote", admin_token: ADMIN_TOKEN });
     assertEquals(r.epoch, 1);
     // The fence reaches the old primary, which now refuses writes naming the new one and follows it.
     await until(() => primary.registry.replicator!.role === "standby", "old primary fenced");
-    const err = await assertRejects(
-      () => newClient(primary.address).register({}),
-      RegistryReplyError,
-    ) as RegistryReplyError;
-    assertEquals(err.code, "not_primary");
-    assertEquals(err.reply?.primary, standby.address);
+    const raw = await RawConn.open(primary.addr.port);
+    const refused = await raw.call({ type: "heartbeat", node_id: a.identity!.nodeId });
+    raw.close();
+    assertEquals(refused.code, "not_primary");
+    assertEquals(refused.primary, standby.address);
     const b = await registeredClient(standby.address);
     await until(
       () => primary.registry.state.nodes.has(b.identity!.nodeId),
       "old primary follows the new one",
     );
     assertEquals(primary.registry.replicator!.epoch, 1);
+    // The same client follows the new primary without being told: the old one's refusal names it.
+    await a.setHostname("after-failover");
+    assertEquals(a.currentAddress, standby.address);
+    assertEquals(standby.registry.state.hostnameIndex.get("after-failover"), a.identity!.nodeId);
     for (const c of [a, b, promote]) c.close();
   } finally {
     await standby.close();
