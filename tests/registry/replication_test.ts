@@ -120,3 +120,48 @@ Deno.test("promote: the standby takes writes at a new epoch; the old primary is 
     await cleanup(primary.dir);
   }
 });
+
+Deno.test("auto-failover: when the primary is gone past the liveness window one standby promotes, the other follows", async () => {
+  const primary = await startRegistry({ replication: replication() });
+  const opts = () => ({ replication: replication({ standbyOf: primary.address, autoFailover: true }) });
+  const s1 = await startRegistry(opts());
+  const s2 = await startRegistry(opts());
+  const standbys = [s1, s2];
+  try {
+    const a = await registeredClient(primary.address);
+    await until(
+      () => standbys.every((s) => s.registry.state.seq === primary.registry.state.seq),
+      "replication",
+    );
+    // Each standby learns the other from the primary's fetch replies.
+    await until(
+      () => standbys.every((s) => s.registry.replicator!.status().role === "standby"),
+      "standbys settled",
+    );
+    await new Promise((r) => setTimeout(r, 1_500));
+    const gone = Date.now();
+    await primary.close();
+    await until(
+      () => standbys.some((s) => s.registry.replicator!.role === "primary"),
+      "a standby promoted itself",
+      20_000,
+    );
+    const elapsed = Date.now() - gone;
+    assert(elapsed >= 2_000, `promoted after ${elapsed} ms, inside the liveness window`);
+    const leader = standbys.find((s) => s.registry.replicator!.role === "primary")!;
+    const other = standbys.find((s) => s !== leader)!;
+    await until(
+      () => other.registry.replicator!.primary === leader.address,
+      "the other standby follows",
+      20_000,
+    );
+    assertEquals(other.registry.replicator!.role, "standby");
+    const b = await registeredClient(`${other.address},${leader.address}`);
+    await until(() => other.registry.state.nodes.has(b.identity!.nodeId), "replication from the new primary");
+    for (const c of [a, b]) c.close();
+  } finally {
+    for (const s of standbys) await s.close();
+    await primary.close();
+    for (const s of [...standbys, primary]) await cleanup(s.dir);
+  }
+});

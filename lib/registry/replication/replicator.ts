@@ -107,6 +107,7 @@ export class Replicator {
   #closed = false;
   #follower: Promise<void> | null = null;
   #fetchClient: RegistryClient | null = null;
+  #fetchTarget = "";
   #fenceTimer: ReturnType<typeof setInterval> | null = null;
   #snapshotsInstalled = 0;
   #unreplicated = 0;
@@ -391,7 +392,7 @@ export class Replicator {
       this.#log.warn("a newer primary announced itself", { epoch: theirEpoch, primary });
       if (primary) this.#addPeer(primary);
       if (this.role === "primary" || this.role === "starting") this.#demote(primary);
-      else this.#primary = primary || this.#primary;
+      else if (primary) this.#switchPrimary(primary);
     }
     return { type: "repl_fence_ok", epoch: this.#epoch, role: this.role };
   }
@@ -553,7 +554,12 @@ export class Replicator {
   }
 
   async #fetchOnce(target: string): Promise<void> {
+    if (this.#fetchClient && this.#fetchTarget !== target) {
+      this.#fetchClient.close();
+      this.#fetchClient = null;
+    }
     if (!this.#fetchClient) {
+      this.#fetchTarget = target;
       this.#fetchClient = new RegistryClient({
         address: target,
         timeoutMs: this.#heartbeatMs + 10_000,
