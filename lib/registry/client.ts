@@ -39,7 +39,7 @@ export const RECONNECT_MAX_DELAY_MS = 10_000;
 /** A call follows at most this many refusals naming another primary. */
 export const MAX_PRIMARY_REDIRECTS = 4;
 /** Pause before trying the next registry when a refusal names no primary (a failover in progress). */
-const PRIMARY_SEARCH_DELAY_MS = 500;
+const PRIMARY_SEARCH_DELAY_MS = 250;
 /** Registries a client keeps (configured plus learnt from refusals). */
 const MAX_REGISTRY_ENDPOINTS = 16;
 
@@ -341,7 +341,8 @@ export class RegistryClient {
     let delay = RECONNECT_BASE_DELAY_MS;
     let last: Error = cause;
     for (let i = 0; i < attempts; i++) {
-      if (i > 0) {
+      // With several registries, back off only once each has been tried.
+      if (i > 0 && i % this.#endpoints.length === 0) {
         await new Promise((r) => setTimeout(r, delay));
         delay = Math.min(delay * 2, RECONNECT_MAX_DELAY_MS);
       }
