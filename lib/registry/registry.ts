@@ -143,6 +143,15 @@ export class Registry {
   async #dispatch(type: string, req: WireMessage, peer: Peer): Promise<WireMessage> {
     if (!type) return errorReply("invalid request: missing message type", "invalid_request");
     if (REPLICATION_TYPES.has(type)) return await this.#replication(type, req, peer);
+    if (type === "subscribe_replication") {
+      // The reference's whole-snapshot push (≤ 64 KiB frames, its own snapshot schema) cannot carry
+      // our state; docs/compat.md, "Replication and failover", says what does.
+      return errorReply(
+        "not supported by this registry: subscribe_replication (whole-snapshot replication); " +
+          "standbys follow the event log with repl_fetch — run `pilot registry --standby-of`",
+        "unsupported",
+      );
+    }
     const spec = OPS.get(type);
     if (!spec) {
       if (UNSUPPORTED_TYPES.has(type)) {
