@@ -95,6 +95,7 @@ export class RegistryService {
   /** Stops listening, waits for in-flight requests, writes a final snapshot and releases the state directory. */
   async close(options: { snapshot?: boolean } = {}): Promise<void> {
     await this.http?.close();
+    await this.registry.replicator?.close(); // ends standbys' long-polls, which would hold up the listener
     await this.server.close();
     await this.registry.close(options);
   }

@@ -210,7 +210,12 @@ async function failoverRounds(mode: "sync" | "async"): Promise<void> {
       await until(async () => {
         const [p, s] = await Promise.all([status(standby.port), status(primary.port)]);
         return s.role === "standby" && s.seq === p.seq && s.epoch === p.epoch;
-      }, `round ${round}: old primary rejoins and catches up`);
+      }, `round ${round}: old primary rejoins and catches up`).catch(async (err) => {
+        const [p, s] = await Promise.all(
+          [status(standby.port), status(primary.port)].map((x) => x.catch((e) => e)),
+        );
+        throw new Error(`${err.message}: new primary ${JSON.stringify(p)}, old primary ${JSON.stringify(s)}`);
+      });
       if (mode === "sync") {
         await probeWrite(standby.port);
         failoverMs.push(Date.now() - killedAt);

@@ -105,6 +105,8 @@ export class Replicator {
   #ackWaiters: { seq: number; resolve: (ok: boolean) => void }[] = [];
   readonly #offers = new Map<string, SnapshotOffer>();
   #closed = false;
+  /** Resolved by close(): ends long-polls at once so that shutdown is not held up by them. */
+  readonly #closing = Promise.withResolvers<void>();
   #follower: Promise<void> | null = null;
   #fetchClient: RegistryClient | null = null;
   #fetchTarget = "";
@@ -312,17 +314,17 @@ export class Replicator {
       this.#demote("");
     }
     if (this.role !== "primary") return this.refusal() as WireMessage;
+    const fork = forkPoint(this.#history, lastEpoch);
+    const diverged = (fork !== null && fromSeq - 1 >= fork) || fromSeq > this.store.state.seq + 1;
+    // A forked log's acknowledgements are for other events: they count for nothing until it resyncs.
     this.#standbys.set(id, {
       id,
       listen,
-      acked_seq: Math.min(ackedSeq, this.store.durableSeq),
+      acked_seq: diverged ? 0 : Math.min(ackedSeq, this.store.durableSeq),
       last_seen: Date.now(),
     });
     this.#releaseAcks();
-    const fork = forkPoint(this.#history, lastEpoch);
-    if ((fork !== null && fromSeq - 1 >= fork) || fromSeq > this.store.state.seq + 1) {
-      return { type: "repl_resync", reason: "log diverged at a failover", epoch: this.#epoch };
-    }
+    if (diverged) return { type: "repl_resync", reason: "log diverged at a failover", epoch: this.#epoch };
     let events = this.store.eventsFrom(fromSeq, MAX_EVENTS_BYTES);
     if (events === null) return { type: "repl_resync", reason: "log compacted", epoch: this.#epoch };
     if (events.length === 0 && waitMs > 0) {
@@ -331,6 +333,7 @@ export class Replicator {
       await Promise.race([
         this.store.whenDurable(fromSeq, ctl.signal),
         new Promise<void>((r) => timer = setTimeout(r, waitMs)),
+        this.#closing.promise,
       ]);
       clearTimeout(timer);
       ctl.abort();
@@ -391,6 +394,7 @@ export class Replicator {
     if (theirEpoch > this.#epoch || (this.role !== "primary" && primary && primary !== this.#primary)) {
       this.#log.warn("a newer primary announced itself", { epoch: theirEpoch, primary });
       if (primary) this.#addPeer(primary);
+      this.#epoch = Math.max(this.#epoch, theirEpoch);
       if (this.role === "primary" || this.role === "starting") this.#demote(primary);
       else if (primary) this.#switchPrimary(primary);
     }
@@ -466,6 +470,7 @@ export class Replicator {
       this.#demote(newer.role === "primary" ? newer.listen : newer.primary);
       return;
     }
+    if (this.role !== "starting") return; // fenced by an announcement while we were asking
     this.role = "primary";
     this.#primary = this.advertise;
     if (this.#epoch > 0) this.#startFencing();
@@ -703,6 +708,7 @@ export class Replicator {
   /** Stops following and fencing; pending sync writes are reported unreplicated. */
   async close(): Promise<void> {
     this.#closed = true;
+    this.#closing.resolve();
     if (this.#fenceTimer !== null) clearInterval(this.#fenceTimer);
     this.#fetchClient?.close();
     this.#releaseAcks(true);
