@@ -131,7 +131,7 @@ export class Registry {
     const started = performance.now();
     const type = typeof req.type === "string" ? req.type : "";
     const reply = await this.#dispatch(type, req, peer);
-    const key = OPS.has(type) ? type : "unknown";
+    const key = OPS.has(type) || REPLICATION_TYPES.has(type) ? type : "unknown";
     let c = this.counters.get(key);
     if (!c) this.counters.set(key, c = { ok: 0, error: 0, seconds: 0 });
     if (reply.type === "error") c.error++;
@@ -142,7 +142,20 @@ export class Registry {
 
   async #dispatch(type: string, req: WireMessage, peer: Peer): Promise<WireMessage> {
     if (!type) return errorReply("invalid request: missing message type", "invalid_request");
-    if (REPLICATION_TYPES.has(type)) return await this.#replication(type, req, peer);
+    if (REPLICATION_TYPES.has(type)) {
+      // Token-checked, but the unauthenticated status and the admin promote are still rate limited.
+      if (type === "repl_status" || type === "repl_promote") {
+        const throttled = this.#throttle(
+          type === "repl_status" ? "read" : "write",
+          type,
+          req,
+          peer,
+          Date.now(),
+        );
+        if (throttled) return throttled;
+      }
+      return await this.#replication(type, req, peer);
+    }
     if (type === "subscribe_replication") {
       // The reference's whole-snapshot push (≤ 64 KiB frames, its own snapshot schema) cannot carry
       // our state; docs/compat.md, "Replication and failover", says what does.

@@ -81,6 +81,9 @@ Deno.test({
       const status = await runPilot(["registry", "status", "--registry", standbyAddr, "--json"]);
       assertEquals(JSON.parse(status.stdout).data.role, "primary");
 
+      const metrics = await (await fetch(`${standbyHttp}/metrics`)).text();
+      assert(/^pilot_registry_replication_primary 1$/m.test(metrics), metrics);
+      assert(/^pilot_registry_replication_epoch 1$/m.test(metrics), metrics);
       // Both daemons' heartbeats now land on the new primary.
       const before = await heartbeatsOk(standbyHttp);
       const end = Date.now() + 20_000;

@@ -5,6 +5,7 @@
  * snapshot in bounded frames; promotion fences the old primary.
  */
 import { assert, assertEquals } from "../assert.ts";
+import { runPilot } from "../helpers/pilot.ts";
 import { ADMIN_TOKEN, cleanup, newClient, RawConn, registeredClient, startRegistry } from "./helpers.ts";
 import type { RegistryService } from "../../lib/registry/service.ts";
 
@@ -164,4 +165,43 @@ Deno.test("auto-failover: when the primary is gone past the liveness window one 
     await primary.close();
     for (const s of [...standbys, primary]) await cleanup(s.dir);
   }
+});
+
+Deno.test({
+  name: "pilot registry status|promote and the replication flags from the command line",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const lone = await startRegistry();
+    try {
+      const st = await runPilot(["registry", "status", "--registry", lone.address]);
+      assertEquals(st.code, 0, st.stderr);
+      assert(st.stdout.includes("primary (replication off)"), st.stdout);
+      const noToken = await runPilot(["registry", "promote", "--registry", lone.address]);
+      assert(noToken.code !== 0 && noToken.stderr.includes("--admin-token"), noToken.stderr);
+      const wrong = await runPilot([
+        "registry",
+        "promote",
+        "--registry",
+        lone.address,
+        "--admin-token",
+        "nope",
+      ]);
+      assert(wrong.code !== 0, wrong.stdout);
+      const bare = await runPilot(["registry", "--memory", "--standby-of", lone.address]);
+      assert(bare.code !== 0 && bare.stderr.includes("--standby-of needs --replication-token"), bare.stderr);
+      const mode = await runPilot([
+        "registry",
+        "--memory",
+        "--replication-token",
+        "t",
+        "--replication",
+        "semi",
+      ]);
+      assert(mode.code !== 0 && mode.stderr.includes("async or sync"), mode.stderr);
+    } finally {
+      await lone.close();
+      await cleanup(lone.dir);
+    }
+  },
 });
