@@ -94,6 +94,8 @@ export const registryCommand: Command = {
     "                    (default 30s; heartbeat --replication-heartbeat, default 15s) and no standby is ahead",
     "  --advertise       the address peers reach this registry at (default: the --listen address)",
     "  --peers           other registries to ask for a newer epoch at start (standbys are learnt as they connect)",
+    "  --replication-ca  PEM file: reach the primary and peers over TLS, verified against this CA",
+    "  --replication-pin HEX: reach them over TLS pinned to this certificate (all share one certificate)",
     "  status            role, epoch, sequence, primary and standbys with their lag",
     "  promote           make a standby the primary of a new epoch; the old primary is fenced",
   ].join("\n"),
@@ -126,6 +128,8 @@ export const registryCommand: Command = {
     advertise: "string",
     peers: "string",
     "replication-heartbeat": "string",
+    "replication-ca": "string",
+    "replication-pin": "string",
     "replication-liveness": "string",
     "sync-timeout": "string",
   },
@@ -296,7 +300,9 @@ async function replicationOptions(args: Args): Promise<ReplicationOptions | unde
     throw new CliError("invalid_argument", `--replication must be async or sync, not "${mode}"`);
   }
   if (!token) {
-    for (const f of ["standby-of", "replication", "peers", "advertise"]) {
+    for (
+      const f of ["standby-of", "replication", "peers", "advertise", "replication-ca", "replication-pin"]
+    ) {
       if (args.strings.has(f)) throw new CliError("invalid_argument", `--${f} needs --replication-token`);
     }
     if (args.booleans.has("auto-failover")) {
@@ -314,9 +320,17 @@ async function replicationOptions(args: Args): Promise<ReplicationOptions | unde
         throw new CliError("invalid_argument", (err as Error).message);
       }
     });
+  const caFile = args.strings.get("replication-ca");
+  const pin = args.strings.get("replication-pin");
+  const tls = caFile !== undefined
+    ? { caCerts: [await readSecret(caFile, "replication CA file")] }
+    : pin !== undefined
+    ? { pin }
+    : undefined;
   return {
     token,
     mode,
+    tls,
     standbyOf: standbyOf === undefined ? undefined : addresses(standbyOf, "--standby-of")[0],
     autoFailover: args.booleans.has("auto-failover"),
     peers: addresses(args.strings.get("peers") ?? "", "--peers"),

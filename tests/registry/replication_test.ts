@@ -6,6 +6,7 @@
  */
 import { assert, assertEquals } from "../assert.ts";
 import { runPilot } from "../helpers/pilot.ts";
+import { makeCert } from "./certs.ts";
 import { ADMIN_TOKEN, cleanup, newClient, RawConn, registeredClient, startRegistry } from "./helpers.ts";
 import type { RegistryService } from "../../lib/registry/service.ts";
 
@@ -204,4 +205,28 @@ Deno.test({
       await cleanup(lone.dir);
     }
   },
+});
+
+Deno.test("replication between registries that listen with TLS only (CA-verified)", async () => {
+  const certDir = await Deno.makeTempDir({ prefix: "pilot-repl-tls-" });
+  const { cert, key, ca } = await makeCert(certDir, "reg");
+  const tls = { cert, key };
+  const caPem = ca;
+  const primary = await startRegistry({
+    tls,
+    replication: replication({ mode: "sync", tls: { caCerts: [caPem] } }),
+  });
+  const standby = await startRegistry({
+    tls,
+    replication: replication({ standbyOf: primary.address, tls: { caCerts: [caPem] } }),
+  });
+  try {
+    const c = await registeredClient(primary.address, { tls: { caCerts: [caPem] } });
+    assertEquals(standby.registry.state.nodes.has(c.identity!.nodeId), true); // sync: already there
+    c.close();
+  } finally {
+    await standby.close();
+    await primary.close();
+    for (const d of [standby.dir, primary.dir, certDir]) await cleanup(d);
+  }
 });

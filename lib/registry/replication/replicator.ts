@@ -60,6 +60,11 @@ export interface ReplicationOptions {
   heartbeatMs?: number;
   livenessMs?: number;
   syncTimeoutMs?: number;
+  /**
+   * TLS for connections to the primary and peers (when they listen with TLS):
+   * `caCerts` to verify each against a CA, or `pin` when they share one certificate.
+   */
+  tls?: { pin?: string; caCerts?: string[] };
 }
 
 /** What is persisted in REPLICATION_FILE. */
@@ -567,6 +572,7 @@ export class Replicator {
       this.#fetchTarget = target;
       this.#fetchClient = new RegistryClient({
         address: target,
+        tls: this.options.tls,
         timeoutMs: this.#heartbeatMs + 10_000,
         dialTimeoutMs: PROBE_TIMEOUT_MS,
         reconnectAttempts: 0,
@@ -671,7 +677,13 @@ export class Replicator {
 
   /** One request to a peer on a fresh connection. */
   async #call(address: string, msg: WireMessage, timeoutMs: number): Promise<WireMessage> {
-    const c = new RegistryClient({ address, timeoutMs, dialTimeoutMs: timeoutMs, reconnectAttempts: 0 });
+    const c = new RegistryClient({
+      address,
+      tls: this.options.tls,
+      timeoutMs,
+      dialTimeoutMs: timeoutMs,
+      reconnectAttempts: 0,
+    });
     try {
       return await c.request(msg);
     } catch (err) {
