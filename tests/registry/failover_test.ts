@@ -135,6 +135,7 @@ async function failoverRounds(mode: "sync" | "async"): Promise<void> {
   ];
   let totalAcked = 0;
   let totalLost = 0;
+  let discarded = 0;
   const failoverMs: number[] = [];
   try {
     await Promise.all(nodes.map(start));
@@ -220,11 +221,16 @@ async function failoverRounds(mode: "sync" | "async"): Promise<void> {
         await probeWrite(standby.port);
         failoverMs.push(Date.now() - killedAt);
       }
+      // What the old primary had that never reached the new one is discarded at its rejoin, and reported.
+      const rejoined = await status(primary.port);
+      discarded += rejoined.discarded_events as number;
+      if (mode === "async") assert((rejoined.discarded_events as number) >= lost, JSON.stringify(rejoined));
       [primary, standby] = [standby, primary];
     }
     const avg = failoverMs.reduce((a, b) => a + b, 0) / failoverMs.length;
     console.log(
-      `${mode}: ${ROUNDS} failovers, ${totalAcked} acknowledged writes, ${totalLost} lost; ` +
+      `${mode}: ${ROUNDS} failovers, ${totalAcked} acknowledged writes, ${totalLost} lost ` +
+        `(${discarded} events discarded by rejoining old primaries); ` +
         `kill → first acknowledged write on the new primary${
           mode === "sync" ? " (after the old one rejoined as standby)" : ""
         }: mean ${avg.toFixed(0)} ms, max ${Math.max(...failoverMs)} ms`,

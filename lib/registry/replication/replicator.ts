@@ -96,6 +96,7 @@ export interface ReplicationStatus {
   standbys: (StandbyInfo & { lag: number })[];
   promoted_at_seq: number;
   snapshots_installed: number;
+  discarded_events: number;
   unreplicated_writes: number;
 }
 
@@ -117,6 +118,8 @@ export class Replicator {
   #fetchTarget = "";
   #fenceTimer: ReturnType<typeof setInterval> | null = null;
   #snapshotsInstalled = 0;
+  /** Events of our own log dropped at a resync because the new primary never had them. */
+  #discarded = 0;
   #unreplicated = 0;
   readonly #log: Logger;
   readonly mode: ReplicationMode;
@@ -251,6 +254,7 @@ export class Replicator {
       standbys: [...this.#standbys.values()].map((s) => ({ ...s, lag: Math.max(0, seq - s.acked_seq) })),
       promoted_at_seq: this.#history.length ? this.#history[this.#history.length - 1].start_seq - 1 : 0,
       snapshots_installed: this.#snapshotsInstalled,
+      discarded_events: this.#discarded,
       unreplicated_writes: this.#unreplicated,
     };
   }
@@ -329,7 +333,14 @@ export class Replicator {
       last_seen: Date.now(),
     });
     this.#releaseAcks();
-    if (diverged) return { type: "repl_resync", reason: "log diverged at a failover", epoch: this.#epoch };
+    if (diverged) {
+      return {
+        type: "repl_resync",
+        reason: "log diverged at a failover",
+        epoch: this.#epoch,
+        fork_seq: fork ?? this.store.state.seq + 1,
+      };
+    }
     let events = this.store.eventsFrom(fromSeq, MAX_EVENTS_BYTES);
     if (events === null) return { type: "repl_resync", reason: "log compacted", epoch: this.#epoch };
     if (events.length === 0 && waitMs > 0) {
@@ -604,6 +615,19 @@ export class Replicator {
       throw new Error(`primary ${target} is at stale epoch ${theirEpoch} < ${this.#epoch}`);
     }
     if (reply.type === "repl_resync") {
+      if (Number.isSafeInteger(reply.fork_seq)) {
+        // Our events from the fork on were never replicated (async writes of an old primary): say so.
+        const from = reply.fork_seq as number;
+        const lost = Math.max(0, this.store.state.seq - from + 1);
+        this.#discarded += lost;
+        if (lost > 0) {
+          this.#log.warn("discarding events that are not on the new primary", {
+            from_seq: from,
+            to_seq: this.store.state.seq,
+            events: lost,
+          });
+        }
+      }
       await this.#resync(client, String(reply.reason ?? ""));
       return;
     }
