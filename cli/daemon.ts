@@ -42,7 +42,8 @@ Settings come from the flags, else from the config file, else the defaults:
   --config FILE           JSON object of flag settings (default <state>/config.json; keys are flag
                           names, _ for -, e.g. {"registry": "h:9000", "admin_token": "…"})
 
-  --registry HOST:PORT    registry to register with (default 127.0.0.1:9000, or PILOT_REGISTRY)
+  --registry HOST:PORT[,HOST:PORT…]  registry to register with (default 127.0.0.1:9000, or PILOT_REGISTRY);
+                          several = a primary and its standbys: the daemon follows whichever is primary
   --registry-pin HEX      connect with TLS and pin the registry certificate's SHA-256
   --registry-auth MODE    request signatures: strict (ours), reference (the Go registry's static
                           challenges) or auto (default: detected at every registration)

@@ -22,6 +22,14 @@ import {
   DEFAULT_MAX_CONNECTIONS_PER_SOURCE,
 } from "../lib/registry/server.ts";
 import { errorMessage, settleQuietly } from "../lib/errors.ts";
+import type { ReplicationOptions } from "../lib/registry/replication/replicator.ts";
+import {
+  DEFAULT_HEARTBEAT_MS,
+  DEFAULT_LIVENESS_MS,
+  DEFAULT_SYNC_TIMEOUT_MS,
+} from "../lib/registry/replication/protocol.ts";
+import { RegistryClient, RegistryReplyError } from "../lib/registry/client.ts";
+import type { WireMessage } from "../lib/registry/wire.ts";
 
 /** Default listen address: loopback, so exposing the registry is a deliberate choice. */
 export const DEFAULT_REGISTRY_LISTEN = "127.0.0.1:9000";
@@ -56,8 +64,11 @@ export const registryCommand: Command = {
     "               [--rate-limit CAT=N,...|off] [--rate-by ip|connection] [--max-connections N]",
     "               [--max-connections-per-source N] [--idle-timeout D] [--frame-timeout D]",
     "               [--http-host NAME,...] [--stale-after D] [--reap-interval D] [--dormant-retention D]",
-    "               [--http-token T]",
+    "               [--http-token T] [--replication-token T [--standby-of HOST:PORT]",
+    "               [--replication async|sync] [--auto-failover] [--advertise HOST:PORT] [--peers A,B]]",
     "               [--snapshot-every N] [--log-level L] [--log-format text|json] [--json]",
+    "pilot registry status [--registry HOST:PORT] [--admin-token T] [--json]",
+    "pilot registry promote --registry HOST:PORT --admin-token T [--json]",
     "",
     `  --listen          TCP address to serve on (default ${DEFAULT_REGISTRY_LISTEN})`,
     "  --state           state directory (default ~/.pilot/registry); --memory keeps nothing on disk",
@@ -76,6 +87,20 @@ export const registryCommand: Command = {
     "                    hostname, tags and memberships, for --dormant-retention (default 720h), then are purged",
     "  --snapshot-every  write a snapshot (and drop older log segments) after this many events (default 100000)",
     "  --http-token      token the status page (/) requires when --http is not loopback (or PILOT_HTTP_TOKEN)",
+    "  --replication-token  shared secret of a primary and its standbys (or --replication-token-file,",
+    "                    or PILOT_REPLICATION_TOKEN); without it replication is off",
+    "  --standby-of      follow this primary: apply its events, serve reads, refuse writes naming it",
+    "  --replication     async (default): acknowledge writes once on the primary's disk; sync: also on a standby's",
+    "  --auto-failover   a standby promotes itself when the primary is silent past --replication-liveness",
+    "                    (default 30s; heartbeat --replication-heartbeat, default 15s) and no standby is ahead",
+    "  --sync-timeout    sync mode: report a write not_replicated after this long without a standby (default 5s)",
+    "  --advertise       the address peers reach this registry at (default: the --listen address; set it",
+    "                    when listening on 0.0.0.0)",
+    "  --peers           other registries to ask for a newer epoch at start (standbys are learnt as they connect)",
+    "  --replication-ca  PEM file: reach the primary and peers over TLS, verified against this CA",
+    "  --replication-pin HEX: reach them over TLS pinned to this certificate (all share one certificate)",
+    "  status            role, epoch, sequence, primary and standbys with their lag",
+    "  promote           make a standby the primary of a new epoch; the old primary is fenced",
     serverFlagsUsage("status page, /healthz and /metrics; default off"),
   ].join("\n"),
   flags: {
@@ -98,9 +123,24 @@ export const registryCommand: Command = {
     "dormant-retention": "string",
     "snapshot-every": "string",
     "http-token": "string",
+    "replication-token": "string",
+    "replication-token-file": "string",
+    "standby-of": "string",
+    replication: "string",
+    "auto-failover": "boolean",
+    advertise: "string",
+    peers: "string",
+    "replication-heartbeat": "string",
+    "replication-ca": "string",
+    "replication-pin": "string",
+    "replication-liveness": "string",
+    "sync-timeout": "string",
     ...SERVER_FLAGS,
   },
   async run(argv, out) {
+    if (argv[0] === "status" || argv[0] === "promote") {
+      return await registryAdmin(argv[0], argv.slice(1), out);
+    }
     const args = parseArgs(argvWithConfig(argv, this.flags), this.flags);
     if (args.positionals.length) {
       throw new CliError("invalid_argument", `unexpected argument "${args.positionals[0]}"`);
@@ -142,6 +182,7 @@ export const registryCommand: Command = {
     const adminToken = args.strings.get("admin-token") ??
       (tokenFile ? await readSecret(tokenFile, "admin token file") : Deno.env.get("PILOT_ADMIN_TOKEN") ?? "");
     const dir = args.booleans.has("memory") ? null : args.strings.get("state") ?? defaultStateDir();
+    const replication = await replicationOptions(args);
 
     const log = serverLogger(args, "registry");
     let fatal: ((err: Error) => void) | null = null;
@@ -185,6 +226,8 @@ export const registryCommand: Command = {
           "dormant-retention",
         ),
         snapshotEveryEvents: intFlag(args, "snapshot-every", 100_000, 1, 100_000_000),
+        replication,
+        advertise: args.strings.get("advertise"),
         logger: log,
         onFatal: (err) => fatal?.(err),
       });
@@ -203,13 +246,25 @@ export const registryCommand: Command = {
       nodes: service.registry.state.nodes.size,
       load_ms: Math.round(s.loadMs),
       replayed_events: s.replayedEvents,
+      replication: service.registry.replicator
+        ? {
+          role: service.registry.replicator.role,
+          epoch: service.registry.replicator.epoch,
+          primary: service.registry.replicator.primary,
+          mode: service.registry.replicator.mode,
+        }
+        : null,
     };
     printResult(
       out,
       data,
       `registry listening on ${data.listen}${data.tls ? " (TLS)" : ""}, compat ${compat}, state ${
         dir ?? "in memory"
-      }, ${data.nodes} nodes loaded in ${data.load_ms} ms${data.http ? `, http ${data.http}` : ""}`,
+      }, ${data.nodes} nodes loaded in ${data.load_ms} ms${data.http ? `, http ${data.http}` : ""}${
+        data.replication
+          ? `, ${data.replication.role} (epoch ${data.replication.epoch}, primary ${data.replication.primary}, ${data.replication.mode})`
+          : ""
+      }`,
     );
 
     let stop: () => void = () => {};
@@ -227,3 +282,105 @@ export const registryCommand: Command = {
     return 0;
   },
 };
+
+type Args = ReturnType<typeof parseArgs>;
+
+async function replicationOptions(args: Args): Promise<ReplicationOptions | undefined> {
+  const tokenFile = args.strings.get("replication-token-file");
+  const token = args.strings.get("replication-token") ??
+    (tokenFile
+      ? await readSecret(tokenFile, "replication token file")
+      : Deno.env.get("PILOT_REPLICATION_TOKEN") ?? "");
+  const standbyOf = args.strings.get("standby-of");
+  const mode = args.strings.get("replication") ?? "async";
+  if (mode !== "async" && mode !== "sync") {
+    throw new CliError("invalid_argument", `--replication must be async or sync, not "${mode}"`);
+  }
+  if (!token) {
+    for (
+      const f of ["standby-of", "replication", "peers", "advertise", "replication-ca", "replication-pin"]
+    ) {
+      if (args.strings.has(f)) throw new CliError("invalid_argument", `--${f} needs --replication-token`);
+    }
+    if (args.booleans.has("auto-failover")) {
+      throw new CliError("invalid_argument", "--auto-failover needs --replication-token");
+    }
+    return undefined;
+  }
+  const addresses = (list: string, flag: string) =>
+    list.split(",").map((a) => a.trim()).filter((a) => a).map((a) => {
+      try {
+        const hp = parseHostPort(a, flag);
+        if (hp.port === 0) throw new Error(`${flag} needs a port: "${a}"`);
+        return a;
+      } catch (err) {
+        throw new CliError("invalid_argument", (err as Error).message);
+      }
+    });
+  const caFile = args.strings.get("replication-ca");
+  const pin = args.strings.get("replication-pin");
+  const tls = caFile !== undefined
+    ? { caCerts: [await readSecret(caFile, "replication CA file")] }
+    : pin !== undefined
+    ? { pin }
+    : undefined;
+  return {
+    token,
+    mode,
+    tls,
+    standbyOf: standbyOf === undefined ? undefined : addresses(standbyOf, "--standby-of")[0],
+    autoFailover: args.booleans.has("auto-failover"),
+    peers: addresses(args.strings.get("peers") ?? "", "--peers"),
+    heartbeatMs: durationFlag(
+      args.strings.get("replication-heartbeat"),
+      DEFAULT_HEARTBEAT_MS,
+      "replication-heartbeat",
+    ),
+    livenessMs: durationFlag(
+      args.strings.get("replication-liveness"),
+      DEFAULT_LIVENESS_MS,
+      "replication-liveness",
+    ),
+    syncTimeoutMs: durationFlag(args.strings.get("sync-timeout"), DEFAULT_SYNC_TIMEOUT_MS, "sync-timeout"),
+  };
+}
+
+/** `pilot registry status|promote`: asks a running registry. */
+async function registryAdmin(sub: "status" | "promote", argv: string[], out: Parameters<Command["run"]>[1]) {
+  const args = parseArgs(argv, { registry: "string", "admin-token": "string", json: "boolean" });
+  const address = args.strings.get("registry") ?? Deno.env.get("PILOT_REGISTRY") ?? DEFAULT_REGISTRY_LISTEN;
+  const adminToken = args.strings.get("admin-token") ?? Deno.env.get("PILOT_ADMIN_TOKEN") ?? "";
+  if (sub === "promote" && !adminToken) throw new CliError("invalid_argument", "promote needs --admin-token");
+  const client = new RegistryClient({ address, timeoutMs: 15_000, reconnectAttempts: 1 });
+  try {
+    if (sub === "promote") {
+      const r = await client.request({ type: "repl_promote", admin_token: adminToken });
+      printResult(
+        out,
+        r,
+        `${address} is now the primary (epoch ${r.epoch}${r.already ? ", already primary" : ""})`,
+      );
+      return 0;
+    }
+    const msg: WireMessage = { type: "repl_status" };
+    if (adminToken) msg.admin_token = adminToken;
+    const r = await client.request(msg);
+    const standbys = Array.isArray(r.standbys) ? r.standbys as Record<string, unknown>[] : [];
+    const lines = [
+      `${address}: ${r.role}${
+        r.replication === false ? " (replication off)" : ""
+      }, epoch ${r.epoch}, seq ${r.seq}` +
+      (r.primary && r.role !== "primary" ? `, primary ${r.primary}` : "") + (r.mode ? `, ${r.mode}` : ""),
+      ...standbys.map((s) => `  standby ${s.listen}: acked ${s.acked_seq}, lag ${s.lag} events`),
+    ];
+    printResult(out, r, lines.join("\n"));
+    return 0;
+  } catch (err) {
+    if (err instanceof RegistryReplyError) {
+      throw new CliError(err.code === "unauthorized" ? "auth_required" : "invalid_state", err.message);
+    }
+    throw new CliError("connection_failed", (err as Error).message);
+  } finally {
+    client.close();
+  }
+}

@@ -123,7 +123,8 @@ export function resolveConfig(
     registry: partial.registry,
     stateDir: partial.stateDir,
   };
-  parseHostPort(config.registry, "--registry");
+  // Several registries (a primary and its standbys), comma-separated: the client follows the primary.
+  for (const r of config.registry.split(",")) parseHostPort(r.trim(), "--registry");
   if (config.beacon !== undefined) parseHostPort(config.beacon, "--beacon");
   if (config.endpoint !== undefined) parseHostPort(config.endpoint, "--endpoint");
   if (!REGISTRY_AUTH_MODES.includes(config.registryAuth)) {

@@ -38,6 +38,13 @@ export const RECONNECT_BASE_DELAY_MS = 500;
 /** Longest back-off sleep. */
 export const RECONNECT_MAX_DELAY_MS = 10_000;
 
+/** A call follows at most this many refusals naming another primary. */
+export const MAX_PRIMARY_REDIRECTS = 4;
+/** Pause before trying the next registry when a refusal names no primary (a failover in progress). */
+const PRIMARY_SEARCH_DELAY_MS = 250;
+/** Registries a client keeps (configured plus learnt from refusals). */
+const MAX_REGISTRY_ENDPOINTS = 16;
+
 /** Which signatures the client attaches. */
 export type SigningMode = "strict" | "reference" | "both";
 
@@ -61,7 +68,11 @@ export interface ClientIdentity {
 
 /** Client settings. */
 export interface RegistryClientOptions {
-  /** `host:port` (IPv6 as `[addr]:port`). */
+  /**
+   * `host:port` (IPv6 as `[addr]:port`), or several comma-separated: a primary
+   * and its standbys. The client moves to whichever is primary (a standby's
+   * refusal names it; an unreachable one is skipped).
+   */
   address: string;
   /** Use TLS; `pin` = hex SHA-256 of the registry's DER certificate. */
   tls?: { pin?: string; caCerts?: string[]; serverName?: string };
@@ -103,10 +114,15 @@ function splitHostPort(address: string): { hostname: string; port: number } {
   return { hostname: hp.host, port: hp.port };
 }
 
+function formatEndpoint(e: { hostname: string; port: number }): string {
+  return e.hostname.includes(":") ? `[${e.hostname}]:${e.port}` : `${e.hostname}:${e.port}`;
+}
+
 /** A registry connection. Calls are serialised: one request on the wire at a time. */
 export class RegistryClient {
-  readonly hostname: string;
-  readonly port: number;
+  /** Every configured registry; `#current` is the one in use. */
+  #endpoints: { hostname: string; port: number }[];
+  #current = 0;
   #transport: Transport | null = null;
   #reader = new FrameReader(MAX_REPLY_BODY);
   #queue: Promise<unknown> = Promise.resolve();
@@ -118,7 +134,7 @@ export class RegistryClient {
   #signing: SigningMode;
 
   constructor(readonly options: RegistryClientOptions) {
-    ({ hostname: this.hostname, port: this.port } = splitHostPort(options.address));
+    this.#endpoints = options.address.split(",").map((a) => splitHostPort(a.trim()));
     this.#identity = options.identity ?? null;
     this.#signing = options.signing === undefined || options.signing === "auto" ? "strict" : options.signing;
     if (this.#identity) this.#publicKey = toBase64(ed25519FromSeed(this.#identity.seed).publicKey);
@@ -132,6 +148,21 @@ export class RegistryClient {
   /** Whether the dialect is detected at registration rather than fixed. */
   get autoDetect(): boolean {
     return this.options.signing === "auto";
+  }
+
+  /** Host of the registry in use. */
+  get hostname(): string {
+    return this.#endpoints[this.#current].hostname;
+  }
+
+  /** Port of the registry in use. */
+  get port(): number {
+    return this.#endpoints[this.#current].port;
+  }
+
+  /** `host:port` of the registry in use (one of several when a primary has standbys). */
+  get currentAddress(): string {
+    return formatEndpoint(this.#endpoints[this.#current]);
   }
 
   /** The identity in use (node id 0 until registered). */
@@ -251,8 +282,9 @@ export class RegistryClient {
 
   async #attempt(build: () => Promise<WireMessage>): Promise<WireMessage> {
     let reply: WireMessage;
-    let resent = false;
+    let resends = 0;
     let resigned = false;
+    let redirects = 0;
     for (;;) {
       const message = await build();
       const frame = encodeFrame(message, MAX_REQUEST_BODY);
@@ -260,12 +292,17 @@ export class RegistryClient {
         reply = await this.#roundTrip(frame);
       } catch (err) {
         if (!(err instanceof RegistryConnectionError) || err instanceof RegistryCertificateError) throw err;
-        if (resent || this.#closed) throw err;
-        resent = true;
+        // One resend per call, plus one per primary redirect (the named primary may just have died).
+        if (resends > redirects || this.#closed) throw err;
+        resends++;
         await this.#reconnect(err);
         continue; // rebuilt, so a signed request gets a fresh nonce
       }
       if (reply.type !== "error" && typeof reply.error !== "string") return reply;
+      if (redirects < MAX_PRIMARY_REDIRECTS && await this.#followPrimary(reply)) {
+        redirects++;
+        continue; // rebuilt and resent to the primary: the standby applied nothing
+      }
       const serverTime = reply.server_time;
       const text = String(reply.error ?? "request failed");
       if (!resigned && typeof serverTime === "number" && /window|predates/.test(text)) {
@@ -295,12 +332,48 @@ export class RegistryClient {
     }
   }
 
+  /**
+   * A standby's refusal (`not_primary`) names the primary: switch to it (adding
+   * it if it was not configured) and resend. Without a name (a failover in
+   * progress) or from a registry still starting, try the next configured one
+   * after a pause. False when the reply is not such a refusal.
+   */
+  async #followPrimary(reply: WireMessage): Promise<boolean> {
+    const starting = reply.code === "unavailable" && typeof reply.retry_after_ms === "number" &&
+      /starting/.test(String(reply.error));
+    if (reply.code !== "not_primary" && !starting) return false;
+    const named = typeof reply.primary === "string" ? reply.primary : "";
+    let next = -1;
+    if (named) {
+      try {
+        const ep = splitHostPort(named);
+        next = this.#endpoints.findIndex((e) => e.hostname === ep.hostname && e.port === ep.port);
+        if (next < 0 && this.#endpoints.length < MAX_REGISTRY_ENDPOINTS) next = this.#endpoints.push(ep) - 1;
+      } catch { /* an unusable name: fall through to the next configured registry */ }
+    }
+    if (next === this.#current) next = -1;
+    if (next < 0) {
+      if (this.#endpoints.length < 2 && !starting) return false;
+      await new Promise((r) => setTimeout(r, PRIMARY_SEARCH_DELAY_MS));
+      next = (this.#current + (starting ? 0 : 1)) % this.#endpoints.length;
+    }
+    this.#useEndpoint(next);
+    return true;
+  }
+
+  #useEndpoint(index: number): void {
+    if (index === this.#current) return;
+    this.#drop();
+    this.#current = index;
+  }
+
   async #reconnect(cause: Error): Promise<void> {
     const attempts = this.options.reconnectAttempts ?? RECONNECT_ATTEMPTS;
     let delay = RECONNECT_BASE_DELAY_MS;
     let last: Error = cause;
     for (let i = 0; i < attempts; i++) {
-      if (i > 0) {
+      // With several registries, back off only once each has been tried.
+      if (i > 0 && i % this.#endpoints.length === 0) {
         await new Promise((r) => setTimeout(r, delay));
         delay = Math.min(delay * 2, RECONNECT_MAX_DELAY_MS);
       }
@@ -310,6 +383,8 @@ export class RegistryClient {
       } catch (err) {
         if (err instanceof RegistryCertificateError) throw err;
         last = err as Error;
+        // With several registries, the next attempt goes to the next one.
+        if (this.#endpoints.length > 1) this.#useEndpoint((this.#current + 1) % this.#endpoints.length);
       }
     }
     throw last;

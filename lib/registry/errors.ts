@@ -37,7 +37,11 @@ export type RequestErrorCode =
   | "throttled"
   | "limit"
   | "unsupported"
-  | "unavailable";
+  | "unavailable"
+  /** This registry is a standby (or fenced): the reply's `primary` names where writes go. */
+  | "not_primary"
+  /** Sync replication: the write is on the primary's disk but no standby confirmed it in time. */
+  | "not_replicated";
 
 /** The registry replied with `type:"error"`; `code` is the server's reason when it sent one. */
 export class RegistryReplyError extends PilotError {

@@ -103,6 +103,32 @@ export function registryMetrics(registry: Registry, server?: ServerStats): Metri
       Deno.memoryUsage().rss,
     ),
   ];
+  const repl = registry.replicator?.status();
+  if (repl) {
+    const lag = repl.standbys.reduce((max, sb) => Math.max(max, sb.lag), 0);
+    families.push(
+      single(
+        "pilot_registry_replication_primary",
+        "1 while this registry takes writes.",
+        "gauge",
+        repl.role === "primary" ? 1 : 0,
+      ),
+      single("pilot_registry_replication_epoch", "Highest replication epoch known.", "gauge", repl.epoch),
+      single(
+        "pilot_registry_replication_standbys",
+        "Standbys that have fetched from this primary.",
+        "gauge",
+        repl.standbys.length,
+      ),
+      single("pilot_registry_replication_lag_events", "Largest standby lag, in events.", "gauge", lag),
+      single(
+        "pilot_registry_replication_unreplicated_total",
+        "Sync-mode writes no standby confirmed in time.",
+        "counter",
+        repl.unreplicated_writes,
+      ),
+    );
+  }
   if (server) {
     families.push(
       single("pilot_registry_connections_open", "Open client connections.", "gauge", server.open),

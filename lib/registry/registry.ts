@@ -16,6 +16,8 @@ import type { RegistryEvent } from "./state/events.ts";
 import type { RegistryState } from "./state/model.ts";
 import { Store } from "./store/store.ts";
 import type { WireMessage } from "./wire.ts";
+import { type ReplicationOptions, Replicator } from "./replication/replicator.ts";
+import { REPLICATION_TYPES } from "./replication/protocol.ts";
 
 /** Nodes silent this long are reaped (the reference's stale threshold). */
 export const DEFAULT_STALE_AFTER_MS = 3 * 60_000;
@@ -41,10 +43,14 @@ export interface RegistryOptions {
   reapIntervalMs?: number;
   dormantRetentionMs?: number;
   snapshotEveryEvents?: number;
+  /** Events kept in memory for standbys to catch up from (older ones: a snapshot). */
+  retainEvents?: number;
   snapshotEveryBytes?: number;
   auditCapacity?: number;
   maxNonces?: number;
   logger?: Logger;
+  /** Replication with standbys (replication/replicator.ts); absent = a lone primary. */
+  replication?: ReplicationOptions;
   /** Called once if the store fails: the process should stop serving. */
   onFatal?: (err: Error) => void;
 }
@@ -71,6 +77,8 @@ export class Registry {
     Pick<RegistryOptions, "compat" | "adminToken" | "rateBy" | "staleAfterMs" | "dormantRetentionMs">
   >;
   #fatalReported = false;
+  /** Set by startReplication; until then a registry configured for replication refuses writes. */
+  #replicator: Replicator | null = null;
 
   private constructor(readonly store: Store, readonly options: RegistryOptions) {
     this.#log = options.logger ?? new Logger("registry");
@@ -100,6 +108,7 @@ export class Registry {
     const store = await Store.open({
       dir: options.dir,
       snapshotEveryEvents: options.snapshotEveryEvents,
+      retainEvents: options.retainEvents,
       snapshotEveryBytes: options.snapshotEveryBytes,
       auditCapacity: options.auditCapacity,
       logger: options.logger?.child("store"),
@@ -122,7 +131,7 @@ export class Registry {
     const started = performance.now();
     const type = typeof req.type === "string" ? req.type : "";
     const reply = await this.#dispatch(type, req, peer);
-    const key = OPS.has(type) ? type : "unknown";
+    const key = OPS.has(type) || REPLICATION_TYPES.has(type) ? type : "unknown";
     let c = this.counters.get(key);
     if (!c) this.counters.set(key, c = { ok: 0, error: 0, seconds: 0 });
     if (reply.type === "error") c.error++;
@@ -133,6 +142,29 @@ export class Registry {
 
   async #dispatch(type: string, req: WireMessage, peer: Peer): Promise<WireMessage> {
     if (!type) return errorReply("invalid request: missing message type", "invalid_request");
+    if (REPLICATION_TYPES.has(type)) {
+      // Token-checked, but the unauthenticated status and the admin promote are still rate limited.
+      if (type === "repl_status" || type === "repl_promote") {
+        const throttled = this.#throttle(
+          type === "repl_status" ? "read" : "write",
+          type,
+          req,
+          peer,
+          Date.now(),
+        );
+        if (throttled) return throttled;
+      }
+      return await this.#replication(type, req, peer);
+    }
+    if (type === "subscribe_replication") {
+      // The reference's whole-snapshot push (≤ 64 KiB frames, its own snapshot schema) cannot carry
+      // our state; docs/compat.md, "Replication and failover", says what does.
+      return errorReply(
+        "not supported by this registry: subscribe_replication (whole-snapshot replication); " +
+          "standbys follow the event log with repl_fetch — run `pilot registry --standby-of`",
+        "unsupported",
+      );
+    }
     const spec = OPS.get(type);
     if (!spec) {
       if (UNSUPPORTED_TYPES.has(type)) {
@@ -140,11 +172,14 @@ export class Registry {
       }
       return errorReply(`unknown message type: ${type.slice(0, MAX_TYPE_ECHO)}`, "unknown_type");
     }
+    const refusal = this.writeRefusal();
+    if (spec.write && refusal) return refusal;
     const now: number = Date.now();
     const throttled = this.#throttle(spec.rate, type, req, peer, now);
     if (throttled) return throttled;
     const authn = await this.#auth.authenticate(req, now);
     const events: Promise<void>[] = [];
+    let lastSeq = 0;
     const source = `${peer.ip}:${peer.port}`;
     const ctx: OpContext = {
       state: this.store.state,
@@ -159,7 +194,12 @@ export class Registry {
       actor: "anonymous",
       beacons: this.beacons,
       emit: (ev: NewEvent) => {
-        events.push(this.store.emit({ ...ev, t: now, actor: ctx.actor, source } as RegistryEvent));
+        // A read that would change state (e.g. polling an inbox) is a write on a standby.
+        const refused = this.writeRefusal();
+        if (refused) throw new RequestError(String(refused.error), "not_primary", refused);
+        const full = { ...ev, t: now, actor: ctx.actor, source } as RegistryEvent;
+        events.push(this.store.emit(full));
+        lastSeq = Math.max(lastSeq, full.seq ?? 0);
       },
     };
     let reply: WireMessage;
@@ -173,7 +213,7 @@ export class Registry {
       reply = errorReply(err.message, err.code, err.extra);
       if (err.code === "unauthorized") {
         reply.server_time = now; // lets a client with a skewed clock re-sign
-        if (spec.write) {
+        if (spec.write && !this.writeRefusal()) {
           this.authRefused++;
           const nodeField = req.node_id ?? req.from_node_id ?? req.inviter_id ?? req.requester_id;
           ctx.actor = "anonymous";
@@ -193,8 +233,58 @@ export class Registry {
         this.#fatal(err as Error);
         return errorReply("registry storage unavailable; write not acknowledged", "unavailable");
       }
+      if (lastSeq > 0 && this.#replicator && !(await this.#replicator.replicated(lastSeq))) {
+        return errorReply(
+          "write is on the primary's disk but no standby confirmed it in time (sync replication)",
+          "not_replicated",
+        );
+      }
     }
     return reply;
+  }
+
+  /**
+   * Starts replication once the listener is bound (`advertise` is this
+   * registry's address as its peers reach it): follows the primary as a standby,
+   * or checks its peers for a newer epoch before accepting writes as a primary.
+   */
+  async startReplication(advertise: string): Promise<void> {
+    if (!this.options.replication || this.#replicator) return;
+    this.#replicator = await Replicator.open(
+      this.store,
+      this.options.replication,
+      advertise,
+      this.#opts.adminToken,
+      this.#log.child("replication"),
+      () => {
+        // Liveness is not replicated: every node gets a full grace period with the new primary.
+        const now = Date.now();
+        for (const n of this.store.state.nodes.values()) if (n.online) n.lastSeen = Math.max(n.lastSeen, now);
+      },
+    );
+  }
+
+  /** The replicator, when replication is configured and started. */
+  get replicator(): Replicator | null {
+    return this.#replicator;
+  }
+
+  /** Why a write is refused here (a standby, or a primary still starting), or null when writes are accepted. */
+  writeRefusal(): WireMessage | null {
+    if (!this.options.replication) return null;
+    if (!this.#replicator) {
+      return errorReply("registry starting: replication not ready", "unavailable", { retry_after_ms: 500 });
+    }
+    return this.#replicator.refusal();
+  }
+
+  async #replication(type: string, req: WireMessage, peer: Peer): Promise<WireMessage> {
+    if (this.#replicator) return await this.#replicator.handle(type, req, peer);
+    if (type === "repl_status") {
+      const seq = this.store.state.seq;
+      return { type: "repl_status_ok", role: "primary", replication: false, epoch: 0, seq, durable_seq: seq };
+    }
+    return errorReply("replication not configured", "unsupported");
   }
 
   #throttle(
@@ -231,7 +321,7 @@ export class Registry {
     const pending: Promise<void>[] = [];
     const emit = (ev: NewEvent) =>
       pending.push(this.store.emit({ ...ev, t: now, actor: "registry" } as RegistryEvent));
-    if (!this.store.failed) {
+    if (!this.store.failed && !this.writeRefusal()) {
       for (const n of s.nodes.values()) {
         if (n.online && now - n.lastSeen > this.#opts.staleAfterMs) {
           emit({ kind: "node.reaped", node_id: n.id });
@@ -249,6 +339,7 @@ export class Registry {
   /** Stops the timer and closes the store (writing a final snapshot unless told not to). */
   async close(options: { snapshot?: boolean } = {}): Promise<void> {
     clearInterval(this.#timer);
+    await this.#replicator?.close();
     await this.store.close(options);
   }
 }

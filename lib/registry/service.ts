@@ -21,6 +21,8 @@ export interface RegistryServiceOptions extends RegistryOptions {
   httpHosts?: readonly string[];
   /** Token the status page requires on a non-loopback HTTP bind (`--http-token`). */
   httpToken?: string;
+  /** `HOST:PORT` replication peers use to reach this registry (default: the bound listen address). */
+  advertise?: string;
   maxConnections?: number;
   maxConnectionsPerSource?: number;
   idleTimeoutMs?: number;
@@ -55,6 +57,14 @@ export class RegistryService {
       await registry.close({ snapshot: false });
       throw asBindError("--listen", `${options.listen.hostname}:${options.listen.port}`, err);
     }
+    try {
+      const bound = server.addr;
+      await registry.startReplication(options.advertise ?? `${bound.hostname}:${bound.port}`);
+    } catch (err) {
+      await server.close();
+      await registry.close({ snapshot: false });
+      throw err;
+    }
     let http: HttpEndpoint | null = null;
     if (options.http) {
       try {
@@ -88,6 +98,7 @@ export class RegistryService {
   /** Stops listening, waits for in-flight requests, writes a final snapshot and releases the state directory. */
   async close(options: { snapshot?: boolean } = {}): Promise<void> {
     await this.http?.close();
+    await this.registry.replicator?.close(); // ends standbys' long-polls, which would hold up the listener
     await this.server.close();
     await this.registry.close(options);
   }

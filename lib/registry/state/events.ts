@@ -28,6 +28,8 @@ export type RegisterMode = "new" | "existing" | "revived" | "reclaimed" | "owner
 interface Base {
   /** Sequence number, assigned by the store when the event is logged. */
   seq?: number;
+  /** Replication epoch of the primary that produced it (absent = 0); raised by each promotion. */
+  epoch?: number;
   /** Unix milliseconds when the registry produced the event. */
   t: number;
   /** Who caused it. */

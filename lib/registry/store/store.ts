@@ -26,6 +26,10 @@ export const SNAPSHOT_FILE = "snapshot.json";
 export const LOCK_FILE = "registry.lock";
 /** Wait this long for the directory lock before giving up. */
 const LOCK_TIMEOUT_MS = 2_000;
+/** Logged events kept in memory (as JSON) for standbys to catch up from without a snapshot… */
+export const DEFAULT_RETAIN_EVENTS = 200_000;
+/** …and at most this many bytes of them. */
+export const DEFAULT_RETAIN_BYTES = 64 * 1024 * 1024;
 /** First line of the snapshot file names this format. */
 const SNAPSHOT_FILE_FORMAT = "pilot-registry-snapshot-file";
 
@@ -34,7 +38,17 @@ export interface StoreOptions extends StateOptions {
   dir: string | null;
   snapshotEveryEvents?: number;
   snapshotEveryBytes?: number;
+  /** Bounds of the in-memory tail of the log that standbys catch up from. */
+  retainEvents?: number;
+  retainBytes?: number;
   logger?: Logger;
+}
+
+/** A logged event as kept for replication: its sequence number, epoch and JSON text. */
+export interface RetainedEvent {
+  seq: number;
+  epoch: number;
+  json: string;
 }
 
 /** Figures from opening and running the store. */
@@ -62,6 +76,15 @@ export class Store {
   #snapshotting: Promise<void> | null = null;
   #listeners = new Set<EventListener>();
   #closed = false;
+  /** The tail of the log, oldest first: what a standby can catch up from without a snapshot. */
+  #tail: RetainedEvent[] = [];
+  #tailHead = 0;
+  #tailBytes = 0;
+  /** Highest sequence number known to be on disk (everything up to it is). */
+  #durableSeq = 0;
+  #durableWaiters: { seq: number; resolve: () => void }[] = [];
+  /** Epoch stamped on every logged event; replication raises it at promotion. */
+  epoch = 0;
   readonly #everyEvents: number;
   readonly #everyBytes: number;
   readonly #log: Logger;
@@ -79,6 +102,7 @@ export class Store {
     this.#everyEvents = options.snapshotEveryEvents ?? DEFAULT_SNAPSHOT_EVERY_EVENTS;
     this.#everyBytes = options.snapshotEveryBytes ?? DEFAULT_SNAPSHOT_EVERY_BYTES;
     this.#log = options.logger ?? new Logger("registry.store");
+    this.#durableSeq = state.seq;
   }
 
   /** Opens (creating if needed) the state directory and recovers the state. */
@@ -107,6 +131,7 @@ export class Store {
         stats.snapshotLoaded = true;
       }
       const segments = await listSegments(dir);
+      const replayed: RetainedEvent[] = [];
       let lastSegment: number | null = null;
       for (let i = 0; i < segments.length; i++) {
         const first = segments[i];
@@ -126,6 +151,7 @@ export class Store {
           }
           applyEvent(state, ev);
           stats.replayedEvents++;
+          replayed.push({ seq, epoch: ev.epoch ?? 0, json: decoder.decode(body) });
         }
         if (contents.torn) {
           if (next !== undefined) {
@@ -140,6 +166,8 @@ export class Store {
       stats.loadMs = performance.now() - started;
       const store = new Store(state, options, wal, lock, stats);
       store.#sinceSnapshot = stats.replayedEvents;
+      for (const r of replayed) store.#retain(r);
+      if (replayed.length > 0) store.epoch = replayed[replayed.length - 1].epoch;
       return store;
     } catch (err) {
       lock.close();
@@ -177,15 +205,141 @@ export class Store {
     const failed = this.failed;
     if (failed) return Promise.reject(failed);
     const logged = !VOLATILE_EVENTS.has(ev.kind);
-    if (logged) ev.seq = this.state.seq + 1;
+    if (logged) {
+      ev.seq = this.state.seq + 1;
+      if (this.epoch > 0) ev.epoch = this.epoch;
+    }
     applyEvent(this.state, ev);
     for (const l of this.#listeners) l(ev);
-    if (!logged || !this.#wal) return Promise.resolve();
-    const done = this.#wal.append(encoder.encode(JSON.stringify(ev)));
+    if (!logged) return Promise.resolve();
+    return this.#log_(ev, JSON.stringify(ev));
+  }
+
+  /**
+   * Applies and logs an event received from the primary, which must be the next
+   * one in sequence. Resolves when it is on disk (the standby's acknowledgement).
+   */
+  applyReplicated(ev: RegistryEvent, json: string): Promise<void> {
+    if (this.#closed) return Promise.reject(new RegistryStoreError("store is closed"));
+    const failed = this.failed;
+    if (failed) return Promise.reject(failed);
+    if (ev.seq !== this.state.seq + 1) {
+      return Promise.reject(
+        new RegistryStoreError(`replication gap: expected event ${this.state.seq + 1}, got ${ev.seq}`),
+      );
+    }
+    applyEvent(this.state, ev);
+    for (const l of this.#listeners) l(ev);
+    return this.#log_(ev, json);
+  }
+
+  /** Retains, writes (when durable) and tracks one logged event whose seq is set. */
+  #log_(ev: RegistryEvent, json: string): Promise<void> {
+    const seq = ev.seq as number;
+    this.#retain({ seq, epoch: ev.epoch ?? 0, json });
+    if (!this.#wal) {
+      this.#markDurable(seq);
+      return Promise.resolve();
+    }
+    const done = this.#wal.append(encoder.encode(json)).then(() => this.#markDurable(seq));
     if (++this.#sinceSnapshot >= this.#everyEvents || this.#wal.segmentBytes >= this.#everyBytes) {
       this.#scheduleSnapshot();
     }
     return done;
+  }
+
+  #retain(r: RetainedEvent): void {
+    this.#tail.push(r);
+    this.#tailBytes += r.json.length;
+    const maxEvents = this.options.retainEvents ?? DEFAULT_RETAIN_EVENTS;
+    const maxBytes = this.options.retainBytes ?? DEFAULT_RETAIN_BYTES;
+    while (this.#tail.length - this.#tailHead > maxEvents || this.#tailBytes > maxBytes) {
+      this.#tailBytes -= this.#tail[this.#tailHead].json.length;
+      this.#tailHead++;
+    }
+    if (this.#tailHead > 4096 && this.#tailHead * 2 > this.#tail.length) {
+      this.#tail = this.#tail.slice(this.#tailHead);
+      this.#tailHead = 0;
+    }
+  }
+
+  #markDurable(seq: number): void {
+    if (seq <= this.#durableSeq) return;
+    this.#durableSeq = seq;
+    if (this.#durableWaiters.length === 0) return;
+    const still: { seq: number; resolve: () => void }[] = [];
+    for (const w of this.#durableWaiters) {
+      if (w.seq <= seq) w.resolve();
+      else still.push(w);
+    }
+    this.#durableWaiters = still;
+  }
+
+  /** Highest sequence number on disk (in memory mode: applied). */
+  get durableSeq(): number {
+    return this.#durableSeq;
+  }
+
+  /** Resolves once event `seq` is durable (immediately if it already is). */
+  whenDurable(seq: number, signal?: AbortSignal): Promise<void> {
+    if (seq <= this.#durableSeq) return Promise.resolve();
+    return new Promise((resolve) => {
+      const w = { seq, resolve };
+      this.#durableWaiters.push(w);
+      signal?.addEventListener("abort", () => {
+        const i = this.#durableWaiters.indexOf(w);
+        if (i >= 0) this.#durableWaiters.splice(i, 1);
+        resolve();
+      }, { once: true });
+    });
+  }
+
+  /**
+   * Durable retained events from `fromSeq` on, at most `maxBytes` of JSON (at
+   * least one event); null when `fromSeq` is older than the retained tail.
+   */
+  eventsFrom(fromSeq: number, maxBytes: number): RetainedEvent[] | null {
+    if (fromSeq > this.#durableSeq) return [];
+    const first = this.#tail[this.#tailHead];
+    if (!first || fromSeq < first.seq) return null;
+    const out: RetainedEvent[] = [];
+    let bytes = 0;
+    for (let i = this.#tailHead + (fromSeq - first.seq); i < this.#tail.length; i++) {
+      const r = this.#tail[i];
+      if (r.seq > this.#durableSeq || (out.length > 0 && bytes + r.json.length > maxBytes)) break;
+      out.push(r);
+      bytes += r.json.length;
+    }
+    return out;
+  }
+
+  /**
+   * Replaces the whole state by a snapshot received from the primary (a standby
+   * too far behind, or one whose log diverged). The log is discarded first, so a
+   * crash part-way leaves an older consistent prefix, never a mix.
+   */
+  async installSnapshot(snap: Record<string, unknown>, epoch: number): Promise<void> {
+    const fresh = stateFromSnapshot(snap, this.options);
+    if (this.#snapshotting) await this.#snapshotting;
+    if (this.#wal && this.options.dir) {
+      const dir = this.options.dir;
+      await this.#wal.close();
+      for (const first of await listSegments(dir)) await Deno.remove(`${dir}/${segmentName(first)}`);
+      await syncDir(dir);
+      Object.assign(this.state, fresh);
+      await this.#writeSnapshotFile(encoder.encode(JSON.stringify(snap)), fresh.seq);
+      this.#wal = await WalWriter.open(dir, fresh.seq + 1);
+    } else {
+      Object.assign(this.state, fresh);
+    }
+    this.epoch = epoch;
+    this.#sinceSnapshot = 0;
+    this.#tail = [];
+    this.#tailHead = 0;
+    this.#tailBytes = 0;
+    this.#durableSeq = fresh.seq;
+    this.#markDurable(fresh.seq);
+    for (const w of this.#durableWaiters.splice(0)) w.resolve();
   }
 
   #scheduleSnapshot(): void {
@@ -208,6 +362,23 @@ export class Store {
     const body = encoder.encode(JSON.stringify(snapshotOf(this.state)));
     this.#sinceSnapshot = 0;
     const rotated = this.#wal.rotate(seq + 1);
+    await this.#writeSnapshotFile(body, seq);
+    await rotated;
+    for (const first of await listSegments(dir)) {
+      if (first <= seq) await Deno.remove(`${dir}/${segmentName(first)}`);
+    }
+    this.stats.snapshots++;
+    this.stats.lastSnapshotMs = performance.now() - started;
+    this.#log.info("snapshot written", {
+      seq,
+      bytes: body.length,
+      ms: Math.round(this.stats.lastSnapshotMs),
+    });
+  }
+
+  /** Writes `body` (the state after event `seq`) as the snapshot file, atomically. */
+  async #writeSnapshotFile(body: Uint8Array<ArrayBuffer>, seq: number): Promise<void> {
+    const dir = this.options.dir as string;
     const digest = toHex(new Uint8Array(await crypto.subtle.digest("SHA-256", body)));
     const header = encoder.encode(
       JSON.stringify({ format: SNAPSHOT_FILE_FORMAT, seq, length: body.length, sha256: digest }) + "\n",
@@ -224,17 +395,6 @@ export class Store {
     }
     await Deno.rename(tmp, `${dir}/${SNAPSHOT_FILE}`);
     await syncDir(dir);
-    await rotated;
-    for (const first of await listSegments(dir)) {
-      if (first <= seq) await Deno.remove(`${dir}/${segmentName(first)}`);
-    }
-    this.stats.snapshots++;
-    this.stats.lastSnapshotMs = performance.now() - started;
-    this.#log.info("snapshot written", {
-      seq,
-      bytes: body.length,
-      ms: Math.round(this.stats.lastSnapshotMs),
-    });
   }
 
   /** Waits for pending writes, writes a final snapshot (when `snapshot` is true) and releases the directory. */
