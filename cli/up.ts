@@ -70,7 +70,7 @@ export const upCommand: Command = {
       node_id: d.nodeId,
       address: d.address.toString(),
       http: d.http?.url ?? null,
-      status_url: d.http ? `${d.http.url}/status` : null,
+      status_url: d.http ? `${d.http.url}/` : null, // the status page; /status is its JSON
       registry: net.registryAddr,
       beacon: net.beaconAddr,
       tunnel: formatHostPort(d.tunnel.localAddress()),

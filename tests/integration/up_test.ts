@@ -42,7 +42,10 @@ Deno.test({
       const health = await runPilot(["health", "--socket", `${dir}/one.sock`, "--json"]);
       assertEquals(health.code, 0, health.stderr);
       assertEquals(JSON.parse(health.stdout).data.status, "ok");
-      const status = await (await fetch(String(r.status_url))).json();
+      // The printed status URL is the page; its JSON twin is /status.
+      const page = await (await fetch(String(r.status_url))).text();
+      assert(page.includes(String(r.address)), "the status page shows the node's address");
+      const status = await (await fetch(new URL("status", String(r.status_url)))).json();
       assertEquals(status.node_id, r.node_id);
 
       // Whatever the first one got, a second `pilot up` cannot have the same ports.
