@@ -24,17 +24,14 @@ import { LifecycleTimers } from "./lifecycle.ts";
 import { AckClock, PendingEvents } from "./stream_signals.ts";
 import { StreamOutput } from "./stream_output.ts";
 import { buildStreamStats } from "./stream_stats.ts";
+import { resolveStreamOptions } from "./stream_options.ts";
 import {
   CLOSE_LINGER_MS,
-  DEFAULT_MSS,
   FIN_MAX_TRANSMISSIONS,
   IDLE_TIMEOUT_MS,
   ISN,
   KEEPALIVE_MS,
-  RECV_BUFFER_BYTES,
-  SEND_BUFFER_BYTES,
   TIME_WAIT_MS,
-  WINDOW_UNIT_BYTES,
 } from "./stream_constants.ts";
 import {
   type CloseReason,
@@ -104,7 +101,7 @@ export class Stream implements TimerTarget {
   closeReason: CloseReason | undefined;
 
   constructor(init: StreamInit) {
-    const o = init.options ?? {};
+    const o = resolveStreamOptions(init.options);
     this.id = init.id;
     this.host = init.host;
     this.timers = init.host.timers;
@@ -112,14 +109,9 @@ export class Stream implements TimerTarget {
     this.localPort = init.localPort;
     this.remoteAddr = init.remoteAddr;
     this.remotePort = init.remotePort;
-    this.mss = positiveInt(o.mss ?? DEFAULT_MSS, "mss");
-    if (this.mss > 0xffff) throw new RangeError(`mss must be at most 65535, got ${this.mss}`);
-    const sendBufferBytes = positiveInt(o.sendBufferBytes ?? SEND_BUFFER_BYTES, "sendBufferBytes");
-    const recvBufferBytes = positiveInt(o.recvBufferBytes ?? RECV_BUFFER_BYTES, "recvBufferBytes");
-    this.rx = new ReceiveBuffer(recvBufferBytes, () => this.ev.readable = true);
-    // A window unit never exceeds our segment size, so a small MSS reads the window conservatively.
-    const windowUnit = Math.min(this.mss, WINDOW_UNIT_BYTES);
-    this.tx = new SendSide(this.mss, windowUnit, sendBufferBytes, !o.noDelay, {
+    this.mss = o.mss;
+    this.rx = new ReceiveBuffer(o.recvBufferBytes, () => this.ev.readable = true);
+    this.tx = new SendSide(o.mss, o.windowUnit, o.sendBufferBytes, o.nagle, {
       transmit: (seg) => this.out.segment(seg),
       sentNew: (now) => this.life.lastActivity = now,
       giveUp: () => {
@@ -576,9 +568,4 @@ export class Stream implements TimerTarget {
   private fireEvents(): void {
     this.ev.fire(this);
   }
-}
-
-function positiveInt(v: number, name: string): number {
-  if (!Number.isInteger(v) || v <= 0) throw new RangeError(`${name} must be a positive integer, got ${v}`);
-  return v;
 }
