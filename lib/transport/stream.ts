@@ -25,14 +25,7 @@ import { AckClock, PendingEvents } from "./stream_signals.ts";
 import { StreamOutput } from "./stream_output.ts";
 import { buildStreamStats } from "./stream_stats.ts";
 import { resolveStreamOptions } from "./stream_options.ts";
-import {
-  CLOSE_LINGER_MS,
-  FIN_MAX_TRANSMISSIONS,
-  IDLE_TIMEOUT_MS,
-  ISN,
-  KEEPALIVE_MS,
-  TIME_WAIT_MS,
-} from "./stream_constants.ts";
+import { CLOSE_LINGER_MS, IDLE_TIMEOUT_MS, ISN, KEEPALIVE_MS, TIME_WAIT_MS } from "./stream_constants.ts";
 import {
   type CloseReason,
   type StreamHost,
@@ -417,14 +410,8 @@ export class Stream implements TimerTarget {
         if (now >= this.life.synDeadline) this.onSynExpired(now);
         return;
       case "TIME_WAIT":
-        if (now >= this.life.timeWaitUntil) {
-          if (this.rx.finSeq >= 0) {
-            this.rx.finSeq = -1;
-            this.rx.remoteEnded = true;
-            this.ev.readable = true;
-          }
-          this.terminate(this.closeReason ?? "remote");
-        }
+        // Data a FIN overtook had until now to arrive; terminate() ends the reader's stream.
+        if (now >= this.life.timeWaitUntil) this.terminate(this.closeReason ?? "remote");
         return;
       case "ESTABLISHED":
       case "FIN_WAIT":
@@ -439,8 +426,7 @@ export class Stream implements TimerTarget {
     if (this._state === "ESTABLISHED") {
       if (now - this.life.lastActivity >= IDLE_TIMEOUT_MS) {
         this.out.fin();
-        this.rx.remoteEnded = true;
-        this.ev.readable = true;
+        this.rx.end();
         this.enterTimeWait(now);
         this.reportClose("idle");
         return;
@@ -456,10 +442,9 @@ export class Stream implements TimerTarget {
           this.terminate("linger");
         }
       } else if (now >= this.life.finSentAt + this.tx.rtt.rto) {
-        if (this.life.finAttempts >= FIN_MAX_TRANSMISSIONS) this.enterTimeWait(now);
+        if (this.life.finExhausted) this.enterTimeWait(now);
         else {
-          this.life.finAttempts++;
-          this.life.finSentAt = now;
+          this.life.finResent(now);
           this.out.fin();
         }
       }
@@ -509,10 +494,7 @@ export class Stream implements TimerTarget {
     this.rx.ooo.clear();
     this.tx.sndUna = this.tx.sndNxt;
     this.closing = true;
-    if (!this.rx.remoteEnded) {
-      this.rx.remoteEnded = true;
-      this.ev.readable = true;
-    }
+    this.rx.end();
     this.reportClose(reason);
     this.timers.cancel(this);
     this.wakeAt = Infinity;
