@@ -10,6 +10,11 @@
  * data is bounded by the congestion window (≤ 1 MB), and unread received data
  * shrinks the advertised window, with a hard cap beyond it for peers that
  * ignore a zero window.
+ *
+ * This file is the state machine only; its parts live beside it: send-side.ts (segments, windows,
+ * loss recovery and their timers), receive-buffer.ts, stream_output.ts (the packets we send),
+ * lifecycle.ts (handshake, FIN, linger, TIME_WAIT, keepalive and idle clocks), stream_signals.ts
+ * (events, ACK clock), stream_options.ts and stream_stats.ts.
  * @module
  */
 import { FLAG_ACK, FLAG_FIN, FLAG_RST, FLAG_SYN } from "../protocol/header.ts";
