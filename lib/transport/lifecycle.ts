@@ -6,6 +6,7 @@
  * @module
  */
 import {
+  FIN_MAX_TRANSMISSIONS,
   IDLE_TIMEOUT_MS,
   KEEPALIVE_MS,
   SYN_MAX_TRANSMISSIONS,
@@ -56,6 +57,17 @@ export class LifecycleTimers {
   finOut(now: number): void {
     this.finSent = true;
     this.finAttempts = 1;
+    this.finSentAt = now;
+  }
+
+  /** True when our FIN went out as many times as it may (then TIME_WAIT without its ACK). */
+  get finExhausted(): boolean {
+    return this.finAttempts >= FIN_MAX_TRANSMISSIONS;
+  }
+
+  /** Our FIN went out again at `now`. */
+  finResent(now: number): void {
+    this.finAttempts++;
     this.finSentAt = now;
   }
 

@@ -47,13 +47,12 @@ import {
   type TrustGate,
 } from "./session_types.ts";
 import { DatagramSocket, Listener } from "./sockets.ts";
+import { ConnectionTable } from "./connection_table.ts";
 
 export type { SessionEvent } from "./session_events.ts";
 export * from "./session_types.ts";
 export { DatagramSocket, Listener } from "./sockets.ts";
 
-/** Connection ids are u32, start at 1 and skip 0 on wrap. */
-const MAX_CONN_ID = 0xffffffff;
 const EPHEMERAL_PORT_COUNT = EPHEMERAL_PORT_MAX - EPHEMERAL_PORT_MIN + 1;
 const EMPTY: Uint8Array = new Uint8Array(0);
 
@@ -99,13 +98,11 @@ export class SessionManager implements StreamHost, TimerTarget {
   private readonly log: Logger;
   private readonly synLimiter: SynRateLimiter;
 
-  /** remote node → (localPort * 65536 + remotePort) → stream */
-  private readonly table = new Map<number, Map<number, Stream>>();
-  private readonly byId = new Map<number, Stream>();
-  /** Connections (any state) per local port: those ports are not handed out as ephemeral. */
-  private readonly portUse = new Map<number, number>();
-  private readonly livePerPort = new Map<number, number>();
-  private liveTotal = 0;
+  /** Every connection, by demux key and id, with the per-port and live counts. */
+  private readonly conns = new ConnectionTable((stream) => {
+    const rtt = stream.smoothedRttMs; // remembered for status views once the connection is gone
+    if (rtt !== undefined) this.peerRtts.remember(stream.remoteAddr.node, rtt);
+  });
   private readonly listeners = new Map<number, Listener>();
   private readonly dgramSockets = new Map<number, DatagramSocket>();
   private readonly pinger: Pinger;
@@ -113,7 +110,6 @@ export class SessionManager implements StreamHost, TimerTarget {
   private readonly peerRtts = new PeerRttMemory();
   private readonly pendingSyns = new Set<string>();
   private nextEphemeral = EPHEMERAL_PORT_MIN;
-  private nextConnId = 1;
   private sweepScheduled = false;
 
   constructor(opts: SessionManagerOptions) {
@@ -169,7 +165,7 @@ export class SessionManager implements StreamHost, TimerTarget {
   }
 
   private onStreamPacket(pkt: Packet): void {
-    const conn = this.lookup(pkt.dstPort, pkt.src.node, pkt.srcPort);
+    const conn = this.conns.lookup(pkt.dstPort, pkt.src.node, pkt.srcPort);
     if ((pkt.flags & (FLAG_SYN | FLAG_ACK | FLAG_RST)) === FLAG_SYN) {
       this.onSyn(pkt, conn);
       return;
@@ -217,7 +213,7 @@ export class SessionManager implements StreamHost, TimerTarget {
           // Re-check what may have changed while the gate was deciding.
           const l = this.listeners.get(pkt.dstPort);
           if (!l) return this.sendRstFor(pkt);
-          const again = this.lookup(pkt.dstPort, pkt.src.node, pkt.srcPort);
+          const again = this.conns.lookup(pkt.dstPort, pkt.src.node, pkt.srcPort);
           if (again) {
             if (again.state === "ESTABLISHED") again.resendSynAck();
             return;
@@ -250,11 +246,11 @@ export class SessionManager implements StreamHost, TimerTarget {
       }
       return;
     }
-    if ((this.livePerPort.get(pkt.dstPort) ?? 0) >= this.maxPerPort) {
+    if (this.conns.liveOn(pkt.dstPort) >= this.maxPerPort) {
       this.counters.rstPortLimit++;
       return this.sendRstFor(pkt);
     }
-    if (this.liveTotal >= this.maxTotal) {
+    if (this.conns.live >= this.maxTotal) {
       this.counters.rstTotalLimit++;
       return this.sendRstFor(pkt);
     }
@@ -323,7 +319,7 @@ export class SessionManager implements StreamHost, TimerTarget {
    */
   peerRtt(node: number): number | undefined {
     let best: number | undefined;
-    for (const s of this.table.get(node)?.values() ?? []) {
+    for (const s of this.conns.ofNode(node)) {
       const rtt = s.smoothedRttMs;
       if (rtt !== undefined && (best === undefined || rtt < best)) best = rtt;
     }
@@ -359,7 +355,7 @@ export class SessionManager implements StreamHost, TimerTarget {
     checkPort(port);
     const localPort = opts.localPort ?? this.allocatePort();
     checkPort(localPort);
-    if (this.lookup(localPort, remote.node, port)) {
+    if (this.conns.lookup(localPort, remote.node, port)) {
       throw new SessionError(`a connection from port ${localPort} to ${remote}:${port} already exists`);
     }
     const { localPort: _lp, onSynTimeout, ...streamOpts } = opts;
@@ -390,17 +386,17 @@ export class SessionManager implements StreamHost, TimerTarget {
 
   /** The connection with this id, if it is still in the table. */
   getConnection(id: number): Stream | undefined {
-    return this.byId.get(id);
+    return this.conns.get(id);
   }
 
   /** Every connection in the table (any state). */
   connections(): IterableIterator<Stream> {
-    return this.byId.values();
+    return this.conns.values();
   }
 
   /** Connections that are not CLOSED or TIME_WAIT. */
   get liveConnections(): number {
-    return this.liveTotal;
+    return this.conns.live;
   }
 
   /** Ports with a stream listener. */
@@ -410,16 +406,9 @@ export class SessionManager implements StreamHost, TimerTarget {
 
   /** StreamHost: keeps the live counters and removes CLOSED streams from the table. */
   stateChanged(stream: Stream, previous: StreamState): void {
-    const was = isLive(previous), is = isLive(stream.state);
-    if (was !== is) {
-      const d = is ? 1 : -1;
-      this.liveTotal += d;
-      this.livePerPort.set(stream.localPort, (this.livePerPort.get(stream.localPort) ?? 0) + d);
-      if (this.livePerPort.get(stream.localPort) === 0) this.livePerPort.delete(stream.localPort);
-    }
-    if (stream.state === "CLOSED") this.remove(stream);
+    const ended = this.conns.stateChanged(stream, previous);
     // The stream records why it stopped just after the state change: read it once this step ends.
-    if (was && !is && this.onEvent) queueMicrotask(() => this.reportEnd(stream));
+    if (ended && this.onEvent) queueMicrotask(() => this.reportEnd(stream));
   }
 
   /** StreamHost: packets from streams go straight to the tunnel. */
@@ -516,7 +505,7 @@ export class SessionManager implements StreamHost, TimerTarget {
 
   /** Daemon shutdown: resets every connection, closes listeners and sockets, fails pending pings. */
   shutdown(): void {
-    for (const s of [...this.byId.values()]) s.abort();
+    for (const s of [...this.conns.values()]) s.abort();
     for (const l of [...this.listeners.values()]) l.close();
     for (const d of [...this.dgramSockets.values()]) d.close();
     this.pinger.shutdown();
@@ -532,20 +521,14 @@ export class SessionManager implements StreamHost, TimerTarget {
 
   // ---- table --------------------------------------------------------------------------------------
 
-  /** Demux lookup on (local port, remote node, remote port); the remote network is ignored (§1 caveat). */
-  private lookup(localPort: number, remoteNode: number, remotePort: number): Stream | undefined {
-    return this.table.get(remoteNode)?.get(localPort * 0x10000 + remotePort);
-  }
-
   private createStream(
     localPort: number,
     remote: Address,
     remotePort: number,
     options: StreamOptions,
   ): Stream {
-    const id = this.allocateConnId();
     const stream = new Stream({
-      id,
+      id: this.conns.allocateId(),
       host: this,
       localAddr: this.localAddr,
       localPort,
@@ -553,36 +536,8 @@ export class SessionManager implements StreamHost, TimerTarget {
       remotePort,
       options,
     });
-    let inner = this.table.get(remote.node);
-    if (!inner) this.table.set(remote.node, inner = new Map());
-    inner.set(localPort * 0x10000 + remotePort, stream);
-    this.byId.set(id, stream);
-    this.portUse.set(localPort, (this.portUse.get(localPort) ?? 0) + 1);
+    this.conns.add(stream);
     return stream;
-  }
-
-  private remove(stream: Stream): void {
-    if (this.byId.get(stream.id) !== stream) return;
-    this.byId.delete(stream.id);
-    const rtt = stream.smoothedRttMs;
-    if (rtt !== undefined) this.peerRtts.remember(stream.remoteAddr.node, rtt);
-    const inner = this.table.get(stream.remoteAddr.node);
-    const key = stream.localPort * 0x10000 + stream.remotePort;
-    if (inner?.get(key) === stream) {
-      inner.delete(key);
-      if (inner.size === 0) this.table.delete(stream.remoteAddr.node);
-    }
-    const n = (this.portUse.get(stream.localPort) ?? 1) - 1;
-    if (n > 0) this.portUse.set(stream.localPort, n);
-    else this.portUse.delete(stream.localPort);
-  }
-
-  private allocateConnId(): number {
-    for (;;) {
-      const id = this.nextConnId;
-      this.nextConnId = id >= MAX_CONN_ID ? 1 : id + 1;
-      if (!this.byId.has(id)) return id;
-    }
   }
 
   /**
@@ -595,7 +550,7 @@ export class SessionManager implements StreamHost, TimerTarget {
       const p = this.nextEphemeral;
       this.nextEphemeral = nextEphemeralPort(p);
       if (
-        !this.portUse.has(p) && !this.listeners.has(p) && !this.dgramSockets.has(p) && !this.pinger.has(p)
+        !this.conns.usesPort(p) && !this.listeners.has(p) && !this.dgramSockets.has(p) && !this.pinger.has(p)
       ) {
         return p;
       }
@@ -627,10 +582,6 @@ const END_EVENTS: Partial<Record<CloseReason, "fin" | "rst" | "idle-timeout">> =
   reset: "rst",
   idle: "idle-timeout",
 };
-
-function isLive(state: StreamState): boolean {
-  return state !== "CLOSED" && state !== "TIME_WAIT";
-}
 
 function checkPort(port: number): void {
   if (!Number.isInteger(port) || port < 0 || port > 0xffff) {

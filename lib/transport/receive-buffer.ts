@@ -101,6 +101,17 @@ export class ReceiveBuffer {
     this.readable();
   }
 
+  /**
+   * No more data comes (the connection is over or idled out): the reader sees the end after the
+   * queue, even if a FIN was still waiting for data it overtook.
+   */
+  end(): void {
+    this.finSeq = -1;
+    if (this.remoteEnded) return;
+    this.remoteEnded = true;
+    this.readable();
+  }
+
   /** close(): unread data is dropped, and data still arriving is acknowledged and dropped. */
   discard(): void {
     this.discardInput = true;

@@ -11,7 +11,7 @@ import { RtoEstimator } from "./rto.ts";
 import { dataLooksLikeSack, decodeSack } from "./sack.ts";
 import { type Segment, SendBuffer } from "./send-buffer.ts";
 import { seqAdd, seqAfter, seqAfterOrEqual, seqBeforeOrEqual, seqDiff } from "./seq.ts";
-import { DEFAULT_PEER_WINDOW_UNITS, ISN, NAGLE_DELAY_MS } from "./stream_constants.ts";
+import { DEFAULT_PEER_WINDOW_UNITS, ISN, NAGLE_DELAY_MS, PERSIST_MAX_MS } from "./stream_constants.ts";
 import { WriteQueue } from "./write-queue.ts";
 
 /** First byte of a SACK option: data starting with it may be sent alone (§5.4). */
@@ -210,6 +210,36 @@ export class SendSide {
   /** SYN / SYN+ACK windows: 0 there means "unknown" (ref semantics), so assume the reference's 512. */
   takeHandshakeWindow(field: number): void {
     this.setPeerWindow(field === 0 ? DEFAULT_PEER_WINDOW_UNITS : field);
+  }
+
+  /**
+   * Runs the send side's timers that are due at `now`: the retransmission timer for the oldest
+   * segment, else RACK's loss timer and the tail-loss probe, and with nothing in flight the
+   * persist timer's zero-window probe. Only the retransmission timer may give up on the
+   * connection ({@link SendSideHost.giveUp}), so the stream checks its state afterwards.
+   */
+  onTimers(now: number): void {
+    const head = this.sendBuf.first();
+    const r = this.recovery;
+    if (head && now >= r.retransmitDeadline(head)) r.onRetransmitTimer(now, head);
+    else if (head) {
+      if (now >= r.rack.timerAt) r.detectLosses(now);
+      if (now >= r.probeDeadline()) r.sendProbe(now);
+    } else if (now >= r.persistAt) {
+      r.persistAt = Infinity;
+      if (this.peerWindowBytes === 0 && this.writeQ.length > 0) {
+        this.sendNew(this.writeQ.take(1), now);
+        r.persistInterval = Math.min(r.persistInterval * 2, PERSIST_MAX_MS);
+      }
+    }
+  }
+
+  /** The earlier of `t` and the send side's next timer (see {@link onTimers}). */
+  deadline(t: number): number {
+    const head = this.sendBuf.first();
+    const r = this.recovery;
+    if (head) return Math.min(t, r.retransmitDeadline(head), r.rack.timerAt, r.probeDeadline());
+    return r.persistAt < t ? r.persistAt : t;
   }
 
   /** Forgets everything unsent and unacknowledged (close, reset). */

@@ -10,40 +10,27 @@
  * data is bounded by the congestion window (≤ 1 MB), and unread received data
  * shrinks the advertised window, with a hard cap beyond it for peers that
  * ignore a zero window.
+ *
+ * This file is the state machine only; its parts live beside it: send-side.ts (segments, windows,
+ * loss recovery and their timers), receive-buffer.ts, stream_output.ts (the packets we send),
+ * lifecycle.ts (handshake, FIN, linger, TIME_WAIT, keepalive and idle clocks), stream_signals.ts
+ * (events, ACK clock), stream_options.ts and stream_stats.ts.
  * @module
  */
-import {
-  FLAG_ACK,
-  FLAG_FIN,
-  FLAG_RST,
-  FLAG_SYN,
-  PROTO_STREAM,
-  PROTOCOL_VERSION,
-} from "../protocol/header.ts";
+import { FLAG_ACK, FLAG_FIN, FLAG_RST, FLAG_SYN } from "../protocol/header.ts";
 import type { Address } from "../protocol/address.ts";
 import type { Packet } from "../protocol/packet.ts";
 import { ReceiveBuffer } from "./receive-buffer.ts";
-import { encodeSack, isSack } from "./sack.ts";
-import type { Segment } from "./send-buffer.ts";
+import { isSack } from "./sack.ts";
 import { seqAdd, seqBeforeOrEqual } from "./seq.ts";
 import type { TimerService, TimerTarget } from "./timers.ts";
 import { SendSide } from "./send-side.ts";
 import { LifecycleTimers } from "./lifecycle.ts";
 import { AckClock, PendingEvents } from "./stream_signals.ts";
-import {
-  CLOSE_LINGER_MS,
-  DEFAULT_MSS,
-  FIN_MAX_TRANSMISSIONS,
-  IDLE_TIMEOUT_MS,
-  ISN,
-  KEEPALIVE_MS,
-  PERSIST_MAX_MS,
-  RECV_BUFFER_BYTES,
-  SEND_BUFFER_BYTES,
-  TIME_WAIT_MS,
-  WINDOW_UNIT_BYTES,
-  WINDOW_UPDATE_UNITS,
-} from "./stream_constants.ts";
+import { StreamOutput } from "./stream_output.ts";
+import { buildStreamStats } from "./stream_stats.ts";
+import { resolveStreamOptions } from "./stream_options.ts";
+import { CLOSE_LINGER_MS, IDLE_TIMEOUT_MS, ISN, KEEPALIVE_MS, TIME_WAIT_MS } from "./stream_constants.ts";
 import {
   type CloseReason,
   type StreamHost,
@@ -55,8 +42,6 @@ import {
 
 export * from "./stream_constants.ts";
 export * from "./stream_types.ts";
-
-const EMPTY: Uint8Array = new Uint8Array(0);
 
 /**
  * A stream connection. Created by the session manager (dial or accepted SYN);
@@ -98,8 +83,8 @@ export class Stream implements TimerTarget {
   private readonly rx: ReceiveBuffer;
   /** When our ACKs go out (delayed, quick). */
   private readonly acks = new AckClock();
-  /** The Window field we last advertised (window updates are sent when it reopened enough). */
-  private lastAdvertised = 0;
+  /** The packets we send, built from the current sequence numbers and window. */
+  private readonly out: StreamOutput;
 
   /** SYN schedule, FIN retransmissions, linger, TIME_WAIT, keepalive and idle clocks. */
   private readonly life = new LifecycleTimers();
@@ -113,12 +98,8 @@ export class Stream implements TimerTarget {
   /** Why the connection closed, once it has. */
   closeReason: CloseReason | undefined;
 
-  /** Segments sent (data, first or resent) and SACK options sent, for stats(). */
-  private segsSent = 0;
-  private sackSent = 0;
-
   constructor(init: StreamInit) {
-    const o = init.options ?? {};
+    const o = resolveStreamOptions(init.options);
     this.id = init.id;
     this.host = init.host;
     this.timers = init.host.timers;
@@ -126,21 +107,17 @@ export class Stream implements TimerTarget {
     this.localPort = init.localPort;
     this.remoteAddr = init.remoteAddr;
     this.remotePort = init.remotePort;
-    this.mss = positiveInt(o.mss ?? DEFAULT_MSS, "mss");
-    if (this.mss > 0xffff) throw new RangeError(`mss must be at most 65535, got ${this.mss}`);
-    const sendBufferBytes = positiveInt(o.sendBufferBytes ?? SEND_BUFFER_BYTES, "sendBufferBytes");
-    const recvBufferBytes = positiveInt(o.recvBufferBytes ?? RECV_BUFFER_BYTES, "recvBufferBytes");
-    this.rx = new ReceiveBuffer(recvBufferBytes, () => this.ev.readable = true);
-    // A window unit never exceeds our segment size, so a small MSS reads the window conservatively.
-    const windowUnit = Math.min(this.mss, WINDOW_UNIT_BYTES);
-    this.tx = new SendSide(this.mss, windowUnit, sendBufferBytes, !o.noDelay, {
-      transmit: (seg) => this.sendSegment(seg),
+    this.mss = o.mss;
+    this.rx = new ReceiveBuffer(o.recvBufferBytes, () => this.ev.readable = true);
+    this.tx = new SendSide(o.mss, o.windowUnit, o.sendBufferBytes, o.nagle, {
+      transmit: (seg) => this.out.segment(seg),
       sentNew: (now) => this.life.lastActivity = now,
       giveUp: () => {
-        this.sendRst();
+        this.out.rst();
         this.terminate("timeout");
       },
     });
+    this.out = new StreamOutput(this, this.host, this.rx, this.tx, this.acks, this.life);
   }
 
   /** Current state. */
@@ -238,7 +215,7 @@ export class Stream implements TimerTarget {
     const now = this.timers.now();
     if (this._state === "SYN_SENT") {
       this.run(() => {
-        this.sendRst();
+        this.out.rst();
         this.terminate("local");
       });
       return;
@@ -264,44 +241,14 @@ export class Stream implements TimerTarget {
       return;
     }
     this.run(() => {
-      this.sendRst();
+      this.out.rst();
       this.terminate("aborted");
     });
   }
 
   /** A snapshot of counters and congestion state. */
   stats(): StreamStats {
-    return {
-      id: this.id,
-      localPort: this.localPort,
-      remoteAddr: this.remoteAddr.toString(),
-      remotePort: this.remotePort,
-      state: this._state,
-      congWin: this.tx.cc.cwnd,
-      ssthresh: this.tx.cc.ssthresh,
-      inFlight: this.inFlight,
-      srttMs: Math.round(this.tx.rtt.srtt),
-      rttvarMs: Math.round(this.tx.rtt.rttvar),
-      unacked: this.tx.sendBuf.length,
-      oooBuf: this.rx.ooo.size,
-      peerRecvWin: this.tx.peerWindowBytes,
-      recvWin: this.windowField() * WINDOW_UNIT_BYTES,
-      inRecovery: this.tx.recovery.inRecovery,
-      bytesSent: this.tx.bytesSent,
-      bytesRecv: this.rx.bytesRecv,
-      segsSent: this.segsSent,
-      segsRecv: this.rx.segsRecv,
-      retransmits: this.tx.retransmits,
-      fastRetx: this.tx.recovery.counters.fastRetx,
-      rackLost: this.tx.recovery.counters.rackLost,
-      tlpProbes: this.tx.recovery.counters.tlpProbes,
-      timeouts: this.tx.recovery.counters.timeouts,
-      spuriousRetx: this.tx.recovery.counters.spuriousRetx,
-      undos: this.tx.recovery.counters.undos,
-      sackRecv: this.tx.sackRecv,
-      sackSent: this.sackSent,
-      dupAcks: this.tx.recovery.counters.dupAcks,
-    };
+    return buildStreamStats(this, this.tx, this.rx, this.out);
   }
 
   // ---- manager API ---------------------------------------------------------------------------
@@ -315,7 +262,7 @@ export class Stream implements TimerTarget {
       this.life.lastActivity = now;
       this.setState("SYN_SENT");
       this.life.synSent(now);
-      this.emit(FLAG_SYN, ISN, 0, EMPTY, this.advertise());
+      this.out.syn();
     });
   }
 
@@ -328,14 +275,14 @@ export class Stream implements TimerTarget {
       this.tx.takeHandshakeWindow(syn.window);
       this.life.lastActivity = now;
       this.setState("ESTABLISHED");
-      this.emit(FLAG_SYN | FLAG_ACK, ISN, this.rx.rcvNxt, EMPTY, this.advertise());
+      this.out.synAck();
     });
   }
 
   /** @internal Answers a retransmitted SYN for this 4-tuple with the SYN+ACK again. */
   resendSynAck(): void {
     if (this._state !== "ESTABLISHED") return;
-    this.emit(FLAG_SYN | FLAG_ACK, ISN, this.rx.rcvNxt, EMPTY, this.advertise());
+    this.out.synAck();
   }
 
   /** @internal Processes one packet addressed to this connection's 4-tuple. */
@@ -413,14 +360,14 @@ export class Stream implements TimerTarget {
     this.life.lastActivity = now;
     this.life.synDeadline = Infinity;
     this.setState("ESTABLISHED");
-    this.emit(FLAG_ACK, this.tx.sndNxt, this.rx.rcvNxt, EMPTY, this.advertise());
+    this.out.bareAck();
     this.ev.open = true;
     this.flush(now);
   }
 
   /** Delayed-ACK rule (§5.3) after a data segment, see {@link AckClock.onData}. */
   private scheduleAck(now: number, urgent: boolean): void {
-    if (this.acks.onData(now, this.rx.ooo.size > 0, urgent)) this.sendAck();
+    if (this.acks.onData(now, this.rx.ooo.size > 0, urgent)) this.out.ack();
   }
 
   private onFin(pkt: Packet, now: number): void {
@@ -428,12 +375,12 @@ export class Stream implements TimerTarget {
     const st = this._state;
     if (st === "TIME_WAIT") {
       // Our FIN+ACK was lost; answer again. A FIN+ACK is never answered (no ping-pong).
-      if (bare) this.emit(FLAG_FIN | FLAG_ACK, this.tx.sndNxt, seqAdd(pkt.seq, 1), EMPTY, 0);
+      if (bare) this.out.finAck(pkt.seq);
       return;
     }
     if (st !== "ESTABLISHED" && st !== "FIN_WAIT") return;
     this.life.lastActivity = now;
-    if (bare) this.emit(FLAG_FIN | FLAG_ACK, this.tx.sndNxt, seqAdd(pkt.seq, 1), EMPTY, 0);
+    if (bare) this.out.finAck(pkt.seq);
     // If the FIN overtook data, keep accepting that data during TIME_WAIT before signalling EOF.
     this.rx.finAt(pkt.seq);
     this.enterTimeWait(now);
@@ -449,28 +396,9 @@ export class Stream implements TimerTarget {
     if (this.tx.flush(now, this.closing)) this.ev.writable = true;
   }
 
-  /** Data segments always carry ACK, the current cumulative ack and window; they replace a pending ACK. */
-  private sendSegment(seg: Segment): void {
-    this.segsSent++;
-    this.acks.sent();
-    this.emit(FLAG_ACK, seg.seq, this.rx.rcvNxt, seg.data, this.advertise());
-  }
-
-  private sendAck(): void {
-    let payload = EMPTY;
-    if (this.rx.ooo.size > 0) {
-      payload = encodeSack(this.rx.ooo.sackBlocks());
-      this.sackSent++;
-    }
-    this.acks.sent();
-    this.emit(FLAG_ACK, this.tx.sndNxt, this.rx.rcvNxt, payload, this.advertise());
-  }
-
+  /** Tells the peer that reading reopened our window, when it reopened enough. */
   private maybeWindowUpdate(): void {
-    const w = this.windowField();
-    if ((this.lastAdvertised === 0 && w > 0) || w - this.lastAdvertised >= WINDOW_UPDATE_UNITS) {
-      this.run(() => this.sendAck());
-    }
+    if (this.out.windowReopened()) this.run(() => this.out.ack());
   }
 
   private maybeSendFin(now: number): void {
@@ -481,37 +409,7 @@ export class Stream implements TimerTarget {
       return;
     }
     this.life.finOut(now);
-    this.emit(FLAG_FIN, this.tx.sndNxt, 0, EMPTY, 0);
-  }
-
-  private sendRst(): void {
-    this.emit(FLAG_RST, 0, 0, EMPTY, 0);
-  }
-
-  private emit(flags: number, seq: number, ack: number, payload: Uint8Array, window: number): void {
-    this.life.lastSentAt = this.timers.now();
-    this.host.send({
-      version: PROTOCOL_VERSION,
-      flags,
-      protocol: PROTO_STREAM,
-      src: this.localAddr,
-      dst: this.remoteAddr,
-      srcPort: this.localPort,
-      dstPort: this.remotePort,
-      seq,
-      ack,
-      window,
-      payload,
-    });
-  }
-
-  /** The Window field to put on a packet now, remembered for window-update decisions. */
-  private advertise(): number {
-    return this.lastAdvertised = this.windowField();
-  }
-
-  private windowField(): number {
-    return this.rx.windowField();
+    this.out.fin();
   }
 
   // ---- timers ---------------------------------------------------------------------------------
@@ -522,14 +420,8 @@ export class Stream implements TimerTarget {
         if (now >= this.life.synDeadline) this.onSynExpired(now);
         return;
       case "TIME_WAIT":
-        if (now >= this.life.timeWaitUntil) {
-          if (this.rx.finSeq >= 0) {
-            this.rx.finSeq = -1;
-            this.rx.remoteEnded = true;
-            this.ev.readable = true;
-          }
-          this.terminate(this.closeReason ?? "remote");
-        }
+        // Data a FIN overtook had until now to arrive; terminate() ends the reader's stream.
+        if (now >= this.life.timeWaitUntil) this.terminate(this.closeReason ?? "remote");
         return;
       case "ESTABLISHED":
       case "FIN_WAIT":
@@ -537,48 +429,33 @@ export class Stream implements TimerTarget {
       default:
         return;
     }
-    if (now >= this.acks.delayedAt) this.sendAck();
-    const head = this.tx.sendBuf.first();
-    const r = this.tx.recovery;
-    if (head && now >= r.retransmitDeadline(head)) {
-      r.onRetransmitTimer(now, head);
-      if (this.isClosedState()) return;
-    } else if (head) {
-      if (now >= r.rack.timerAt) r.detectLosses(now);
-      if (now >= r.probeDeadline()) r.sendProbe(now);
-    } else if (now >= r.persistAt) {
-      r.persistAt = Infinity;
-      if (this.tx.peerWindowBytes === 0 && this.tx.writeQ.length > 0) {
-        this.tx.sendNew(this.tx.writeQ.take(1), now);
-        r.persistInterval = Math.min(r.persistInterval * 2, PERSIST_MAX_MS);
-      }
-    }
+    if (now >= this.acks.delayedAt) this.out.ack();
+    this.tx.onTimers(now);
+    if (this.isClosedState()) return; // the retransmission limit was reached
     this.flush(now); // includes a due Nagle remainder
     if (this._state === "ESTABLISHED") {
       if (now - this.life.lastActivity >= IDLE_TIMEOUT_MS) {
-        this.emit(FLAG_FIN, this.tx.sndNxt, 0, EMPTY, 0);
-        this.rx.remoteEnded = true;
-        this.ev.readable = true;
+        this.out.fin();
+        this.rx.end();
         this.enterTimeWait(now);
         this.reportClose("idle");
         return;
       }
       if (now - this.life.lastSentAt >= KEEPALIVE_MS) {
         // Not activity: a peer that stays silent is still closed after IDLE_TIMEOUT_MS.
-        this.emit(FLAG_ACK, this.tx.sndNxt, this.rx.rcvNxt, EMPTY, this.advertise());
+        this.out.bareAck();
       }
     } else if (this._state === "FIN_WAIT") {
       if (!this.life.finSent) {
         if (now >= this.life.lingerUntil) {
-          this.sendRst();
+          this.out.rst();
           this.terminate("linger");
         }
       } else if (now >= this.life.finSentAt + this.tx.rtt.rto) {
-        if (this.life.finAttempts >= FIN_MAX_TRANSMISSIONS) this.enterTimeWait(now);
+        if (this.life.finExhausted) this.enterTimeWait(now);
         else {
-          this.life.finAttempts++;
-          this.life.finSentAt = now;
-          this.emit(FLAG_FIN, this.tx.sndNxt, 0, EMPTY, 0);
+          this.life.finResent(now);
+          this.out.fin();
         }
       }
     }
@@ -597,7 +474,7 @@ export class Stream implements TimerTarget {
       if (this._state !== "SYN_SENT") return;
     }
     this.life.synResent(now);
-    this.emit(FLAG_SYN, ISN, 0, EMPTY, this.advertise());
+    this.out.syn();
   }
 
   private nextDeadline(now: number): number {
@@ -607,11 +484,7 @@ export class Stream implements TimerTarget {
     t = Math.min(t, this.acks.delayedAt);
     // A Nagle hold that has expired only waits for window space now: an ACK will flush it.
     if (this.tx.nagleAt < t && this.tx.nagleAt > now) t = this.tx.nagleAt;
-    const head = this.tx.sendBuf.first();
-    const r = this.tx.recovery;
-    if (head) t = Math.min(t, r.retransmitDeadline(head), r.rack.timerAt, r.probeDeadline());
-    else if (r.persistAt < t) t = r.persistAt;
-    return t;
+    return this.tx.deadline(t);
   }
 
   // ---- state changes --------------------------------------------------------------------------
@@ -631,10 +504,7 @@ export class Stream implements TimerTarget {
     this.rx.ooo.clear();
     this.tx.sndUna = this.tx.sndNxt;
     this.closing = true;
-    if (!this.rx.remoteEnded) {
-      this.rx.remoteEnded = true;
-      this.ev.readable = true;
-    }
+    this.rx.end();
     this.reportClose(reason);
     this.timers.cancel(this);
     this.wakeAt = Infinity;
@@ -690,9 +560,4 @@ export class Stream implements TimerTarget {
   private fireEvents(): void {
     this.ev.fire(this);
   }
-}
-
-function positiveInt(v: number, name: string): number {
-  if (!Number.isInteger(v) || v <= 0) throw new RangeError(`${name} must be a positive integer, got ${v}`);
-  return v;
 }
