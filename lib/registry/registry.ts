@@ -15,6 +15,7 @@ import { errorReply, type Peer } from "./server.ts";
 import type { RegistryEvent } from "./state/events.ts";
 import type { RegistryState } from "./state/model.ts";
 import { Store } from "./store/store.ts";
+import { IdentityServices, type IdentityServicesOptions } from "./identity/services.ts";
 import type { WireMessage } from "./wire.ts";
 
 /** Nodes silent this long are reaped (the reference's stale threshold). */
@@ -47,6 +48,8 @@ export interface RegistryOptions {
   logger?: Logger;
   /** Called once if the store fails: the process should stop serving. */
   onFatal?: (err: Error) => void;
+  /** Identity webhook and JWKS timeouts and cache lifetimes. */
+  identity?: IdentityServicesOptions;
 }
 
 /** Per-type request counters. */
@@ -64,6 +67,7 @@ export class Registry {
   readonly beacons: Map<number, { addr: string; expires: number }> = new Map();
   readonly startedAt: number = Date.now();
   authRefused = 0;
+  readonly identity: IdentityServices;
   readonly #auth: Authenticator;
   readonly #timer: ReturnType<typeof setInterval>;
   readonly #log: Logger;
@@ -83,6 +87,7 @@ export class Registry {
     };
     this.limiter = new RateLimiter(options.rateLimits ?? { ...DEFAULT_RATE_LIMITS });
     this.nonces = new NonceCache(options.maxNonces ?? DEFAULT_MAX_NONCES);
+    this.identity = new IdentityServices(options.identity);
     this.#auth = new Authenticator(store.state, {
       compat: this.#opts.compat,
       adminToken: this.#opts.adminToken,
@@ -158,12 +163,14 @@ export class Registry {
       authn,
       actor: "anonymous",
       beacons: this.beacons,
+      identity: this.identity,
       emit: (ev: NewEvent) => {
         events.push(this.store.emit({ ...ev, t: now, actor: ctx.actor, source } as RegistryEvent));
       },
     };
     let reply: WireMessage;
     try {
+      if (spec.prepare) ctx.prepared = await spec.prepare(req, ctx);
       reply = spec.run(req, ctx);
     } catch (err) {
       if (!(err instanceof RequestError)) {

@@ -15,6 +15,7 @@ import { requireNode, unauthorized } from "./authz.ts";
 import { addressText, keyAgeDays, knownNode, liveNode, rfc3339 } from "./common.ts";
 import type { OpSpec } from "./context.ts";
 import { MAX_NAME_LENGTH, MAX_RAW_TAGS, normalizeTags, validateHostname } from "./validate.ts";
+import { recordRegistrationIdentity, verifyRegistrationIdentity } from "./identity.ts";
 
 /** Most LAN addresses a node may publish. */
 export const MAX_LAN_ADDRS = 8;
@@ -65,6 +66,8 @@ function readLanAddrs(req: WireMessage): string[] {
 const register: OpSpec = {
   rate: "register",
   write: true,
+  // The identity webhook (if configured and a token is presented) answers before anything changes.
+  prepare: verifyRegistrationIdentity,
   run(req, ctx) {
     const keyText = readString(req, "public_key", 128);
     if (!keyText) throw new RequestError("registration requires public_key (invalid request)");
@@ -138,6 +141,7 @@ const register: OpSpec = {
         reply.hostname_error = err.message;
       }
     }
+    recordRegistrationIdentity(ctx, id, reply);
     const node = s.nodes.get(id)!;
     if (node.hostname) reply.hostname = node.hostname;
     if (node.externalId) reply.external_id = node.externalId;
