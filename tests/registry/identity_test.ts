@@ -86,6 +86,16 @@ Deno.test("identity webhook at registration: allow stores the external id, deny/
     assert(Date.now() - started < 1900, "registration waited for the slow verifier");
     // None of the refused registrations created a node.
     assertEquals(reg.registry.state.nodes.size, 2);
+    // An unsigned registration (anyone can name a known public key) never makes the registry call the verifier.
+    const seenBefore = idp.seen.length;
+    const unsigned = await raw.call({
+      type: "register",
+      public_key: alice.publicKey,
+      listen_addr: ":4000",
+      identity_token: "good:mallory",
+    });
+    assertMatch(String(unsigned.error), /proof of key possession/);
+    assertEquals(idp.seen.length, seenBefore);
     // No token: registration proceeds without asking the verifier.
     const before = idp.seen.length;
     await registeredClient(reg.address);

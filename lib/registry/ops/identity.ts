@@ -190,11 +190,21 @@ const validateToken: OpSpec = {
 
 // --- Identity at registration and join (hooks called from nodes.ts and networks.ts) ---
 
-/** `register`'s I/O: the external id vouched for by the identity webhook, or "" when none applies. */
+/** Longest `register.identity_token`. */
+export const MAX_IDENTITY_TOKEN_LENGTH = 8192;
+
+/**
+ * `register`'s I/O: the external id vouched for by the identity webhook, or "" when none
+ * applies. In strict mode the webhook is asked only for a request signed by the key being
+ * registered: an unproven one is refused anyway, and must not make the registry POST for
+ * whoever knows a (public) key, whose re-registrations skip the rate limit.
+ */
 export async function verifyRegistrationIdentity(req: WireMessage, ctx: OpContext): Promise<string> {
-  const token = readString(req, "identity_token", MAX_JWT_LENGTH);
+  const token = readString(req, "identity_token", MAX_IDENTITY_TOKEN_LENGTH);
   const url = ctx.state.identity.webhookUrl;
   if (!token || !url) return "";
+  const possession = ctx.authn.method !== "none" && ctx.authn.key === req.public_key;
+  if (ctx.config.compat === "strict" && !possession) return "";
   return await verifyIdentityToken(url, token, ctx.identity.webhookTimeoutMs);
 }
 

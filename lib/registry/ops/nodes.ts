@@ -15,7 +15,11 @@ import { requireNode, unauthorized } from "./authz.ts";
 import { addressText, keyAgeDays, knownNode, liveNode, rfc3339 } from "./common.ts";
 import type { OpSpec } from "./context.ts";
 import { MAX_NAME_LENGTH, MAX_RAW_TAGS, normalizeTags, validateHostname } from "./validate.ts";
-import { recordRegistrationIdentity, verifyRegistrationIdentity } from "./identity.ts";
+import {
+  MAX_IDENTITY_TOKEN_LENGTH,
+  recordRegistrationIdentity,
+  verifyRegistrationIdentity,
+} from "./identity.ts";
 
 /** Most LAN addresses a node may publish. */
 export const MAX_LAN_ADDRS = 8;
@@ -76,7 +80,7 @@ const register: OpSpec = {
     const owner = readString(req, "owner", MAX_OWNER_LENGTH);
     const hostname = readString(req, "hostname", MAX_NAME_LENGTH + 1);
     const lanAddrs = readLanAddrs(req);
-    readString(req, "identity_token", 8192);
+    readString(req, "identity_token", MAX_IDENTITY_TOKEN_LENGTH);
 
     // Proof of possession: the request is signed by the key being registered.
     const possession = ctx.authn.method !== "none" && ctx.authn.key === key;
