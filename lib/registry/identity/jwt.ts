@@ -64,7 +64,7 @@ export class JwksFetchError extends Error {}
 export class JwksCache {
   fetches = 0;
   #cached: CachedSet | null = null;
-  #inflight: Promise<CachedSet> | null = null;
+  #inflight: { url: string; set: Promise<CachedSet> } | null = null;
   readonly #ttl: number;
   readonly #cooldown: number;
   readonly #timeout: number;
@@ -90,10 +90,13 @@ export class JwksCache {
   }
 
   private async refresh(url: string, now: number): Promise<CachedSet> {
-    if (!this.#inflight) {
-      this.#inflight = this.#download(url, now).finally(() => this.#inflight = null);
+    if (this.#inflight?.url !== url) {
+      const set = this.#download(url, now).finally(() => {
+        if (this.#inflight?.set === set) this.#inflight = null;
+      });
+      this.#inflight = { url, set };
     }
-    return await this.#inflight;
+    return await this.#inflight.set;
   }
 
   async #download(url: string, now: number): Promise<CachedSet> {

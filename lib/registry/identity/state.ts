@@ -77,8 +77,19 @@ export function identityToJson(s: IdentityState): Json {
   return o;
 }
 
+/** The IdP config in snake_case, as events and snapshots carry it. */
+export interface IdpJson {
+  type: string;
+  url: string;
+  issuer: string;
+  client_id: string;
+  tenant_id: string;
+  domain: string;
+  jwks_url: string;
+}
+
 /** The IdP config as events and snapshots carry it. */
-export function idpToJson(c: IdpConfig): Json {
+export function idpToJson(c: IdpConfig): IdpJson {
   return {
     type: c.type,
     url: c.url,
@@ -91,7 +102,7 @@ export function idpToJson(c: IdpConfig): Json {
 }
 
 /** Reads an IdP config written by `idpToJson`; missing fields become "". */
-export function idpFromJson(o: Json): IdpConfig {
+export function idpFromJson(o: Partial<IdpJson> | Json): IdpConfig {
   return {
     type: str(o.type),
     url: str(o.url),

@@ -13,11 +13,10 @@ import {
   IDP_TYPES,
   type IdpConfig,
   idpToJson,
-  preAssignedRole,
   type PreAssignment,
 } from "../identity/state.ts";
 import { MAX_TOKEN_LENGTH as MAX_JWT_LENGTH, type TokenVerdict, verifyToken } from "../identity/jwt.ts";
-import { MAX_EXTERNAL_ID_LENGTH, verifyIdentityToken } from "../identity/webhook.ts";
+import { MAX_EXTERNAL_ID_LENGTH } from "../identity/webhook.ts";
 import type { JoinRule } from "../state/events.ts";
 import { MAX_NETWORK_ID, type NetworkRecord } from "../state/model.ts";
 import type { WireMessage } from "../wire.ts";
@@ -188,45 +187,6 @@ const validateToken: OpSpec = {
   },
 };
 
-// --- Identity at registration and join (hooks called from nodes.ts and networks.ts) ---
-
-/** Longest `register.identity_token`. */
-export const MAX_IDENTITY_TOKEN_LENGTH = 8192;
-
-/**
- * `register`'s I/O: the external id vouched for by the identity webhook, or "" when none
- * applies. In strict mode the webhook is asked only for a request signed by the key being
- * registered: an unproven one is refused anyway, and must not make the registry POST for
- * whoever knows a (public) key, whose re-registrations skip the rate limit.
- */
-export async function verifyRegistrationIdentity(req: WireMessage, ctx: OpContext): Promise<string> {
-  const token = readString(req, "identity_token", MAX_IDENTITY_TOKEN_LENGTH);
-  const url = ctx.state.identity.webhookUrl;
-  if (!token || !url) return "";
-  const possession = ctx.authn.method !== "none" && ctx.authn.key === req.public_key;
-  if (ctx.config.compat === "strict" && !possession) return "";
-  return await verifyIdentityToken(url, token, ctx.identity.webhookTimeoutMs);
-}
-
-/** Records the webhook's external id on the node just registered and echoes it. */
-export function recordRegistrationIdentity(ctx: OpContext, nodeId: number, reply: WireMessage): void {
-  const externalId = typeof ctx.prepared === "string" ? ctx.prepared : "";
-  if (!externalId) return;
-  if (ctx.state.nodes.get(nodeId)?.externalId !== externalId) {
-    ctx.emit({ kind: "identity.external_id_set", node_id: nodeId, external_id: externalId });
-  }
-  reply.external_id = externalId;
-}
-
-/** After a join: the role pre-assigned to the node's external id, if any. */
-export function applyPreAssignment(ctx: OpContext, netId: number, nodeId: number): void {
-  const n = ctx.state.nodes.get(nodeId);
-  const role = n ? preAssignedRole(ctx.state.identity, netId, n.externalId) : undefined;
-  if (role && role !== ctx.state.roleOf(netId, nodeId)) {
-    ctx.emit({ kind: "member.role_set", network_id: netId, node_id: nodeId, role });
-  }
-}
-
 // --- Blueprints ---
 
 interface Blueprint {
@@ -288,13 +248,17 @@ export function parseBlueprint(b: WireMessage): Blueprint {
   let roles: PreAssignment[] | undefined;
   const rawRoles = readArray(b, "roles", MAX_PRE_ASSIGNMENTS);
   if (rawRoles) {
-    roles = rawRoles.map((r, i) => {
+    // Matching is case-insensitive, so ids differing only in case are one entry (the last wins).
+    const byId = new Map<string, PreAssignment>();
+    rawRoles.forEach((r, i) => {
       if (!r || typeof r !== "object") throw new RequestError(`invalid roles[${i}]: must be an object`);
-      return {
-        externalId: readExternalId(r as WireMessage, "external_id", true),
+      const externalId = readExternalId(r as WireMessage, "external_id", true);
+      byId.set(externalId.toLowerCase(), {
+        externalId,
         role: readAssignableRole((r as WireMessage).role, `roles[${i}]`),
-      };
+      });
     });
+    roles = [...byId.values()];
   }
   const ip = readObject(b, "identity_provider");
   let idp: IdpConfig | null | undefined;

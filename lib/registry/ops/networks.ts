@@ -14,7 +14,7 @@ import { hasNetworkToken, requireAdmin, requireNode, requireRole, tokenHash, tok
 import { addressText, knownNode, network } from "./common.ts";
 import type { OpContext, OpSpec } from "./context.ts";
 import { MAX_NAME_LENGTH, validateNetworkName } from "./validate.ts";
-import { applyPreAssignment } from "./identity.ts";
+import { applyPreAssignment } from "./identity_hooks.ts";
 
 /** Networks (besides the backbone) one node may belong to. */
 export const MAX_NETWORKS_PER_NODE = 256;

@@ -19,7 +19,7 @@ import {
   MAX_IDENTITY_TOKEN_LENGTH,
   recordRegistrationIdentity,
   verifyRegistrationIdentity,
-} from "./identity.ts";
+} from "./identity_hooks.ts";
 
 /** Most LAN addresses a node may publish. */
 export const MAX_LAN_ADDRS = 8;

@@ -7,6 +7,7 @@
  * exported as JSON.
  * @module
  */
+import type { IdpJson } from "../identity/state.ts";
 
 /** Who caused an event: `node:<id>`, `admin`, `network-token:<net>`, `anonymous` or `registry`. */
 export type Actor = string;
@@ -106,7 +107,7 @@ export type RegistryEvent =
   | Base & { kind: "identity.webhook_set"; url: string }
   | Base & { kind: "identity.external_id_set"; node_id: number; external_id: string }
   /** `idp` null clears the IdP and the identity-webhook URL; otherwise the webhook URL becomes `idp.url`. */
-  | Base & { kind: "idp.configured"; idp: Record<string, unknown> | null }
+  | Base & { kind: "idp.configured"; idp: IdpJson | null }
   | Base & {
     kind: "network.pre_assignments_set";
     network_id: number;

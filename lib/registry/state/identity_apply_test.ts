@@ -38,7 +38,18 @@ Deno.test("identity events: external id, IdP (and its webhook URL), pre-assignme
     },
     { kind: "identity.external_id_set", node_id: 4, external_id: "Alice@Corp" },
     { kind: "identity.external_id_set", node_id: 99, external_id: "ghost" }, // unknown node: no-op
-    { kind: "idp.configured", idp: { type: "oidc", url: "http://idp/verify", client_id: "pilot" } },
+    {
+      kind: "idp.configured",
+      idp: {
+        type: "oidc",
+        url: "http://idp/verify",
+        issuer: "",
+        client_id: "pilot",
+        tenant_id: "",
+        domain: "",
+        jwks_url: "",
+      },
+    },
     {
       kind: "network.pre_assignments_set",
       network_id: 1,
