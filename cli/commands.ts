@@ -27,6 +27,7 @@ import { nodeStatusCommand } from "./node_status.ts";
 import { configCommand, contextCommand, initCommand } from "./setup.ts";
 import { completionCommand } from "./completion.ts";
 import { serviceCommand } from "./service.ts";
+import { IDENTITY_ADMIN_COMMANDS } from "./identity_admin.ts";
 
 export const COMMANDS: readonly Command[] = [
   upCommand,
@@ -58,6 +59,7 @@ export const COMMANDS: readonly Command[] = [
   rotateKeyCommand,
   networkCommand,
   auditCommand,
+  ...IDENTITY_ADMIN_COMMANDS,
   registryCommand,
   beaconCommand,
   identityCommand,

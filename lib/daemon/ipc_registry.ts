@@ -45,6 +45,16 @@ export const REGISTRY_OPS: Readonly<Record<string, RegistryOp>> = {
   get_network_policy: { fields: ["network_id"], auth: "none" },
   set_network_policy: { fields: ["network_id", "max_members", "description", "allowed_ports"], auth: "role" },
   get_audit_log: { fields: ["network_id", "limit"], auth: "admin" },
+  // Identity administration (`pilot provision`, `idp`, `provision-status`, `directory-*`).
+  provision_network: { fields: ["blueprint"], auth: "admin" },
+  get_provision_status: { fields: [], auth: "admin" },
+  get_idp_config: { fields: [], auth: "admin" },
+  set_idp_config: {
+    fields: ["idp_type", "url", "issuer", "client_id", "tenant_id", "domain", "jwks_url"],
+    auth: "admin",
+  },
+  directory_sync: { fields: ["network_id", "entries", "remove_unlisted"], auth: "admin" },
+  directory_status: { fields: ["network_id"], auth: "admin" },
 };
 
 /** What the Registry sub-command uses of the daemon. */

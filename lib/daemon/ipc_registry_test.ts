@@ -62,5 +62,17 @@ Deno.test("registry requests over IPC: role operations are signed as the node; t
   await registryRequest(node, { type: "get_audit_log", network_id: 2, limit: 5 });
   assertEquals(sent.pop(), ["plain", { type: "get_audit_log", network_id: 2, limit: 5 }, true]);
   assertEquals(await registryRequest(node, { type: "register" }), { type: "register_ok", node_id: 7 });
-  assertEquals(Object.keys(REGISTRY_OPS).length, 11);
+  // The identity administration operations are admin-token requests, never signed as the node.
+  await registryRequest(node, {
+    type: "directory_sync",
+    network_id: 1,
+    entries: [{ external_id: "a" }],
+    x: 1,
+  });
+  assertEquals(sent.pop(), ["plain", {
+    type: "directory_sync",
+    network_id: 1,
+    entries: [{ external_id: "a" }],
+  }, true]);
+  assertEquals(Object.keys(REGISTRY_OPS).length, 17);
 });

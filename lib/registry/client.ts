@@ -400,9 +400,16 @@ export class RegistryClient {
 
   /** Registers the identity's key; adopts the node id the registry assigns. */
   async register(
-    opts: { listenAddr?: string; owner?: string; hostname?: string; lanAddrs?: string[] } = {},
+    opts: {
+      listenAddr?: string;
+      owner?: string;
+      hostname?: string;
+      lanAddrs?: string[];
+      identityToken?: string;
+    } = {},
   ): Promise<RegisterReply> {
     const msg: WireMessage = { type: "register", public_key: this.publicKey, protocol_version: 1 };
+    if (opts.identityToken) msg.identity_token = opts.identityToken;
     if (opts.listenAddr !== undefined) msg.listen_addr = opts.listenAddr;
     if (opts.owner) msg.owner = opts.owner;
     if (opts.hostname) msg.hostname = opts.hostname;

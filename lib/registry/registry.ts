@@ -15,6 +15,7 @@ import { errorReply, type Peer } from "./server.ts";
 import type { RegistryEvent } from "./state/events.ts";
 import type { RegistryState } from "./state/model.ts";
 import { Store } from "./store/store.ts";
+import { IdentityServices, type IdentityServicesOptions } from "./identity/services.ts";
 import type { WireMessage } from "./wire.ts";
 import { type ReplicationOptions, Replicator } from "./replication/replicator.ts";
 import { REPLICATION_TYPES } from "./replication/protocol.ts";
@@ -53,6 +54,8 @@ export interface RegistryOptions {
   replication?: ReplicationOptions;
   /** Called once if the store fails: the process should stop serving. */
   onFatal?: (err: Error) => void;
+  /** Identity webhook and JWKS timeouts and cache lifetimes. */
+  identity?: IdentityServicesOptions;
 }
 
 /** Per-type request counters. */
@@ -70,6 +73,7 @@ export class Registry {
   readonly beacons: Map<number, { addr: string; expires: number }> = new Map();
   readonly startedAt: number = Date.now();
   authRefused = 0;
+  readonly identity: IdentityServices;
   readonly #auth: Authenticator;
   readonly #timer: ReturnType<typeof setInterval>;
   readonly #log: Logger;
@@ -91,6 +95,7 @@ export class Registry {
     };
     this.limiter = new RateLimiter(options.rateLimits ?? { ...DEFAULT_RATE_LIMITS });
     this.nonces = new NonceCache(options.maxNonces ?? DEFAULT_MAX_NONCES);
+    this.identity = new IdentityServices(options.identity);
     this.#auth = new Authenticator(store.state, {
       compat: this.#opts.compat,
       adminToken: this.#opts.adminToken,
@@ -193,6 +198,7 @@ export class Registry {
       authn,
       actor: "anonymous",
       beacons: this.beacons,
+      identity: this.identity,
       emit: (ev: NewEvent) => {
         // A read that would change state (e.g. polling an inbox) is a write on a standby.
         const refused = this.writeRefusal();
@@ -204,6 +210,7 @@ export class Registry {
     };
     let reply: WireMessage;
     try {
+      if (spec.prepare) ctx.prepared = await spec.prepare(req, ctx);
       reply = spec.run(req, ctx);
     } catch (err) {
       if (!(err instanceof RequestError)) {

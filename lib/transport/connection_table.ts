@@ -1,5 +1,5 @@
 /**
- * The session manager's connection table (transport.md §1): streams by their demux key
+ * The session manager's connection table (docs/protocol/transport.md §1): streams by their demux key
  * (local port, remote node, remote port) and by connection id, the connections using each local
  * port (those ports are not handed out as ephemeral), and the live counts the connection limits
  * of §3.3 are checked against. Kept apart from the manager so the bookkeeping that must stay

@@ -1,5 +1,5 @@
 /**
- * What a stream puts on the wire (transport.md §2, §4, §5.3): which flags, Seq, Ack and Window
+ * What a stream puts on the wire (docs/protocol/transport.md §2, §4, §5.3): which flags, Seq, Ack and Window
  * each kind of packet carries — SYN, SYN+ACK, data, ACK (with a SACK option while out-of-order
  * data is held), FIN, FIN+ACK and RST — and the Window field we last advertised, which decides
  * when reading has reopened the window enough to be worth an update. The stream's state machine

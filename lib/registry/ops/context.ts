@@ -11,6 +11,7 @@ import type { RegistryState } from "../state/model.ts";
 import type { Peer } from "../server.ts";
 import type { WireMessage } from "../wire.ts";
 import type { RateCategory } from "../ratelimit.ts";
+import type { IdentityServices } from "../identity/services.ts";
 
 /** `strict`: our signed form only. `reference`: also what reference daemons and CLIs send. */
 export type CompatMode = "strict" | "reference";
@@ -60,6 +61,10 @@ export interface OpContext {
   readonly beacons: Map<number, { addr: string; expires: number }>;
   /** Applies and logs an event. */
   emit(ev: NewEvent): void;
+  /** Identity webhook and JWKS clients (identity/services.ts). */
+  readonly identity: IdentityServices;
+  /** What the spec's `prepare` produced, if it has one. */
+  prepared?: unknown;
 }
 
 /** A message type's handler and how the dispatcher treats it. */
@@ -68,5 +73,11 @@ export interface OpSpec {
   rate: RateCategory;
   /** True when the type changes state: refused authentication is then audited. */
   write: boolean;
+  /**
+   * Optional I/O before `run` (an identity webhook, a JWKS download). It must not
+   * change state; its result reaches `run` as `ctx.prepared`, and `run` re-checks
+   * whatever the state may have changed meanwhile.
+   */
+  prepare?(req: WireMessage, ctx: OpContext): Promise<unknown>;
   run(req: WireMessage, ctx: OpContext): WireMessage;
 }

@@ -131,23 +131,13 @@ const getAuditLog: OpSpec = {
   },
 };
 
-/** Reference message types deliberately not implemented (identity integration, webhooks, export, replication). */
+/** Reference message types deliberately not implemented (webhooks, export, replication). */
 export const UNSUPPORTED_TYPES: ReadonlySet<string> = new Set([
   "set_webhook",
   "get_webhook",
   "get_webhook_dlq",
   "set_audit_export",
   "get_audit_export",
-  "set_identity_webhook",
-  "set_external_id",
-  "get_identity",
-  "set_idp_config",
-  "get_idp_config",
-  "validate_token",
-  "provision_network",
-  "get_provision_status",
-  "directory_sync",
-  "directory_status",
   "subscribe_replication",
 ]);
 

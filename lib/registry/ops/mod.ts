@@ -8,6 +8,7 @@ import { MISC_OPS, UNSUPPORTED_TYPES } from "./misc.ts";
 import { NETWORK_OPS } from "./networks.ts";
 import { NODE_OPS } from "./nodes.ts";
 import { TRUST_OPS } from "./trust.ts";
+import { IDENTITY_OPS } from "./identity.ts";
 
 export type { Authn, CompatMode, NewEvent, OpConfig, OpContext, OpSpec } from "./context.ts";
 export { UNSUPPORTED_TYPES };
@@ -19,4 +20,5 @@ export const OPS: ReadonlyMap<string, OpSpec> = new Map(Object.entries({
   ...TRUST_OPS,
   ...NETWORK_OPS,
   ...MISC_OPS,
+  ...IDENTITY_OPS,
 }));

@@ -14,6 +14,7 @@ import { hasNetworkToken, requireAdmin, requireNode, requireRole, tokenHash, tok
 import { addressText, knownNode, network } from "./common.ts";
 import type { OpContext, OpSpec } from "./context.ts";
 import { MAX_NAME_LENGTH, validateNetworkName } from "./validate.ts";
+import { applyPreAssignment } from "./identity_hooks.ts";
 
 /** Networks (besides the backbone) one node may belong to. */
 export const MAX_NETWORKS_PER_NODE = 256;
@@ -133,6 +134,7 @@ const joinNetwork: OpSpec = {
     checkCapacity(net);
     checkMembershipCount(ctx, nodeId);
     ctx.emit({ kind: "network.joined", network_id: netId, node_id: nodeId, via: net.joinRule });
+    applyPreAssignment(ctx, netId, nodeId);
     return { type: "join_network_ok", network_id: netId, address: addressText(netId, nodeId) };
   },
 };

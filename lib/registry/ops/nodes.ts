@@ -15,6 +15,11 @@ import { requireNode, unauthorized } from "./authz.ts";
 import { addressText, keyAgeDays, knownNode, liveNode, rfc3339 } from "./common.ts";
 import type { OpSpec } from "./context.ts";
 import { MAX_NAME_LENGTH, MAX_RAW_TAGS, normalizeTags, validateHostname } from "./validate.ts";
+import {
+  MAX_IDENTITY_TOKEN_LENGTH,
+  recordRegistrationIdentity,
+  verifyRegistrationIdentity,
+} from "./identity_hooks.ts";
 
 /** Most LAN addresses a node may publish. */
 export const MAX_LAN_ADDRS = 8;
@@ -65,6 +70,8 @@ function readLanAddrs(req: WireMessage): string[] {
 const register: OpSpec = {
   rate: "register",
   write: true,
+  // The identity webhook (if configured and a token is presented) answers before anything changes.
+  prepare: verifyRegistrationIdentity,
   run(req, ctx) {
     const keyText = readString(req, "public_key", 128);
     if (!keyText) throw new RequestError("registration requires public_key (invalid request)");
@@ -73,7 +80,7 @@ const register: OpSpec = {
     const owner = readString(req, "owner", MAX_OWNER_LENGTH);
     const hostname = readString(req, "hostname", MAX_NAME_LENGTH + 1);
     const lanAddrs = readLanAddrs(req);
-    readString(req, "identity_token", 8192);
+    readString(req, "identity_token", MAX_IDENTITY_TOKEN_LENGTH);
 
     // Proof of possession: the request is signed by the key being registered.
     const possession = ctx.authn.method !== "none" && ctx.authn.key === key;
@@ -138,6 +145,7 @@ const register: OpSpec = {
         reply.hostname_error = err.message;
       }
     }
+    recordRegistrationIdentity(ctx, id, reply);
     const node = s.nodes.get(id)!;
     if (node.hostname) reply.hostname = node.hostname;
     if (node.externalId) reply.external_id = node.externalId;

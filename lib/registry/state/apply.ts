@@ -10,6 +10,7 @@ import type { EventOf, RegistryEvent, Role } from "./events.ts";
 import { VOLATILE_EVENTS } from "./events.ts";
 import type { AuditEntry } from "./audit.ts";
 import { type NetworkRecord, newNodeRecord, NO_STRINGS, type RegistryState, trustKey } from "./model.ts";
+import { identityHandlers } from "./identity_apply.ts";
 
 /** Requests (and, separately, answers) held per node; the reference's inbox size. */
 export const HANDSHAKE_INBOX_LIMIT = 100;
@@ -23,7 +24,8 @@ export function applyEvent(state: RegistryState, ev: RegistryEvent): void {
   handler(state, ev);
 }
 
-type Handlers = { [K in RegistryEvent["kind"]]: (s: RegistryState, e: EventOf<K>) => void };
+/** One handler per event kind; the compiler checks that none is missing. */
+export type Handlers = { [K in RegistryEvent["kind"]]: (s: RegistryState, e: EventOf<K>) => void };
 
 function audit(
   s: RegistryState,
@@ -421,6 +423,8 @@ const HANDLERS: Handlers = {
     dropInvites(s, (_t, inv) => inv.networkId === net.id);
     s.networks.delete(net.id);
     if (s.networkNames.get(net.name) === net.id) s.networkNames.delete(net.name);
+    s.identity.preAssign.delete(net.id);
+    s.identity.lastSync.delete(net.id);
     audit(s, ev, "network.deleted", { network_id: net.id, details: { name: net.name } });
   },
   "network.renamed"(s, ev) {
@@ -522,4 +526,5 @@ const HANDLERS: Handlers = {
   "beacon.registered"(s, ev) {
     audit(s, ev, "beacon.registered", { details: { beacon_id: ev.beacon_id, addr: ev.addr } });
   },
+  ...identityHandlers(audit),
 };

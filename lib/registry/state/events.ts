@@ -7,6 +7,7 @@
  * exported as JSON.
  * @module
  */
+import type { IdpJson } from "../identity/state.ts";
 
 /** Who caused an event: `node:<id>`, `admin`, `network-token:<net>`, `anonymous` or `registry`. */
 export type Actor = string;
@@ -103,7 +104,33 @@ export type RegistryEvent =
   | Base & { kind: "invite.responded"; network_id: number; node_id: number; accept: boolean }
   | Base & { kind: "invites.expired"; node_id: number; before: number }
   | Base & { kind: "auth.refused"; type: string; node_id: number; reason: string }
-  | Base & { kind: "beacon.registered"; beacon_id: number; addr: string };
+  | Base & { kind: "beacon.registered"; beacon_id: number; addr: string }
+  // Identity integration (identity/state.ts, state/identity_apply.ts).
+  | Base & { kind: "identity.webhook_set"; url: string }
+  | Base & { kind: "identity.external_id_set"; node_id: number; external_id: string }
+  /** `idp` null clears the IdP and the identity-webhook URL; otherwise the webhook URL becomes `idp.url`. */
+  | Base & { kind: "idp.configured"; idp: IdpJson | null }
+  | Base & {
+    kind: "network.pre_assignments_set";
+    network_id: number;
+    entries: { external_id: string; role: "admin" | "member" }[];
+  }
+  | Base & {
+    kind: "network.provisioned";
+    network_id: number;
+    name: string;
+    created: boolean;
+    actions: string[];
+  }
+  | Base & {
+    kind: "directory.synced";
+    network_id: number;
+    total: number;
+    mapped: number;
+    unmapped: number;
+    updated: number;
+    disabled: number;
+  };
 
 /** The `kind` strings. */
 export type EventKind = RegistryEvent["kind"];

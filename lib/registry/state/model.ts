@@ -7,6 +7,7 @@
  */
 import type { JoinRule, Role } from "./events.ts";
 import { AuditRing, DEFAULT_AUDIT_CAPACITY } from "./audit.ts";
+import { type IdentityState, newIdentityState } from "../identity/state.ts";
 
 /** Network 0: every node is a member. */
 export const BACKBONE_ID = 0;
@@ -134,6 +135,8 @@ export class RegistryState {
   /** Node → non-backbone networks it belongs to. */
   readonly memberOf: Map<number, Set<number>> = new Map();
   readonly audit: AuditRing;
+  /** Identity webhook, IdP, pre-assignments, directory syncs (identity/state.ts). */
+  identity: IdentityState = newIdentityState();
   /** Count of online nodes, kept by apply for cheap metrics. */
   onlineCount = 0;
 

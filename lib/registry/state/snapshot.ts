@@ -7,6 +7,7 @@
  */
 import type { JoinRule, Role } from "./events.ts";
 import type { AuditEntry } from "./audit.ts";
+import { identityFromJson, identityToJson } from "../identity/state.ts";
 import { RegistryStoreError } from "../errors.ts";
 import {
   type NetworkRecord,
@@ -133,6 +134,7 @@ export function snapshotOf(s: RegistryState): Json {
     handshake_responses: inbox(s.handshakeResponses),
     invites: inbox(s.invites),
     audit_log: s.audit.all(),
+    identity: identityToJson(s.identity),
   };
 }
 
@@ -172,6 +174,7 @@ export function stateFromSnapshot(o: Json, options: StateOptions = {}): Registry
   loadInbox(s.handshakeResponses, o.handshake_responses);
   loadInbox(s.invites, o.invites);
   for (const e of (o.audit_log ?? []) as AuditEntry[]) s.audit.push(e);
+  s.identity = identityFromJson(o.identity);
   return s;
 }
 
