@@ -117,7 +117,6 @@ export class Replicator {
   #fetchClient: RegistryClient | null = null;
   #fetchTarget = "";
   #fenceTimer: ReturnType<typeof setInterval> | null = null;
-  #snapshotsInstalled = 0;
   /** Events of our own log dropped at a resync because the new primary never had them. */
   #discarded = 0;
   #unreplicated = 0;
@@ -253,7 +252,7 @@ export class Replicator {
       mode: this.mode,
       standbys: [...this.#standbys.values()].map((s) => ({ ...s, lag: Math.max(0, seq - s.acked_seq) })),
       promoted_at_seq: this.#history.length ? this.#history[this.#history.length - 1].start_seq - 1 : 0,
-      snapshots_installed: this.#snapshotsInstalled,
+      snapshots_installed: this.store.stats.snapshotsInstalled,
       discarded_events: this.#discarded,
       unreplicated_writes: this.#unreplicated,
     };
@@ -692,7 +691,6 @@ export class Replicator {
     if (snap.seq !== meta.seq) throw new Error("snapshot sequence does not match its announcement");
     await this.store.installSnapshot(snap, safeInt(meta.last_epoch, "last_epoch", 0));
     await this.#learn(safeInt(meta.epoch, "epoch", 0), parseHistory(meta.history), undefined);
-    this.#snapshotsInstalled++;
     this.#log.info("snapshot installed", { seq: this.store.state.seq, bytes: offset });
   }
 

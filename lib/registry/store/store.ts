@@ -59,6 +59,8 @@ export interface StoreStats {
   repairedTail: boolean;
   snapshots: number;
   lastSnapshotMs: number;
+  /** Snapshots received from a primary and installed in place of the state since open. */
+  snapshotsInstalled: number;
 }
 
 /** Called with every applied event, logged or volatile (for replication and metrics). */
@@ -115,6 +117,7 @@ export class Store {
       repairedTail: false,
       snapshots: 0,
       lastSnapshotMs: 0,
+      snapshotsInstalled: 0,
     };
     if (options.dir === null) {
       stats.loadMs = performance.now() - started;
@@ -316,7 +319,10 @@ export class Store {
   /**
    * Replaces the whole state by a snapshot received from the primary (a standby
    * too far behind, or one whose log diverged). The log is discarded first, so a
-   * crash part-way leaves an older consistent prefix, never a mix.
+   * crash part-way leaves an older consistent prefix, never a mix. The new state
+   * replaces the old in memory only once it is on disk, in one step with its
+   * durable sequence number and the install count: nothing that reads the state
+   * meanwhile (requests, a peer's status probe) sees a snapshot half-installed.
    */
   async installSnapshot(snap: Record<string, unknown>, epoch: number): Promise<void> {
     const fresh = stateFromSnapshot(snap, this.options);
@@ -326,12 +332,11 @@ export class Store {
       await this.#wal.close();
       for (const first of await listSegments(dir)) await Deno.remove(`${dir}/${segmentName(first)}`);
       await syncDir(dir);
-      Object.assign(this.state, fresh);
       await this.#writeSnapshotFile(encoder.encode(JSON.stringify(snap)), fresh.seq);
       this.#wal = await WalWriter.open(dir, fresh.seq + 1);
-    } else {
-      Object.assign(this.state, fresh);
     }
+    Object.assign(this.state, fresh);
+    this.stats.snapshotsInstalled++;
     this.epoch = epoch;
     this.#sinceSnapshot = 0;
     this.#tail = [];

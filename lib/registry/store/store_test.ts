@@ -109,3 +109,34 @@ Deno.test("after a failed write the store refuses further writes (fail-stop)", a
     await assertRejects(() => s.emit(reg(5)), RegistryStoreError);
   });
 });
+
+Deno.test("an installed snapshot becomes visible only once it is on disk, and is counted with it", async () => {
+  const source = await Store.open({ dir: null, logger });
+  for (let i = 4; i < 3_004; i++) await source.emit(reg(i));
+  const snap = snapshotOf(source.state) as Record<string, unknown>;
+  await withDir(async (dir) => {
+    const s = await Store.open({ dir, logger });
+    await s.emit(reg(1));
+    let done = false;
+    const installing = s.installSnapshot(snap, 0).finally(() => done = true);
+    // Readers run between the install's I/O steps: none may see the new state half-installed.
+    const seen: string[] = [];
+    while (!done) {
+      if (
+        s.state.seq === source.state.seq && (s.durableSeq !== s.state.seq || s.stats.snapshotsInstalled !== 1)
+      ) {
+        seen.push(`seq ${s.state.seq} durable ${s.durableSeq} installed ${s.stats.snapshotsInstalled}`);
+      }
+      await new Promise((r) => setTimeout(r, 0));
+    }
+    await installing;
+    assertEquals(seen, []);
+    assertEquals([s.state.seq, s.durableSeq, s.stats.snapshotsInstalled], [3_000, 3_000, 1]);
+    await s.emit(reg(5_000));
+    await s.close({ snapshot: false });
+    const again = await Store.open({ dir, logger });
+    assertEquals([again.state.seq, again.state.nodes.size], [3_001, 3_001]);
+    await again.close();
+  });
+  await source.close();
+});
