@@ -652,7 +652,9 @@ Deno.test("tunnel: bad packets, missing node ID, removed peers and a taken port 
     late.send(2, packet(3, 2, "x"));
     assertEquals(late.stats().drops["no-node-id"], 1);
 
-    // After removePeer, B has no key for A: A's next PILS is unknown there and B offers its key.
+    // After removePeer, B has no key for A: A's next PILS is unknown there and B offers its key —
+    // unless a late retry of A's key exchange from the first dial reaches B first and re-keys it.
+    const acceptedBefore = b.tunnel.stats().keyExchangesAccepted;
     b.tunnel.removePeer(1);
     assertEquals(b.tunnel.peers().length, 0);
     b.tunnel.send(1, packet(2, 1, "x"));
@@ -664,7 +666,11 @@ Deno.test("tunnel: bad packets, missing node ID, removed peers and a taken port 
     } finally {
       clearInterval(resend);
     }
-    assert(b.tunnel.stats().drops["unknown-sender"] >= 1);
+    const after = b.tunnel.stats();
+    assert(
+      after.drops["unknown-sender"] >= 1 || after.keyExchangesAccepted > acceptedBefore,
+      "B learnt A's key again, through an offer or A's own key exchange",
+    );
 
     let refused = false;
     try {
