@@ -11,7 +11,7 @@ import { Address } from "../protocol/address.ts";
 import type { Packet } from "../protocol/packet.ts";
 import { signEd25519 } from "../crypto/ed25519.ts";
 import { loadOrCreateIdentity, type NodeIdentity } from "../crypto/identity.ts";
-import { type RegisterReply, RegistryClient } from "../registry/client.ts";
+import { type RegisterReply, RegistryClient, RegistryReplyError } from "../registry/client.ts";
 import { Tunnel } from "../tunnel/tunnel.ts";
 import { SessionManager } from "../transport/manager.ts";
 import { startTimerLoop, TimerQueue } from "../transport/timers.ts";
@@ -385,6 +385,12 @@ export class Daemon {
       this.#lastHeartbeatError = "";
       await this.#runHooks(this.#afterHeartbeat, "after-heartbeat");
     } catch (err) {
+      if (err instanceof RegistryReplyError && err.code === "throttled") {
+        // The registry is alive and knows us; it asked for quiet, which the client keeps.
+        // Re-registering would only add load.
+        this.log.info("registry heartbeat refused for now (rate limited)", { err: err.message });
+        return;
+      }
       this.#heartbeatFailures++;
       this.#lastHeartbeatError = err instanceof Error ? err.message : String(err);
       this.log.warn("registry heartbeat failed", { failures: this.#heartbeatFailures, err });
