@@ -76,6 +76,7 @@ export class Daemon {
   #http?: HttpEndpoint;
   #services?: BuiltinServices;
   #heartbeatFailures = 0;
+  #beating = false;
   #lastHeartbeatError = "";
   #unroutable = 0;
   readonly #timers: TimerQueue;
@@ -378,16 +379,27 @@ export class Daemon {
   }
 
   async #beat(): Promise<void> {
-    if (this.#closing) return;
+    // A beat still running (the client waiting out a refusal's retry_after) is not joined by
+    // another: the interval would otherwise pile calls up behind it.
+    if (this.#closing || this.#beating) return;
+    this.#beating = true;
+    try {
+      await this.#beatOnce();
+    } finally {
+      this.#beating = false;
+    }
+  }
+
+  async #beatOnce(): Promise<void> {
     try {
       await this.registry.heartbeat();
       this.#heartbeatFailures = 0;
       this.#lastHeartbeatError = "";
       await this.#runHooks(this.#afterHeartbeat, "after-heartbeat");
     } catch (err) {
-      if (err instanceof RegistryReplyError && err.code === "throttled") {
-        // The registry is alive and knows us; it asked for quiet, which the client keeps.
-        // Re-registering would only add load.
+      if (err instanceof RegistryReplyError && throttledAsNode(err)) {
+        // The registry knows us and asked for quiet, which the client keeps: re-registering
+        // would only add load.
         this.log.info("registry heartbeat refused for now (rate limited)", { err: err.message });
         return;
       }
@@ -572,4 +584,16 @@ async function registerWithRetry(
       await new Promise((r) => setTimeout(r, REGISTER_RETRY_MS));
     }
   }
+}
+
+/**
+ * True when a refusal was charged to this node's own budget or to the registry's global one, so
+ * the registry still knows the node. A refusal from the per-address budget (our signature did not
+ * count: e.g. a registry that lost its state) or without a reason (the reference's) still counts
+ * toward re-registering.
+ */
+function throttledAsNode(err: RegistryReplyError): boolean {
+  const reason = err.reply?.reason;
+  return err.code === "throttled" &&
+    (reason === "node_budget" || reason === "global_rate" || reason === "in_flight" || reason === "memory");
 }

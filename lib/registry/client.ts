@@ -121,6 +121,8 @@ export class RegistryClient {
   #clockOffset = 0;
   /** Nothing is sent before this time (ms): the registry refused a request and said when to retry. */
   #quietUntil = 0;
+  /** The `reason` of the refusal that set `#quietUntil` ("" when it gave none). */
+  #quietReason = "";
   #closed = false;
 
   constructor(readonly options: RegistryClientOptions) {
@@ -273,6 +275,7 @@ export class RegistryClient {
           this.#quietUntil,
           Date.now() + wait * (1 + THROTTLE_JITTER * Math.random()),
         );
+        this.#quietReason = typeof reply.reason === "string" ? reply.reason : "";
         if (!waited && this.#quietUntil < deadline) {
           waited = true;
           continue; // one resend, after the wait, with a fresh signature
@@ -293,7 +296,7 @@ export class RegistryClient {
       throw new RegistryReplyError(
         `rate limited: backing off for ${Math.ceil(wait / 1000)} s as the registry asked`,
         "throttled",
-        { retry_after: Math.ceil(wait / 1000) },
+        { retry_after: Math.ceil(wait / 1000), reason: this.#quietReason },
       );
     }
     await new Promise((r) => setTimeout(r, wait));
