@@ -158,7 +158,7 @@ Deno.test({
       let pings = 0;
       const failures: string[] = [];
       let trusted = false;
-      while (Date.now() < until) {
+      for (;;) {
         const roundStart = Date.now();
         const results = await Promise.all(
           fleet.map((f, i) => ping(f.client, peer.address, rounds * FLEET + i)),
@@ -178,9 +178,9 @@ Deno.test({
           trusted = fleet.slice(0, 5).every((f) => peers.some((t) => t.node_id === f.nodeId));
         }
         rounds++;
-        const wait = ROUND_MS - (Date.now() - roundStart);
-        if (wait > 0 && Date.now() + wait < until) await new Promise((r) => setTimeout(r, wait));
-        else if (Date.now() + wait >= until) break;
+        if (Date.now() >= until) break;
+        const wait = Math.min(ROUND_MS - (Date.now() - roundStart), until - Date.now());
+        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
       }
       const text = await registryMetrics(lab);
       const refused = text.split("\n").filter((l) => l.startsWith("pilot_registry_refused_total"));
