@@ -6,6 +6,7 @@
  * alive and only stop when the budget is exhausted outright.
  * @module
  */
+import { getHeapStatistics } from "node:v8";
 import { TokenBucket } from "../net/token_bucket.ts";
 import type { RateCategory } from "./ratelimit.ts";
 
@@ -36,11 +37,26 @@ export interface GlobalLimits {
   maxHeapBytes: number;
 }
 
-/** Defaults: far above what 10 000 daemons at the default cadence send (about 1 000 requests a second). */
+/**
+ * The default heap budget: three quarters of V8's heap limit (which follows the machine's memory
+ * and `--v8-flags=--max-old-space-size`), so work is shed while garbage collection still keeps up.
+ */
+export function defaultHeapBudget(): number {
+  try {
+    return Math.floor(getHeapStatistics().heap_size_limit * 0.75);
+  } catch {
+    return 1024 * 1024 * 1024;
+  }
+}
+
+/**
+ * Defaults: requests per second far above what 10 000 daemons at the default cadence send
+ * (about 1 000 a second); the heap budget from V8's limit.
+ */
 export const DEFAULT_GLOBAL_LIMITS: Readonly<GlobalLimits> = {
   requestsPerSecond: 5_000,
   maxInFlight: 4_096,
-  maxHeapBytes: 1024 * 1024 * 1024,
+  maxHeapBytes: defaultHeapBudget(),
 };
 
 /** Every global limit off. */
