@@ -1,6 +1,7 @@
 /**
- * The registry service without its sockets: request dispatch (rate limit →
- * authenticate → handler → wait until durable → reply), the maintenance timer
+ * The registry service without its sockets: request dispatch (global budget →
+ * per-address budget for unsigned requests, or authenticate → per-node budget for
+ * signed ones → global rate → handler → wait until durable → reply), the maintenance timer
  * (reaping silent nodes, purging long-dormant ones, pruning caches) and the
  * counters behind /metrics. `FrameServer` (server.ts) feeds it requests.
  * @module
