@@ -11,7 +11,7 @@ import { HTTP_TOKEN_ENV } from "../lib/http/access_token.ts";
 import { httpFlag, httpHostsFlag, SERVER_FLAGS, serverFlagsUsage, serverLogger } from "./server_flags.ts";
 import { argvWithConfig } from "./config_file.ts";
 import { parseHostPort } from "../lib/net/hostport.ts";
-import { parseRateLimits } from "../lib/registry/ratelimit.ts";
+import { parseRateLimitFlag } from "../lib/registry/limits_flag.ts";
 import type { CompatMode } from "../lib/registry/ops/mod.ts";
 import type { RateKey } from "../lib/registry/registry.ts";
 import { RegistryService } from "../lib/registry/service.ts";
@@ -76,11 +76,16 @@ export const registryCommand: Command = {
     "  --admin-token     global admin token (or --admin-token-file, or PILOT_ADMIN_TOKEN); none = admin ops off",
     "  --compat          strict (default): only signed, fresh requests; reference: also accept what",
     "                    reference daemons and pilotctl send (unsigned registration, static signatures)",
-    "  --rate-limit      requests per minute per source: register, resolve, query, heartbeat, write, read",
-    "                    (defaults 10,100,500,50,600,1200; 0 = unlimited; 'off' disables all)",
+    "  --rate-limit      comma-separated; 0 = unlimited; 'off' disables every limit (docs/compat.md):",
+    "                    unsigned requests, per minute per address: register, resolve, query, heartbeat,",
+    "                    write, read (defaults 300,100,500,50,600,1200);",
+    "                    signed by a node, per minute per node: node.heartbeat, node.poll, node.lookup,",
+    "                    node.write (defaults 120,240,600,300; RATE:BURST sets the burst too);",
+    "                    whole registry: global.rps (5000), global.inflight (4096), global.heap_mb (3/4 of",
+    "                    V8's heap limit)",
     "  --rate-by         ip (default) or connection",
     "  --max-connections open connections in all (default 10000); --max-connections-per-source: from one",
-    "                    IP address (default 256); over either, a connection is refused at once",
+    "                    IP address (default 2048); over either, a connection is refused at once",
     "  --idle-timeout    close a connection with no request for this long (default 5m)",
     "  --frame-timeout   a request must arrive whole within this long of its first byte (default 30s)",
     "  --stale-after     nodes silent this long are reaped (default 3m); they stay dormant, keeping id,",
@@ -166,7 +171,7 @@ export const registryCommand: Command = {
     }
     let rateLimits;
     try {
-      rateLimits = parseRateLimits(args.strings.get("rate-limit") ?? "");
+      rateLimits = parseRateLimitFlag(args.strings.get("rate-limit") ?? "");
     } catch (err) {
       throw new CliError("invalid_argument", errorMessage(err));
     }
@@ -196,7 +201,9 @@ export const registryCommand: Command = {
         dir,
         compat,
         adminToken,
-        rateLimits,
+        rateLimits: rateLimits.address,
+        nodeLimits: rateLimits.node,
+        globalLimits: rateLimits.global,
         rateBy,
         maxConnections: intFlag(args, "max-connections", DEFAULT_MAX_CONNECTIONS, 1, 1_000_000),
         maxConnectionsPerSource: intFlag(

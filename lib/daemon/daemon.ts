@@ -13,7 +13,7 @@ import { Address } from "../protocol/address.ts";
 import type { Packet } from "../protocol/packet.ts";
 import { signEd25519 } from "../crypto/ed25519.ts";
 import { loadOrCreateIdentity, loadOrCreateIdentityFile, type NodeIdentity } from "../crypto/identity.ts";
-import { type RegisterReply, RegistryClient } from "../registry/client.ts";
+import { type RegisterReply, RegistryClient, RegistryReplyError } from "../registry/client.ts";
 import { MAX_PEER_ROWS, Tunnel } from "../tunnel/tunnel.ts";
 import { SessionManager } from "../transport/manager.ts";
 import { startTimerLoop, TimerQueue } from "../transport/timers.ts";
@@ -93,6 +93,7 @@ export class Daemon {
   #http?: HttpEndpoint;
   #services?: BuiltinServices;
   #heartbeatFailures = 0;
+  #beating = false;
   #lastHeartbeatError = "";
   #unroutable = 0;
   readonly #timers: TimerQueue;
@@ -464,13 +465,30 @@ export class Daemon {
   }
 
   async #beat(): Promise<void> {
-    if (this.#closing) return;
+    // A beat still running (the client waiting out a refusal's retry_after) is not joined by
+    // another: the interval would otherwise pile calls up behind it.
+    if (this.#closing || this.#beating) return;
+    this.#beating = true;
+    try {
+      await this.#beatOnce();
+    } finally {
+      this.#beating = false;
+    }
+  }
+
+  async #beatOnce(): Promise<void> {
     try {
       await this.registry.heartbeat();
       this.#heartbeatFailures = 0;
       this.#lastHeartbeatError = "";
       await this.#runHooks(this.#afterHeartbeat, "after-heartbeat");
     } catch (err) {
+      if (err instanceof RegistryReplyError && throttledAsNode(err)) {
+        // The registry knows us and asked for quiet, which the client keeps: re-registering
+        // would only add load.
+        this.log.info("registry heartbeat refused for now (rate limited)", { err: err.message });
+        return;
+      }
       this.#heartbeatFailures++;
       this.#lastHeartbeatError = errorMessage(err);
       this.log.warn("registry heartbeat failed", { failures: this.#heartbeatFailures, err });
@@ -668,4 +686,16 @@ async function registerWithRetry(
       await new Promise((r) => setTimeout(r, REGISTER_RETRY_MS));
     }
   }
+}
+
+/**
+ * True when a refusal was charged to this node's own budget or to the registry's global one, so
+ * the registry still knows the node. A refusal from the per-address budget (our signature did not
+ * count: e.g. a registry that lost its state) or without a reason (the reference's) still counts
+ * toward re-registering.
+ */
+function throttledAsNode(err: RegistryReplyError): boolean {
+  const reason = err.reply?.reason;
+  return err.code === "throttled" &&
+    (reason === "node_budget" || reason === "global_rate" || reason === "in_flight" || reason === "memory");
 }

@@ -65,6 +65,12 @@ export class TokenBucket {
     return this.tokens >= this.burst;
   }
 
+  /** Tokens available at `now` (fractional); lets a caller keep a reserve for more urgent work. */
+  available(now: number): number {
+    this.refill(now);
+    return this.tokens;
+  }
+
   private refill(now: number): void {
     const elapsed = now - this.last;
     if (elapsed <= 0) return; // clock went backwards or same tick: no refill

@@ -44,6 +44,25 @@ export const MAX_PRIMARY_REDIRECTS = 4;
 const PRIMARY_SEARCH_DELAY_MS = 250;
 /** Registries a client keeps (configured plus learnt from refusals). */
 const MAX_REGISTRY_ENDPOINTS = 16;
+/**
+ * A refusal that says "rate limited" without a `retry_after` (the reference registry's) is
+ * waited out this long: its heartbeat bucket refills one token every 1.2 s.
+ */
+export const DEFAULT_THROTTLE_WAIT_MS = 5_000;
+/** Extra random wait on top of a refusal's `retry_after`, as a fraction of it, so a fleet does not retry in step. */
+export const THROTTLE_JITTER = 0.5;
+
+/** How long a throttle refusal asks the client to keep quiet (ms), or null when `reply` is not one. */
+export function throttleWaitMs(reply: WireMessage): number | null {
+  const ms = reply.retry_after_ms;
+  if (typeof ms === "number" && Number.isFinite(ms) && ms > 0) return ms;
+  const s = reply.retry_after;
+  if (typeof s === "number" && Number.isFinite(s) && s > 0) return s * 1000;
+  if (reply.code === "throttled" || /rate limited/.test(String(reply.error ?? ""))) {
+    return DEFAULT_THROTTLE_WAIT_MS;
+  }
+  return null;
+}
 
 /** Which signatures the client attaches. */
 export type SigningMode = "strict" | "reference" | "both";
@@ -130,6 +149,10 @@ export class RegistryClient {
   #publicKey: string | null = null;
   /** Registry clock minus ours, learned from refusals that carry `server_time`. */
   #clockOffset = 0;
+  /** Nothing is sent before this time (ms): the registry refused a request and said when to retry. */
+  #quietUntil = 0;
+  /** The `reason` of the refusal that set `#quietUntil` ("" when it gave none). */
+  #quietReason = "";
   #closed = false;
   #signing: SigningMode;
 
@@ -274,18 +297,20 @@ export class RegistryClient {
       }, timeoutMs);
     });
     try {
-      return await Promise.race([this.#attempt(build), deadline]);
+      return await Promise.race([this.#attempt(build, Date.now() + timeoutMs), deadline]);
     } finally {
       clearTimeout(timer);
     }
   }
 
-  async #attempt(build: () => Promise<WireMessage>): Promise<WireMessage> {
+  async #attempt(build: () => Promise<WireMessage>, deadline: number): Promise<WireMessage> {
     let reply: WireMessage;
     let resends = 0;
     let resigned = false;
     let redirects = 0;
+    let waited = false;
     for (;;) {
+      await this.#holdOff(deadline);
       const message = await build();
       const frame = encodeFrame(message, MAX_REQUEST_BODY);
       try {
@@ -310,8 +335,38 @@ export class RegistryClient {
         resigned = true;
         continue;
       }
+      const wait = throttleWaitMs(reply);
+      if (wait !== null) {
+        // Honour the registry's retry_after, plus jitter; every call on this client waits it out.
+        this.#quietUntil = Math.max(
+          this.#quietUntil,
+          Date.now() + wait * (1 + THROTTLE_JITTER * Math.random()),
+        );
+        this.#quietReason = typeof reply.reason === "string" ? reply.reason : "";
+        if (!waited && this.#quietUntil < deadline) {
+          waited = true;
+          continue; // one resend, after the wait, with a fresh signature
+        }
+      }
       throw new RegistryReplyError(text, typeof reply.code === "string" ? reply.code : undefined, reply);
     }
+  }
+
+  /**
+   * Waits until the registry's last `retry_after` has passed; when that is beyond this call's
+   * deadline, fails the call at once instead of sending (a refused client does not hammer).
+   */
+  async #holdOff(deadline: number): Promise<void> {
+    const wait = this.#quietUntil - Date.now();
+    if (wait <= 0) return;
+    if (this.#quietUntil >= deadline) {
+      throw new RegistryReplyError(
+        `rate limited: backing off for ${Math.ceil(wait / 1000)} s as the registry asked`,
+        "throttled",
+        { retry_after: Math.ceil(wait / 1000), reason: this.#quietReason },
+      );
+    }
+    await new Promise((r) => setTimeout(r, wait));
   }
 
   async #roundTrip(frame: Uint8Array): Promise<WireMessage> {

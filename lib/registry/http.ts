@@ -89,6 +89,22 @@ export function registryMetrics(registry: Registry, server?: ServerStats): Metri
       "category",
       registry.limiter.denied,
     ),
+    {
+      name: "pilot_registry_refused_total",
+      help: "Requests refused before their handler ran, by category (register, heartbeat, poll, lookup, " +
+        "write) and reason (address_budget, node_budget, global_rate, in_flight, memory).",
+      type: "counter",
+      samples: [...registry.refusals].map(([key, value]) => {
+        const [category, reason] = key.split("|");
+        return { labels: { category, reason }, value };
+      }),
+    },
+    single(
+      "pilot_registry_requests_in_flight",
+      "Requests being handled now (the global budget's in-flight count).",
+      "gauge",
+      registry.shedder.inFlight,
+    ),
     single(
       "pilot_registry_uptime_seconds",
       "Seconds since start.",

@@ -20,7 +20,7 @@ Deno.test("token bucket: a burst of `rate`, then one token per window/rate; sour
 Deno.test("parseRateLimits", () => {
   assertEquals(parseRateLimits("register=5,query=0").register, 5);
   assertEquals(parseRateLimits("off").heartbeat, 0);
-  assertEquals(parseRateLimits("").register, 10);
+  assertEquals(parseRateLimits("").register, 300);
   assertThrows(() => parseRateLimits("nope=1"), RangeError);
   assertThrows(() => parseRateLimits("register=-1"), RangeError);
 });

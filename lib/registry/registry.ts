@@ -1,6 +1,7 @@
 /**
- * The registry service without its sockets: request dispatch (rate limit →
- * authenticate → handler → wait until durable → reply), the maintenance timer
+ * The registry service without its sockets: request dispatch (global budget →
+ * per-address budget for unsigned requests, or authenticate → per-node budget for
+ * signed ones → global rate → handler → wait until durable → reply), the maintenance timer
  * (reaping silent nodes, purging long-dormant ones, pruning caches) and the
  * counters behind /metrics. `FrameServer` (server.ts) feeds it requests.
  * @module
@@ -8,8 +9,24 @@
 import { Logger } from "../log.ts";
 import { Authenticator } from "./authn.ts";
 import { RequestError } from "./errors.ts";
-import { type CompatMode, type NewEvent, type OpContext, OPS, UNSUPPORTED_TYPES } from "./ops/mod.ts";
+import {
+  type CompatMode,
+  type NewEvent,
+  type OpContext,
+  OPS,
+  type OpSpec,
+  UNSUPPORTED_TYPES,
+} from "./ops/mod.ts";
 import { DEFAULT_RATE_LIMITS, type RateCategory, RateLimiter, type RateLimits } from "./ratelimit.ts";
+import { DEFAULT_NODE_LIMITS, nodeCategory, NodeLimiter, type NodeLimits } from "./node_limits.ts";
+import {
+  DEFAULT_GLOBAL_LIMITS,
+  type GlobalLimits,
+  LoadShedder,
+  type WorkClass,
+  workClass,
+} from "./load_shed.ts";
+import { SIGNER_FIELD } from "./auth.ts";
 import { DEFAULT_MAX_NONCES, NonceCache } from "./replay.ts";
 import { errorReply, type Peer } from "./server.ts";
 import type { RegistryEvent } from "./state/events.ts";
@@ -38,8 +55,17 @@ export interface RegistryOptions {
   dir: string | null;
   compat?: CompatMode;
   adminToken?: string;
+  /** Per source address, for requests no registered node signed. */
   rateLimits?: RateLimits;
   rateBy?: RateKey;
+  /** Per node, for requests a registered node signed. */
+  nodeLimits?: NodeLimits;
+  /** Across every source. */
+  globalLimits?: GlobalLimits;
+  /** The clock every limit, signature window and reap runs on (tests inject a fake one). */
+  clock?: () => number;
+  /** Heap in use, for the global budget (tests inject one). */
+  heapUsed?: () => number;
   staleAfterMs?: number;
   reapIntervalMs?: number;
   dormantRetentionMs?: number;
@@ -65,13 +91,29 @@ export interface TypeCounters {
   seconds: number;
 }
 
+/** Why a request was refused before its handler ran (the `reason` of a refusal and its metric label). */
+export type RefusalReason = "address_budget" | "node_budget" | "global_rate" | "in_flight" | "memory";
+
+/** The refusal text when the global budget sheds a request ("rate limited" passes reference clients' filters). */
+const BUSY = "rate limited: registry busy, try again later";
+/** Longest wait a refusal asks for; a client retrying after it finds the budget refilled. */
+const MAX_RETRY_AFTER_MS = 60_000;
+
 /** A running registry service. */
 export class Registry {
   readonly counters: Map<string, TypeCounters> = new Map();
+  /** Per-address budgets (unauthenticated requests). */
   readonly limiter: RateLimiter;
+  /** Per-node budgets (requests signed by a registered node). */
+  readonly nodeLimiter: NodeLimiter;
+  /** The global budget. */
+  readonly shedder: LoadShedder;
+  /** Refusals by `kind|reason` (kind: register, heartbeat, poll, lookup, write). */
+  readonly refusals: Map<string, number> = new Map();
   readonly nonces: NonceCache;
   readonly beacons: Map<number, { addr: string; expires: number }> = new Map();
-  readonly startedAt: number = Date.now();
+  readonly startedAt: number;
+  readonly clock: () => number;
   authRefused = 0;
   readonly identity: IdentityServices;
   readonly #auth: Authenticator;
@@ -86,6 +128,8 @@ export class Registry {
 
   private constructor(readonly store: Store, readonly options: RegistryOptions) {
     this.#log = options.logger ?? new Logger("registry");
+    this.clock = options.clock ?? Date.now;
+    this.startedAt = this.clock();
     this.#opts = {
       compat: options.compat ?? "strict",
       adminToken: options.adminToken ?? "",
@@ -94,6 +138,14 @@ export class Registry {
       dormantRetentionMs: options.dormantRetentionMs ?? DEFAULT_DORMANT_RETENTION_MS,
     };
     this.limiter = new RateLimiter(options.rateLimits ?? { ...DEFAULT_RATE_LIMITS });
+    this.nodeLimiter = new NodeLimiter(
+      options.nodeLimits ?? structuredClone(DEFAULT_NODE_LIMITS) as NodeLimits,
+    );
+    this.shedder = new LoadShedder(
+      options.globalLimits ?? { ...DEFAULT_GLOBAL_LIMITS },
+      options.heapUsed,
+      this.startedAt,
+    );
     this.nonces = new NonceCache(options.maxNonces ?? DEFAULT_MAX_NONCES);
     this.identity = new IdentityServices(options.identity);
     this.#auth = new Authenticator(store.state, {
@@ -105,7 +157,10 @@ export class Registry {
     for (const n of store.state.nodes.values()) {
       if (n.online) n.lastSeen = Math.max(n.lastSeen, this.startedAt);
     }
-    this.#timer = setInterval(() => this.maintain(), options.reapIntervalMs ?? DEFAULT_REAP_INTERVAL_MS);
+    this.#timer = setInterval(
+      () => this.maintain(this.clock()),
+      options.reapIntervalMs ?? DEFAULT_REAP_INTERVAL_MS,
+    );
   }
 
   /** Opens the store under `options.dir` and starts the service. */
@@ -179,10 +234,45 @@ export class Registry {
     }
     const refusal = this.writeRefusal();
     if (spec.write && refusal) return refusal;
-    const now: number = Date.now();
-    const throttled = this.#throttle(spec.rate, type, req, peer, now);
-    if (throttled) return throttled;
+    const now: number = this.clock();
+    const cls = workClass(type, spec.rate);
+    const shed = this.shedder.admit(cls, now);
+    if (!shed.ok) {
+      return this.#refuse(type, spec.rate, shed.reason, BUSY, shed.retryAfterMs);
+    }
+    try {
+      return await this.#admitted(type, spec, cls, req, peer, now);
+    } finally {
+      this.shedder.done();
+    }
+  }
+
+  async #admitted(
+    type: string,
+    spec: OpSpec,
+    cls: WorkClass,
+    req: WireMessage,
+    peer: Peer,
+    now: number,
+  ): Promise<WireMessage> {
+    // Unsigned, or claiming no registered node: charged to the address before any signature work.
+    const claimed = this.#claimedNode(type, req);
+    if (claimed === 0) {
+      const throttled = this.#throttle(spec.rate, type, req, peer, now);
+      if (throttled) return throttled;
+    }
     const authn = await this.#auth.authenticate(req, now);
+    if (claimed !== 0) {
+      const signer = type === "register" ? (authn.method !== "none" ? claimed : 0) : authn.node;
+      const throttled = signer !== 0
+        ? this.#throttleNode(type, spec.rate, signer, now)
+        : this.#throttle(spec.rate, type, req, peer, now); // bad credentials: as anonymous
+      if (throttled) return throttled;
+    }
+    const global = this.shedder.charge(cls, now);
+    if (!global.ok) {
+      return this.#refuse(type, spec.rate, global.reason, BUSY, global.retryAfterMs);
+    }
     const events: Promise<void>[] = [];
     let lastSeq = 0;
     const source = `${peer.ip}:${peer.port}`;
@@ -294,6 +384,57 @@ export class Registry {
     return errorReply("replication not configured", "unsupported");
   }
 
+  /**
+   * The registered node a request says signed it (0: none, or no credentials attached),
+   * read without verifying anything: it only picks the budget, the signature is checked next.
+   */
+  #claimedNode(type: string, req: WireMessage): number {
+    const field = SIGNER_FIELD[type];
+    if (!field || (req.auth === undefined && (typeof req.signature !== "string" || req.signature === ""))) {
+      return 0;
+    }
+    const s = this.store.state;
+    if (field === "public_key") {
+      return typeof req.public_key === "string" ? s.keyIndex.get(req.public_key) ?? 0 : 0;
+    }
+    const id = req[field];
+    return typeof id === "number" && s.nodes.has(id) ? id : 0;
+  }
+
+  /** Charges a request signed by `node` to its own budget. */
+  #throttleNode(type: string, rate: RateCategory, node: number, now: number): WireMessage | null {
+    const category = nodeCategory(type, rate);
+    const decision = this.nodeLimiter.take(category, node, now);
+    if (decision.ok) return null;
+    const noun = category === "poll" ? "polls" : category === "lookup" ? "look-ups" : `${category}s`;
+    return this.#refuse(
+      type,
+      rate,
+      "node_budget",
+      `rate limited: too many ${noun} from node ${node}`,
+      decision.retryAfterMs,
+    );
+  }
+
+  /** A refusal in the reference's error shape, plus when to retry and why. Counted for /metrics. */
+  #refuse(
+    type: string,
+    rate: RateCategory,
+    reason: RefusalReason,
+    message: string,
+    retryAfterMs: number,
+  ): WireMessage {
+    const kind = type === "register" ? "register" : nodeCategory(type, rate);
+    const key = `${kind}|${reason}`;
+    this.refusals.set(key, (this.refusals.get(key) ?? 0) + 1);
+    const ms = Math.min(MAX_RETRY_AFTER_MS, Math.max(1, retryAfterMs));
+    return errorReply(message, "throttled", {
+      retry_after: Math.ceil(ms / 1000),
+      retry_after_ms: ms,
+      reason,
+    });
+  }
+
   #throttle(
     category: RateCategory,
     type: string,
@@ -312,7 +453,7 @@ export class Registry {
       return null;
     }
     this.limiter.recordDenied(category);
-    return errorReply(decision.message, "throttled", { retry_after_ms: decision.retryAfterMs });
+    return this.#refuse(type, category, "address_budget", decision.message, decision.retryAfterMs);
   }
 
   #fatal(err: Error): void {
@@ -339,6 +480,7 @@ export class Registry {
     }
     this.nonces.prune(now);
     this.limiter.prune(now);
+    this.nodeLimiter.prune(now);
     for (const [id, b] of this.beacons) if (b.expires <= now) this.beacons.delete(id);
     return Promise.all(pending).then(() => {}, (err) => this.#fatal(err));
   }

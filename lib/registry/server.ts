@@ -22,8 +22,11 @@ import { settleQuietly } from "../errors.ts";
 
 /** Default cap on open connections (the reference allows 100 000; ours is sized for one process). */
 export const DEFAULT_MAX_CONNECTIONS = 10_000;
-/** Default cap on open connections from one IP address, loopback included (`pilot up` and tests use a few dozen). */
-export const DEFAULT_MAX_CONNECTIONS_PER_SOURCE = 256;
+/**
+ * Default cap on open connections from one IP address, loopback included: each daemon holds
+ * one, so this is the number of nodes one NAT address can carry (a fifth of the global cap).
+ */
+export const DEFAULT_MAX_CONNECTIONS_PER_SOURCE = 2_048;
 /** A connection with no request for this long is closed (the reference's idle deadline). */
 export const DEFAULT_IDLE_TIMEOUT_MS = 5 * 60_000;
 /**

@@ -3,6 +3,8 @@ import { generateEd25519KeyPair } from "../../lib/crypto/ed25519.ts";
 import { RegistryClient, type RegistryClientOptions } from "../../lib/registry/client.ts";
 import { RegistryService, type RegistryServiceOptions } from "../../lib/registry/service.ts";
 import { Logger } from "../../lib/log.ts";
+import { NODE_LIMITS_OFF, type NodeLimits } from "../../lib/registry/node_limits.ts";
+import { GLOBAL_LIMITS_OFF } from "../../lib/registry/load_shed.ts";
 import { decodeBody, encodeFrame, FrameReader, type WireMessage } from "../../lib/registry/wire.ts";
 import { ignoreRejection, settleQuietly } from "../../lib/errors.ts";
 
@@ -21,6 +23,8 @@ export async function startRegistry(
     dir,
     adminToken: ADMIN_TOKEN,
     rateLimits: { register: 0, resolve: 0, query: 0, heartbeat: 0, write: 0, read: 0 },
+    nodeLimits: structuredClone(NODE_LIMITS_OFF) as NodeLimits,
+    globalLimits: { ...GLOBAL_LIMITS_OFF },
     logger: quiet,
     ...overrides,
   });

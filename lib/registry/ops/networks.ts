@@ -419,7 +419,7 @@ const inviteToNetwork: OpSpec = {
 };
 
 const pollInvites: OpSpec = {
-  rate: "heartbeat",
+  rate: "read", // polling never draws on the heartbeat budget
   write: true,
   run(req, ctx) {
     const id = readNodeId(req, "node_id");

@@ -106,7 +106,7 @@ const requestHandshake: OpSpec = {
 };
 
 const pollHandshakes: OpSpec = {
-  rate: "heartbeat",
+  rate: "read", // polling never draws on the heartbeat budget
   write: true,
   run(req, ctx) {
     const id = readNodeId(req, "node_id");
