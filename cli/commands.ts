@@ -17,6 +17,7 @@ import { identityCommand } from "./identity.ts";
 import { versionCommand } from "./version.ts";
 import { disableTasksCommand, enableTasksCommand, taskCommand } from "./task.ts";
 import { clearWebhookCommand, setWebhookCommand } from "./webhook.ts";
+import { exposeCommand, exposedCommand, gatewayCommand, unexposeCommand } from "./gateway.ts";
 
 export const COMMANDS: readonly Command[] = [
   upCommand,
@@ -44,5 +45,9 @@ export const COMMANDS: readonly Command[] = [
   disableTasksCommand,
   setWebhookCommand,
   clearWebhookCommand,
+  gatewayCommand,
+  exposeCommand,
+  unexposeCommand,
+  exposedCommand,
   versionCommand,
 ];

@@ -16,6 +16,7 @@ import { parseHostPort } from "../lib/net/hostport.ts";
 import { defaultStateDir } from "../lib/crypto/identity.ts";
 import { isLogLevel, Logger } from "../lib/log.ts";
 import type { FaultOptions } from "../lib/tunnel/faults.ts";
+import { daemonGatewayFromArgs } from "./gateway.ts";
 
 const USAGE = `pilot daemon [flags]
 
@@ -50,7 +51,9 @@ and answers health checks over HTTP. Stops cleanly on SIGINT/SIGTERM.
   --networks 1,2,3        networks to join at start (signed join: open networks accept; failures logged)
   --fault-drop F, --fault-duplicate F, --fault-reorder F, --fault-seed N
                           inject faults into outgoing datagrams (testing)
-  --log-level LEVEL       debug, info, warn (default), error`;
+  --log-level LEVEL       debug, info, warn (default), error
+  --gateway               run the gateway in the daemon (see \`pilot gateway --help\`)
+  --gateway-subnet CIDR   its subnet (default 10.4.0.0/16); --gateway-ports p1,p2,… its TCP ports`;
 
 export const daemonCommand: Command = {
   name: "daemon",
@@ -86,6 +89,9 @@ export const daemonCommand: Command = {
     "fault-reorder": "string",
     "fault-seed": "string",
     "log-level": "string",
+    gateway: "boolean",
+    "gateway-subnet": "string",
+    "gateway-ports": "string",
   },
   async run(argv, out) {
     const args = parseArgs(argv, this.flags);
@@ -154,6 +160,7 @@ export function daemonConfigFromArgs(args: ParsedArgs, argv: readonly string[]):
         adminToken: s.get("admin-token") ?? (Deno.env.get("PILOT_ADMIN_TOKEN") || undefined),
         networks: s.has("networks") ? parseNetworkList(s.get("networks")!) : undefined,
         faults,
+        gateway: daemonGatewayFromArgs(args),
       } as Partial<DaemonConfig> & { registry: string; stateDir: string },
     );
   } catch (err) {

@@ -7,6 +7,7 @@ import { PilotError } from "../errors.ts";
 import { type HostPort, parseHostPort } from "../net/hostport.ts";
 import { MAX_NETWORK } from "../protocol/address.ts";
 import type { FaultOptions } from "../tunnel/faults.ts";
+import type { DaemonGatewayConfig } from "../gateway/daemon_host.ts";
 
 /** Registry heartbeat (and beacon re-discover) interval, as the reference uses. */
 export const DEFAULT_HEARTBEAT_MS = 30_000;
@@ -70,6 +71,10 @@ export interface DaemonConfig {
   adminToken?: string;
   /** Networks joined at start (services.md §11.1 `-networks`); failures are logged, not fatal. */
   networks?: number[];
+
+  // ---- gateway (lib/gateway) ----
+  /** Run the gateway inside the daemon (`--gateway`, `--gateway-subnet`, `--gateway-ports`). */
+  gateway?: DaemonGatewayConfig;
 }
 
 /** Fills defaults and validates; throws ConfigError (or HostPortError) naming the bad setting. */
