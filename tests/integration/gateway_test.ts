@@ -234,3 +234,56 @@ Deno.test("gateway: curl through the gateway to a service behind pilot expose", 
     await hooks.close();
   }
 });
+
+Deno.test("gateway: a private node's exposed port is unreachable until the handshake is approved", async () => {
+  const origin = await HttpOrigin.start(new Uint8Array(16));
+  const [P] = testPorts();
+  const net = await TestNetwork.start();
+  try {
+    const fast = ["--heartbeat", "250ms"];
+    const far = await net.addDaemon("far", fast);
+    const near = await net.addDaemon("near", [
+      ...fast,
+      "--gateway",
+      "--gateway-subnet",
+      SUBNET,
+      "--gateway-ports",
+      `${P}`,
+    ]);
+    await pilotJson(["expose", String(P), `127.0.0.1:${origin.port}`, "--socket", far.socket]);
+    const { local_ip: ip } = await pilotJson(["gateway", "map", String(far.nodeId), "--socket", near.socket]);
+    const url = `http://${ip}:${P}/small`;
+
+    const before = await curl(["-sS", "--max-time", "40", url]);
+    console.log(
+      `before trust: curl exit ${before.code} after ${Math.round(before.ms)} ms: ${before.stderr.trim()}`,
+    );
+    assert(before.code !== 0, "reached a private node without trust");
+    assertEquals(origin.requests, 0);
+
+    await pilotJson(["handshake", String(far.nodeId), "gateway", "test", "--socket", near.socket]);
+    const until = Date.now() + 20_000;
+    for (;;) {
+      const pending = await pilotJson(["pending", "--socket", far.socket]);
+      if ((pending.pending as { node_id: number }[]).some((p) => p.node_id === near.nodeId)) break;
+      if (Date.now() > until) throw new Error("handshake request never arrived");
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    await pilotJson(["approve", String(near.nodeId), "--socket", far.socket]);
+    let after = await curl(["-sS", "--max-time", "40", url]);
+    for (let i = 0; after.code !== 0 && i < 20; i++) {
+      await new Promise((r) => setTimeout(r, 500)); // trust reaches the near side a heartbeat later
+      after = await curl(["-sS", "--max-time", "40", url]);
+    }
+    assertEquals(after.code, 0, after.stderr);
+    assertEquals(after.stdout, "hello from the origin, GET /small\n");
+  } catch (err) {
+    for (const d of net.daemons) {
+      console.error(`--- ${d.stateDir} ---\n${d.process.stderrLines.slice(-30).join("\n")}`);
+    }
+    throw err;
+  } finally {
+    await net.close();
+    await origin.close();
+  }
+});
