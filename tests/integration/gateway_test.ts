@@ -8,7 +8,7 @@
  * surviving a daemon restart; then the trust gate in front of a private node's exposed port.
  */
 import { assert, assertEquals } from "../assert.ts";
-import { TestNetwork } from "../helpers/network.ts";
+import { type PilotProcess, startPilot, TestNetwork } from "../helpers/network.ts";
 import { runPilot } from "../helpers/pilot.ts";
 import { WebhookReceiver } from "../helpers/webhook_receiver.ts";
 import {
@@ -283,6 +283,64 @@ Deno.test("gateway: a private node's exposed port is unreachable until the hands
     }
     throw err;
   } finally {
+    await net.close();
+    await origin.close();
+  }
+});
+
+Deno.test("gateway: `pilot gateway start` as its own process, dialing over IPC; map/list/stop reach it", async () => {
+  const body = bigBody(8 * 1024 * 1024);
+  const hash = await sha256Hex(body);
+  const origin = await HttpOrigin.start(body);
+  const [P] = testPorts();
+  const net = await TestNetwork.start();
+  let gw: PilotProcess | undefined;
+  try {
+    const far = await net.addDaemon("far", ["--public"]);
+    const other = await net.addDaemon("other", ["--public"]);
+    const near = await net.addDaemon("near");
+    await pilotJson(["expose", String(P), `127.0.0.1:${origin.port}`, "--socket", far.socket]);
+    const state = `${net.dir}/gw`;
+    gw = await startPilot([
+      "gateway",
+      "start",
+      "--subnet",
+      "127.78.0.0/16",
+      "--ports",
+      String(P),
+      "--socket",
+      near.socket,
+      "--state",
+      state,
+      far.address,
+    ]);
+    assertEquals(gw.ready.mappings, [{ local_ip: "127.78.0.1", pilot_addr: far.address }]);
+    const file = await Deno.makeTempFile();
+    try {
+      const r = await curl(["-sS", "--max-time", "60", "-o", file, `http://127.78.0.1:${P}/big`]);
+      assertEquals(r.code, 0, r.stderr);
+      assertEquals(await sha256Hex(await Deno.readFile(file)), hash);
+    } finally {
+      await Deno.remove(file);
+    }
+    // map on the running gateway takes effect at once, and list shows both.
+    const mapped = await pilotJson(["gateway", "map", other.address, "--state", state]);
+    assertEquals(mapped.local_ip, "127.78.0.2");
+    const list = await pilotJson(["gateway", "list", "--state", state]);
+    assertEquals(list.total, 2);
+    const nothing = await curl(["-sS", "--max-time", "20", `http://127.78.0.2:${P}/small`]);
+    assert(nothing.code !== 0, "nothing is exposed on the other node's port");
+    const again = await runPilot(["gateway", "start", "--state", state, "--socket", near.socket, "--json"]);
+    assertEquals(JSON.parse(again.stderr).code, "already_exists");
+    const stopped = await pilotJson(["gateway", "stop", "--state", state]);
+    assertEquals(stopped.pid, gw.child.pid);
+    await gw.exited;
+    const saved = JSON.parse(await Deno.readTextFile(`${state}/gateway.json`));
+    assertEquals(saved.mappings.length, 2);
+    const notRunning = await runPilot(["gateway", "stop", "--state", state, "--json"]);
+    assertEquals(JSON.parse(notRunning.stderr).code, "not_running");
+  } finally {
+    await gw?.stop("SIGKILL");
     await net.close();
     await origin.close();
   }
