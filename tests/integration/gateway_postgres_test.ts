@@ -10,7 +10,17 @@ import { TestNetwork } from "../helpers/network.ts";
 import { runPilot } from "../helpers/pilot.ts";
 import { freePort } from "../helpers/http_origin.ts";
 
-const PG_BIN = "/usr/lib/postgresql/15/bin";
+/** The newest installed PostgreSQL's binaries (Debian puts them under /usr/lib/postgresql/<major>/bin). */
+const PG_BIN = (() => {
+  try {
+    const majors = [...Deno.readDirSync("/usr/lib/postgresql")].map((e) => e.name).sort((a, b) =>
+      Number(b) - Number(a)
+    );
+    return `/usr/lib/postgresql/${majors[0]}/bin`;
+  } catch {
+    return "/usr/lib/postgresql/15/bin";
+  }
+})();
 const QUERIES = 3000;
 
 function have(path: string): boolean {
