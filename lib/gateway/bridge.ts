@@ -7,7 +7,7 @@
  * stalls), and a slow overlay path stops us reading the TCP socket (the kernel's window closes).
  * A bridge holds at most one read chunk per direction beyond the two stacks' own buffers.
  *
- * Half-close: a FIN on the overlay closes that stream in both directions (transport.md §5), so
+ * Half-close: a FIN on the overlay closes that stream in both directions (transport.md §8), so
  * only the TCP side can be half-closed. When the overlay side ends, everything it sent is
  * written to TCP, then TCP's write side is shut and the bridge ends. When the TCP side ends
  * first, it depends on who that side is: a gateway's client that half-closes after its request
