@@ -56,6 +56,41 @@ try {
   await pilotJson(["expose", String(Q), `127.0.0.1:${sinkPort}`, "--socket", far.socket]);
   const { local_ip: ip } = await pilotJson(["gateway", "map", far.address, "--socket", near.socket]);
 
+  // Idle connections first, on fresh daemons, so RSS is not inflated by the transfers' garbage.
+  if (idleCount > 0) {
+    const nearPid = near.process.child.pid;
+    const farPid = far.process.child.pid;
+    const before = { near: rssKiB(nearPid), far: rssKiB(farPid) };
+    const conns: Deno.Conn[] = [];
+    const t0 = performance.now();
+    const keepalive = setInterval(() => {
+      for (const c of conns) c.write(new Uint8Array([1])).catch(() => {});
+    }, 60_000);
+    for (let i = 0; i < idleCount; i++) conns.push(await Deno.connect({ hostname: String(ip), port: Q }));
+    // Wait until every connection is bridged (the gateway paces its dials to the far side's SYN limit).
+    for (;;) {
+      const m = await (await fetch(`${near.http}/metrics`)).text();
+      const active = Number(/pilot_gateway_active_connections\{[^}]*\} (\d+)/.exec(m)?.[1] ?? 0);
+      const dialing = /pilot_expose_active_connections\{port="20081"[^}]*\} (\d+)/;
+      const fm = await (await fetch(`${far.http}/metrics`)).text();
+      const farActive = Number(dialing.exec(fm)?.[1] ?? 0);
+      if (farActive >= idleCount && active >= idleCount) break;
+      if (performance.now() - t0 > 400_000) throw new Error(`only ${farActive} of ${idleCount} bridged`);
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+    const setupS = (performance.now() - t0) / 1000;
+    await new Promise((r) => setTimeout(r, 3000));
+    const after = { near: rssKiB(nearPid), far: rssKiB(farPid) };
+    console.log(
+      `${idleCount} idle bridged connections (all bridged after ${setupS.toFixed(0)} s): ` +
+        `near (gateway) RSS ${before.near >> 10} → ${after.near >> 10} MiB ` +
+        `(${((after.near - before.near) / idleCount).toFixed(1)} KiB each), ` +
+        `far (expose) RSS ${before.far >> 10} → ${after.far >> 10} MiB ` +
+        `(${((after.far - before.far) / idleCount).toFixed(1)} KiB each)`,
+    );
+    clearInterval(keepalive);
+    for (const c of conns) c.close();
+  }
   const speed = async (url: string) => {
     const r = await curl(["-sS", "-o", "/dev/null", "-w", "%{speed_download}", url], 300_000);
     if (r.code !== 0) throw new Error(r.stderr);
@@ -101,41 +136,6 @@ try {
     } ms, ` +
       `direct ${median(tDirect).toFixed(2)} ms`,
   );
-
-  if (idleCount > 0) {
-    const nearPid = near.process.child.pid;
-    const farPid = far.process.child.pid;
-    const before = { near: rssKiB(nearPid), far: rssKiB(farPid) };
-    const conns: Deno.Conn[] = [];
-    const t0 = performance.now();
-    const keepalive = setInterval(() => {
-      for (const c of conns) c.write(new Uint8Array([1])).catch(() => {});
-    }, 60_000);
-    for (let i = 0; i < idleCount; i++) conns.push(await Deno.connect({ hostname: String(ip), port: Q }));
-    // Wait until every connection is bridged (the gateway paces its dials to the far side's SYN limit).
-    for (;;) {
-      const m = await (await fetch(`${near.http}/metrics`)).text();
-      const active = Number(/pilot_gateway_active_connections\{[^}]*\} (\d+)/.exec(m)?.[1] ?? 0);
-      const dialing = /pilot_expose_active_connections\{port="20081"[^}]*\} (\d+)/;
-      const fm = await (await fetch(`${far.http}/metrics`)).text();
-      const farActive = Number(dialing.exec(fm)?.[1] ?? 0);
-      if (farActive >= idleCount && active >= idleCount) break;
-      if (performance.now() - t0 > 400_000) throw new Error(`only ${farActive} of ${idleCount} bridged`);
-      await new Promise((r) => setTimeout(r, 1000));
-    }
-    const setupS = (performance.now() - t0) / 1000;
-    await new Promise((r) => setTimeout(r, 3000));
-    const after = { near: rssKiB(nearPid), far: rssKiB(farPid) };
-    console.log(
-      `${idleCount} idle bridged connections (all bridged after ${setupS.toFixed(0)} s): ` +
-        `near (gateway) RSS ${before.near >> 10} → ${after.near >> 10} MiB ` +
-        `(${((after.near - before.near) / idleCount).toFixed(1)} KiB each), ` +
-        `far (expose) RSS ${before.far >> 10} → ${after.far >> 10} MiB ` +
-        `(${((after.far - before.far) / idleCount).toFixed(1)} KiB each)`,
-    );
-    clearInterval(keepalive);
-    for (const c of conns) c.close();
-  }
 } finally {
   await net.close();
   await origin.close();

@@ -29,6 +29,7 @@ export const infoCommand: Command = {
       ...peers,
       ...natLine(info),
       `conns     ${info.connections}, ports ${info.ports}`,
+      ...exposedLines(info),
     ].join("\n");
     printResult(out, info, text);
     return 0;
@@ -78,4 +79,15 @@ function natLine(info: object): string[] {
   return [
     `nat       ${beacon}, endpoint ${endpoint}; paths ${paths}${nat.force_relay ? " (relay forced)" : ""}`,
   ];
+}
+
+/** `exposed` and `gateway` lines when the daemon reports them (lib/gateway/daemon_host.ts). */
+function exposedLines(info: object): string[] {
+  const { exposed = [], gateway } = info as {
+    exposed?: { port: number; target: string }[];
+    gateway?: { subnet: string; mappings: { local_ip: string; pilot_addr: string }[] };
+  };
+  const lines = exposed.map((e) => `exposed   port ${e.port} → ${e.target}`);
+  if (gateway) lines.push(`gateway   ${gateway.subnet}, ${gateway.mappings.length} mapping(s)`);
+  return lines;
 }

@@ -29,6 +29,11 @@ export const GATEWAY_STATE_FILE = "gateway.json";
  * limit (transport.md §9) and the later ones get in only on a retransmitted SYN.
  */
 export const GATEWAY_DIAL_TIMEOUT_MS = 30_000;
+/**
+ * Longest wait for a dial slot (see {@link DialPacer}) before a new connection is reset instead:
+ * about 1,000 connections opened at once to one node.
+ */
+export const GATEWAY_MAX_PACING_WAIT_MS = 150_000;
 
 /** A gateway request was refused; `code` is the CLI error code to report. */
 export class GatewayError extends PilotError {
@@ -292,12 +297,17 @@ export class Gateway {
       client: `${socket.remoteAddress}:${socket.remotePort}`,
     };
     const abort = new AbortController();
-    const timer = setTimeout(() => abort.abort(), this.#opts.dialTimeoutMs ?? GATEWAY_DIAL_TIMEOUT_MS);
+    let timer: ReturnType<typeof setTimeout> | undefined;
     socket.once("close", () => abort.abort());
     let overlay: OverlayConn;
     try {
+      // Waiting for a dial slot is not part of the dial's timeout, but the queue is bounded.
       const wait = this.#pacer.reserve(m.addr.node);
+      if (wait > GATEWAY_MAX_PACING_WAIT_MS) {
+        throw new Error(`too many new connections to ${m.info.pilot_addr} (a dial slot is ${wait} ms away)`);
+      }
       if (wait > 0) await sleep(wait, abort.signal);
+      timer = setTimeout(() => abort.abort(), this.#opts.dialTimeoutMs ?? GATEWAY_DIAL_TIMEOUT_MS);
       overlay = await this.#opts.dial(m.addr, port, abort.signal);
     } catch (err) {
       stats.dialErrors++;
@@ -310,7 +320,7 @@ export class Gateway {
       this.#opts.events?.("gateway.dial_failed", { ...event, error: reason });
       return;
     } finally {
-      clearTimeout(timer);
+      if (timer !== undefined) clearTimeout(timer);
     }
     this.#opts.events?.("gateway.connected", event);
     const counters = { bytesToOverlay: 0, bytesToTcp: 0 };

@@ -190,6 +190,8 @@ Deno.test("gateway: curl through the gateway to a service behind pilot expose", 
         status.exposed.map((e: { port: number }) => e.port).sort(),
         [P, Q].sort(),
       );
+      const infoText = await runPilot(["info", "--socket", far.socket]);
+      assert(infoText.stdout.includes(`exposed   port ${P} → 127.0.0.1:${origin.port}`), infoText.stdout);
       await hooks.waitFor((ev) =>
         ev.some((e) => e.event === "gateway.connected") && ev.some((e) => e.event === "gateway.closed") &&
         ev.some((e) => e.event === "gateway.dial_failed")
