@@ -69,7 +69,10 @@ export interface MappingInfo {
 /** Counters of one mapping, exported in /metrics. */
 interface MappingStats {
   connections: number;
+  /** Bridged now. */
   active: number;
+  /** Accepted and waiting for a dial slot or for the dial to complete. */
+  dialing: number;
   bytesToOverlay: number;
   bytesToTcp: number;
   dialErrors: number;
@@ -176,6 +179,12 @@ export class Gateway {
         samples: rows.map((m) => ({ labels: labels(m), value: m.stats.active })),
       },
       {
+        name: "pilot_gateway_dialing_connections",
+        help: "TCP connections accepted and waiting for their overlay dial, per mapping.",
+        type: "gauge",
+        samples: rows.map((m) => ({ labels: labels(m), value: m.stats.dialing })),
+      },
+      {
         name: "pilot_gateway_bytes_total",
         help: "Bytes bridged, per mapping and direction (to_overlay: from the TCP client).",
         type: "counter",
@@ -241,7 +250,15 @@ export class Gateway {
       servers: [],
       ports: [],
       sockets: new Set(),
-      stats: { connections: 0, active: 0, bytesToOverlay: 0, bytesToTcp: 0, dialErrors: 0, bridgeErrors: 0 },
+      stats: {
+        connections: 0,
+        active: 0,
+        dialing: 0,
+        bytesToOverlay: 0,
+        bytesToTcp: 0,
+        dialErrors: 0,
+        bridgeErrors: 0,
+      },
     };
     const failures: string[] = [];
     for (const port of this.#opts.ports) {
@@ -286,7 +303,7 @@ export class Gateway {
   async #serve(m: Mapping, port: number, socket: Socket): Promise<void> {
     const { stats } = m;
     stats.connections++;
-    stats.active++;
+    stats.dialing++;
     m.sockets.add(socket);
     socket.setNoDelay(true);
     socket.on("error", () => {}); // reported through the bridge, or irrelevant once reset
@@ -311,7 +328,7 @@ export class Gateway {
       overlay = await this.#opts.dial(m.addr, port, abort.signal);
     } catch (err) {
       stats.dialErrors++;
-      stats.active--;
+      stats.dialing--;
       m.sockets.delete(socket);
       // The client sees a reset at once, not a connection that hangs or ends as if answered.
       if (!socket.destroyed) socket.resetAndDestroy();
@@ -322,6 +339,8 @@ export class Gateway {
     } finally {
       if (timer !== undefined) clearTimeout(timer);
     }
+    stats.dialing--;
+    stats.active++;
     this.#opts.events?.("gateway.connected", event);
     const counters = { bytesToOverlay: 0, bytesToTcp: 0 };
     const bridged = bridge(socket, overlay, counters, { lingerOnTcpEnd: true }); // attaches its reader before the socket flows

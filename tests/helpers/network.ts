@@ -10,13 +10,14 @@ const READY_TIMEOUT_MS = 30_000;
 
 /** A running `pilot` subprocess whose first stdout line was its `--json` ready envelope. */
 export class PilotProcess {
-  readonly stderrLines: string[] = [];
   #exited: Promise<Deno.CommandStatus>;
 
   constructor(
     readonly child: Deno.ChildProcess,
     readonly ready: Record<string, unknown>,
     stderr: Promise<void>,
+    /** The last stderr lines, kept up to date while the process runs. */
+    readonly stderrLines: string[] = [],
   ) {
     this.#exited = child.status;
     void stderr;
@@ -68,9 +69,7 @@ export async function startPilot(args: string[], env?: Record<string, string>): 
     (async () => {
       while (!(await reader.read()).done) { /* discard */ }
     })();
-    const p = new PilotProcess(child, envelope.data, stderr);
-    p.stderrLines.push(...errLines);
-    return p;
+    return new PilotProcess(child, envelope.data, stderr, errLines);
   } finally {
     clearTimeout(timer);
   }

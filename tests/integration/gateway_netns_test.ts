@@ -62,14 +62,36 @@ async function viaGateway(natB: NatKind): Promise<{ path: string; seconds: numbe
         "--public",
         ...extra,
       ]);
-    await daemon("ha", "a", ["--gateway", "--gateway-subnet", "127.77.0.0/16", "--gateway-ports", String(PORT)]);
+    await daemon("ha", "a", [
+      "--gateway",
+      "--gateway-subnet",
+      "127.77.0.0/16",
+      "--gateway-ports",
+      String(PORT),
+    ]);
     const b = await daemon("hb", "b", []);
     const originPort = await startOrigin(lab, "hb");
     const pilot = (role: string, args: string[]) =>
-      run("ip", ["netns", "exec", lab.ns(role), Deno.execPath(), "run", "-A", MAIN, ...args, "--json"], 60_000);
-    const ex = await pilot("hb", ["expose", String(PORT), `127.0.0.1:${originPort}`, "--socket", `${lab.dir}/b.sock`]);
+      run(
+        "ip",
+        ["netns", "exec", lab.ns(role), Deno.execPath(), "run", "-A", MAIN, ...args, "--json"],
+        60_000,
+      );
+    const ex = await pilot("hb", [
+      "expose",
+      String(PORT),
+      `127.0.0.1:${originPort}`,
+      "--socket",
+      `${lab.dir}/b.sock`,
+    ]);
     assertEquals(ex.code, 0, ex.stderr);
-    const map = await pilot("ha", ["gateway", "map", String(b.ready.address), "--socket", `${lab.dir}/a.sock`]);
+    const map = await pilot("ha", [
+      "gateway",
+      "map",
+      String(b.ready.address),
+      "--socket",
+      `${lab.dir}/a.sock`,
+    ]);
     assertEquals(map.code, 0, map.stderr);
     const ip = JSON.parse(map.stdout).data.local_ip;
     const file = `${lab.dir}/download`;
