@@ -118,7 +118,7 @@ Deno.test({
       const near = await net.addDaemon("near", [
         "--gateway",
         "--gateway-subnet",
-        "127.77.0.0/16",
+        "127.79.0.0/16",
         "--gateway-ports",
         String(P),
       ]);
