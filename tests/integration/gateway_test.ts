@@ -65,6 +65,16 @@ Deno.test("gateway: curl through the gateway to a service behind pilot expose", 
     ]);
     assertEquals(exposed, { port: P, target: `127.0.0.1:${origin.port}` });
     await pilotJson(["expose", String(Q), `127.0.0.1:${freePort()}`, "--socket", far.socket]);
+    for (
+      const [args, code] of [
+        [["expose", "7", "127.0.0.1:1"], "already_exists"], // the echo service has it
+        [["expose", String(R), "no-port"], "invalid_argument"],
+        [["unexpose", String(R)], "not_found"],
+      ] as const
+    ) {
+      const r = await runPilot([...args, "--socket", far.socket, "--json"]);
+      assertEquals(JSON.parse(r.stderr).code, code, r.stderr);
+    }
     const mapped = await pilotJson(["gateway", "map", far.address, "--socket", near.socket]);
     const ip = String(mapped.local_ip);
     assertEquals(ip, "127.77.0.1");
@@ -305,7 +315,7 @@ Deno.test("gateway: `pilot gateway start` as its own process, dialing over IPC; 
   let gw: PilotProcess | undefined;
   try {
     const far = await net.addDaemon("far", ["--public"]);
-    const other = await net.addDaemon("other", ["--public"]);
+    const other = await net.addDaemon("other", ["--public", "--hostname", "gw-other"]);
     const near = await net.addDaemon("near");
     await pilotJson(["expose", String(P), `127.0.0.1:${origin.port}`, "--socket", far.socket]);
     const state = `${net.dir}/gw`;
@@ -332,8 +342,10 @@ Deno.test("gateway: `pilot gateway start` as its own process, dialing over IPC; 
       await Deno.remove(file);
     }
     // map on the running gateway takes effect at once, and list shows both.
-    const mapped = await pilotJson(["gateway", "map", other.address, "--state", state]);
-    assertEquals(mapped.local_ip, "127.78.0.2");
+    const mapped = await pilotJson(["gateway", "map", "gw-other", "--state", state]); // a hostname
+    assertEquals(mapped, { local_ip: "127.78.0.2", pilot_addr: other.address, ports: [P] });
+    const outside = await runPilot(["gateway", "map", near.address, "10.4.0.9", "--state", state, "--json"]);
+    assertEquals(JSON.parse(outside.stderr).code, "invalid_argument"); // not in the gateway's subnet
     const list = await pilotJson(["gateway", "list", "--state", state]);
     assertEquals(list.total, 2);
     const nothing = await curl(["-sS", "--max-time", "20", `http://127.78.0.2:${P}/small`]);
