@@ -132,14 +132,16 @@ async function controlPath(args: ParsedArgs): Promise<string> {
   return daemonControlPath(socketPath(args));
 }
 
-async function control(path: string, req: Parameters<typeof controlRequest>[1]): Promise<unknown> {
+async function control(
+  path: string,
+  req: Parameters<typeof controlRequest>[1],
+  notRunningHint = "start one with `pilot gateway start`, or run the daemon with --gateway",
+): Promise<unknown> {
   try {
     return await controlRequest(path, req);
   } catch (err) {
     if (err instanceof ControlError) {
-      const hint = err.code === "not_running"
-        ? "start one with `pilot gateway start`, or run the daemon with --gateway"
-        : undefined;
+      const hint = err.code === "not_running" ? notRunningHint : undefined;
       throw new CliError(err.code as ErrorCode, err.message, hint);
     }
     throw err;
@@ -285,6 +287,7 @@ async function stopGateway(args: ParsedArgs, out: Parameters<Command["run"]>[1])
 }
 
 const EXPOSE_FLAGS = { socket: "string" } as const;
+const DAEMON_HINT = "exposed ports live in the daemon: start it with `pilot daemon` or pass --socket";
 
 export const exposeCommand: Command = {
   name: "expose",
@@ -305,7 +308,7 @@ Output keys: port, target.`,
       op: "expose",
       port,
       target: args.positionals[1],
-    });
+    }, DAEMON_HINT);
     printResult(out, data, `overlay port ${port} → ${args.positionals[1]}`);
     return 0;
   },
@@ -320,7 +323,7 @@ export const unexposeCommand: Command = {
     const args = parseArgs(argv, this.flags);
     if (args.positionals.length !== 1) throw new CliError("invalid_argument", "usage: pilot unexpose <port>");
     const port = portArg(args.positionals[0]);
-    const data = await control(daemonControlPath(socketPath(args)), { op: "unexpose", port });
+    const data = await control(daemonControlPath(socketPath(args)), { op: "unexpose", port }, DAEMON_HINT);
     printResult(out, data, `overlay port ${port} no longer exposed`);
     return 0;
   },
@@ -337,7 +340,7 @@ export const exposedCommand: Command = {
     if (args.positionals.length) {
       throw new CliError("invalid_argument", `unexpected argument "${args.positionals[0]}"`);
     }
-    const data = await control(daemonControlPath(socketPath(args)), { op: "exposed" }) as {
+    const data = await control(daemonControlPath(socketPath(args)), { op: "exposed" }, DAEMON_HINT) as {
       exposed: { port: number; target: string; active: number }[];
     };
     const text = data.exposed.length
