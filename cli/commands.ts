@@ -28,6 +28,7 @@ import { configCommand, contextCommand, initCommand } from "./setup.ts";
 import { completionCommand } from "./completion.ts";
 import { serviceCommand } from "./service.ts";
 import { IDENTITY_ADMIN_COMMANDS } from "./identity_admin.ts";
+import { exposeCommand, exposedCommand, gatewayCommand, unexposeCommand } from "./gateway.ts";
 
 export const COMMANDS: readonly Command[] = [
   upCommand,
@@ -73,5 +74,9 @@ export const COMMANDS: readonly Command[] = [
   serviceCommand,
   completionCommand,
   contextCommand,
+  gatewayCommand,
+  exposeCommand,
+  unexposeCommand,
+  exposedCommand,
   versionCommand,
 ];

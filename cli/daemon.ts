@@ -28,6 +28,7 @@ import { DAEMON_SUBCOMMANDS, runDaemonSubcommand } from "./lifecycle.ts";
 import { IDLE_TIMEOUT_MS, TIME_WAIT_MS } from "../lib/transport/mod.ts";
 import { udpPortFree } from "../lib/net/udp_port.ts";
 import { join } from "node:path";
+import { daemonGatewayFromArgs } from "./gateway.ts";
 
 const USAGE = `pilot daemon [flags]
 pilot daemon start [flags] | stop | status [--check]
@@ -85,6 +86,8 @@ Settings come from the flags, else from the config file, else the defaults:
                           (or PILOT_HTTP_TOKEN): Authorization: Bearer T, or ?token=T
   --fault-drop F, --fault-duplicate F, --fault-reorder F, --fault-seed N
                           inject faults into outgoing datagrams (testing)
+  --gateway               run the gateway in the daemon (see \`pilot gateway --help\`)
+  --gateway-subnet CIDR   its subnet (default 10.4.0.0/16); --gateway-ports p1,p2,… its TCP ports
 ${serverFlagsUsage("health/status/metrics; default 127.0.0.1:7380")}`;
 
 export const daemonCommand: Command = {
@@ -132,6 +135,9 @@ export const daemonCommand: Command = {
     "fault-duplicate": "string",
     "fault-reorder": "string",
     "fault-seed": "string",
+    gateway: "boolean",
+    "gateway-subnet": "string",
+    "gateway-ports": "string",
     "http-token": "string",
     ...SERVER_FLAGS,
   },
@@ -252,6 +258,7 @@ export function daemonConfigFromArgs(
         networks: s.has("networks") ? parseNetworkList(s.get("networks")!) : undefined,
         faults,
         ...nameserverConfig(args),
+        gateway: daemonGatewayFromArgs(args),
       } as Partial<DaemonConfig> & { registry: string; stateDir: string },
     );
   } catch (err) {

@@ -31,6 +31,7 @@ export const infoCommand: Command = {
       ...natLine(info),
       ...(info.registry_dialect ? [`registry  ${info.registry_dialect} signatures`] : []),
       `conns     ${info.connections}, ports ${info.ports}`,
+      ...exposedLines(info),
     ].join("\n");
     printResult(out, info, text);
     return 0;
@@ -81,4 +82,15 @@ function natLine(info: InfoReply): string[] {
   return [
     `nat       ${beacon}, endpoint ${endpoint}; paths ${paths}${nat.force_relay ? " (relay forced)" : ""}`,
   ];
+}
+
+/** `exposed` and `gateway` lines when the daemon reports them (lib/daemon/gateway_host.ts). */
+function exposedLines(info: object): string[] {
+  const { exposed = [], gateway } = info as {
+    exposed?: { port: number; target: string }[];
+    gateway?: { subnet: string; mappings: { local_ip: string; pilot_addr: string }[] };
+  };
+  const lines = exposed.map((e) => `exposed   port ${e.port} → ${e.target}`);
+  if (gateway) lines.push(`gateway   ${gateway.subnet}, ${gateway.mappings.length} mapping(s)`);
+  return lines;
 }

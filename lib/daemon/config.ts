@@ -9,6 +9,7 @@ import { MAX_NETWORK, parseAddressOrNodeId } from "../protocol/address.ts";
 import type { FaultOptions } from "../tunnel/faults.ts";
 import { REGISTRY_AUTH_MODES, type RegistryAuthMode } from "../registry/client.ts";
 import type { NameserverServiceOptions } from "../services/nameserver/install.ts";
+import type { DaemonGatewayConfig } from "./gateway_host.ts";
 
 /** Registry heartbeat (and beacon re-discover) interval, as the reference uses. */
 export const DEFAULT_HEARTBEAT_MS = 30_000;
@@ -101,6 +102,10 @@ export interface DaemonConfig {
   nameserver?: string;
   /** Serve the nameserver on port 53 with these options (`pilot nameserver`); unset = not served. */
   nameserverService?: NameserverServiceOptions;
+
+  // ---- gateway (lib/gateway) ----
+  /** Run the gateway inside the daemon (`--gateway`, `--gateway-subnet`, `--gateway-ports`). */
+  gateway?: DaemonGatewayConfig;
 }
 
 /** Fills defaults and validates; throws ConfigError (or HostPortError) naming the bad setting. */

@@ -45,6 +45,7 @@ import { DaemonStatusView } from "./status_view.ts";
 import { autoJoinNetworks } from "./auto_join.ts";
 import type { TaskService } from "../services/tasks/service.ts";
 import { advertisedEndpoint, beaconAddress, natOptions, NatTraversal } from "./nat.ts";
+import { type GatewayHost, startGatewayHost } from "./gateway_host.ts";
 
 /** Start-up failed (registry unreachable, socket in use, bad identity...). */
 export class DaemonStartError extends PilotError {}
@@ -92,6 +93,8 @@ export class Daemon {
   #ipc?: IpcServer;
   #http?: HttpEndpoint;
   #services?: BuiltinServices;
+  /** Exposed ports, the gateway when configured, and their control socket. */
+  #gateway?: GatewayHost;
   #heartbeatFailures = 0;
   #beating = false;
   #lastHeartbeatError = "";
@@ -355,6 +358,16 @@ export class Daemon {
       onTrustChange: (node) => this.gate.invalidate(node),
       nameserver: config.nameserverService,
     });
+    this.#gateway = await startGatewayHost({
+      socketPath: config.socketPath,
+      stateDir: config.stateDir,
+      gateway: config.gateway,
+      dialer: this.dialer,
+      sessions: this.manager,
+      registry: this.registry,
+      log: this.log,
+      events: (event, data) => this.webhooks.emit(event, data),
+    });
     try {
       this.#ipc = await IpcServer.listen({
         path: config.socketPath,
@@ -612,12 +625,13 @@ export class Daemon {
         spurious_retx: c.spuriousRetx,
         undos: c.undos,
       })),
+      ...this.#gateway?.status(),
     };
   }
 
   /** Prometheus families for /metrics. */
   metrics(): MetricFamily[] {
-    return daemonMetrics(this);
+    return [...daemonMetrics(this), ...(this.#gateway?.metrics() ?? [])];
   }
 
   /** Stops everything: FIN on open streams, IPC clients dropped, sockets closed. Does not deregister. */
@@ -626,6 +640,7 @@ export class Daemon {
     this.#closing = true;
     if (this.#heartbeat !== undefined) clearInterval(this.#heartbeat);
     await this.#services?.stop();
+    await this.#gateway?.close();
     await this.#ipc?.close();
     this.manager.shutdown();
     await this.#http?.close();

@@ -11,14 +11,14 @@ const READY_TIMEOUT_MS = 30_000;
 
 /** A running `pilot` subprocess whose first stdout line was its `--json` ready envelope. */
 export class PilotProcess {
-  /** Its stderr lines so far (the last 2000), growing while it runs. */
-  readonly stderrLines: string[] = [];
   #exited: Promise<Deno.CommandStatus>;
 
   constructor(
     readonly child: Deno.ChildProcess,
     readonly ready: Record<string, unknown>,
     stderr: Promise<void>,
+    /** Its stderr lines so far (the last 2000), growing while it runs. */
+    readonly stderrLines: string[] = [],
   ) {
     this.#exited = child.status;
     void stderr;
