@@ -26,7 +26,8 @@ import { StreamIoError } from "../../lib/services/byte_stream_shape.ts";
 import { UnsafeFileNameError } from "../../lib/services/dataexchange/filename.ts";
 
 const quiet = new Logger("test", "silent");
-const SIZE = 5 * 1024 * 1024 + 123;
+/** Over the sender's window, so flow control (the receiver's progress reports) takes part. */
+const SIZE = 21 * 1024 * 1024 + 123;
 
 function sha256(data: Uint8Array): Uint8Array {
   return new Uint8Array(createHash("sha256").update(data).digest());

@@ -35,6 +35,7 @@ import {
   encodeChunk,
   encodeOffer,
   MAX_CHUNK_DATA_BYTES,
+  SEND_WINDOW_BYTES,
   SHA256_BYTES,
 } from "../../services/dataexchange/chunked_codec.ts";
 import { FILE_NAME_LENGTH_PREFIX, MAX_PAYLOAD_LENGTH } from "../../services/dataexchange/codec.ts";
@@ -218,8 +219,27 @@ export class DataExchangeClient {
       }
       const buf = new Uint8Array(MAX_CHUNK_DATA_BYTES);
       let offset = resumedFrom;
+      let acked = resumedFrom;
       options.onProgress?.(offset, source.size);
       while (offset < source.size) {
+        // Flow control: wait for the receiver's progress reports so no buffer holds the whole file.
+        while (offset - acked >= SEND_WINDOW_BYTES) {
+          const report = await this.#readReply(options);
+          if (report.type === FrameType.Text) {
+            return {
+              ack: parseAck(new TextDecoder().decode(report.payload)),
+              resumedFrom,
+              sentBytes: offset - resumedFrom,
+            };
+          }
+          if (report.type !== ChunkedFrameType.Resume) {
+            throw new DataExchangeError(`expected a progress report, got frame type ${report.type}`);
+          }
+          acked = decodeResume(report.payload);
+          if (acked > offset) {
+            throw new DataExchangeError(`receiver reports ${acked} bytes of ${offset} sent`);
+          }
+        }
         const n = await source.readAt(offset, buf.subarray(0, Math.min(buf.length, source.size - offset)));
         if (n === 0) throw new DataExchangeError(`file shrank to ${offset} bytes while sending`);
         await this.#stream.write(
@@ -230,7 +250,8 @@ export class DataExchangeClient {
         options.onProgress?.(offset, source.size);
       }
       await this.#stream.write(encodeFrame(ChunkedFrameType.End, new Uint8Array(0)), options);
-      const final = await this.#readReply(options);
+      let final = await this.#readReply(options);
+      while (final.type === ChunkedFrameType.Resume) final = await this.#readReply(options);
       if (final.type !== FrameType.Text) {
         throw new DataExchangeError(`expected a TEXT acknowledgement, got frame type ${final.type}`);
       }

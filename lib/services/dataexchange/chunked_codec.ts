@@ -7,11 +7,14 @@
  * | type        | direction | payload                                          |
  * | ----------- | --------- | ------------------------------------------------ |
  * | FILE_OFFER  | → recv    | u64 size · 32 B SHA-256 · u16 name_len · name     |
- * | FILE_RESUME | ← recv    | u64 offset (bytes the receiver already holds)     |
+ * | FILE_RESUME | ← recv    | u64 offset (bytes the receiver holds): first the   |
+ * |             |           | resume point, then every PROGRESS_INTERVAL_BYTES  |
  * | FILE_CHUNK  | → recv    | u64 offset · data (1 … MAX_CHUNK_DATA_BYTES)      |
  * | FILE_END    | → recv    | empty; answered by `ACK FILE <size> bytes` or ERR |
  *
- * A refusal of the offer is a TEXT `ERR FILE save failed: …` instead of FILE_RESUME. Pure codec.
+ * A refusal of the offer is a TEXT `ERR FILE save failed: …` instead of FILE_RESUME. The later
+ * FILE_RESUME frames are flow control: a sender keeps at most SEND_WINDOW_BYTES beyond the last
+ * one in flight, so neither daemon buffers the whole file. Pure codec.
  * @module
  */
 import { readU16, readU64, writeU16, writeU64 } from "../../bytes.ts";
@@ -33,6 +36,10 @@ const U64_BYTES = 8;
 export const MAX_CHUNKED_SIZE = Number.MAX_SAFE_INTEGER;
 /** Most file bytes in one FILE_CHUNK frame (well under the 16 MiB frame limit and the memory budget). */
 export const MAX_CHUNK_DATA_BYTES = 1 << 20;
+/** The receiver reports how much it holds after every this many bytes. */
+export const PROGRESS_INTERVAL_BYTES = 4 << 20;
+/** Bytes a sender may have in flight beyond the receiver's last report. */
+export const SEND_WINDOW_BYTES = 16 << 20;
 /** Fixed part of an offer: size and digest. */
 const OFFER_FIXED_BYTES = U64_BYTES + SHA256_BYTES;
 

@@ -32,6 +32,7 @@ import {
   encodeResume,
   type FileOffer,
   MAX_CHUNK_DATA_BYTES,
+  PROGRESS_INTERVAL_BYTES,
 } from "./chunked_codec.ts";
 import { safeFileName, UnsafeFileNameError } from "./filename.ts";
 import type { Mailbox } from "./mailbox.ts";
@@ -153,6 +154,7 @@ export class ChunkedReceiver {
       log.info("chunked transfer", { from, name, size: offer.size, resume_at: have });
       await stream.write(encodeFrame(ChunkedFrameType.Resume, encodeResume(have)));
       const io = { timeoutMs: this.#options.idleTimeoutMs, signal };
+      let reported = have;
       for (;;) {
         const head = await reader.readExactOrEnd(FRAME_HEADER_LENGTH, io);
         if (head === null) return "close"; // cut: the partial file stays for a resume
@@ -181,6 +183,10 @@ export class ChunkedReceiver {
           have += chunk.data.length;
         } finally {
           budget.release(length);
+        }
+        if (have - reported >= PROGRESS_INTERVAL_BYTES && have < offer.size) {
+          reported = have;
+          await stream.write(encodeFrame(ChunkedFrameType.Resume, encodeResume(have)));
         }
       }
       if (have !== offer.size) {
