@@ -478,10 +478,12 @@ export async function sendFileFromPath(
     const attempts = options.attempts ?? DEFAULT_TRANSFER_ATTEMPTS;
     let sentBytes = 0;
     let restarted = false;
+    let connected = false;
     for (let attempt = 1;; attempt++) {
       let session: DataExchangeClient | undefined;
       try {
         session = await DataExchangeClient.dial(client, target, options);
+        connected = true;
         const r = await session.sendFileChunked(name, source, sha256, options);
         sentBytes += r.sentBytes;
         // Corrupt partial data is discarded by the receiver at the check; one fresh start fixes it.
@@ -501,7 +503,8 @@ export async function sendFileFromPath(
           attempts: attempt,
         };
       } catch (err) {
-        if (!isConnectionLoss(err) || attempt >= attempts) throw err;
+        // A peer never reached is reported at once; only a dropped transfer is worth reconnecting for.
+        if (!connected || !isConnectionLoss(err) || attempt >= attempts) throw err;
         options.onRetry?.(attempt, err);
         await new Promise((resolve) => setTimeout(resolve, options.retryDelayMs ?? DEFAULT_RETRY_DELAY_MS));
       } finally {

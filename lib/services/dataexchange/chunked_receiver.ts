@@ -13,7 +13,7 @@ import type { Logger } from "../../log.ts";
 import type { PeerStream } from "../byte_stream.ts";
 import type { ByteBudget } from "../byte_budget.ts";
 import type { StreamReader } from "../stream_reader.ts";
-import { closeQuietly } from "../../errors.ts";
+import { closeQuietly, settleQuietly } from "../../errors.ts";
 import {
   decodeFrameHeader,
   encodeFrame,
@@ -186,7 +186,11 @@ export class ChunkedReceiver {
         }
         if (have - reported >= PROGRESS_INTERVAL_BYTES && have < offer.size) {
           reported = have;
-          await stream.write(encodeFrame(ChunkedFrameType.Resume, encodeResume(have)));
+          // A sender that is gone may still have chunks queued here: keep storing them for its resume.
+          await settleQuietly(
+            stream.write(encodeFrame(ChunkedFrameType.Resume, encodeResume(have))),
+            "peer gone",
+          );
         }
       }
       if (have !== offer.size) {
