@@ -187,6 +187,47 @@ Deno.test({
           .map((e) => e.name).filter((n) => n.startsWith("tamper-"));
         assertEquals(await sha256File(`${b.stateDir}/received/${stored[0]}`), digest);
       });
+
+      await t.step(
+        "the receiving daemon restarts mid-transfer: send-file reconnects by itself and resumes",
+        async () => {
+          const size = 60 * MIB;
+          const path = `${net.dir}/restart.bin`;
+          const digest = await writeTestFile(path, 60);
+          // A short --timeout: a dead receiver is noticed when a write or a progress report times out.
+          const child = spawnPilot([
+            "send-file",
+            b.address,
+            path,
+            "--socket",
+            a.socket,
+            "--json",
+            "--timeout",
+            "5s",
+          ]);
+          const outputs = Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text()]);
+          const deadline = Date.now() + TRANSFER_TIMEOUT_MS;
+          while (partialBytes(b) < size / 2 && Date.now() < deadline) {
+            await new Promise((r) => setTimeout(r, 20));
+          }
+          await b.process.stop("SIGKILL");
+          const held = partialBytes(b);
+          assert(held > 0 && held < size, `receiver held ${held}`);
+          await net.restartDaemon(b);
+          const status = await child.status;
+          const [stdout, stderr] = await outputs;
+          assertEquals(status.code, 0, stderr);
+          const data = JSON.parse(stdout.trim()).data;
+          assertEquals([data.sha256, data.ack], [digest, `ACK FILE ${size} bytes`]);
+          // The first reconnection may come before the sender's daemon has found the restarted peer again.
+          assert(data.attempts >= 2, `attempts ${data.attempts}`);
+          assert(data.resumed_from > 0 && data.resumed_from <= held, `resumed from ${data.resumed_from}`);
+          assert(data.sent_bytes < size + (size - held), `sent ${data.sent_bytes}`);
+          const stored = (await Array.fromAsync(Deno.readDir(`${b.stateDir}/received`)))
+            .map((e) => e.name).filter((n) => n.startsWith("restart-"));
+          assertEquals(await sha256File(`${b.stateDir}/received/${stored[0]}`), digest);
+        },
+      );
     } finally {
       await net.close();
     }
