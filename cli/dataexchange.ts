@@ -113,7 +113,9 @@ export const sendFileCommand: Command = {
       printResult(out, result, `sent ${filename} (${data.length} bytes) to ${addr}${ackNote(ack)}`);
       return 0;
     }
-    const progress = new Progress(`send-file ${filename}`, size, !out.json && Deno.stderr.isTerminal());
+    const bar = !out.json && Deno.stderr.isTerminal();
+    const hashing = new Progress(`sha256 ${filename}`, size, bar);
+    const progress = new Progress(`send-file ${filename}`, size, bar);
     const started = performance.now();
     const { addr, sent } = await withDaemon(args, async (client) => {
       const addr = await resolveTarget(client, target);
@@ -122,6 +124,10 @@ export const sendFileCommand: Command = {
           name: filename,
           timeoutMs,
           attempts,
+          onHashProgress: (done) => {
+            hashing.update(done);
+            if (done === size) hashing.done();
+          },
           onProgress: (done) => progress.update(done),
           onRetry: (attempt, err) => {
             progress.done();

@@ -379,8 +379,8 @@ export interface SendFileFromPathOptions extends DataExchangeOptions {
   onProgress?: ProgressListener;
   /** Called before each reconnection with the error that ended the previous attempt. */
   onRetry?: (attempt: number, err: unknown) => void;
-  /** Called once the file's SHA-256 is known (hashing a large file takes a while). */
-  onHashed?: (sha256: Uint8Array) => void;
+  /** Progress of hashing the file before a chunked transfer (a large file takes a while). */
+  onHashProgress?: ProgressListener;
 }
 
 /** Outcome of {@link sendFileFromPath}. */
@@ -416,8 +416,8 @@ export function fileSource(file: Deno.FsFile, size: number): FileSource {
   };
 }
 
-/** SHA-256 of all of `source`. */
-export async function sha256Of(source: FileSource): Promise<Uint8Array> {
+/** SHA-256 of all of `source`, reporting progress to `onProgress`. */
+export async function sha256Of(source: FileSource, onProgress?: ProgressListener): Promise<Uint8Array> {
   const hash = createHash("sha256");
   const buf = new Uint8Array(HASH_READ_BYTES);
   for (let offset = 0; offset < source.size;) {
@@ -425,6 +425,7 @@ export async function sha256Of(source: FileSource): Promise<Uint8Array> {
     if (n === 0) throw new DataExchangeError(`file shrank to ${offset} bytes while hashing`);
     hash.update(buf.subarray(0, n));
     offset += n;
+    onProgress?.(offset, source.size);
   }
   const digest = new Uint8Array(hash.digest());
   if (digest.length !== SHA256_BYTES) throw new DataExchangeError("unexpected digest length");
@@ -473,8 +474,7 @@ export async function sendFileFromPath(
       return { ack, name, size, mode: "frame", resumedFrom: 0, sentBytes: size, attempts: 1 };
     }
     const source = fileSource(file, size);
-    const sha256 = await sha256Of(source);
-    options.onHashed?.(sha256);
+    const sha256 = await sha256Of(source, options.onHashProgress);
     const attempts = options.attempts ?? DEFAULT_TRANSFER_ATTEMPTS;
     let sentBytes = 0;
     let restarted = false;
