@@ -113,7 +113,7 @@ Deno.test({
       const b = await net.addDaemon("b", ["--public"]);
 
       await t.step(
-        "a small file is one reference FILE frame (no chunked transfer on the receiver)",
+        "a file that fits one frame is a reference FILE frame (no chunked transfer on the receiver)",
         async () => {
           const path = `${net.dir}/small.txt`;
           await Deno.writeTextFile(path, "x".repeat(1024));
@@ -130,6 +130,24 @@ Deno.test({
           let partialDir = true;
           await Deno.stat(`${b.stateDir}/partial`).catch(() => partialDir = false);
           assertEquals(partialDir, false);
+          // The boundary: a file that exactly fills one frame is still a FILE frame; one byte more is chunked.
+          const name = "edge.bin";
+          const fits = (1 << 24) - 2 - name.length;
+          await Deno.writeFile(`${net.dir}/${name}`, new Uint8Array(fits).fill(1));
+          const edge = await sendFileJson(a, b, `${net.dir}/${name}`);
+          assertEquals(edge.code, 0, edge.run.stderr);
+          assertEquals(Object.keys(edge.body.data).sort(), ["ack", "bytes", "destination", "filename"]);
+          assertEquals(edge.body.data.ack, `ACK FILE ${fits} bytes`);
+          await Deno.stat(`${b.stateDir}/partial`).catch(() => partialDir = false);
+          assertEquals(partialDir, false);
+          await Deno.writeFile(`${net.dir}/${name}`, new Uint8Array(fits + 1).fill(1));
+          const over = await sendFileJson(a, b, `${net.dir}/${name}`);
+          assertEquals(over.code, 0, over.run.stderr);
+          assertEquals([over.body.data.ack, over.body.data.sent_bytes], [
+            `ACK FILE ${fits + 1} bytes`,
+            fits + 1,
+          ]);
+          assert((await Deno.stat(`${b.stateDir}/partial`)).isDirectory);
         },
       );
 

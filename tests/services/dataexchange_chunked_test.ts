@@ -20,6 +20,7 @@ import {
 } from "../../lib/services/dataexchange/server.ts";
 import { PartialFiles } from "../../lib/services/dataexchange/partial_files.ts";
 import { encodeFrame, FrameType } from "../../lib/services/dataexchange/codec.ts";
+import { ChunkedFrameType, encodeOffer } from "../../lib/services/dataexchange/chunked_codec.ts";
 import { StreamReader } from "../../lib/services/stream_reader.ts";
 import { settleQuietly } from "../../lib/errors.ts";
 import { StreamIoError } from "../../lib/services/byte_stream_shape.ts";
@@ -178,6 +179,34 @@ Deno.test("a wrong digest, a size over the limit and too little disk space are r
     await client.close();
     assertEquals(full.ack.text, "ERR FILE save failed: not enough disk space");
   }, { freeBytes: () => Promise.resolve(SIZE) });
+});
+
+Deno.test("disk space promised to a running transfer is not offered again", async () => {
+  const reserve = 64 << 20;
+  await withServer(async ({ open, server }) => {
+    const { a, b } = memoryStreamPair();
+    const first = server.handle(b);
+    // The first transfer is accepted and then idles after its offer.
+    const offer = encodeOffer({
+      size: SIZE,
+      sha256: sha256(data),
+      nameBytes: new TextEncoder().encode("one.bin"),
+    });
+    await a.write(encodeFrame(ChunkedFrameType.Offer, offer));
+    const reader = new StreamReader(a);
+    const head = await reader.readExact(8);
+    assertEquals(new DataView(head.buffer).getUint32(0), ChunkedFrameType.Resume);
+    await reader.readExact(8);
+    const second = open();
+    const refused = await second.sendFileChunked("two.bin", memorySource(data), sha256(data));
+    assertEquals(refused.ack.text, "ERR FILE save failed: not enough disk space");
+    await a.close();
+    await first;
+    // With the first one gone, the same offer fits.
+    const ok = await second.sendFileChunked("two.bin", memorySource(data), sha256(data));
+    await second.close();
+    assertEquals(ok.ack.ok, true, ok.ack.text);
+  }, { freeBytes: () => Promise.resolve(reserve + SIZE + SIZE / 2) });
 });
 
 Deno.test("an unsafe name is refused before any chunk; stray chunk frames are refused", async () => {

@@ -63,6 +63,8 @@ export interface ChunkedReceiverOptions {
 interface ActiveTransfer {
   abort: AbortController;
   done: Promise<void>;
+  /** Bytes it still needs on disk: counted against free space by every other offer. */
+  remaining: number;
 }
 
 /** Runs chunked transfers for one data-exchange server. */
@@ -110,10 +112,10 @@ export class ChunkedReceiver {
     }
     const abort = new AbortController();
     let finish!: () => void;
-    const entry: ActiveTransfer = { abort, done: new Promise((resolve) => finish = resolve) };
+    const entry: ActiveTransfer = { abort, done: new Promise((resolve) => finish = resolve), remaining: 0 };
     this.#active.set(key, entry);
     try {
-      return await this.#transfer(stream, reader, offer, name, key, abort.signal);
+      return await this.#transfer(stream, reader, offer, name, key, entry);
     } finally {
       if (this.#active.get(key) === entry) this.#active.delete(key);
       finish();
@@ -126,7 +128,7 @@ export class ChunkedReceiver {
     offer: FileOffer,
     name: string,
     key: string,
-    signal: AbortSignal,
+    entry: ActiveTransfer,
   ): Promise<AfterTransfer> {
     const { partials, log, budget } = this.#options;
     const from = stream.remoteAddr.toString();
@@ -146,14 +148,17 @@ export class ChunkedReceiver {
     };
     try {
       const free = await (this.#options.freeBytes ?? (() => partials.freeBytes()))();
-      if (free - (offer.size - have) < DISK_SPACE_RESERVE_BYTES) {
-        log.warn("file refused: disk space", { name, size: offer.size, free });
+      let promised = 0;
+      for (const other of this.#active.values()) if (other !== entry) promised += other.remaining;
+      if (free - promised - (offer.size - have) < DISK_SPACE_RESERVE_BYTES) {
+        log.warn("file refused: disk space", { name, size: offer.size, free, promised });
         return await this.#refuse(stream, "not enough disk space", "continue");
       }
       const hash = await hashPrefix(path, have);
       log.info("chunked transfer", { from, name, size: offer.size, resume_at: have });
       await stream.write(encodeFrame(ChunkedFrameType.Resume, encodeResume(have)));
-      const io = { timeoutMs: this.#options.idleTimeoutMs, signal };
+      entry.remaining = offer.size - have;
+      const io = { timeoutMs: this.#options.idleTimeoutMs, signal: entry.abort.signal };
       let reported = have;
       for (;;) {
         const head = await reader.readExactOrEnd(FRAME_HEADER_LENGTH, io);
@@ -181,6 +186,7 @@ export class ChunkedReceiver {
           for (let off = 0; off < chunk.data.length;) off += await file.write(chunk.data.subarray(off));
           hash.update(chunk.data);
           have += chunk.data.length;
+          entry.remaining = offer.size - have;
         } finally {
           budget.release(length);
         }
