@@ -246,6 +246,21 @@ Deno.test({
           assertEquals(await sha256File(`${b.stateDir}/received/${stored[0]}`), digest);
         },
       );
+
+      await t.step(
+        "a receiver's PILOT_MAX_RECEIVE_BYTES refuses a larger file with a clear error",
+        async () => {
+          const c = await net.addDaemon("c", ["--public"], { PILOT_MAX_RECEIVE_BYTES: String(18 * MIB) });
+          const path = `${net.dir}/limit.bin`;
+          await writeTestFile(path, 20);
+          const r = await sendFileJson(a, c, path);
+          assertEquals(r.code, 1, r.run.stdout);
+          assert(
+            r.body.message.includes(`file of ${20 * MIB} bytes exceeds the receiver's limit of ${18 * MIB}`),
+            r.body.message,
+          );
+        },
+      );
     } finally {
       await net.close();
     }

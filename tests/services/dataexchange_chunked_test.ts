@@ -5,7 +5,8 @@
  * detected, and the receiver's limits.
  */
 import { createHash } from "node:crypto";
-import { assert, assertEquals, assertRejects } from "../assert.ts";
+import { assert, assertEquals, assertRejects, assertThrows } from "../assert.ts";
+import { maxFileBytesFromEnv } from "../../lib/services/dataexchange/chunked_receiver.ts";
 import { Logger } from "../../lib/log.ts";
 import { memoryStreamPair } from "../../lib/services/testing/memory_stream.ts";
 import {
@@ -268,5 +269,14 @@ Deno.test("expired partial files are swept", async () => {
     assert(partials.keyFor("0:0000.0000.0001", offer) !== partials.keyFor("0:0000.0000.0002", offer));
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("PILOT_MAX_RECEIVE_BYTES sets the receiver's limit; a bad value names the variable", () => {
+  assertEquals(maxFileBytesFromEnv(() => undefined), undefined);
+  assertEquals(maxFileBytesFromEnv(() => ""), undefined);
+  assertEquals(maxFileBytesFromEnv(() => "1073741824"), 1 << 30);
+  for (const bad of ["0", "-1", "1e9", "12x", "99999999999999999999"]) {
+    assertThrows(() => maxFileBytesFromEnv(() => bad), RangeError, /PILOT_MAX_RECEIVE_BYTES/);
   }
 });
