@@ -120,9 +120,18 @@ export class ChunkedReceiver {
     const key = partials.keyFor(from, offer);
     const previous = this.#active.get(key);
     if (previous) {
-      // The sender reconnected while we still wait on its dead connection: that one is over.
+      // The sender reconnected while we still wait on its dead connection: that one is over. It
+      // stops at its next read; one stuck in a write for longer is refused rather than waited on.
       previous.abort.abort();
-      await previous.done;
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const stopped = await Promise.race([
+        previous.done.then(() => true),
+        new Promise<boolean>((resolve) =>
+          timer = setTimeout(() => resolve(false), this.#options.idleTimeoutMs)
+        ),
+      ]);
+      clearTimeout(timer);
+      if (!stopped) return await this.#refuse(stream, "this file is already being received", "continue");
     }
     if (this.#active.size >= MAX_CONCURRENT_CHUNKED_TRANSFERS) {
       return await this.#refuse(stream, "receiver busy, try again later", "continue");
