@@ -69,6 +69,7 @@ export {
   SecureChannel,
   SecureListener,
   sendFile,
+  sendFileFromPath,
   sendMessage,
   TaskClient,
   TaskError,

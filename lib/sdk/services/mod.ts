@@ -57,10 +57,18 @@ export {
 
 export {
   AckMissingError,
+  type ChunkedSendResult,
+  ChunkedUnsupportedError,
   DataExchangeClient,
   type DataExchangeOptions,
+  type FileSource,
+  fitsOneFrame,
   type MessageKind,
+  type ProgressListener,
   sendFile,
+  sendFileFromPath,
+  type SendFileFromPathOptions,
+  type SendFileFromPathResult,
   sendMessage,
 } from "./dataexchange.ts";
 export {

@@ -83,6 +83,28 @@ export class Mailbox {
     return await this.#create(this.receivedDir, (attempt) => storedFileName(safeName, when, attempt), data);
   }
 
+  /**
+   * Moves a complete file (a finished partial file on the same file system) into the received
+   * directory under a name from `safeName`, atomically: a hard link that never replaces an existing
+   * entry, then the source is unlinked. Returns the stored path.
+   */
+  async adoptFile(safeName: string, sourcePath: string): Promise<string> {
+    await this.#ensureDir(this.receivedDir);
+    const when = this.#now();
+    for (let attempt = 0; attempt < MAX_NAME_ATTEMPTS; attempt++) {
+      const path = join(this.receivedDir, storedFileName(safeName, when, attempt));
+      try {
+        await Deno.link(sourcePath, path);
+      } catch (err) {
+        if (err instanceof Deno.errors.AlreadyExists) continue;
+        throw err;
+      }
+      await settleQuietly(Deno.remove(sourcePath), "cleanup");
+      return path;
+    }
+    throw new DataExchangeError(`no free name in ${this.receivedDir} after ${MAX_NAME_ATTEMPTS} attempts`);
+  }
+
   /** Stored messages in name (arrival) order; unreadable or non-JSON entries are skipped. */
   async listMessages(): Promise<Record<string, unknown>[]> {
     const out: Record<string, unknown>[] = [];

@@ -4,6 +4,9 @@
  * @module
  */
 export * from "./codec.ts";
+export * from "./chunked_codec.ts";
+export * from "./chunked_receiver.ts";
+export * from "./partial_files.ts";
 export * from "./filename.ts";
 export * from "./mailbox.ts";
 export * from "./server.ts";

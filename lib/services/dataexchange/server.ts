@@ -6,7 +6,8 @@
  * ACK or ERR text frame. Limits: a frame over 16 MiB is refused and its connection closed; all
  * connections share a memory budget (a frame that does not fit is skipped and refused, not
  * buffered); a frame that stalls mid-way is abandoned after an idle timeout. Refusal texts never
- * carry local paths; the details go to the log.
+ * carry local paths; the details go to the log. A FILE_OFFER (our chunked transfer, for files over one
+ * frame) hands the connection to {@link ChunkedReceiver} until that file is done.
  * @module
  */
 import { utf8 } from "../../bytes.ts";
@@ -26,6 +27,10 @@ import {
   FrameType,
 } from "./codec.ts";
 import { safeFileName, UnsafeFileNameError } from "./filename.ts";
+import { dirname } from "node:path";
+import { ChunkedFrameType, isChunkedFrameType, MAX_OFFER_BYTES } from "./chunked_codec.ts";
+import { ChunkedReceiver } from "./chunked_receiver.ts";
+import { PartialFiles } from "./partial_files.ts";
 import type { Mailbox, MessageTypeName } from "./mailbox.ts";
 import { closeQuietly } from "../../errors.ts";
 
@@ -46,6 +51,12 @@ export interface DataExchangeServerOptions {
   budget?: ByteBudget;
   /** Default {@link FRAME_IDLE_TIMEOUT_MS}. */
   idleTimeoutMs?: number;
+  /** Where chunked transfers keep partial files; default `partial/` next to the mailbox's directories. */
+  partials?: PartialFiles;
+  /** Largest chunked file accepted; default `DEFAULT_MAX_CHUNKED_FILE_BYTES`. */
+  maxFileBytes?: number;
+  /** Free disk bytes for partial files (tests); default statfs. */
+  freeBytes?: () => Promise<number>;
 }
 
 /** Counters of one server. */
@@ -71,6 +82,7 @@ export class DataExchangeServer {
   readonly #log: Logger;
   readonly #budget: ByteBudget;
   readonly #idleTimeoutMs: number;
+  readonly #chunked: ChunkedReceiver;
 
   constructor(options: DataExchangeServerOptions) {
     this.#mailbox = options.mailbox;
@@ -78,6 +90,20 @@ export class DataExchangeServer {
     this.#log = options.log ?? new Logger("dataexchange");
     this.#budget = options.budget ?? new ByteBudget(DEFAULT_MEMORY_BUDGET);
     this.#idleTimeoutMs = options.idleTimeoutMs ?? FRAME_IDLE_TIMEOUT_MS;
+    this.#chunked = new ChunkedReceiver({
+      mailbox: this.#mailbox,
+      partials: options.partials ?? new PartialFiles(dirname(this.#mailbox.receivedDir)),
+      budget: this.#budget,
+      log: this.#log,
+      idleTimeoutMs: this.#idleTimeoutMs,
+      maxFileBytes: options.maxFileBytes,
+      freeBytes: options.freeBytes,
+      onStored: (filename, size, path) => {
+        this.stats.files++;
+        this.#emit("file.received", { filename, size, path });
+      },
+      onRefused: () => this.stats.refused++,
+    });
   }
 
   /** Runs one connection to its end; always closes the stream. */
@@ -104,6 +130,11 @@ export class DataExchangeServer {
         }
         this.stats.frames++;
         const { type, length } = header;
+        if (type === ChunkedFrameType.Offer && length <= MAX_OFFER_BYTES) {
+          const offer = await reader.readExact(length, idle);
+          if (await this.#chunked.receive(stream, reader, offer) === "close") return;
+          continue;
+        }
         if (!this.#budget.tryReserve(length)) {
           await reader.skip(length, idle);
           this.stats.refused++;
@@ -131,6 +162,10 @@ export class DataExchangeServer {
 
   async #store(type: number, payload: Uint8Array, stream: PeerStream): Promise<string> {
     if (type === FrameType.File) return await this.#storeFile(payload);
+    if (isChunkedFrameType(type)) {
+      this.stats.refused++;
+      return formatRefusal(FrameType.File, "no file transfer in progress");
+    }
     const kind = MESSAGE_TYPES[type];
     if (kind === undefined) return formatAck(type, payload.length);
     const from = stream.remoteAddr.toString();
