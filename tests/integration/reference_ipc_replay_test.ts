@@ -258,6 +258,8 @@ Deno.test({
         }
       })();
       serving.catch(() => {}); // awaited below; a replay that failed first closes the client under it
+      // The reference driver's SendTo (session sendto) is for port 6001 of the peer.
+      await yc.listen(6001);
       const actions: Record<string, PeerActions> = {
         "recv-port": {
           afterBind: async (port) => {
@@ -283,6 +285,9 @@ Deno.test({
       for (const n of await Promise.all(background)) checked += n;
       await serving;
       assertEquals(received.join(""), "port-data");
+      const datagram = await yc.recvFrom({ timeoutMs: 10_000 });
+      assertEquals([datagram.dstPort, fromUtf8(datagram.data)], [6001, "dgram-from-ref"]);
+      assertEquals(datagram.src.node, x.nodeId);
       assert(replayed.length >= 30, `only ${replayed.length} sessions replayed`);
       assert(checked >= 40, `only ${checked} daemon frames checked`);
     } finally {
