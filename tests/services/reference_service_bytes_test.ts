@@ -2,7 +2,8 @@
  * The services' bytes against what the reference sent and answered (tests/fixtures/reference/services):
  * - reference_clients.json: the reference pilotctl and Go driver as clients of our services
  *   (data exchange 1001, event stream 1002, tasks 1003, secure channel 443);
- * - reference_servers.json: our CLI and SDK as clients of the reference daemon's services.
+ * - reference_servers.json: our CLI and SDK as clients of the reference daemon's services;
+ * - trust_444.json: the trust handshake on port 444 between our daemon and reference daemons.
  * Each stream is what crossed the IPC socket of the client's daemon (Send / Recv payloads), so
  * it is the service-level byte stream on the port. Where the wire fixes the bytes, ours must be
  * the reference's byte for byte: our encoders against the reference clients' requests, the
@@ -30,6 +31,8 @@ import {
   FRAME_SUBMIT,
   SUBMIT_ACCEPTED,
 } from "../../lib/services/tasks/codec.ts";
+import { decodeHandshake, encodeHandshake, handshakeSigningText } from "../../lib/services/trust/codec.ts";
+import { verifyEd25519 } from "../../lib/crypto/ed25519.ts";
 import {
   decodeFrameLength,
   KEY_EXCHANGE_LENGTH,
@@ -205,4 +208,42 @@ Deno.test("secure channel (443): both implementations frame the key exchange and
       assert(records >= 1, `${label} ${dir}: no record`);
     }
   }
+});
+
+Deno.test("trust (444): each side's request and accept decode, re-encode to the same bytes and verify", async () => {
+  const recording = JSON.parse(
+    await Deno.readTextFile(new URL("../fixtures/reference/services/trust_444.json", import.meta.url)),
+  );
+  const keys = new Map<number, string>(
+    Object.values(recording.nodes as Record<string, { node_id: number; public_key: string }>)
+      .map((n) => [n.node_id, n.public_key]),
+  );
+  const seen: string[] = [];
+  for (const st of recording.streams as { from: number; to: number; from_impl: string; bytes: string }[]) {
+    const bytes = fromBase64(st.bytes);
+    const msg = decodeHandshake(bytes);
+    seen.push(`${st.from_impl}:${msg.type}`);
+    assertSameBytes(encodeHandshake(msg), bytes, `${st.from_impl} ${msg.type}`);
+    assertEquals(msg.node_id, st.from);
+    assertEquals(msg.public_key, keys.get(st.from));
+    const signed = utf8(handshakeSigningText(st.from, st.to));
+    assert(
+      verifyEd25519(fromBase64(msg.public_key), signed, fromBase64(msg.signature)),
+      `${st.from_impl} ${msg.type}: signature over ${fromUtf8(signed)}`,
+    );
+    // Bound to the receiver: the same signature does not verify for another one.
+    assert(
+      !verifyEd25519(
+        fromBase64(msg.public_key),
+        utf8(handshakeSigningText(st.from, st.to + 1)),
+        fromBase64(msg.signature),
+      ),
+    );
+  }
+  assertEquals(seen, [
+    "reference:handshake_request",
+    "ours:handshake_accept",
+    "ours:handshake_request",
+    "reference2:handshake_accept",
+  ]);
 });
