@@ -86,8 +86,9 @@ export class Daemon {
   readonly dialer: Dialer;
 
   readonly #keys: PeerKeys;
-  readonly #nodeId: number;
-  readonly #address: Address;
+  /** Assigned at registration; replaced when a registry that lost its state assigns a new one. */
+  #nodeId: number;
+  #address: Address;
   #hostname: string;
   #isPublic: boolean;
   #ipc?: IpcServer;
@@ -461,6 +462,10 @@ export class Daemon {
 
   /** Hands a packet from the session layer to the tunnel, resolving the peer first when needed. */
   #sendPacket(pkt: Packet): void {
+    // The session layer keeps the address it was built with; after a new id was adopted, every
+    // packet leaves under the new one (a peer drops a packet whose source differs from the tunnel's
+    // sender, and a reply to the old id would go nowhere).
+    if (pkt.src.node !== this.#nodeId) pkt = { ...pkt, src: new Address(pkt.src.network, this.#nodeId) };
     const node = pkt.dst.node;
     if (node === this.nodeId) {
       // Loopback: a program dialing its own node. Never re-enter the session layer synchronously.
@@ -522,12 +527,7 @@ export class Daemon {
     const reply = await this.registry.register(
       registrationFields(this.config, this.tunnel, this.#hostname),
     );
-    if (reply.node_id !== this.nodeId) {
-      this.log.warn("registry assigned a new node id; restart to adopt it", {
-        old: this.nodeId,
-        new: reply.node_id,
-      });
-    }
+    if (reply.node_id !== this.nodeId) this.#adoptNodeId(reply.node_id);
     if (this.#isPublic) await this.registry.setVisibility(true);
     this.#heartbeatFailures = 0;
     this.#lastHeartbeatError = "";
@@ -535,6 +535,19 @@ export class Daemon {
     this.webhooks.emit("node.reregistered", { address: this.address.toString() });
     await this.#runHooks(this.#afterReregister, "after-reregister");
     return reply;
+  }
+
+  /**
+   * Takes the id a registry assigned on re-registration (a registry without persistence that
+   * restarted gives every key a new one), as the reference daemon does: the tunnel sends under it,
+   * and IPC info, /status, services and new connections use the new address. Connections open
+   * under the old id cannot survive: peers know them by the old one.
+   */
+  #adoptNodeId(nodeId: number): void {
+    this.log.warn("registry assigned a new node id; adopted it", { old: this.#nodeId, new: nodeId });
+    this.#nodeId = nodeId;
+    this.#address = new Address(0, nodeId);
+    this.tunnel.setNodeId(nodeId);
   }
 
   async #runHooks(hooks: (() => Promise<void>)[], what: string): Promise<void> {

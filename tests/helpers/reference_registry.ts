@@ -285,6 +285,29 @@ export class ReferenceRegistryDouble {
     this.#nodes.delete(id);
   }
 
+  /**
+   * Loses every node, key, hostname, network, trust pair and relayed handshake, as the reference
+   * registry does when it restarts without `-store`: ids are handed out from 1 again, so a key that
+   * registers next may get another id than before. Open connections are closed (a restarted process
+   * has none); the listener stays on its port.
+   */
+  restart(): void {
+    this.#nodes.clear();
+    this.#keyIndex.clear();
+    this.#hostnames.clear();
+    this.#trust.clear();
+    this.#inbox.clear();
+    this.#responses.clear();
+    this.#networks = new Map([[0, { ...this.#networks.get(0)!, members: [], roles: new Map() }]]);
+    this.#nextNode = 1;
+    this.#nextNet = 1;
+    for (const c of this.#conns) {
+      try {
+        c.close();
+      } catch { /* closed already */ }
+    }
+  }
+
   /** Answers one request (also usable without the socket). */
   handle(request: WireMessage, peerIp: string, peerPort: number): WireMessage {
     let reply: WireMessage;

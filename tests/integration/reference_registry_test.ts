@@ -288,3 +288,107 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "reference registry restarted without its store: our daemon adopts the new node id without a restart",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "pilot-refreg-restart-" });
+    const double = ReferenceRegistryDouble.start({ adminToken: ADMIN_TOKEN, timeScale: SCALE });
+    const nodes: Node[] = [];
+    try {
+      const a = await startNode(dir, "a", double.address, ["--public", "--hostname", "ref-a"]);
+      nodes.push(a);
+      const b = await startNode(dir, "b", double.address, ["--public"]);
+      nodes.push(b);
+
+      // The registry restarts with nothing; another key registers first, so neither node gets its
+      // old id back.
+      const keyA = (await a.c.info()).public_key;
+      const keyB = (await b.c.info()).public_key;
+      double.restart();
+      const mark = double.log.length;
+      const filler = double.handle(
+        { type: "register", listen_addr: "127.0.0.1:9", public_key: btoa("\x07".repeat(32)) },
+        "127.0.0.1",
+        9,
+      );
+      assertEquals(filler.node_id, 1);
+      const newA = await waitFor("A to register again", () => {
+        const e = double.log.slice(mark).find((r) =>
+          r.request.type === "register" && r.request.public_key === keyA && r.reply.type !== "error"
+        );
+        return e && Number(e.reply.node_id);
+      });
+      const newB = await waitFor("B to register again", () => {
+        const e = double.log.slice(mark).find((r) =>
+          r.request.type === "register" && r.request.public_key === keyB && r.reply.type !== "error"
+        );
+        return e && Number(e.reply.node_id);
+      });
+      assert(newA !== a.id && newB !== b.id, `ids ${a.id},${b.id} -> ${newA},${newB}`);
+
+      // A takes its new id: IPC info and /status name it, the registry hears heartbeats under it.
+      const infoA = await waitFor("A's info to show its new id", async () => {
+        const info = await a.c.info();
+        return info.node_id === newA && info;
+      });
+      assertEquals(
+        infoA.address,
+        `0:0000.${(newA >>> 16).toString(16).padStart(4, "0")}.${
+          (newA & 0xffff).toString(16).padStart(4, "0")
+        }`,
+      );
+      assertEquals((await (await fetch(`${a.http}/status`)).json()).node_id, newA);
+      await waitFor(
+        "A's heartbeat under its new id",
+        () => double.requests("heartbeat", "ok").some((e) => e.request.node_id === newA),
+      );
+      assertEquals(double.node(newA), { public: true, hostname: "ref-a", tags: [], networks: [0] });
+
+      // Both reach each other under the new ids: the tunnel sends under the new id and the
+      // session layer's packets leave with the new source.
+      const infoB = await waitFor("B's info to show its new id", async () => {
+        const info = await b.c.info();
+        return info.node_id === newB && info;
+      });
+      for (const [from, to] of [[b, infoA.address], [a, infoB.address]] as const) {
+        const ping = await runPilot([
+          "ping",
+          to,
+          "--count",
+          "2",
+          "--interval",
+          "100ms",
+          "--socket",
+          from.socket,
+        ]);
+        assertEquals(ping.code, 0, ping.stdout + ping.stderr);
+      }
+      // A stream to A's new address, through its echo service.
+      const conn = await b.c.dial(infoA.address, 7, { timeoutMs: 10_000 });
+      await conn.write(new TextEncoder().encode("after the restart"));
+      let echoed = "";
+      while (echoed.length < 17) {
+        const chunk = await conn.read({ timeoutMs: 10_000 });
+        if (chunk === null) break;
+        echoed += new TextDecoder().decode(chunk);
+      }
+      assertEquals(echoed, "after the restart");
+      await conn.close();
+    } catch (err) {
+      for (const [i, n] of nodes.entries()) {
+        console.error(`--- node ${i} stderr ---\n${n.p.stderrLines.slice(-30).join("\n")}`);
+      }
+      throw err;
+    } finally {
+      for (const n of nodes) {
+        await closeQuietly(n.c);
+        await n.p.stop("SIGKILL");
+      }
+      double.close();
+      await settleQuietly(Deno.remove(dir, { recursive: true }), "cleanup");
+    }
+  },
+});
