@@ -55,6 +55,7 @@ export const ALLOWED: Record<string, readonly string[]> = {
     "services/stream_reader.ts",
     "services/byte_budget.ts",
     "services/*/codec.ts",
+    "services/*/chunked_codec.ts",
     "services/*/filename.ts",
     "services/eventstream/io.ts",
     "services/nameserver/exchange.ts",

@@ -22,7 +22,7 @@ import {
 } from "../../lib/bytes.ts";
 import { encodeFrame, FrameReader } from "../../lib/ipc/frame.ts";
 import { Cmd } from "../../lib/ipc/commands.ts";
-import { closeQuietly } from "../../lib/errors.ts";
+import { closeQuietly, ignoreRejection } from "../../lib/errors.ts";
 
 interface RecordedFrame {
   session: number;
@@ -257,7 +257,7 @@ Deno.test({
           received.push(fromUtf8(chunk));
         }
       })();
-      serving.catch(() => {}); // awaited below; a replay that failed first closes the client under it
+      ignoreRejection(serving, "reported elsewhere"); // awaited below; a replay that failed first closes the client under it
       // The reference driver's SendTo (session sendto) is for port 6001 of the peer.
       await yc.listen(6001);
       const actions: Record<string, PeerActions> = {

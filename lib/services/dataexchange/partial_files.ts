@@ -59,7 +59,7 @@ export class PartialFiles {
       for await (const entry of Deno.readDir(this.dir)) {
         if (!entry.name.endsWith(PARTIAL_SUFFIX)) continue;
         const path = join(this.dir, entry.name);
-        const info = await Deno.lstat(path).catch(() => null);
+        const info = await settleQuietly(Deno.lstat(path), "cleanup"); // gone meanwhile: nothing to expire
         if (info && (info.mtime?.getTime() ?? 0) < cutoff) {
           await Deno.remove(path).then(() => removed++, () => {});
         }
