@@ -15,6 +15,7 @@ import { errorReply, type Peer } from "./server.ts";
 import type { RegistryEvent } from "./state/events.ts";
 import type { RegistryState } from "./state/model.ts";
 import { Store } from "./store/store.ts";
+import { AuditExporter } from "./export/exporter.ts";
 import type { WireMessage } from "./wire.ts";
 
 /** Nodes silent this long are reaped (the reference's stale threshold). */
@@ -72,7 +73,12 @@ export class Registry {
   >;
   #fatalReported = false;
 
-  private constructor(readonly store: Store, readonly options: RegistryOptions) {
+  private constructor(
+    readonly store: Store,
+    readonly options: RegistryOptions,
+    /** Audit export and the registry webhook (export/exporter.ts). */
+    readonly auditExport: AuditExporter,
+  ) {
     this.#log = options.logger ?? new Logger("registry");
     this.#opts = {
       compat: options.compat ?? "strict",
@@ -104,7 +110,8 @@ export class Registry {
       auditCapacity: options.auditCapacity,
       logger: options.logger?.child("store"),
     });
-    return new Registry(store, options);
+    const auditExport = await AuditExporter.open(store, options.dir, options.logger?.child("export"));
+    return new Registry(store, options, auditExport);
   }
 
   /** The live state (read-only by convention). */
@@ -158,13 +165,14 @@ export class Registry {
       authn,
       actor: "anonymous",
       beacons: this.beacons,
+      auditExport: this.auditExport,
       emit: (ev: NewEvent) => {
         events.push(this.store.emit({ ...ev, t: now, actor: ctx.actor, source } as RegistryEvent));
       },
     };
     let reply: WireMessage;
     try {
-      reply = spec.run(req, ctx);
+      reply = await spec.run(req, ctx);
     } catch (err) {
       if (!(err instanceof RequestError)) {
         this.#log.error("handler failed", { type, err });
@@ -249,6 +257,7 @@ export class Registry {
   /** Stops the timer and closes the store (writing a final snapshot unless told not to). */
   async close(options: { snapshot?: boolean } = {}): Promise<void> {
     clearInterval(this.#timer);
+    await this.auditExport.close();
     await this.store.close(options);
   }
 }

@@ -11,6 +11,7 @@ import type { RegistryState } from "../state/model.ts";
 import type { Peer } from "../server.ts";
 import type { WireMessage } from "../wire.ts";
 import type { RateCategory } from "../ratelimit.ts";
+import type { AuditExporter } from "../export/exporter.ts";
 
 /** `strict`: our signed form only. `reference`: also what reference daemons and CLIs send. */
 export type CompatMode = "strict" | "reference";
@@ -60,6 +61,8 @@ export interface OpContext {
   readonly beacons: Map<number, { addr: string; expires: number }>;
   /** Applies and logs an event. */
   emit(ev: NewEvent): void;
+  /** Audit export and the registry webhook (absent in registries built without them). */
+  readonly auditExport?: AuditExporter;
 }
 
 /** A message type's handler and how the dispatcher treats it. */
@@ -68,5 +71,6 @@ export interface OpSpec {
   rate: RateCategory;
   /** True when the type changes state: refused authentication is then audited. */
   write: boolean;
-  run(req: WireMessage, ctx: OpContext): WireMessage;
+  /** Synchronous for state changes; only handlers that save settings outside the log return a promise. */
+  run(req: WireMessage, ctx: OpContext): WireMessage | Promise<WireMessage>;
 }

@@ -131,13 +131,8 @@ const getAuditLog: OpSpec = {
   },
 };
 
-/** Reference message types deliberately not implemented (identity integration, webhooks, export, replication). */
+/** Reference message types deliberately not implemented (identity integration, replication). */
 export const UNSUPPORTED_TYPES: ReadonlySet<string> = new Set([
-  "set_webhook",
-  "get_webhook",
-  "get_webhook_dlq",
-  "set_audit_export",
-  "get_audit_export",
   "set_identity_webhook",
   "set_external_id",
   "get_identity",

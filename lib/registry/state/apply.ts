@@ -522,4 +522,9 @@ const HANDLERS: Handlers = {
   "beacon.registered"(s, ev) {
     audit(s, ev, "beacon.registered", { details: { beacon_id: ev.beacon_id, addr: ev.addr } });
   },
+  "audit_export.configured"(s, ev) {
+    audit(s, ev, "audit_export.configured", {
+      details: { target: ev.target, format: ev.format, endpoint: ev.endpoint },
+    });
+  },
 };

@@ -101,7 +101,8 @@ export type RegistryEvent =
   | Base & { kind: "invite.responded"; network_id: number; node_id: number; accept: boolean }
   | Base & { kind: "invites.expired"; node_id: number; before: number }
   | Base & { kind: "auth.refused"; type: string; node_id: number; reason: string }
-  | Base & { kind: "beacon.registered"; beacon_id: number; addr: string };
+  | Base & { kind: "beacon.registered"; beacon_id: number; addr: string }
+  | Base & { kind: "audit_export.configured"; target: string; format: string; endpoint: string };
 
 /** The `kind` strings. */
 export type EventKind = RegistryEvent["kind"];

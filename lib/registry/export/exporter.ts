@@ -1,0 +1,217 @@
+/**
+ * Audit export and the registry webhook, wired to the store: every audit entry the
+ * state produces is handed, as it is applied, to each configured sink's bounded queue
+ * and to the webhook. Handing over is a few array pushes on the request's stack;
+ * formatting and I/O happen in the queues' workers, so export never slows a request.
+ *
+ * The configuration (sinks and the webhook URL) is kept in `audit_export.json` in the
+ * state directory, not in the event log: endpoints name this machine's files and
+ * collectors reachable from it, and a collector token should not be copied into every
+ * snapshot, replica and backup of the log. Changes are still audited
+ * (`audit_export.configured`), so the trail says who pointed export where.
+ * @module
+ */
+import { Logger } from "../../log.ts";
+import type { AuditEntry, AuditRing } from "../state/audit.ts";
+import type { Store } from "../store/store.ts";
+import type { SyslogOptions } from "./format.ts";
+import { JsonStateFile } from "./json_file.ts";
+import { DeliveryQueue, type DeliveryStats } from "./queue.ts";
+import { type AuditSink, createSink, type SinkConfig } from "./sinks.ts";
+import { WebhookDispatcher } from "./webhook.ts";
+
+/** Entries waiting per sink (the reference's 1024). */
+export const EXPORT_QUEUE_CAPACITY = 1024;
+/** Attempts per batch before it is given up (counted as `failed`). */
+export const EXPORT_MAX_ATTEMPTS = 8;
+/** First retry after this, doubling… */
+export const EXPORT_BACKOFF_BASE_MS = 200;
+/** …up to this. */
+export const EXPORT_BACKOFF_MAX_MS = 30_000;
+/** On shutdown, queues get this long to drain. */
+export const EXPORT_DRAIN_MS = 2_000;
+/** Most sinks at once. */
+export const MAX_SINKS = 8;
+/** The settings file in the state directory. */
+export const EXPORT_CONFIG_FILE = "audit_export.json";
+/** The sink a request without `name` configures (the reference has exactly one). */
+export const DEFAULT_SINK = "default";
+
+/** A running sink. */
+interface ActiveSink {
+  config: SinkConfig;
+  sink: AuditSink;
+  queue: DeliveryQueue<AuditEntry>;
+}
+
+/** What `audit_export.json` holds. */
+interface ExportSettings {
+  sinks: SinkConfig[];
+  webhook_url: string;
+}
+
+/** Per-sink figures for `get_audit_export` and /metrics. */
+export interface SinkStatus extends DeliveryStats {
+  name: string;
+  format: string;
+  endpoint: string;
+  queued: number;
+}
+
+/** See the module comment. */
+export class AuditExporter {
+  readonly webhook: WebhookDispatcher;
+  #sinks = new Map<string, ActiveSink>();
+  #file: JsonStateFile;
+  #seen: number;
+  #unsubscribe: () => void;
+  #syslog: SyslogOptions;
+
+  private constructor(
+    readonly ring: AuditRing,
+    store: Store,
+    dir: string | null,
+    webhook: WebhookDispatcher,
+    readonly log: Logger,
+  ) {
+    this.webhook = webhook;
+    this.#file = new JsonStateFile(dir, EXPORT_CONFIG_FILE);
+    this.#seen = ring.pushed;
+    let hostname = "-";
+    try {
+      hostname = Deno.hostname();
+    } catch { /* no permission */ }
+    this.#syslog = { hostname, procId: String(Deno.pid) };
+    this.#unsubscribe = store.subscribe(() => this.#collect());
+  }
+
+  /** Starts export for `store` with the settings saved under `dir` (null = memory only). */
+  static async open(
+    store: Store,
+    dir: string | null,
+    log: Logger = new Logger("registry.export"),
+  ): Promise<AuditExporter> {
+    const webhook = await WebhookDispatcher.open(dir, log.child("webhook"));
+    const ex = new AuditExporter(store.state.audit, store, dir, webhook, log);
+    let saved: unknown = null;
+    try {
+      saved = await ex.#file.read();
+    } catch (err) {
+      log.error("audit export settings unreadable; export is off", { err });
+    }
+    if (saved && typeof saved === "object") {
+      const s = saved as Partial<ExportSettings>;
+      for (const cfg of Array.isArray(s.sinks) ? s.sinks : []) {
+        try {
+          ex.#start(cfg);
+        } catch (err) {
+          log.error("saved audit export sink not started", { sink: cfg?.name, err });
+        }
+      }
+      if (typeof s.webhook_url === "string") webhook.setUrl(s.webhook_url);
+    }
+    return ex;
+  }
+
+  /** Hands the entries pushed since the last call to every sink and the webhook. */
+  #collect(): void {
+    const total = this.ring.pushed;
+    const fresh = Math.min(total - this.#seen, this.ring.capacity);
+    this.#seen = total;
+    if (fresh <= 0) return;
+    const entries = this.ring.newest(fresh).reverse();
+    for (const e of entries) {
+      for (const s of this.#sinks.values()) s.queue.push(e);
+      this.webhook.offer(e);
+    }
+  }
+
+  #start(cfg: SinkConfig): void {
+    const sink = createSink(cfg, this.#syslog);
+    const queue = new DeliveryQueue<AuditEntry>({
+      name: `audit export ${cfg.name}`,
+      capacity: EXPORT_QUEUE_CAPACITY,
+      batchSize: sink.batchSize,
+      maxAttempts: EXPORT_MAX_ATTEMPTS,
+      backoffBaseMs: EXPORT_BACKOFF_BASE_MS,
+      backoffMaxMs: EXPORT_BACKOFF_MAX_MS,
+      deliver: (batch) => sink.deliver(batch),
+      logger: this.log,
+    });
+    this.#sinks.set(cfg.name, { config: cfg, sink, queue });
+  }
+
+  /** The sinks' settings (tokens left out). */
+  sinkStatus(): SinkStatus[] {
+    return [...this.#sinks.values()].map((s) => ({
+      name: s.config.name,
+      format: s.config.format,
+      endpoint: s.config.endpoint,
+      queued: s.queue.length,
+      ...s.queue.stats,
+    }));
+  }
+
+  /** Settings of one sink, or undefined. */
+  sink(name: string): SinkConfig | undefined {
+    return this.#sinks.get(name)?.config;
+  }
+
+  /** Number of sinks. */
+  get size(): number {
+    return this.#sinks.size;
+  }
+
+  /**
+   * Adds or replaces sink `cfg.name` (validated by building it first), or removes it when
+   * `cfg` is only a name; the settings are saved before this resolves.
+   */
+  async configure(name: string, cfg: SinkConfig | null): Promise<void> {
+    if (cfg) {
+      if (!this.#sinks.has(name) && this.#sinks.size >= MAX_SINKS) {
+        throw new Error(`too many audit export sinks (max ${MAX_SINKS})`);
+      }
+      createSink(cfg, this.#syslog).close(); // throws on a bad endpoint before anything changes
+    }
+    const old = this.#sinks.get(name);
+    if (old) {
+      this.#sinks.delete(name);
+      old.queue.close(0).finally(() => old.sink.close());
+    }
+    if (cfg) this.#start(cfg);
+    await this.#save();
+  }
+
+  /** Sets the webhook URL ("" disables) and saves it. */
+  async setWebhook(url: string): Promise<void> {
+    this.webhook.setUrl(url);
+    await this.#save();
+  }
+
+  #save(): Promise<void> {
+    const settings: ExportSettings = {
+      sinks: [...this.#sinks.values()].map((s) => s.config),
+      webhook_url: this.webhook.url,
+    };
+    return this.#file.write(settings);
+  }
+
+  /** Stops listening, gives the queues a moment to drain and saves the dead-letter queue. */
+  async close(drainMs = EXPORT_DRAIN_MS): Promise<void> {
+    this.#unsubscribe();
+    const sinks = [...this.#sinks.values()];
+    await Promise.all([
+      ...sinks.map(async (s) => {
+        const left = await s.queue.close(drainMs);
+        if (left.length) {
+          this.log.warn("audit export stopped with entries undelivered", {
+            sink: s.config.name,
+            left: left.length,
+          });
+        }
+        s.sink.close();
+      }),
+      this.webhook.close(drainMs),
+    ]);
+  }
+}
