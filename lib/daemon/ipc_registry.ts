@@ -45,7 +45,7 @@ export const REGISTRY_OPS: Readonly<Record<string, RegistryOp>> = {
   get_network_policy: { fields: ["network_id"], auth: "none" },
   set_network_policy: { fields: ["network_id", "max_members", "description", "allowed_ports"], auth: "role" },
   get_audit_log: { fields: ["network_id", "limit"], auth: "admin" },
-  // Audit export and the registry webhook (registry.md §5.7).
+  // Audit export and the registry webhook (docs/protocol/registry.md §5.7).
   set_audit_export: {
     fields: ["format", "endpoint", "token", "index", "source", "name", "rotate_bytes", "keep_files"],
     auth: "admin",

@@ -62,5 +62,8 @@ Deno.test("registry requests over IPC: role operations are signed as the node; t
   await registryRequest(node, { type: "get_audit_log", network_id: 2, limit: 5 });
   assertEquals(sent.pop(), ["plain", { type: "get_audit_log", network_id: 2, limit: 5 }, true]);
   assertEquals(await registryRequest(node, { type: "register" }), { type: "register_ok", node_id: 7 });
-  assertEquals(Object.keys(REGISTRY_OPS).length, 11);
+  // Audit export settings: admin, plain, only their own fields.
+  await registryRequest(node, { type: "set_audit_export", format: "json", endpoint: "/x", node_id: 3 });
+  assertEquals(sent.pop(), ["plain", { type: "set_audit_export", format: "json", endpoint: "/x" }, true]);
+  assertEquals(Object.keys(REGISTRY_OPS).length, 17);
 });

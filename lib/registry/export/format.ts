@@ -1,5 +1,5 @@
 /**
- * Pure encoders for exported audit entries (registry.md §8): the JSON entry, the
+ * Pure encoders for exported audit entries (docs/protocol/registry.md §8): the JSON entry, the
  * Splunk HTTP Event Collector object, the CEF line, the RFC 5424 syslog message that
  * carries it (with RFC 6587 octet counting for TCP), and the registry-webhook body.
  * No I/O here; the sinks (sinks.ts) send what these produce.

@@ -1,5 +1,5 @@
 /**
- * Where exported audit entries go (registry.md §8, export adapter), chosen by the
+ * Where exported audit entries go (docs/protocol/registry.md §8, export adapter), chosen by the
  * endpoint's scheme: `file:` (or an absolute path) → a JSON-lines file rotated by size;
  * `udp:` / `tcp:` → RFC 5424 syslog with a CEF message (TCP framed by octet counting);
  * `http:` / `https:` → an HTTP collector (Splunk HEC batches, or one JSON or CEF entry

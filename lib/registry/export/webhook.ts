@@ -1,5 +1,5 @@
 /**
- * The registry webhook (registry.md §8): every audit entry POSTed as JSON to one URL,
+ * The registry webhook (docs/protocol/registry.md §8): every audit entry POSTed as JSON to one URL,
  * retried with backoff; what still fails (or is refused with a 4xx) goes to a bounded
  * dead-letter queue. Unlike the reference's, the dead-letter queue is a file in the
  * state directory, so it survives restarts, and it can be replayed (`replay_webhook_dlq`).
