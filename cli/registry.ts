@@ -56,7 +56,7 @@ export const registryCommand: Command = {
     "               [--rate-limit CAT=N,...|off] [--rate-by ip|connection] [--max-connections N]",
     "               [--max-connections-per-source N] [--idle-timeout D] [--frame-timeout D]",
     "               [--http-host NAME,...] [--stale-after D] [--reap-interval D] [--dormant-retention D]",
-    "               [--http-token T]",
+    "               [--http-token T] [--audit-export-dir DIR]",
     "               [--snapshot-every N] [--log-level L] [--log-format text|json] [--json]",
     "",
     `  --listen          TCP address to serve on (default ${DEFAULT_REGISTRY_LISTEN})`,
@@ -76,6 +76,7 @@ export const registryCommand: Command = {
     "                    hostname, tags and memberships, for --dormant-retention (default 720h), then are purged",
     "  --snapshot-every  write a snapshot (and drop older log segments) after this many events (default 100000)",
     "  --http-token      token the status page (/) requires when --http is not loopback (or PILOT_HTTP_TOKEN)",
+    "  --audit-export-dir  the only directory audit-export file sinks may write in (default <state>/audit-export)",
     serverFlagsUsage("status page, /healthz and /metrics; default off"),
   ].join("\n"),
   flags: {
@@ -98,6 +99,7 @@ export const registryCommand: Command = {
     "dormant-retention": "string",
     "snapshot-every": "string",
     "http-token": "string",
+    "audit-export-dir": "string",
     ...SERVER_FLAGS,
   },
   async run(argv, out) {
@@ -185,6 +187,7 @@ export const registryCommand: Command = {
           "dormant-retention",
         ),
         snapshotEveryEvents: intFlag(args, "snapshot-every", 100_000, 1, 100_000_000),
+        auditExportDir: args.strings.get("audit-export-dir"),
         logger: log,
         onFatal: (err) => fatal?.(err),
       });

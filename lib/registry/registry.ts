@@ -15,7 +15,7 @@ import { errorReply, type Peer } from "./server.ts";
 import type { RegistryEvent } from "./state/events.ts";
 import type { RegistryState } from "./state/model.ts";
 import { Store } from "./store/store.ts";
-import { AuditExporter } from "./export/exporter.ts";
+import { AuditExporter, DEFAULT_FILE_DIR } from "./export/exporter.ts";
 import type { WireMessage } from "./wire.ts";
 
 /** Nodes silent this long are reaped (the reference's stale threshold). */
@@ -46,6 +46,8 @@ export interface RegistryOptions {
   auditCapacity?: number;
   maxNonces?: number;
   logger?: Logger;
+  /** The only directory audit-export file sinks may write in (default `<dir>/audit-export`). */
+  auditExportDir?: string;
   /** Called once if the store fails: the process should stop serving. */
   onFatal?: (err: Error) => void;
 }
@@ -110,7 +112,12 @@ export class Registry {
       auditCapacity: options.auditCapacity,
       logger: options.logger?.child("store"),
     });
-    const auditExport = await AuditExporter.open(store, options.dir, options.logger?.child("export"));
+    const auditExport = await AuditExporter.open(
+      store,
+      options.dir,
+      options.logger?.child("export"),
+      options.auditExportDir ?? (options.dir ? `${options.dir}/${DEFAULT_FILE_DIR}` : null),
+    );
     return new Registry(store, options, auditExport);
   }
 

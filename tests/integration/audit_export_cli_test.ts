@@ -55,14 +55,15 @@ Deno.test({
     let follow: Deno.ChildProcess | null = null;
     try {
       const d = await net.addDaemon("n0");
-      const file = `${net.dir}/audit.jsonl`;
+      // A bare name is a file in the registry's export directory (default <state>/audit-export).
+      const file = `${net.dir}/registry/audit-export/audit.jsonl`;
       const set = await ok(d.socket, [
         "audit-export",
         "set",
         "--format",
         "json",
         "--endpoint",
-        file,
+        "audit.jsonl",
         "--name",
         "f",
       ]);

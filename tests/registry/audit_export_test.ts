@@ -6,9 +6,10 @@
  * outcome the registry could not see. Webhook events to a failing receiver end in the
  * dead-letter queue, which survives a SIGKILL and is delivered by a replay.
  */
-import { assert, assertEquals, assertMatch } from "../assert.ts";
+import { assert, assertEquals, assertMatch, assertRejects } from "../assert.ts";
 import { Hono } from "hono";
 import { RegistryClient } from "../../lib/registry/client.ts";
+import { RegistryReplyError } from "../../lib/registry/errors.ts";
 import type { WireMessage } from "../../lib/registry/wire.ts";
 import { ADMIN_TOKEN, cleanup, newClient, type RegistryProcess, spawnRegistry } from "./helpers.ts";
 import { settleQuietly } from "../../lib/errors.ts";
@@ -175,7 +176,6 @@ Deno.test({
     });
     const collector = serveApp(app);
     const file = `${dir}/export/audit.jsonl`;
-    await Deno.mkdir(`${dir}/export`);
     const args = [
       "--listen",
       "127.0.0.1:0",
@@ -187,6 +187,8 @@ Deno.test({
       "off",
       "--http",
       "127.0.0.1:0",
+      "--audit-export-dir",
+      `${dir}/export`,
     ];
     let reg: RegistryProcess | null = await spawnRegistry(args);
     try {
@@ -206,6 +208,15 @@ Deno.test({
       for (const s of sinks) {
         const r = await call(a, { type: "set_audit_export", ...s });
         assertEquals(r.status, "enabled");
+      }
+      // A file sink outside the export directory would let the admin token append to (and rotate away)
+      // any file the registry can write.
+      for (const endpoint of [`${dir}/state/snapshot.json`, "../state/x", "file:///etc/passwd"]) {
+        await assertRejects(
+          () => a.plain({ type: "set_audit_export", name: "bad", format: "json", endpoint }, { admin: true }),
+          RegistryReplyError,
+          /inside the export directory/,
+        );
       }
       // Entries from here on must reach every sink.
       const before = await auditKeys(a);

@@ -34,6 +34,8 @@ export const EXPORT_DRAIN_MS = 2_000;
 export const MAX_SINKS = 8;
 /** The settings file in the state directory. */
 export const EXPORT_CONFIG_FILE = "audit_export.json";
+/** File sinks' directory inside the state directory, unless `--audit-export-dir` names another. */
+export const DEFAULT_FILE_DIR = "audit-export";
 /** The sink a request without `name` configures (the reference has exactly one). */
 export const DEFAULT_SINK = "default";
 
@@ -73,6 +75,8 @@ export class AuditExporter {
     dir: string | null,
     webhook: WebhookDispatcher,
     readonly log: Logger,
+    /** Where file sinks may write (null: nowhere). */
+    readonly fileDir: string | null,
   ) {
     this.webhook = webhook;
     this.#file = new JsonStateFile(dir, EXPORT_CONFIG_FILE);
@@ -85,14 +89,18 @@ export class AuditExporter {
     this.#unsubscribe = store.subscribe(() => this.#collect());
   }
 
-  /** Starts export for `store` with the settings saved under `dir` (null = memory only). */
+  /**
+   * Starts export for `store` with the settings saved under `dir` (null = memory only); file
+   * sinks write inside `fileDir` (default `<dir>/audit-export`).
+   */
   static async open(
     store: Store,
     dir: string | null,
     log: Logger = new Logger("registry.export"),
+    fileDir: string | null = dir ? `${dir}/${DEFAULT_FILE_DIR}` : null,
   ): Promise<AuditExporter> {
     const webhook = await WebhookDispatcher.open(dir, log.child("webhook"));
-    const ex = new AuditExporter(store.state.audit, store, dir, webhook, log);
+    const ex = new AuditExporter(store.state.audit, store, dir, webhook, log, fileDir);
     let saved: unknown = null;
     try {
       saved = await ex.#file.read();
@@ -127,7 +135,7 @@ export class AuditExporter {
   }
 
   #start(cfg: SinkConfig): void {
-    const sink = createSink(cfg, this.#syslog);
+    const sink = createSink(cfg, this.#syslog, this.fileDir);
     const queue = new DeliveryQueue<AuditEntry>({
       name: `audit export ${cfg.name}`,
       capacity: EXPORT_QUEUE_CAPACITY,
@@ -171,7 +179,7 @@ export class AuditExporter {
       if (!this.#sinks.has(name) && this.#sinks.size >= MAX_SINKS) {
         throw new Error(`too many audit export sinks (max ${MAX_SINKS})`);
       }
-      createSink(cfg, this.#syslog).close(); // throws on a bad endpoint before anything changes
+      createSink(cfg, this.#syslog, this.fileDir).close(); // throws on a bad endpoint before anything changes
     }
     const old = this.#sinks.get(name);
     if (old) {

@@ -20,6 +20,7 @@ import {
 } from "./format.ts";
 import { DeliveryError } from "./queue.ts";
 import dgram from "node:dgram";
+import { dirname, resolve } from "node:path";
 
 /** A file sink's file is rotated once it reaches this size… */
 export const DEFAULT_ROTATE_BYTES = 10 * 1024 * 1024;
@@ -55,9 +56,9 @@ export interface SinkConfig {
 /** The transport an endpoint names. */
 export type SinkKind = "file" | "udp" | "tcp" | "http";
 
-/** The transport of `endpoint`, or an error message for one that is not usable. */
+/** The transport of `endpoint` (a path or a bare file name is a file), or an error for one that is not usable. */
 export function sinkKind(endpoint: string): SinkKind {
-  if (endpoint.startsWith("/")) return "file";
+  if (endpoint.startsWith("/") || !endpoint.includes(":")) return "file";
   let url: URL;
   try {
     url = new URL(endpoint);
@@ -98,13 +99,37 @@ function fileLine(e: AuditEntry, cfg: SinkConfig): string {
   return jsonLine(e);
 }
 
-/** Builds the sink `cfg` names; throws an Error whose message suits a request error. */
-export function createSink(cfg: SinkConfig, syslog: SyslogOptions = {}): AuditSink {
+/**
+ * The file a file endpoint names, which must lie inside `baseDir` (the registry's export
+ * directory): `set_audit_export` needs only the admin token, and a sink that could append to
+ * or rotate (rename) any file the registry can reach would turn that token into write access
+ * to the machine. A bare name is taken relative to `baseDir`.
+ */
+export function resolveFilePath(endpoint: string, baseDir: string | null): string {
+  if (!baseDir) {
+    throw new Error("file sinks need an export directory (a state directory or --audit-export-dir)");
+  }
+  const raw = endpoint.startsWith("file:") ? decodeURIComponent(new URL(endpoint).pathname) : endpoint;
+  const base = resolve(baseDir);
+  const path = resolve(base, raw);
+  if (!path.startsWith(base + "/") || path.length <= base.length + 1) {
+    throw new Error(`file sinks must be inside the export directory ${base}`);
+  }
+  return path;
+}
+
+/**
+ * Builds the sink `cfg` names (file sinks inside `baseDir`); throws an Error whose message suits a
+ * request error.
+ */
+export function createSink(
+  cfg: SinkConfig,
+  syslog: SyslogOptions = {},
+  baseDir: string | null = null,
+): AuditSink {
   switch (sinkKind(cfg.endpoint)) {
     case "file": {
-      const path = cfg.endpoint.startsWith("/")
-        ? cfg.endpoint
-        : decodeURIComponent(new URL(cfg.endpoint).pathname);
+      const path = resolveFilePath(cfg.endpoint, baseDir);
       return new FileSink(
         path,
         cfg.rotate_bytes ?? DEFAULT_ROTATE_BYTES,
@@ -141,6 +166,7 @@ export class FileSink implements AuditSink {
 
   async deliver(batch: AuditEntry[]): Promise<void> {
     if (this.#size < 0) {
+      await Deno.mkdir(dirname(this.path), { recursive: true, mode: 0o700 });
       try {
         this.#size = (await Deno.stat(this.path)).size;
       } catch {
