@@ -28,6 +28,8 @@ export const EXPORT_MAX_ATTEMPTS = 8;
 export const EXPORT_BACKOFF_BASE_MS = 200;
 /** …up to this. */
 export const EXPORT_BACKOFF_MAX_MS = 30_000;
+/** A sink's worker waits this long after an entry arrives to send it with the ones that follow. */
+export const EXPORT_LINGER_MS = 50;
 /** On shutdown, queues get this long to drain. */
 export const EXPORT_DRAIN_MS = 2_000;
 /** Most sinks at once. */
@@ -143,6 +145,7 @@ export class AuditExporter {
       maxAttempts: EXPORT_MAX_ATTEMPTS,
       backoffBaseMs: EXPORT_BACKOFF_BASE_MS,
       backoffMaxMs: EXPORT_BACKOFF_MAX_MS,
+      lingerMs: EXPORT_LINGER_MS,
       deliver: (batch) => sink.deliver(batch),
       logger: this.log,
     });

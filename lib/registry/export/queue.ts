@@ -37,6 +37,8 @@ export interface DeliveryQueueOptions<T> {
   maxAttempts: number;
   backoffBaseMs: number;
   backoffMaxMs: number;
+  /** After the first item of a batch arrives, wait this long for more (fewer writes, fsyncs and requests). */
+  lingerMs?: number;
   deliver(batch: T[]): Promise<void>;
   onDelivered?(batch: T[]): void;
   onGiveUp?(batch: T[], err: Error): void;
@@ -97,9 +99,11 @@ export class DeliveryQueue<T> {
   }
 
   async #run(): Promise<void> {
-    // Off the caller's stack: the request that produced the item is answered first.
-    await new Promise((r) => setTimeout(r, 0));
     while (this.#items.length > 0 && !this.#closed) {
+      // Off the caller's stack (the request that produced the item is answered first), and a
+      // moment to gather a batch unless one is already full.
+      const linger = this.#items.length >= this.opts.batchSize ? 0 : this.opts.lingerMs ?? 0;
+      await new Promise((r) => setTimeout(r, linger));
       const batch = this.#items.splice(0, this.opts.batchSize);
       await this.#deliver(batch);
     }
