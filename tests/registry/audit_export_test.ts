@@ -158,10 +158,11 @@ Deno.test({
     const udp = await udpReceiver();
     const tcp = tcpReceiver();
     let refused = 0;
+    let collectorDown = false;
     const hec: { keys: Key[]; auth: string[]; bodies: WireMessage[] } = { keys: [], auth: [], bodies: [] };
     const app = new Hono();
     app.post("/services/collector/event", async (c) => {
-      if (refused < COLLECTOR_FAILS) {
+      if (refused < COLLECTOR_FAILS || collectorDown) {
         refused++;
         return c.text("busy", 503);
       }
@@ -289,18 +290,52 @@ Deno.test({
       for (const c of clients) c.close();
       a.close();
 
-      // The sinks survive a restart: a new entry after it reaches the file.
-      reg.child.kill("SIGTERM");
+      // A crash while the collector is down: the entries it has not taken are sent after the restart.
+      collectorDown = true;
+      const refusedBefore = refused;
+      const b0 = admin(reg.address);
+      for (let i = 0; i < 5; i++) {
+        const c = newClient(reg.address);
+        await c.register({ listenAddr: ":4000" });
+        c.close();
+      }
+      const pending = [...await auditKeys(b0)].filter((k) => !all.has(k));
+      assertEquals(pending.length, 5);
+      await waitFor("the collector refusing the new entries", () => refused > refusedBefore);
+      await waitFor("the file sink taking them", async () => {
+        const got = await fileKeys();
+        return pending.every((k) => got.includes(k));
+      });
+      // Let the cursor of the file sink be saved (at most every second) so the file gets no resend.
+      await new Promise((r) => setTimeout(r, 1500));
+      b0.close();
+      reg.child.kill("SIGKILL");
       await reg.child.status;
+      collectorDown = false;
       reg = await spawnRegistry(args);
       const b = admin(reg.address);
       const after = await call(b, { type: "get_audit_export" });
       assertEquals((after.sinks as WireMessage[]).length, 4);
+      await waitFor(
+        "the crash's undelivered entries at the collector",
+        () => pending.every((k) => hec.keys.includes(k)),
+      );
+      for (const k of pending) {
+        assertEquals(hec.keys.filter((x) => x === k).length, 1, `${k} at the collector`);
+      }
+      // And a new entry after the restart reaches the file.
       const late = newClient(reg.address);
       const lateReply = await late.register({ listenAddr: ":4000" });
-      const lateKeys = [...await auditKeys(b)].filter((k) => k.endsWith("/node.registered") && !all.has(k));
+      const lateKeys = [...await auditKeys(b)].filter((k) =>
+        k.endsWith("/node.registered") && !all.has(k) && !pending.includes(k)
+      );
       assertEquals(lateKeys.length, 1, `one new registration (node ${lateReply.node_id})`);
       await waitFor("file sink after restart", async () => (await fileKeys()).includes(lateKeys[0]));
+      const fileDups = [...tally(await fileKeys(), new Set([...all, ...pending, ...lateKeys]), "file")]
+        .filter((
+          [, n],
+        ) => n > 1);
+      assertEquals(fileDups, [], "the file sink's saved cursor spares it a resend");
       late.close();
       b.close();
     } finally {

@@ -9,6 +9,12 @@
  * collectors reachable from it, and a collector token should not be copied into every
  * snapshot, replica and backup of the log. Changes are still audited
  * (`audit_export.configured`), so the trail says who pointed export where.
+ *
+ * With the settings goes each sink's cursor: the sequence number of the last entry it
+ * delivered (or gave up). It is saved every second, and at start every sink (and the
+ * webhook) is handed the entries of the audit ring past its cursor, so entries queued when
+ * the registry stopped or crashed are sent after the restart: at least once, as long as the
+ * ring (1000 entries) still holds them.
  * @module
  */
 import { Logger } from "../../log.ts";
@@ -30,6 +36,8 @@ export const EXPORT_BACKOFF_BASE_MS = 200;
 export const EXPORT_BACKOFF_MAX_MS = 30_000;
 /** A sink's worker waits this long after an entry arrives to send it with the ones that follow. */
 export const EXPORT_LINGER_MS = 50;
+/** Cursors are saved at most this often while entries are delivered. */
+export const EXPORT_CURSOR_SAVE_MS = 1_000;
 /** On shutdown, queues get this long to drain. */
 export const EXPORT_DRAIN_MS = 2_000;
 /** Most sinks at once. */
@@ -46,12 +54,17 @@ interface ActiveSink {
   config: SinkConfig;
   sink: AuditSink;
   queue: DeliveryQueue<AuditEntry>;
+  /** Sequence number of the last entry delivered or given up. */
+  cursor: number;
 }
 
 /** What `audit_export.json` holds. */
 interface ExportSettings {
   sinks: SinkConfig[];
   webhook_url: string;
+  /** Per sink name, the last sequence number delivered. */
+  cursors?: Record<string, number>;
+  webhook_cursor?: number;
 }
 
 /** Per-sink figures for `get_audit_export` and /metrics. */
@@ -70,6 +83,10 @@ export class AuditExporter {
   #seen: number;
   #unsubscribe: () => void;
   #syslog: SyslogOptions;
+  #store: Store;
+  #saveTimer: ReturnType<typeof setInterval>;
+  /** Cursors moved since the last save. */
+  #dirty = false;
 
   private constructor(
     readonly ring: AuditRing,
@@ -81,7 +98,14 @@ export class AuditExporter {
     readonly fileDir: string | null,
   ) {
     this.webhook = webhook;
+    this.#store = store;
     this.#file = new JsonStateFile(dir, EXPORT_CONFIG_FILE);
+    webhook.onProgress = () => this.#dirty = true;
+    this.#saveTimer = setInterval(() => {
+      if (!this.#dirty) return;
+      this.#dirty = false;
+      this.#save().catch((err) => this.log.warn("audit export cursors not saved", { err }));
+    }, EXPORT_CURSOR_SAVE_MS);
     this.#seen = ring.pushed;
     let hostname = "-";
     try {
@@ -111,16 +135,46 @@ export class AuditExporter {
     }
     if (saved && typeof saved === "object") {
       const s = saved as Partial<ExportSettings>;
+      const cursors = s.cursors && typeof s.cursors === "object" ? s.cursors : {};
       for (const cfg of Array.isArray(s.sinks) ? s.sinks : []) {
         try {
-          ex.#start(cfg);
+          const cursor = Number.isSafeInteger(cursors[cfg.name]) ? cursors[cfg.name] : store.state.seq;
+          const sink = ex.#start(cfg, cursor);
+          ex.#backfill(`sink ${cfg.name}`, cursor, (e) => sink.queue.push(e));
         } catch (err) {
           log.error("saved audit export sink not started", { sink: cfg?.name, err });
         }
       }
       if (typeof s.webhook_url === "string") webhook.setUrl(s.webhook_url);
+      if (webhook.url) {
+        const cursor = Number.isSafeInteger(s.webhook_cursor) ? s.webhook_cursor! : store.state.seq;
+        webhook.cursor = cursor;
+        ex.#backfill("webhook", cursor, (e) => webhook.offer(e));
+      }
     }
+    if (!webhook.url) webhook.cursor = store.state.seq;
     return ex;
+  }
+
+  /** Hands `to` the ring's entries past `cursor` (those not delivered before the last stop). */
+  #backfill(what: string, cursor: number, to: (e: AuditEntry) => void): void {
+    const entries = this.ring.all().filter((e) => e.seq > cursor);
+    if (entries.length === 0) return;
+    if (
+      this.ring.size === this.ring.capacity && entries.length === this.ring.size &&
+      entries[0].seq > cursor + 1
+    ) {
+      this.log.warn("audit entries lost to export: the ring no longer holds them", {
+        to: what,
+        from_seq: cursor + 1,
+        to_seq: entries[0].seq - 1,
+      });
+    }
+    this.log.info("resending audit entries not delivered before the restart", {
+      to: what,
+      entries: entries.length,
+    });
+    for (const e of entries) to(e);
   }
 
   /** Hands the entries pushed since the last call to every sink and the webhook. */
@@ -136,8 +190,12 @@ export class AuditExporter {
     }
   }
 
-  #start(cfg: SinkConfig): void {
+  #start(cfg: SinkConfig, cursor: number): ActiveSink {
     const sink = createSink(cfg, this.#syslog, this.fileDir);
+    const advance = (batch: AuditEntry[]) => {
+      for (const e of batch) active.cursor = Math.max(active.cursor, e.seq);
+      this.#dirty = true;
+    };
     const queue = new DeliveryQueue<AuditEntry>({
       name: `audit export ${cfg.name}`,
       capacity: EXPORT_QUEUE_CAPACITY,
@@ -147,9 +205,13 @@ export class AuditExporter {
       backoffMaxMs: EXPORT_BACKOFF_MAX_MS,
       lingerMs: EXPORT_LINGER_MS,
       deliver: (batch) => sink.deliver(batch),
+      onDelivered: advance,
+      onGiveUp: advance,
       logger: this.log,
     });
-    this.#sinks.set(cfg.name, { config: cfg, sink, queue });
+    const active: ActiveSink = { config: cfg, sink, queue, cursor };
+    this.#sinks.set(cfg.name, active);
+    return active;
   }
 
   /** The sinks' settings (tokens left out). */
@@ -189,12 +251,13 @@ export class AuditExporter {
       this.#sinks.delete(name);
       old.queue.close(0).finally(() => old.sink.close());
     }
-    if (cfg) this.#start(cfg);
+    if (cfg) this.#start(cfg, this.#store.state.seq);
     await this.#save();
   }
 
   /** Sets the webhook URL ("" disables) and saves it. */
   async setWebhook(url: string): Promise<void> {
+    if (!this.webhook.url) this.webhook.cursor = this.#store.state.seq;
     this.webhook.setUrl(url);
     await this.#save();
   }
@@ -203,6 +266,8 @@ export class AuditExporter {
     const settings: ExportSettings = {
       sinks: [...this.#sinks.values()].map((s) => s.config),
       webhook_url: this.webhook.url,
+      cursors: Object.fromEntries([...this.#sinks.values()].map((s) => [s.config.name, s.cursor])),
+      webhook_cursor: this.webhook.cursor,
     };
     return this.#file.write(settings);
   }
@@ -210,6 +275,7 @@ export class AuditExporter {
   /** Stops listening, gives the queues a moment to drain and saves the dead-letter queue. */
   async close(drainMs = EXPORT_DRAIN_MS): Promise<void> {
     this.#unsubscribe();
+    clearInterval(this.#saveTimer);
     const sinks = [...this.#sinks.values()];
     await Promise.all([
       ...sinks.map(async (s) => {
@@ -224,5 +290,6 @@ export class AuditExporter {
       }),
       this.webhook.close(drainMs),
     ]);
+    await this.#save().catch((err) => this.log.warn("audit export cursors not saved", { err }));
   }
 }

@@ -50,6 +50,10 @@ export interface DeadLetter {
 /** See the module comment. */
 export class WebhookDispatcher {
   #url = "";
+  /** Sequence number of the last new (not replayed) entry delivered or dead-lettered; the exporter saves it. */
+  cursor = 0;
+  /** Called when `cursor` moves. */
+  onProgress: () => void = () => {};
   #nextId = 1;
   #dlq: DeadLetter[] = [];
   /** Dead letters queued again by a replay and not yet delivered or failed. */
@@ -143,7 +147,15 @@ export class WebhookDispatcher {
     return queued;
   }
 
+  #advance(batch: WebhookItem[]): void {
+    const fresh = batch.filter((i) => !i.replay);
+    if (fresh.length === 0) return;
+    for (const i of fresh) this.cursor = Math.max(this.cursor, i.entry.seq);
+    this.onProgress();
+  }
+
   #delivered(batch: WebhookItem[]): void {
+    this.#advance(batch);
     const done = new Set(batch.filter((i) => i.replay).map((i) => i.event_id));
     if (done.size === 0) return;
     for (const id of done) this.#replaying.delete(id);
@@ -152,6 +164,7 @@ export class WebhookDispatcher {
   }
 
   #deadLetter(batch: WebhookItem[], err: Error): void {
+    this.#advance(batch);
     for (const item of batch) {
       if (item.replay) {
         // Still in the queue: only its last error changes.
