@@ -274,7 +274,11 @@ export class TcpSyslogSink implements AuditSink {
     }
     try {
       if (!this.#conn) {
-        this.#conn = await withTimeout(Deno.connect(this.target), EXPORT_TIMEOUT_MS, "connect");
+        const connecting = Deno.connect(this.target);
+        this.#conn = await withTimeout(connecting, EXPORT_TIMEOUT_MS, "connect").catch((err) => {
+          connecting.then((c) => c.close(), () => {}); // a connection that completes after the timeout
+          throw err;
+        });
       }
       for (let off = 0; off < data.length;) {
         off += await withTimeout(this.#conn.write(data.subarray(off)), EXPORT_TIMEOUT_MS, "write");
@@ -322,7 +326,7 @@ export class HttpSink implements AuditSink {
 }
 
 /**
- * One POST: resolves on a status below 400; throws DeliveryError, permanent for a 4xx other
+ * One POST: resolves on a 2xx status; throws DeliveryError, permanent for a 3xx or a 4xx other
  * than 408 and 429 (the request itself is wrong), retryable otherwise.
  */
 export async function postOnce(
@@ -344,7 +348,11 @@ export async function postOnce(
     throw new DeliveryError(`POST ${url}: ${(err as Error).message}`);
   }
   await res.body?.cancel().catch(() => {});
-  if (res.status < 400) return;
+  if (res.status >= 200 && res.status < 300) return;
+  // A redirect is not followed (the URL was set by an admin; a collector moving is a configuration error).
+  if (res.status < 400) {
+    throw new DeliveryError(`POST ${url}: status ${res.status} (redirects are not followed)`, true);
+  }
   const permanent = res.status < 500 && res.status !== 408 && res.status !== 429;
   throw new DeliveryError(`POST ${url}: status ${res.status}`, permanent);
 }
