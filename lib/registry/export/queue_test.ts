@@ -1,8 +1,6 @@
 import { assert, assertEquals } from "../../../tests/assert.ts";
 import { Logger } from "../../log.ts";
 import { backoffDelay, DeliveryError, DeliveryQueue } from "./queue.ts";
-import { FileSink } from "./sinks.ts";
-import type { AuditEntry } from "../state/audit.ts";
 
 const quiet = new Logger("test", "silent");
 
@@ -70,33 +68,4 @@ Deno.test("failures are retried until they succeed; permanent ones and the last 
   c.q.push(9);
   await drained(c.q);
   assertEquals([c.q.stats.retried, c.q.stats.failed, c.given], [2, 1, [[9]]]);
-});
-
-Deno.test("file sink rotates by size, keeps N files, loses no line", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "pilot-filesink-" });
-  try {
-    const path = `${dir}/audit.jsonl`;
-    const sink = new FileSink(path, 200, 3, (e) => JSON.stringify({ seq: e.seq, pad: "x".repeat(40) }));
-    const entries = (from: number, n: number): AuditEntry[] =>
-      Array.from(
-        { length: n },
-        (_, i) => ({ seq: from + i, t: 0, action: "a", actor: "", network_id: 0, node_id: 0 }),
-      );
-    await sink.deliver(entries(1, 6));
-    await sink.deliver(entries(7, 3));
-    const names = [...Deno.readDirSync(dir)].map((e) => e.name).sort();
-    assertEquals(names, ["audit.jsonl", "audit.jsonl.1", "audit.jsonl.2"]);
-    const seqs: number[] = [];
-    for (const n of names) {
-      const text = Deno.readTextFileSync(`${dir}/${n}`);
-      assert(text.length <= 200, `${n} is ${text.length} bytes`);
-      for (const l of text.split("\n").filter((x) => x)) seqs.push(JSON.parse(l).seq);
-    }
-    assertEquals(seqs.sort((a, b) => a - b), [1, 2, 3, 4, 5, 6, 7, 8, 9]);
-    // Two more rotations: past 1 + 3 files the oldest is deleted.
-    await sink.deliver(entries(10, 6));
-    assertEquals([...Deno.readDirSync(dir)].length, 4);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
 });

@@ -37,7 +37,9 @@ Deno.test("webhook: a 4xx dead-letters at once, the queue is bounded, a failing 
     hook.setUrl(`http://127.0.0.1:${server.addr.port}/`);
     const total = WEBHOOK_DLQ_CAPACITY + 5;
     for (let i = 1; i <= total; i++) hook.offer(entry(i));
-    await until(() => hook.stats.failed === total && hook.stats.dlq_size === WEBHOOK_DLQ_CAPACITY);
+    // Listed once on disk: wait for the write that holds the last letter.
+    await until(() => hook.stats.failed === total && hook.deadLetters().at(-1)?.seq === total);
+    assertEquals(hook.stats.dlq_size, WEBHOOK_DLQ_CAPACITY);
     assertEquals(posts, total, "one attempt each: a 400 is not retried");
     const letters = hook.deadLetters();
     assertEquals(letters[0].seq, 6, "the oldest letters made room");
