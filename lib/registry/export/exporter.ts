@@ -164,7 +164,7 @@ export class AuditExporter {
       this.ring.size === this.ring.capacity && entries.length === this.ring.size &&
       entries[0].seq > cursor + 1
     ) {
-      this.log.warn("audit entries lost to export: the ring no longer holds them", {
+      this.log.warn("audit entries may be lost to export: the ring no longer reaches back to the cursor", {
         to: what,
         from_seq: cursor + 1,
         to_seq: entries[0].seq - 1,
