@@ -21,6 +21,7 @@ import { nameserverCommand, nsCommand } from "./nameserver.ts";
 import { NODE_ADMIN_COMMANDS } from "./node_admin.ts";
 import { rotateKeyCommand } from "./rotate_key.ts";
 import { auditCommand, networkCommand } from "./network.ts";
+import { auditExportCommand, auditWebhookCommand } from "./audit_export.ts";
 import { connectionsCommand, disconnectCommand, peersCommand, tracerouteCommand } from "./diagnostics.ts";
 import { downCommand } from "./lifecycle.ts";
 import { nodeStatusCommand } from "./node_status.ts";
@@ -61,6 +62,8 @@ export const COMMANDS: readonly Command[] = [
   networkCommand,
   auditCommand,
   ...IDENTITY_ADMIN_COMMANDS,
+  auditExportCommand,
+  auditWebhookCommand,
   registryCommand,
   beaconCommand,
   identityCommand,

@@ -10,6 +10,7 @@
 import type { Command } from "./command.ts";
 import { intFlag, parseArgs, type ParsedArgs } from "./args.ts";
 import { CliError, printResult } from "./output.ts";
+import { stopSignals } from "./signals.ts";
 import { timeoutFlag, withDaemon } from "./client.ts";
 import { networkIdArg, nodeIdArg, REGISTRY_REQUEST_TIMEOUT_MS, registryRequest } from "./registry_request.ts";
 import type { NetworkReply, PilotClient } from "../lib/sdk/mod.ts";
@@ -298,34 +299,90 @@ export const networkCommand: Command = {
   },
 };
 
+/** How often `pilot audit --follow` asks for new entries. */
+export const AUDIT_FOLLOW_INTERVAL_MS = 1_000;
+
+function auditLine(e: Record<string, unknown>): string {
+  return [e.timestamp, e.action, e.actor, e.network_id ? `network ${e.network_id}` : "", e.details ?? ""]
+    .filter((f) => f !== "").join("  ");
+}
+
 export const auditCommand: Command = {
   name: "audit",
   summary: "Show the registry's audit log (needs the admin token)",
   usage: [
-    "pilot audit [--network N] [--limit N] [--socket PATH] [--json]",
+    "pilot audit [--network N] [--limit N] [--follow] [--socket PATH] [--json]",
     "",
     "The newest entries of the registry's audit log, for one network or all (--network 0).",
+    "--follow prints the log oldest first, then each new entry as it appears (polling every second),",
+    "until interrupted; with --json, one entry object per line.",
     "The admin token is PILOT_ADMIN_TOKEN when set, else the daemon's --admin-token. Output keys: type, entries.",
   ].join("\n"),
-  flags: { socket: "string", timeout: "string", network: "string", limit: "string" },
+  flags: { socket: "string", timeout: "string", network: "string", limit: "string", follow: "boolean" },
   async run(argv, out) {
     const args = parseArgs(argv, this.flags);
-    ids2none(args, "pilot audit [--network N]");
+    ids2none(args, "pilot audit [--network N] [--follow]");
     const req: RegistryRequest = { type: "get_audit_log" };
     const net = intFlag(args, "network", 0, 0, 0xffff);
     if (net) req.network_id = net;
     const limit = intFlag(args, "limit", 0, 0, 1_000_000);
     if (limit) req.limit = limit;
     const timeoutMs = timeoutFlag(args, REGISTRY_REQUEST_TIMEOUT_MS);
+    if (args.booleans.has("follow")) return await followAudit(args, req, timeoutMs, out);
     const reply = await withDaemon(args, (c) => registryRequest(c, req, { withToken: true, timeoutMs }));
     const entries = Array.isArray(reply.entries) ? reply.entries as Record<string, unknown>[] : [];
-    const text = entries.length
-      ? entries.map((e) =>
-        [e.timestamp, e.action, e.actor, e.network_id ? `network ${e.network_id}` : "", e.details ?? ""]
-          .filter((f) => f !== "").join("  ")
-      ).join("\n")
-      : "no audit entries";
+    const text = entries.length ? entries.map(auditLine).join("\n") : "no audit entries";
     printResult(out, reply, text);
     return 0;
   },
 };
+
+/**
+ * `pilot audit --follow`: polls `get_audit_log` and prints entries newer than the last one
+ * printed (entries carry their event's sequence number; one event's entries share it and
+ * arrive together). Stops at SIGINT/SIGTERM.
+ */
+async function followAudit(
+  args: ParsedArgs,
+  req: RegistryRequest,
+  timeoutMs: number,
+  out: Parameters<Command["run"]>[1],
+): Promise<number> {
+  let stopped = false;
+  let wake: () => void = () => {};
+  const stop = () => {
+    stopped = true;
+    wake();
+  };
+  const signals = stopSignals();
+  for (const sig of signals) Deno.addSignalListener(sig, stop);
+  try {
+    await withDaemon(args, async (c) => {
+      let last = -1;
+      while (!stopped) {
+        const reply = await registryRequest(c, { ...req, limit: req.limit ?? 1000 }, {
+          withToken: true,
+          timeoutMs,
+        });
+        const entries = (Array.isArray(reply.entries) ? reply.entries as Record<string, unknown>[] : [])
+          .filter((e) => typeof e.seq === "number" && e.seq > last)
+          .reverse();
+        for (const e of entries) {
+          out.stdout(out.json ? JSON.stringify(e) : auditLine(e));
+          last = Math.max(last, e.seq as number);
+        }
+        if (last < 0) last = 0;
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, AUDIT_FOLLOW_INTERVAL_MS);
+          wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+      }
+    });
+  } finally {
+    for (const sig of signals) Deno.removeSignalListener(sig, stop);
+  }
+  return 0;
+}

@@ -65,7 +65,7 @@ export const registryCommand: Command = {
     "               [--max-connections-per-source N] [--idle-timeout D] [--frame-timeout D]",
     "               [--http-host NAME,...] [--stale-after D] [--reap-interval D] [--dormant-retention D]",
     "               [--http-token T] [--replication-token T [--standby-of HOST:PORT]",
-    "               [--replication async|sync] [--auto-failover] [--advertise HOST:PORT] [--peers A,B]]",
+    "               [--replication async|sync] [--auto-failover] [--advertise HOST:PORT] [--peers A,B]] [--audit-export-dir DIR]",
     "               [--snapshot-every N] [--log-level L] [--log-format text|json] [--json]",
     "pilot registry status [--registry HOST:PORT] [--admin-token T] [--json]",
     "pilot registry promote --registry HOST:PORT --admin-token T [--json]",
@@ -106,6 +106,7 @@ export const registryCommand: Command = {
     "  --replication-pin HEX: reach them over TLS pinned to this certificate (all share one certificate)",
     "  status            role, epoch, sequence, primary and standbys with their lag",
     "  promote           make a standby the primary of a new epoch; the old primary is fenced",
+    "  --audit-export-dir  the only directory audit-export file sinks may write in (default <state>/audit-export)",
     serverFlagsUsage("status page, /healthz and /metrics; default off"),
   ].join("\n"),
   flags: {
@@ -140,6 +141,7 @@ export const registryCommand: Command = {
     "replication-pin": "string",
     "replication-liveness": "string",
     "sync-timeout": "string",
+    "audit-export-dir": "string",
     ...SERVER_FLAGS,
   },
   async run(argv, out) {
@@ -235,6 +237,7 @@ export const registryCommand: Command = {
         snapshotEveryEvents: intFlag(args, "snapshot-every", 100_000, 1, 100_000_000),
         replication,
         advertise: args.strings.get("advertise"),
+        auditExportDir: args.strings.get("audit-export-dir"),
         logger: log,
         onFatal: (err) => fatal?.(err),
       });

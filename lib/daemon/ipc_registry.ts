@@ -55,6 +55,16 @@ export const REGISTRY_OPS: Readonly<Record<string, RegistryOp>> = {
   },
   directory_sync: { fields: ["network_id", "entries", "remove_unlisted"], auth: "admin" },
   directory_status: { fields: ["network_id"], auth: "admin" },
+  // Audit export and the registry webhook (docs/protocol/registry.md §5.7).
+  set_audit_export: {
+    fields: ["format", "endpoint", "token", "index", "source", "name", "rotate_bytes", "keep_files"],
+    auth: "admin",
+  },
+  get_audit_export: { fields: [], auth: "admin" },
+  set_webhook: { fields: ["url"], auth: "admin" },
+  get_webhook: { fields: [], auth: "admin" },
+  get_webhook_dlq: { fields: [], auth: "admin" },
+  replay_webhook_dlq: { fields: [], auth: "admin" },
 };
 
 /** What the Registry sub-command uses of the daemon. */

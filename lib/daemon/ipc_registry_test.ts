@@ -74,5 +74,8 @@ Deno.test("registry requests over IPC: role operations are signed as the node; t
     network_id: 1,
     entries: [{ external_id: "a" }],
   }, true]);
-  assertEquals(Object.keys(REGISTRY_OPS).length, 17);
+  // Audit export settings: admin, plain, only their own fields.
+  await registryRequest(node, { type: "set_audit_export", format: "json", endpoint: "/x", node_id: 3 });
+  assertEquals(sent.pop(), ["plain", { type: "set_audit_export", format: "json", endpoint: "/x" }, true]);
+  assertEquals(Object.keys(REGISTRY_OPS).length, 23);
 });

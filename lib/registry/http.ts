@@ -20,6 +20,7 @@ import { hostCheck, type HostPolicy } from "../http/host_check.ts";
 import { PROGRAM_VERSION } from "../version.ts";
 import type { Registry } from "./registry.ts";
 import type { ServerStats } from "./server.ts";
+import { auditExportMetrics } from "./export/metrics.ts";
 
 /** The registry's metric families, read at scrape time. */
 export function registryMetrics(registry: Registry, server?: ServerStats): MetricFamily[] {
@@ -118,6 +119,7 @@ export function registryMetrics(registry: Registry, server?: ServerStats): Metri
       "gauge",
       Deno.memoryUsage().rss,
     ),
+    ...auditExportMetrics(registry.auditExport),
   ];
   const repl = registry.replicator?.status();
   if (repl) {

@@ -33,6 +33,7 @@ import type { RegistryEvent } from "./state/events.ts";
 import type { RegistryState } from "./state/model.ts";
 import { Store } from "./store/store.ts";
 import { IdentityServices, type IdentityServicesOptions } from "./identity/services.ts";
+import { AuditExporter, DEFAULT_FILE_DIR } from "./export/exporter.ts";
 import type { WireMessage } from "./wire.ts";
 import { type ReplicationOptions, Replicator } from "./replication/replicator.ts";
 import { REPLICATION_TYPES } from "./replication/protocol.ts";
@@ -78,6 +79,8 @@ export interface RegistryOptions {
   logger?: Logger;
   /** Replication with standbys (replication/replicator.ts); absent = a lone primary. */
   replication?: ReplicationOptions;
+  /** The only directory audit-export file sinks may write in (default `<dir>/audit-export`). */
+  auditExportDir?: string;
   /** Called once if the store fails: the process should stop serving. */
   onFatal?: (err: Error) => void;
   /** Identity webhook and JWKS timeouts and cache lifetimes. */
@@ -126,7 +129,12 @@ export class Registry {
   /** Set by startReplication; until then a registry configured for replication refuses writes. */
   #replicator: Replicator | null = null;
 
-  private constructor(readonly store: Store, readonly options: RegistryOptions) {
+  private constructor(
+    readonly store: Store,
+    readonly options: RegistryOptions,
+    /** Audit export and the registry webhook (export/exporter.ts). */
+    readonly auditExport: AuditExporter,
+  ) {
     this.#log = options.logger ?? new Logger("registry");
     this.clock = options.clock ?? Date.now;
     this.startedAt = this.clock();
@@ -173,7 +181,16 @@ export class Registry {
       auditCapacity: options.auditCapacity,
       logger: options.logger?.child("store"),
     });
-    return new Registry(store, options);
+    const auditExport = await AuditExporter.open(
+      store,
+      options.dir,
+      options.logger?.child("export"),
+      options.auditExportDir ?? (options.dir ? `${options.dir}/${DEFAULT_FILE_DIR}` : null),
+    );
+    const registry = new Registry(store, options, auditExport);
+    // A standby applies the primary's events too; only the registry that accepts writes exports them.
+    auditExport.exportWhile(() => registry.writeRefusal() === null);
+    return registry;
   }
 
   /** The live state (read-only by convention). */
@@ -289,6 +306,7 @@ export class Registry {
       actor: "anonymous",
       beacons: this.beacons,
       identity: this.identity,
+      auditExport: this.auditExport,
       emit: (ev: NewEvent) => {
         // A read that would change state (e.g. polling an inbox) is a write on a standby.
         const refused = this.writeRefusal();
@@ -301,7 +319,7 @@ export class Registry {
     let reply: WireMessage;
     try {
       if (spec.prepare) ctx.prepared = await spec.prepare(req, ctx);
-      reply = spec.run(req, ctx);
+      reply = await spec.run(req, ctx);
     } catch (err) {
       if (!(err instanceof RequestError)) {
         this.#log.error("handler failed", { type, err });
@@ -489,6 +507,7 @@ export class Registry {
   async close(options: { snapshot?: boolean } = {}): Promise<void> {
     clearInterval(this.#timer);
     await this.#replicator?.close();
+    await this.auditExport.close();
     await this.store.close(options);
   }
 }

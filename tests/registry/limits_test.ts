@@ -66,7 +66,7 @@ Deno.test("wrong field types, unknown and unsupported types get errors on a conn
       [{}, /missing message type/],
       [{ type: 42 }, /missing message type/],
       [{ type: "frobnicate" }, /unknown message type: frobnicate/],
-      [{ type: "set_webhook", url: "" }, /not supported by this registry/],
+      [{ type: "set_webhook", url: "" }, /admin token required/],
       [{ type: "subscribe_replication", token: "x" }, /not supported/],
       [{ type: "lookup", node_id: "5" }, /invalid field node_id/],
       [{ type: "lookup", node_id: -1 }, /invalid field node_id/],

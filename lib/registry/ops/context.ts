@@ -12,6 +12,7 @@ import type { Peer } from "../server.ts";
 import type { WireMessage } from "../wire.ts";
 import type { RateCategory } from "../ratelimit.ts";
 import type { IdentityServices } from "../identity/services.ts";
+import type { AuditExporter } from "../export/exporter.ts";
 
 /** `strict`: our signed form only. `reference`: also what reference daemons and CLIs send. */
 export type CompatMode = "strict" | "reference";
@@ -65,6 +66,8 @@ export interface OpContext {
   readonly identity: IdentityServices;
   /** What the spec's `prepare` produced, if it has one. */
   prepared?: unknown;
+  /** Audit export and the registry webhook (absent in registries built without them). */
+  readonly auditExport?: AuditExporter;
 }
 
 /** A message type's handler and how the dispatcher treats it. */
@@ -79,5 +82,6 @@ export interface OpSpec {
    * whatever the state may have changed meanwhile.
    */
   prepare?(req: WireMessage, ctx: OpContext): Promise<unknown>;
-  run(req: WireMessage, ctx: OpContext): WireMessage;
+  /** Synchronous for state changes; only handlers that save settings outside the log return a promise. */
+  run(req: WireMessage, ctx: OpContext): WireMessage | Promise<WireMessage>;
 }

@@ -131,13 +131,8 @@ const getAuditLog: OpSpec = {
   },
 };
 
-/** Reference message types deliberately not implemented (webhooks, export, replication). */
+/** Reference message types deliberately not implemented (the reference's whole-snapshot replication). */
 export const UNSUPPORTED_TYPES: ReadonlySet<string> = new Set([
-  "set_webhook",
-  "get_webhook",
-  "get_webhook_dlq",
-  "set_audit_export",
-  "get_audit_export",
   "subscribe_replication",
 ]);
 

@@ -3,6 +3,7 @@
  * @module
  */
 import type { OpSpec } from "./context.ts";
+import { AUDIT_EXPORT_OPS } from "./audit_export.ts";
 import { DISCOVERY_OPS } from "./discovery.ts";
 import { MISC_OPS, UNSUPPORTED_TYPES } from "./misc.ts";
 import { NETWORK_OPS } from "./networks.ts";
@@ -21,4 +22,5 @@ export const OPS: ReadonlyMap<string, OpSpec> = new Map(Object.entries({
   ...NETWORK_OPS,
   ...MISC_OPS,
   ...IDENTITY_OPS,
+  ...AUDIT_EXPORT_OPS,
 }));

@@ -527,4 +527,9 @@ const HANDLERS: Handlers = {
     audit(s, ev, "beacon.registered", { details: { beacon_id: ev.beacon_id, addr: ev.addr } });
   },
   ...identityHandlers(audit),
+  "audit_export.configured"(s, ev) {
+    audit(s, ev, "audit_export.configured", {
+      details: { target: ev.target, format: ev.format, endpoint: ev.endpoint },
+    });
+  },
 };

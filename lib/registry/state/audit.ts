@@ -29,6 +29,7 @@ export class AuditRing {
   #entries: (AuditEntry | undefined)[];
   #next = 0;
   #size = 0;
+  #pushed = 0;
 
   constructor(readonly capacity: number) {
     if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError(`audit capacity must be ≥ 1`);
@@ -39,7 +40,13 @@ export class AuditRing {
     return this.#size;
   }
 
+  /** Entries pushed since creation, dropped ones included (audit export counts new ones by it). */
+  get pushed(): number {
+    return this.#pushed;
+  }
+
   push(entry: AuditEntry): void {
+    this.#pushed++;
     this.#entries[this.#next] = entry;
     this.#next = (this.#next + 1) % this.capacity;
     if (this.#size < this.capacity) this.#size++;

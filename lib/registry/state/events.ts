@@ -130,7 +130,8 @@ export type RegistryEvent =
     unmapped: number;
     updated: number;
     disabled: number;
-  };
+  }
+  | Base & { kind: "audit_export.configured"; target: string; format: string; endpoint: string };
 
 /** The `kind` strings. */
 export type EventKind = RegistryEvent["kind"];
