@@ -110,7 +110,12 @@ export class SessionManager implements StreamHost, TimerTarget {
   private readonly conns = new ConnectionTable((stream) => {
     const rtt = stream.smoothedRttMs; // remembered for status views once the connection is gone
     if (rtt !== undefined) this.peerRtts.remember(stream.remoteAddr.node, rtt);
-    this.closedTuples.remember(stream.localPort, stream.remoteAddr.node, stream.remotePort, this.timers.now());
+    this.closedTuples.remember(
+      stream.localPort,
+      stream.remoteAddr.node,
+      stream.remotePort,
+      this.timers.now(),
+    );
   });
   /** Tuples whose connection ended recently: a dial does not reuse them while the peer may still send. */
   private readonly closedTuples = new RecentlyClosedTuples();
@@ -583,7 +588,8 @@ export class SessionManager implements StreamHost, TimerTarget {
       const p = this.nextEphemeral;
       this.nextEphemeral = nextEphemeralPort(p);
       if (
-        !this.conns.usesPort(p) && !this.listeners.has(p) && !this.dgramSockets.has(p) && !this.pinger.has(p) &&
+        !this.conns.usesPort(p) && !this.listeners.has(p) && !this.dgramSockets.has(p) &&
+        !this.pinger.has(p) &&
         !(peer && this.closedTuples.has(p, peer.node, peer.port, now))
       ) {
         return p;

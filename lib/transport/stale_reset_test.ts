@@ -33,7 +33,10 @@ function setup() {
 function open(net: SimNet, a: SessionManager, accepted: Stream[]): { c: Stream; s: Stream } {
   const before = accepted.length;
   const c = a.dial(B, PORT);
-  assert(net.run(() => c.state === "ESTABLISHED" && accepted.length > before, 10_000), "handshake did not complete");
+  assert(
+    net.run(() => c.state === "ESTABLISHED" && accepted.length > before, 10_000),
+    "handshake did not complete",
+  );
   return { c, s: accepted[accepted.length - 1] };
 }
 
@@ -77,7 +80,10 @@ Deno.test("stale reset: the peer's retransmission-limit RST for a connection we 
   assertEquals([rst.pkt.dstPort, rst.pkt.seq, rst.pkt.ack], [oldPort, 0, 0]); // the reference's shape
   net.advance(1_000);
   assertEquals(fresh.state, "ESTABLISHED", `new connection ended: ${reason}`);
-  assert(fresh.localPort !== oldPort, `the new dial reused port ${oldPort} while the peer still sends for it`);
+  assert(
+    fresh.localPort !== oldPort,
+    `the new dial reused port ${oldPort} while the peer still sends for it`,
+  );
 });
 
 Deno.test("stale reset: a dial skips a tuple closed within the hold time, and reuses it after", () => {
@@ -150,7 +156,9 @@ Deno.test("RST check: exact Seq resets; in-window Seq gets a rate-limited challe
   assertEquals(challenge.length, 1);
   assertEquals([challenge[0].pkt.flags, challenge[0].pkt.seq, challenge[0].pkt.ack], [FLAG_ACK, 1, rcvNxt]);
 
-  for (let i = 0; i < 3 * CHALLENGE_ACK_BURST; i++) a.onPacket(fromPeer(c, { seq: rcvNxt + 100 + i, ack: 1 }));
+  for (let i = 0; i < 3 * CHALLENGE_ACK_BURST; i++) {
+    a.onPacket(fromPeer(c, { seq: rcvNxt + 100 + i, ack: 1 }));
+  }
   assertEquals(a.counters.rstChallenged, CHALLENGE_ACK_BURST);
   assertEquals(a.counters.rstChallengeLimited, 3 * CHALLENGE_ACK_BURST - (CHALLENGE_ACK_BURST - 1));
   assertEquals(c.state, "ESTABLISHED");
