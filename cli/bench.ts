@@ -11,6 +11,7 @@ import { dialPeer, resolveTarget, timeoutFlag, withDaemon } from "./client.ts";
 import { Progress } from "./progress.ts";
 import { PORT_ECHO } from "../lib/protocol/ports.ts";
 import { closeQuietly } from "../lib/errors.ts";
+import { IpcError } from "../lib/sdk/mod.ts";
 
 /** Bytes handed to one IPC write (many chunks per frame keeps the IPC cheap). */
 const WRITE_BATCH_BYTES = 256 * 1024;
@@ -62,10 +63,13 @@ export const benchCommand: Command = {
         }
         sendEnd = performance.now();
         await reader;
+        if (received < total) throw peerEnded(received, total);
       } catch (err) {
         if (signal.aborted) {
           throw new CliError("timeout", `bench timed out after ${received} of ${total} bytes echoed`);
         }
+        // The SDK names the connection by its internal id; the user needs the cause.
+        if (err instanceof IpcError && err.reason === "closed") throw peerEnded(received, total);
         throw err;
       } finally {
         progress.done();
@@ -103,4 +107,12 @@ function patternBlock(size: number): Uint8Array {
 
 function round2(v: number): number {
   return Math.round(v * 100) / 100;
+}
+
+/** The peer reset or closed the connection before the echo was complete. */
+function peerEnded(received: number, total: number): CliError {
+  return new CliError(
+    "connection_failed",
+    `connection closed or reset by peer after ${received} of ${total} bytes echoed`,
+  );
 }

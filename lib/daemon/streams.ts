@@ -7,10 +7,33 @@
  */
 import type { IpcClient } from "./ipc/server.ts";
 import type { Listener, SessionManager } from "../transport/manager.ts";
-import type { Stream } from "../transport/stream.ts";
+import type { CloseReason, Stream } from "../transport/stream.ts";
 
 /** Most bytes handed to a client in one Recv push (one segment is typical). */
 export const RECV_CHUNK_BYTES = 64 * 1024;
+/** Ended connection ids remembered with their reason, so a late Send learns why rather than "not found". */
+export const ENDED_CONNECTIONS_REMEMBERED = 1024;
+
+/** What a Send on a connection that ended for `reason` fails with: the cause, never the connection id. */
+export function endedText(reason: CloseReason | undefined): string {
+  switch (reason) {
+    case "reset":
+      return "connection reset by peer";
+    case "refused":
+      return "connection refused";
+    case "timeout":
+    case "dial-timeout":
+      return "connection timed out";
+    case "idle":
+      return "connection timed out (idle)";
+    case "remote":
+      return "connection closed by peer";
+    case undefined:
+      return "connection not established";
+    default:
+      return "connection closed";
+  }
+}
 
 interface OwnedStream {
   stream: Stream;
@@ -25,6 +48,8 @@ export class StreamBridge {
   readonly #manager: SessionManager;
   readonly #conns = new Map<number, OwnedStream>();
   readonly #ports = new Map<number, { listener: Listener; client: IpcClient }>();
+  /** Recently ended connections by id, oldest first, with why they ended (bounded). */
+  readonly #ended = new Map<number, { client: IpcClient; reason: CloseReason | undefined }>();
 
   constructor(manager: SessionManager) {
     this.#manager = manager;
@@ -75,10 +100,14 @@ export class StreamBridge {
   /** Writes all of `data` to a connection the client owns, waiting for send-buffer room. */
   async send(client: IpcClient, connId: number, data: Uint8Array): Promise<void> {
     const owned = this.#conns.get(connId);
-    if (!owned || owned.client !== client) throw new Error(`connection ${connId} not found`);
+    if (!owned || owned.client !== client) {
+      const ended = this.#ended.get(connId);
+      if (ended?.client === client) throw new Error(endedText(ended.reason));
+      throw new Error(`connection ${connId} not found`);
+    }
     let offset = 0;
     while (offset < data.length) {
-      if (!owned.stream.writable) throw new Error("send: connection not established");
+      if (!owned.stream.writable) throw new Error(endedText(owned.stream.closeReason));
       offset += owned.stream.write(offset === 0 ? data : data.subarray(offset));
       if (offset < data.length) {
         await new Promise<void>((resolve) => owned.writableWaiters.push(resolve));
@@ -92,7 +121,7 @@ export class StreamBridge {
     const owned = this.#conns.get(connId);
     if (!owned || owned.client !== client) return this.#closeForeign(connId);
     owned.closeSent = true; // the server answers Close with CloseOK itself
-    this.#conns.delete(connId);
+    this.#forget(owned);
     owned.stream.close();
     this.#wakeWriters(owned);
   }
@@ -111,6 +140,7 @@ export class StreamBridge {
     for (const [id, owned] of this.#conns) {
       if (owned.client !== client) continue;
       this.#conns.delete(id);
+      this.#ended.delete(id);
       owned.stream.close();
       this.#wakeWriters(owned);
     }
@@ -143,7 +173,7 @@ export class StreamBridge {
         stream.closeReason !== undefined;
       if (ended && !owned.closeSent) {
         owned.closeSent = true;
-        this.#conns.delete(stream.id);
+        this.#forget(owned);
         client.pushCloseOK(stream.id);
       }
     } finally {
@@ -151,6 +181,15 @@ export class StreamBridge {
     }
     // Data that arrived while the last push was waiting.
     if (owned.stream.readableLength > 0 && !owned.client.closed) this.#pump(owned);
+  }
+
+  /** Drops a connection from the table, remembering why it ended for Sends still on their way. */
+  #forget(owned: OwnedStream): void {
+    const id = owned.stream.id;
+    this.#conns.delete(id);
+    this.#ended.delete(id);
+    this.#ended.set(id, { client: owned.client, reason: owned.stream.closeReason ?? "local" });
+    if (this.#ended.size > ENDED_CONNECTIONS_REMEMBERED) this.#ended.delete(this.#ended.keys().next().value!);
   }
 
   #wakeWriters(owned: OwnedStream): void {

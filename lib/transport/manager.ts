@@ -48,6 +48,9 @@ import {
 } from "./session_types.ts";
 import { DatagramSocket, Listener } from "./sockets.ts";
 import { ConnectionTable } from "./connection_table.ts";
+import { RecentlyClosedTuples } from "./closed_tuples.ts";
+import { CHALLENGE_ACK_BURST, CHALLENGE_ACK_RATE } from "./rst_check.ts";
+import { TokenBucket } from "../net/token_bucket.ts";
 
 export type { SessionEvent } from "./session_events.ts";
 export * from "./session_types.ts";
@@ -78,6 +81,9 @@ export class SessionManager implements StreamHost, TimerTarget {
     rstTotalLimit: 0,
     rstAcceptQueueFull: 0,
     rstBadVersion: 0,
+    rstIgnored: 0,
+    rstChallenged: 0,
+    rstChallengeLimited: 0,
     synUntrusted: 0,
     synRateGlobal: 0,
     synRateSource: 0,
@@ -97,19 +103,29 @@ export class SessionManager implements StreamHost, TimerTarget {
   private readonly maxTotal: number;
   private readonly log: Logger;
   private readonly synLimiter: SynRateLimiter;
+  /** Challenge ACKs for RSTs that did not match (RFC 5961 §7: one limit for all connections). */
+  private readonly challengeAcks: TokenBucket;
 
   /** Every connection, by demux key and id, with the per-port and live counts. */
   private readonly conns = new ConnectionTable((stream) => {
     const rtt = stream.smoothedRttMs; // remembered for status views once the connection is gone
     if (rtt !== undefined) this.peerRtts.remember(stream.remoteAddr.node, rtt);
+    this.closedTuples.remember(
+      stream.localPort,
+      stream.remoteAddr.node,
+      stream.remotePort,
+      this.timers.now(),
+    );
   });
+  /** Tuples whose connection ended recently: a dial does not reuse them while the peer may still send. */
+  private readonly closedTuples = new RecentlyClosedTuples();
   private readonly listeners = new Map<number, Listener>();
   private readonly dgramSockets = new Map<number, DatagramSocket>();
   private readonly pinger: Pinger;
   /** Last RTT measured to each node (a ping, a connection that has closed), for status views. */
   private readonly peerRtts = new PeerRttMemory();
   private readonly pendingSyns = new Set<string>();
-  private nextEphemeral = EPHEMERAL_PORT_MIN;
+  private nextEphemeral: number;
   private sweepScheduled = false;
 
   constructor(opts: SessionManagerOptions) {
@@ -133,6 +149,12 @@ export class SessionManager implements StreamHost, TimerTarget {
       opts.synRateGlobal ?? SYN_RATE_GLOBAL,
       opts.synRatePerSource ?? SYN_RATE_PER_SOURCE,
     );
+    this.nextEphemeral = opts.firstEphemeralPort ??
+      EPHEMERAL_PORT_MIN + Math.floor(Math.random() * EPHEMERAL_PORT_COUNT);
+    if (!(this.nextEphemeral >= EPHEMERAL_PORT_MIN && this.nextEphemeral <= EPHEMERAL_PORT_MAX)) {
+      throw new SessionError(`firstEphemeralPort must be in ${EPHEMERAL_PORT_MIN}..${EPHEMERAL_PORT_MAX}`);
+    }
+    this.challengeAcks = new TokenBucket(CHALLENGE_ACK_RATE, CHALLENGE_ACK_BURST, this.timers.now());
   }
 
   // ---- inbound ----------------------------------------------------------------------------------
@@ -353,7 +375,7 @@ export class SessionManager implements StreamHost, TimerTarget {
    */
   dial(remote: Address, port: number, opts: DialOptions = {}): Stream {
     checkPort(port);
-    const localPort = opts.localPort ?? this.allocatePort();
+    const localPort = opts.localPort ?? this.allocatePort({ node: remote.node, port });
     checkPort(localPort);
     if (this.conns.lookup(localPort, remote.node, port)) {
       throw new SessionError(`a connection from port ${localPort} to ${remote}:${port} already exists`);
@@ -409,6 +431,20 @@ export class SessionManager implements StreamHost, TimerTarget {
     const ended = this.conns.stateChanged(stream, previous);
     // The stream records why it stopped just after the state change: read it once this step ends.
     if (ended && this.onEvent) queueMicrotask(() => this.reportEnd(stream));
+  }
+
+  /** StreamHost: counts an RST that did not match its connection; rate-limits the challenge ACKs. */
+  rstRefused(verdict: "challenge" | "ignore"): boolean {
+    if (verdict === "ignore") {
+      this.counters.rstIgnored++;
+      return false;
+    }
+    if (!this.challengeAcks.take(this.timers.now())) {
+      this.counters.rstChallengeLimited++;
+      return false;
+    }
+    this.counters.rstChallenged++;
+    return true;
   }
 
   /** StreamHost: packets from streams go straight to the tunnel. */
@@ -541,16 +577,20 @@ export class SessionManager implements StreamHost, TimerTarget {
   }
 
   /**
-   * The next free ephemeral port, sequentially from 49152 with wrap-around,
+   * The next free ephemeral port, sequentially (from a random start) with wrap-around,
    * skipping ports used by any connection (TIME_WAIT included), listener,
-   * datagram socket or pending ping.
+   * datagram socket or pending ping and, for a dial to `peer`, ports whose
+   * tuple with that peer closed recently (closed_tuples.ts).
    */
-  allocatePort(): number {
+  allocatePort(peer?: { node: number; port: number }): number {
+    const now = this.timers.now();
     for (let i = 0; i < EPHEMERAL_PORT_COUNT; i++) {
       const p = this.nextEphemeral;
       this.nextEphemeral = nextEphemeralPort(p);
       if (
-        !this.conns.usesPort(p) && !this.listeners.has(p) && !this.dgramSockets.has(p) && !this.pinger.has(p)
+        !this.conns.usesPort(p) && !this.listeners.has(p) && !this.dgramSockets.has(p) &&
+        !this.pinger.has(p) &&
+        !(peer && this.closedTuples.has(p, peer.node, peer.port, now))
       ) {
         return p;
       }

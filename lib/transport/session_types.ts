@@ -54,6 +54,12 @@ export interface SessionManagerOptions {
   synRateGlobal?: number;
   synRatePerSource?: number;
   logger?: Logger;
+  /**
+   * Where the sequential ephemeral allocation starts (default: a random port of the range, so a
+   * restarted daemon does not dial from the tuples its previous run used while peers may still
+   * send for them).
+   */
+  firstEphemeralPort?: number;
 }
 
 /** Options of one dial. */
@@ -87,6 +93,11 @@ export interface SessionCounters {
   rstTotalLimit: number;
   rstAcceptQueueFull: number;
   rstBadVersion: number;
+  /** RSTs received that did not match their connection (rst_check.ts): dropped, or answered by a challenge ACK. */
+  rstIgnored: number;
+  rstChallenged: number;
+  /** Challenge ACKs not sent because of the rate limit (the RST was dropped). */
+  rstChallengeLimited: number;
   synUntrusted: number;
   synRateGlobal: number;
   synRateSource: number;

@@ -30,6 +30,7 @@ import { AckClock, PendingEvents } from "./stream_signals.ts";
 import { StreamOutput } from "./stream_output.ts";
 import { buildStreamStats } from "./stream_stats.ts";
 import { resolveStreamOptions } from "./stream_options.ts";
+import { judgeRst } from "./rst_check.ts";
 import { CLOSE_LINGER_MS, IDLE_TIMEOUT_MS, ISN, KEEPALIVE_MS, TIME_WAIT_MS } from "./stream_constants.ts";
 import {
   type CloseReason,
@@ -311,8 +312,15 @@ export class Stream implements TimerTarget {
   private receive(pkt: Packet, now: number): void {
     const f = pkt.flags;
     if (f & FLAG_RST) {
-      // Any RST for the 4-tuple ends the connection; reference RSTs carry Seq 0, so no sequence check.
-      if (this._state !== "CLOSED") this.terminate(this._state === "SYN_SENT" ? "refused" : "reset");
+      if (this._state === "CLOSED") return;
+      const verdict = judgeRst(pkt.seq, pkt.ack, {
+        synSent: this._state === "SYN_SENT",
+        sndNxt: this.tx.sndNxt,
+        rcvNxt: this.rx.rcvNxt,
+        rcvWindow: this.rx.capacity,
+      });
+      if (verdict === "accept") this.terminate(this._state === "SYN_SENT" ? "refused" : "reset");
+      else if (this.host.rstRefused?.(verdict) && this._state !== "TIME_WAIT") this.out.bareAck();
       return;
     }
     if (f & FLAG_SYN) {

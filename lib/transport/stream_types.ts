@@ -52,6 +52,11 @@ export interface StreamHost {
   send(pkt: Packet): void;
   /** Told after every state change (the manager keeps counters and removes CLOSED streams). */
   stateChanged(stream: Stream, previous: StreamState): void;
+  /**
+   * Told of an RST that did not match the connection (rst_check.ts); for a `challenge` it
+   * answers whether a challenge ACK may go out now. Without it, nothing is sent.
+   */
+  rstRefused?(verdict: "challenge" | "ignore"): boolean;
 }
 
 /** Identity and addressing of a new stream. */

@@ -11,6 +11,7 @@ import { Address } from "../../protocol/address.ts";
 import { decodePacket, encodePacket, type Packet } from "../../protocol/packet.ts";
 import { SessionManager, type SessionManagerOptions } from "../manager.ts";
 import { TimerQueue } from "../timers.ts";
+import { EPHEMERAL_PORT_MIN } from "../../protocol/ports.ts";
 
 /** Impairments of the path between two nodes (both directions unless set per direction). */
 export interface LinkConfig {
@@ -100,6 +101,7 @@ export class SimNet {
       localAddr: new Address(0, node),
       timers: this.timers,
       send: (pkt) => this.transmit(node, pkt),
+      firstEphemeralPort: EPHEMERAL_PORT_MIN, // deterministic ports in simulations
       ...opts,
     });
     this.nodes.set(node, m);
