@@ -1,7 +1,7 @@
 import { assert, assertEquals, assertMatch, assertThrows } from "./assert.ts";
 import { runCli } from "../cli/main.ts";
 import type { Output } from "../cli/output.ts";
-import { COMMANDS } from "../cli/commands.ts";
+import { COMMAND_TABLE, loadCommands } from "../cli/commands.ts";
 import { httpFlag } from "../cli/server_flags.ts";
 import { parseArgs } from "../cli/args.ts";
 import { Logger } from "../lib/log.ts";
@@ -15,6 +15,8 @@ function capture(json = false): Output & { out: string[]; err: string[] } {
 }
 
 /** Commands that run a server rather than talk to one. */
+const COMMANDS = await loadCommands();
+
 const SERVER_COMMANDS = ["daemon", "up", "registry", "beacon", "nameserver"];
 /** Commands that need no daemon at all. */
 const LOCAL_COMMANDS = ["version", "init", "config", "context", "completion", "service"];
@@ -55,6 +57,14 @@ Deno.test("an unknown flag is refused, not ignored", async () => {
   const o = capture();
   assertEquals(await runCli(["version", "--frobnicate"], o), 64);
   assertMatch(o.err[0], /unknown flag --frobnicate/);
+});
+
+Deno.test("every row of the command table loads the command it names, with the same summary", () => {
+  assertEquals(new Set(COMMAND_TABLE.map((c) => c.name)).size, COMMAND_TABLE.length, "duplicate names");
+  for (const [i, row] of COMMAND_TABLE.entries()) {
+    assertEquals(COMMANDS[i].name, row.name);
+    assertEquals(COMMANDS[i].summary, row.summary, `summary of ${row.name}`);
+  }
 });
 
 Deno.test("every client command accepts --socket and lists it in its help", () => {
