@@ -7,13 +7,14 @@
  *   deno run -A bench/footprint_bench.ts [--mib 64] [--idle 10] [--repeat 3] [--v8-flags FLAGS]
  *
  * --v8-flags: V8 flags for the daemons (default: the ones `pilot daemon start` and the deno.json
- * tasks use, cli/v8_flags.ts; "" = none), passed as DENO_V8_FLAGS.
+ * tasks use, cli/daemon_process.ts; "" = none), passed as DENO_V8_FLAGS; the daemons also get
+ * that module's environment (MALLOC_ARENA_MAX).
  * Memory is what this measures; the MiB/s printed alongside is only a sanity check.
  */
 import { parseArgs } from "node:util";
 import { type TestDaemon, TestNetwork } from "../tests/helpers/network.ts";
 import { runPilot } from "../tests/helpers/pilot.ts";
-import { DAEMON_V8_FLAGS } from "../cli/v8_flags.ts";
+import { DAEMON_ENV, DAEMON_V8_FLAGS } from "../cli/daemon_process.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -53,9 +54,9 @@ function progress(text: string): void {
   console.error(`[footprint] ${text}`);
 }
 
-/** Env for the daemons: their V8 flags. */
-function daemonEnv(): Record<string, string> | undefined {
-  return v8Flags ? { DENO_V8_FLAGS: v8Flags } : undefined;
+/** Env for the daemons: their V8 flags and the daemon environment. */
+function daemonEnv(): Record<string, string> {
+  return { ...DAEMON_ENV, ...(v8Flags ? { DENO_V8_FLAGS: v8Flags } : {}) };
 }
 
 async function oneRun(run: number): Promise<Readings[]> {

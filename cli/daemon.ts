@@ -8,6 +8,7 @@ import { type FlagSpec, intFlag, parseArgs, type ParsedArgs, parseDuration } fro
 import { CliError, printResult } from "./output.ts";
 import { envOr } from "./client.ts";
 import { Daemon } from "../lib/daemon/daemon.ts";
+import { limitMallocArenas } from "../lib/daemon/malloc_arenas.ts";
 import {
   type DaemonConfig,
   DEFAULT_LISTEN_PORT,
@@ -153,6 +154,7 @@ export const daemonCommand: Command = {
         `unexpected argument "${args.positionals[0]}" (subcommands: ${DAEMON_SUBCOMMANDS.join(", ")})`,
       );
     }
+    limitMallocArenas();
     const config = daemonConfigFromArgs(args, full, await defaultListen(args));
     const daemon = await Daemon.start(config, serverLogger(args, "daemon"));
     const data = {

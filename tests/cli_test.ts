@@ -7,6 +7,7 @@ import { parseArgs } from "../cli/args.ts";
 import { Logger } from "../lib/log.ts";
 import { startPilot } from "./helpers/network.ts";
 import { spawnPilot } from "./helpers/pilot.ts";
+import { DAEMON_ENV, DAEMON_V8_FLAGS } from "../cli/daemon_process.ts";
 
 function capture(json = false): Output & { out: string[]; err: string[] } {
   const out: string[] = [];
@@ -162,4 +163,16 @@ Deno.test({
     assert(lines.length > 0, "registry logged nothing at info");
     for (const line of lines) assertEquals(typeof JSON.parse(line).msg, "string", line);
   },
+});
+
+Deno.test("deno.json's start and compile tasks run the daemon with its V8 flags and environment", async () => {
+  const config = JSON.parse(await Deno.readTextFile(new URL("../deno.json", import.meta.url)));
+  const flags = `--v8-flags=${DAEMON_V8_FLAGS.join(",")}`;
+  const env = Object.entries(DAEMON_ENV).map(([k, v]) => `${k}=${v}`);
+  const start: string = config.tasks.start;
+  assert(start.includes(flags), `start task lacks ${flags}`);
+  for (const e of env) assert(start.startsWith(`${e} `), `start task lacks ${e}`);
+  const compiles = (config.tasks.compile as string).split("&&");
+  assert(compiles.length > 0);
+  for (const c of compiles) assert(c.includes(flags), `compile task lacks ${flags}: ${c}`);
 });
