@@ -6,7 +6,6 @@ import { waitForStopSignal } from "./signals.ts";
 import type { Command } from "./command.ts";
 import { type FlagSpec, intFlag, parseArgs, type ParsedArgs, parseDuration } from "./args.ts";
 import { CliError, printResult } from "./output.ts";
-import { envOr } from "./client.ts";
 import { Daemon } from "../lib/daemon/daemon.ts";
 import { limitMallocArenas } from "../lib/daemon/malloc_arenas.ts";
 import {
@@ -21,11 +20,10 @@ import { defaultStateDir } from "../lib/crypto/identity.ts";
 import { HTTP_TOKEN_ENV } from "../lib/http/access_token.ts";
 import { httpFlag, httpHostsFlag, SERVER_FLAGS, serverFlagsUsage, serverLogger } from "./server_flags.ts";
 import type { FaultOptions } from "../lib/tunnel/faults.ts";
-import { configuredWebhook } from "./webhook.ts";
 import { NAMESERVER_FLAGS, nameserverConfig } from "./nameserver_flags.ts";
 import { errorMessage } from "../lib/errors.ts";
-import { argvWithConfig, CONFIG_FILE_NAME, flagValue } from "./config_file.ts";
-import { DAEMON_SUBCOMMANDS, runDaemonSubcommand } from "./lifecycle.ts";
+import { argvWithConfig, CONFIG_FILE_NAME, configuredWebhook, envOr, flagValue } from "./config_file.ts";
+import { DAEMON_SUBCOMMANDS } from "./daemon_process.ts";
 import { IDLE_TIMEOUT_MS, TIME_WAIT_MS } from "../lib/transport/mod.ts";
 import { udpPortFree } from "../lib/net/udp_port.ts";
 import { join } from "node:path";
@@ -139,6 +137,8 @@ export const daemonCommand: Command = {
   async run(argv, out) {
     if (DAEMON_SUBCOMMANDS.includes(argv[0])) {
       const flags = this.flags;
+      // The lifecycle code (and the SDK it uses) is loaded only for start/stop/status.
+      const { runDaemonSubcommand } = await import("./lifecycle.ts");
       return await runDaemonSubcommand(argv[0], argv.slice(1), out, {
         flags,
         withConfig: (a) => daemonArgv(a, flags),

@@ -13,3 +13,6 @@ export const DAEMON_V8_FLAGS: readonly string[] = ["--max-semi-space-size=1"];
 
 /** glibc's malloc arenas capped at one (lib/daemon/malloc_arenas.ts explains why). */
 export const DAEMON_ENV: Readonly<Record<string, string>> = { MALLOC_ARENA_MAX: "1" };
+
+/** `pilot daemon start|stop|status` (cli/lifecycle.ts); any other first word runs the daemon. */
+export const DAEMON_SUBCOMMANDS: readonly string[] = ["start", "stop", "status"];

@@ -6,7 +6,9 @@
  * says. Stale PID and socket files (their process gone, nothing answering) are removed.
  */
 import { join } from "node:path";
-import { DAEMON_ENV, DAEMON_V8_FLAGS } from "./daemon_process.ts";
+import { DAEMON_ENV, DAEMON_SUBCOMMANDS, DAEMON_V8_FLAGS } from "./daemon_process.ts";
+
+export { DAEMON_SUBCOMMANDS };
 import type { Command } from "./command.ts";
 import { type FlagSpec, parseArgs, type ParsedArgs } from "./args.ts";
 import { CliError, type Output, printResult } from "./output.ts";
@@ -16,8 +18,6 @@ import { connect, type PilotClient } from "../lib/sdk/mod.ts";
 import type { InfoReply } from "../lib/ipc/replies.ts";
 import { closeQuietly, settleQuietly } from "../lib/errors.ts";
 
-/** The subcommands of `pilot daemon`. */
-export const DAEMON_SUBCOMMANDS: readonly string[] = ["start", "stop", "status"];
 /** PID file name in the state directory (the reference's). */
 export const PID_FILE_NAME = "pilot.pid";
 /** Log file name in the state directory (the reference's). */
