@@ -156,7 +156,16 @@ export const daemonCommand: Command = {
     }
     limitMallocArenas();
     const config = daemonConfigFromArgs(args, full, await defaultListen(args));
-    const daemon = await Daemon.start(config, serverLogger(args, "daemon"));
+    // Listening for the stop signals before the ready line: a supervisor may send one as soon as it reads it.
+    const starting = new AbortController();
+    const stop = waitForStopSignal(starting.signal);
+    let daemon: Daemon;
+    try {
+      daemon = await Daemon.start(config, serverLogger(args, "daemon"));
+    } catch (err) {
+      starting.abort();
+      throw err;
+    }
     const data = {
       node_id: daemon.nodeId,
       address: daemon.address.toString(),
@@ -169,7 +178,7 @@ export const daemonCommand: Command = {
       data,
       `pilot daemon: node ${data.address} ready (socket ${data.socket}, http ${data.http ?? "off"})`,
     );
-    await waitForStopSignal();
+    await stop;
     await daemon.close();
     return 0;
   },
