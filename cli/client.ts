@@ -10,7 +10,8 @@ import { CliError } from "./output.ts";
 import type { ParsedArgs } from "./args.ts";
 import { parseDuration } from "./args.ts";
 import { defaultStateDir } from "../lib/crypto/identity.ts";
-import { configuredString } from "./config_file.ts";
+import { configuredString, envOr } from "./config_file.ts";
+export { envOr } from "./config_file.ts";
 
 /** Text that may be a hostname (letters, digits, hyphens); anything else that is not an address is a typo. */
 const HOSTNAME_SHAPE = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
@@ -23,15 +24,6 @@ export const IPC_CONNECT_TIMEOUT_MS = 3_000;
 export function socketPath(args: ParsedArgs): string {
   return args.strings.get("socket") ??
     envOr("PILOT_SOCKET", configuredString("socket") ?? DEFAULT_SOCKET_PATH);
-}
-
-/** An environment variable, or `fallback` when unset or not permitted. */
-export function envOr(name: string, fallback: string): string {
-  try {
-    return Deno.env.get(name) || fallback;
-  } catch {
-    return fallback;
-  }
 }
 
 /** Connects to the daemon; a missing or dead socket becomes CliError("not_running"). */

@@ -7,7 +7,7 @@
 import type { Command } from "./command.ts";
 import { parseArgs } from "./args.ts";
 import { CliError } from "./output.ts";
-import { COMMANDS } from "./commands.ts";
+import { loadCommands } from "./commands.ts";
 
 /** Shells a script can be generated for. */
 export const COMPLETION_SHELLS = ["bash", "zsh", "fish"] as const;
@@ -29,14 +29,14 @@ export const completionCommand: Command = {
     "  fish  pilot completion fish > ~/.config/fish/completions/pilot.fish",
   ].join("\n"),
   flags: {},
-  run(argv, out) {
+  async run(argv, out) {
     const args = parseArgs(argv, this.flags);
     const shell = args.positionals[0];
     if (args.positionals.length !== 1 || !COMPLETION_SHELLS.includes(shell as Shell)) {
       throw new CliError("invalid_argument", `usage: pilot completion ${COMPLETION_SHELLS.join("|")}`);
     }
-    out.stdout(completionScript(shell as Shell, COMMANDS));
-    return Promise.resolve(0);
+    out.stdout(completionScript(shell as Shell, await loadCommands()));
+    return 0;
   },
 };
 

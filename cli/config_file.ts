@@ -143,3 +143,22 @@ function envSet(name: string): boolean {
     return false;
   }
 }
+
+/** An environment variable, or `fallback` when unset or not permitted. */
+export function envOr(name: string, fallback: string): string {
+  try {
+    return Deno.env.get(name) || fallback;
+  } catch {
+    return fallback;
+  }
+}
+
+/** The webhook URL stored in `<stateDir>/config.json`, if any (read by `pilot daemon`). */
+export function configuredWebhook(stateDir: string): string | undefined {
+  try {
+    const cfg = JSON.parse(Deno.readTextFileSync(join(stateDir, CONFIG_FILE_NAME)));
+    return typeof cfg?.webhook === "string" && cfg.webhook ? cfg.webhook : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -6,8 +6,8 @@ import { waitForStopSignal } from "./signals.ts";
 import type { Command } from "./command.ts";
 import { type FlagSpec, intFlag, parseArgs, type ParsedArgs, parseDuration } from "./args.ts";
 import { CliError, printResult } from "./output.ts";
-import { envOr } from "./client.ts";
 import { Daemon } from "../lib/daemon/daemon.ts";
+import { limitMallocArenas } from "../lib/daemon/malloc_arenas.ts";
 import {
   type DaemonConfig,
   DEFAULT_LISTEN_PORT,
@@ -20,11 +20,10 @@ import { defaultStateDir } from "../lib/crypto/identity.ts";
 import { HTTP_TOKEN_ENV } from "../lib/http/access_token.ts";
 import { httpFlag, httpHostsFlag, SERVER_FLAGS, serverFlagsUsage, serverLogger } from "./server_flags.ts";
 import type { FaultOptions } from "../lib/tunnel/faults.ts";
-import { configuredWebhook } from "./webhook.ts";
 import { NAMESERVER_FLAGS, nameserverConfig } from "./nameserver_flags.ts";
 import { errorMessage } from "../lib/errors.ts";
-import { argvWithConfig, CONFIG_FILE_NAME, flagValue } from "./config_file.ts";
-import { DAEMON_SUBCOMMANDS, runDaemonSubcommand } from "./lifecycle.ts";
+import { argvWithConfig, CONFIG_FILE_NAME, configuredWebhook, envOr, flagValue } from "./config_file.ts";
+import { DAEMON_SUBCOMMANDS } from "./daemon_process.ts";
 import { IDLE_TIMEOUT_MS, TIME_WAIT_MS } from "../lib/transport/mod.ts";
 import { udpPortFree } from "../lib/net/udp_port.ts";
 import { join } from "node:path";
@@ -144,6 +143,8 @@ export const daemonCommand: Command = {
   async run(argv, out) {
     if (DAEMON_SUBCOMMANDS.includes(argv[0])) {
       const flags = this.flags;
+      // The lifecycle code (and the SDK it uses) is loaded only for start/stop/status.
+      const { runDaemonSubcommand } = await import("./lifecycle.ts");
       return await runDaemonSubcommand(argv[0], argv.slice(1), out, {
         flags,
         withConfig: (a) => daemonArgv(a, flags),
@@ -159,8 +160,18 @@ export const daemonCommand: Command = {
         `unexpected argument "${args.positionals[0]}" (subcommands: ${DAEMON_SUBCOMMANDS.join(", ")})`,
       );
     }
+    limitMallocArenas();
     const config = daemonConfigFromArgs(args, full, await defaultListen(args));
-    const daemon = await Daemon.start(config, serverLogger(args, "daemon"));
+    // Listening for the stop signals before the ready line: a supervisor may send one as soon as it reads it.
+    const starting = new AbortController();
+    const stop = waitForStopSignal(starting.signal);
+    let daemon: Daemon;
+    try {
+      daemon = await Daemon.start(config, serverLogger(args, "daemon"));
+    } catch (err) {
+      starting.abort();
+      throw err;
+    }
     const data = {
       node_id: daemon.nodeId,
       address: daemon.address.toString(),
@@ -173,7 +184,7 @@ export const daemonCommand: Command = {
       data,
       `pilot daemon: node ${data.address} ready (socket ${data.socket}, http ${data.http ?? "off"})`,
     );
-    await waitForStopSignal();
+    await stop;
     await daemon.close();
     return 0;
   },

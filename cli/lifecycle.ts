@@ -6,6 +6,9 @@
  * says. Stale PID and socket files (their process gone, nothing answering) are removed.
  */
 import { join } from "node:path";
+import { DAEMON_ENV, DAEMON_SUBCOMMANDS, DAEMON_V8_FLAGS } from "./daemon_process.ts";
+
+export { DAEMON_SUBCOMMANDS };
 import type { Command } from "./command.ts";
 import { type FlagSpec, parseArgs, type ParsedArgs } from "./args.ts";
 import { CliError, type Output, printResult } from "./output.ts";
@@ -15,8 +18,6 @@ import { connect, type PilotClient } from "../lib/sdk/mod.ts";
 import type { InfoReply } from "../lib/ipc/replies.ts";
 import { closeQuietly, settleQuietly } from "../lib/errors.ts";
 
-/** The subcommands of `pilot daemon`. */
-export const DAEMON_SUBCOMMANDS: readonly string[] = ["start", "stop", "status"];
 /** PID file name in the state directory (the reference's). */
 export const PID_FILE_NAME = "pilot.pid";
 /** Log file name in the state directory (the reference's). */
@@ -314,9 +315,10 @@ async function tryInfo(path: string, timeoutMs: number): Promise<InfoReply | und
 
 /**
  * How to run this program again: the compiled binary itself, or `deno run -A` with the same
- * main module (and the project's deno.json, which holds the import map).
+ * main module (and the project's deno.json, which holds the import map). `daemon`: with the
+ * daemon's V8 flags (a compiled binary has them compiled in).
  */
-export function selfCommand(): string[] {
+export function selfCommand(opts: { daemon?: boolean } = {}): string[] {
   const exec = Deno.execPath();
   const main = Deno.mainModule;
   const isDeno = /^deno(\.exe)?$/.test(exec.split(/[\\/]/).pop() ?? "");
@@ -325,7 +327,8 @@ export function selfCommand(): string[] {
   const config = configFile.protocol === "file:" && exists(configFile)
     ? ["--config", configFile.pathname]
     : [];
-  return [exec, "run", "-A", ...config, main.startsWith("file:") ? new URL(main).pathname : main];
+  const v8 = opts.daemon && DAEMON_V8_FLAGS.length ? [`--v8-flags=${DAEMON_V8_FLAGS.join(",")}`] : [];
+  return [exec, "run", "-A", ...v8, ...config, main.startsWith("file:") ? new URL(main).pathname : main];
 }
 
 /** Starts `pilot <args>` in a new session, stdin from /dev/null, output appended to `logFile`. */
@@ -333,8 +336,8 @@ function spawnBackground(args: string[], logFile: string): Deno.ChildProcess {
   // The shell opens the log for appending and then becomes the daemon (exec), so the PID is the daemon's.
   const script = 'exec "$@" >>"$PILOT_DAEMON_LOG" 2>&1 </dev/null';
   return new Deno.Command("/bin/sh", {
-    args: ["-c", script, "pilot", ...selfCommand(), ...args],
-    env: { PILOT_DAEMON_LOG: logFile },
+    args: ["-c", script, "pilot", ...selfCommand({ daemon: true }), ...args],
+    env: { PILOT_DAEMON_LOG: logFile, ...DAEMON_ENV },
     detached: true,
     stdin: "null",
     stdout: "null",

@@ -1,12 +1,13 @@
 /** Dispatches `pilot <command> …` and renders help, usage errors and exit codes. */
-import { COMMANDS } from "./commands.ts";
-import type { Command } from "./command.ts";
+import { COMMAND_TABLE, type CommandEntry, findCommand } from "./commands.ts";
 import { CliError, EXIT_USAGE, type Output, printError, processOutput } from "./output.ts";
 import { checkLogEnv } from "../lib/log.ts";
 
 export { EXIT_USAGE };
 
-export function helpText(commands: readonly Command[] = COMMANDS): string {
+export function helpText(
+  commands: readonly Pick<CommandEntry, "name" | "summary">[] = COMMAND_TABLE,
+): string {
   const width = Math.max(...commands.map((c) => c.name.length));
   const lines = commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`);
   return [
@@ -29,13 +30,13 @@ export async function runCli(args: string[], out?: Output): Promise<number> {
   const output = out ?? processOutput(json);
   const [name, ...argv] = rest;
   if (name === undefined || name === "--help" || name === "-h" || name === "help") {
-    const target = name === "help" ? COMMANDS.find((c) => c.name === argv[0]) : undefined;
-    output.stdout(target ? target.usage : helpText());
+    const target = name === "help" ? findCommand(argv[0]) : undefined;
+    output.stdout(target ? (await target.load()).usage : helpText());
     return name === undefined ? EXIT_USAGE : 0;
   }
   if (name === "--version") return runCli(["version", ...(json ? ["--json"] : [])], output);
-  const command = COMMANDS.find((c) => c.name === name);
-  if (!command) {
+  const entry = findCommand(name);
+  if (!entry) {
     if (json) {
       return printError(
         output,
@@ -46,6 +47,8 @@ export async function runCli(args: string[], out?: Output): Promise<number> {
     output.stderr(helpText());
     return EXIT_USAGE;
   }
+  // Only this command's module is loaded (cli/commands.ts).
+  const command = await entry.load();
   if (argv.includes("--help") || argv.includes("-h")) {
     output.stdout(command.usage);
     return 0;

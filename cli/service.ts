@@ -9,6 +9,7 @@ import type { Command } from "./command.ts";
 import { parseArgs } from "./args.ts";
 import { CliError, printResult } from "./output.ts";
 import { selfCommand } from "./lifecycle.ts";
+import { DAEMON_ENV } from "./daemon_process.ts";
 
 /** Where system units live. */
 export const DEFAULT_UNIT_DIR = "/etc/systemd/system";
@@ -74,7 +75,12 @@ export const serviceCommand: Command = {
     const user = args.strings.get("user") ?? currentUser();
     // Without --config the daemon reads <state>/config.json by itself (state: ~/.pilot of HOME below).
     const config = args.strings.get("config");
-    const exec = [...selfCommand(), "daemon", ...(config ? ["--config", config] : []), ...daemonFlags];
+    const exec = [
+      ...selfCommand({ daemon: true }),
+      "daemon",
+      ...(config ? ["--config", config] : []),
+      ...daemonFlags,
+    ];
     const unit = serviceUnit({ name, user, home: homeDir(), exec });
     try {
       await Deno.writeTextFile(unitPath, unit, { mode: 0o644 });
@@ -122,6 +128,7 @@ export function serviceUnit(opts: { name: string; user: string; home: string; ex
     "Type=simple",
     `User=${opts.user}`,
     `Environment=HOME=${opts.home}`,
+    ...Object.entries(DAEMON_ENV).map(([k, v]) => `Environment=${k}=${v}`),
     `ExecStart=${opts.exec.map(systemdQuote).join(" ")}`,
     "Restart=on-failure",
     "RestartSec=5",

@@ -7,7 +7,7 @@ import type { Command } from "./command.ts";
 import { parseArgs } from "./args.ts";
 import { CliError, type ErrorCode, printResult } from "./output.ts";
 import { envOr, socketPath } from "./client.ts";
-import { COMMANDS } from "./commands.ts";
+import { loadCommands } from "./commands.ts";
 import { type ConfigValues, defaultConfigPath, readConfigFile, writeConfigFile } from "./config_file.ts";
 import { LOG_FILE_NAME, PID_FILE_NAME } from "./lifecycle.ts";
 import { DEFAULT_SOCKET_PATH } from "../lib/daemon/config.ts";
@@ -151,10 +151,10 @@ export const contextCommand: Command = {
     "pilot context [--json]\n\nPrints {version, commands{name: {args, description, returns}}, error_codes, " +
     "global_flags, environment, config_file}.",
   flags: {},
-  run(argv, out) {
+  async run(argv, out) {
     rejectPositionals(parseArgs(argv, this.flags).positionals);
     const commands: Record<string, { args: string[]; description: string; returns: string }> = {};
-    for (const c of COMMANDS) {
+    for (const c of await loadCommands()) {
       const synopsis = c.usage.split("\n")[0].replace(/^pilot\s+\S+\s*/, "");
       commands[c.name] = {
         args: synopsis ? synopsis.split(/\s+(?=[<[(-])/).filter(Boolean) : [],
@@ -180,7 +180,7 @@ export const contextCommand: Command = {
       config_file: defaultConfigPath(),
     };
     printResult(out, data, JSON.stringify(data, null, 2));
-    return Promise.resolve(0);
+    return 0;
   },
 };
 

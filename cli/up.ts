@@ -4,13 +4,12 @@
  * second node. Runs until SIGINT/SIGTERM.
  */
 import { waitForStopSignal } from "./signals.ts";
-import { configuredWebhook } from "./webhook.ts";
 import { join } from "node:path";
 import type { Command } from "./command.ts";
 import { parseArgs } from "./args.ts";
 import { CliError, printResult } from "./output.ts";
 import { httpFlag, SERVER_FLAGS, serverFlagsUsage, serverLogger } from "./server_flags.ts";
-import { argvWithConfig } from "./config_file.ts";
+import { argvWithConfig, configuredWebhook } from "./config_file.ts";
 import { defaultStateDir } from "../lib/crypto/identity.ts";
 import { type LocalNetwork, startLocalNetwork, UP_STATE_DIR_NAME } from "../lib/daemon/up.ts";
 import { errorMessage } from "../lib/errors.ts";

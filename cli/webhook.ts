@@ -10,6 +10,8 @@ import { CliError, printResult } from "./output.ts";
 import { connectDaemon, nodeStateDir, STATE_FLAG_USAGE } from "./client.ts";
 import { closeQuietly, errorMessage } from "../lib/errors.ts";
 
+export { configuredWebhook } from "./config_file.ts";
+
 /** The CLI configuration file inside the state directory. */
 export const CONFIG_FILE = "config.json";
 
@@ -57,16 +59,6 @@ function webhookCommand(set: boolean): Command {
       return 0;
     },
   };
-}
-
-/** The webhook URL stored in `<stateDir>/config.json`, if any (read by `pilot daemon`). */
-export function configuredWebhook(stateDir: string): string | undefined {
-  try {
-    const cfg = JSON.parse(Deno.readTextFileSync(join(stateDir, CONFIG_FILE)));
-    return typeof cfg?.webhook === "string" && cfg.webhook ? cfg.webhook : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 async function saveWebhook(dir: string, url: string): Promise<void> {

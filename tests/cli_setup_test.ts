@@ -7,12 +7,13 @@ import { assert, assertEquals, assertMatch, assertThrows } from "./assert.ts";
 import { argvWithConfig, configTokens, flagValue } from "../cli/config_file.ts";
 import { parseArgs } from "../cli/args.ts";
 import { CliError } from "../cli/output.ts";
-import { COMMANDS } from "../cli/commands.ts";
+import { loadCommands } from "../cli/commands.ts";
 import { daemonCommand, daemonConfigFromArgs } from "../cli/daemon.ts";
 import { completionScript, subcommandsOf } from "../cli/completion.ts";
 import { healthExamples, serviceUnit } from "../cli/service.ts";
 import { installHint, pilotOnPath } from "../cli/install_hint.ts";
 
+const COMMANDS = await loadCommands();
 const DAEMON_FLAGS = daemonCommand.flags;
 
 Deno.test("config file: keys become flags, underscores as hyphens, unknown keys ignored, the command line wins", async () => {

@@ -1,12 +1,13 @@
 import { assert, assertEquals, assertMatch, assertThrows } from "./assert.ts";
 import { runCli } from "../cli/main.ts";
 import type { Output } from "../cli/output.ts";
-import { COMMANDS } from "../cli/commands.ts";
+import { COMMAND_TABLE, loadCommands } from "../cli/commands.ts";
 import { httpFlag } from "../cli/server_flags.ts";
 import { parseArgs } from "../cli/args.ts";
 import { Logger } from "../lib/log.ts";
 import { startPilot } from "./helpers/network.ts";
 import { spawnPilot } from "./helpers/pilot.ts";
+import { DAEMON_ENV, DAEMON_V8_FLAGS } from "../cli/daemon_process.ts";
 
 function capture(json = false): Output & { out: string[]; err: string[] } {
   const out: string[] = [];
@@ -15,6 +16,8 @@ function capture(json = false): Output & { out: string[]; err: string[] } {
 }
 
 /** Commands that run a server rather than talk to one. */
+const COMMANDS = await loadCommands();
+
 const SERVER_COMMANDS = ["daemon", "up", "registry", "beacon", "nameserver"];
 /** Commands that need no daemon at all. */
 const LOCAL_COMMANDS = ["version", "init", "config", "context", "completion", "service"];
@@ -55,6 +58,14 @@ Deno.test("an unknown flag is refused, not ignored", async () => {
   const o = capture();
   assertEquals(await runCli(["version", "--frobnicate"], o), 64);
   assertMatch(o.err[0], /unknown flag --frobnicate/);
+});
+
+Deno.test("every row of the command table loads the command it names, with the same summary", () => {
+  assertEquals(new Set(COMMAND_TABLE.map((c) => c.name)).size, COMMAND_TABLE.length, "duplicate names");
+  for (const [i, row] of COMMAND_TABLE.entries()) {
+    assertEquals(COMMANDS[i].name, row.name);
+    assertEquals(COMMANDS[i].summary, row.summary, `summary of ${row.name}`);
+  }
 });
 
 Deno.test("every client command accepts --socket and lists it in its help", () => {
@@ -152,4 +163,16 @@ Deno.test({
     assert(lines.length > 0, "registry logged nothing at info");
     for (const line of lines) assertEquals(typeof JSON.parse(line).msg, "string", line);
   },
+});
+
+Deno.test("deno.json's start and compile tasks run the daemon with its V8 flags and environment", async () => {
+  const config = JSON.parse(await Deno.readTextFile(new URL("../deno.json", import.meta.url)));
+  const flags = `--v8-flags=${DAEMON_V8_FLAGS.join(",")}`;
+  const env = Object.entries(DAEMON_ENV).map(([k, v]) => `${k}=${v}`);
+  const start: string = config.tasks.start;
+  assert(start.includes(flags), `start task lacks ${flags}`);
+  for (const e of env) assert(start.startsWith(`${e} `), `start task lacks ${e}`);
+  const compiles = (config.tasks.compile as string).split("&&");
+  assert(compiles.length > 0);
+  for (const c of compiles) assert(c.includes(flags), `compile task lacks ${flags}: ${c}`);
 });

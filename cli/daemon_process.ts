@@ -1,0 +1,18 @@
+/**
+ * How a long-running `pilot daemon` process is started: its V8 flags and environment. `daemon
+ * start`, `service install` and deno.json's `start` and `compile` tasks use them (tests/cli_test.ts
+ * checks the tasks); figures in docs/benchmarks.md, "Daemon footprint".
+ */
+
+/**
+ * A 1 MiB semi-space (V8's default grows to 16 MiB per semi-space, and the young generation has
+ * two): the daemon's garbage is short-lived packet buffers, so a small young generation collected
+ * often keeps the process smaller, most of all under a bulk transfer.
+ */
+export const DAEMON_V8_FLAGS: readonly string[] = ["--max-semi-space-size=1"];
+
+/** glibc's malloc arenas capped at one (lib/daemon/malloc_arenas.ts explains why). */
+export const DAEMON_ENV: Readonly<Record<string, string>> = { MALLOC_ARENA_MAX: "1" };
+
+/** `pilot daemon start|stop|status` (cli/lifecycle.ts); any other first word runs the daemon. */
+export const DAEMON_SUBCOMMANDS: readonly string[] = ["start", "stop", "status"];
