@@ -7,7 +7,7 @@ import type { Command } from "./command.ts";
 import { parseArgs } from "./args.ts";
 import { CliError, printResult } from "./output.ts";
 import { withDaemon } from "./client.ts";
-import type { ConnInfo, InfoReply } from "../lib/ipc/replies.ts";
+import type { ConnInfo, ExposedPortInfo, GatewayInfo, InfoReply } from "../lib/ipc/replies.ts";
 
 /** Connections listed in the text summary; `--json` has them all. */
 const MAX_CONN_ROWS = 20;
@@ -61,6 +61,8 @@ export const nodeStatusCommand: Command = {
       })),
       trusted,
       pending,
+      exposed: info.exposed ?? [],
+      gateway: info.gateway ?? null,
     };
     printResult(out, data, statusText(data));
     return 0;
@@ -78,6 +80,8 @@ type StatusData = {
   connections: Pick<ConnInfo, "id" | "remote_addr" | "remote_port" | "local_port" | "state" | "srtt_ms">[];
   trusted: { node_id: number; mutual: boolean }[];
   pending: { node_id: number; justification: string }[];
+  exposed: ExposedPortInfo[];
+  gateway: GatewayInfo | null;
 };
 
 /** Each peer with its connection count and the mean smoothed RTT of those connections. */
@@ -124,6 +128,15 @@ function statusText(d: StatusData): string {
     ),
     ...(d.connections.length > MAX_CONN_ROWS
       ? [`  … ${d.connections.length - MAX_CONN_ROWS} more (pilot status --json)`]
+      : []),
+    ...d.exposed.map((e) => `exposed     port ${e.port} -> ${e.target} (${e.active} active)`),
+    ...(d.gateway
+      ? [
+        `gateway     ${d.gateway.subnet}, ${d.gateway.mappings.length} mapping(s)`,
+        ...d.gateway.mappings.map((m) =>
+          `  ${m.local_ip.padEnd(15)} -> ${m.pilot_addr} (${m.active} active)`
+        ),
+      ]
       : []),
     `trusted     ${
       d.trusted.length

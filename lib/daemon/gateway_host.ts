@@ -22,6 +22,7 @@ import {
   serveControl,
 } from "../gateway/control.ts";
 import { parseSubnet } from "../gateway/subnet.ts";
+import type { InfoReply } from "../ipc/replies.ts";
 
 /** The daemon's gateway settings (`--gateway`, `--gateway-subnet`, `--gateway-ports`). */
 export interface DaemonGatewayConfig {
@@ -46,7 +47,7 @@ export interface GatewayHost {
   readonly gateway?: Gateway;
   readonly exposed: ExposedPorts;
   /** `/status` fields. */
-  status(): Record<string, unknown>;
+  status(): Pick<InfoReply, "exposed" | "gateway">;
   metrics(): MetricFamily[];
   close(): Promise<void>;
 }
@@ -108,7 +109,7 @@ export async function startGatewayHost(deps: GatewayHostDeps): Promise<GatewayHo
     status: () => ({
       exposed: exposed.list().map((e) => ({ port: e.port, target: e.target, active: e.active })),
       ...(gateway
-        ? { gateway: { subnet: gateway.subnet.text, ports: gateway.ports, mappings: gateway.list() } }
+        ? { gateway: { subnet: gateway.subnet.text, ports: [...gateway.ports], mappings: gateway.list() } }
         : {}),
     }),
     metrics: () => [...(gateway?.metrics() ?? []), ...exposed.metrics()],

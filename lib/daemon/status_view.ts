@@ -172,6 +172,17 @@ export class DaemonStatusView {
         port,
         service: SERVICE_NAMES.get(port) ?? "",
       })),
+      exposed: (info.exposed ?? []).map((e) => ({ port: e.port, target: e.target, active: e.active })),
+      gateway: info.gateway
+        ? {
+          subnet: info.gateway.subnet,
+          mappings: info.gateway.mappings.map((m) => ({
+            localIp: m.local_ip,
+            address: m.pilot_addr,
+            active: m.active,
+          })),
+        }
+        : null,
       events: s.recentEvents(),
       generatedAt: now,
     };

@@ -78,6 +78,10 @@ export interface DaemonPageView {
   } | null;
   /** Ports with a listener, and the built-in service's name where there is one. */
   ports: { port: number; service: string }[];
+  /** Overlay ports bridged to local TCP services (`pilot expose`). */
+  exposed: { port: number; target: string; active: number }[];
+  /** The in-daemon gateway's mappings, when it runs (`pilot daemon --gateway`). */
+  gateway: { subnet: string; mappings: { localIp: string; address: string; active: number }[] } | null;
   /** Newest first. */
   events: { t: number; event: string; data: Record<string, unknown>; count: number }[];
   generatedAt: number;
@@ -98,6 +102,7 @@ export function renderDaemonPage(v: DaemonPageView): string {
       peersSection(v.peers),
       trustSection(v),
       connectionsSection(v.connections),
+      bridgesSection(v),
       eventsSection(v),
     ],
   });
@@ -186,6 +191,29 @@ function trustSection(v: DaemonPageView): Html {
       part("Our requests, unanswered", asking.length, table(["To", "Asked"], asking, "none")),
       part("Trusted peers", trusted.length, table(["Peer", "How", "Since"], trusted, "no trusted peers")),
     ]}`,
+  );
+}
+
+function bridgesSection(v: DaemonPageView): Html {
+  const rows: Html[][] = v.exposed.map((e) => [
+    html`exposed`,
+    html`<code>port ${e.port}</code>`,
+    html`<code>${e.target}</code>`,
+    text(e.active),
+  ]);
+  for (const m of v.gateway?.mappings ?? []) {
+    rows.push([
+      html`gateway`,
+      html`<code>${m.localIp}</code>`,
+      html`<code>${m.address}</code>`,
+      text(m.active),
+    ]);
+  }
+  const title = v.gateway ? `Exposed ports and gateway (${v.gateway.subnet})` : "Exposed ports and gateway";
+  return section(
+    title,
+    table(["Kind", "Here", "There", "Active"], rows, "no exposed ports, no gateway"),
+    { count: rows.length },
   );
 }
 

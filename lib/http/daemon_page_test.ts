@@ -25,6 +25,9 @@ Deno.test("the daemon page shows node, health reasons, peers with path and RTT, 
   assertMatch(page, /<code>handshake\.received<\/code>/);
   assertMatch(page, /<code>tunnel\.established<\/code>\s*<span class="muted">×3<\/span>/);
   assertMatch(page, /1s ago/);
+  assertMatch(page, /Exposed ports and gateway \(127\.77\.0\.0\/16\)/);
+  assertMatch(page, /<code>port 8080<\/code><\/td><td><code>127\.0\.0\.1:3000<\/code>/);
+  assertMatch(page, /<code>127\.77\.0\.1<\/code><\/td><td><code>0:0000\.0000\.0002<\/code>/);
 });
 
 Deno.test("the daemon page needs no script: every value is in the served HTML", () => {

@@ -167,6 +167,10 @@ export interface InfoReply {
   peers_omitted?: number;
   /** Ours: connections left out of `conn_list`, likewise. */
   conns_omitted?: number;
+  /** Ours: overlay ports this node bridges to local TCP services (`pilot expose`). */
+  exposed?: ExposedPortInfo[];
+  /** Ours: the gateway running inside this daemon (`pilot daemon --gateway`), when enabled. */
+  gateway?: GatewayInfo;
   nat: NatInfo;
   /** Ours (IPC only, absent from a reference daemon): the daemon's state directory. */
   state_dir?: string;
@@ -389,4 +393,20 @@ export function decodeJsonReply(name: string, payload: Uint8Array): JsonObject {
     throw new IpcError("invalid-json", "HandshakeOK: expected a status, pending or trusted field");
   }
   return obj;
+}
+
+/** One exposed port in {@link InfoReply.exposed}: overlay port → local TCP service. */
+export interface ExposedPortInfo {
+  port: number;
+  /** `host:port` of the local service. */
+  target: string;
+  /** Bridged connections now. */
+  active: number;
+}
+
+/** The in-daemon gateway in {@link InfoReply.gateway}. */
+export interface GatewayInfo {
+  subnet: string;
+  ports: number[];
+  mappings: { local_ip: string; pilot_addr: string; ports: number[]; active: number }[];
 }

@@ -208,6 +208,16 @@ Deno.test("gateway: curl through the gateway to a service behind pilot expose", 
       );
       const infoText = await runPilot(["info", "--socket", far.socket]);
       assert(infoText.stdout.includes(`exposed   port ${P} → 127.0.0.1:${origin.port}`), infoText.stdout);
+      // `pilot status` and the status page list them too.
+      const statusText = await runPilot(["status", "--socket", far.socket]);
+      assert(
+        statusText.stdout.includes(`exposed     port ${P} -> 127.0.0.1:${origin.port}`),
+        statusText.stdout,
+      );
+      const nearStatus = await runPilot(["status", "--socket", near.socket]);
+      assert(nearStatus.stdout.includes(`-> ${far.address}`), nearStatus.stdout);
+      const page = await (await fetch(`${far.http}/`)).text();
+      assert(page.includes(`<code>port ${P}</code>`), "the status page lists the exposed port");
       await hooks.waitFor((ev) =>
         ev.some((e) => e.event === "gateway.connected") && ev.some((e) => e.event === "gateway.closed") &&
         ev.some((e) => e.event === "gateway.dial_failed")

@@ -85,6 +85,11 @@ export function sampleDaemonView(hostile = false): DaemonPageView {
       port: 5555,
       service: "",
     }],
+    exposed: [{ port: 8080, target: "127.0.0.1:3000", active: 2 }],
+    gateway: {
+      subnet: "127.77.0.0/16",
+      mappings: [{ localIp: "127.77.0.1", address: "0:0000.0000.0002", active: 1 }],
+    },
     events: [
       {
         t: t - 1_000,
