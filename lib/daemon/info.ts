@@ -1,5 +1,5 @@
 /**
- * The IPC Info reply (ipc.md §6.1), also served as /status: a snapshot of the node's identity,
+ * The IPC Info reply (docs/protocol/ipc.md §6.1), also served as /status: a snapshot of the node's identity,
  * tunnel counters, peers, connections and NAT state, bounded so it fits one IPC frame.
  */
 import { toBase64 } from "../bytes.ts";
