@@ -1,83 +1,46 @@
 /**
  * The registry client used by the daemon and the CLI: one lock-step connection
- * (plain TCP, TLS, or TLS pinned to the certificate's SHA-256), a timeout on
- * every call, reconnection with back-off and a single resend after a transport
- * failure, and a typed method for every message the daemon needs (docs/protocol/registry.md
- * §14). Calls that act for a node are signed with its Ed25519 identity: our
- * `auth` form by default, the reference's static challenges for a reference
- * registry, or both. In `auto` mode the dialect is learnt from the registry at
+ * (client_connection.ts), a timeout on every call, reconnection with back-off and
+ * a single resend after a transport failure, primary following across standbys
+ * (client_endpoints.ts), throttle back-off (client_backoff.ts), and a typed method
+ * for every message the daemon needs (docs/protocol/registry.md §14). Calls that
+ * act for a node are signed with its Ed25519 identity in one of the dialects of
+ * client_signing.ts; in `auto` mode the dialect is learnt from the registry at
  * every registration (see {@link RegistryClient.detectDialect}).
  * @module
  */
 import { toBase64, utf8 } from "../bytes.ts";
 import { ed25519FromSeed, signEd25519Async } from "../crypto/ed25519.ts";
-import { handshakeChallenge, signRequest, staticChallenge } from "./auth.ts";
+import { handshakeChallenge } from "./auth.ts";
 import { RegistryCertificateError, RegistryConnectionError, RegistryReplyError } from "./errors.ts";
-import { dial, type Transport } from "./transport.ts";
-import { parseHostPort } from "../net/hostport.ts";
-import {
-  decodeBody,
-  encodeFrame,
-  FrameReader,
-  MAX_REPLY_BODY,
-  MAX_REQUEST_BODY,
-  type WireMessage,
-} from "./wire.ts";
-import { errorMessage, settleQuietly } from "../errors.ts";
+import { encodeFrame, MAX_REQUEST_BODY, type WireMessage } from "./wire.ts";
+import { settleQuietly } from "../errors.ts";
+import { RECONNECT_ATTEMPTS, reconnectWithBackoff, ThrottleGate, throttleWaitMs } from "./client_backoff.ts";
+import { formatEndpoint, MAX_PRIMARY_REDIRECTS, RegistryEndpoints } from "./client_endpoints.ts";
+import { RegistryConnection } from "./client_connection.ts";
+import { detectSigningDialect, type SigningMode, signInMode } from "./client_signing.ts";
 
+// Re-exported so importers keep one entry point for the client and its tunables.
 export { RegistryCertificateError, RegistryConnectionError, RegistryReplyError };
+export {
+  DEFAULT_THROTTLE_WAIT_MS,
+  RECONNECT_ATTEMPTS,
+  RECONNECT_BASE_DELAY_MS,
+  RECONNECT_MAX_DELAY_MS,
+  THROTTLE_JITTER,
+  throttleWaitMs,
+} from "./client_backoff.ts";
+export { MAX_PRIMARY_REDIRECTS } from "./client_endpoints.ts";
+export { DEFAULT_DIAL_TIMEOUT_MS } from "./client_connection.ts";
+export {
+  REFERENCE_SIGNATURE_REQUIRED,
+  REGISTRY_AUTH_MODES,
+  type RegistryAuthMode,
+  type SigningMode,
+} from "./client_signing.ts";
 
 /** Default time a call may take, including reconnection. */
 export const DEFAULT_CALL_TIMEOUT_MS = 15_000;
-/** Default dial timeout per attempt (the reference's). */
-export const DEFAULT_DIAL_TIMEOUT_MS = 5_000;
-/** Reconnection attempts after a transport failure. */
-export const RECONNECT_ATTEMPTS = 5;
-/** First back-off sleep; doubles up to RECONNECT_MAX_DELAY_MS. */
-export const RECONNECT_BASE_DELAY_MS = 500;
-/** Longest back-off sleep. */
-export const RECONNECT_MAX_DELAY_MS = 10_000;
-
-/** A call follows at most this many refusals naming another primary. */
-export const MAX_PRIMARY_REDIRECTS = 4;
-/** Pause before trying the next registry when a refusal names no primary (a failover in progress). */
-const PRIMARY_SEARCH_DELAY_MS = 250;
-/** Registries a client keeps (configured plus learnt from refusals). */
-const MAX_REGISTRY_ENDPOINTS = 16;
-/**
- * A refusal that says "rate limited" without a `retry_after` (the reference registry's) is
- * waited out this long: its heartbeat bucket refills one token every 1.2 s.
- */
-export const DEFAULT_THROTTLE_WAIT_MS = 5_000;
-/** Extra random wait on top of a refusal's `retry_after`, as a fraction of it, so a fleet does not retry in step. */
-export const THROTTLE_JITTER = 0.5;
-
-/** How long a throttle refusal asks the client to keep quiet (ms), or null when `reply` is not one. */
-export function throttleWaitMs(reply: WireMessage): number | null {
-  const ms = reply.retry_after_ms;
-  if (typeof ms === "number" && Number.isFinite(ms) && ms > 0) return ms;
-  const s = reply.retry_after;
-  if (typeof s === "number" && Number.isFinite(s) && s > 0) return s * 1000;
-  if (reply.code === "throttled" || /rate limited/.test(String(reply.error ?? ""))) {
-    return DEFAULT_THROTTLE_WAIT_MS;
-  }
-  return null;
-}
-
-/** Which signatures the client attaches. */
-export type SigningMode = "strict" | "reference" | "both";
-
-/** What `--registry-auth` selects: a fixed dialect, or `auto` to detect it at registration. */
-export type RegistryAuthMode = "strict" | "reference" | "auto";
-
-/** The `--registry-auth` values, for flag validation. */
-export const REGISTRY_AUTH_MODES: readonly RegistryAuthMode[] = ["strict", "reference", "auto"];
-
-/**
- * The reference registry's refusal of a request that carries no static
- * `signature` (our `auth` form included), recorded from it verbatim.
- */
-export const REFERENCE_SIGNATURE_REQUIRED = "signature required for authenticated node";
 
 /** A node identity: its id (0 before registering) and its Ed25519 seed. */
 export interface ClientIdentity {
@@ -122,42 +85,23 @@ export interface NetworkPolicyInput {
   description?: string;
 }
 
-function splitHostPort(address: string): { hostname: string; port: number } {
-  let hp;
-  try {
-    hp = parseHostPort(address, "registry address");
-  } catch (err) {
-    throw new RegistryConnectionError(errorMessage(err));
-  }
-  if (hp.port === 0) throw new RegistryConnectionError(`registry address needs a port, got "${address}"`);
-  return { hostname: hp.host, port: hp.port };
-}
-
-function formatEndpoint(e: { hostname: string; port: number }): string {
-  return e.hostname.includes(":") ? `[${e.hostname}]:${e.port}` : `${e.hostname}:${e.port}`;
-}
-
 /** A registry connection. Calls are serialised: one request on the wire at a time. */
 export class RegistryClient {
-  /** Every configured registry; `#current` is the one in use. */
-  #endpoints: { hostname: string; port: number }[];
-  #current = 0;
-  #transport: Transport | null = null;
-  #reader = new FrameReader(MAX_REPLY_BODY);
+  /** Every configured (or learnt) registry and the one in use. */
+  #endpoints: RegistryEndpoints;
+  #connection: RegistryConnection;
   #queue: Promise<unknown> = Promise.resolve();
   #identity: ClientIdentity | null;
   #publicKey: string | null = null;
   /** Registry clock minus ours, learned from refusals that carry `server_time`. */
   #clockOffset = 0;
-  /** Nothing is sent before this time (ms): the registry refused a request and said when to retry. */
-  #quietUntil = 0;
-  /** The `reason` of the refusal that set `#quietUntil` ("" when it gave none). */
-  #quietReason = "";
-  #closed = false;
+  /** The quiet period the registry's last throttle refusal asked for. */
+  #throttle = new ThrottleGate();
   #signing: SigningMode;
 
   constructor(readonly options: RegistryClientOptions) {
-    this.#endpoints = options.address.split(",").map((a) => splitHostPort(a.trim()));
+    this.#endpoints = new RegistryEndpoints(options.address);
+    this.#connection = new RegistryConnection({ tls: options.tls, dialTimeoutMs: options.dialTimeoutMs });
     this.#identity = options.identity ?? null;
     this.#signing = options.signing === undefined || options.signing === "auto" ? "strict" : options.signing;
     if (this.#identity) this.#publicKey = toBase64(ed25519FromSeed(this.#identity.seed).publicKey);
@@ -175,17 +119,17 @@ export class RegistryClient {
 
   /** Host of the registry in use. */
   get hostname(): string {
-    return this.#endpoints[this.#current].hostname;
+    return this.#endpoints.current.hostname;
   }
 
   /** Port of the registry in use. */
   get port(): number {
-    return this.#endpoints[this.#current].port;
+    return this.#endpoints.current.port;
   }
 
   /** `host:port` of the registry in use (one of several when a primary has standbys). */
   get currentAddress(): string {
-    return formatEndpoint(this.#endpoints[this.#current]);
+    return formatEndpoint(this.#endpoints.current);
   }
 
   /** The identity in use (node id 0 until registered). */
@@ -207,14 +151,12 @@ export class RegistryClient {
 
   /** Opens the connection now rather than on the first call. */
   async connect(): Promise<void> {
-    await this.#serial(() => this.#ensure());
+    await this.#serial(() => this.#connection.ensure(this.#endpoints.current));
   }
 
   /** Closes the connection; later calls fail. */
   close(): void {
-    this.#closed = true;
-    this.#transport?.close();
-    this.#transport = null;
+    this.#connection.close();
   }
 
   /**
@@ -247,15 +189,7 @@ export class RegistryClient {
   async #sign(message: WireMessage, mode: SigningMode = this.#signing): Promise<WireMessage> {
     const id = this.#identity;
     if (!id) throw new RegistryConnectionError(`${message.type} needs a node identity to sign with`);
-    let out = message;
-    if (mode !== "strict") {
-      const challenge = staticChallenge(out);
-      if (challenge !== null && out.type !== "request_handshake") {
-        out = { ...out, signature: toBase64(await signEd25519Async(id.seed, utf8(challenge))) };
-      }
-    }
-    if (mode !== "reference") out = await signRequest(out, id.seed, Date.now() + this.#clockOffset);
-    return out;
+    return await signInMode(message, id.seed, mode, Date.now() + this.#clockOffset);
   }
 
   #serial<T>(fn: () => Promise<T>): Promise<T> {
@@ -264,31 +198,13 @@ export class RegistryClient {
     return run;
   }
 
-  async #ensure(): Promise<Transport> {
-    if (this.#closed) throw new RegistryConnectionError("registry client is closed");
-    if (this.#transport) return this.#transport;
-    this.#transport = await dial({
-      hostname: this.hostname,
-      port: this.port,
-      tls: this.options.tls,
-      timeoutMs: this.options.dialTimeoutMs ?? DEFAULT_DIAL_TIMEOUT_MS,
-    });
-    this.#reader = new FrameReader(MAX_REPLY_BODY);
-    return this.#transport;
-  }
-
-  #drop(): void {
-    this.#transport?.close();
-    this.#transport = null;
-  }
-
   /** One call under the deadline: build (sign) the message, send, await the reply; reconnect and resend once. */
   async #call(build: () => Promise<WireMessage>): Promise<WireMessage> {
     const timeoutMs = this.options.timeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
     let timer: ReturnType<typeof setTimeout> | undefined;
     const deadline = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
-        this.#drop(); // lock-step is lost once a reply is late: start over on a new connection
+        this.#connection.drop(); // lock-step is lost once a reply is late: start over on a new connection
         reject(
           new RegistryConnectionError(
             `registry ${this.options.address} did not answer within ${timeoutMs} ms`,
@@ -310,15 +226,15 @@ export class RegistryClient {
     let redirects = 0;
     let waited = false;
     for (;;) {
-      await this.#holdOff(deadline);
+      await this.#throttle.holdOff(deadline);
       const message = await build();
       const frame = encodeFrame(message, MAX_REQUEST_BODY);
       try {
-        reply = await this.#roundTrip(frame);
+        reply = await this.#connection.roundTrip(this.#endpoints.current, frame);
       } catch (err) {
         if (!(err instanceof RegistryConnectionError) || err instanceof RegistryCertificateError) throw err;
         // One resend per call, plus one per primary redirect (the named primary may just have died).
-        if (resends > redirects || this.#closed) throw err;
+        if (resends > redirects || this.#connection.closed) throw err;
         resends++;
         await this.#reconnect(err);
         continue; // rebuilt, so a signed request gets a fresh nonce
@@ -338,12 +254,8 @@ export class RegistryClient {
       const wait = throttleWaitMs(reply);
       if (wait !== null) {
         // Honour the registry's retry_after, plus jitter; every call on this client waits it out.
-        this.#quietUntil = Math.max(
-          this.#quietUntil,
-          Date.now() + wait * (1 + THROTTLE_JITTER * Math.random()),
-        );
-        this.#quietReason = typeof reply.reason === "string" ? reply.reason : "";
-        if (!waited && this.#quietUntil < deadline) {
+        const quietUntil = this.#throttle.refuse(reply, wait);
+        if (!waited && quietUntil < deadline) {
           waited = true;
           continue; // one resend, after the wait, with a fresh signature
         }
@@ -352,97 +264,28 @@ export class RegistryClient {
     }
   }
 
-  /**
-   * Waits until the registry's last `retry_after` has passed; when that is beyond this call's
-   * deadline, fails the call at once instead of sending (a refused client does not hammer).
-   */
-  async #holdOff(deadline: number): Promise<void> {
-    const wait = this.#quietUntil - Date.now();
-    if (wait <= 0) return;
-    if (this.#quietUntil >= deadline) {
-      throw new RegistryReplyError(
-        `rate limited: backing off for ${Math.ceil(wait / 1000)} s as the registry asked`,
-        "throttled",
-        { retry_after: Math.ceil(wait / 1000), reason: this.#quietReason },
-      );
-    }
-    await new Promise((r) => setTimeout(r, wait));
-  }
-
-  async #roundTrip(frame: Uint8Array): Promise<WireMessage> {
-    const t = await this.#ensure();
-    try {
-      await t.write(frame);
-      for (;;) {
-        const body = this.#reader.next();
-        if (body) return decodeBody(body);
-        const chunk = await t.read();
-        if (chunk === null) throw new Error("connection closed by registry");
-        this.#reader.push(chunk);
-      }
-    } catch (err) {
-      this.#drop();
-      if (err instanceof RegistryConnectionError) throw err;
-      throw new RegistryConnectionError(`registry connection failed: ${errorMessage(err)}`);
-    }
-  }
-
-  /**
-   * A standby's refusal (`not_primary`) names the primary: switch to it (adding
-   * it if it was not configured) and resend. Without a name (a failover in
-   * progress) or from a registry still starting, try the next configured one
-   * after a pause. False when the reply is not such a refusal.
-   */
+  /** Moves to the registry a non-primary's refusal points at; false when `reply` is no such refusal. */
   async #followPrimary(reply: WireMessage): Promise<boolean> {
-    const starting = reply.code === "unavailable" && typeof reply.retry_after_ms === "number" &&
-      /starting/.test(String(reply.error));
-    if (reply.code !== "not_primary" && !starting) return false;
-    const named = typeof reply.primary === "string" ? reply.primary : "";
-    let next = -1;
-    if (named) {
-      try {
-        const ep = splitHostPort(named);
-        next = this.#endpoints.findIndex((e) => e.hostname === ep.hostname && e.port === ep.port);
-        if (next < 0 && this.#endpoints.length < MAX_REGISTRY_ENDPOINTS) next = this.#endpoints.push(ep) - 1;
-      } catch { /* an unusable name: fall through to the next configured registry */ }
-    }
-    if (next === this.#current) next = -1;
-    if (next < 0) {
-      if (this.#endpoints.length < 2 && !starting) return false;
-      await new Promise((r) => setTimeout(r, PRIMARY_SEARCH_DELAY_MS));
-      next = (this.#current + (starting ? 0 : 1)) % this.#endpoints.length;
-    }
+    const next = await this.#endpoints.primaryAfterRefusal(reply);
+    if (next === null) return false;
     this.#useEndpoint(next);
     return true;
   }
 
   #useEndpoint(index: number): void {
-    if (index === this.#current) return;
-    this.#drop();
-    this.#current = index;
+    if (index === this.#endpoints.index) return;
+    this.#connection.drop();
+    this.#endpoints.index = index;
   }
 
-  async #reconnect(cause: Error): Promise<void> {
-    const attempts = this.options.reconnectAttempts ?? RECONNECT_ATTEMPTS;
-    let delay = RECONNECT_BASE_DELAY_MS;
-    let last: Error = cause;
-    for (let i = 0; i < attempts; i++) {
-      // With several registries, back off only once each has been tried.
-      if (i > 0 && i % this.#endpoints.length === 0) {
-        await new Promise((r) => setTimeout(r, delay));
-        delay = Math.min(delay * 2, RECONNECT_MAX_DELAY_MS);
-      }
-      try {
-        await this.#ensure();
-        return;
-      } catch (err) {
-        if (err instanceof RegistryCertificateError) throw err;
-        last = err as Error;
-        // With several registries, the next attempt goes to the next one.
-        if (this.#endpoints.length > 1) this.#useEndpoint((this.#current + 1) % this.#endpoints.length);
-      }
-    }
-    throw last;
+  #reconnect(cause: Error): Promise<void> {
+    return reconnectWithBackoff({
+      attempts: this.options.reconnectAttempts ?? RECONNECT_ATTEMPTS,
+      registries: this.#endpoints.count,
+      connect: () => this.#connection.ensure(this.#endpoints.current),
+      moveOn: () => this.#useEndpoint(this.#endpoints.nextIndex()),
+      cause,
+    });
   }
 
   #self(): number {
@@ -483,35 +326,14 @@ export class RegistryClient {
   }
 
   /**
-   * Learns which signatures the registry accepts by sending a heartbeat (harmless, and
-   * the first thing a daemon does anyway) in our form; when that is refused, in the
-   * reference's static form. The reference refuses our form with
-   * {@link REFERENCE_SIGNATURE_REQUIRED}; ours refuses the static form unless it runs
-   * `--compat reference`, in which case it also accepts ours, which is preferred. So:
-   * strict if our form passes, reference if the static form passes or the refusal is
-   * the reference's, strict otherwise (the caller's heartbeat failures and
-   * re-registration then retry detection). Needs a registered identity; returns the
-   * mode now in use. Transport failures propagate and leave the mode as it was. The
-   * probes name their form explicitly, so calls made meanwhile keep the current mode.
+   * Learns which signatures the registry accepts (see {@link detectSigningDialect}) and signs
+   * in that dialect from now on. Needs a registered identity; returns the mode now in use.
+   * Transport failures propagate and leave the mode as it was.
    */
   async detectDialect(): Promise<SigningMode> {
     const heartbeat = (mode: SigningMode) =>
       this.#signedAs(mode, { type: "heartbeat", node_id: this.#self() });
-    let refusal: RegistryReplyError;
-    try {
-      await heartbeat("strict");
-      return this.#signing = "strict";
-    } catch (err) {
-      if (!(err instanceof RegistryReplyError)) throw err;
-      refusal = err;
-    }
-    try {
-      await heartbeat("reference");
-      return this.#signing = "reference";
-    } catch (err) {
-      if (!(err instanceof RegistryReplyError)) throw err;
-      return this.#signing = refusal.message.includes(REFERENCE_SIGNATURE_REQUIRED) ? "reference" : "strict";
-    }
+    return this.#signing = await detectSigningDialect(heartbeat);
   }
 
   heartbeat(): Promise<WireMessage> {
