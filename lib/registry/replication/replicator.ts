@@ -10,15 +10,13 @@
  * learns of a higher epoch than its own stops accepting writes and follows.
  * @module
  */
-import { fromBase64, toBase64, utf8 } from "../../bytes.ts";
+import { fromBase64 } from "../../bytes.ts";
 import type { Logger } from "../../log.ts";
 import { RegistryClient, RegistryReplyError } from "../client.ts";
 import { errorReply, type Peer } from "../server.ts";
 import type { RegistryEvent } from "../state/events.ts";
-import { snapshotOf } from "../state/snapshot.ts";
 import type { Store } from "../store/store.ts";
 import type { WireMessage } from "../wire.ts";
-import { syncDir } from "../store/wal.ts";
 import {
   DEFAULT_HEARTBEAT_MS,
   DEFAULT_LIVENESS_MS,
@@ -28,14 +26,15 @@ import {
   MAX_EVENTS_BYTES,
   MAX_WAIT_MS,
   parseHistory,
-  SNAPSHOT_CHUNK_BYTES,
-  SNAPSHOT_TTL_MS,
   type StandbyInfo,
   tokenMatches,
 } from "./protocol.ts";
+import { type Persisted, readPersisted, safeInt, writePersisted } from "./persisted.ts";
+import { SnapshotOffers } from "./snapshot_offers.ts";
 
-/** File in the state directory holding the epoch history, role and known peers. */
-export const REPLICATION_FILE = "replication.json";
+// Re-exported: importers name the replication file through this module.
+export { REPLICATION_FILE } from "./persisted.ts";
+
 /** A peer asked for its status must answer within this long. */
 const PROBE_TIMEOUT_MS = 2_000;
 /** Pause after a failed fetch before the next attempt. */
@@ -67,23 +66,6 @@ export interface ReplicationOptions {
   tls?: { pin?: string; caCerts?: string[] };
 }
 
-/** What is persisted in REPLICATION_FILE. */
-interface Persisted {
-  epoch: number;
-  history: EpochStart[];
-  role: "primary" | "standby";
-  primary: string;
-  peers: string[];
-}
-
-interface SnapshotOffer {
-  id: string;
-  bytes: Uint8Array;
-  seq: number;
-  epoch: number;
-  lastUsed: number;
-}
-
 /** Figures for `pilot registry status` and the benchmarks. */
 export interface ReplicationStatus {
   role: ReplicationRole;
@@ -109,7 +91,7 @@ export class Replicator {
   readonly #peers = new Set<string>();
   readonly #standbys = new Map<string, StandbyInfo>();
   #ackWaiters: { seq: number; resolve: (ok: boolean) => void }[] = [];
-  readonly #offers = new Map<string, SnapshotOffer>();
+  readonly #offers: SnapshotOffers;
   #closed = false;
   /** Resolved by close(): ends long-polls at once so that shutdown is not held up by them. */
   readonly #closing = Promise.withResolvers<void>();
@@ -138,6 +120,7 @@ export class Replicator {
     readonly onPromoted: () => void,
   ) {
     this.#log = logger;
+    this.#offers = new SnapshotOffers(store, logger);
     this.mode = options.mode ?? "async";
     this.#heartbeatMs = options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
     this.#livenessMs = options.livenessMs ?? DEFAULT_LIVENESS_MS;
@@ -365,39 +348,9 @@ export class Replicator {
     };
   }
 
-  async #onSnapshot(req: WireMessage): Promise<WireMessage> {
-    if (this.role !== "primary") return this.refusal() as WireMessage;
-    const now = Date.now();
-    for (const [k, o] of this.#offers) if (now - o.lastUsed > SNAPSHOT_TTL_MS) this.#offers.delete(k);
-    let offer = typeof req.id === "string" ? this.#offers.get(req.id) : undefined;
-    if (!offer) {
-      if (req.id !== undefined && req.id !== "") throw new Error("snapshot expired; start again");
-      // Serialised synchronously: exactly the state after event `seq`, which must be on disk before it is shipped.
-      const seq = this.store.state.seq;
-      const bytes = utf8(JSON.stringify(snapshotOf(this.store.state)));
-      await this.store.whenDurable(seq);
-      offer = { id: crypto.randomUUID(), bytes, seq, epoch: this.store.epoch, lastUsed: now };
-      this.#offers.set(offer.id, offer);
-      this.#log.info("snapshot prepared for a standby", { seq, bytes: bytes.length });
-    }
-    offer.lastUsed = now;
-    const offset = safeInt(req.offset ?? 0, "offset", 0);
-    if (offset > offer.bytes.length) throw new Error("offset past the end of the snapshot");
-    const chunk = offer.bytes.subarray(offset, Math.min(offer.bytes.length, offset + SNAPSHOT_CHUNK_BYTES));
-    const done = offset + chunk.length >= offer.bytes.length;
-    if (done) this.#offers.delete(offer.id);
-    return {
-      type: "repl_snapshot_chunk",
-      id: offer.id,
-      seq: offer.seq,
-      epoch: this.#epoch,
-      last_epoch: offer.epoch,
-      history: this.#history,
-      total: offer.bytes.length,
-      offset,
-      data: toBase64(chunk),
-      done,
-    };
+  #onSnapshot(req: WireMessage): Promise<WireMessage> {
+    if (this.role !== "primary") return Promise.resolve(this.refusal() as WireMessage);
+    return this.#offers.serve(req, this.#epoch, this.#history);
   }
 
   #onFence(req: WireMessage, _peer: Peer): WireMessage {
@@ -729,17 +682,7 @@ export class Replicator {
       primary: this.#primary,
       peers: [...this.#peers],
     };
-    const tmp = `${dir}/${REPLICATION_FILE}.tmp`;
-    const f = await Deno.open(tmp, { create: true, write: true, truncate: true, mode: 0o600 });
-    try {
-      const bytes = utf8(JSON.stringify(body));
-      for (let off = 0; off < bytes.length;) off += await f.write(bytes.subarray(off));
-      await f.sync();
-    } finally {
-      f.close();
-    }
-    await Deno.rename(tmp, `${dir}/${REPLICATION_FILE}`);
-    await syncDir(dir);
+    await writePersisted(dir, body);
   }
 
   /** Stops following and fencing; pending sync writes are reported unreplicated. */
@@ -751,30 +694,6 @@ export class Replicator {
     this.#releaseAcks(true);
     await this.#follower;
   }
-}
-
-async function readPersisted(dir: string | null): Promise<Persisted | null> {
-  if (!dir) return null;
-  let text: string;
-  try {
-    text = await Deno.readTextFile(`${dir}/${REPLICATION_FILE}`);
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) return null;
-    throw err;
-  }
-  const o = JSON.parse(text) as Record<string, unknown>;
-  return {
-    epoch: safeInt(o.epoch, "epoch", 0),
-    history: parseHistory(o.history),
-    role: o.role === "standby" ? "standby" : "primary",
-    primary: typeof o.primary === "string" ? o.primary : "",
-    peers: Array.isArray(o.peers) ? o.peers.filter((p): p is string => typeof p === "string") : [],
-  };
-}
-
-function safeInt(v: unknown, name: string, min: number): number {
-  if (!Number.isSafeInteger(v) || (v as number) < min) throw new Error(`${name} must be an integer ≥ ${min}`);
-  return v as number;
 }
 
 function sleep(ms: number): Promise<void> {
