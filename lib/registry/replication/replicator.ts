@@ -10,7 +10,6 @@
  * learns of a higher epoch than its own stops accepting writes and follows.
  * @module
  */
-import { fromBase64 } from "../../bytes.ts";
 import type { Logger } from "../../log.ts";
 import { RegistryClient, RegistryReplyError } from "../client.ts";
 import { errorReply, type Peer } from "../server.ts";
@@ -30,7 +29,7 @@ import {
   tokenMatches,
 } from "./protocol.ts";
 import { type Persisted, readPersisted, safeInt, writePersisted } from "./persisted.ts";
-import { SnapshotOffers } from "./snapshot_offers.ts";
+import { downloadSnapshot, SnapshotOffers } from "./snapshot_transfer.ts";
 
 // Re-exported: importers name the replication file through this module.
 export { REPLICATION_FILE } from "./persisted.ts";
@@ -616,35 +615,10 @@ export class Replicator {
 
   async #resync(client: RegistryClient, reason: string): Promise<void> {
     this.#log.warn("fetching a full snapshot from the primary", { reason, seq: this.store.state.seq });
-    const parts: Uint8Array[] = [];
-    let id = "";
-    let offset = 0;
-    let meta: WireMessage | null = null;
-    for (;;) {
-      const chunk = await client.request({ type: "repl_snapshot", token: this.options.token, id, offset });
-      if (chunk.type !== "repl_snapshot_chunk" || typeof chunk.data !== "string") {
-        throw new Error("unexpected reply to repl_snapshot");
-      }
-      const data = fromBase64(chunk.data);
-      if (safeInt(chunk.offset, "offset", 0) !== offset) throw new Error("snapshot chunk out of order");
-      parts.push(data);
-      offset += data.length;
-      id = String(chunk.id);
-      meta = chunk;
-      if (chunk.done === true) break;
-      if (offset >= safeInt(chunk.total, "total", 0)) throw new Error("snapshot longer than announced");
-    }
-    const bytes = new Uint8Array(offset);
-    let at = 0;
-    for (const p of parts) {
-      bytes.set(p, at);
-      at += p.length;
-    }
-    const snap = JSON.parse(new TextDecoder().decode(bytes)) as Record<string, unknown>;
-    if (snap.seq !== meta.seq) throw new Error("snapshot sequence does not match its announcement");
+    const { snap, meta, size } = await downloadSnapshot(client, this.options.token);
     await this.store.installSnapshot(snap, safeInt(meta.last_epoch, "last_epoch", 0));
     await this.#learn(safeInt(meta.epoch, "epoch", 0), parseHistory(meta.history), undefined);
-    this.#log.info("snapshot installed", { seq: this.store.state.seq, bytes: offset });
+    this.#log.info("snapshot installed", { seq: this.store.state.seq, bytes: size });
   }
 
   #addPeer(p: string): boolean {

@@ -1,12 +1,14 @@
 /**
- * The primary's side of snapshot transfer: a snapshot serialised once per
- * standby and served in chunks by offset, forgotten when fully sent or idle
- * past SNAPSHOT_TTL_MS so an abandoned transfer does not pin memory.
+ * Snapshot transfer, both sides. The primary serialises a snapshot once per
+ * standby and serves it in chunks by offset, forgetting it when fully sent or
+ * idle past SNAPSHOT_TTL_MS so an abandoned transfer does not pin memory; the
+ * standby downloads the chunks in order and checks them against the offer.
  * @module
  */
-import { toBase64, utf8 } from "../../bytes.ts";
+import { fromBase64, toBase64, utf8 } from "../../bytes.ts";
 import type { Logger } from "../../log.ts";
 import { snapshotOf } from "../state/snapshot.ts";
+import type { RegistryClient } from "../client.ts";
 import type { Store } from "../store/store.ts";
 import type { WireMessage } from "../wire.ts";
 import { type EpochStart, SNAPSHOT_CHUNK_BYTES, SNAPSHOT_TTL_MS } from "./protocol.ts";
@@ -60,4 +62,38 @@ export class SnapshotOffers {
       done,
     };
   }
+}
+
+/** Downloads a whole snapshot from the primary; `meta` is the last chunk's reply (seq, epochs, history). */
+export async function downloadSnapshot(
+  client: RegistryClient,
+  token: string | undefined,
+): Promise<{ snap: Record<string, unknown>; meta: WireMessage; size: number }> {
+  const parts: Uint8Array[] = [];
+  let id = "";
+  let offset = 0;
+  let meta: WireMessage | null = null;
+  for (;;) {
+    const chunk = await client.request({ type: "repl_snapshot", token, id, offset });
+    if (chunk.type !== "repl_snapshot_chunk" || typeof chunk.data !== "string") {
+      throw new Error("unexpected reply to repl_snapshot");
+    }
+    const data = fromBase64(chunk.data);
+    if (safeInt(chunk.offset, "offset", 0) !== offset) throw new Error("snapshot chunk out of order");
+    parts.push(data);
+    offset += data.length;
+    id = String(chunk.id);
+    meta = chunk;
+    if (chunk.done === true) break;
+    if (offset >= safeInt(chunk.total, "total", 0)) throw new Error("snapshot longer than announced");
+  }
+  const bytes = new Uint8Array(offset);
+  let at = 0;
+  for (const p of parts) {
+    bytes.set(p, at);
+    at += p.length;
+  }
+  const snap = JSON.parse(new TextDecoder().decode(bytes)) as Record<string, unknown>;
+  if (snap.seq !== meta.seq) throw new Error("snapshot sequence does not match its announcement");
+  return { snap, meta, size: offset };
 }
