@@ -29,13 +29,12 @@ import {
   tokenMatches,
 } from "./protocol.ts";
 import { type Persisted, readPersisted, safeInt, writePersisted } from "./persisted.ts";
+import { callPeer, PROBE_TIMEOUT_MS, probePeers } from "./peers.ts";
 import { downloadSnapshot, SnapshotOffers } from "./snapshot_transfer.ts";
 
 // Re-exported: importers name the replication file through this module.
 export { REPLICATION_FILE } from "./persisted.ts";
 
-/** A peer asked for its status must answer within this long. */
-const PROBE_TIMEOUT_MS = 2_000;
 /** Pause after a failed fetch before the next attempt. */
 const RETRY_DELAY_MS = 300;
 
@@ -393,12 +392,17 @@ export class Replicator {
     const announce = () => {
       if (this.role !== "primary" || this.#closed) return;
       for (const p of this.#peers) {
-        this.#call(p, {
-          type: "repl_fence",
-          token: this.options.token,
-          epoch: this.#epoch,
-          primary: this.advertise,
-        }, PROBE_TIMEOUT_MS).then((reply) => {
+        callPeer(
+          p,
+          {
+            type: "repl_fence",
+            token: this.options.token,
+            epoch: this.#epoch,
+            primary: this.advertise,
+          },
+          PROBE_TIMEOUT_MS,
+          this.options.tls,
+        ).then((reply) => {
           if (reply.type === "error" && typeof reply.epoch === "number" && reply.epoch > this.#epoch) {
             this.#demote(typeof reply.primary === "string" ? reply.primary : "");
           }
@@ -427,7 +431,7 @@ export class Replicator {
   }
 
   async #checkPeersAtStart(): Promise<void> {
-    const found = await this.#probePeers();
+    const found = await probePeers(this.#peers, this.advertise, this.options, this.#log);
     const newer = found.find((s) => s.epoch > this.#epoch);
     if (newer) {
       this.#log.warn("a peer knows a newer epoch: rejoining as a standby", {
@@ -441,21 +445,6 @@ export class Replicator {
     this.role = "primary";
     this.#primary = this.advertise;
     if (this.#epoch > 0) this.#startFencing();
-  }
-
-  /** Status of every reachable peer. */
-  async #probePeers(): Promise<ReplicationStatus[]> {
-    const peers = [...this.#peers].filter((p) => p !== this.advertise);
-    const replies = await Promise.all(
-      peers.map((p) =>
-        this.#call(p, { type: "repl_status", token: this.options.token }, PROBE_TIMEOUT_MS).catch((err) => {
-          this.#log.debug("peer did not answer a status probe", { peer: p, err });
-          return null; // an unreachable peer is simply not counted
-        })
-      ),
-    );
-    return replies.filter((r): r is WireMessage => r !== null && r.type === "repl_status_ok")
-      .map((r) => r as unknown as ReplicationStatus);
   }
 
   #startFollowing(): void {
@@ -507,7 +496,7 @@ export class Replicator {
 
   /** Looks for a peer that is primary at an epoch at least ours; true if it switched to one. */
   async #discover(): Promise<boolean> {
-    const found = await this.#probePeers();
+    const found = await probePeers(this.#peers, this.advertise, this.options, this.#log);
     const primaries = found.filter((s) => s.role === "primary" && s.listen !== this.#primary)
       .filter((s) => s.epoch > this.#epoch || (s.epoch === this.#epoch && !this.#primary))
       .sort((a, b) => b.epoch - a.epoch);
@@ -520,7 +509,7 @@ export class Replicator {
   /** Auto-failover: no reachable standby is ahead of us (ties go to the lowest address). */
   async #mayPromote(): Promise<boolean> {
     const seq = this.store.state.seq;
-    for (const s of await this.#probePeers()) {
+    for (const s of await probePeers(this.#peers, this.advertise, this.options, this.#log)) {
       if (s.listen === this.#primary) return false; // the primary answers its status: not gone
       if (s.role === "primary" && s.epoch >= this.#epoch) return false;
       if (s.seq > seq || (s.seq === seq && s.listen < this.advertise)) return false;
@@ -559,12 +548,17 @@ export class Replicator {
     const theirEpoch = safeInt(reply.epoch, "epoch", 0);
     if (theirEpoch < this.#epoch) {
       // Our "primary" is older than an epoch we know: tell it, and look elsewhere.
-      await this.#call(target, {
-        type: "repl_fence",
-        token: this.options.token,
-        epoch: this.#epoch,
-        primary: "",
-      }, PROBE_TIMEOUT_MS)
+      await callPeer(
+        target,
+        {
+          type: "repl_fence",
+          token: this.options.token,
+          epoch: this.#epoch,
+          primary: "",
+        },
+        PROBE_TIMEOUT_MS,
+        this.options.tls,
+      )
         .catch((err) => this.#log.debug("cannot fence a stale primary", { primary: target, err }));
       throw new Error(`primary ${target} is at stale epoch ${theirEpoch} < ${this.#epoch}`);
     }
@@ -625,25 +619,6 @@ export class Replicator {
     if (!p || p === this.advertise || this.#peers.has(p) || this.#peers.size >= 64) return false;
     this.#peers.add(p);
     return true;
-  }
-
-  /** One request to a peer on a fresh connection. */
-  async #call(address: string, msg: WireMessage, timeoutMs: number): Promise<WireMessage> {
-    const c = new RegistryClient({
-      address,
-      tls: this.options.tls,
-      timeoutMs,
-      dialTimeoutMs: timeoutMs,
-      reconnectAttempts: 0,
-    });
-    try {
-      return await c.request(msg);
-    } catch (err) {
-      if (err instanceof RegistryReplyError && err.reply) return err.reply as WireMessage;
-      throw err;
-    } finally {
-      c.close();
-    }
   }
 
   async #persist(): Promise<void> {
