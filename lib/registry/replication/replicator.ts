@@ -30,6 +30,7 @@ import {
 } from "./protocol.ts";
 import { type Persisted, readPersisted, safeInt, writePersisted } from "./persisted.ts";
 import { callPeer, PROBE_TIMEOUT_MS, probePeers } from "./peers.ts";
+import { SyncAcks } from "./sync_acks.ts";
 import { downloadSnapshot, SnapshotOffers } from "./snapshot_transfer.ts";
 
 // Re-exported: importers name the replication file through this module.
@@ -87,8 +88,7 @@ export class Replicator {
   #history: EpochStart[];
   #primary: string;
   readonly #peers = new Set<string>();
-  readonly #standbys = new Map<string, StandbyInfo>();
-  #ackWaiters: { seq: number; resolve: (ok: boolean) => void }[] = [];
+  readonly #acks = new SyncAcks();
   readonly #offers: SnapshotOffers;
   #closed = false;
   /** Resolved by close(): ends long-polls at once so that shutdown is not held up by them. */
@@ -99,7 +99,6 @@ export class Replicator {
   #fenceTimer: ReturnType<typeof setInterval> | null = null;
   /** Events of our own log dropped at a resync because the new primary never had them. */
   #discarded = 0;
-  #unreplicated = 0;
   readonly #log: Logger;
   readonly mode: ReplicationMode;
   readonly #heartbeatMs: number;
@@ -188,36 +187,7 @@ export class Replicator {
    */
   replicated(seq: number): Promise<boolean> {
     if (this.mode !== "sync") return Promise.resolve(true);
-    if (this.#maxAck() >= seq) return Promise.resolve(true);
-    return new Promise((resolve) => {
-      const w = { seq, resolve };
-      this.#ackWaiters.push(w);
-      setTimeout(() => {
-        const i = this.#ackWaiters.indexOf(w);
-        if (i >= 0) {
-          this.#ackWaiters.splice(i, 1);
-          this.#unreplicated++;
-          resolve(false);
-        }
-      }, this.#syncTimeoutMs);
-    });
-  }
-
-  #maxAck(): number {
-    let max = 0;
-    for (const s of this.#standbys.values()) max = Math.max(max, s.acked_seq);
-    return max;
-  }
-
-  #releaseAcks(all = false): void {
-    if (this.#ackWaiters.length === 0) return;
-    const acked = this.#maxAck();
-    this.#ackWaiters = this.#ackWaiters.filter((w) => {
-      if (w.seq <= acked) w.resolve(true);
-      else if (all) w.resolve(false);
-      else return true;
-      return false;
-    });
+    return this.#acks.wait(seq, this.#syncTimeoutMs);
   }
 
   /** Status for `pilot registry status`. */
@@ -231,11 +201,11 @@ export class Replicator {
       primary: this.#primary,
       listen: this.advertise,
       mode: this.mode,
-      standbys: [...this.#standbys.values()].map((s) => ({ ...s, lag: Math.max(0, seq - s.acked_seq) })),
+      standbys: [...this.#acks.standbys.values()].map((s) => ({ ...s, lag: Math.max(0, seq - s.acked_seq) })),
       promoted_at_seq: this.#history.length ? this.#history[this.#history.length - 1].start_seq - 1 : 0,
       snapshots_installed: this.store.stats.snapshotsInstalled,
       discarded_events: this.#discarded,
-      unreplicated_writes: this.#unreplicated,
+      unreplicated_writes: this.#acks.unreplicated,
     };
   }
 
@@ -306,13 +276,12 @@ export class Replicator {
     const fork = forkPoint(this.#history, lastEpoch);
     const diverged = (fork !== null && fromSeq - 1 >= fork) || fromSeq > this.store.state.seq + 1;
     // A forked log's acknowledgements are for other events: they count for nothing until it resyncs.
-    this.#standbys.set(id, {
+    this.#acks.record({
       id,
       listen,
       acked_seq: diverged ? 0 : Math.min(ackedSeq, this.store.durableSeq),
       last_seen: Date.now(),
     });
-    this.#releaseAcks();
     if (diverged) {
       return {
         type: "repl_resync",
@@ -379,7 +348,7 @@ export class Replicator {
     this.#epoch = epoch;
     this.store.epoch = epoch;
     this.#primary = this.advertise;
-    this.#standbys.clear();
+    this.#acks.standbys.clear();
     await this.#persist();
     this.onPromoted();
     this.#log.warn("promoted to primary", { reason, epoch, seq: this.store.state.seq, old_primary: old });
@@ -421,8 +390,8 @@ export class Replicator {
     const was = this.role;
     this.role = "standby";
     this.#primary = primary;
-    this.#releaseAcks(true);
-    this.#standbys.clear();
+    this.#acks.release(true);
+    this.#acks.standbys.clear();
     if (this.#fenceTimer !== null) clearInterval(this.#fenceTimer);
     this.#fenceTimer = null;
     this.#log.warn("now a standby", { was, primary: primary || "(to be discovered)" });
@@ -640,7 +609,7 @@ export class Replicator {
     this.#closing.resolve();
     if (this.#fenceTimer !== null) clearInterval(this.#fenceTimer);
     this.#fetchClient?.close();
-    this.#releaseAcks(true);
+    this.#acks.release(true);
     await this.#follower;
   }
 }
