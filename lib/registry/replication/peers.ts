@@ -8,7 +8,7 @@
 import type { Logger } from "../../log.ts";
 import { RegistryClient, RegistryReplyError } from "../client.ts";
 import type { WireMessage } from "../wire.ts";
-import type { ReplicationOptions, ReplicationStatus } from "./replicator.ts";
+import type { ReplicationOptions, ReplicationStatus } from "./types.ts";
 
 /** A peer asked for its status must answer within this long. */
 export const PROBE_TIMEOUT_MS = 2_000;

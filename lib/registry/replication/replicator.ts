@@ -25,12 +25,15 @@ import {
   MAX_EVENTS_BYTES,
   MAX_WAIT_MS,
   parseHistory,
-  type StandbyInfo,
   tokenMatches,
 } from "./protocol.ts";
 import { type Persisted, readPersisted, safeInt, writePersisted } from "./persisted.ts";
 import { callPeer, PROBE_TIMEOUT_MS, probePeers } from "./peers.ts";
 import { SyncAcks } from "./sync_acks.ts";
+import type { ReplicationMode, ReplicationOptions, ReplicationRole, ReplicationStatus } from "./types.ts";
+
+// Re-exported: importers take these shapes from the replicator module.
+export type { ReplicationMode, ReplicationOptions, ReplicationRole, ReplicationStatus } from "./types.ts";
 import { downloadSnapshot, SnapshotOffers } from "./snapshot_transfer.ts";
 
 // Re-exported: importers name the replication file through this module.
@@ -38,48 +41,6 @@ export { REPLICATION_FILE } from "./persisted.ts";
 
 /** Pause after a failed fetch before the next attempt. */
 const RETRY_DELAY_MS = 300;
-
-/** How a primary acknowledges writes. */
-export type ReplicationMode = "async" | "sync";
-/** What a registry is doing. `starting`: a primary checking its peers for a newer epoch. */
-export type ReplicationRole = "primary" | "standby" | "starting";
-
-/** Replication settings (RegistryOptions.replication). */
-export interface ReplicationOptions {
-  /** Shared secret between primary and standbys. */
-  token: string;
-  mode?: ReplicationMode;
-  /** `HOST:PORT` of the primary: start as its standby. */
-  standbyOf?: string;
-  /** Promote when the primary has been gone past the liveness window. */
-  autoFailover?: boolean;
-  /** Other registries to ask for a newer epoch at start (standbys are also learnt as they connect). */
-  peers?: string[];
-  heartbeatMs?: number;
-  livenessMs?: number;
-  syncTimeoutMs?: number;
-  /**
-   * TLS for connections to the primary and peers (when they listen with TLS):
-   * `caCerts` to verify each against a CA, or `pin` when they share one certificate.
-   */
-  tls?: { pin?: string; caCerts?: string[] };
-}
-
-/** Figures for `pilot registry status` and the benchmarks. */
-export interface ReplicationStatus {
-  role: ReplicationRole;
-  epoch: number;
-  seq: number;
-  durable_seq: number;
-  primary: string;
-  listen: string;
-  mode: ReplicationMode;
-  standbys: (StandbyInfo & { lag: number })[];
-  promoted_at_seq: number;
-  snapshots_installed: number;
-  discarded_events: number;
-  unreplicated_writes: number;
-}
 
 /** The replication side of one registry. */
 export class Replicator {
