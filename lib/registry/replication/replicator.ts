@@ -10,15 +10,12 @@
  * learns of a higher epoch than its own stops accepting writes and follows.
  * @module
  */
-import { fromBase64, toBase64, utf8 } from "../../bytes.ts";
 import type { Logger } from "../../log.ts";
 import { RegistryClient, RegistryReplyError } from "../client.ts";
 import { errorReply, type Peer } from "../server.ts";
 import type { RegistryEvent } from "../state/events.ts";
-import { snapshotOf } from "../state/snapshot.ts";
 import type { Store } from "../store/store.ts";
 import type { WireMessage } from "../wire.ts";
-import { syncDir } from "../store/wal.ts";
 import {
   DEFAULT_HEARTBEAT_MS,
   DEFAULT_LIVENESS_MS,
@@ -28,77 +25,22 @@ import {
   MAX_EVENTS_BYTES,
   MAX_WAIT_MS,
   parseHistory,
-  SNAPSHOT_CHUNK_BYTES,
-  SNAPSHOT_TTL_MS,
-  type StandbyInfo,
   tokenMatches,
 } from "./protocol.ts";
+import { type Persisted, readPersisted, safeInt, writePersisted } from "./persisted.ts";
+import { callPeer, PROBE_TIMEOUT_MS, probePeers } from "./peers.ts";
+import { SyncAcks } from "./sync_acks.ts";
+import type { ReplicationMode, ReplicationOptions, ReplicationRole, ReplicationStatus } from "./types.ts";
 
-/** File in the state directory holding the epoch history, role and known peers. */
-export const REPLICATION_FILE = "replication.json";
-/** A peer asked for its status must answer within this long. */
-const PROBE_TIMEOUT_MS = 2_000;
+// Re-exported: importers take these shapes from the replicator module.
+export type { ReplicationMode, ReplicationOptions, ReplicationRole, ReplicationStatus } from "./types.ts";
+import { downloadSnapshot, SnapshotOffers } from "./snapshot_transfer.ts";
+
+// Re-exported: importers name the replication file through this module.
+export { REPLICATION_FILE } from "./persisted.ts";
+
 /** Pause after a failed fetch before the next attempt. */
 const RETRY_DELAY_MS = 300;
-
-/** How a primary acknowledges writes. */
-export type ReplicationMode = "async" | "sync";
-/** What a registry is doing. `starting`: a primary checking its peers for a newer epoch. */
-export type ReplicationRole = "primary" | "standby" | "starting";
-
-/** Replication settings (RegistryOptions.replication). */
-export interface ReplicationOptions {
-  /** Shared secret between primary and standbys. */
-  token: string;
-  mode?: ReplicationMode;
-  /** `HOST:PORT` of the primary: start as its standby. */
-  standbyOf?: string;
-  /** Promote when the primary has been gone past the liveness window. */
-  autoFailover?: boolean;
-  /** Other registries to ask for a newer epoch at start (standbys are also learnt as they connect). */
-  peers?: string[];
-  heartbeatMs?: number;
-  livenessMs?: number;
-  syncTimeoutMs?: number;
-  /**
-   * TLS for connections to the primary and peers (when they listen with TLS):
-   * `caCerts` to verify each against a CA, or `pin` when they share one certificate.
-   */
-  tls?: { pin?: string; caCerts?: string[] };
-}
-
-/** What is persisted in REPLICATION_FILE. */
-interface Persisted {
-  epoch: number;
-  history: EpochStart[];
-  role: "primary" | "standby";
-  primary: string;
-  peers: string[];
-}
-
-interface SnapshotOffer {
-  id: string;
-  bytes: Uint8Array;
-  seq: number;
-  epoch: number;
-  lastUsed: number;
-}
-
-/** Figures for `pilot registry status` and the benchmarks. */
-export interface ReplicationStatus {
-  role: ReplicationRole;
-  epoch: number;
-  seq: number;
-  durable_seq: number;
-  primary: string;
-  listen: string;
-  mode: ReplicationMode;
-  standbys: (StandbyInfo & { lag: number })[];
-  promoted_at_seq: number;
-  snapshots_installed: number;
-  discarded_events: number;
-  unreplicated_writes: number;
-}
 
 /** The replication side of one registry. */
 export class Replicator {
@@ -107,9 +49,8 @@ export class Replicator {
   #history: EpochStart[];
   #primary: string;
   readonly #peers = new Set<string>();
-  readonly #standbys = new Map<string, StandbyInfo>();
-  #ackWaiters: { seq: number; resolve: (ok: boolean) => void }[] = [];
-  readonly #offers = new Map<string, SnapshotOffer>();
+  readonly #acks = new SyncAcks();
+  readonly #offers: SnapshotOffers;
   #closed = false;
   /** Resolved by close(): ends long-polls at once so that shutdown is not held up by them. */
   readonly #closing = Promise.withResolvers<void>();
@@ -119,7 +60,6 @@ export class Replicator {
   #fenceTimer: ReturnType<typeof setInterval> | null = null;
   /** Events of our own log dropped at a resync because the new primary never had them. */
   #discarded = 0;
-  #unreplicated = 0;
   readonly #log: Logger;
   readonly mode: ReplicationMode;
   readonly #heartbeatMs: number;
@@ -138,6 +78,7 @@ export class Replicator {
     readonly onPromoted: () => void,
   ) {
     this.#log = logger;
+    this.#offers = new SnapshotOffers(store, logger);
     this.mode = options.mode ?? "async";
     this.#heartbeatMs = options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
     this.#livenessMs = options.livenessMs ?? DEFAULT_LIVENESS_MS;
@@ -207,36 +148,7 @@ export class Replicator {
    */
   replicated(seq: number): Promise<boolean> {
     if (this.mode !== "sync") return Promise.resolve(true);
-    if (this.#maxAck() >= seq) return Promise.resolve(true);
-    return new Promise((resolve) => {
-      const w = { seq, resolve };
-      this.#ackWaiters.push(w);
-      setTimeout(() => {
-        const i = this.#ackWaiters.indexOf(w);
-        if (i >= 0) {
-          this.#ackWaiters.splice(i, 1);
-          this.#unreplicated++;
-          resolve(false);
-        }
-      }, this.#syncTimeoutMs);
-    });
-  }
-
-  #maxAck(): number {
-    let max = 0;
-    for (const s of this.#standbys.values()) max = Math.max(max, s.acked_seq);
-    return max;
-  }
-
-  #releaseAcks(all = false): void {
-    if (this.#ackWaiters.length === 0) return;
-    const acked = this.#maxAck();
-    this.#ackWaiters = this.#ackWaiters.filter((w) => {
-      if (w.seq <= acked) w.resolve(true);
-      else if (all) w.resolve(false);
-      else return true;
-      return false;
-    });
+    return this.#acks.wait(seq, this.#syncTimeoutMs);
   }
 
   /** Status for `pilot registry status`. */
@@ -250,11 +162,11 @@ export class Replicator {
       primary: this.#primary,
       listen: this.advertise,
       mode: this.mode,
-      standbys: [...this.#standbys.values()].map((s) => ({ ...s, lag: Math.max(0, seq - s.acked_seq) })),
+      standbys: [...this.#acks.standbys.values()].map((s) => ({ ...s, lag: Math.max(0, seq - s.acked_seq) })),
       promoted_at_seq: this.#history.length ? this.#history[this.#history.length - 1].start_seq - 1 : 0,
       snapshots_installed: this.store.stats.snapshotsInstalled,
       discarded_events: this.#discarded,
-      unreplicated_writes: this.#unreplicated,
+      unreplicated_writes: this.#acks.unreplicated,
     };
   }
 
@@ -325,13 +237,12 @@ export class Replicator {
     const fork = forkPoint(this.#history, lastEpoch);
     const diverged = (fork !== null && fromSeq - 1 >= fork) || fromSeq > this.store.state.seq + 1;
     // A forked log's acknowledgements are for other events: they count for nothing until it resyncs.
-    this.#standbys.set(id, {
+    this.#acks.record({
       id,
       listen,
       acked_seq: diverged ? 0 : Math.min(ackedSeq, this.store.durableSeq),
       last_seen: Date.now(),
     });
-    this.#releaseAcks();
     if (diverged) {
       return {
         type: "repl_resync",
@@ -365,39 +276,9 @@ export class Replicator {
     };
   }
 
-  async #onSnapshot(req: WireMessage): Promise<WireMessage> {
-    if (this.role !== "primary") return this.refusal() as WireMessage;
-    const now = Date.now();
-    for (const [k, o] of this.#offers) if (now - o.lastUsed > SNAPSHOT_TTL_MS) this.#offers.delete(k);
-    let offer = typeof req.id === "string" ? this.#offers.get(req.id) : undefined;
-    if (!offer) {
-      if (req.id !== undefined && req.id !== "") throw new Error("snapshot expired; start again");
-      // Serialised synchronously: exactly the state after event `seq`, which must be on disk before it is shipped.
-      const seq = this.store.state.seq;
-      const bytes = utf8(JSON.stringify(snapshotOf(this.store.state)));
-      await this.store.whenDurable(seq);
-      offer = { id: crypto.randomUUID(), bytes, seq, epoch: this.store.epoch, lastUsed: now };
-      this.#offers.set(offer.id, offer);
-      this.#log.info("snapshot prepared for a standby", { seq, bytes: bytes.length });
-    }
-    offer.lastUsed = now;
-    const offset = safeInt(req.offset ?? 0, "offset", 0);
-    if (offset > offer.bytes.length) throw new Error("offset past the end of the snapshot");
-    const chunk = offer.bytes.subarray(offset, Math.min(offer.bytes.length, offset + SNAPSHOT_CHUNK_BYTES));
-    const done = offset + chunk.length >= offer.bytes.length;
-    if (done) this.#offers.delete(offer.id);
-    return {
-      type: "repl_snapshot_chunk",
-      id: offer.id,
-      seq: offer.seq,
-      epoch: this.#epoch,
-      last_epoch: offer.epoch,
-      history: this.#history,
-      total: offer.bytes.length,
-      offset,
-      data: toBase64(chunk),
-      done,
-    };
+  #onSnapshot(req: WireMessage): Promise<WireMessage> {
+    if (this.role !== "primary") return Promise.resolve(this.refusal() as WireMessage);
+    return this.#offers.serve(req, this.#epoch, this.#history);
   }
 
   #onFence(req: WireMessage, _peer: Peer): WireMessage {
@@ -428,7 +309,7 @@ export class Replicator {
     this.#epoch = epoch;
     this.store.epoch = epoch;
     this.#primary = this.advertise;
-    this.#standbys.clear();
+    this.#acks.standbys.clear();
     await this.#persist();
     this.onPromoted();
     this.#log.warn("promoted to primary", { reason, epoch, seq: this.store.state.seq, old_primary: old });
@@ -441,12 +322,17 @@ export class Replicator {
     const announce = () => {
       if (this.role !== "primary" || this.#closed) return;
       for (const p of this.#peers) {
-        this.#call(p, {
-          type: "repl_fence",
-          token: this.options.token,
-          epoch: this.#epoch,
-          primary: this.advertise,
-        }, PROBE_TIMEOUT_MS).then((reply) => {
+        callPeer(
+          p,
+          {
+            type: "repl_fence",
+            token: this.options.token,
+            epoch: this.#epoch,
+            primary: this.advertise,
+          },
+          PROBE_TIMEOUT_MS,
+          this.options.tls,
+        ).then((reply) => {
           if (reply.type === "error" && typeof reply.epoch === "number" && reply.epoch > this.#epoch) {
             this.#demote(typeof reply.primary === "string" ? reply.primary : "");
           }
@@ -465,8 +351,8 @@ export class Replicator {
     const was = this.role;
     this.role = "standby";
     this.#primary = primary;
-    this.#releaseAcks(true);
-    this.#standbys.clear();
+    this.#acks.release(true);
+    this.#acks.standbys.clear();
     if (this.#fenceTimer !== null) clearInterval(this.#fenceTimer);
     this.#fenceTimer = null;
     this.#log.warn("now a standby", { was, primary: primary || "(to be discovered)" });
@@ -475,7 +361,7 @@ export class Replicator {
   }
 
   async #checkPeersAtStart(): Promise<void> {
-    const found = await this.#probePeers();
+    const found = await probePeers(this.#peers, this.advertise, this.options, this.#log);
     const newer = found.find((s) => s.epoch > this.#epoch);
     if (newer) {
       this.#log.warn("a peer knows a newer epoch: rejoining as a standby", {
@@ -489,21 +375,6 @@ export class Replicator {
     this.role = "primary";
     this.#primary = this.advertise;
     if (this.#epoch > 0) this.#startFencing();
-  }
-
-  /** Status of every reachable peer. */
-  async #probePeers(): Promise<ReplicationStatus[]> {
-    const peers = [...this.#peers].filter((p) => p !== this.advertise);
-    const replies = await Promise.all(
-      peers.map((p) =>
-        this.#call(p, { type: "repl_status", token: this.options.token }, PROBE_TIMEOUT_MS).catch((err) => {
-          this.#log.debug("peer did not answer a status probe", { peer: p, err });
-          return null; // an unreachable peer is simply not counted
-        })
-      ),
-    );
-    return replies.filter((r): r is WireMessage => r !== null && r.type === "repl_status_ok")
-      .map((r) => r as unknown as ReplicationStatus);
   }
 
   #startFollowing(): void {
@@ -555,7 +426,7 @@ export class Replicator {
 
   /** Looks for a peer that is primary at an epoch at least ours; true if it switched to one. */
   async #discover(): Promise<boolean> {
-    const found = await this.#probePeers();
+    const found = await probePeers(this.#peers, this.advertise, this.options, this.#log);
     const primaries = found.filter((s) => s.role === "primary" && s.listen !== this.#primary)
       .filter((s) => s.epoch > this.#epoch || (s.epoch === this.#epoch && !this.#primary))
       .sort((a, b) => b.epoch - a.epoch);
@@ -568,7 +439,7 @@ export class Replicator {
   /** Auto-failover: no reachable standby is ahead of us (ties go to the lowest address). */
   async #mayPromote(): Promise<boolean> {
     const seq = this.store.state.seq;
-    for (const s of await this.#probePeers()) {
+    for (const s of await probePeers(this.#peers, this.advertise, this.options, this.#log)) {
       if (s.listen === this.#primary) return false; // the primary answers its status: not gone
       if (s.role === "primary" && s.epoch >= this.#epoch) return false;
       if (s.seq > seq || (s.seq === seq && s.listen < this.advertise)) return false;
@@ -607,12 +478,17 @@ export class Replicator {
     const theirEpoch = safeInt(reply.epoch, "epoch", 0);
     if (theirEpoch < this.#epoch) {
       // Our "primary" is older than an epoch we know: tell it, and look elsewhere.
-      await this.#call(target, {
-        type: "repl_fence",
-        token: this.options.token,
-        epoch: this.#epoch,
-        primary: "",
-      }, PROBE_TIMEOUT_MS)
+      await callPeer(
+        target,
+        {
+          type: "repl_fence",
+          token: this.options.token,
+          epoch: this.#epoch,
+          primary: "",
+        },
+        PROBE_TIMEOUT_MS,
+        this.options.tls,
+      )
         .catch((err) => this.#log.debug("cannot fence a stale primary", { primary: target, err }));
       throw new Error(`primary ${target} is at stale epoch ${theirEpoch} < ${this.#epoch}`);
     }
@@ -663,60 +539,16 @@ export class Replicator {
 
   async #resync(client: RegistryClient, reason: string): Promise<void> {
     this.#log.warn("fetching a full snapshot from the primary", { reason, seq: this.store.state.seq });
-    const parts: Uint8Array[] = [];
-    let id = "";
-    let offset = 0;
-    let meta: WireMessage | null = null;
-    for (;;) {
-      const chunk = await client.request({ type: "repl_snapshot", token: this.options.token, id, offset });
-      if (chunk.type !== "repl_snapshot_chunk" || typeof chunk.data !== "string") {
-        throw new Error("unexpected reply to repl_snapshot");
-      }
-      const data = fromBase64(chunk.data);
-      if (safeInt(chunk.offset, "offset", 0) !== offset) throw new Error("snapshot chunk out of order");
-      parts.push(data);
-      offset += data.length;
-      id = String(chunk.id);
-      meta = chunk;
-      if (chunk.done === true) break;
-      if (offset >= safeInt(chunk.total, "total", 0)) throw new Error("snapshot longer than announced");
-    }
-    const bytes = new Uint8Array(offset);
-    let at = 0;
-    for (const p of parts) {
-      bytes.set(p, at);
-      at += p.length;
-    }
-    const snap = JSON.parse(new TextDecoder().decode(bytes)) as Record<string, unknown>;
-    if (snap.seq !== meta.seq) throw new Error("snapshot sequence does not match its announcement");
+    const { snap, meta, size } = await downloadSnapshot(client, this.options.token);
     await this.store.installSnapshot(snap, safeInt(meta.last_epoch, "last_epoch", 0));
     await this.#learn(safeInt(meta.epoch, "epoch", 0), parseHistory(meta.history), undefined);
-    this.#log.info("snapshot installed", { seq: this.store.state.seq, bytes: offset });
+    this.#log.info("snapshot installed", { seq: this.store.state.seq, bytes: size });
   }
 
   #addPeer(p: string): boolean {
     if (!p || p === this.advertise || this.#peers.has(p) || this.#peers.size >= 64) return false;
     this.#peers.add(p);
     return true;
-  }
-
-  /** One request to a peer on a fresh connection. */
-  async #call(address: string, msg: WireMessage, timeoutMs: number): Promise<WireMessage> {
-    const c = new RegistryClient({
-      address,
-      tls: this.options.tls,
-      timeoutMs,
-      dialTimeoutMs: timeoutMs,
-      reconnectAttempts: 0,
-    });
-    try {
-      return await c.request(msg);
-    } catch (err) {
-      if (err instanceof RegistryReplyError && err.reply) return err.reply as WireMessage;
-      throw err;
-    } finally {
-      c.close();
-    }
   }
 
   async #persist(): Promise<void> {
@@ -729,17 +561,7 @@ export class Replicator {
       primary: this.#primary,
       peers: [...this.#peers],
     };
-    const tmp = `${dir}/${REPLICATION_FILE}.tmp`;
-    const f = await Deno.open(tmp, { create: true, write: true, truncate: true, mode: 0o600 });
-    try {
-      const bytes = utf8(JSON.stringify(body));
-      for (let off = 0; off < bytes.length;) off += await f.write(bytes.subarray(off));
-      await f.sync();
-    } finally {
-      f.close();
-    }
-    await Deno.rename(tmp, `${dir}/${REPLICATION_FILE}`);
-    await syncDir(dir);
+    await writePersisted(dir, body);
   }
 
   /** Stops following and fencing; pending sync writes are reported unreplicated. */
@@ -748,33 +570,9 @@ export class Replicator {
     this.#closing.resolve();
     if (this.#fenceTimer !== null) clearInterval(this.#fenceTimer);
     this.#fetchClient?.close();
-    this.#releaseAcks(true);
+    this.#acks.release(true);
     await this.#follower;
   }
-}
-
-async function readPersisted(dir: string | null): Promise<Persisted | null> {
-  if (!dir) return null;
-  let text: string;
-  try {
-    text = await Deno.readTextFile(`${dir}/${REPLICATION_FILE}`);
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) return null;
-    throw err;
-  }
-  const o = JSON.parse(text) as Record<string, unknown>;
-  return {
-    epoch: safeInt(o.epoch, "epoch", 0),
-    history: parseHistory(o.history),
-    role: o.role === "standby" ? "standby" : "primary",
-    primary: typeof o.primary === "string" ? o.primary : "",
-    peers: Array.isArray(o.peers) ? o.peers.filter((p): p is string => typeof p === "string") : [],
-  };
-}
-
-function safeInt(v: unknown, name: string, min: number): number {
-  if (!Number.isSafeInteger(v) || (v as number) < min) throw new Error(`${name} must be an integer ≥ ${min}`);
-  return v as number;
 }
 
 function sleep(ms: number): Promise<void> {
