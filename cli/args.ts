@@ -76,6 +76,21 @@ export function intFlag(args: ParsedArgs, name: string, fallback: number, min: n
   return value;
 }
 
+/**
+ * Refuses positional arguments beyond the first `allowed` with CliError("invalid_argument")
+ * naming the first extra one (`usage`, when given, becomes the hint). Returns the positionals.
+ */
+export function noExtraArguments(args: ParsedArgs, allowed = 0, usage?: string): string[] {
+  if (args.positionals.length > allowed) {
+    throw new CliError(
+      "invalid_argument",
+      `unexpected argument "${args.positionals[allowed]}"`,
+      usage === undefined ? undefined : `usage: ${usage}`,
+    );
+  }
+  return args.positionals;
+}
+
 /** A string flag that must be given and not be empty; CliError("invalid_argument") otherwise. */
 export function requiredFlag(args: ParsedArgs, name: string): string {
   const value = args.strings.get(name) ?? "";

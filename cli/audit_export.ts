@@ -5,7 +5,7 @@
  * the admin token from PILOT_ADMIN_TOKEN or the daemon's own; every result is the registry's reply.
  */
 import type { Command } from "./command.ts";
-import { intFlag, parseArgs, type ParsedArgs } from "./args.ts";
+import { intFlag, noExtraArguments, parseArgs, type ParsedArgs } from "./args.ts";
 import { CliError, printResult } from "./output.ts";
 import { timeoutFlag, withDaemon } from "./client.ts";
 import { REGISTRY_REQUEST_TIMEOUT_MS, registryRequest } from "./registry_request.ts";
@@ -23,16 +23,6 @@ function sub(args: ParsedArgs, subs: readonly string[], usage: string): string {
     );
   }
   return s;
-}
-
-function noMore(args: ParsedArgs, allowed: number, usage: string): void {
-  if (args.positionals.length > allowed) {
-    throw new CliError(
-      "invalid_argument",
-      `unexpected argument "${args.positionals[allowed]}"`,
-      `usage: ${usage}`,
-    );
-  }
 }
 
 async function send(args: ParsedArgs, req: RegistryRequest) {
@@ -68,7 +58,7 @@ export const auditExportCommand: Command = {
   async run(argv, out) {
     const args = parseArgs(argv, this.flags);
     const which = sub(args, ["get", "set", "disable"], EXPORT_USAGE);
-    noMore(args, 1, EXPORT_USAGE);
+    noExtraArguments(args, 1, EXPORT_USAGE);
     const name = args.strings.get("name");
     let req: RegistryRequest;
     if (which === "get") {
@@ -122,7 +112,7 @@ export const auditWebhookCommand: Command = {
   async run(argv, out) {
     const args = parseArgs(argv, this.flags);
     const which = sub(args, ["get", "set", "clear", "dlq", "replay"], HOOK_USAGE);
-    noMore(args, which === "set" ? 2 : 1, HOOK_USAGE);
+    noExtraArguments(args, which === "set" ? 2 : 1, HOOK_USAGE);
     let req: RegistryRequest;
     switch (which) {
       case "set": {

@@ -5,7 +5,7 @@
  */
 import { waitForStopSignal } from "./signals.ts";
 import type { Command } from "./command.ts";
-import { intFlag, parseArgs, parseDuration } from "./args.ts";
+import { intFlag, noExtraArguments, parseArgs, parseDuration } from "./args.ts";
 import { CliError, printResult } from "./output.ts";
 import { httpFlag, httpHostsFlag, SERVER_FLAGS, serverFlagsUsage, serverLogger } from "./server_flags.ts";
 import { argvWithConfig } from "./config_file.ts";
@@ -70,9 +70,7 @@ export const beaconCommand: Command = {
   },
   async run(argv, out) {
     const args = parseArgs(argvWithConfig(argv, this.flags), this.flags);
-    if (args.positionals.length) {
-      throw new CliError("invalid_argument", `unexpected argument "${args.positionals[0]}"`);
-    }
+    noExtraArguments(args);
     const s = args.strings;
     const listen = hostPortFlag(s.get("listen") ?? DEFAULT_BEACON_LISTEN, "--listen");
     const http = httpFlag(args) ?? undefined;

@@ -5,7 +5,7 @@
  * port, then three echo samples on that connection).
  */
 import type { Command } from "./command.ts";
-import { parseArgs } from "./args.ts";
+import { noExtraArguments, parseArgs } from "./args.ts";
 import { CliError, printResult } from "./output.ts";
 import { dialPeer, timeoutFlag, withDaemon } from "./client.ts";
 import { Address, AddressError } from "../lib/protocol/address.ts";
@@ -33,13 +33,7 @@ export const peersCommand: Command = {
   flags: { socket: "string", search: "string" },
   async run(argv, out) {
     const args = parseArgs(argv, this.flags);
-    if (args.positionals.length) {
-      throw new CliError(
-        "invalid_argument",
-        `unexpected argument "${args.positionals[0]}"`,
-        "usage: pilot peers",
-      );
-    }
+    noExtraArguments(args, 0, "pilot peers");
     const info = await withDaemon(args, (c) => c.info({ timeoutMs: INFO_TIMEOUT_MS }));
     const query = (args.strings.get("search") ?? "").toLowerCase();
     const peers = info.peer_list.filter((p) => matches(p, query));
@@ -73,13 +67,7 @@ export const connectionsCommand: Command = {
   flags: { socket: "string" },
   async run(argv, out) {
     const args = parseArgs(argv, this.flags);
-    if (args.positionals.length) {
-      throw new CliError(
-        "invalid_argument",
-        `unexpected argument "${args.positionals[0]}"`,
-        "usage: pilot connections",
-      );
-    }
+    noExtraArguments(args, 0, "pilot connections");
     const info = await withDaemon(args, (c) => c.info({ timeoutMs: INFO_TIMEOUT_MS }));
     const conns: ConnInfo[] = info.conn_list;
     const text = conns.length

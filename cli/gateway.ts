@@ -10,7 +10,7 @@
  */
 import { join } from "node:path";
 import type { Command } from "./command.ts";
-import { parseArgs, type ParsedArgs, portArg } from "./args.ts";
+import { noExtraArguments, parseArgs, type ParsedArgs, portArg } from "./args.ts";
 import { CliError, type ErrorCode, printResult } from "./output.ts";
 import { connectDaemon, resolveTarget, socketPath } from "./client.ts";
 import { waitForStopSignal } from "./signals.ts";
@@ -338,9 +338,7 @@ export const exposedCommand: Command = {
   flags: { ...EXPOSE_FLAGS },
   async run(argv, out) {
     const args = parseArgs(argv, this.flags);
-    if (args.positionals.length) {
-      throw new CliError("invalid_argument", `unexpected argument "${args.positionals[0]}"`);
-    }
+    noExtraArguments(args);
     const data = await control(daemonControlPath(socketPath(args)), { op: "exposed" }, DAEMON_HINT) as {
       exposed: { port: number; target: string; active: number }[];
     };

@@ -1,6 +1,6 @@
 /** `pilot identity`: creates (on first use) or loads the node's Ed25519 identity and shows it. */
 import type { Command } from "./command.ts";
-import { parseArgs } from "./args.ts";
+import { noExtraArguments, parseArgs } from "./args.ts";
 import { CliError, printResult } from "./output.ts";
 import { IdentityError, loadOrCreateIdentity } from "../lib/crypto/mod.ts";
 import { nodeStateDir, STATE_FLAG_USAGE } from "./client.ts";
@@ -19,9 +19,7 @@ export const identityCommand: Command = {
   flags: { socket: "string", state: "string" },
   async run(argv, out) {
     const args = parseArgs(argv, this.flags);
-    if (args.positionals.length) {
-      throw new CliError("invalid_argument", `unexpected argument "${args.positionals[0]}"`);
-    }
+    noExtraArguments(args);
     const dir = await nodeStateDir(args);
     try {
       const id = await loadOrCreateIdentity(dir);

@@ -7,7 +7,7 @@
  * registry's reply.
  */
 import type { Command } from "./command.ts";
-import { intFlag, parseArgs, type ParsedArgs } from "./args.ts";
+import { intFlag, noExtraArguments, parseArgs, type ParsedArgs } from "./args.ts";
 import { CliError, printResult } from "./output.ts";
 import { timeoutFlag, withDaemon } from "./client.ts";
 import { networkIdArg, REGISTRY_REQUEST_TIMEOUT_MS, registryRequest } from "./registry_request.ts";
@@ -23,14 +23,7 @@ const BASE_FLAGS = { socket: "string", timeout: "string" } as const;
 
 function positionals(args: ParsedArgs, count: number, usage: string): string[] {
   if (args.positionals.length < count) throw new CliError("invalid_argument", `usage: ${usage}`);
-  if (args.positionals.length > count) {
-    throw new CliError(
-      "invalid_argument",
-      `unexpected argument "${args.positionals[count]}"`,
-      `usage: ${usage}`,
-    );
-  }
-  return args.positionals;
+  return noExtraArguments(args, count, usage);
 }
 
 /** A JSON object from a file, with errors that name the file. */

@@ -10,7 +10,7 @@ import { DAEMON_ENV, DAEMON_SUBCOMMANDS, DAEMON_V8_FLAGS } from "./daemon_proces
 
 export { DAEMON_SUBCOMMANDS };
 import type { Command } from "./command.ts";
-import { type FlagSpec, parseArgs, type ParsedArgs } from "./args.ts";
+import { type FlagSpec, noExtraArguments, parseArgs, type ParsedArgs } from "./args.ts";
 import { CliError, type Output, printResult } from "./output.ts";
 import { socketPath } from "./client.ts";
 import { defaultStateDir } from "../lib/crypto/identity.ts";
@@ -75,7 +75,7 @@ export async function runDaemonSubcommand(
     : { state: "string", socket: "string", config: "string" };
   const full = hooks.withConfig(argv);
   const args = parseArgs(full, { ...hooks.flags, ...spec });
-  rejectPositionals(args);
+  noExtraArguments(args);
   const files = daemonFiles(args);
   if (sub === "stop") return await stopDaemon(files, out);
   return await daemonStatus(files, args.booleans.has("check"), out);
@@ -95,7 +95,7 @@ export const downCommand: Command = {
   flags: { state: "string", socket: "string" },
   async run(argv, out) {
     const args = parseArgs(argv, this.flags);
-    rejectPositionals(args);
+    noExtraArguments(args);
     return await stopDaemon(daemonFiles(args), out);
   },
 };
@@ -103,7 +103,7 @@ export const downCommand: Command = {
 async function startDaemon(argv: string[], out: Output, hooks: DaemonHooks): Promise<number> {
   const full = hooks.withConfig(argv);
   const args = parseArgs(full, hooks.flags);
-  rejectPositionals(args);
+  noExtraArguments(args);
   hooks.validate(args, full);
   if (args.booleans.has("foreground")) return await hooks.foreground(argv.filter(notForeground), out);
   const files = daemonFiles(args);
@@ -365,12 +365,6 @@ function exists(url: URL): boolean {
 
 function notForeground(token: string): boolean {
   return !/^--?foreground(=.*)?$/.test(token);
-}
-
-function rejectPositionals(args: ParsedArgs): void {
-  if (args.positionals.length) {
-    throw new CliError("invalid_argument", `unexpected argument "${args.positionals[0]}"`);
-  }
 }
 
 function stateFlag(files: DaemonFiles): string {

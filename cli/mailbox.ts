@@ -4,7 +4,7 @@
  * state directory found as every command finds it ({@link nodeStateDir}).
  */
 import type { Command } from "./command.ts";
-import { parseArgs, type ParsedArgs } from "./args.ts";
+import { noExtraArguments, parseArgs, type ParsedArgs } from "./args.ts";
 import { CliError, printResult } from "./output.ts";
 import { nodeStateDir, STATE_FLAG_USAGE } from "./client.ts";
 import { Mailbox, MailboxMissingError } from "../lib/services/dataexchange/mailbox.ts";
@@ -15,12 +15,6 @@ const PREVIEW_CHARS = 80;
 
 async function mailbox(args: ParsedArgs): Promise<Mailbox> {
   return new Mailbox(await nodeStateDir(args));
-}
-
-function noArguments(args: ParsedArgs): void {
-  if (args.positionals.length) {
-    throw new CliError("invalid_argument", `unexpected argument "${args.positionals[0]}"`);
-  }
 }
 
 async function clear(run: () => Promise<number>, empty: string): Promise<number> {
@@ -46,7 +40,7 @@ export const inboxCommand: Command = {
   flags: { socket: "string", state: "string", clear: "boolean" },
   async run(argv, out) {
     const args = parseArgs(argv, this.flags);
-    noArguments(args);
+    noExtraArguments(args);
     const box = await mailbox(args);
     if (args.booleans.has("clear")) {
       const cleared = await clear(() => box.clearMessages(), "inbox is empty");
@@ -89,7 +83,7 @@ export const receivedCommand: Command = {
   flags: { socket: "string", state: "string", clear: "boolean" },
   async run(argv, out) {
     const args = parseArgs(argv, this.flags);
-    noArguments(args);
+    noExtraArguments(args);
     const box = await mailbox(args);
     if (args.booleans.has("clear")) {
       const cleared = await clear(() => box.clearFiles(), "no received files");

@@ -8,7 +8,7 @@
  * Every result is the registry's reply object.
  */
 import type { Command } from "./command.ts";
-import { intFlag, parseArgs, type ParsedArgs } from "./args.ts";
+import { intFlag, noExtraArguments, parseArgs, type ParsedArgs } from "./args.ts";
 import { CliError, printResult } from "./output.ts";
 import { stopSignals } from "./signals.ts";
 import { timeoutFlag, withDaemon } from "./client.ts";
@@ -29,14 +29,7 @@ interface Sub {
 function ids(args: ParsedArgs, usage: string, withNode: boolean): [number, number] {
   const net = networkIdArg(args.positionals[0], usage);
   const node = withNode ? nodeIdArg(args.positionals[1], usage) : 0;
-  const allowed = withNode ? 2 : 1;
-  if (args.positionals.length > allowed) {
-    throw new CliError(
-      "invalid_argument",
-      `unexpected argument "${args.positionals[allowed]}"`,
-      `usage: ${usage}`,
-    );
-  }
+  noExtraArguments(args, withNode ? 2 : 1, usage);
   return [net, node];
 }
 
@@ -113,7 +106,7 @@ const SUBS: Record<string, Sub> = {
     usage: "pilot network invites",
     summary: "invitations waiting for this node",
     run: (c, args, timeoutMs) => {
-      ids2none(args, "pilot network invites");
+      noExtraArguments(args, 0, "pilot network invites");
       return c.networkPollInvites({ timeoutMs });
     },
     text: (r) => {
@@ -145,7 +138,7 @@ const SUBS: Record<string, Sub> = {
     run: (c, args, timeoutMs) => {
       const name = args.strings.get("name") ?? "";
       if (!name) throw new CliError("invalid_argument", "--name is required", `usage: ${SUBS.create.usage}`);
-      ids2none(args, SUBS.create.usage);
+      noExtraArguments(args, 0, SUBS.create.usage);
       const rule = args.strings.get("join-rule") ?? "open";
       if (!(JOIN_RULES as readonly string[]).includes(rule)) {
         throw new CliError("invalid_argument", `--join-rule must be open, token or invite, not "${rule}"`);
@@ -225,12 +218,6 @@ const SUBS: Record<string, Sub> = {
     },
   },
 };
-
-function ids2none(args: ParsedArgs, usage: string): void {
-  if (args.positionals.length) {
-    throw new CliError("invalid_argument", `unexpected argument "${args.positionals[0]}"`, `usage: ${usage}`);
-  }
-}
 
 function portList(text: string): number[] {
   if (text.trim() === "") return [];
@@ -321,7 +308,7 @@ export const auditCommand: Command = {
   flags: { socket: "string", timeout: "string", network: "string", limit: "string", follow: "boolean" },
   async run(argv, out) {
     const args = parseArgs(argv, this.flags);
-    ids2none(args, "pilot audit [--network N] [--follow]");
+    noExtraArguments(args, 0, "pilot audit [--network N] [--follow]");
     const req: RegistryRequest = { type: "get_audit_log" };
     const net = intFlag(args, "network", 0, 0, 0xffff);
     if (net) req.network_id = net;

@@ -7,7 +7,7 @@
  */
 import { join } from "node:path";
 import type { Command } from "./command.ts";
-import { parseArgs, type ParsedArgs } from "./args.ts";
+import { noExtraArguments, parseArgs, type ParsedArgs } from "./args.ts";
 import { CliError, type Output, printResult } from "./output.ts";
 import { nodeStateDir, STATE_FLAG_USAGE, timeoutFlag, withDaemon } from "./client.ts";
 import { CONFIG_FILE } from "./webhook.ts";
@@ -19,16 +19,6 @@ import type { PilotClient } from "../lib/sdk/mod.ts";
 const SETTING_TIMEOUT_MS = 20_000;
 
 const FLAGS = { socket: "string", timeout: "string" } as const;
-
-function noMoreArgs(args: ParsedArgs, allowed: number, usage: string): void {
-  if (args.positionals.length > allowed) {
-    throw new CliError(
-      "invalid_argument",
-      `unexpected argument "${args.positionals[allowed]}"`,
-      `usage: ${usage}`,
-    );
-  }
-}
 
 /** A command with no or fixed arguments whose work is one daemon call and one printed result. */
 function simpleCommand(
@@ -88,7 +78,7 @@ export const lookupCommand: Command = simpleCommand(
   async (c, args, timeoutMs) => {
     const usage = "pilot lookup <node_id>";
     const node = nodeIdArg(args.positionals[0], usage);
-    noMoreArgs(args, 1, usage);
+    noExtraArguments(args, 1, usage);
     let reply;
     try {
       reply = await registryRequest(c, { type: "lookup", node_id: node }, { timeoutMs });
@@ -123,7 +113,7 @@ function visibilityCommand(isPublic: boolean): Command {
       usage: `pilot ${name} [--socket PATH] [--json]\n\nOutput keys: type, node_id, visibility.`,
     },
     async (c, args, timeoutMs) => {
-      noMoreArgs(args, 0, `pilot ${name}`);
+      noExtraArguments(args, 0, `pilot ${name}`);
       const reply = await c.setVisibility(isPublic, { timeoutMs });
       return { data: reply, text: `node ${reply.node_id} is now ${reply.visibility}` };
     },
@@ -145,7 +135,7 @@ export const deregisterCommand: Command = simpleCommand(
     ].join("\n"),
   },
   async (c, args, timeoutMs) => {
-    noMoreArgs(args, 0, "pilot deregister");
+    noExtraArguments(args, 0, "pilot deregister");
     const reply = await c.deregister({ timeoutMs });
     return { data: reply, text: "deregistered" };
   },
@@ -164,7 +154,7 @@ export const findCommand: Command = simpleCommand(
   async (c, args, timeoutMs) => {
     const [hostname] = args.positionals;
     if (!hostname) throw new CliError("invalid_argument", "usage: pilot find <hostname>");
-    noMoreArgs(args, 1, "pilot find <hostname>");
+    noExtraArguments(args, 1, "pilot find <hostname>");
     let reply;
     try {
       reply = await c.resolveHostname(hostname, { timeoutMs });
@@ -230,7 +220,7 @@ function hostnameCommand(set: boolean): Command {
       const args = parseArgs(argv, this.flags);
       const hostname = set ? args.positionals[0] : "";
       if (hostname === undefined) throw new CliError("invalid_argument", `usage: ${usage}`);
-      noMoreArgs(args, set ? 1 : 0, usage);
+      noExtraArguments(args, set ? 1 : 0, usage);
       const timeoutMs = timeoutFlag(args, SETTING_TIMEOUT_MS);
       const reply = await withDaemon(args, (c) => c.setHostname(hostname, { timeoutMs }));
       await updateNodeConfig(await nodeStateDir(args), "hostname", set ? hostname : undefined);
@@ -276,7 +266,7 @@ export const clearTagsCommand: Command = simpleCommand(
     usage: "pilot clear-tags [--socket PATH] [--json]\n\nOutput: {tags: []}.",
   },
   async (c, args, timeoutMs) => {
-    noMoreArgs(args, 0, "pilot clear-tags");
+    noExtraArguments(args, 0, "pilot clear-tags");
     await c.setTags([], { timeoutMs });
     return { data: { tags: [] }, text: "tags cleared" };
   },

@@ -4,8 +4,8 @@
  * gathered from the daemon over IPC (Info, Health, Handshake trusted/pending).
  */
 import type { Command } from "./command.ts";
-import { parseArgs } from "./args.ts";
-import { CliError, printResult } from "./output.ts";
+import { noExtraArguments, parseArgs } from "./args.ts";
+import { printResult } from "./output.ts";
 import { withDaemon } from "./client.ts";
 import type { ConnInfo, ExposedPortInfo, GatewayInfo, InfoReply } from "../lib/ipc/replies.ts";
 
@@ -29,9 +29,7 @@ export const nodeStatusCommand: Command = {
   flags: { socket: "string" },
   async run(argv, out) {
     const args = parseArgs(argv, this.flags);
-    if (args.positionals.length) {
-      throw new CliError("invalid_argument", `unexpected argument "${args.positionals[0]}"`);
-    }
+    noExtraArguments(args);
     const { info, health, trusted, pending } = await withDaemon(args, async (c) => ({
       info: await c.info({ timeoutMs: CALL_TIMEOUT_MS }),
       health: await c.health({ timeoutMs: CALL_TIMEOUT_MS }),

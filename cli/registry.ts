@@ -5,7 +5,7 @@
  */
 import { stopSignals } from "./signals.ts";
 import type { Command } from "./command.ts";
-import { intFlag, parseArgs, parseDuration } from "./args.ts";
+import { intFlag, noExtraArguments, parseArgs, parseDuration } from "./args.ts";
 import { CliError, printResult } from "./output.ts";
 import { HTTP_TOKEN_ENV } from "../lib/http/access_token.ts";
 import { httpFlag, httpHostsFlag, SERVER_FLAGS, serverFlagsUsage, serverLogger } from "./server_flags.ts";
@@ -149,9 +149,7 @@ export const registryCommand: Command = {
       return await registryAdmin(argv[0], argv.slice(1), out);
     }
     const args = parseArgs(argvWithConfig(argv, this.flags), this.flags);
-    if (args.positionals.length) {
-      throw new CliError("invalid_argument", `unexpected argument "${args.positionals[0]}"`);
-    }
+    noExtraArguments(args);
     let listen: { hostname: string; port: number };
     let http: { hostname: string; port: number } | undefined;
     try {

@@ -10,7 +10,7 @@
  */
 import { join, resolve } from "node:path";
 import type { Command } from "./command.ts";
-import { parseArgs, type ParsedArgs } from "./args.ts";
+import { noExtraArguments, parseArgs, type ParsedArgs } from "./args.ts";
 import { CliError, printResult } from "./output.ts";
 import { envOr, IPC_CONNECT_TIMEOUT_MS, socketPath } from "./client.ts";
 import { CONFIG_FILE } from "./webhook.ts";
@@ -53,13 +53,7 @@ export const rotateKeyCommand: Command = {
   async run(argv, out) {
     const args = parseArgs(argv, this.flags);
     const node = nodeIdArg(args.positionals[0], USAGE);
-    if (args.positionals.length > 2) {
-      throw new CliError(
-        "invalid_argument",
-        `unexpected argument "${args.positionals[2]}"`,
-        `usage: ${USAGE}`,
-      );
-    }
+    noExtraArguments(args, 2, USAGE);
     const auth = (args.strings.get("registry-auth") ?? "auto") as RegistryAuthMode;
     if (!REGISTRY_AUTH_MODES.includes(auth)) {
       throw new CliError(

@@ -5,7 +5,7 @@
  * other nodes go through the local daemon's IPC Dial to their port 1003.
  */
 import type { Command } from "./command.ts";
-import { parseArgs, type ParsedArgs } from "./args.ts";
+import { noExtraArguments, parseArgs, type ParsedArgs } from "./args.ts";
 import { CliError, printResult } from "./output.ts";
 import {
   connectDaemon,
@@ -107,9 +107,7 @@ function taskExecCommand(enabled: boolean): Command {
     flags: { socket: "string" },
     async run(argv, out) {
       const args = parseArgs(argv, this.flags);
-      if (args.positionals.length) {
-        throw new CliError("invalid_argument", `unexpected argument "${args.positionals[0]}"`);
-      }
+      noExtraArguments(args);
       const reply = await withDaemon(args, (c) => c.setTaskExec(enabled));
       printResult(out, reply, `task execution ${enabled ? "enabled" : "disabled"}`);
       return 0;

@@ -6,7 +6,7 @@
 import { waitForStopSignal } from "./signals.ts";
 import { join } from "node:path";
 import type { Command } from "./command.ts";
-import { parseArgs } from "./args.ts";
+import { noExtraArguments, parseArgs } from "./args.ts";
 import { CliError, printResult } from "./output.ts";
 import { httpFlag, SERVER_FLAGS, serverFlagsUsage, serverLogger } from "./server_flags.ts";
 import { argvWithConfig, configuredWebhook } from "./config_file.ts";
@@ -42,9 +42,7 @@ export const upCommand: Command = {
   },
   async run(argv, out) {
     const args = parseArgs(argvWithConfig(argv, this.flags), this.flags);
-    if (args.positionals.length) {
-      throw new CliError("invalid_argument", `unexpected argument "${args.positionals[0]}"`);
-    }
+    noExtraArguments(args);
     const s = args.strings;
     const http = httpFlag(args, s.get("host"));
     const log = serverLogger(args, "up");

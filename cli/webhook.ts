@@ -5,7 +5,7 @@
  */
 import { join } from "node:path";
 import type { Command } from "./command.ts";
-import { parseArgs, type ParsedArgs } from "./args.ts";
+import { noExtraArguments, parseArgs, type ParsedArgs } from "./args.ts";
 import { CliError, printResult } from "./output.ts";
 import { connectDaemon, nodeStateDir, STATE_FLAG_USAGE } from "./client.ts";
 import { closeQuietly, errorMessage } from "../lib/errors.ts";
@@ -38,9 +38,7 @@ function webhookCommand(set: boolean): Command {
     async run(argv, out) {
       const args = parseArgs(argv, this.flags);
       const url = set ? args.positionals[0] : "";
-      if (args.positionals.length > (set ? 1 : 0)) {
-        throw new CliError("invalid_argument", `unexpected argument "${args.positionals[set ? 1 : 0]}"`);
-      }
+      noExtraArguments(args, set ? 1 : 0);
       if (set && (url === undefined || !/^https?:\/\/./.test(url))) {
         throw new CliError(
           "invalid_argument",
