@@ -17,6 +17,8 @@ const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 /** How long a pilot process in a namespace may take to print its ready line. */
 const READY_TIMEOUT_MS = 60_000;
 const PREFIX = "pn";
+/** The registry client module, imported by scripts run inside the lab. */
+const REGISTRY_CLIENT = new URL("../../lib/registry/client.ts", import.meta.url).href;
 /**
  * Distinguishes labs of test modules that share one process (`deno test --parallel` runs
  * modules as workers of one process, so the pid alone collides).
@@ -277,6 +279,28 @@ table ip pilotnat {
   /** Runs a command inside a namespace. */
   exec(role: string, cmd: string[]): Promise<Run> {
     return run("ip", ["netns", "exec", this.ns(role), ...cmd]);
+  }
+
+  /**
+   * Creates an open network named `name` at `registry` with the admin token, from inside the
+   * `inet` namespace (the registry is only reachable there); returns its id.
+   */
+  async createNetwork(registry: string, adminToken: string, name: string): Promise<number> {
+    const script = `
+      import { RegistryClient } from ${JSON.stringify(REGISTRY_CLIENT)};
+      const admin = new RegistryClient({ address: ${JSON.stringify(registry)}, adminToken: ${
+      JSON.stringify(adminToken)
+    } });
+      try {
+        console.log(JSON.stringify(await admin.createNetwork({ name: ${JSON.stringify(name)} })));
+      } finally {
+        admin.close();
+      }`;
+    const r = await this.exec("inet", [Deno.execPath(), "eval", script]);
+    if (r.code !== 0) throw new Error(`create network: ${r.stderr}`);
+    const id = Number(JSON.parse(r.stdout.trim().split("\n").pop()!).network_id);
+    if (!(id > 0)) throw new Error(`create network: no network id in ${r.stdout}`);
+    return id;
   }
 
   /** Kills every process, deletes every namespace (their veths and nft tables go with them) and the temp dir. */

@@ -25,7 +25,6 @@ const HEARTBEAT = "2s";
 const ROUND_MS = 20_000;
 const REGISTRY_HTTP = "127.0.0.1:9380";
 const ADMIN_TOKEN = "nat-fleet-admin-token";
-const REGISTRY_CLIENT = new URL("../../lib/registry/client.ts", import.meta.url).href;
 
 const support = await netnsSupport();
 const curl = support.ok
@@ -80,22 +79,6 @@ function metricValue(text: string, name: string, label = ""): number {
   return m ? Number(m[2]) : 0;
 }
 
-async function createNetwork(lab: NatLab, registry: string): Promise<number> {
-  const script = `
-    import { RegistryClient } from ${JSON.stringify(REGISTRY_CLIENT)};
-    const admin = new RegistryClient({ address: ${JSON.stringify(registry)}, adminToken: ${
-    JSON.stringify(ADMIN_TOKEN)
-  } });
-    try {
-      console.log(JSON.stringify(await admin.createNetwork({ name: "fleet" })));
-    } finally {
-      admin.close();
-    }`;
-  const r = await lab.exec("inet", [Deno.execPath(), "eval", script]);
-  assertEquals(r.code, 0, `create network: ${r.stderr}`);
-  return Number(JSON.parse(r.stdout.trim().split("\n").pop()!).network_id);
-}
-
 Deno.test({
   ignore: !ready,
   sanitizeResources: false,
@@ -120,7 +103,7 @@ Deno.test({
         REGISTRY_HTTP,
       ]);
       await lab.startPilot("inet", ["beacon", "--listen", beacon]);
-      const network = await createNetwork(lab, registry);
+      const network = await lab.createNetwork(registry, ADMIN_TOKEN, "fleet");
       const daemon = async (role: string, name: string, port: number): Promise<Node> => {
         const socket = `${lab.dir}/${name}.sock`;
         const p = await lab.startPilot(role, [

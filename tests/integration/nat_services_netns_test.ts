@@ -21,7 +21,6 @@ const TUNNEL_PORT = 4000;
 const HTTP = "127.0.0.1:7380";
 const ADMIN_TOKEN = "nat-services-admin-token";
 /** The registry client, imported by the script that creates the shared network inside the lab. */
-const REGISTRY_CLIENT = new URL("../../lib/registry/client.ts", import.meta.url).href;
 
 const support = await netnsSupport();
 const curl = support.ok
@@ -63,7 +62,7 @@ async function withPrivateLab(natB: NatKind, body: (lab: NatLab, a: Node, b: Nod
       ADMIN_TOKEN,
     ]);
     await lab.startPilot("inet", ["beacon", "--listen", beacon]);
-    const network = await createNetwork(lab, registry);
+    const network = await lab.createNetwork(registry, ADMIN_TOKEN, "natlab");
     const daemon = async (role: string, name: string): Promise<Node> => {
       const socket = `${lab.dir}/${name}.sock`;
       const stateDir = `${lab.dir}/${name}`;
@@ -110,25 +109,6 @@ async function withPrivateLab(natB: NatKind, body: (lab: NatLab, a: Node, b: Nod
     for (const c of clients) await closeQuietly(c);
     await lab.close();
   }
-}
-
-/** Creates an open network with the admin token, from inside the lab (the registry is only there). */
-async function createNetwork(lab: NatLab, registry: string): Promise<number> {
-  const script = `
-    import { RegistryClient } from ${JSON.stringify(REGISTRY_CLIENT)};
-    const admin = new RegistryClient({ address: ${JSON.stringify(registry)}, adminToken: ${
-    JSON.stringify(ADMIN_TOKEN)
-  } });
-    try {
-      console.log(JSON.stringify(await admin.createNetwork({ name: "natlab" })));
-    } finally {
-      admin.close();
-    }`;
-  const r = await lab.exec("inet", [Deno.execPath(), "eval", script]);
-  assertEquals(r.code, 0, `create network: ${r.stderr}`);
-  const id = Number(JSON.parse(r.stdout.trim().split("\n").pop()!).network_id);
-  assert(id > 0, `network id from ${r.stdout}`);
-  return id;
 }
 
 /** A counter from the node's /metrics, read inside its namespace (0 when absent). */
