@@ -1,13 +1,15 @@
 /**
  * Registry benchmarks (docs/benchmarks.md, "Registry"):
  *
- *   deno run -A bench/registry_bench.ts [--nodes 100000] [--seconds 5]
+ *   deno run -A bench/registry_bench.ts [--nodes 100000] [--seconds 5] [--clients 1,4,50]
+ *     [--throughput-only]
  *
- * Runs `pilot registry` as a subprocess on loopback (so the server and the load
- * generator each get a core) and measures: durable, signed registrations/s and
- * lookups/s with 1 and 50 concurrent clients; fsyncs per registration (group
- * commit); resident memory with N registered nodes; and the time to restart
- * with N nodes on disk, from a snapshot and from the log alone.
+ * Runs `pilot registry` as a subprocess on loopback, driven by bench/registry_load.ts in a
+ * third process (so the registry and the load generator each get a core, and the generator's
+ * work never bounds the figure), and measures: durable, signed registrations/s and lookups/s
+ * with 1, 4 and 50 concurrent clients; fsyncs per registration (group commit); the registry
+ * process's CPU time per request; resident memory with N registered nodes; and the time to
+ * restart with N nodes on disk, from a snapshot and from the log alone.
  * `deno bench -A bench/registry_bench.ts` only times the pure pieces (codec, signing form).
  */
 import { toBase64 } from "../lib/bytes.ts";
@@ -15,7 +17,7 @@ import { generateEd25519KeyPair } from "../lib/crypto/ed25519.ts";
 import { canonicalJson, signRequest } from "../lib/registry/auth.ts";
 import { RegistryClient } from "../lib/registry/client.ts";
 import { decodeBody, encodeFrame } from "../lib/registry/wire.ts";
-import { ignoreRejection, settleQuietly } from "../lib/errors.ts";
+import { ignoreRejection } from "../lib/errors.ts";
 
 interface Proc {
   child: Deno.ChildProcess;
@@ -62,26 +64,48 @@ async function metric(p: Proc, name: string): Promise<number> {
   return m ? Number(m[1]) : NaN;
 }
 
-/** Runs `worker` on `clients` concurrent connections for `seconds`; returns operations per second. */
-async function load(
-  clients: RegistryClient[],
-  seconds: number,
-  op: (c: RegistryClient, i: number) => Promise<unknown>,
-): Promise<{ perSecond: number; count: number }> {
-  let count = 0;
-  const end = performance.now() + seconds * 1000;
-  const t0 = performance.now();
-  await Promise.all(clients.map(async (c, w) => {
-    let i = 0;
-    while (performance.now() < end) {
-      await op(c, w * 1_000_000 + i++);
-      count++;
-    }
-  }));
-  return { perSecond: count / ((performance.now() - t0) / 1000), count };
+interface LoadResult {
+  count: number;
+  perSecond: number;
+  errors: number;
+  cpuUs: number;
 }
 
-async function throughput(seconds: number): Promise<string[]> {
+/** Runs bench/registry_load.ts in its own process against `address`; returns its figures. */
+async function load(p: Proc, op: string, clients: number, seconds: number, maxId = 0): Promise<LoadResult> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      new URL("./registry_load.ts", import.meta.url).pathname,
+      "--address",
+      p.address,
+      "--pid",
+      String(p.child.pid),
+      "--op",
+      op,
+      "--clients",
+      String(clients),
+      "--seconds",
+      String(seconds),
+      "--max-id",
+      String(maxId),
+    ],
+    stdout: "piped",
+    stderr: "inherit",
+  }).output();
+  if (!out.success) throw new Error(`registry_load.ts failed (${op}, ${clients} clients)`);
+  return JSON.parse(new TextDecoder().decode(out.stdout).trim().split("\n").pop()!);
+}
+
+/** Runs `op` from a separate load process; adds the fsyncs the registry issued meanwhile. */
+async function measured(p: Proc, op: string, clients: number, seconds: number, maxId = 0) {
+  const syncs0 = await metric(p, "pilot_registry_wal_fsyncs_total");
+  const r = await load(p, op, clients, seconds, maxId);
+  return { ...r, syncs: (await metric(p, "pilot_registry_wal_fsyncs_total")) - syncs0 };
+}
+
+async function throughput(seconds: number, clientCounts: number[]): Promise<string[]> {
   const dir = await Deno.makeTempDir({ prefix: "pilot-bench-" });
   const rows: string[] = [];
   const p = await spawn([
@@ -95,35 +119,18 @@ async function throughput(seconds: number): Promise<string[]> {
     "127.0.0.1:0",
   ]);
   try {
-    for (const n of [1, 50]) {
-      const clients = Array.from(
-        { length: n },
-        () => new RegistryClient({ address: p.address, timeoutMs: 30_000 }),
-      );
-      // Keys are made up front so the figure is the registry's, not the key generator's.
-      const seeds = Array.from({ length: 4000 * n }, () => generateEd25519KeyPair().seed);
-      let next = 0;
-      const syncs0 = await metric(p, "pilot_registry_wal_fsyncs_total");
-      const reg = await load(clients, seconds, (c) => {
-        c.setIdentity({ nodeId: 0, seed: seeds[next++ % seeds.length] });
-        return c.register({ listenAddr: ":7000" });
-      });
-      const syncs = (await metric(p, "pilot_registry_wal_fsyncs_total")) - syncs0;
-      const ids = (await settleQuietly(clients[0].listNodes(0), "reported elsewhere"))?.nodes as
-        | unknown[]
-        | undefined;
-      const maxId = 4 + (ids?.length ?? 1000);
-      const look = await load(
-        clients,
-        seconds,
-        (c, i) => settleQuietly(c.lookup(4 + (i % (maxId - 4))), "expected in test"),
-      );
+    let registered = 0;
+    for (const n of clientCounts) {
+      const reg = await measured(p, "register", n, seconds);
+      registered += reg.count;
+      const look = await measured(p, "lookup", n, seconds, 4 + registered);
+      if (reg.errors > 0) console.error(`${reg.errors} registrations refused`);
       rows.push(
-        `| ${n} | ${reg.perSecond.toFixed(0)} | ${(reg.count / syncs).toFixed(1)} | ${
-          look.perSecond.toFixed(0)
-        } |`,
+        `| ${n} | ${reg.perSecond.toFixed(0)} | ${(reg.count / reg.syncs).toFixed(1)} | ${
+          reg.cpuUs.toFixed(0)
+        } | ${look.perSecond.toFixed(0)} | ${look.cpuUs.toFixed(0)} |`,
       );
-      for (const c of clients) c.close();
+      console.log(rows[rows.length - 1]);
     }
   } finally {
     await stop(p);
@@ -204,14 +211,21 @@ function flag(name: string, fallback: number): number {
 if (import.meta.main) {
   const seconds = flag("seconds", 5);
   const nodes = flag("nodes", 100_000);
+  const i = Deno.args.indexOf("--clients");
+  const clientCounts = i >= 0 ? Deno.args[i + 1].split(",").map(Number) : [1, 4, 50];
   console.log(
     `Registry benchmark, ${Deno.build.target}, deno ${Deno.version.deno}, ${new Date().toISOString()}`,
   );
-  console.log("\n| clients | registrations/s (signed, durable) | registrations per fsync | lookups/s |");
-  console.log("| ---: | ---: | ---: | ---: |");
-  for (const row of await throughput(seconds)) console.log(row);
-  console.log("");
-  for (const row of await scale(nodes)) console.log(row);
+  console.log(
+    "\n| clients | registrations/s (signed, durable) | registrations per fsync | registry CPU µs/registration " +
+      "| lookups/s | registry CPU µs/lookup |",
+  );
+  console.log("| ---: | ---: | ---: | ---: | ---: | ---: |");
+  await throughput(seconds, clientCounts);
+  if (!Deno.args.includes("--throughput-only")) {
+    console.log("");
+    for (const row of await scale(nodes)) console.log(row);
+  }
 } else {
   const kp = generateEd25519KeyPair();
   const req = { type: "set_tags", node_id: 42, tags: ["gpu", "eu"] };
