@@ -2,12 +2,13 @@
  * Checks what a request proves before its handler runs: a valid global admin
  * token (constant-time), our signed form (`auth`: timestamp window, nonce not
  * seen before, Ed25519 over the canonical request), and the reference's static
- * challenge signature. Signatures are verified with Web Crypto off the critical
- * section; the handler then re-checks that the signer still holds the key.
+ * challenge signature. Signatures are verified synchronously (node:crypto, each
+ * key prepared once: lib/crypto/ed25519_verifier.ts); the handler then re-checks
+ * that the signer still holds the key.
  * @module
  */
 import { constantTimeEqual, fromBase64, utf8 } from "../bytes.ts";
-import { verifyEd25519Async } from "../crypto/ed25519.ts";
+import { Ed25519Verifier } from "../crypto/ed25519_verifier.ts";
 import { AUTH_WINDOW_MS, authMessage, parseAuth, SIGNER_FIELD, staticChallenge } from "./auth.ts";
 import type { Authn, CompatMode } from "./ops/context.ts";
 import type { NonceCache } from "./replay.ts";
@@ -35,10 +36,12 @@ function decodeOr(text: string): Uint8Array {
 
 /** Verifies credentials against the current state. */
 export class Authenticator {
+  readonly verifier = new Ed25519Verifier();
+
   constructor(readonly state: RegistryState, readonly config: AuthnConfig, readonly nonces: NonceCache) {}
 
   /** What `req` proves. Never throws; failures are described in `failure`. */
-  async authenticate(req: WireMessage, now: number): Promise<Authn> {
+  authenticate(req: WireMessage, now: number): Authn {
     const type = String(req.type);
     const token = typeof req.admin_token === "string" ? req.admin_token : "";
     const out: Authn = {
@@ -69,7 +72,7 @@ export class Authenticator {
     if (wantStatic && typeof req.signature === "string" && req.signature !== "") {
       const challenge = staticChallenge(req);
       if (challenge !== null) {
-        out.staticValid = await verifyEd25519Async(publicKey, utf8(challenge), decodeOr(req.signature));
+        out.staticValid = this.verifier.verify(key, publicKey, utf8(challenge), decodeOr(req.signature));
       }
     }
 
@@ -82,7 +85,7 @@ export class Authenticator {
       } else if (auth.ts < this.config.notBefore) {
         out.failure = "auth.ts predates the registry's start; sign again";
       } else if (
-        !(await verifyEd25519Async(publicKey, authMessage(req, auth.ts, auth.nonce), decodeOr(auth.sig)))
+        !this.verifier.verify(key, publicKey, authMessage(req, auth.ts, auth.nonce), decodeOr(auth.sig))
       ) {
         out.failure = "auth.sig does not match the registered key";
       } else {

@@ -278,7 +278,7 @@ export class Registry {
       const throttled = this.#throttle(spec.rate, type, req, peer, now);
       if (throttled) return throttled;
     }
-    const authn = await this.#auth.authenticate(req, now);
+    const authn = this.#auth.authenticate(req, now);
     if (claimed !== 0) {
       const signer = type === "register" ? (authn.method !== "none" ? claimed : 0) : authn.node;
       const throttled = signer !== 0
