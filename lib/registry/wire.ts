@@ -109,7 +109,10 @@ export class FrameReader {
     }
   }
 
-  /** The next complete frame body (a copy), or null if more bytes are needed. */
+  /**
+   * The next complete frame body, or null if more bytes are needed. The body is a view into the
+   * reader's buffer (no copy): it stays intact only until the next `push`, so decode it first.
+   */
   next(): Uint8Array | null {
     const used = this.#end - this.#start;
     if (used < FRAME_HEADER_LENGTH) return null;
@@ -120,7 +123,7 @@ export class FrameReader {
     }
     if (used < FRAME_HEADER_LENGTH + length) return null;
     const bodyStart = this.#start + FRAME_HEADER_LENGTH;
-    const body = this.#buf.slice(bodyStart, bodyStart + length);
+    const body = this.#buf.subarray(bodyStart, bodyStart + length);
     this.#start = bodyStart + length;
     if (this.#start === this.#end) this.#start = this.#end = 0;
     return body;
