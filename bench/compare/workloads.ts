@@ -1,0 +1,154 @@
+/**
+ * The workloads bench/compare_bench.ts runs against each implementation, the same way for both: daemon
+ * memory idle and during a bench, ping rtt (a dial per probe), bench MiB/s, registry signed writes and
+ * lookups with a few clients and the registry's memory under that load.
+ * @module
+ */
+import { generateEd25519KeyPair } from "../../lib/crypto/ed25519.ts";
+import { RegistryClient } from "../../lib/registry/client.ts";
+import type { Implementation } from "./implementations.ts";
+import type { Figures, Metric } from "./table.ts";
+
+export const METRICS: readonly Metric[] = [
+  { key: "idle_a", label: "daemon A RSS, idle", unit: "MiB", better: "lower", digits: 1 },
+  { key: "idle_b", label: "daemon B RSS, idle", unit: "MiB", better: "lower", digits: 1 },
+  { key: "peak_a", label: "daemon A RSS, peak during bench", unit: "MiB", better: "lower", digits: 1 },
+  { key: "peak_b", label: "daemon B RSS, peak during bench", unit: "MiB", better: "lower", digits: 1 },
+  { key: "ping_p50", label: "ping rtt p50, dial per probe", unit: "ms", better: "lower", digits: 3 },
+  { key: "bench", label: "bench MiB/s, median", unit: "MiB/s", better: "higher", digits: 1 },
+  { key: "writes", label: "registry signed writes/s", unit: "ops/s", better: "higher", digits: 0 },
+  { key: "lookups", label: "registry lookups/s (answered)", unit: "ops/s", better: "higher", digits: 0 },
+  { key: "refused", label: "registry lookups refused", unit: "%", better: "lower", digits: 1 },
+  { key: "registry_rss", label: "registry RSS, peak under load", unit: "MiB", better: "lower", digits: 1 },
+];
+
+export interface Options {
+  mib: number;
+  benchRuns: number;
+  pings: number;
+  idleSeconds: number;
+  clients: number;
+  seconds: number;
+  progress(text: string): void;
+}
+
+/** VmRSS of a live process, in MiB. */
+export function rssMiB(pid: number): number {
+  const status = Deno.readTextFileSync(`/proc/${pid}/status`);
+  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? NaN) / 1024;
+}
+
+export function median(xs: number[]): number | undefined {
+  if (!xs.length) return undefined;
+  const s = [...xs].sort((x, y) => x - y);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
+/** Samples the peak RSS of `pids` every 50 ms until stopped. */
+function peakSampler(pids: number[]): { stop(): number[] } {
+  const peaks = pids.map(rssMiB);
+  const sample = () => pids.forEach((pid, i) => peaks[i] = Math.max(peaks[i], rssMiB(pid)));
+  const timer = setInterval(sample, 50);
+  return {
+    stop() {
+      clearInterval(timer);
+      sample();
+      return peaks;
+    },
+  };
+}
+
+/** The daemon workloads: idle RSS, ping, then bench runs with the peak RSS over all of them. */
+export async function daemonFigures(impl: Implementation, opts: Options): Promise<Figures> {
+  const pair = await impl.startDaemons();
+  try {
+    opts.progress(`${impl.name}: daemons up (pids ${pair.pids.join(", ")}), idle ${opts.idleSeconds} s`);
+    await new Promise((r) => setTimeout(r, opts.idleSeconds * 1000));
+    const [idleA, idleB] = pair.pids.map(rssMiB);
+    opts.progress(`${impl.name}: ${opts.pings} pings (1 s apart)`);
+    const rtts = await pair.ping(opts.pings);
+    const sampler = peakSampler(pair.pids);
+    const rates: number[] = [];
+    let peaks: number[];
+    try {
+      for (let run = 1; run <= opts.benchRuns; run++) {
+        opts.progress(`${impl.name}: bench ${opts.mib} MiB, run ${run}/${opts.benchRuns}`);
+        rates.push(await pair.bench(opts.mib));
+        opts.progress(`${impl.name}: ${rates.at(-1)!.toFixed(1)} MiB/s`);
+      }
+    } finally {
+      peaks = sampler.stop();
+    }
+    return {
+      idle_a: idleA,
+      idle_b: idleB,
+      peak_a: peaks[0],
+      peak_b: peaks[1],
+      ping_p50: median(rtts),
+      bench: median(rates),
+    };
+  } finally {
+    await pair.close();
+  }
+}
+
+/** Runs `op` on every client in a loop for `seconds`; counts fulfilled and rejected operations. */
+async function load(
+  clients: RegistryClient[],
+  seconds: number,
+  op: (c: RegistryClient, i: number) => Promise<unknown>,
+): Promise<{ ok: number; failed: number; seconds: number }> {
+  let ok = 0;
+  let failed = 0;
+  const t0 = performance.now();
+  const end = t0 + seconds * 1000;
+  await Promise.all(clients.map(async (c, w) => {
+    for (let i = 0; performance.now() < end; i++) {
+      try {
+        await op(c, w * 1_000_000 + i);
+        ok++;
+      } catch {
+        failed++;
+      }
+    }
+  }));
+  return { ok, failed, seconds: (performance.now() - t0) / 1000 };
+}
+
+/**
+ * The registry workloads: each client registers a node of its own, then signed `set_tags` writes
+ * (signed and persisted by both, and not rate-limited by either) and `lookup`s of those nodes.
+ */
+export async function registryFigures(impl: Implementation, opts: Options): Promise<Figures> {
+  const reg = await impl.startRegistry();
+  const clients: RegistryClient[] = [];
+  try {
+    const ids: number[] = [];
+    for (let i = 0; i < opts.clients; i++) {
+      const c = new RegistryClient({ address: reg.address, signing: reg.signing, timeoutMs: 30_000 });
+      clients.push(c);
+      c.setIdentity({ nodeId: 0, seed: generateEd25519KeyPair().seed });
+      ids.push((await c.register({ listenAddr: "127.0.0.1:7000" })).node_id);
+    }
+    const sampler = peakSampler([reg.pid]);
+    try {
+      opts.progress(`${impl.name}: registry signed writes, ${opts.clients} clients, ${opts.seconds} s`);
+      const writes = await load(clients, opts.seconds, (c, i) => c.setTags([`t${i % 1000}`]));
+      if (writes.failed) opts.progress(`${impl.name}: ${writes.failed} writes failed`);
+      opts.progress(`${impl.name}: registry lookups, ${opts.clients} clients, ${opts.seconds} s`);
+      const lookups = await load(clients, opts.seconds, (c, i) => c.lookup(ids[i % ids.length]));
+      const [peak] = sampler.stop();
+      return {
+        writes: writes.ok / writes.seconds,
+        lookups: lookups.ok / lookups.seconds,
+        refused: 100 * lookups.failed / Math.max(1, lookups.ok + lookups.failed),
+        registry_rss: peak,
+      };
+    } finally {
+      sampler.stop();
+    }
+  } finally {
+    for (const c of clients) c.close();
+    await reg.close();
+  }
+}

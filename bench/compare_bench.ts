@@ -1,0 +1,79 @@
+/**
+ * Ours against another implementation, same workloads in one run (docs/benchmarks.md, "Comparison
+ * with the reference"):
+ *
+ *   deno task bench:compare [--other DIR] [--udp-buffers BYTES] [--mib 64] [--bench-runs 3]
+ *                           [--pings 10] [--idle 5] [--clients 4] [--seconds 5]
+ *
+ * DIR holds the other implementation's `daemon`, `pilotctl`, `registry` and `beacon` (Go reference
+ * flags); without --other only ours runs. Prints one table: ours, theirs, ours ÷ theirs.
+ * --udp-buffers sets net.core.rmem_default and wmem_default (root) while the other implementation's
+ * daemons run, and restores them after: a daemon that does not size its UDP socket buffers itself gets
+ * the kernel default (ours sizes its own, so it is unaffected).
+ */
+import { parseArgs } from "node:util";
+import { type Implementation, other, ours } from "./compare/implementations.ts";
+import { comparisonTable, type Figures } from "./compare/table.ts";
+import { daemonFigures, METRICS, type Options, registryFigures } from "./compare/workloads.ts";
+
+const { values } = parseArgs({
+  args: Deno.args,
+  options: {
+    other: { type: "string" },
+    "udp-buffers": { type: "string" },
+    mib: { type: "string", default: "64" },
+    "bench-runs": { type: "string", default: "3" },
+    pings: { type: "string", default: "10" },
+    idle: { type: "string", default: "5" },
+    clients: { type: "string", default: "4" },
+    seconds: { type: "string", default: "5" },
+  },
+});
+
+const opts: Options = {
+  mib: Number(values.mib),
+  benchRuns: Number(values["bench-runs"]),
+  pings: Number(values.pings),
+  idleSeconds: Number(values.idle),
+  clients: Number(values.clients),
+  seconds: Number(values.seconds),
+  progress: (text) => console.error(`[compare] ${text}`),
+};
+
+const SYSCTLS = ["net.core.rmem_default", "net.core.wmem_default"];
+
+async function sysctl(args: string[]): Promise<string> {
+  const out = await new Deno.Command("sysctl", { args, stdout: "piped", stderr: "piped" }).output();
+  if (out.code !== 0) throw new Error(`sysctl ${args.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
+  return new TextDecoder().decode(out.stdout).trim();
+}
+
+/** Runs `fn` with the UDP buffer defaults set to `bytes` (when given), restoring them after. */
+async function withUdpBuffers<T>(bytes: string | undefined, fn: () => Promise<T>): Promise<T> {
+  if (!bytes) return await fn();
+  const before = await Promise.all(SYSCTLS.map((k) => sysctl(["-n", k])));
+  opts.progress(`setting ${SYSCTLS.map((k) => `${k}=${bytes}`).join(" ")} (was ${before.join(", ")})`);
+  await sysctl(["-w", ...SYSCTLS.map((k) => `${k}=${bytes}`)]);
+  try {
+    return await fn();
+  } finally {
+    await sysctl(["-w", ...SYSCTLS.map((k, i) => `${k}=${before[i]}`)]);
+    opts.progress(`restored ${SYSCTLS.join(", ")} to ${before.join(", ")}`);
+  }
+}
+
+async function measure(impl: Implementation, udpBuffers?: string): Promise<Figures> {
+  const daemons = await withUdpBuffers(udpBuffers, () => daemonFigures(impl, opts));
+  return { ...daemons, ...(await registryFigures(impl, opts)) };
+}
+
+const dir = values.other;
+const theirs = dir ? other(dir) : undefined;
+console.log(
+  `Comparison: ${Deno.build.target}, ${navigator.hardwareConcurrency} cores, deno ${Deno.version.deno}, ` +
+    `${new Date().toISOString()}; ${opts.mib} MiB bench × ${opts.benchRuns}, ${opts.pings} pings, ` +
+    `${opts.clients} registry clients × ${opts.seconds} s${dir ? `; theirs: ${dir}` : ""}`,
+);
+const oursFigures = await measure(ours);
+const theirFigures = theirs ? await measure(theirs, values["udp-buffers"]) : undefined;
+console.log(comparisonTable(METRICS, oursFigures, theirFigures));
