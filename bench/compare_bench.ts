@@ -3,10 +3,12 @@
  * with the reference"):
  *
  *   deno task bench:compare [--other DIR] [--udp-buffers BYTES] [--mib 64] [--bench-runs 3]
- *                           [--pings 10] [--idle 5] [--clients 4] [--seconds 5]
+ *                           [--pings 10] [--idle 5] [--clients 4] [--seconds 5] [--repeat 1]
  *
  * DIR holds the other implementation's `daemon`, `pilotctl`, `registry` and `beacon` (Go reference
- * flags); without --other only ours runs. Prints one table: ours, theirs, ours ÷ theirs.
+ * flags); without --other only ours runs. Prints one table: ours, theirs, ours ÷ theirs. With
+ * --repeat N the sides take turns N times (so both see the same machine load) and each cell is the
+ * median with the range.
  * --udp-buffers sets net.core.rmem_default and wmem_default (root) while the other implementation's
  * daemons run, and restores them after: a daemon that does not size its UDP socket buffers itself gets
  * the kernel default (ours sizes its own, so it is unaffected).
@@ -27,6 +29,7 @@ const { values } = parseArgs({
     idle: { type: "string", default: "5" },
     clients: { type: "string", default: "4" },
     seconds: { type: "string", default: "5" },
+    repeat: { type: "string", default: "1" },
   },
 });
 
@@ -74,6 +77,12 @@ console.log(
     `${new Date().toISOString()}; ${opts.mib} MiB bench × ${opts.benchRuns}, ${opts.pings} pings, ` +
     `${opts.clients} registry clients × ${opts.seconds} s${dir ? `; theirs: ${dir}` : ""}`,
 );
-const oursFigures = await measure(ours);
-const theirFigures = theirs ? await measure(theirs, values["udp-buffers"]) : undefined;
-console.log(comparisonTable(METRICS, oursFigures, theirFigures));
+const oursRuns: Figures[] = [];
+const theirRuns: Figures[] = [];
+const repeats = Number(values.repeat);
+for (let round = 1; round <= repeats; round++) {
+  opts.progress(`round ${round}/${repeats}`);
+  oursRuns.push(await measure(ours));
+  if (theirs) theirRuns.push(await measure(theirs, values["udp-buffers"]));
+}
+console.log(comparisonTable(METRICS, oursRuns, theirs ? theirRuns : undefined));
