@@ -2,6 +2,18 @@
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 
+/** What `deno run` starts: this checkout's main.ts unless a benchmark points elsewhere (A/B runs). */
+const launch = { main: MAIN, denoFlags: [] as string[] };
+
+/**
+ * Makes later spawns run `main` (another checkout's main.ts) with extra `deno run` flags
+ * (e.g. --cpu-prof); benchmarks only. Without arguments, restores the defaults.
+ */
+export function setPilotLaunch(main = MAIN, denoFlags: string[] = []): void {
+  launch.main = main;
+  launch.denoFlags = denoFlags;
+}
+
 /** Result of a finished `pilot` run. */
 export interface PilotRun {
   code: number;
@@ -15,7 +27,7 @@ export async function runPilot(
   opts: { env?: Record<string, string>; timeoutMs?: number } = {},
 ): Promise<PilotRun> {
   const cmd = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MAIN, ...args],
+    args: ["run", "-A", ...launch.denoFlags, launch.main, ...args],
     env: opts.env,
     stdout: "piped",
     stderr: "piped",
@@ -29,7 +41,7 @@ export async function runPilot(
 /** Starts `pilot <args>` in the background; the caller must `kill()` and await `status`. */
 export function spawnPilot(args: string[], env?: Record<string, string>): Deno.ChildProcess {
   return new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MAIN, ...args],
+    args: ["run", "-A", ...launch.denoFlags, launch.main, ...args],
     env,
     stdin: "null",
     stdout: "piped",
