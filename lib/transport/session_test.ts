@@ -404,13 +404,13 @@ Deno.test("session: segments respect a configured MSS", () => {
   assert(Math.max(...sizes) === 1400);
 });
 
-Deno.test("session: delayed ACK — one segment is acknowledged after 40 ms, two at once", () => {
+Deno.test("session: delayed ACK — one full segment is acknowledged after 40 ms, two at once", () => {
   const { net, a, b } = pair(1, { delayMs: 0 });
   const { c } = establish(net, a, b);
   const log = wireLog(net);
   c.setNoDelay(true);
   const t0 = net.now;
-  c.write(new Uint8Array(10));
+  c.write(new Uint8Array(4096));
   net.run(() => log.some((e) => e.from === 2), 1_000);
   assertEquals(net.now - t0, 40);
   log.length = 0;
@@ -418,7 +418,21 @@ Deno.test("session: delayed ACK — one segment is acknowledged after 40 ms, two
   c.write(new Uint8Array(2 * 4096));
   net.run(() => log.some((e) => e.from === 2), 1_000);
   assertEquals(net.now - t1, 0);
-  assertEquals(log.filter((e) => e.from === 2)[0].pkt.ack, 11 + 2 * 4096);
+  assertEquals(log.filter((e) => e.from === 2)[0].pkt.ack, 1 + 3 * 4096);
+});
+
+Deno.test("session: a request written in two pieces is not held by Nagle behind a delayed ACK", () => {
+  const { net, a, b } = pair(1, { delayMs: 0 });
+  const { c, s } = establish(net, a, b);
+  let got = 0;
+  s.onReadable = () => {
+    for (let d = s.read(); d; d = s.read()) got += d.length;
+  };
+  const t0 = net.now;
+  c.write(new Uint8Array(10)); // a header...
+  c.write(new Uint8Array(100)); // ...and its body: Nagle holds it until the header is acknowledged
+  net.run(() => got === 110, 1_000);
+  assertEquals(net.now - t0, 0);
 });
 
 Deno.test("session: large writes are segmented as views of the written buffer (no copy)", () => {

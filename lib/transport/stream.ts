@@ -355,7 +355,9 @@ export class Stream implements TimerTarget {
       // is waiting for news), is acknowledged at once.
       const urgent = this.rx.ooo.size > 0 ||
         seqBeforeOrEqual(seqAdd(pkt.seq, payload.length), this.rx.rcvNxt);
-      if (this.rx.accept(pkt.seq, payload, this._state !== "CLOSED")) this.scheduleAck(now, urgent);
+      if (this.rx.accept(pkt.seq, payload, this._state !== "CLOSED")) {
+        this.scheduleAck(now, urgent, payload.length < this.mss);
+      }
     }
     this.tx.recovery.afterAck(now);
     this.flush(now);
@@ -374,8 +376,8 @@ export class Stream implements TimerTarget {
   }
 
   /** Delayed-ACK rule (§5.3) after a data segment, see {@link AckClock.onData}. */
-  private scheduleAck(now: number, urgent: boolean): void {
-    if (this.acks.onData(now, this.rx.ooo.size > 0, urgent)) this.out.ack();
+  private scheduleAck(now: number, urgent: boolean, short: boolean): void {
+    if (this.acks.onData(now, this.rx.ooo.size > 0, urgent, short)) this.out.ack();
   }
 
   private onFin(pkt: Packet, now: number): void {
@@ -555,6 +557,13 @@ export class Stream implements TimerTarget {
   /** Ends a step: the outermost one re-arms the timer and fires pending events. */
   private leave(): void {
     if (--this.depth > 0) return;
+    this.fireEvents();
+    // §5.3: a sub-MSS segment not answered by the events' handlers is acknowledged now.
+    if (this.acks.ackAtStepEnd) {
+      this.acks.ackAtStepEnd = false;
+      const st = this._state;
+      if (this.acks.delayedAt !== Infinity && (st === "ESTABLISHED" || st === "FIN_WAIT")) this.out.ack();
+    }
     if (this._state !== "CLOSED") {
       const t = this.nextDeadline(this.timers.now());
       if (t < this.wakeAt) {
@@ -562,7 +571,6 @@ export class Stream implements TimerTarget {
         this.timers.schedule(this, t);
       }
     }
-    this.fireEvents();
   }
 
   private fireEvents(): void {

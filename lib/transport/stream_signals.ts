@@ -57,14 +57,20 @@ export class AckClock {
   #quickAcks = 0;
   /** When a delayed ACK is due (Infinity: none pending). */
   delayedAt = Infinity;
+  /**
+   * A sub-MSS segment is waiting for its ACK: it goes when the current step ends unless a reply
+   * carried it. A short segment ends a write, so the peer's Nagle may hold its next one for it.
+   */
+  ackAtStepEnd = false;
 
   /**
    * A data segment arrived; true when it must be acknowledged now: while out-of-order data is
    * held, when it filled (part of) a gap or was a duplicate (`urgent`, RFC 5681 §4.2), for the
    * next {@link QUICK_ACK_SEGMENTS} segments after that, and every {@link DELAYED_ACK_SEGMENTS}
-   * segments; otherwise an ACK is scheduled {@link DELAYED_ACK_MS} after the first one.
+   * segments; otherwise an ACK is scheduled {@link DELAYED_ACK_MS} after the first one, or at the
+   * end of the step for a `short` (sub-MSS) segment (§5.3).
    */
-  onData(now: number, holdingOutOfOrder: boolean, urgent: boolean): boolean {
+  onData(now: number, holdingOutOfOrder: boolean, urgent: boolean, short = false): boolean {
     if (holdingOutOfOrder || urgent) {
       this.#quickAcks = QUICK_ACK_SEGMENTS;
       return true;
@@ -75,6 +81,7 @@ export class AckClock {
     }
     if (++this.#segsSinceAck >= DELAYED_ACK_SEGMENTS) return true;
     if (this.delayedAt === Infinity) this.delayedAt = now + DELAYED_ACK_MS;
+    if (short) this.ackAtStepEnd = true;
     return false;
   }
 
@@ -82,6 +89,7 @@ export class AckClock {
   sent(): void {
     this.#segsSinceAck = 0;
     this.delayedAt = Infinity;
+    this.ackAtStepEnd = false;
   }
 }
 

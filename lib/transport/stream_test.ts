@@ -425,6 +425,24 @@ Deno.test("stream: several losses in one window reduce the window once", () => {
   assertEquals([s.stats().inRecovery, s.stats().ssthresh], [false, Math.floor(before / 2)]);
 });
 
+Deno.test("stream: a sub-MSS segment is acknowledged when its step ends (§5.3)", () => {
+  const { s, host } = accepted();
+  s.handlePacket(data(1, 100));
+  assertEquals(host.take().map((p) => [p.ack, p.payload.length]), [[101, 0]]);
+  s.handlePacket(data(101, 4096)); // a full segment still waits for a second one or the timer
+  assertEquals(host.take().length, 0);
+});
+
+Deno.test("stream: a reply written while the step's events fire carries the ACK of a sub-MSS segment", () => {
+  const { s, host } = accepted();
+  s.onReadable = () => {
+    const d = s.read();
+    if (d) s.write(d);
+  };
+  s.handlePacket(data(1, 100));
+  assertEquals(host.take().map((p) => [p.ack, p.payload.length]), [[101, 100]]);
+});
+
 Deno.test("stream: after out-of-order data the receiver acknowledges every segment for a while; duplicates at once", () => {
   const { s, host } = accepted();
   s.handlePacket(data(1, 4096));
