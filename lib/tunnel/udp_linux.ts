@@ -348,6 +348,9 @@ class LinuxUdpSocket implements UdpSocket {
         for (let round = 0; round < MAX_DRAIN_ROUNDS && !this.#closed; round++) {
           if (this.#drain() < RECV_BATCH) break;
         }
+        // Replies (ACKs, SYN+ACKs, echoes) queued by the handlers go before the poll is re-armed:
+        // handing the poll to the worker thread first delayed them by a thread dispatch.
+        this.flush();
       }
     } finally {
       this.#fns.close(this.#fd);
