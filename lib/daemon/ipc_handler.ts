@@ -82,9 +82,12 @@ export class DaemonIpcHandler implements IpcHandler {
     const { node } = this;
     const stream = await node.dialer.dial(addr.node, port, { signal });
     node.streams.adopt(client, stream);
-    // Data may already be waiting; forward it once DialOK has gone out.
-    setTimeout(() => node.streams.start(stream.id), 0);
     return stream.id;
+  }
+
+  /** Data may already be waiting: forward it now that DialOK is queued ahead of it. */
+  dialAnnounced(_client: IpcClient, connId: number): void {
+    this.node.streams.start(connId);
   }
 
   send(client: IpcClient, connId: number, data: Uint8Array): Promise<void> {

@@ -171,6 +171,11 @@ export class FrameWriter {
     });
   }
 
+  /** True while the writer works and its queue is at or below the high-water mark (`ready()` would not wait). */
+  get hasRoom(): boolean {
+    return this.#failure === null && this.#queued <= this.#highWater;
+  }
+
   /** Resolves once the queue is at or below the high-water mark; rejects if the writer fails. */
   ready(): Promise<void> {
     if (this.#failure) return Promise.reject(this.#failure);

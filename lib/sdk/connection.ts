@@ -220,15 +220,21 @@ export class ConnState {
  */
 export class Connection {
   readonly #state: ConnState;
-  /** Received bytes; ends when the peer closes; cancelling it closes the connection. */
-  readonly readable: ReadableStream<Uint8Array>;
-  /** Bytes to send; aborting it closes the connection, closing it only flushes. */
-  readonly writable: WritableStream<Uint8Array>;
+  #readable: ReadableStream<Uint8Array> | undefined;
+  #writable: WritableStream<Uint8Array> | undefined;
 
   /** @internal Built by the client from a DialOK or Accept. */
   constructor(state: ConnState) {
     this.#state = state;
-    this.readable = new ReadableStream<Uint8Array>({
+  }
+
+  /**
+   * Received bytes; ends when the peer closes; cancelling it closes the connection. Built on first
+   * use: most connections use read/write, and a connection set-up should not pay for the streams.
+   */
+  get readable(): ReadableStream<Uint8Array> {
+    const state = this.#state;
+    return this.#readable ??= new ReadableStream<Uint8Array>({
       pull: async (controller) => {
         const chunk = await state.read();
         if (chunk === null) controller.close();
@@ -236,7 +242,12 @@ export class Connection {
       },
       cancel: () => state.close(),
     }, { highWaterMark: 0 });
-    this.writable = new WritableStream<Uint8Array>({
+  }
+
+  /** Bytes to send; aborting it closes the connection, closing it only flushes. Built on first use. */
+  get writable(): WritableStream<Uint8Array> {
+    const state = this.#state;
+    return this.#writable ??= new WritableStream<Uint8Array>({
       write: (chunk) => state.write(chunk),
       close: () => state.flush(),
       abort: () => state.close(),

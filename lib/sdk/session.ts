@@ -260,6 +260,8 @@ export class IpcSession {
   async writeFrame(frame: Uint8Array, options?: CallOptions): Promise<void> {
     if (this.#failure) throw this.#failure;
     this.#writer.enqueue(frame);
+    // The common case needs no wait, and so no deadline timer armed and cleared per write.
+    if (this.#writer.hasRoom) return;
     await withDeadline("socket write", this.#writer.ready(), options);
   }
 

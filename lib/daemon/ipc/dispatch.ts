@@ -14,6 +14,8 @@ import type { IpcClient, IpcHandler } from "./server.ts";
 export interface ClientBook {
   bound(port: number): void;
   opened(connId: number): void;
+  /** Runs `then` right after this request's reply is queued (before any later push). */
+  afterReply(then: () => void): void;
   closed(connId: number): void;
   /** The client sent a datagram: it uses datagrams (see the delivery rule in server.ts). */
   sentDatagram(): void;
@@ -94,6 +96,7 @@ async function run(
       if (!h.dial) throw unsupported(label);
       const connId = await h.dial(client, req.addr, req.port, signal);
       book.opened(connId);
+      if (h.dialAnnounced) book.afterReply(() => h.dialAnnounced!(client, connId));
       return encodeReply({ cmd: Cmd.DialOK, connId });
     }
     case Cmd.Send:

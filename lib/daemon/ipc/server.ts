@@ -139,6 +139,11 @@ export interface IpcHandler {
   bind?(client: IpcClient, port: number): Awaitable<number | void>;
   /** Opens a stream to `addr:port`, blocking until established; returns the conn id. */
   dial?(client: IpcClient, addr: Address, port: number, signal: AbortSignal): Awaitable<number>;
+  /**
+   * The DialOK for `connId` is queued to `client`: frames pushed from now on follow it, so the
+   * connection's data can start flowing (no timer needed to order it after the reply).
+   */
+  dialAnnounced?(client: IpcClient, connId: number): void;
   /** Queues data on a connection; a returned promise holds further requests back (backpressure). */
   send?(client: IpcClient, connId: number, data: Uint8Array): Awaitable<void>;
   /** Closes a connection (unknown ids are not an error: CloseOK is sent regardless). */

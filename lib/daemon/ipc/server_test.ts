@@ -262,3 +262,26 @@ Deno.test("encodeFrame of an unknown command is answered, not fatal", async () =
   assertEquals(await expectReply(c), { cmd: Cmd.Error, code: 1, message: "unknown command: 0x02" });
   c.close();
 });
+
+Deno.test("dialAnnounced runs once DialOK is queued, so a push it makes follows the reply", async () => {
+  const announced: number[] = [];
+  const handler: IpcHandler = {
+    dial: (_c, addr) => {
+      if (addr.node === SLOW_NODE) throw new PilotError("connection refused");
+      return 7;
+    },
+    dialAnnounced: (c, connId) => {
+      announced.push(connId);
+      void c.pushRecv(connId, utf8("waiting"));
+    },
+  };
+  await using t = await startServer(handler);
+  const c = await RawClient.connect(t.path);
+  await c.write(req({ cmd: Cmd.Dial, addr: new Address(0, SLOW_NODE), port: 80 }));
+  assertEquals(await expectReply(c), { cmd: Cmd.Error, code: 1, message: "connection refused" });
+  await c.write(req({ cmd: Cmd.Dial, addr: LOOPBACK_ADDRESS, port: 80 }));
+  assertEquals(await expectReply(c), { cmd: Cmd.DialOK, connId: 7 });
+  assertEquals(await expectReply(c), { cmd: Cmd.Recv, connId: 7, data: utf8("waiting") });
+  assertEquals(announced, [7]);
+  c.close();
+});

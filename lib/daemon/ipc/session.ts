@@ -80,6 +80,8 @@ export class Session implements IpcClient {
   #dropped = false;
   #wakeProcessor: (() => void) | null = null;
   #wakeReader: (() => void) | null = null;
+  /** What the running request asked to run once its reply is queued (see ClientBook.afterReply). */
+  #afterReply: (() => void) | null = null;
   /** Bytes of the shared pool this client's unprocessed input occupies. */
   #poolHeld = 0;
   /** Bytes of the shared pool granted to the read in flight. */
@@ -349,7 +351,9 @@ export class Session implements IpcClient {
       this.#abort.signal,
       this.#log,
     );
-    if (reply) await this.#reply(reply);
+    const after = this.#afterReply;
+    this.#afterReply = null;
+    if (reply) await this.#reply(reply, after);
   }
 
   readonly #book: ClientBook = {
@@ -358,14 +362,20 @@ export class Session implements IpcClient {
       this.#ctx.bound(this, port);
     },
     opened: (connId) => this.conns.add(connId),
+    afterReply: (then) => this.#afterReply = then,
     closed: (connId) => this.conns.delete(connId),
     sentDatagram: () => this.#ctx.usesDatagrams(this),
   };
 
   /** Queues a reply, then waits until the client has room again (a client not reading stalls only itself). */
-  async #reply(frame: Uint8Array): Promise<void> {
+  async #reply(frame: Uint8Array, after: (() => void) | null = null): Promise<void> {
     if (this.#dropped) return;
     this.#enqueue(frame);
+    try {
+      after?.();
+    } catch (err) {
+      this.#log.error("after-reply hook failed", { err });
+    }
     try {
       await this.#writer.ready();
     } catch {
