@@ -3,7 +3,8 @@
  * with the reference"):
  *
  *   deno task bench:compare [--other DIR] [--udp-buffers BYTES] [--mib 64] [--bench-runs 3]
- *                           [--pings 10] [--idle 5] [--clients 4] [--seconds 5] [--repeat 1]
+ *                           [--stock-mib 4] [--pings 10] [--idle 5] [--clients 4] [--seconds 5]
+ *                           [--repeat 1]
  *
  * DIR holds the other implementation's `daemon`, `pilotctl`, `registry` and `beacon` (Go reference
  * flags); without --other only ours runs. Prints one table: ours, theirs, ours ÷ theirs. With
@@ -11,12 +12,20 @@
  * median with the range.
  * --udp-buffers sets net.core.rmem_default and wmem_default (root) while the other implementation's
  * daemons run, and restores them after: a daemon that does not size its UDP socket buffers itself gets
- * the kernel default (ours sizes its own, so it is unaffected).
+ * the kernel default (ours sizes its own, so it is unaffected). Both sides also run one bench of
+ * --stock-mib MiB on fresh daemons with the stock defaults (its own row; 0 skips it), so the table shows
+ * what such a daemon gets either way.
  */
 import { parseArgs } from "node:util";
 import { type Implementation, other, ours } from "./compare/implementations.ts";
 import { comparisonTable, type Figures } from "./compare/table.ts";
-import { daemonFigures, METRICS, type Options, registryFigures } from "./compare/workloads.ts";
+import {
+  daemonFigures,
+  METRICS,
+  type Options,
+  registryFigures,
+  stockBenchFigures,
+} from "./compare/workloads.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -24,6 +33,7 @@ const { values } = parseArgs({
     other: { type: "string" },
     "udp-buffers": { type: "string" },
     mib: { type: "string", default: "64" },
+    "stock-mib": { type: "string", default: "4" },
     "bench-runs": { type: "string", default: "3" },
     pings: { type: "string", default: "10" },
     idle: { type: "string", default: "5" },
@@ -35,6 +45,7 @@ const { values } = parseArgs({
 
 const opts: Options = {
   mib: Number(values.mib),
+  stockMib: Number(values["stock-mib"]),
   benchRuns: Number(values["bench-runs"]),
   pings: Number(values.pings),
   idleSeconds: Number(values.idle),
@@ -67,14 +78,17 @@ async function withUdpBuffers<T>(bytes: string | undefined, fn: () => Promise<T>
 
 async function measure(impl: Implementation, udpBuffers?: string): Promise<Figures> {
   const daemons = await withUdpBuffers(udpBuffers, () => daemonFigures(impl, opts));
-  return { ...daemons, ...(await registryFigures(impl, opts)) };
+  const stock = await stockBenchFigures(impl, opts);
+  return { ...daemons, ...stock, ...(await registryFigures(impl, opts)) };
 }
 
 const dir = values.other;
 const theirs = dir ? other(dir) : undefined;
 console.log(
   `Comparison: ${Deno.build.target}, ${navigator.hardwareConcurrency} cores, deno ${Deno.version.deno}, ` +
-    `${new Date().toISOString()}; ${opts.mib} MiB bench × ${opts.benchRuns}, ${opts.pings} pings, ` +
+    `${new Date().toISOString()}; ${opts.mib} MiB bench × ${opts.benchRuns}` +
+    `${values["udp-buffers"] ? ` (theirs with UDP buffer defaults ${values["udp-buffers"]} B)` : ""}, ` +
+    `${opts.stockMib} MiB stock-buffers bench, ${opts.pings} pings, ` +
     `${opts.clients} registry clients × ${opts.seconds} s${dir ? `; theirs: ${dir}` : ""}`,
 );
 const oursRuns: Figures[] = [];

@@ -169,10 +169,12 @@ async function tcpOpen(port: number): Promise<boolean> {
  */
 export function other(dir: string): Implementation {
   const bin = (name: string) => `${dir}/${name}`;
-  const pilotctl = async (socket: string, args: string[], timeoutMs = 30_000) => {
+  // PILOT_REGISTRY too: the commands used here talk to the daemon only, but any that reached for the
+  // registry would otherwise default to the reference's public one.
+  const pilotctl = async (socket: string, registryAddr: string, args: string[], timeoutMs = 30_000) => {
     const out = await new Deno.Command(bin("pilotctl"), {
       args: ["--json", ...args],
-      env: { PILOT_SOCKET: socket },
+      env: { PILOT_SOCKET: socket, PILOT_REGISTRY: registryAddr },
       stdout: "piped",
       stderr: "piped",
       signal: AbortSignal.timeout(timeoutMs),
@@ -235,7 +237,7 @@ export function other(dir: string): Implementation {
           children.push(d);
           addresses.push(
             await untilReady(`daemon ${name}`, d, async () => {
-              const r = await pilotctl(socket, ["info"]);
+              const r = await pilotctl(socket, registryAddr, ["info"]);
               const data = r.code === 0 ? JSON.parse(r.stdout).data : undefined;
               return data?.node_id ? String(data.address) : undefined;
             }),
@@ -243,7 +245,7 @@ export function other(dir: string): Implementation {
         }
         const socketA = `${tmp}/a.sock`;
         const run = async (args: string[]) => {
-          const r = await pilotctl(socketA, args, BENCH_TIMEOUT_MS);
+          const r = await pilotctl(socketA, registryAddr, args, BENCH_TIMEOUT_MS);
           if (r.code !== 0) throw new Error(`pilotctl ${args[0]} failed (${r.code}): ${r.stdout}${r.stderr}`);
           return r.stdout;
         };

@@ -14,8 +14,17 @@ export const METRICS: readonly Metric[] = [
   { key: "idle_b", label: "daemon B RSS, idle", unit: "MiB", better: "lower", digits: 1 },
   { key: "peak_a", label: "daemon A RSS, peak during bench", unit: "MiB", better: "lower", digits: 1 },
   { key: "peak_b", label: "daemon B RSS, peak during bench", unit: "MiB", better: "lower", digits: 1 },
+  { key: "after_a", label: "daemon A RSS, after the benches", unit: "MiB", better: "lower", digits: 1 },
+  { key: "after_b", label: "daemon B RSS, after the benches", unit: "MiB", better: "lower", digits: 1 },
   { key: "ping_p50", label: "ping rtt p50, dial per probe", unit: "ms", better: "lower", digits: 3 },
   { key: "bench", label: "bench throughput, median of runs", unit: "MiB/s", better: "higher", digits: 1 },
+  {
+    key: "bench_stock",
+    label: "bench throughput, stock kernel UDP buffers, --stock-mib run",
+    unit: "MiB/s",
+    better: "higher",
+    digits: 1,
+  },
   { key: "writes", label: "registry signed writes/s", unit: "ops/s", better: "higher", digits: 0 },
   { key: "lookups", label: "registry lookups/s (answered)", unit: "ops/s", better: "higher", digits: 0 },
   { key: "key_info", label: "registry get_key_info reads/s", unit: "ops/s", better: "higher", digits: 0 },
@@ -24,6 +33,8 @@ export const METRICS: readonly Metric[] = [
 
 export interface Options {
   mib: number;
+  /** The transfer of the stock-buffers bench (0: not run); smaller, as a daemon with unsized buffers crawls. */
+  stockMib: number;
   benchRuns: number;
   pings: number;
   idleSeconds: number;
@@ -73,14 +84,34 @@ export async function daemonFigures(impl: Implementation, opts: Options): Promis
     } finally {
       peaks = sampler.stop();
     }
+    const [afterA, afterB] = pair.pids.map(rssMiB);
     return {
       idle_a: idleA,
       idle_b: idleB,
       peak_a: peaks[0],
       peak_b: peaks[1],
+      after_a: afterA,
+      after_b: afterB,
       ping_p50: median(rtts),
       bench: median(rates),
     };
+  } finally {
+    await pair.close();
+  }
+}
+
+/**
+ * One bench of `opts.stockMib` on a fresh pair of daemons, run while the kernel's UDP buffer defaults
+ * are stock (the caller sees to that): the figure a daemon that leaves its socket buffers unsized gets.
+ */
+export async function stockBenchFigures(impl: Implementation, opts: Options): Promise<Figures> {
+  if (!opts.stockMib) return {};
+  const pair = await impl.startDaemons();
+  try {
+    opts.progress(`${impl.name}: bench ${opts.stockMib} MiB, stock kernel UDP buffers`);
+    const rate = await pair.bench(opts.stockMib);
+    opts.progress(`${impl.name}: ${rate.toFixed(1)} MiB/s`);
+    return { bench_stock: rate };
   } finally {
     await pair.close();
   }
