@@ -28,7 +28,8 @@ import {
 } from "./compare/workloads.ts";
 
 const { values } = parseArgs({
-  args: Deno.args,
+  // `deno task bench:compare -- --other DIR` passes the "--" through.
+  args: Deno.args[0] === "--" ? Deno.args.slice(1) : Deno.args,
   options: {
     other: { type: "string" },
     "udp-buffers": { type: "string" },
