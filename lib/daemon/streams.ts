@@ -8,9 +8,13 @@
 import type { IpcClient } from "./ipc/server.ts";
 import type { Listener, SessionManager } from "../transport/manager.ts";
 import type { CloseReason, Stream } from "../transport/stream.ts";
+import { STREAM_FRAME_DATA } from "../ipc/commands.ts";
 
-/** Most bytes handed to a client in one Recv push (one segment is typical). */
-export const RECV_CHUNK_BYTES = 64 * 1024;
+/**
+ * Most bytes handed to a client in one Recv push: the received segments waiting are gathered into
+ * one 64 KiB frame rather than a frame (and an await) per segment.
+ */
+export const RECV_CHUNK_BYTES = STREAM_FRAME_DATA;
 /** Ended connection ids remembered with their reason, so a late Send learns why rather than "not found". */
 export const ENDED_CONNECTIONS_REMEMBERED = 1024;
 
@@ -166,8 +170,21 @@ export class StreamBridge {
     owned.pumping = true;
     try {
       const { stream, client } = owned;
-      for (let chunk = stream.read(RECV_CHUNK_BYTES); chunk; chunk = stream.read(RECV_CHUNK_BYTES)) {
-        if (!await client.pushRecv(stream.id, chunk)) return;
+      for (;;) {
+        const first = stream.read(RECV_CHUNK_BYTES);
+        if (!first) break;
+        let parts: Uint8Array | Uint8Array[] = first;
+        let room = RECV_CHUNK_BYTES - first.length;
+        for (
+          let more = room > 0 ? stream.read(room) : null;
+          more;
+          more = room > 0 ? stream.read(room) : null
+        ) {
+          if (parts instanceof Uint8Array) parts = [parts];
+          parts.push(more);
+          room -= more.length;
+        }
+        if (!await client.pushRecv(stream.id, parts)) return;
       }
       const ended = stream.eof || stream.state === "CLOSED" || stream.state === "TIME_WAIT" ||
         stream.closeReason !== undefined;

@@ -30,7 +30,13 @@ export * from "./frame.ts";
 export * from "./replies.ts";
 export * from "./commands.ts";
 export { decodeRequest, encodeRequest } from "./requests.ts";
-export { encodeErrorFrame, encodeRecvFrame, encodeRecvFromFrame, encodeSendFrame } from "./data_frames.ts";
+export {
+  encodeErrorFrame,
+  encodeRecvFrame,
+  encodeRecvFrameOf,
+  encodeRecvFromFrame,
+  encodeSendFrame,
+} from "./data_frames.ts";
 
 /** Reply commands whose payload is a JSON object. */
 const JSON_REPLIES = new Set<number>([

@@ -9,6 +9,8 @@ import {
   decodeReply,
   decodeRequest,
   encodeFrame,
+  encodeRecvFrame,
+  encodeRecvFrameOf,
   encodeReply,
   encodeRequest,
   encodeSendFrame,
@@ -16,6 +18,7 @@ import {
   type IpcReply,
   type IpcRequest,
   MAX_SEND_DATA,
+  STREAM_FRAME_DATA,
 } from "./codec.ts";
 
 const u16 = fc.integer({ min: 0, max: 0xffff });
@@ -248,6 +251,14 @@ Deno.test("encoders validate fields and frame size", () => {
   assertThrows(() => encodeRequest({ cmd: Cmd.SetTags, tags: [1 as unknown as string] }), IpcError);
   assertEquals(commandName(0x22), "HealthOK");
   assertEquals(commandName(0x99), "0x99");
+});
+
+Deno.test("a Recv frame built from parts equals one built from their concatenation; stream frames are 64 KiB", () => {
+  const parts = [utf8("ab"), new Uint8Array(0), utf8("cde")];
+  assertEquals(encodeRecvFrameOf(7, parts), encodeRecvFrame(7, utf8("abcde")));
+  const half = new Uint8Array(MAX_SEND_DATA / 2 + 1);
+  assertThrows(() => encodeRecvFrameOf(7, [half, half]), IpcError, /exceeds/);
+  assertEquals(encodeSendFrame(1, new Uint8Array(STREAM_FRAME_DATA)).length, 64 * 1024);
 });
 
 Deno.test("fuzz: random and truncated payloads make the decoders throw only IpcError", () => {

@@ -6,7 +6,7 @@
  * @module
  */
 import { type Address, ADDRESS_LENGTH } from "../protocol/address.ts";
-import { MAX_PAYLOAD_LENGTH } from "./frame.ts";
+import { FRAME_HEADER_SIZE, MAX_PAYLOAD_LENGTH } from "./frame.ts";
 import type {
   DeregisterReply,
   HandshakeReply,
@@ -119,6 +119,13 @@ export const CONN_ID_SIZE = 4;
 export const PORT_SIZE = 2;
 /** Largest data one Send frame can carry after its conn id. */
 export const MAX_SEND_DATA = MAX_PAYLOAD_LENGTH - CONN_ID_SIZE;
+/**
+ * Data per Send or Recv frame that this implementation writes, so that each whole frame is 64 KiB.
+ * The protocol allows up to {@link MAX_SEND_DATA}, but a frame larger than the reader's buffer
+ * arrives in pieces that must be copied together, and each one costs a large allocation at both
+ * ends; 64 KiB frames moved bulk data with less CPU (docs/benchmarks.md, "Bulk throughput").
+ */
+export const STREAM_FRAME_DATA = (64 << 10) - FRAME_HEADER_SIZE - CONN_ID_SIZE;
 /** Largest data one SendTo frame can carry after address and port. */
 export const MAX_SENDTO_DATA = MAX_PAYLOAD_LENGTH - ADDRESS_LENGTH - PORT_SIZE;
 /** Largest data one RecvFrom frame can carry after address and two ports. */

@@ -5,7 +5,6 @@
  * @module
  */
 import { type Address, ADDRESS_LENGTH } from "../protocol/address.ts";
-import { utf8 } from "../bytes.ts";
 import {
   Cmd,
   CONN_ID_SIZE,
@@ -16,6 +15,9 @@ import {
   RECVFROM_FIXED,
 } from "./commands.ts";
 import { checkAddress, checkBytes, frameWithTail, u16, u32 } from "./encoding.ts";
+import { IpcError } from "./errors.ts";
+import { allocFrame, FRAME_HEADER_SIZE } from "./frame.ts";
+import { utf8, writeU32 } from "../bytes.ts";
 
 /** A Send (0x06) frame: `u32 conn_id` + data. Split data above {@link MAX_SEND_DATA} first. */
 export function encodeSendFrame(connId: number, data: Uint8Array): Uint8Array {
@@ -29,6 +31,30 @@ export function encodeRecvFrame(connId: number, data: Uint8Array): Uint8Array {
   u32(connId, "conn_id");
   checkBytes(data, MAX_SEND_DATA, "recv data");
   return frameWithTail(Cmd.Recv, CONN_ID_SIZE, data, (v) => v.setUint32(0, connId));
+}
+
+/**
+ * One Recv frame carrying `parts` back to back (at most {@link MAX_SEND_DATA} bytes together), so
+ * a stream's received segments go to the client in one frame with one copy each.
+ */
+export function encodeRecvFrameOf(connId: number, parts: readonly Uint8Array[]): Uint8Array {
+  u32(connId, "conn_id");
+  let length = 0;
+  for (const part of parts) length += checkBytes(part, MAX_SEND_DATA, "recv data").length;
+  if (length > MAX_SEND_DATA) {
+    throw new IpcError(
+      "frame-too-large",
+      `recv data of ${length} bytes exceeds the ${MAX_SEND_DATA}-byte limit`,
+    );
+  }
+  const frame = allocFrame(Cmd.Recv, CONN_ID_SIZE + length);
+  writeU32(frame, FRAME_HEADER_SIZE, connId);
+  let at = FRAME_HEADER_SIZE + CONN_ID_SIZE;
+  for (const part of parts) {
+    frame.set(part, at);
+    at += part.length;
+  }
+  return frame;
 }
 
 /** An Error (0x0A) frame: `u16 code` + UTF-8 message. */

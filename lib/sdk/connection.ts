@@ -5,7 +5,7 @@
  * @module
  */
 import type { Address } from "../protocol/address.ts";
-import { encodeSendFrame, IpcError, MAX_SEND_DATA } from "../ipc/codec.ts";
+import { encodeSendFrame, IpcError, STREAM_FRAME_DATA } from "../ipc/codec.ts";
 import { type CallOptions, waitWithDeadline } from "./deadline.ts";
 import { settleQuietly } from "../errors.ts";
 
@@ -163,10 +163,10 @@ export class ConnState {
   async #writeNow(data: Uint8Array, options?: CallOptions): Promise<void> {
     const err = this.#writableError();
     if (err) throw err;
-    for (let offset = 0; offset < data.length; offset += MAX_SEND_DATA) {
+    for (let offset = 0; offset < data.length; offset += STREAM_FRAME_DATA) {
       const late = this.#writableError();
       if (late) throw late;
-      const piece = data.subarray(offset, offset + MAX_SEND_DATA);
+      const piece = data.subarray(offset, offset + STREAM_FRAME_DATA);
       await this.#host.writeFrame(encodeSendFrame(this.info.id, piece), options);
     }
   }
@@ -289,7 +289,7 @@ export class Connection {
   }
 
   /**
-   * Sends `data`, split into frames of at most 1 MiB (an empty array sends nothing). Rejects with
+   * Sends `data`, split into frames of 64 KiB (an empty array sends nothing). Rejects with
    * {@link IpcError} if the connection is closed (locally or by the peer), a
    * previous Send failed at the daemon, or the timeout/signal fires (bytes
    * already queued may still be delivered).

@@ -111,11 +111,12 @@ export interface IpcClient {
   /** Announces an inbound connection on one of this client's ports. */
   pushAccept(localPort: number, connId: number, remote: Address, remotePort: number): void;
   /**
-   * Delivers stream data (split into frames of at most 1 MiB). Resolves true once
+   * Delivers stream data: one chunk (split into frames of at most 1 MiB), or several that go out
+   * together in one frame (at most 1 MiB in all). Resolves true once
    * the client's outbound queue is at or below the high-water mark, false if the
    * client is gone: await it to propagate backpressure to the stream.
    */
-  pushRecv(connId: number, data: Uint8Array): Promise<boolean>;
+  pushRecv(connId: number, data: Uint8Array | readonly Uint8Array[]): Promise<boolean>;
   /** Delivers a datagram; returns false when dropped (client gone or its queue above the high-water mark). */
   pushRecvFrom(src: Address, srcPort: number, dstPort: number, data: Uint8Array): boolean;
   /** Signals EOF on a connection (remote FIN, RST, timeout, local close). */

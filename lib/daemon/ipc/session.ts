@@ -26,6 +26,7 @@ import {
   decodeRequest,
   encodeErrorFrame,
   encodeRecvFrame,
+  encodeRecvFrameOf,
   encodeRecvFromFrame,
   encodeReply,
   type Frame,
@@ -114,13 +115,17 @@ export class Session implements IpcClient {
     this.#enqueue(encodeReply({ cmd: Cmd.Accept, localPort, connId, remote, remotePort }));
   }
 
-  async pushRecv(connId: number, data: Uint8Array): Promise<boolean> {
+  async pushRecv(connId: number, data: Uint8Array | readonly Uint8Array[]): Promise<boolean> {
     if (this.closed) return false;
-    let offset = 0;
-    do {
-      this.#enqueue(encodeRecvFrame(connId, data.subarray(offset, offset + MAX_SEND_DATA)));
-      offset += MAX_SEND_DATA;
-    } while (offset < data.length && !this.closed);
+    if (data instanceof Uint8Array) {
+      let offset = 0;
+      do {
+        this.#enqueue(encodeRecvFrame(connId, data.subarray(offset, offset + MAX_SEND_DATA)));
+        offset += MAX_SEND_DATA;
+      } while (offset < data.length && !this.closed);
+    } else {
+      this.#enqueue(encodeRecvFrameOf(connId, data));
+    }
     try {
       await this.#writer.ready();
     } catch {
