@@ -136,6 +136,7 @@ export class Store {
       const segments = await listSegments(dir);
       const replayed: RetainedEvent[] = [];
       let lastSegment: number | null = null;
+      let lastLength = 0;
       for (let i = 0; i < segments.length; i++) {
         const first = segments[i];
         const next = segments[i + 1];
@@ -164,8 +165,9 @@ export class Store {
           stats.repairedTail = true;
         }
         lastSegment = first;
+        lastLength = contents.validLength;
       }
-      const wal = await WalWriter.open(dir, lastSegment ?? state.seq + 1);
+      const wal = await WalWriter.open(dir, lastSegment ?? state.seq + 1, lastLength);
       stats.loadMs = performance.now() - started;
       const store = new Store(state, options, wal, lock, stats);
       store.#sinceSnapshot = stats.replayedEvents;

@@ -4,6 +4,14 @@
  * together and made durable by the next single fsync, so 50 concurrent writers
  * cost about one fsync per round trip rather than fifty. A torn or corrupt tail
  * (a crash mid-write) ends a segment on read; everything before it is intact.
+ *
+ * The active segment is extended ahead of its records in zero-filled steps
+ * (PREALLOCATE_BYTES), so an append overwrites blocks the file already has and
+ * its fdatasync flushes only data, not the file size and block map as well
+ * (0.16–0.20 ms here instead of 0.24–0.40 ms for an append that grows the file).
+ * A record is never all zeros (bodies are not empty), so a zero header marks the
+ * end of the records; an all-zero rest of the file is that unused space, not
+ * damage. A segment is cut back to its records when it is rotated or closed.
  * @module
  */
 import { crc32 } from "../../protocol/checksum.ts";
@@ -14,6 +22,8 @@ import { errorMessage } from "../../errors.ts";
 export const RECORD_HEADER_LENGTH = 8;
 /** A record body larger than this is treated as corruption on read. */
 export const MAX_RECORD_BODY = 16 * 1024 * 1024;
+/** The active segment is extended by at least this many zero bytes whenever its records reach its end. */
+export const PREALLOCATE_BYTES = 1024 * 1024;
 /** Digits in a segment file name's sequence number. */
 const SEQ_DIGITS = 16;
 
@@ -28,8 +38,9 @@ export function parseSegmentName(name: string): number | null {
   return m ? Number(m[1]) : null;
 }
 
-/** One record with its header. */
+/** One record with its header. The body must not be empty (an empty record would be all zeros). */
 export function encodeRecord(body: Uint8Array): Uint8Array {
+  if (body.length === 0) throw new RegistryStoreError("a log record cannot be empty");
   const out = new Uint8Array(RECORD_HEADER_LENGTH + body.length);
   const view = new DataView(out.buffer);
   view.setUint32(0, body.length);
@@ -43,11 +54,14 @@ export interface SegmentContents {
   records: Uint8Array[];
   /** Bytes of intact records from the start of the file. */
   validLength: number;
-  /** True when bytes after `validLength` were torn or corrupt. */
+  /** True when bytes after `validLength` were torn or corrupt (not just zero-filled space). */
   torn: boolean;
 }
 
-/** Splits a segment's bytes into records, stopping at the first torn or corrupt one. */
+/**
+ * Splits a segment's bytes into records, stopping at the first torn or corrupt one, or at a zero
+ * header (the start of preallocated space: the segment is intact if everything after is zero).
+ */
 export function decodeSegment(bytes: Uint8Array): SegmentContents {
   const records: Uint8Array[] = [];
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -56,13 +70,20 @@ export function decodeSegment(bytes: Uint8Array): SegmentContents {
     const len = view.getUint32(off);
     const crc = view.getUint32(off + 4);
     const end = off + RECORD_HEADER_LENGTH + len;
-    if (len > MAX_RECORD_BODY || end > bytes.length) break;
+    if (len === 0 || len > MAX_RECORD_BODY || end > bytes.length) break;
     const body = bytes.subarray(off + RECORD_HEADER_LENGTH, end);
     if (crc32(body) !== crc) break;
     records.push(body);
     off = end;
   }
-  return { records, validLength: off, torn: off !== bytes.length };
+  let torn = false;
+  for (let i = off; i < bytes.length; i++) {
+    if (bytes[i] !== 0) {
+      torn = true;
+      break;
+    }
+  }
+  return { records, validLength: off, torn };
 }
 
 interface Pending {
@@ -94,25 +115,40 @@ export class WalWriter {
   #queue: (Pending | PendingRotate)[] = [];
   #running = false;
   #failed: Error | null = null;
+  /** Bytes of records in the current segment: where the next batch is written. */
   #segmentBytes = 0;
+  /** Size of the current segment file, records plus zero-filled space after them. */
+  #allocated = 0;
   /** Number of fsyncs issued (for metrics and the group-commit test). */
   syncs = 0;
   /** Records made durable. */
   records = 0;
 
-  private constructor(readonly dir: string, file: Deno.FsFile, size: number) {
+  private constructor(readonly dir: string, file: Deno.FsFile, length: number, size: number) {
     this.#file = file;
-    this.#segmentBytes = size;
+    this.#segmentBytes = length;
+    this.#allocated = size;
   }
 
-  /** Opens (creating if needed) the segment starting at `firstSeq` for appending. */
-  static async open(dir: string, firstSeq: number): Promise<WalWriter> {
+  /**
+   * Opens (creating if needed) the segment starting at `firstSeq` for appending after its records:
+   * `length` bytes of them when the caller has decoded the segment (a torn tail already cut off),
+   * else the segment is decoded here.
+   */
+  static async open(dir: string, firstSeq: number, length?: number): Promise<WalWriter> {
     const path = `${dir}/${segmentName(firstSeq)}`;
-    const file = await Deno.open(path, { create: true, append: true });
-    const size = (await file.stat()).size;
-    await file.sync();
-    await syncDir(dir);
-    return new WalWriter(dir, file, size);
+    const file = await Deno.open(path, { create: true, read: true, write: true });
+    try {
+      const size = (await file.stat()).size;
+      const end = length ?? (size === 0 ? 0 : decodeSegment(await Deno.readFile(path)).validLength);
+      await file.seek(end, Deno.SeekMode.Start);
+      await file.sync();
+      await syncDir(dir);
+      return new WalWriter(dir, file, end, size);
+    } catch (err) {
+      file.close();
+      throw err;
+    }
   }
 
   /** The error that stopped the log, if any. Once failed, every append rejects. */
@@ -191,6 +227,7 @@ export class WalWriter {
   async #writeBatch(batch: Pending[]): Promise<void> {
     let total = 0;
     for (const p of batch) total += p.bytes.length;
+    if (this.#segmentBytes + total > this.#allocated) this.#preallocate(this.#segmentBytes + total);
     const buf = new Uint8Array(total);
     let off = 0;
     for (const p of batch) {
@@ -206,16 +243,41 @@ export class WalWriter {
     this.#segmentBytes += total;
   }
 
+  /**
+   * Extends the segment with zeros to at least `needed` bytes plus PREALLOCATE_BYTES. Written, not
+   * fallocated: blocks fallocate reserves are "unwritten", and converting them at the first write
+   * costs the same metadata flush the preallocation is there to avoid. The next fdatasync makes the
+   * new size durable along with the records written into it.
+   */
+  #preallocate(needed: number): void {
+    const size = needed + PREALLOCATE_BYTES;
+    const zeros = new Uint8Array(size - this.#allocated);
+    this.#file.seekSync(this.#allocated, Deno.SeekMode.Start);
+    for (let done = 0; done < zeros.length;) done += this.#file.writeSync(zeros.subarray(done));
+    this.#file.seekSync(this.#segmentBytes, Deno.SeekMode.Start);
+    this.#allocated = size;
+  }
+
   async #doRotate(firstSeq: number): Promise<void> {
+    // The finished segment keeps only its records: the zero-filled rest goes.
+    if (this.#allocated > this.#segmentBytes) {
+      await this.#file.truncate(this.#segmentBytes);
+      this.#allocated = this.#segmentBytes;
+    }
     await this.#file.sync();
     this.#file.close();
     if (firstSeq < 0) {
       this.#failed = new RegistryStoreError("write-ahead log closed");
       return;
     }
-    this.#file = await Deno.open(`${this.dir}/${segmentName(firstSeq)}`, { create: true, append: true });
+    this.#file = await Deno.open(`${this.dir}/${segmentName(firstSeq)}`, {
+      create: true,
+      write: true,
+      truncate: true,
+    });
     await syncDir(this.dir);
     this.#segmentBytes = 0;
+    this.#allocated = 0;
   }
 
   #fail(err: unknown, inFlight: { reject: (e: Error) => void }[]): void {

@@ -1,27 +1,40 @@
 import fc from "fast-check";
-import { assert, assertEquals } from "../../../tests/assert.ts";
-import { decodeSegment, encodeRecord, parseSegmentName, segmentName, WalWriter } from "./wal.ts";
+import { assert, assertEquals, assertThrows } from "../../../tests/assert.ts";
+import {
+  decodeSegment,
+  encodeRecord,
+  parseSegmentName,
+  PREALLOCATE_BYTES,
+  segmentName,
+  WalWriter,
+} from "./wal.ts";
+import { RegistryStoreError } from "../errors.ts";
 
 const enc = new TextEncoder();
 
 Deno.test("a segment cut at any byte decodes to an intact prefix of its records", () => {
   fc.assert(
-    fc.property(fc.array(fc.string(), { minLength: 1, maxLength: 8 }), fc.nat(), (bodies, cutSeed) => {
-      const records = bodies.map((b) => encodeRecord(enc.encode(b)));
-      const all = new Uint8Array(records.reduce((n, r) => n + r.length, 0));
-      let off = 0;
-      for (const r of records) {
-        all.set(r, off);
-        off += r.length;
-      }
-      const cut = cutSeed % (all.length + 1);
-      const got = decodeSegment(all.subarray(0, cut));
-      const dec = new TextDecoder();
-      const texts = got.records.map((r) => dec.decode(r));
-      assertEquals(texts, bodies.slice(0, texts.length));
-      assertEquals(got.torn, got.validLength !== cut);
-      assert(got.validLength <= cut);
-    }),
+    fc.property(
+      fc.array(fc.string({ minLength: 1 }), { minLength: 1, maxLength: 8 }),
+      fc.nat(),
+      (bodies, cutSeed) => {
+        const records = bodies.map((b) => encodeRecord(enc.encode(b)));
+        const all = new Uint8Array(records.reduce((n, r) => n + r.length, 0));
+        let off = 0;
+        for (const r of records) {
+          all.set(r, off);
+          off += r.length;
+        }
+        const cut = cutSeed % (all.length + 1);
+        const got = decodeSegment(all.subarray(0, cut));
+        const dec = new TextDecoder();
+        const texts = got.records.map((r) => dec.decode(r));
+        assertEquals(texts, bodies.slice(0, texts.length));
+        // Cut bytes that happen to be zeros (e.g. a length prefix's high bytes) read as free space.
+        assertEquals(got.torn, all.subarray(got.validLength, cut).some((b) => b !== 0));
+        assert(got.validLength <= cut);
+      },
+    ),
   );
 });
 
@@ -60,6 +73,41 @@ Deno.test("group commit: 200 concurrent appends share far fewer fsyncs, all dura
     let failed = false;
     await w.append(enc.encode("closed")).catch(() => failed = true);
     assert(failed, "appends after close are refused");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("preallocated zeros after the records are free space, not damage; anything else there is", () => {
+  const a = encodeRecord(enc.encode("first"));
+  const spaced = new Uint8Array(a.length + 4096);
+  spaced.set(a);
+  const got = decodeSegment(spaced);
+  assertEquals([got.records.length, got.validLength, got.torn], [1, a.length, false]);
+  spaced[a.length + 3000] = 1; // e.g. a later page of an unfinished batch reached the disk first
+  assertEquals(decodeSegment(spaced).torn, true);
+  assertThrows(() => encodeRecord(new Uint8Array(0)), RegistryStoreError);
+});
+
+Deno.test("an unclosed segment is reopened after its records, and closing cuts off the preallocated space", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "pilot-wal-" });
+  const path = `${dir}/${segmentName(1)}`;
+  try {
+    const w = await WalWriter.open(dir, 1);
+    await Promise.all(Array.from({ length: 10 }, (_, i) => w.append(enc.encode(`r${i}`))));
+    // As after a crash: the writer is abandoned with zero-filled space after its records.
+    const size = (await Deno.stat(path)).size;
+    assert(size >= PREALLOCATE_BYTES, `segment preallocated, size ${size}`);
+    const again = await WalWriter.open(dir, 1);
+    await again.append(enc.encode("after"));
+    await again.close();
+    const bytes = await Deno.readFile(path);
+    const got = decodeSegment(bytes);
+    assertEquals(
+      got.records.map((r) => new TextDecoder().decode(r)),
+      [...Array.from({ length: 10 }, (_, i) => `r${i}`), "after"],
+    );
+    assertEquals([got.validLength, got.torn], [bytes.length, false]);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
