@@ -71,7 +71,7 @@ export interface RegistryOptions {
   reapIntervalMs?: number;
   dormantRetentionMs?: number;
   snapshotEveryEvents?: number;
-  /** Events kept in memory for standbys to catch up from (older ones: a snapshot). */
+  /** Events kept in memory for standbys to catch up from (older ones: a snapshot); none without replication. */
   retainEvents?: number;
   snapshotEveryBytes?: number;
   auditCapacity?: number;
@@ -176,7 +176,9 @@ export class Registry {
     const store = await Store.open({
       dir: options.dir,
       snapshotEveryEvents: options.snapshotEveryEvents,
-      retainEvents: options.retainEvents,
+      // Only standbys catch up from the in-memory tail: a lone primary keeps none (at 100 000
+      // registrations it would hold ~27 MiB of event JSON; docs/benchmarks.md, "Registry memory").
+      retainEvents: options.replication ? options.retainEvents : 0,
       snapshotEveryBytes: options.snapshotEveryBytes,
       auditCapacity: options.auditCapacity,
       logger: options.logger?.child("store"),

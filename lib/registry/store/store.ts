@@ -38,7 +38,7 @@ export interface StoreOptions extends StateOptions {
   dir: string | null;
   snapshotEveryEvents?: number;
   snapshotEveryBytes?: number;
-  /** Bounds of the in-memory tail of the log that standbys catch up from. */
+  /** Bounds of the in-memory tail of the log that standbys catch up from (0 events: keep none). */
   retainEvents?: number;
   retainBytes?: number;
   logger?: Logger;
@@ -135,6 +135,8 @@ export class Store {
       }
       const segments = await listSegments(dir);
       const replayed: RetainedEvent[] = [];
+      const retain = (options.retainEvents ?? DEFAULT_RETAIN_EVENTS) > 0;
+      let lastEpoch = 0;
       let lastSegment: number | null = null;
       let lastLength = 0;
       for (let i = 0; i < segments.length; i++) {
@@ -155,7 +157,8 @@ export class Store {
           }
           applyEvent(state, ev);
           stats.replayedEvents++;
-          replayed.push({ seq, epoch: ev.epoch ?? 0, json: decoder.decode(body) });
+          if (retain) replayed.push({ seq, epoch: ev.epoch ?? 0, json: decoder.decode(body) });
+          else lastEpoch = ev.epoch ?? 0;
         }
         if (contents.torn) {
           if (next !== undefined) {
@@ -173,6 +176,7 @@ export class Store {
       store.#sinceSnapshot = stats.replayedEvents;
       for (const r of replayed) store.#retain(r);
       if (replayed.length > 0) store.epoch = replayed[replayed.length - 1].epoch;
+      else if (stats.replayedEvents > 0) store.epoch = lastEpoch;
       return store;
     } catch (err) {
       lock.close();
@@ -254,9 +258,10 @@ export class Store {
   }
 
   #retain(r: RetainedEvent): void {
+    const maxEvents = this.options.retainEvents ?? DEFAULT_RETAIN_EVENTS;
+    if (maxEvents <= 0) return;
     this.#tail.push(r);
     this.#tailBytes += r.json.length;
-    const maxEvents = this.options.retainEvents ?? DEFAULT_RETAIN_EVENTS;
     const maxBytes = this.options.retainBytes ?? DEFAULT_RETAIN_BYTES;
     while (this.#tail.length - this.#tailHead > maxEvents || this.#tailBytes > maxBytes) {
       this.#tailBytes -= this.#tail[this.#tailHead].json.length;
