@@ -172,6 +172,8 @@ export class Daemon {
       this.peers.learned(from);
       this.manager.onPacket(packet);
     };
+    this.manager.batchAcks = true;
+    tunnel.onBatchEnd = () => this.manager.endBatch();
   }
 
   /** Our node id, assigned by the registry at start. */

@@ -95,6 +95,14 @@ export class SessionManager implements StreamHost, TimerTarget {
     pingsAnswered: 0,
   };
 
+  /**
+   * Set by a host that calls {@link SessionManager.endBatch} after each batch of packets it hands
+   * to {@link SessionManager.onPacket}: ACKs then cover a whole batch (docs/protocol/transport.md §5.3).
+   */
+  batchAcks = false;
+  /** Streams owing an ACK at the end of the current batch. */
+  private readonly acksOwed: Stream[] = [];
+
   private readonly sendPacket: (pkt: Packet) => void;
   private readonly trustGate?: TrustGate;
   private readonly rstUntrusted: boolean;
@@ -445,6 +453,20 @@ export class SessionManager implements StreamHost, TimerTarget {
     }
     this.counters.rstChallenged++;
     return true;
+  }
+
+  /** StreamHost: holds a stream's ACK until {@link endBatch} when the host batches. */
+  ackAtBatchEnd(stream: Stream): boolean {
+    if (!this.batchAcks) return false;
+    this.acksOwed.push(stream);
+    return true;
+  }
+
+  /** The host's batch of received packets is done: the ACKs held for it go out. */
+  endBatch(): void {
+    if (this.acksOwed.length === 0) return;
+    const owed = this.acksOwed.splice(0);
+    for (const stream of owed) stream.batchEnded();
   }
 
   /** StreamHost: packets from streams go straight to the tunnel. */

@@ -31,7 +31,14 @@ import { StreamOutput } from "./stream_output.ts";
 import { buildStreamStats } from "./stream_stats.ts";
 import { resolveStreamOptions } from "./stream_options.ts";
 import { judgeRst } from "./rst_check.ts";
-import { CLOSE_LINGER_MS, IDLE_TIMEOUT_MS, ISN, KEEPALIVE_MS, TIME_WAIT_MS } from "./stream_constants.ts";
+import {
+  ACK_STRETCH_SEGMENTS,
+  CLOSE_LINGER_MS,
+  IDLE_TIMEOUT_MS,
+  ISN,
+  KEEPALIVE_MS,
+  TIME_WAIT_MS,
+} from "./stream_constants.ts";
 import {
   type CloseReason,
   type StreamHost,
@@ -296,6 +303,14 @@ export class Stream implements TimerTarget {
     }
   }
 
+  /** @internal The host's batch of received packets is done: sends the ACK it was asked to hold. */
+  batchEnded(): void {
+    if (!this.acks.atBatchEnd) return;
+    this.acks.atBatchEnd = false;
+    const st = this._state;
+    if (st === "ESTABLISHED" || st === "FIN_WAIT") this.run(() => this.out.ack());
+  }
+
   /** @internal Timer wake-up (TimerTarget). */
   onTimer(now: number): void {
     this.wakeAt = Infinity;
@@ -375,9 +390,21 @@ export class Stream implements TimerTarget {
     this.flush(now);
   }
 
-  /** Delayed-ACK rule (§5.3) after a data segment, see {@link AckClock.onData}. */
+  /**
+   * Delayed-ACK rule (§5.3) after a data segment, see {@link AckClock.onData}. An ACK due now goes
+   * at once only when it needs a SACK option. Otherwise it waits for the end of the host's batch
+   * of received packets (up to {@link ACK_STRETCH_SEGMENTS}), or without a batching host for the
+   * end of the step; a data segment sent before then carries it instead.
+   */
   private scheduleAck(now: number, urgent: boolean, short: boolean): void {
-    if (this.acks.onData(now, this.rx.ooo.size > 0, urgent, short)) this.out.ack();
+    const acks = this.acks;
+    if (!acks.onData(now, this.rx.ooo.size > 0, urgent, short)) return;
+    if (this.rx.ooo.size > 0) this.out.ack();
+    else if (acks.unacked >= ACK_STRETCH_SEGMENTS) acks.dueAtStepEnd(now);
+    else if (!acks.atBatchEnd) {
+      if (this.host.ackAtBatchEnd?.(this)) acks.atBatchEnd = true;
+      else acks.dueAtStepEnd(now);
+    }
   }
 
   private onFin(pkt: Packet, now: number): void {

@@ -32,6 +32,11 @@ export const DELAYED_ACK_SEGMENTS = 2;
 /** ...or this long after the first unacknowledged one. */
 export const DELAYED_ACK_MS = 40;
 /**
+ * Most data segments one ACK covers when a batch of received packets is acknowledged at its end
+ * (64 KiB, about what Linux's GRO merges), so a sender's window still advances in steps.
+ */
+export const ACK_STRETCH_SEGMENTS = 16;
+/**
  * After out-of-order data (a loss or reordering on the path) the receiver
  * acknowledges each of the next this many data segments at once instead of
  * every second one, so a sender with a small window learns promptly what

@@ -85,11 +85,32 @@ export class AckClock {
     return false;
   }
 
+  /**
+   * An ACK is owed when the host's current batch of received packets has been processed (the
+   * host was asked, see StreamHost.ackAtBatchEnd); a data segment sent before then carries it.
+   */
+  atBatchEnd = false;
+
+  /** Data segments received since our last ACK (quick ACKs aside). */
+  get unacked(): number {
+    return this.#segsSinceAck;
+  }
+
+  /**
+   * An ACK is due now but may wait for the end of the current step, so a data segment sent in
+   * that step (a reply, or new data the peer's ACK let out) carries it instead of a packet of its own.
+   */
+  dueAtStepEnd(now: number): void {
+    if (this.delayedAt > now) this.delayedAt = now;
+    this.ackAtStepEnd = true;
+  }
+
   /** A packet carrying our current ACK went out. */
   sent(): void {
     this.#segsSinceAck = 0;
     this.delayedAt = Infinity;
     this.ackAtStepEnd = false;
+    this.atBatchEnd = false;
   }
 }
 

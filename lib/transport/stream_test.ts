@@ -27,6 +27,7 @@ class FakeHost implements StreamHost {
   readonly timers = new TimerQueue(() => this.now);
   sent: Packet[] = [];
   states: string[] = [];
+  ackAtBatchEnd?: (stream: Stream) => boolean;
   send(pkt: Packet): void {
     this.sent.push(pkt);
   }
@@ -457,4 +458,26 @@ Deno.test("stream: after out-of-order data the receiver acknowledges every segme
   assertEquals(host.take().length, 16); // quick ACKs
   for (let i = 0; i < 4; i++, seq += 4096) s.handlePacket(data(seq, 4096));
   assertEquals(host.take().length, 2); // back to every second segment
+});
+
+Deno.test("stream: with a batching host, ACKs wait for the batch's end, 16 segments at most, and data carries them (§5.3)", () => {
+  const { s, host } = accepted();
+  const held: Stream[] = [];
+  host.ackAtBatchEnd = (stream: Stream) => {
+    held.push(stream);
+    return true;
+  };
+  let seq = 1;
+  for (let i = 0; i < 6; i++, seq += 4096) s.handlePacket(data(seq, 4096));
+  assertEquals(host.take().length, 0);
+  s.batchEnded();
+  assertEquals(host.take().map((p) => [p.ack, p.payload.length]), [[seq, 0]]);
+  for (let i = 0; i < 20; i++, seq += 4096) s.handlePacket(data(seq, 4096));
+  assertEquals(host.take().map((p) => p.ack), [1 + 16 * 4096 + 6 * 4096]); // the 16th segment's ACK
+  s.write(new Uint8Array(10)); // data before the batch ends carries the ACK
+  assertEquals(host.take().map((p) => [p.ack, p.payload.length]), [[seq, 10]]);
+  s.batchEnded();
+  assertEquals(host.take().length, 0);
+  s.handlePacket(data(seq + 4096, 4096)); // out of order: a SACK goes at once
+  assertEquals(host.take().map((p) => p.payload.length > 0), [true]);
 });

@@ -57,6 +57,11 @@ export interface StreamHost {
    * answers whether a challenge ACK may go out now. Without it, nothing is sent.
    */
   rstRefused?(verdict: "challenge" | "ignore"): boolean;
+  /**
+   * Asked when an ACK is due: true when the host will call {@link Stream.batchEnded} once the
+   * batch of received packets being processed is done, so the ACK can cover the whole batch.
+   */
+  ackAtBatchEnd?(stream: Stream): boolean;
 }
 
 /** Identity and addressing of a new stream. */

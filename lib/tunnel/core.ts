@@ -21,6 +21,7 @@ import type { UdpSocket } from "./udp.ts";
 /** The callbacks a tunnel's user sets (see `Tunnel`). */
 export interface TunnelHooks {
   onPacket: (packet: Packet, from: number) => void;
+  onBatchEnd: () => void;
   onBeaconMessage: (message: BeaconMessage, from: Endpoint) => void;
   onPunchFrame: (sender: number, from: Endpoint) => void;
   mayPunch: (command: Extract<BeaconMessage, { kind: "PunchCommand" }>) => boolean;

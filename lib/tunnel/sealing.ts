@@ -53,7 +53,10 @@ export interface PilsCrypto {
   seal(peer: Peer, ctx: CryptoContext, plaintext: Uint8Array, via?: Endpoint): void;
   /** Opens `sealed` (ciphertext ‖ tag; a view of the receive buffer) and accepts it if it verifies. */
   open(opening: Opening, nonce: Uint8Array, sealed: Uint8Array): void;
-  /** End of one socket read: batched opens start settling. */
+  /**
+   * End of one socket read: batched opens start settling. The tunnel user's `onBatchEnd` runs once
+   * that read's packets have been accepted.
+   */
   batchEnd(): void;
   /** Seals and opens in flight. */
   readonly inFlight: number;
@@ -139,7 +142,9 @@ class InPlaceCrypto implements PilsCrypto {
     this.accept(opening, plaintext);
   }
 
-  batchEnd(): void {}
+  batchEnd(): void {
+    this.core.hooks.onBatchEnd();
+  }
 
   settled(): Promise<void> {
     return Promise.resolve();
@@ -170,7 +175,9 @@ class SyncCrypto extends PilsEmitter implements PilsCrypto {
     this.accept(opening, plaintext);
   }
 
-  batchEnd(): void {}
+  batchEnd(): void {
+    this.core.hooks.onBatchEnd();
+  }
 
   settled(): Promise<void> {
     return Promise.resolve();
@@ -239,7 +246,7 @@ class BatchCrypto extends PilsEmitter implements PilsCrypto {
   }
 
   batchEnd(): void {
-    if (this.#rxBatch.length === 0) return;
+    if (this.#rxBatch.length === 0) return this.core.hooks.onBatchEnd();
     const batch = this.#rxBatch;
     this.#rxBatch = [];
     const settled = Promise.allSettled(batch.map((item) => item.plaintext));
@@ -254,6 +261,7 @@ class BatchCrypto extends PilsEmitter implements PilsCrypto {
         if (this.core.closed) continue;
         this.accept(batch[i].opening, r.value);
       }
+      this.core.hooks.onBatchEnd();
     });
   }
 

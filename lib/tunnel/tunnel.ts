@@ -128,6 +128,8 @@ export class Tunnel {
    * The packet owns its payload bytes (no buffer behind them is reused), so it may be kept.
    */
   onPacket: (packet: Packet, from: number) => void = () => {};
+  /** Called once the packets of one socket read have been handed to `onPacket` (to batch replies). */
+  onBatchEnd: () => void = () => {};
   /** Receives beacon messages other than RelayDeliver and PunchCommand, from the configured beacon. */
   onBeaconMessage: (message: BeaconMessage, from: Endpoint) => void = () => {};
   /**
