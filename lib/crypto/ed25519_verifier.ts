@@ -29,9 +29,10 @@ export class Ed25519Verifier {
   /**
    * True when `signature` is a valid signature of `message` by the public key `raw`; `id` names
    * that key for the cache (e.g. its base64 text) and must always denote the same bytes. False
-   * for any malformed input; invalid keys are never cached.
+   * for any malformed input; invalid keys are never cached. With `keep` false a key not held yet is
+   * prepared for this call only (a key seen once, e.g. a registration's, would only evict others).
    */
-  verify(id: string, raw: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
+  verify(id: string, raw: Uint8Array, message: Uint8Array, signature: Uint8Array, keep = true): boolean {
     if (raw.length !== ED25519_PUBLIC_KEY_LENGTH || signature.length !== ED25519_SIGNATURE_LENGTH) {
       return false;
     }
@@ -40,9 +41,11 @@ export class Ed25519Verifier {
       if (key === undefined) {
         key = publicKeyObject("Ed25519", raw);
         this.prepared++;
-        // Oldest first out: Map iterates in insertion order.
-        if (this.#keys.size >= this.capacity) this.#keys.delete(this.#keys.keys().next().value!);
-        this.#keys.set(id, key);
+        if (keep) {
+          // Oldest first out: Map iterates in insertion order.
+          if (this.#keys.size >= this.capacity) this.#keys.delete(this.#keys.keys().next().value!);
+          this.#keys.set(id, key);
+        }
       }
       return verify(null, message, key, signature);
     } catch {

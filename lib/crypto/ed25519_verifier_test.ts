@@ -37,3 +37,14 @@ Deno.test("Ed25519Verifier: holds at most `capacity` keys, dropping the oldest",
   assert(v.verify("k0", pairs[0].publicKey, msg, signEd25519(pairs[0].seed, msg)));
   assertEquals(v.prepared, 6);
 });
+
+Deno.test("Ed25519Verifier: a key verified with keep=false is used but not kept; a kept one is reused", () => {
+  const v = new Ed25519Verifier(3);
+  const kp = generateEd25519KeyPair();
+  const sig = signEd25519(kp.seed, msg);
+  assert(v.verify("once", kp.publicKey, msg, sig, false));
+  assertEquals([v.size, v.prepared], [0, 1]);
+  assert(v.verify("once", kp.publicKey, msg, sig));
+  assert(v.verify("once", kp.publicKey, msg, sig, false));
+  assertEquals([v.size, v.prepared], [1, 2]);
+});

@@ -67,12 +67,20 @@ export class Authenticator {
     }
     if (!key) return out;
     const publicKey = decodeOr(key);
+    // Only registered nodes' keys are worth keeping prepared: a registration's key is usually new.
+    const keep = field !== "public_key";
 
     const wantStatic = this.config.compat === "reference" || type === "request_handshake";
     if (wantStatic && typeof req.signature === "string" && req.signature !== "") {
       const challenge = staticChallenge(req);
       if (challenge !== null) {
-        out.staticValid = this.verifier.verify(key, publicKey, utf8(challenge), decodeOr(req.signature));
+        out.staticValid = this.verifier.verify(
+          key,
+          publicKey,
+          utf8(challenge),
+          decodeOr(req.signature),
+          keep,
+        );
       }
     }
 
@@ -85,7 +93,7 @@ export class Authenticator {
       } else if (auth.ts < this.config.notBefore) {
         out.failure = "auth.ts predates the registry's start; sign again";
       } else if (
-        !this.verifier.verify(key, publicKey, authMessage(req, auth.ts, auth.nonce), decodeOr(auth.sig))
+        !this.verifier.verify(key, publicKey, authMessage(req, auth.ts, auth.nonce), decodeOr(auth.sig), keep)
       ) {
         out.failure = "auth.sig does not match the registered key";
       } else {
