@@ -13,7 +13,7 @@ import { loadOrCreateIdentity, loadOrCreateIdentityFile, type NodeIdentity } fro
 import { type RegisterReply, RegistryClient } from "../registry/client.ts";
 import { Tunnel } from "../tunnel/tunnel.ts";
 import { SessionManager } from "../transport/manager.ts";
-import { startTimerLoop, TimerQueue } from "../transport/timers.ts";
+import { startTimerLoop, taskClock, TimerQueue } from "../transport/timers.ts";
 import { IpcServer } from "./ipc/server.ts";
 import { limitsFromEnv } from "./ipc/limits.ts";
 import type { InfoReply } from "../ipc/replies.ts";
@@ -97,6 +97,8 @@ export class Daemon {
       registry: RegistryClient;
       keys: PeerKeys;
       nat: NatTraversal;
+      /** The clock the tunnel and the session layer share (one read per task). */
+      clock: () => number;
     },
     registered: RegisterReply,
   ) {
@@ -125,7 +127,7 @@ export class Daemon {
       endpoint: registrationFields(config, tunnel).listenAddr,
     });
     this.peers = new PeerDirectory(registry, tunnel, log.child("peers"), () => session.nodeId);
-    this.#timers = new TimerQueue(() => performance.now());
+    this.#timers = new TimerQueue(parts.clock);
     this.#stopTimers = startTimerLoop(this.#timers);
     const gate = new TrustGate(
       registry,
@@ -248,9 +250,11 @@ export class Daemon {
     }
     // Keys need only the registry, so the tunnel can ask for them from its first frame on.
     const keys = new PeerKeys(registry, log.child("peers"));
+    const clock = taskClock();
     let tunnel: Tunnel;
     try {
       tunnel = await Tunnel.open({
+        clock,
         listen: config.listen,
         encrypt: config.encrypt,
         identity: { seed: identity.seed, publicKey: identity.publicKey },
@@ -271,7 +275,7 @@ export class Daemon {
       await nat.discover();
       const registered = await registerWithRetry(registry, config, tunnel, log);
       tunnel.setNodeId(registered.node_id);
-      daemon = new Daemon({ config, identity, log, tunnel, registry, keys, nat }, registered);
+      daemon = new Daemon({ config, identity, log, tunnel, registry, keys, nat, clock }, registered);
       await daemon.#finishStart();
       return daemon;
     } catch (err) {

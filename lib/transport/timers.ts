@@ -132,6 +132,28 @@ export class TimerQueue implements TimerService {
 }
 
 /**
+ * A clock for {@link TimerQueue} that reads `read` at most once per task: the first call reads
+ * it, and later calls return the same value until the microtasks queued by then have run. The
+ * stream machinery asks for the time several times per packet (on receipt, per packet sent, when
+ * re-arming its timer), and each `performance.now()` is a runtime op call; this way a whole batch
+ * of packets handled in one task costs one read. Time stands still within the task (at most the
+ * few ms a full batch takes), as one timestamp per batch does in kernel TCP stacks.
+ */
+export function taskClock(read: () => number = () => performance.now()): () => number {
+  let cached = 0;
+  let valid = false;
+  const expire = () => valid = false;
+  return () => {
+    if (!valid) {
+      cached = read();
+      valid = true;
+      queueMicrotask(expire);
+    }
+    return cached;
+  };
+}
+
+/**
  * Drives `queue` from the host's event loop with a single `setTimeout`, re-armed
  * for the earliest deadline. Returns a function that stops it. This is the only
  * place the session layer touches real timers; tests drive a TimerQueue with a

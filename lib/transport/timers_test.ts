@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { assert, assertEquals } from "../../tests/assert.ts";
-import { startTimerLoop, TimerQueue, type TimerTarget } from "./timers.ts";
+import { startTimerLoop, taskClock, TimerQueue, type TimerTarget } from "./timers.ts";
 
 function recorder(log: string[], name: string): TimerTarget {
   return { onTimer: (now) => log.push(`${name}@${now}`) };
@@ -84,4 +84,14 @@ Deno.test("timers: startTimerLoop drives a queue with real time", async () => {
   const firedAt = await done.promise;
   stop();
   assert(firedAt - start >= 19 && firedAt - start < 150, `fired after ${firedAt - start} ms`);
+});
+
+Deno.test("taskClock reads the clock once per task and again after the microtasks ran", async () => {
+  let reads = 0;
+  const clock = taskClock(() => ++reads * 10);
+  assertEquals([clock(), clock(), clock()], [10, 10, 10]);
+  await Promise.resolve();
+  assertEquals([clock(), clock()], [20, 20]);
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  assertEquals([clock(), reads], [30, 3]);
 });

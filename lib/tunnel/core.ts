@@ -55,7 +55,13 @@ export class TunnelCore {
   /** Told about each stale entry the peer table forgot (to release its session). */
   onEvict: (peer: Peer) => void = () => {};
 
-  constructor(readonly log: Logger, readonly policy: TunnelPolicy, readonly hooks: TunnelHooks) {
+  constructor(
+    readonly log: Logger,
+    readonly policy: TunnelPolicy,
+    readonly hooks: TunnelHooks,
+    /** Milliseconds, monotonic: when frames arrive, for path bookkeeping. */
+    readonly now: () => number = () => performance.now(),
+  ) {
     this.peers = new PeerTable(() => this.drop("peer-table-full"), (peer) => {
       this.counters.peersExpired++;
       this.onEvict(peer);

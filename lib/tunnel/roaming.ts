@@ -101,7 +101,7 @@ export class Roaming {
   freshPils(peer: Peer, from: Endpoint, relayed: boolean): void {
     const core = this.core;
     const path = peer.path;
-    const now = performance.now();
+    const now = core.now();
     peer.session.proven = true;
     peer.lastHeardAt = now;
     if (relayed) {

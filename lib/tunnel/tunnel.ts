@@ -94,6 +94,8 @@ export interface TunnelOptions {
   keyExchangeMaxAttempts?: number;
   /** Tests only: counter of each new context's first frame, to reach nonce rotation quickly. */
   firstCounter?: bigint;
+  /** Milliseconds clock for the per-packet path bookkeeping (default `performance.now`). */
+  clock?: () => number;
 }
 
 /**
@@ -164,10 +166,15 @@ export class Tunnel {
     strategy: Exclude<AesStrategy, "auto">,
     deriveOptions: DeriveOptions,
   ) {
-    const core = new TunnelCore(log, {
-      encrypt: options.encrypt,
-      allowPlaintext: options.allowPlaintext ?? false,
-    }, this);
+    const core = new TunnelCore(
+      log,
+      {
+        encrypt: options.encrypt,
+        allowPlaintext: options.allowPlaintext ?? false,
+      },
+      this,
+      options.clock,
+    );
     this.#core = core;
     core.beacon = beacon;
     this.#identity = options.identity;
