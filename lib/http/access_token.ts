@@ -7,7 +7,7 @@
  * @module
  */
 import type { MiddlewareHandler } from "hono";
-import { sha256 } from "@noble/hashes/sha2.js";
+import { createHash } from "node:crypto";
 import { constantTimeEqual, utf8 } from "../bytes.ts";
 import { normalizeHostName } from "./host_check.ts";
 
@@ -29,13 +29,18 @@ export function isLoopbackBind(bound: string | undefined): boolean {
   return name === "localhost" || name === "::1" || /^127\.\d+\.\d+\.\d+$/.test(name);
 }
 
+/** SHA-256 of a token's UTF-8 (node:crypto, loaded by every server anyway, not @noble/hashes). */
+function sha256(text: string): Uint8Array {
+  return new Uint8Array(createHash("sha256").update(utf8(text)).digest());
+}
+
 /**
  * Hono middleware for the protected routes: passes every request on a loopback bind; on any
  * other bind answers 403 when no token was configured and 401 unless the request carries it.
  */
 export function requireToken(policy: TokenPolicy): MiddlewareHandler {
   if (isLoopbackBind(policy.bound)) return (_c, next) => next();
-  const expected = policy.token ? sha256(utf8(policy.token)) : undefined;
+  const expected = policy.token ? sha256(policy.token) : undefined;
   return (c, next) => {
     if (expected === undefined) {
       return Promise.resolve(c.json({
@@ -46,7 +51,7 @@ export function requireToken(policy: TokenPolicy): MiddlewareHandler {
     const header = c.req.header("authorization") ?? "";
     const bearer = /^Bearer\s+(.+)$/i.exec(header)?.[1]?.trim();
     const given = bearer ?? c.req.query("token");
-    if (given !== undefined && constantTimeEqual(sha256(utf8(given)), expected)) return next();
+    if (given !== undefined && constantTimeEqual(sha256(given), expected)) return next();
     c.header("WWW-Authenticate", 'Bearer realm="pilot"');
     return Promise.resolve(c.json({
       error: "token required: send Authorization: Bearer <token> or add ?token=<token> to the URL",

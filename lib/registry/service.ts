@@ -7,7 +7,6 @@
 import { type HttpEndpoint, serveHttp } from "../http/server.ts";
 import { asBindError } from "../net/bind_error.ts";
 import { Logger } from "../log.ts";
-import { createRegistryHttpApp } from "./http.ts";
 import { Registry, type RegistryOptions } from "./registry.ts";
 import { FrameServer } from "./server.ts";
 
@@ -67,6 +66,9 @@ export class RegistryService {
     }
     let http: HttpEndpoint | null = null;
     if (options.http) {
+      // Loaded only with --http: the status page and its HTTP framework (hono) are ~1 MiB of
+      // resident memory a registry without one does not need (docs/benchmarks.md, "Registry memory").
+      const { createRegistryHttpApp } = await import("./http.ts");
       try {
         http = await serveHttp(
           createRegistryHttpApp(registry, server.stats, {

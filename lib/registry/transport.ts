@@ -7,7 +7,7 @@
  * single byte is sent.
  * @module
  */
-import tls from "node:tls";
+import type tls from "node:tls";
 import { toHex } from "../bytes.ts";
 import { RegistryCertificateError, RegistryConnectionError } from "./errors.ts";
 import { errorMessage } from "../errors.ts";
@@ -43,7 +43,11 @@ export function normalizePin(pin: string): string {
 
 /** Opens a transport or throws RegistryConnectionError. */
 export async function dial(opts: DialOptions): Promise<Transport> {
-  if (opts.tls?.pin) return await dialPinned(opts, normalizePin(opts.tls.pin));
+  if (opts.tls?.pin) {
+    // node:tls only for a pinned connection (~0.4 MiB resident; docs/benchmarks.md, "Registry memory").
+    const { connect } = await import("node:tls");
+    return await dialPinned(connect, opts, normalizePin(opts.tls.pin));
+  }
   let timer: ReturnType<typeof setTimeout> | undefined;
   const connecting = opts.tls
     ? Deno.connectTls({
@@ -97,9 +101,9 @@ function denoTransport(conn: Deno.Conn): Transport {
   };
 }
 
-function dialPinned(opts: DialOptions, pin: string): Promise<Transport> {
+function dialPinned(connect: typeof tls.connect, opts: DialOptions, pin: string): Promise<Transport> {
   return new Promise((resolve, reject) => {
-    const socket = tls.connect({
+    const socket = connect({
       host: opts.hostname,
       port: opts.port,
       servername: opts.tls?.serverName ?? (/^[\d.]+$|:/.test(opts.hostname) ? undefined : opts.hostname),

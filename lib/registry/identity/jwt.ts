@@ -8,8 +8,19 @@
  * cooldown when a token names a key the cached set lacks (rotation at the IdP).
  * @module
  */
-import { createLocalJWKSet, decodeProtectedHeader, errors, type JSONWebKeySet, jwtVerify } from "jose";
+import type { JSONWebKeySet } from "jose";
 import { settleQuietly } from "../../errors.ts";
+
+type Jose = typeof import("jose");
+let jose: Promise<Jose> | undefined;
+
+/**
+ * `jose`, loaded on the first token or JWKS: most registries never see one, and loading it at
+ * start cost ~2.4 MiB of resident memory (docs/benchmarks.md, "Registry memory").
+ */
+function loadJose(): Promise<Jose> {
+  return jose ??= import("jose");
+}
 
 /** The only signature algorithms accepted. */
 export const ACCEPTED_ALGORITHMS: readonly string[] = ["RS256", "ES256"];
@@ -55,7 +66,7 @@ export interface JwksCacheOptions {
 interface CachedSet {
   url: string;
   fetchedAt: number;
-  resolve: ReturnType<typeof createLocalJWKSet>;
+  resolve: ReturnType<Jose["createLocalJWKSet"]>;
 }
 
 /** A fetch failed or returned something that is not a usable JWKS. */
@@ -129,6 +140,7 @@ export class JwksCache {
     // Only asymmetric public keys: an `oct` key in the set would be a shared secret.
     const usable = keys.filter((k) => k && typeof k === "object" && (k.kty === "RSA" || k.kty === "EC"))
       .slice(0, MAX_JWKS_KEYS);
+    const { createLocalJWKSet } = await loadJose();
     const set: CachedSet = {
       url,
       fetchedAt: now,
@@ -175,6 +187,7 @@ export async function verifyToken(
   const refuse = (error: string): TokenVerdict => ({ verified: false, error });
   if (token.length > MAX_TOKEN_LENGTH) return refuse(`token too long (max ${MAX_TOKEN_LENGTH} chars)`);
   if (!expect.audience) return refuse("IdP client_id not configured: the audience cannot be checked");
+  const { decodeProtectedHeader, errors, jwtVerify } = await loadJose();
   let alg: unknown;
   try {
     alg = decodeProtectedHeader(token).alg;
@@ -215,11 +228,11 @@ export async function verifyToken(
       issuer: typeof payload.iss === "string" ? payload.iss : "",
     };
   } catch (err) {
-    return refuse(describe(err));
+    return refuse(describe(err, errors));
   }
 }
 
-function describe(err: unknown): string {
+function describe(err: unknown, errors: Jose["errors"]): string {
   if (err instanceof JwksFetchError) return err.message;
   if (err instanceof errors.JWTExpired) return "token expired";
   if (err instanceof errors.JWTClaimValidationFailed) {

@@ -5,8 +5,9 @@
  * for writes) or `forbidden` (proved, but not allowed).
  * @module
  */
-import { sha256 } from "@noble/hashes/sha2.js";
-import { constantTimeEqual, toHex, utf8 } from "../../bytes.ts";
+// node:crypto, which the registry loads anyway, rather than @noble/hashes (~1 MiB more resident).
+import { createHash } from "node:crypto";
+import { constantTimeEqual, utf8 } from "../../bytes.ts";
 import { RequestError } from "../errors.ts";
 import type { Role } from "../state/events.ts";
 import type { NetworkRecord } from "../state/model.ts";
@@ -14,7 +15,7 @@ import type { OpContext } from "./context.ts";
 
 /** Hex SHA-256 of a token: how join and per-network admin tokens are stored. */
 export function tokenHash(token: string): string {
-  return toHex(sha256(utf8(token)));
+  return createHash("sha256").update(utf8(token)).digest("hex");
 }
 
 /** Constant-time comparison of a presented token with a stored hash. */

@@ -1,0 +1,308 @@
+/**
+ * Registry memory (docs/benchmarks.md, "Registry memory"):
+ *
+ *   deno run -A bench/registry_memory_bench.ts [--nodes 10000] [--clients 4] [--seconds 5] [--repeat 1]
+ *     [--side LABEL=MAIN_TS[;v8=FLAG,FLAG][;env=K=V,K=V]] ...
+ *
+ * Starts `pilot registry` (a subprocess on 127.0.0.1, temporary state directory, `--rate-limit off`,
+ * `--compat reference` so the fill can be unsigned), fills it with N nodes over 50 connections, then
+ * reports its resident memory from /proc/<pid>/status (VmRSS, VmHWM, RssAnon, RssFile, in MiB):
+ * empty, idle with N nodes, at the peak of samples every 50 ms under the load of `deno task
+ * bench:compare` (each of `--clients` registers a node, then signed `set_tags` writes, `lookup`s and
+ * `get_key_info` reads, `--seconds` each), and idle after it.
+ *
+ * Each `--side` is one way of starting the registry: another checkout's main.ts, the V8 flags
+ * (DENO_V8_FLAGS) and extra environment. Without `--side`, this checkout is started the way
+ * cli/daemon_process.ts starts a daemon (its V8 flags and environment). With several sides they take turns `--repeat` times
+ * and every cell is the median with the range.
+ */
+import { parseArgs } from "node:util";
+import { toBase64 } from "../lib/bytes.ts";
+import { generateEd25519KeyPair } from "../lib/crypto/ed25519.ts";
+import { RegistryClient } from "../lib/registry/client.ts";
+import { ignoreRejection, settleQuietly } from "../lib/errors.ts";
+import { DAEMON_ENV, DAEMON_V8_FLAGS } from "../cli/daemon_process.ts";
+
+interface Side {
+  label: string;
+  main: string;
+  v8: string[];
+  env: Record<string, string>;
+}
+
+const { values } = parseArgs({
+  args: Deno.args,
+  options: {
+    nodes: { type: "string", default: "10000" },
+    clients: { type: "string", default: "4" },
+    seconds: { type: "string", default: "5" },
+    repeat: { type: "string", default: "1" },
+    side: { type: "string", multiple: true },
+    "probe-signal": { type: "string" },
+  },
+});
+
+const MAIN = new URL("../main.ts", import.meta.url).pathname;
+
+function parseSide(spec: string): Side {
+  const [head, ...opts] = spec.split(";");
+  const eq = head.indexOf("=");
+  const side: Side = {
+    label: eq < 0 ? head : head.slice(0, eq),
+    main: eq < 0 ? MAIN : head.slice(eq + 1),
+    v8: [],
+    env: {},
+  };
+  for (const o of opts) {
+    if (o.startsWith("v8=")) side.v8 = o.slice(3).split(",").filter((f) => f);
+    else if (o.startsWith("env=")) {
+      for (const kv of o.slice(4).split(",").filter((x) => x)) {
+        const i = kv.indexOf("=");
+        side.env[kv.slice(0, i)] = kv.slice(i + 1);
+      }
+    } else throw new Error(`--side: unknown option "${o}"`);
+  }
+  return side;
+}
+
+/** The fields of /proc/<pid>/status this bench reports, in MiB. */
+interface Mem {
+  rss: number;
+  hwm: number;
+  anon: number;
+  file: number;
+}
+
+function mem(pid: number): Mem {
+  // A wrapper main.ts may answer this signal with heap statistics or a heap snapshot.
+  if (values["probe-signal"]) Deno.kill(pid, values["probe-signal"] as Deno.Signal);
+  return sample(pid);
+}
+
+/** VmRSS and the rest without the probe signal (sampled every 50 ms). */
+function sample(pid: number): Mem {
+  const status = Deno.readTextFileSync(`/proc/${pid}/status`);
+  const kb = (name: string) => Number(new RegExp(`${name}:\\s+(\\d+)`).exec(status)?.[1] ?? NaN) / 1024;
+  return { rss: kb("VmRSS"), hwm: kb("VmHWM"), anon: kb("RssAnon"), file: kb("RssFile") };
+}
+
+interface Registry {
+  child: Deno.ChildProcess;
+  address: string;
+}
+
+async function start(side: Side, dir: string): Promise<Registry> {
+  const env: Record<string, string> = { ...side.env };
+  if (side.v8.length) env.DENO_V8_FLAGS = side.v8.join(",");
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      side.main,
+      "registry",
+      "--json",
+      "--listen",
+      "127.0.0.1:0",
+      "--state",
+      dir,
+      "--rate-limit",
+      "off",
+      "--compat",
+      "reference",
+    ],
+    env,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const reader = child.stdout.getReader();
+  let text = "";
+  while (!text.includes("\n")) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`registry (${side.label}) exited during startup`);
+    text += new TextDecoder().decode(value);
+  }
+  reader.releaseLock();
+  ignoreRejection(child.stdout.cancel(), "cleanup");
+  return { child, address: JSON.parse(text.split("\n")[0]).data.listen };
+}
+
+/** Registers `nodes` unsigned nodes (reference mode) over 50 connections; seconds taken. */
+async function fill(address: string, nodes: number): Promise<number> {
+  const clients = Array.from({ length: 50 }, () => new RegistryClient({ address, timeoutMs: 60_000 }));
+  let next = 0;
+  const t0 = performance.now();
+  try {
+    await Promise.all(clients.map(async (c) => {
+      while (next < nodes) {
+        next++;
+        await c.request({
+          type: "register",
+          public_key: toBase64(crypto.getRandomValues(new Uint8Array(32))),
+          listen_addr: ":7000",
+          lan_addrs: ["192.168.1.20:7000"],
+        });
+      }
+    }));
+  } finally {
+    for (const c of clients) c.close();
+  }
+  return (performance.now() - t0) / 1000;
+}
+
+/** Runs `op` on every client in a loop for `seconds`; operations per second. */
+async function loop(
+  clients: RegistryClient[],
+  seconds: number,
+  op: (c: RegistryClient, i: number) => Promise<unknown>,
+): Promise<number> {
+  let ok = 0;
+  const t0 = performance.now();
+  const end = t0 + seconds * 1000;
+  await Promise.all(clients.map(async (c, w) => {
+    for (let i = 0; performance.now() < end; i++) {
+      await op(c, w * 1_000_000 + i);
+      ok++;
+    }
+  }));
+  return ok / ((performance.now() - t0) / 1000);
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+type Figures = Record<string, number>;
+
+async function run(side: Side, nodes: number, clientCount: number, seconds: number): Promise<Figures> {
+  const dir = await Deno.makeTempDir({ prefix: "pilot-regmem-" });
+  let reg: Registry | undefined;
+  const clients: RegistryClient[] = [];
+  try {
+    reg = await start(side, dir);
+    const pid = reg.child.pid;
+    await sleep(500);
+    const empty = mem(pid);
+    const fillSeconds = await fill(reg.address, nodes);
+    await sleep(2000);
+    const idle = mem(pid);
+    const ids: number[] = [];
+    for (let i = 0; i < clientCount; i++) {
+      const c = new RegistryClient({ address: reg.address, signing: "strict", timeoutMs: 30_000 });
+      clients.push(c);
+      c.setIdentity({ nodeId: 0, seed: generateEd25519KeyPair().seed });
+      ids.push((await c.register({ listenAddr: "127.0.0.1:7000" })).node_id);
+    }
+    let peak = mem(pid);
+    const timer = setInterval(() => {
+      const m = sample(pid);
+      if (m.rss > peak.rss) peak = m;
+    }, 50);
+    let writes, lookups, keyInfo;
+    try {
+      writes = await loop(clients, seconds, (c, i) => c.setTags([`t${i % 1000}`]));
+      lookups = await loop(clients, seconds, (c, i) => c.lookup(ids[i % ids.length]));
+      keyInfo = await loop(clients, seconds, (c, i) => c.getKeyInfo(ids[i % ids.length]));
+    } finally {
+      clearInterval(timer);
+    }
+    const loaded = mem(pid);
+    for (const c of clients.splice(0)) c.close();
+    await sleep(2000);
+    const after = mem(pid);
+    return {
+      fill_s: fillSeconds,
+      empty_rss: empty.rss,
+      idle_rss: idle.rss,
+      idle_anon: idle.anon,
+      idle_file: idle.file,
+      idle_hwm: idle.hwm,
+      load_peak_rss: peak.rss,
+      load_peak_anon: peak.anon,
+      load_peak_file: peak.file,
+      load_hwm: loaded.hwm,
+      after_rss: after.rss,
+      writes,
+      lookups,
+      key_info: keyInfo,
+    };
+  } finally {
+    for (const c of clients) c.close();
+    if (reg) {
+      reg.child.kill("SIGKILL");
+      await reg.child.status;
+    }
+    await settleQuietly(Deno.remove(dir, { recursive: true }), "cleanup");
+  }
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
+function cell(xs: number[], digits: number): string {
+  const m = median(xs).toFixed(digits);
+  return xs.length < 2 ? m : `${m} (${Math.min(...xs).toFixed(digits)}–${Math.max(...xs).toFixed(digits)})`;
+}
+
+const ROWS: [string, string, number][] = [
+  ["fill_s", "fill time, s", 1],
+  ["empty_rss", "VmRSS empty", 1],
+  ["idle_rss", "VmRSS idle with N nodes", 1],
+  ["idle_anon", "  RssAnon", 1],
+  ["idle_file", "  RssFile", 1],
+  ["idle_hwm", "  VmHWM (fill included)", 1],
+  ["load_peak_rss", "VmRSS peak under load", 1],
+  ["load_peak_anon", "  RssAnon at the peak", 1],
+  ["load_peak_file", "  RssFile at the peak", 1],
+  ["load_hwm", "  VmHWM after the load", 1],
+  ["after_rss", "VmRSS 2 s after the load", 1],
+  ["writes", "signed set_tags writes/s", 0],
+  ["lookups", "lookups/s", 0],
+  ["key_info", "get_key_info reads/s", 0],
+];
+
+if (import.meta.main) {
+  const nodes = Number(values.nodes);
+  const clientCount = Number(values.clients);
+  const seconds = Number(values.seconds);
+  const repeat = Number(values.repeat);
+  const sides = values.side?.length
+    ? values.side.map(parseSide)
+    : [{ label: "this checkout", main: MAIN, v8: [...DAEMON_V8_FLAGS], env: { ...DAEMON_ENV } }];
+  console.log(
+    `Registry memory: ${Deno.build.target}, ${navigator.hardwareConcurrency} cores, deno ${Deno.version.deno}, ` +
+      `${new Date().toISOString()}; ${nodes} nodes, ${clientCount} clients × ${seconds} s per workload, ` +
+      `${repeat} run(s) per side; MiB unless stated`,
+  );
+  for (const s of sides) {
+    console.log(`- ${s.label}: ${s.main} v8=[${s.v8.join(" ")}] env=${JSON.stringify(s.env)}`);
+  }
+  for (const side of sides) {
+    // One unmeasured start per side first: the first run of a checkout also fills deno's code cache.
+    const dir = await Deno.makeTempDir({ prefix: "pilot-regmem-" });
+    const reg = await start(side, dir);
+    reg.child.kill("SIGTERM");
+    await reg.child.status;
+    await Deno.remove(dir, { recursive: true });
+  }
+  const results = sides.map(() => [] as Figures[]);
+  for (let r = 1; r <= repeat; r++) {
+    for (const [i, side] of sides.entries()) {
+      console.error(`[regmem] run ${r}/${repeat}: ${side.label}`);
+      const f = await run(side, nodes, clientCount, seconds);
+      console.error(`[regmem]   ${JSON.stringify(f, (_, v) => typeof v === "number" ? +v.toFixed(1) : v)}`);
+      results[i].push(f);
+    }
+  }
+  const header = ["measure", ...sides.map((s) => s.label)];
+  const rows = ROWS.map(([key, label, digits]) => [
+    label,
+    ...results.map((runs) => cell(runs.map((f) => f[key]), digits)),
+  ]);
+  const widths = header.map((_, c) => Math.max(...[header, ...rows].map((r) => r[c].length)));
+  const line = (r: string[]) =>
+    `| ${r.map((t, c) => (c ? t.padStart(widths[c]) : t.padEnd(widths[c]))).join(" | ")} |`;
+  console.log(line(header));
+  console.log(`| ${widths.map((w, c) => (c ? "-".repeat(w - 1) + ":" : "-".repeat(w))).join(" | ")} |`);
+  for (const r of rows) console.log(line(r));
+}
