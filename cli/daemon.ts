@@ -27,7 +27,7 @@ import { DAEMON_SUBCOMMANDS } from "./daemon_process.ts";
 import { IDLE_TIMEOUT_MS, TIME_WAIT_MS } from "../lib/transport/mod.ts";
 import { udpPortFree } from "../lib/net/udp_port.ts";
 import { join } from "node:path";
-import { daemonGatewayFromArgs } from "./gateway.ts";
+import { daemonGatewayFromArgs } from "./gateway_flags.ts";
 
 const USAGE = `pilot daemon [flags]
 pilot daemon start [flags] | stop | status [--check]

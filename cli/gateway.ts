@@ -18,13 +18,16 @@ import { defaultStateDir } from "../lib/crypto/identity.ts";
 import { Logger } from "../lib/log.ts";
 import { ControlError, controlRequest, daemonControlPath, serveControl } from "../lib/gateway/control.ts";
 import { DEFAULT_GATEWAY_PORTS, Gateway, GatewayError, type MappingInfo } from "../lib/gateway/gateway.ts";
-import { DEFAULT_GATEWAY_SUBNET, parseSubnet, SubnetError } from "../lib/gateway/subnet.ts";
+import { DEFAULT_GATEWAY_SUBNET, parseSubnet } from "../lib/gateway/subnet.ts";
+import { parsePortList, subnetFlag } from "./gateway_flags.ts";
 import { systemAliases } from "../lib/gateway/alias.ts";
 import { overlayFromConnection } from "../lib/gateway/overlay.ts";
-import { controlHandler, type DaemonGatewayConfig } from "../lib/daemon/gateway_host.ts";
+import { controlHandler } from "../lib/daemon/gateway_host.ts";
 import { readStateFile } from "../lib/gateway/state_file.ts";
-import { parsePort } from "../lib/protocol/ports.ts";
 import { closeQuietly, settleQuietly } from "../lib/errors.ts";
+
+// Re-exported: the flag parsers live apart so `pilot daemon` can use them without this module.
+export { daemonGatewayFromArgs, parsePortList } from "./gateway_flags.ts";
 
 /** The standalone gateway's pid file in the state directory. */
 export const GATEWAY_PID_FILE = "gateway.pid";
@@ -50,44 +53,6 @@ const USAGE = `pilot gateway <start|stop|map|unmap|list> [flags]
 
 Addresses outside 127.0.0.0/8 need a loopback alias, so root (Linux: ip addr add <ip>/32 dev lo).
 \`pilot daemon --gateway [--gateway-subnet CIDR] [--gateway-ports …]\` runs the gateway in the daemon.`;
-
-/** Parses `--ports 80,443` into a list of TCP ports. */
-export function parsePortList(text: string): number[] {
-  const ports: number[] = [];
-  for (const item of text.split(",")) {
-    const t = item.trim();
-    if (!t) continue;
-    let port: number;
-    try {
-      port = parsePort(t);
-    } catch {
-      throw new CliError("invalid_argument", `--ports: "${t}" is not a port`);
-    }
-    if (port === 0) throw new CliError("invalid_argument", "--ports: port 0 cannot be listened on");
-    if (!ports.includes(port)) ports.push(port);
-  }
-  if (!ports.length) throw new CliError("invalid_argument", "--ports: no port given");
-  return ports;
-}
-
-function subnetFlag(text: string | undefined): string {
-  try {
-    return parseSubnet(text ?? DEFAULT_GATEWAY_SUBNET).text;
-  } catch (err) {
-    throw new CliError("invalid_argument", err instanceof SubnetError ? err.message : String(err));
-  }
-}
-
-/** The `pilot daemon` gateway flags → config (undefined without `--gateway`). */
-export function daemonGatewayFromArgs(args: ParsedArgs): DaemonGatewayConfig | undefined {
-  const subnet = args.strings.get("gateway-subnet");
-  const ports = args.strings.get("gateway-ports");
-  if (!args.booleans.has("gateway") && subnet === undefined && ports === undefined) return undefined;
-  return {
-    subnet: subnetFlag(subnet),
-    ports: ports === undefined ? [...DEFAULT_GATEWAY_PORTS] : parsePortList(ports),
-  };
-}
 
 function stateDir(args: ParsedArgs): string {
   return args.strings.get("state") ?? defaultStateDir();

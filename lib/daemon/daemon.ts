@@ -18,7 +18,6 @@ import { IpcServer } from "./ipc/server.ts";
 import { limitsFromEnv } from "./ipc/limits.ts";
 import type { InfoReply } from "../ipc/replies.ts";
 import { foldHealth, type HealthCheck, type HealthReport } from "../http/health.ts";
-import { daemonHttpApp } from "../http/daemon_app.ts";
 import { type HttpEndpoint, serveHttp } from "../http/server.ts";
 import type { MetricFamily } from "../http/prometheus.ts";
 import { formatHostPort } from "../net/hostport.ts";
@@ -345,19 +344,26 @@ export class Daemon {
       throw bindError("--socket", config.socketPath, err);
     }
     if (config.http) {
-      const app = daemonHttpApp(
-        {
-          health: () => this.health(),
-          info: () => this.info(),
-          metrics: () => this.metrics(),
-          page: this.#statusView(),
-        },
-        { bound: config.http.host, names: config.httpHosts ?? [] },
-        config.httpToken,
-      );
+      const source = {
+        health: () => this.health(),
+        info: () => this.info(),
+        metrics: () => this.metrics(),
+        page: this.#statusView(),
+      };
+      const hosts = { bound: config.http.host, names: config.httpHosts ?? [] };
+      // The app (and hono under it) is built on the first request, so a daemon whose endpoint
+      // is never read does not keep that code in memory (docs/benchmarks.md, "Daemon footprint").
+      let app: Promise<(req: Request) => Response | Promise<Response>> | undefined;
+      const handler = async (req: Request) => {
+        app ??= import("../http/daemon_app.ts").then((m) => {
+          const built = m.daemonHttpApp(source, hosts, config.httpToken);
+          return (r: Request) => built.fetch(r);
+        });
+        return (await app)(req);
+      };
       try {
         this.#http = await serveHttp(
-          app.fetch,
+          handler,
           { hostname: config.http.host, port: config.http.port },
           this.log,
         );

@@ -10,8 +10,7 @@ import type { MetricFamily } from "../http/prometheus.ts";
 import type { Dialer } from "./dialer.ts";
 import type { SessionManager } from "../transport/manager.ts";
 import type { RegistryClient } from "../registry/client.ts";
-import { systemAliases } from "../gateway/alias.ts";
-import { Gateway, type GatewayEvents } from "../gateway/gateway.ts";
+import type { Gateway, GatewayEvents } from "../gateway/gateway.ts";
 import { ExposedPorts } from "../gateway/expose.ts";
 import { overlayFromStream } from "../gateway/overlay.ts";
 import {
@@ -85,6 +84,11 @@ export async function startGatewayHost(deps: GatewayHostDeps): Promise<GatewayHo
   let control: ControlServer | undefined;
   try {
     if (deps.gateway) {
+      // Loaded only here: a daemon without --gateway keeps the gateway's code out of memory.
+      const [{ Gateway }, { systemAliases }] = await Promise.all([
+        import("../gateway/gateway.ts"),
+        import("../gateway/alias.ts"),
+      ]);
       gateway = await Gateway.start({
         subnet: parseSubnet(deps.gateway.subnet),
         ports: deps.gateway.ports,

@@ -13,7 +13,8 @@ import type { MetricFamily } from "../http/prometheus.ts";
 import { parseHostPort } from "../net/hostport.ts";
 import { bridge } from "./bridge.ts";
 import { overlayFromStream } from "./overlay.ts";
-import { GatewayError, type GatewayEvents } from "./gateway.ts";
+import type { GatewayEvents } from "./gateway.ts";
+import { GatewayError } from "./defaults.ts";
 import { readStateFile, writeStateFile } from "./state_file.ts";
 import { settleQuietly } from "../errors.ts";
 

@@ -10,7 +10,7 @@
  */
 import { createServer, type Server, type Socket } from "node:net";
 import type { Logger } from "../log.ts";
-import { PilotError, settleQuietly } from "../errors.ts";
+import { settleQuietly } from "../errors.ts";
 import type { Address } from "../protocol/address.ts";
 import type { MetricFamily } from "../http/prometheus.ts";
 import { bridge, type OverlayConn } from "./bridge.ts";
@@ -18,9 +18,10 @@ import type { LoopbackAliases } from "./alias.ts";
 import { allocateIPv4, parseIPv4, type Subnet, subnetContains } from "./subnet.ts";
 import { readStateFile, writeStateFile } from "./state_file.ts";
 import { DialPacer } from "./dial_pacer.ts";
+import { DEFAULT_GATEWAY_PORTS, GatewayError } from "./defaults.ts";
 
-/** The reference gateway's ports. */
-export const DEFAULT_GATEWAY_PORTS: readonly number[] = [80, 443, 1000, 1001, 1002, 7, 8080, 8443];
+// Re-exported: callers import the gateway's defaults and error from here.
+export { DEFAULT_GATEWAY_PORTS, GatewayError };
 /** File in the state directory holding the mappings. */
 export const GATEWAY_STATE_FILE = "gateway.json";
 /**
@@ -34,13 +35,6 @@ export const GATEWAY_DIAL_TIMEOUT_MS = 30_000;
  * about 1,000 connections opened at once to one node.
  */
 export const GATEWAY_MAX_PACING_WAIT_MS = 150_000;
-
-/** A gateway request was refused; `code` is the CLI error code to report. */
-export class GatewayError extends PilotError {
-  constructor(readonly code: "invalid_argument" | "not_found" | "already_exists", message: string) {
-    super(message);
-  }
-}
 
 /** Where a gateway's connections are reported (the daemon's webhook emitter, or nothing). */
 export type GatewayEvents = (event: string, data: Record<string, unknown>) => void;

@@ -2,11 +2,12 @@
  * Whether a UDP port can be bound right now, so a well-known default port (the daemon's tunnel)
  * can be tried first and replaced by an ephemeral one when another process holds it.
  */
-import dgram from "node:dgram";
 
 /** True when `host:port` can be bound for UDP at this moment (the probe socket is closed again). */
-export function udpPortFree(host: string, port: number): Promise<boolean> {
-  return new Promise((resolve) => {
+export async function udpPortFree(host: string, port: number): Promise<boolean> {
+  // Loaded on use: a daemon given --listen never probes, and need not keep node:dgram.
+  const { default: dgram } = await import("node:dgram");
+  return await new Promise((resolve) => {
     const socket = dgram.createSocket({ type: host.includes(":") ? "udp6" : "udp4", reuseAddr: false });
     socket.once("error", () => {
       socket.close();
