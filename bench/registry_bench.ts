@@ -18,6 +18,7 @@ import { canonicalJson, signRequest } from "../lib/registry/auth.ts";
 import { RegistryClient } from "../lib/registry/client.ts";
 import { decodeBody, encodeFrame } from "../lib/registry/wire.ts";
 import { ignoreRejection } from "../lib/errors.ts";
+import { DAEMON_ENV, DAEMON_V8_FLAGS } from "../cli/daemon_process.ts";
 
 interface Proc {
   child: Deno.ChildProcess;
@@ -31,6 +32,8 @@ async function spawn(args: string[]): Promise<Proc> {
   const t0 = performance.now();
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", new URL("../main.ts", import.meta.url).pathname, "registry", "--json", ...args],
+    // A long-running server: the daemon's V8 flags and environment (docs/benchmarks.md, "Registry memory").
+    env: { ...DAEMON_ENV, DENO_V8_FLAGS: DAEMON_V8_FLAGS.join(",") },
     stdout: "piped",
     stderr: "inherit",
   }).spawn();

@@ -30,6 +30,7 @@ import {
 } from "../lib/registry/replication/protocol.ts";
 import { RegistryClient, RegistryReplyError } from "../lib/registry/client.ts";
 import type { WireMessage } from "../lib/registry/wire.ts";
+import { limitMallocArenas } from "../lib/daemon/malloc_arenas.ts";
 
 /** Default listen address: loopback, so exposing the registry is a deliberate choice. */
 export const DEFAULT_REGISTRY_LISTEN = "127.0.0.1:9000";
@@ -150,6 +151,9 @@ export const registryCommand: Command = {
     }
     const args = parseArgs(argvWithConfig(argv, this.flags), this.flags);
     noExtraArguments(args);
+    // One malloc arena, as for the daemon: bursts of connections otherwise leave per-thread arenas
+    // resident (docs/benchmarks.md, "Registry memory").
+    limitMallocArenas();
     let listen: { hostname: string; port: number };
     let http: { hostname: string; port: number } | undefined;
     try {

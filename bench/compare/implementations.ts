@@ -83,6 +83,7 @@ export const ours: Implementation = {
   },
   async startRegistry() {
     const dir = await Deno.makeTempDir({ prefix: "pilot-compare-" });
+    // The registry is a long-running server too: the daemon's V8 flags and environment.
     const p = await startPilot([
       "registry",
       "--listen",
@@ -91,7 +92,7 @@ export const ours: Implementation = {
       dir,
       "--rate-limit",
       "off",
-    ]);
+    ], { ...DAEMON_ENV, DENO_V8_FLAGS: DAEMON_V8_FLAGS.join(",") });
     return {
       address: String(p.ready.listen),
       pid: p.child.pid,
