@@ -58,10 +58,17 @@ export class RecentEvents {
   }
 }
 
+/**
+ * Whether two events' data are equal: a shallow comparison, since event data are flat records of
+ * numbers, strings and booleans (a connection's events are recorded on its first packets, so this
+ * stays cheap: no serialisation per event). Nested values compare by identity.
+ */
 function sameData(a: Record<string, unknown>, b: Record<string, unknown>): boolean {
-  try {
-    return JSON.stringify(a) === JSON.stringify(b);
-  } catch {
-    return false; // not serialisable (a BigInt, a cycle): keep both
+  let keys = 0;
+  for (const k in a) {
+    if (!Object.is(a[k], b[k])) return false;
+    keys++;
   }
+  for (const _ in b) keys--;
+  return keys === 0;
 }

@@ -285,9 +285,12 @@ export class SessionManager implements StreamHost, TimerTarget {
       return this.sendRstFor(pkt);
     }
     const stream = this.createStream(pkt.dstPort, pkt.src, pkt.srcPort, this.streamOptions);
-    if (this.onEvent) this.emitEvent({ kind: "syn-received", stream });
     stream.openPassive(pkt);
-    if (this.onEvent && stream.state === "ESTABLISHED") this.emitEvent({ kind: "established", stream });
+    // Reported once the SYN+ACK is on its way, so observers do not delay it (same order as before).
+    if (this.onEvent) {
+      this.emitEvent({ kind: "syn-received", stream });
+      if (stream.state === "ESTABLISHED") this.emitEvent({ kind: "established", stream });
+    }
     if (listener.queue.length >= ACCEPT_QUEUE_CAPACITY) {
       this.counters.rstAcceptQueueFull++;
       stream.abort(); // the SYN+ACK already went out; RST from the connection's 4-tuple
