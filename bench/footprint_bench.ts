@@ -5,15 +5,17 @@
  * repeat starts a fresh network; the summary gives the median and range over the repeats.
  *
  *   deno run -A bench/footprint_bench.ts [--mib 64] [--idle 10] [--repeat 3] [--v8-flags FLAGS]
+ *     [--deno-flags "FLAG …"]
  *
  * --v8-flags: V8 flags for the daemons (default: the ones `pilot daemon start` and the deno.json
  * tasks use, cli/daemon_process.ts; "" = none), passed as DENO_V8_FLAGS; the daemons also get
- * that module's environment (MALLOC_ARENA_MAX).
+ * that module's environment (MALLOC_ARENA_MAX). --deno-flags: extra `deno run` flags for the daemons
+ * only (space-separated, e.g. "--no-code-cache").
  * Memory is what this measures; the MiB/s printed alongside is only a sanity check.
  */
 import { parseArgs } from "node:util";
 import { type TestDaemon, TestNetwork } from "../tests/helpers/network.ts";
-import { runPilot } from "../tests/helpers/pilot.ts";
+import { runPilot, setPilotLaunch } from "../tests/helpers/pilot.ts";
 import { DAEMON_ENV, DAEMON_V8_FLAGS } from "../cli/daemon_process.ts";
 
 const { values } = parseArgs({
@@ -23,12 +25,14 @@ const { values } = parseArgs({
     idle: { type: "string", default: "10" },
     repeat: { type: "string", default: "3" },
     "v8-flags": { type: "string" },
+    "deno-flags": { type: "string", default: "" },
   },
 });
 const mib = Number(values.mib);
 const idleSeconds = Number(values.idle);
 const repeats = Number(values.repeat);
 const v8Flags = values["v8-flags"] ?? DAEMON_V8_FLAGS.join(",");
+const denoFlags = values["deno-flags"].split(" ").filter((f) => f !== "");
 const SAMPLE_MS = 50;
 
 /** One reading of a process's memory, in MiB. */
@@ -63,7 +67,12 @@ async function oneRun(run: number): Promise<Readings[]> {
   const net = await TestNetwork.start(["--memory"]);
   try {
     const daemons: TestDaemon[] = [];
-    for (const name of ["a", "b"]) daemons.push(await net.addDaemon(name, ["--public"], daemonEnv()));
+    setPilotLaunch(undefined, denoFlags);
+    try {
+      for (const name of ["a", "b"]) daemons.push(await net.addDaemon(name, ["--public"], daemonEnv()));
+    } finally {
+      setPilotLaunch();
+    }
     const pids = daemons.map((d) => d.process.child.pid);
     const readings = pids.map(() => ({}) as Readings);
     const record = (phase: Phase) => pids.forEach((pid, i) => readings[i][phase] = memory(pid));
@@ -117,7 +126,9 @@ function table(rows: string[][]): string {
 }
 
 progress(
-  `${repeats} run(s), ${mib} MiB bench, ${idleSeconds} s idle, daemon V8 flags: ${v8Flags || "(none)"}`,
+  `${repeats} run(s), ${mib} MiB bench, ${idleSeconds} s idle, daemon V8 flags: ${v8Flags || "(none)"}${
+    denoFlags.length ? `, deno flags: ${denoFlags.join(" ")}` : ""
+  }`,
 );
 const all: Readings[][] = [];
 for (let run = 1; run <= repeats; run++) all.push(await oneRun(run));

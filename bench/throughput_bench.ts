@@ -6,7 +6,7 @@
  * included).
  *
  *   deno run -A bench/throughput_bench.ts [--mib 64] [--runs 5] [--contend] [--cpu-prof DIR]
- *     [--main PATH]
+ *     [--main PATH] [--v8-flags FLAGS] [--main-v8-flags FLAGS]
  *
  * --contend: a busy-loop process pinned to CPU 0 runs during the benches (the "another process
  *   uses one core" condition).
@@ -14,6 +14,9 @@
  *   DIR when stopped; summarise them with bench/cpu_profile_summary.ts.
  * --main PATH: also measures another checkout's main.ts (e.g. a clean main worktree), on its own
  *   network, alternating runs with this checkout so both see the same machine load.
+ * --v8-flags / --main-v8-flags: V8 flags (DENO_V8_FLAGS) for this checkout's / the --main side's
+ *   daemons (default: none). With --main pointing at this checkout's main.ts, this compares two
+ *   flag sets in one run.
  */
 import { parseArgs } from "node:util";
 import { TestNetwork } from "../tests/helpers/network.ts";
@@ -27,6 +30,8 @@ const { values } = parseArgs({
     contend: { type: "boolean", default: false },
     "cpu-prof": { type: "string" },
     main: { type: "string" },
+    "v8-flags": { type: "string" },
+    "main-v8-flags": { type: "string" },
   },
 });
 const mib = Number(values.mib);
@@ -60,12 +65,13 @@ function procCpuMs(pid: number): number {
   return cpuMs(Deno.readTextFileSync(`/proc/${pid}/stat`));
 }
 
-async function startVariant(label: string, main: string): Promise<Variant> {
+async function startVariant(label: string, main: string, v8Flags?: string): Promise<Variant> {
   const flags = profDir ? ["--cpu-prof", `--cpu-prof-dir=${profDir}/${label}`] : [];
   setPilotLaunch(main, flags);
   try {
     const net = await TestNetwork.start();
-    for (const name of ["a", "b"]) await net.addDaemon(name, ["--public"]);
+    const env = v8Flags ? { DENO_V8_FLAGS: v8Flags } : undefined;
+    for (const name of ["a", "b"]) await net.addDaemon(name, ["--public"], env);
     return { label, main, net, mbps: [], cpu: [] };
   } finally {
     setPilotLaunch();
@@ -108,11 +114,14 @@ if (values.contend) {
 }
 const variants: Variant[] = [];
 try {
-  variants.push(await startVariant("this", OURS));
-  if (values.main) variants.push(await startVariant("other", values.main));
+  variants.push(await startVariant("this", OURS, values["v8-flags"]));
+  if (values.main) variants.push(await startVariant("other", values.main, values["main-v8-flags"]));
   progress(
     `${runs} run(s) of ${mib} MiB${values.contend ? ", busy loop on CPU 0" : ""}: ${
-      variants.map((v) => `${v.label} = ${v.main}`).join(", ")
+      variants.map((v, i) => {
+        const flags = i === 0 ? values["v8-flags"] : values["main-v8-flags"];
+        return `${v.label} = ${v.main}${flags ? ` (V8 flags ${flags})` : ""}`;
+      }).join(", ")
     }`,
   );
   for (let run = 0; run < runs; run++) {

@@ -1,10 +1,11 @@
 /**
  * HKDF-SHA256 (RFC 5869) as pilot uses it: empty salt, one 32-byte output block, and a fixed
  * info label per channel (docs/protocol/wire.md §6.2, docs/protocol/services.md §2). Done synchronously with
- * @noble/hashes so the intermediate PRK can be zeroed as soon as it is used.
+ * node:crypto's HMAC (the daemon loads node:crypto for AES-GCM anyway; @noble/hashes cost it four more
+ * modules), copying each digest into a plain array so the intermediate PRK can be zeroed as soon as it
+ * is used.
  */
-import { hmac } from "@noble/hashes/hmac.js";
-import { sha256 } from "@noble/hashes/sha2.js";
+import { createHmac } from "node:crypto";
 import { utf8 } from "../bytes.ts";
 import { CryptoInputError } from "./errors.ts";
 
@@ -20,12 +21,20 @@ export const SHARED_SECRET_LENGTH = 32;
 const EMPTY_SALT = new Uint8Array(0);
 const FIRST_BLOCK = 0x01;
 
+/** HMAC-SHA256(key, msg) as a plain Uint8Array; node's digest buffer is zeroed after the copy. */
+function hmacSha256(key: Uint8Array, msg: Uint8Array): Uint8Array {
+  const digest = createHmac("sha256", key).update(msg).digest();
+  const out = new Uint8Array(digest);
+  digest.fill(0);
+  return out;
+}
+
 /**
  * HKDF-Extract with an empty salt: PRK = HMAC-SHA256(key = "", ikm). Exposed for the test
  * vectors; production code should call {@link deriveKey}, which zeroes the PRK itself.
  */
 export function hkdfExtract(ikm: Uint8Array): Uint8Array {
-  return hmac(sha256, EMPTY_SALT, ikm);
+  return hmacSha256(EMPTY_SALT, ikm);
 }
 
 /**
@@ -37,7 +46,7 @@ export function hkdfExpandOneBlock(prk: Uint8Array, info: string): Uint8Array {
   const msg = new Uint8Array(label.length + 1);
   msg.set(label);
   msg[label.length] = FIRST_BLOCK;
-  return hmac(sha256, prk, msg);
+  return hmacSha256(prk, msg);
 }
 
 /**
