@@ -54,3 +54,16 @@ Deno.test("ed25519: malformed keys and signatures verify false; bad seeds throw"
   assertThrows(() => signEd25519(new Uint8Array(31), MESSAGE), CryptoInputError, /got 31/);
   assertThrows(() => ed25519FromSeed(new Uint8Array(33)), CryptoInputError, /got 33/);
 });
+
+Deno.test("ed25519: a seed array rewritten in place signs with its new key, not the one prepared before", () => {
+  const seed = crypto.getRandomValues(new Uint8Array(32));
+  const first = ed25519FromSeed(seed);
+  const msg = new TextEncoder().encode("m");
+  assert(verifyEd25519(first.publicKey, msg, signEd25519(seed, msg)));
+  assert(verifyEd25519(first.publicKey, msg, signEd25519(seed, msg)));
+  crypto.getRandomValues(seed);
+  const second = ed25519FromSeed(seed);
+  const sig = signEd25519(seed, msg);
+  assert(verifyEd25519(second.publicKey, msg, sig));
+  assert(!verifyEd25519(first.publicKey, msg, sig));
+});
