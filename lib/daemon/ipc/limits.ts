@@ -16,9 +16,11 @@ export const INBOUND_BUFFER_LIMIT = MAX_FRAME_LENGTH + 4;
 /**
  * Unprocessed inbound bytes each client may hold on its own; beyond this it draws
  * on the pool all clients share. Every request but a large Send, SendTo or
- * SetTags fits in it.
+ * SetTags fits in it, and so does one whole Send frame as the SDK writes them
+ * (64 KiB, STREAM_FRAME_DATA): a stream's frame then arrives in one read, as a view
+ * of the read buffer, rather than as a 16 KiB read, a second read and a copy joining them.
  */
-export const INBOUND_ALLOWANCE = 16 * 1024;
+export const INBOUND_ALLOWANCE = 64 * 1024;
 /** Default inbound bytes all clients together may hold beyond their own allowance. */
 export const DEFAULT_INBOUND_POOL = 16 << 20;
 /**
