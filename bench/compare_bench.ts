@@ -18,7 +18,7 @@
  */
 import { parseArgs } from "node:util";
 import { type Implementation, other, ours } from "./compare/implementations.ts";
-import { comparisonTable, type Figures } from "./compare/table.ts";
+import { comparisonTable, type Figures, median } from "./compare/table.ts";
 import {
   daemonFigures,
   METRICS,
@@ -77,6 +77,28 @@ async function withUdpBuffers<T>(bytes: string | undefined, fn: () => Promise<T>
   }
 }
 
+/**
+ * The p50 of 50 fdatasyncs of a 512-byte append in a temporary file, in ms: what bounds a durable
+ * registry's writes with few clients, and it varies with the disk's other load; printed with the table.
+ */
+async function fdatasyncMs(): Promise<number> {
+  const path = await Deno.makeTempFile({ prefix: "pilot-compare-sync-" });
+  const times: number[] = [];
+  try {
+    using f = await Deno.open(path, { append: true });
+    const block = new Uint8Array(512);
+    for (let i = 0; i < 50; i++) {
+      const t0 = performance.now();
+      await f.write(block);
+      await f.syncData();
+      times.push(performance.now() - t0);
+    }
+  } finally {
+    await Deno.remove(path);
+  }
+  return median(times)!;
+}
+
 async function measure(impl: Implementation, udpBuffers?: string): Promise<Figures> {
   const daemons = await withUdpBuffers(udpBuffers, () => daemonFigures(impl, opts));
   const stock = await stockBenchFigures(impl, opts);
@@ -95,9 +117,18 @@ console.log(
 const oursRuns: Figures[] = [];
 const theirRuns: Figures[] = [];
 const repeats = Number(values.repeat);
+const syncs: number[] = [];
 for (let round = 1; round <= repeats; round++) {
-  opts.progress(`round ${round}/${repeats}`);
+  syncs.push(await fdatasyncMs());
+  opts.progress(
+    `round ${round}/${repeats}; fdatasync of a 512-byte append: p50 ${syncs.at(-1)!.toFixed(2)} ms`,
+  );
   oursRuns.push(await measure(ours));
   if (theirs) theirRuns.push(await measure(theirs, values["udp-buffers"]));
 }
 console.log(comparisonTable(METRICS, oursRuns, theirs ? theirRuns : undefined));
+console.log(
+  `fdatasync of a 512-byte append, p50 at the start of each round: ${
+    syncs.map((s) => s.toFixed(2)).join(", ")
+  } ms`,
+);

@@ -3,20 +3,32 @@
  * share an event loop (or a core) with the bench's bookkeeping, and so that the figures are the
  * registry's rather than the generator's:
  *
- *   deno run -A bench/registry_load.ts --address 127.0.0.1:PORT --op register|lookup
+ *   deno run -A bench/registry_load.ts --address 127.0.0.1:PORT
+ *     --op register|lookup|set_tags|get_key_info [--own] [--signing strict|reference]
  *     [--clients 50] [--seconds 5] [--max-id N] [--pid REGISTRY_PID]
  *
- * Every request frame is built (and, for registrations, keyed and signed) before the clock
- * starts; timing then only writes ready frames and waits for each reply, one request at a time
- * per connection as the registry protocol has it. With `--pid`, also samples that process's CPU
- * time over exactly the timed window. Prints one JSON line:
- * `{"op","clients","count","seconds","perSecond","errors","cpuUs"}` (cpuUs: per request).
+ * Every request frame is built (and, for registrations and set_tags, keyed and signed) before the
+ * clock starts; timing then only writes ready frames and waits for each reply, one request at a
+ * time per connection as the registry protocol has it. With `--own` (implied by set_tags and
+ * get_key_info) each client first registers a node of its own, untimed, in the `--signing` dialect
+ * (the reference registry's is `reference`), and the requests name those nodes rather than ids up
+ * to `--max-id`. With `--pid`, also samples that process's CPU time over exactly the timed window.
+ * Prints one JSON line: `{"op","clients","count","ok","seconds","perSecond","errors","cpuUs"}`
+ * (ok: replies that are not errors; cpuUs: per request).
  * @module
  */
 import { generateEd25519KeyPair } from "../lib/crypto/ed25519.ts";
 import { toBase64 } from "../lib/bytes.ts";
 import { signRequest } from "../lib/registry/auth.ts";
-import { decodeBody, encodeFrame, FrameReader, MAX_REPLY_BODY } from "../lib/registry/wire.ts";
+import { type SigningMode, signInMode } from "../lib/registry/client_signing.ts";
+import { RegistryClient } from "../lib/registry/client.ts";
+import {
+  decodeBody,
+  encodeFrame,
+  FrameReader,
+  MAX_REPLY_BODY,
+  type WireMessage,
+} from "../lib/registry/wire.ts";
 
 function arg(name: string, fallback: string): string {
   const i = Deno.args.indexOf(`--${name}`);
@@ -29,11 +41,18 @@ const clients = Number(arg("clients", "50"));
 const seconds = Number(arg("seconds", "5"));
 const maxId = Number(arg("max-id", "1000"));
 const pid = Number(arg("pid", "0"));
+const signing = arg("signing", "strict") as SigningMode;
+const own = Deno.args.includes("--own") || op === "set_tags" || op === "get_key_info";
+if (!["register", "lookup", "set_tags", "get_key_info"].includes(op)) throw new Error(`unknown --op ${op}`);
+if (op === "register" && signing !== "strict") {
+  throw new Error("--op register signs in the strict dialect only");
+}
 /**
  * Registrations prepared per client: more than it can send in the run (≤3,000/s each, ≤25,000/s
  * in all). Lookup frames are reused, so a few suffice.
  */
-const perClient = op === "lookup" ? 1_000 : Math.ceil(seconds * Math.min(3_000, 25_000 / clients));
+const reused = op === "lookup" || op === "get_key_info";
+const perClient = reused ? 1_000 : Math.ceil(seconds * Math.min(3_000, 25_000 / clients));
 
 /** CPU seconds (user + system) process `pid` has used so far; 0 without a pid. */
 function cpuSeconds(): number {
@@ -43,11 +62,37 @@ function cpuSeconds(): number {
   return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
 }
 
+/** With --own, one node per client, registered in the `--signing` dialect before any frame is built. */
+async function ownNodes(): Promise<{ id: number; seed: Uint8Array }[]> {
+  if (!own) return [];
+  const nodes = [];
+  for (let w = 0; w < clients; w++) {
+    const c = new RegistryClient({ address: `${hostname}:${port}`, signing, timeoutMs: 30_000 });
+    try {
+      const seed = generateEd25519KeyPair().seed;
+      c.setIdentity({ nodeId: 0, seed });
+      nodes.push({ id: (await c.register({ listenAddr: "127.0.0.1:7000" })).node_id, seed });
+    } finally {
+      c.close();
+    }
+  }
+  return nodes;
+}
+
+const nodes = await ownNodes();
+
 async function frames(w: number): Promise<Uint8Array[]> {
   const out: Uint8Array[] = [];
   for (let i = 0; i < perClient; i++) {
-    if (op === "lookup") {
-      out.push(encodeFrame({ type: "lookup", node_id: 4 + ((w * 7919 + i) % Math.max(1, maxId - 4)) }));
+    if (op === "lookup" || op === "get_key_info") {
+      const id = own ? nodes[(w + i) % clients].id : 4 + ((w * 7919 + i) % Math.max(1, maxId - 4));
+      out.push(encodeFrame({ type: op, node_id: id }));
+      continue;
+    }
+    if (op === "set_tags") {
+      // Each frame differs (tags, and in the strict dialect a fresh nonce), so none is a replay.
+      const msg: WireMessage = { type: "set_tags", node_id: nodes[w].id, tags: [`t${i % 1000}`] };
+      out.push(encodeFrame(await signInMode(msg, nodes[w].seed, signing, Date.now())));
       continue;
     }
     const kp = generateEd25519KeyPair();
@@ -67,6 +112,8 @@ const conns = await Promise.all(prepared.map(() => Deno.connect({ hostname, port
 for (const c of conns) c.setNoDelay(true);
 let count = 0;
 let errors = 0;
+let refused = 0;
+let firstError = "";
 const cpu0 = cpuSeconds();
 const t0 = performance.now();
 const end = t0 + seconds * 1000;
@@ -76,7 +123,7 @@ await Promise.all(conns.map(async (conn, w) => {
   const mine = prepared[w];
   for (let i = 0; performance.now() < end; i++) {
     if (i === mine.length) {
-      if (op !== "lookup") break;
+      if (!reused) break;
       i = 0;
     }
     const frame = mine[i];
@@ -90,8 +137,10 @@ await Promise.all(conns.map(async (conn, w) => {
     }
     const reply = decodeBody(body);
     if (reply.type === "error") {
-      // Lookups of ids that do not exist are expected; registrations must all succeed.
-      if (op !== "lookup") errors++;
+      refused++;
+      firstError ||= String(reply.error);
+      // Lookups of ids that do not exist are expected, unless they name the clients' own nodes.
+      if (op !== "lookup" || own) errors++;
     }
     count++;
   }
@@ -103,5 +152,15 @@ if (elapsed < seconds * 0.99) {
 }
 for (const c of conns) c.close();
 console.log(
-  JSON.stringify({ op, clients, count, seconds: elapsed, perSecond: count / elapsed, errors, cpuUs }),
+  JSON.stringify({
+    op,
+    clients,
+    count,
+    ok: count - refused,
+    seconds: elapsed,
+    perSecond: count / elapsed,
+    errors,
+    firstError,
+    cpuUs,
+  }),
 );

@@ -4,9 +4,7 @@
  * lookups with a few clients and the registry's memory under that load.
  * @module
  */
-import { generateEd25519KeyPair } from "../../lib/crypto/ed25519.ts";
-import { RegistryClient } from "../../lib/registry/client.ts";
-import type { Implementation } from "./implementations.ts";
+import type { Implementation, RegistryUnderTest } from "./implementations.ts";
 import { type Figures, median, type Metric } from "./table.ts";
 
 export const METRICS: readonly Metric[] = [
@@ -26,8 +24,10 @@ export const METRICS: readonly Metric[] = [
     digits: 1,
   },
   { key: "writes", label: "registry signed writes/s", unit: "ops/s", better: "higher", digits: 0 },
+  { key: "writes_cpu", label: "registry CPU per signed write", unit: "µs", better: "lower", digits: 0 },
   { key: "lookups", label: "registry lookups/s (answered)", unit: "ops/s", better: "higher", digits: 0 },
   { key: "key_info", label: "registry get_key_info reads/s", unit: "ops/s", better: "higher", digits: 0 },
+  { key: "key_info_cpu", label: "registry CPU per get_key_info", unit: "µs", better: "lower", digits: 1 },
   { key: "registry_rss", label: "registry RSS, peak under load", unit: "MiB", better: "lower", digits: 1 },
 ];
 
@@ -117,69 +117,69 @@ export async function stockBenchFigures(impl: Implementation, opts: Options): Pr
   }
 }
 
-/** Runs `op` on every client in a loop for `seconds`; counts fulfilled and rejected operations. */
-async function load(
-  clients: RegistryClient[],
-  seconds: number,
-  op: (c: RegistryClient, i: number) => Promise<unknown>,
-): Promise<{ ok: number; failed: number; seconds: number }> {
-  let ok = 0;
-  let failed = 0;
-  const t0 = performance.now();
-  const end = t0 + seconds * 1000;
-  await Promise.all(clients.map(async (c, w) => {
-    for (let i = 0; performance.now() < end; i++) {
-      try {
-        await op(c, w * 1_000_000 + i);
-        ok++;
-      } catch {
-        failed++;
-      }
-    }
-  }));
-  return { ok, failed, seconds: (performance.now() - t0) / 1000 };
+interface LoadResult {
+  ok: number;
+  seconds: number;
+  errors: number;
+  firstError: string;
+  cpuUs: number;
 }
 
 /**
- * The registry workloads: each client registers a node of its own, then signed `set_tags` writes
- * (signed and persisted by both, and not rate-limited by either), `lookup`s of those nodes, and
- * `get_key_info` reads of them: a read by node id that no registry rate-limits, whereas the reference
- * limits lookups to 500/min per source IP (docs/protocol/registry.md §3) and our client then backs off.
+ * Runs bench/registry_load.ts in its own process (frames built and signed before its clock starts,
+ * so the figures are the registry's rather than the load generator's) with `opts.clients` clients,
+ * each on a node of its own registered in the registry's signing dialect.
+ */
+async function load(reg: RegistryUnderTest, op: string, opts: Options): Promise<LoadResult> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      new URL("../registry_load.ts", import.meta.url).pathname,
+      "--address",
+      reg.address,
+      "--pid",
+      String(reg.pid),
+      "--op",
+      op,
+      "--own",
+      "--signing",
+      reg.signing,
+      "--clients",
+      String(opts.clients),
+      "--seconds",
+      String(opts.seconds),
+    ],
+    stdout: "piped",
+    stderr: "inherit",
+  }).output();
+  if (!out.success) throw new Error(`registry_load.ts failed (${op})`);
+  return JSON.parse(new TextDecoder().decode(out.stdout).trim().split("\n").pop()!);
+}
+
+/**
+ * The registry workloads: signed `set_tags` writes (signed and persisted by both, and not
+ * rate-limited by either), `lookup`s of the clients' nodes (answered ones counted: the reference
+ * limits lookups to 500/min per source IP, docs/protocol/registry.md §3, and refuses the rest), and
+ * `get_key_info` reads of them, a read by node id that neither registry limits; the registry's CPU per
+ * request and its peak RSS over the three.
  */
 export async function registryFigures(impl: Implementation, opts: Options): Promise<Figures> {
   const reg = await impl.startRegistry();
-  const clients: RegistryClient[] = [];
+  const sampler = peakSampler([reg.pid]);
   try {
-    const ids: number[] = [];
-    for (let i = 0; i < opts.clients; i++) {
-      const c = new RegistryClient({ address: reg.address, signing: reg.signing, timeoutMs: 30_000 });
-      clients.push(c);
-      c.setIdentity({ nodeId: 0, seed: generateEd25519KeyPair().seed });
-      ids.push((await c.register({ listenAddr: "127.0.0.1:7000" })).node_id);
+    const figures: Figures = {};
+    for (const [op, key] of [["set_tags", "writes"], ["lookup", "lookups"], ["get_key_info", "key_info"]]) {
+      opts.progress(`${impl.name}: registry ${op}, ${opts.clients} clients, ${opts.seconds} s`);
+      const r = await load(reg, op, opts);
+      if (r.errors) opts.progress(`${impl.name}: ${r.errors} ${op} refused (${r.firstError})`);
+      figures[key] = r.ok / r.seconds;
+      figures[`${key}_cpu`] = r.cpuUs;
     }
-    const sampler = peakSampler([reg.pid]);
-    try {
-      opts.progress(`${impl.name}: registry signed writes, ${opts.clients} clients, ${opts.seconds} s`);
-      const writes = await load(clients, opts.seconds, (c, i) => c.setTags([`t${i % 1000}`]));
-      if (writes.failed) opts.progress(`${impl.name}: ${writes.failed} writes failed`);
-      opts.progress(`${impl.name}: registry lookups, ${opts.clients} clients, ${opts.seconds} s`);
-      const lookups = await load(clients, opts.seconds, (c, i) => c.lookup(ids[i % ids.length]));
-      if (lookups.failed) opts.progress(`${impl.name}: ${lookups.failed} lookups refused or failed`);
-      opts.progress(`${impl.name}: registry get_key_info reads, ${opts.clients} clients, ${opts.seconds} s`);
-      const keyInfo = await load(clients, opts.seconds, (c, i) => c.getKeyInfo(ids[i % ids.length]));
-      if (keyInfo.failed) opts.progress(`${impl.name}: ${keyInfo.failed} get_key_info reads failed`);
-      const [peak] = sampler.stop();
-      return {
-        writes: writes.ok / writes.seconds,
-        lookups: lookups.ok / lookups.seconds,
-        key_info: keyInfo.ok / keyInfo.seconds,
-        registry_rss: peak,
-      };
-    } finally {
-      sampler.stop();
-    }
+    figures.registry_rss = sampler.stop()[0];
+    return figures;
   } finally {
-    for (const c of clients) c.close();
+    sampler.stop();
     await reg.close();
   }
 }
