@@ -9,7 +9,7 @@
 import type { EventOf, RegistryEvent, Role } from "./events.ts";
 import { VOLATILE_EVENTS } from "./events.ts";
 import type { AuditEntry } from "./audit.ts";
-import { type NetworkRecord, newNodeRecord, NO_STRINGS, type RegistryState, trustKey } from "./model.ts";
+import { compactList, type NetworkRecord, newNodeRecord, type RegistryState, trustKey } from "./model.ts";
 import { identityHandlers } from "./identity_apply.ts";
 
 /** Requests (and, separately, answers) held per node; the reference's inbox size. */
@@ -141,7 +141,7 @@ const HANDLERS: Handlers = {
       if (!existing) return;
       const old = existing.realAddr;
       existing.realAddr = ev.real_addr;
-      existing.lanAddrs = ev.lan_addrs.length ? ev.lan_addrs : NO_STRINGS;
+      existing.lanAddrs = compactList(ev.lan_addrs);
       existing.lastSeen = ev.t;
       if (!existing.owner && ev.owner) {
         existing.owner = ev.owner;
@@ -165,7 +165,7 @@ const HANDLERS: Handlers = {
       const oldKey = existing.publicKey;
       existing.publicKey = ev.public_key;
       existing.realAddr = ev.real_addr;
-      existing.lanAddrs = ev.lan_addrs;
+      existing.lanAddrs = compactList(ev.lan_addrs);
       existing.lastSeen = ev.t;
       existing.keyCreated = ev.t;
       existing.keyRotated = 0;
@@ -191,7 +191,7 @@ const HANDLERS: Handlers = {
       publicKey: ev.public_key,
       owner: ev.owner,
       realAddr: ev.real_addr,
-      lanAddrs: ev.lan_addrs.length ? ev.lan_addrs : NO_STRINGS,
+      lanAddrs: compactList(ev.lan_addrs),
       lastSeen: ev.t,
       keyCreated: ev.t,
     });
@@ -286,7 +286,7 @@ const HANDLERS: Handlers = {
     const n = s.nodes.get(ev.node_id);
     if (!n) return;
     const old = n.tags;
-    n.tags = ev.tags.length ? [...ev.tags] : NO_STRINGS;
+    n.tags = compactList(ev.tags);
     audit(s, ev, "tags.changed", { node_id: n.id, old, new: n.tags });
   },
   "node.task_exec_set"(s, ev) {

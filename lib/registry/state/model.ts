@@ -209,27 +209,39 @@ export function trustKey(truster: number, trustee: number): string {
 /** One shared empty list: most nodes have no tags or LAN addresses, and lists are replaced, never mutated. */
 export const NO_STRINGS: readonly string[] = Object.freeze([]);
 
+/**
+ * `list` as the state keeps it: the shared empty list, or an exact-size copy. An array built by
+ * push or filter keeps spare slots (17 for one element: ~150 bytes, per node, on the LAN address
+ * list of every registration; docs/benchmarks.md, "Registry memory").
+ */
+export function compactList(list: readonly string[]): readonly string[] {
+  return list.length ? list.slice() : NO_STRINGS;
+}
+
 /** A fresh node record with defaults for everything not given. */
 export function newNodeRecord(
   fields: Pick<NodeRecord, "id" | "publicKey"> & Partial<NodeRecord>,
 ): NodeRecord {
+  // Every field named in one literal, so that all are in-object: one added by a spread would go
+  // to a separate property array (~40 bytes more per node).
   return {
-    owner: "",
-    realAddr: "",
-    lanAddrs: NO_STRINGS,
-    public: false,
-    hostname: "",
-    tags: NO_STRINGS,
-    taskExec: false,
-    poloScore: 0,
-    lastSeen: 0,
-    online: true,
-    dormantSince: 0,
-    keyCreated: 0,
-    keyRotated: 0,
-    keyRotations: 0,
-    keyExpires: 0,
-    externalId: "",
-    ...fields,
+    id: fields.id,
+    publicKey: fields.publicKey,
+    owner: fields.owner ?? "",
+    realAddr: fields.realAddr ?? "",
+    lanAddrs: fields.lanAddrs ?? NO_STRINGS,
+    public: fields.public ?? false,
+    hostname: fields.hostname ?? "",
+    tags: fields.tags ?? NO_STRINGS,
+    taskExec: fields.taskExec ?? false,
+    poloScore: fields.poloScore ?? 0,
+    lastSeen: fields.lastSeen ?? 0,
+    online: fields.online ?? true,
+    dormantSince: fields.dormantSince ?? 0,
+    keyCreated: fields.keyCreated ?? 0,
+    keyRotated: fields.keyRotated ?? 0,
+    keyRotations: fields.keyRotations ?? 0,
+    keyExpires: fields.keyExpires ?? 0,
+    externalId: fields.externalId ?? "",
   };
 }

@@ -10,9 +10,9 @@ import type { AuditEntry } from "./audit.ts";
 import { identityFromJson, identityToJson } from "../identity/state.ts";
 import { RegistryStoreError } from "../errors.ts";
 import {
+  compactList,
   type NetworkRecord,
   newNodeRecord,
-  NO_STRINGS,
   type NodeRecord,
   RegistryState,
   type StateOptions,
@@ -179,7 +179,7 @@ export function stateFromSnapshot(o: Json, options: StateOptions = {}): Registry
 }
 
 function shared(list: string[]): readonly string[] {
-  return list.length ? list : NO_STRINGS;
+  return compactList(list);
 }
 function num(v: unknown): number {
   return typeof v === "number" && Number.isFinite(v) ? v : 0;
