@@ -190,9 +190,14 @@ export class WalWriter {
   #kick(): void {
     if (this.#running) return;
     this.#running = true;
-    this.#drain().finally(() => {
-      this.#running = false;
-      if (this.#queue.length > 0 && !this.#failed) this.#kick();
+    // An idle log starts writing once the current microtasks have run, not inside the first
+    // append: requests read in the same turn of the event loop (one epoll wake-up for several
+    // connections) then share this fsync instead of all but the first waiting for the next one.
+    queueMicrotask(() => {
+      this.#drain().finally(() => {
+        this.#running = false;
+        if (this.#queue.length > 0 && !this.#failed) this.#kick();
+      });
     });
   }
 

@@ -112,3 +112,15 @@ Deno.test("an unclosed segment is reopened after its records, and closing cuts o
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("appends made in one turn of the event loop on an idle log share one fsync", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "pilot-wal-" });
+  try {
+    const w = await WalWriter.open(dir, 1);
+    await Promise.all([w.append(enc.encode("a")), w.append(enc.encode("b")), w.append(enc.encode("c"))]);
+    assertEquals([w.records, w.syncs], [3, 1]);
+    await w.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
