@@ -31,11 +31,13 @@ export * from "./replies.ts";
 export * from "./commands.ts";
 export { decodeRequest, encodeRequest } from "./requests.ts";
 export {
+  DATA_FRAME_OVERHEAD,
   encodeErrorFrame,
   encodeRecvFrame,
   encodeRecvFrameOf,
   encodeRecvFromFrame,
   encodeSendFrame,
+  type FrameAlloc,
 } from "./data_frames.ts";
 
 /** Reply commands whose payload is a JSON object. */

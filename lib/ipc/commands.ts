@@ -126,6 +126,8 @@ export const MAX_SEND_DATA = MAX_PAYLOAD_LENGTH - CONN_ID_SIZE;
  * ends; 64 KiB frames moved bulk data with less CPU (docs/benchmarks.md, "Bulk throughput").
  */
 export const STREAM_FRAME_DATA = (64 << 10) - FRAME_HEADER_SIZE - CONN_ID_SIZE;
+/** Bytes of a whole Send or Recv frame carrying {@link STREAM_FRAME_DATA}. */
+export const STREAM_FRAME_BYTES = 64 << 10;
 /** Largest data one SendTo frame can carry after address and port. */
 export const MAX_SENDTO_DATA = MAX_PAYLOAD_LENGTH - ADDRESS_LENGTH - PORT_SIZE;
 /** Largest data one RecvFrom frame can carry after address and two ports. */

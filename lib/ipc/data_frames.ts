@@ -16,14 +16,34 @@ import {
 } from "./commands.ts";
 import { checkAddress, checkBytes, frameWithTail, u16, u32 } from "./encoding.ts";
 import { IpcError } from "./errors.ts";
-import { allocFrame, FRAME_HEADER_SIZE } from "./frame.ts";
+import { FRAME_HEADER_SIZE, FRAME_LENGTH_SIZE } from "./frame.ts";
 import { utf8, writeU32 } from "../bytes.ts";
 
-/** A Send (0x06) frame: `u32 conn_id` + data. Split data above {@link MAX_SEND_DATA} first. */
-export function encodeSendFrame(connId: number, data: Uint8Array): Uint8Array {
+/** Bytes a Send or Recv frame adds to its data: length prefix, command byte, conn id. */
+export const DATA_FRAME_OVERHEAD = FRAME_HEADER_SIZE + CONN_ID_SIZE;
+
+/** Allocates frames; given a pool's `take`, frames reuse its buffers. */
+export type FrameAlloc = (frameLength: number) => Uint8Array;
+const newFrame: FrameAlloc = (n) => new Uint8Array(n);
+
+/** Writes the header of a `cmd` frame carrying `connId` and `dataLength` bytes into `frame`. */
+function dataFrameHeader(frame: Uint8Array, cmd: number, connId: number, dataLength: number): void {
+  writeU32(frame, 0, 1 + CONN_ID_SIZE + dataLength);
+  frame[FRAME_LENGTH_SIZE] = cmd;
+  writeU32(frame, FRAME_HEADER_SIZE, connId);
+}
+
+/**
+ * A Send (0x06) frame: `u32 conn_id` + data. Split data above {@link MAX_SEND_DATA} first. With
+ * `alloc`, the frame is built in the buffer it returns (a pool's).
+ */
+export function encodeSendFrame(connId: number, data: Uint8Array, alloc: FrameAlloc = newFrame): Uint8Array {
   u32(connId, "conn_id");
   checkBytes(data, MAX_SEND_DATA, "send data");
-  return frameWithTail(Cmd.Send, CONN_ID_SIZE, data, (v) => v.setUint32(0, connId));
+  const frame = alloc(DATA_FRAME_OVERHEAD + data.length);
+  dataFrameHeader(frame, Cmd.Send, connId, data.length);
+  frame.set(data, DATA_FRAME_OVERHEAD);
+  return frame;
 }
 
 /** A Recv (0x07) push frame: `u32 conn_id` + data (at most {@link MAX_SEND_DATA} bytes). */
@@ -35,9 +55,14 @@ export function encodeRecvFrame(connId: number, data: Uint8Array): Uint8Array {
 
 /**
  * One Recv frame carrying `parts` back to back (at most {@link MAX_SEND_DATA} bytes together), so
- * a stream's received segments go to the client in one frame with one copy each.
+ * a stream's received segments go to the client in one frame with one copy each. With `alloc`, the
+ * frame is built in the buffer it returns (a pool's).
  */
-export function encodeRecvFrameOf(connId: number, parts: readonly Uint8Array[]): Uint8Array {
+export function encodeRecvFrameOf(
+  connId: number,
+  parts: readonly Uint8Array[],
+  alloc: FrameAlloc = newFrame,
+): Uint8Array {
   u32(connId, "conn_id");
   let length = 0;
   for (const part of parts) length += checkBytes(part, MAX_SEND_DATA, "recv data").length;
@@ -47,9 +72,9 @@ export function encodeRecvFrameOf(connId: number, parts: readonly Uint8Array[]):
       `recv data of ${length} bytes exceeds the ${MAX_SEND_DATA}-byte limit`,
     );
   }
-  const frame = allocFrame(Cmd.Recv, CONN_ID_SIZE + length);
-  writeU32(frame, FRAME_HEADER_SIZE, connId);
-  let at = FRAME_HEADER_SIZE + CONN_ID_SIZE;
+  const frame = alloc(DATA_FRAME_OVERHEAD + length);
+  dataFrameHeader(frame, Cmd.Recv, connId, length);
+  let at = DATA_FRAME_OVERHEAD;
   for (const part of parts) {
     frame.set(part, at);
     at += part.length;

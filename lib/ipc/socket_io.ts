@@ -107,9 +107,40 @@ interface Waiter {
   reject(err: Error): void;
 }
 
+/** Takes a frame back once the socket has accepted all of it. */
+export interface FrameRecycler {
+  give(frame: Uint8Array): void;
+}
+
+/**
+ * Buffers for frames of up to `size` bytes, reused once the socket has taken them: a stream's
+ * data frames are built and written many times a second, and a fresh 64 KiB buffer each time
+ * costs an allocation, its zero-filling and later its collection. At most `keep` idle buffers
+ * are held. A reused buffer is not cleared: a frame's view covers only the bytes it writes.
+ */
+export class FramePool implements FrameRecycler {
+  readonly #free: ArrayBuffer[] = [];
+
+  constructor(readonly size: number, readonly keep: number) {}
+
+  /** A view of `length` bytes (at most `size`) at the start of an idle buffer, or of a new one. */
+  take(length: number): Uint8Array {
+    if (length > this.size) return new Uint8Array(length);
+    return new Uint8Array(this.#free.pop() ?? new ArrayBuffer(this.size), 0, length);
+  }
+
+  give(frame: Uint8Array): void {
+    const buffer = frame.buffer;
+    if (this.#free.length < this.keep && buffer instanceof ArrayBuffer && buffer.byteLength === this.size) {
+      this.#free.push(buffer);
+    }
+  }
+}
+
 interface Queued {
   frame: Uint8Array;
   done: Waiter | null;
+  recycle?: FrameRecycler;
 }
 
 /**
@@ -155,9 +186,12 @@ export class FrameWriter {
     return this.#failure;
   }
 
-  /** Queues a frame without waiting. Throws the writer's failure if it has failed. */
-  enqueue(frame: Uint8Array): void {
-    this.#push(frame, null);
+  /**
+   * Queues a frame without waiting. Throws the writer's failure if it has failed. `recycle` gets
+   * the frame back once the socket has accepted it (not when the writer fails).
+   */
+  enqueue(frame: Uint8Array, recycle?: FrameRecycler): void {
+    this.#push(frame, null, recycle);
   }
 
   /** Queues a frame and resolves once all of it has been written to the socket. */
@@ -204,9 +238,9 @@ export class FrameWriter {
     this.#onFailure(err);
   }
 
-  #push(frame: Uint8Array, done: Waiter | null): void {
+  #push(frame: Uint8Array, done: Waiter | null, recycle?: FrameRecycler): void {
     if (this.#failure) throw this.#failure;
-    this.#queue.push({ frame, done });
+    this.#queue.push(recycle ? { frame, done, recycle } : { frame, done });
     this.#queued += frame.length;
     if (!this.#pumping) void this.#pump();
   }
@@ -243,7 +277,10 @@ export class FrameWriter {
           this.#queue = this.#queue.slice(this.#head);
           this.#head = 0;
         }
-        for (const q of written) q.done?.resolve();
+        for (const q of written) {
+          q.recycle?.give(q.frame);
+          q.done?.resolve();
+        }
         if (this.#queued <= this.#highWater) { for (const w of this.#readyWaiters.splice(0)) w.resolve(); }
       }
       for (const w of this.#idleWaiters.splice(0)) w.resolve();

@@ -5,7 +5,7 @@
  * @module
  */
 import type { Address } from "../protocol/address.ts";
-import { encodeSendFrame, IpcError, STREAM_FRAME_DATA } from "../ipc/codec.ts";
+import { IpcError, STREAM_FRAME_DATA } from "../ipc/codec.ts";
 import { type CallOptions, waitWithDeadline } from "./deadline.ts";
 import { settleQuietly } from "../errors.ts";
 
@@ -19,8 +19,8 @@ export const CONN_RECV_LOW_WATER = CONN_RECV_HIGH_WATER / 2;
 
 /** What a connection needs from the client that owns it. */
 export interface ConnectionHost {
-  /** Queues a frame on the socket; resolves once the socket has room again. */
-  writeFrame(frame: Uint8Array, options?: CallOptions): Promise<void>;
+  /** Queues a Send frame of `data` on the socket; resolves once the socket has room again. */
+  writeSend(connId: number, data: Uint8Array, options?: CallOptions): Promise<void>;
   /** Sends Close for the connection (not waiting for CloseOK) and forgets it. */
   releaseConnection(state: ConnState): Promise<void>;
   /** The connection crossed the receive high-water mark (`full`) or drained below the low mark. */
@@ -167,7 +167,7 @@ export class ConnState {
       const late = this.#writableError();
       if (late) throw late;
       const piece = data.subarray(offset, offset + STREAM_FRAME_DATA);
-      await this.#host.writeFrame(encodeSendFrame(this.info.id, piece), options);
+      await this.#host.writeSend(this.info.id, piece, options);
     }
   }
 

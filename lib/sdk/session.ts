@@ -23,13 +23,15 @@ import {
   daemonError,
   decodeReply,
   encodeRequest,
+  encodeSendFrame,
   type Frame,
   FrameReader,
   IpcError,
   type IpcReply,
   type IpcRequest,
+  STREAM_FRAME_BYTES,
 } from "../ipc/codec.ts";
-import { ChunkReader, FrameWriter } from "../ipc/socket_io.ts";
+import { ChunkReader, FramePool, FrameWriter } from "../ipc/socket_io.ts";
 import { type CallOptions, waitWithDeadline, withDeadline } from "./deadline.ts";
 import { Connection, type ConnectionHost, type ConnectionInfo, ConnState } from "./connection.ts";
 import { Listener } from "./listener.ts";
@@ -142,6 +144,9 @@ export class IpcSession {
   /** Counters of data dropped to stay bounded. */
   readonly stats: ClientStats = { datagramsDropped: 0, acceptsDropped: 0, orphanBytesDropped: 0 };
   readonly #host: ConnectionHost;
+  /** Buffers of Send frames: as many as the socket queue holds before writes wait. */
+  readonly #sendFrames = new FramePool(STREAM_FRAME_BYTES, SOCKET_WRITE_HIGH_WATER / STREAM_FRAME_BYTES + 1);
+  readonly #takeSendFrame = (length: number) => this.#sendFrames.take(length);
 
   constructor(conn: Deno.UnixConn, options: SessionOptions) {
     this.#conn = conn;
@@ -150,7 +155,7 @@ export class IpcSession {
     this.#onAsyncError = options.onAsyncError;
     this.#writer = new FrameWriter(conn, SOCKET_WRITE_HIGH_WATER, (err) => this.fail(err));
     this.#host = {
-      writeFrame: (frame, opts) => this.writeFrame(frame, opts),
+      writeSend: (connId, data, opts) => this.writeSend(connId, data, opts),
       releaseConnection: (state) => this.#releaseConnection(state),
       setFull: (state, full) => this.#setFull(state, full),
     };
@@ -261,6 +266,17 @@ export class IpcSession {
     if (this.#failure) throw this.#failure;
     this.#writer.enqueue(frame);
     // The common case needs no wait, and so no deadline timer armed and cleared per write.
+    if (this.#writer.hasRoom) return;
+    await withDeadline("socket write", this.#writer.ready(), options);
+  }
+
+  /**
+   * Queues a Send frame of `data`, built in a buffer of the session's pool (given back once the
+   * socket took it), and waits like {@link writeFrame}.
+   */
+  async writeSend(connId: number, data: Uint8Array, options?: CallOptions): Promise<void> {
+    if (this.#failure) throw this.#failure;
+    this.#writer.enqueue(encodeSendFrame(connId, data, this.#takeSendFrame), this.#sendFrames);
     if (this.#writer.hasRoom) return;
     await withDeadline("socket write", this.#writer.ready(), options);
   }

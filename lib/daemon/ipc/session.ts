@@ -34,8 +34,9 @@ import {
   IpcError,
   type IpcRequest,
   MAX_SEND_DATA,
+  STREAM_FRAME_BYTES,
 } from "../../ipc/codec.ts";
-import { ChunkReader, FrameWriter, READ_BUFFER_SIZE, waitAtMost } from "../../ipc/socket_io.ts";
+import { ChunkReader, FramePool, FrameWriter, READ_BUFFER_SIZE, waitAtMost } from "../../ipc/socket_io.ts";
 import { FrameProgress } from "./frame_progress.ts";
 import { INBOUND_ALLOWANCE, INBOUND_BUFFER_LIMIT, INITIAL_READ_BUFFER, type IpcLimits } from "./limits.ts";
 import type { InboundPool } from "./inbound_pool.ts";
@@ -43,6 +44,8 @@ import { type ClientBook, dispatchRequest } from "./dispatch.ts";
 import type { IpcClient, IpcHandler } from "./server.ts";
 import { errorMessage, settleQuietly } from "../../errors.ts";
 
+/** Idle Recv frame buffers kept per client for reuse (64 KiB each). */
+const RECV_FRAMES_KEPT = 4;
 /** How long replies may take to leave after a client hangs up before the socket is closed. */
 const EOF_FLUSH_MS = 1000;
 
@@ -73,6 +76,9 @@ export class Session implements IpcClient {
   readonly #ctx: SessionContext;
   readonly #conn: Deno.Conn;
   readonly #writer: FrameWriter;
+  /** Buffers of Recv frames, reused once written (a few: pushes wait at the high-water mark anyway). */
+  readonly #recvFrames = new FramePool(STREAM_FRAME_BYTES, RECV_FRAMES_KEPT);
+  readonly #takeRecvFrame = (length: number) => this.#recvFrames.take(length);
   #reader = new FrameReader();
   readonly #progress = new FrameProgress();
   readonly #abort = new AbortController();
@@ -124,7 +130,7 @@ export class Session implements IpcClient {
         offset += MAX_SEND_DATA;
       } while (offset < data.length && !this.closed);
     } else {
-      this.#enqueue(encodeRecvFrameOf(connId, data));
+      this.#enqueue(encodeRecvFrameOf(connId, data, this.#takeRecvFrame), this.#recvFrames);
     }
     try {
       await this.#writer.ready();
@@ -182,14 +188,14 @@ export class Session implements IpcClient {
     this.disconnect(reason);
   }
 
-  #enqueue(frame: Uint8Array): void {
+  #enqueue(frame: Uint8Array, recycle?: FramePool): void {
     const { outboundHardLimit, outboundHighWater } = this.#ctx.limits;
     if (this.#writer.queuedBytes + frame.length > outboundHardLimit) {
       this.#breach("outbound_limit", `outbound queue above ${outboundHardLimit} bytes (client not reading)`);
       return;
     }
     try {
-      this.#writer.enqueue(frame);
+      this.#writer.enqueue(frame, recycle);
     } catch {
       // the writer failed; disconnect() has already run via its failure callback
       return;
