@@ -6,7 +6,8 @@
  *
  * Runs `pilot registry` as a subprocess on loopback, driven by bench/registry_load.ts in a
  * third process (so the registry and the load generator each get a core, and the generator's
- * work never bounds the figure), and measures: durable, signed registrations/s and lookups/s
+ * work never bounds the figure), and measures: durable, signed registrations/s, signed set_tags
+ * writes/s (bench:compare's write workload, each client on a node of its own) and lookups/s
  * with 1, 4 and 50 concurrent clients; fsyncs per registration (group commit); the registry
  * process's CPU time per request; resident memory with N registered nodes; and the time to
  * restart with N nodes on disk, from a snapshot and from the log alone.
@@ -126,11 +127,17 @@ async function throughput(seconds: number, clientCounts: number[]): Promise<stri
     for (const n of clientCounts) {
       const reg = await measured(p, "register", n, seconds);
       registered += reg.count;
+      // bench:compare's write workload: signed set_tags, each client on a node of its own.
+      const tags = await measured(p, "set_tags", n, seconds);
+      registered += n;
       const look = await measured(p, "lookup", n, seconds, 4 + registered);
       if (reg.errors > 0) console.error(`${reg.errors} registrations refused`);
+      if (tags.errors > 0) console.error(`${tags.errors} set_tags writes refused`);
       rows.push(
         `| ${n} | ${reg.perSecond.toFixed(0)} | ${(reg.count / reg.syncs).toFixed(1)} | ${
           reg.cpuUs.toFixed(0)
+        } | ${tags.perSecond.toFixed(0)} | ${(tags.count / tags.syncs).toFixed(1)} | ${
+          tags.cpuUs.toFixed(0)
         } | ${look.perSecond.toFixed(0)} | ${look.cpuUs.toFixed(0)} |`,
       );
       console.log(rows[rows.length - 1]);
@@ -221,9 +228,10 @@ if (import.meta.main) {
   );
   console.log(
     "\n| clients | registrations/s (signed, durable) | registrations per fsync | registry CPU µs/registration " +
+      "| set_tags writes/s (signed, durable) | writes per fsync | registry CPU µs/write " +
       "| lookups/s | registry CPU µs/lookup |",
   );
-  console.log("| ---: | ---: | ---: | ---: | ---: | ---: |");
+  console.log("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
   await throughput(seconds, clientCounts);
   if (!Deno.args.includes("--throughput-only")) {
     console.log("");
