@@ -28,18 +28,25 @@ export class Ed25519Verifier {
 
   /**
    * True when `signature` is a valid signature of `message` by the public key `raw`; `id` names
-   * that key for the cache (e.g. its base64 text) and must always denote the same bytes. False
+   * that key for the cache (e.g. its base64 text) and must always denote the same bytes. `raw` may be
+   * a function giving the bytes, called only when the key is not held (decoding is then skipped). False
    * for any malformed input; invalid keys are never cached. With `keep` false a key not held yet is
    * prepared for this call only (a key seen once, e.g. a registration's, would only evict others).
    */
-  verify(id: string, raw: Uint8Array, message: Uint8Array, signature: Uint8Array, keep = true): boolean {
-    if (raw.length !== ED25519_PUBLIC_KEY_LENGTH || signature.length !== ED25519_SIGNATURE_LENGTH) {
-      return false;
-    }
+  verify(
+    id: string,
+    raw: Uint8Array | (() => Uint8Array),
+    message: Uint8Array,
+    signature: Uint8Array,
+    keep = true,
+  ): boolean {
+    if (signature.length !== ED25519_SIGNATURE_LENGTH) return false;
     let key = this.#keys.get(id);
     try {
       if (key === undefined) {
-        key = publicKeyObject("Ed25519", raw);
+        const bytes = typeof raw === "function" ? raw() : raw;
+        if (bytes.length !== ED25519_PUBLIC_KEY_LENGTH) return false;
+        key = publicKeyObject("Ed25519", bytes);
         this.prepared++;
         if (keep) {
           // Oldest first out: Map iterates in insertion order.

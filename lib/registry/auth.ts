@@ -52,6 +52,9 @@ export async function signRequest(
   return { ...request, auth };
 }
 
+/** 16 bytes in padded standard base64: 21 characters, one carrying 2 bits and 4 zero bits, then `==`. */
+const CANONICAL_NONCE = /^[A-Za-z0-9+/]{21}[AQgw]==$/;
+
 /** Parses and shape-checks an `auth` value; null if absent, a string reason if malformed. */
 export function parseAuth(value: unknown): RequestAuth | null | string {
   if (value === undefined || value === null) return null;
@@ -61,10 +64,13 @@ export function parseAuth(value: unknown): RequestAuth | null | string {
   if (typeof a.nonce !== "string" || typeof a.sig !== "string") {
     return "auth.nonce and auth.sig must be strings";
   }
-  try {
-    if (fromBase64(a.nonce).length !== AUTH_NONCE_LENGTH) return "auth.nonce must be 16 bytes of base64";
-  } catch {
-    return "auth.nonce is not base64";
+  if (!CANONICAL_NONCE.test(a.nonce)) {
+    // Not the padded form every signer sends: decoded to tell a short nonce from bad base64.
+    try {
+      if (fromBase64(a.nonce).length !== AUTH_NONCE_LENGTH) return "auth.nonce must be 16 bytes of base64";
+    } catch {
+      return "auth.nonce is not base64";
+    }
   }
   return { ts: a.ts, nonce: a.nonce, sig: a.sig };
 }

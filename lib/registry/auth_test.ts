@@ -47,6 +47,11 @@ Deno.test("parseAuth rejects malformed auth objects with a reason", () => {
     assertEquals(typeof parseAuth(bad), "string");
   }
   assertEquals(typeof parseAuth({ ts: 1, nonce: "AAAA", sig: "" }), "string"); // nonce too short
+  // 16 bytes: padded (what signers send), unpadded (still base64 of 16 bytes); 17 bytes and junk are not.
+  assertEquals(typeof parseAuth({ ts: 1, nonce: "A".repeat(21) + "w==", sig: "" }), "object");
+  assertEquals(typeof parseAuth({ ts: 1, nonce: "A".repeat(22), sig: "" }), "object");
+  assertEquals(typeof parseAuth({ ts: 1, nonce: "A".repeat(22) + "A=", sig: "" }), "string");
+  assertEquals(typeof parseAuth({ ts: 1, nonce: "A".repeat(21) + "!==", sig: "" }), "string");
 });
 
 Deno.test("static challenges match the reference's strings", () => {

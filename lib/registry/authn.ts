@@ -66,7 +66,7 @@ export class Authenticator {
       key = this.state.nodes.get(nodeId)?.publicKey ?? "";
     }
     if (!key) return out;
-    const publicKey = decodeOr(key);
+    const publicKey = () => decodeOr(key);
     // Only registered nodes' keys are worth keeping prepared: a registration's key is usually new.
     const keep = field !== "public_key";
 
