@@ -2,7 +2,7 @@
  * Registry benchmarks (docs/benchmarks.md, "Registry"):
  *
  *   deno run -A bench/registry_bench.ts [--nodes 100000] [--seconds 5] [--clients 1,4,50]
- *     [--throughput-only]
+ *     [--throughput-only | --scale-only] [--v8-flags FLAG,FLAG]
  *
  * Runs `pilot registry` as a subprocess on loopback, driven by bench/registry_load.ts in a
  * third process (so the registry and the load generator each get a core, and the generator's
@@ -19,7 +19,7 @@ import { canonicalJson, signRequest } from "../lib/registry/auth.ts";
 import { RegistryClient } from "../lib/registry/client.ts";
 import { decodeBody, encodeFrame } from "../lib/registry/wire.ts";
 import { ignoreRejection } from "../lib/errors.ts";
-import { DAEMON_ENV, DAEMON_V8_FLAGS } from "../cli/daemon_process.ts";
+import { DAEMON_ENV, REGISTRY_V8_FLAGS } from "../cli/daemon_process.ts";
 
 interface Proc {
   child: Deno.ChildProcess;
@@ -29,12 +29,18 @@ interface Proc {
   startMs: number;
 }
 
+/** The registry's V8 flags: cli/daemon_process.ts's unless `--v8-flags A,B` says otherwise. */
+const v8Flags = (() => {
+  const i = Deno.args.indexOf("--v8-flags");
+  return i >= 0 ? Deno.args[i + 1] : REGISTRY_V8_FLAGS.join(",");
+})();
+
 async function spawn(args: string[]): Promise<Proc> {
   const t0 = performance.now();
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", new URL("../main.ts", import.meta.url).pathname, "registry", "--json", ...args],
-    // A long-running server: the daemon's V8 flags and environment (docs/benchmarks.md, "Registry memory").
-    env: { ...DAEMON_ENV, DENO_V8_FLAGS: DAEMON_V8_FLAGS.join(",") },
+    // As deno.json's registry task starts it (docs/benchmarks.md, "Registry memory").
+    env: { ...DAEMON_ENV, DENO_V8_FLAGS: v8Flags },
     stdout: "piped",
     stderr: "inherit",
   }).spawn();
@@ -232,7 +238,7 @@ if (import.meta.main) {
       "| lookups/s | registry CPU µs/lookup |",
   );
   console.log("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
-  await throughput(seconds, clientCounts);
+  if (!Deno.args.includes("--scale-only")) await throughput(seconds, clientCounts);
   if (!Deno.args.includes("--throughput-only")) {
     console.log("");
     for (const row of await scale(nodes)) console.log(row);

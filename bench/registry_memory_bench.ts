@@ -13,7 +13,7 @@
  *
  * Each `--side` is one way of starting the registry: another checkout's main.ts, the V8 flags
  * (DENO_V8_FLAGS) and extra environment. Without `--side`, this checkout is started the way
- * cli/daemon_process.ts starts a daemon (its V8 flags and environment). With several sides they take turns `--repeat` times
+ * deno.json's registry task starts it (cli/daemon_process.ts). With several sides they take turns `--repeat` times
  * and every cell is the median with the range.
  */
 import { parseArgs } from "node:util";
@@ -21,7 +21,7 @@ import { toBase64 } from "../lib/bytes.ts";
 import { generateEd25519KeyPair } from "../lib/crypto/ed25519.ts";
 import { RegistryClient } from "../lib/registry/client.ts";
 import { ignoreRejection, settleQuietly } from "../lib/errors.ts";
-import { DAEMON_ENV, DAEMON_V8_FLAGS } from "../cli/daemon_process.ts";
+import { DAEMON_ENV, REGISTRY_V8_FLAGS } from "../cli/daemon_process.ts";
 
 interface Side {
   label: string;
@@ -268,7 +268,7 @@ if (import.meta.main) {
   const repeat = Number(values.repeat);
   const sides = values.side?.length
     ? values.side.map(parseSide)
-    : [{ label: "this checkout", main: MAIN, v8: [...DAEMON_V8_FLAGS], env: { ...DAEMON_ENV } }];
+    : [{ label: "this checkout", main: MAIN, v8: [...REGISTRY_V8_FLAGS], env: { ...DAEMON_ENV } }];
   console.log(
     `Registry memory: ${Deno.build.target}, ${navigator.hardwareConcurrency} cores, deno ${Deno.version.deno}, ` +
       `${new Date().toISOString()}; ${nodes} nodes, ${clientCount} clients × ${seconds} s per workload, ` +

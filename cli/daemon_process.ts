@@ -1,7 +1,8 @@
 /**
  * How a long-running `pilot daemon` process is started: its V8 flags and environment. `daemon
  * start`, `service install` and deno.json's `start` and `compile` tasks use them (tests/cli_test.ts
- * checks the tasks); figures in docs/benchmarks.md, "Daemon footprint".
+ * checks the tasks); figures in docs/benchmarks.md, "Daemon footprint". A lone `pilot registry` adds
+ * one flag (REGISTRY_V8_FLAGS).
  */
 
 /**
@@ -10,6 +11,16 @@
  * often keeps the process smaller, most of all under a bulk transfer.
  */
 export const DAEMON_V8_FLAGS: readonly string[] = ["--max-semi-space-size=1"];
+
+/**
+ * The registry's: the daemon's plus no allocation-site pretenuring. Optimised code otherwise learns
+ * that request objects outlive the small young generation (they wait for a group-committed fsync)
+ * and allocates them in old space, which only a full collection empties: under the bench:compare
+ * load the registry grew by ~35 MiB, and by ~4 MiB without it, at the same throughput (docs/benchmarks.md,
+ * "Registry memory"). deno.json's `registry` task uses them; `pilot up` and a compiled pilot run the
+ * registry with the daemon's (measured neutral for the daemon, so not added there).
+ */
+export const REGISTRY_V8_FLAGS: readonly string[] = [...DAEMON_V8_FLAGS, "--no-allocation-site-pretenuring"];
 
 /** glibc's malloc arenas capped at one (lib/daemon/malloc_arenas.ts explains why). */
 export const DAEMON_ENV: Readonly<Record<string, string>> = { MALLOC_ARENA_MAX: "1" };

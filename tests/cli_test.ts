@@ -7,7 +7,7 @@ import { parseArgs } from "../cli/args.ts";
 import { Logger } from "../lib/log.ts";
 import { startPilot } from "./helpers/network.ts";
 import { spawnPilot } from "./helpers/pilot.ts";
-import { DAEMON_ENV, DAEMON_V8_FLAGS } from "../cli/daemon_process.ts";
+import { DAEMON_ENV, DAEMON_V8_FLAGS, REGISTRY_V8_FLAGS } from "../cli/daemon_process.ts";
 
 function capture(json = false): Output & { out: string[]; err: string[] } {
   const out: string[] = [];
@@ -175,4 +175,15 @@ Deno.test("deno.json's start and compile tasks run the daemon with its V8 flags 
   const compiles = (config.tasks.compile as string).split("&&");
   assert(compiles.length > 0);
   for (const c of compiles) assert(c.includes(flags), `compile task lacks ${flags}: ${c}`);
+});
+
+Deno.test("deno.json's registry task runs the registry with its V8 flags and the daemon's environment", async () => {
+  const config = JSON.parse(await Deno.readTextFile(new URL("../deno.json", import.meta.url)));
+  const task: string = config.tasks.registry;
+  const flags = `--v8-flags=${REGISTRY_V8_FLAGS.join(",")}`;
+  assert(task.includes(flags), `registry task lacks ${flags}`);
+  for (const [k, v] of Object.entries(DAEMON_ENV)) {
+    assert(task.startsWith(`${k}=${v} `), `registry task lacks ${k}`);
+  }
+  assert(task.endsWith(" main.ts registry"), task);
 });

@@ -8,7 +8,7 @@
  */
 import { startPilot, type TestDaemon, TestNetwork } from "../../tests/helpers/network.ts";
 import { runPilot } from "../../tests/helpers/pilot.ts";
-import { DAEMON_ENV, DAEMON_V8_FLAGS } from "../../cli/daemon_process.ts";
+import { DAEMON_ENV, DAEMON_V8_FLAGS, REGISTRY_V8_FLAGS } from "../../cli/daemon_process.ts";
 import type { SigningMode } from "../../lib/registry/client_signing.ts";
 import { settleQuietly } from "../../lib/errors.ts";
 
@@ -83,7 +83,7 @@ export const ours: Implementation = {
   },
   async startRegistry() {
     const dir = await Deno.makeTempDir({ prefix: "pilot-compare-" });
-    // The registry is a long-running server too: the daemon's V8 flags and environment.
+    // As deno.json's registry task starts it (cli/daemon_process.ts).
     const p = await startPilot([
       "registry",
       "--listen",
@@ -92,7 +92,7 @@ export const ours: Implementation = {
       dir,
       "--rate-limit",
       "off",
-    ], { ...DAEMON_ENV, DENO_V8_FLAGS: DAEMON_V8_FLAGS.join(",") });
+    ], { ...DAEMON_ENV, DENO_V8_FLAGS: REGISTRY_V8_FLAGS.join(",") });
     return {
       address: String(p.ready.listen),
       pid: p.child.pid,
