@@ -441,7 +441,11 @@ export class Daemon {
     const node = pkt.dst.node;
     if (node === nodeId) {
       // Loopback: a program dialing its own node. Never re-enter the session layer synchronously.
-      queueMicrotask(() => this.manager.onPacket(pkt));
+      // Each such packet is a batch of its own: ACKs it owes go out with it (batchAcks).
+      queueMicrotask(() => {
+        this.manager.onPacket(pkt);
+        this.manager.endBatch();
+      });
       return;
     }
     if (this.peers.isRouted(node)) return this.tunnel.send(node, pkt);
