@@ -1,0 +1,175 @@
+/**
+ * Request/response latency on loopback, A/B in one run: for this checkout (and, with --main, other
+ * checkouts' main.ts; repeat it for several) a registry and two encrypted `pilot daemon --public`
+ * subprocesses; samples alternate between the variants so that all see the same machine load (on a
+ * shared machine the load moves the figures more than most changes do). Per variant it prints p50/p90 of
+ *
+ * - connection setup: an SDK dial (dial → established, over an already keyed tunnel), then close;
+ * - `pilot ping` probes (dial + echo per probe, the variant's own CLI) and their echo alone;
+ * - a 64-byte echo over an open connection, and an IPC round trip (Health, a request the daemon answers
+ *   without work, so it is the IPC floor),
+ *
+ * and the CPU the two daemons spent per operation (utime + stime from /proc, 10 ms ticks, so only
+ * large differences show). Dials are spaced 110 ms apart per variant: the per-source SYN rate limit
+ * (10/s) would otherwise delay them by a SYN retransmission.
+ *
+ *   deno run -A bench/latency_bench.ts [--main PATH]... [--dials 60] [--hops 300] [--pings 45]
+ */
+import { parseArgs } from "node:util";
+import { type TestDaemon, TestNetwork } from "../tests/helpers/network.ts";
+import { runPilot, setPilotLaunch } from "../tests/helpers/pilot.ts";
+import { connect, type PilotClient } from "../lib/sdk/mod.ts";
+
+const { values } = parseArgs({
+  args: Deno.args,
+  options: {
+    main: { type: "string", multiple: true },
+    dials: { type: "string", default: "60" },
+    hops: { type: "string", default: "300" },
+    pings: { type: "string", default: "45" },
+  },
+});
+const dials = Number(values.dials);
+const hops = Number(values.hops);
+const pingRounds = 3;
+const pingsPerRound = Math.max(1, Math.round(Number(values.pings) / pingRounds));
+const CLK_TCK = 100;
+const SYN_SPACING_MS = 110;
+const ECHO_PORT = 7;
+
+interface Variant {
+  label: string;
+  main?: string;
+  net: TestNetwork;
+  a: TestDaemon;
+  b: TestDaemon;
+  client: PilotClient;
+  samples: Record<"setup" | "ping" | "pingEcho" | "echo" | "ipc", number[]>;
+  cpu: string[];
+}
+
+function cpuMs(pid: number): number {
+  const f = Deno.readTextFileSync(`/proc/${pid}/stat`).split(") ")[1].split(" ");
+  return (Number(f[11]) + Number(f[12])) * 1000 / CLK_TCK;
+}
+
+function daemonsCpuMs(v: Variant): number {
+  return cpuMs(v.a.process.child.pid) + cpuMs(v.b.process.child.pid);
+}
+
+function pct(samples: number[], p: number): number {
+  const s = [...samples].sort((x, y) => x - y);
+  return s[Math.min(s.length - 1, Math.ceil(p * s.length) - 1)];
+}
+
+async function startVariant(label: string, main?: string): Promise<Variant> {
+  if (main) setPilotLaunch(main);
+  try {
+    const net = await TestNetwork.start(["--memory"]);
+    const a = await net.addDaemon("a", ["--public"]);
+    const b = await net.addDaemon("b", ["--public"]);
+    const client = await connect(a.socket);
+    const warm = await client.dial(b.address, ECHO_PORT, { timeoutMs: 10_000 }); // keys the tunnel
+    await warm.close();
+    return {
+      label,
+      main,
+      net,
+      a,
+      b,
+      client,
+      samples: { setup: [], ping: [], pingEcho: [], echo: [], ipc: [] },
+      cpu: [],
+    };
+  } finally {
+    setPilotLaunch();
+  }
+}
+
+/** Runs `op` on every variant in turn, `n` times; records each variant's daemons' CPU per op under `what`. */
+async function alternate(
+  vs: Variant[],
+  what: string,
+  n: number,
+  op: (v: Variant, i: number) => Promise<void>,
+) {
+  const before = vs.map(daemonsCpuMs);
+  for (let i = 0; i < n; i++) for (const v of vs) await op(v, i);
+  vs.forEach((v, k) => v.cpu.push(`${what} ${((daemonsCpuMs(v) - before[k]) * 1000 / n).toFixed(0)} µs`));
+}
+
+const variants = [await startVariant("this")];
+for (const main of values.main ?? []) variants.push(await startVariant(main.split("/").slice(-2)[0], main));
+try {
+  await new Promise((r) => setTimeout(r, 500));
+  await alternate(variants, "setup+close", dials, async (v) => {
+    const t0 = performance.now();
+    const c = await v.client.dial(v.b.address, ECHO_PORT, { timeoutMs: 10_000 });
+    v.samples.setup.push(performance.now() - t0);
+    await c.close();
+    await new Promise((r) => setTimeout(r, SYN_SPACING_MS / variants.length));
+  });
+  const conns = new Map<Variant, Awaited<ReturnType<PilotClient["dial"]>>>();
+  for (const v of variants) conns.set(v, await v.client.dial(v.b.address, ECHO_PORT, { timeoutMs: 10_000 }));
+  const probe = new Uint8Array(64);
+  await alternate(variants, "echo", hops, async (v) => {
+    const conn = conns.get(v)!;
+    const t0 = performance.now();
+    await conn.write(probe);
+    for (let got = 0; got < probe.length;) {
+      const d = await conn.read();
+      if (d === null) throw new Error("echo ended");
+      got += d.length;
+    }
+    v.samples.echo.push(performance.now() - t0);
+  });
+  for (const conn of conns.values()) await conn.close();
+  await alternate(variants, "ipc", hops, async (v) => {
+    const t0 = performance.now();
+    await v.client.health();
+    v.samples.ipc.push(performance.now() - t0);
+  });
+  for (let round = 0; round < pingRounds; round++) {
+    for (const v of variants) {
+      if (v.main) setPilotLaunch(v.main);
+      try {
+        const args = [
+          "ping",
+          v.b.address,
+          "--count",
+          String(pingsPerRound),
+          "--interval",
+          `${SYN_SPACING_MS}ms`,
+        ];
+        const ping = await runPilot([...args, "--socket", v.a.socket, "--json"], { timeoutMs: 120_000 });
+        const results = JSON.parse(ping.stdout).data.results as { rtt_ms?: number; echo_ms?: number }[];
+        for (const r of results) {
+          if (r.rtt_ms !== undefined) v.samples.ping.push(r.rtt_ms);
+          if (r.echo_ms !== undefined) v.samples.pingEcho.push(r.echo_ms);
+        }
+      } finally {
+        setPilotLaunch();
+      }
+    }
+  }
+  const rows: [keyof Variant["samples"], string][] = [
+    ["setup", "connection setup (dial → established)"],
+    ["ping", "pilot ping rtt (dial + echo)"],
+    ["pingEcho", "pilot ping echo alone"],
+    ["echo", "64 B echo over an open connection"],
+    ["ipc", "IPC round trip (Health)"],
+  ];
+  for (const [key, title] of rows) {
+    const cells = variants.map((v) => {
+      const s = v.samples[key];
+      return `${v.label} p50 ${pct(s, 0.5).toFixed(3)} ms, p90 ${pct(s, 0.9).toFixed(3)} ms (n=${s.length})`;
+    });
+    console.log(`${title}: ${cells.join(" | ")}`);
+  }
+  for (const v of variants) console.log(`${v.label} daemons' CPU per op (a + b): ${v.cpu.join(", ")}`);
+} finally {
+  for (const v of variants) {
+    await v.client.close();
+    await v.net.close();
+  }
+}
