@@ -8,13 +8,9 @@
 import { PORT_ECHO } from "../protocol/ports.ts";
 import type { ServiceContext, ServiceHandle } from "../services/context.ts";
 import { startEchoService } from "../services/echo.ts";
-import { installTrustService } from "../services/trust/install.ts";
 import type { TrustService } from "../services/trust/service.ts";
-import { installTaskService } from "../services/tasks/install.ts";
 import type { TaskService } from "../services/tasks/service.ts";
-import { installDataExchangeService } from "../services/dataexchange/install.ts";
-import { installEventStreamService } from "../services/eventstream/install.ts";
-import { installNameserverService, type NameserverServiceOptions } from "../services/nameserver/install.ts";
+import type { NameserverServiceOptions } from "../services/nameserver/install.ts";
 
 /** What the daemon hands the installers besides the context. */
 export interface BuiltinOptions {
@@ -47,22 +43,34 @@ export interface DaemonService {
 
 /**
  * Built-in services in start order. Trust comes first: until its store (with the deny set)
- * is loaded no port is bound, so no peer can slip past a revocation during start-up.
+ * is loaded no port is bound, so no peer can slip past a revocation during start-up. Each
+ * installer's module is imported when the service is installed, so a disabled service (and the
+ * nameserver, unless configured) costs the daemon no memory for its code.
  */
 export const BUILTIN_SERVICES: readonly DaemonService[] = [
   {
     name: "trust",
     install: async (ctx, o) => {
+      const { installTrustService } = await import("../services/trust/install.ts");
       const h = await installTrustService(ctx, { onTrustChange: o.onTrustChange });
       return { stop: h.stop, trust: h.service };
     },
   },
   { name: "echo", install: (ctx) => Promise.resolve({ stop: startEchoService(ctx.sessions, PORT_ECHO) }) },
-  { name: "dataexchange", install: (ctx) => Promise.resolve(installDataExchangeService(ctx)) },
-  { name: "eventstream", install: (ctx) => Promise.resolve(installEventStreamService(ctx)) },
+  {
+    name: "dataexchange",
+    install: async (ctx) =>
+      (await import("../services/dataexchange/install.ts")).installDataExchangeService(ctx),
+  },
+  {
+    name: "eventstream",
+    install: async (ctx) =>
+      (await import("../services/eventstream/install.ts")).installEventStreamService(ctx),
+  },
   {
     name: "tasksubmit",
     install: async (ctx) => {
+      const { installTaskService } = await import("../services/tasks/install.ts");
       const h = await installTaskService(ctx);
       return { stop: h.stop, tasks: h.service };
     },
@@ -70,8 +78,10 @@ export const BUILTIN_SERVICES: readonly DaemonService[] = [
   // Opt-in: runs only when the node was started as a nameserver.
   {
     name: "nameserver",
-    install: (ctx, o) =>
-      o.nameserver ? installNameserverService(ctx, o.nameserver) : Promise.resolve({ stop() {} }),
+    install: async (ctx, o) =>
+      o.nameserver
+        ? (await import("../services/nameserver/install.ts")).installNameserverService(ctx, o.nameserver)
+        : { stop() {} },
   },
 ];
 

@@ -84,6 +84,28 @@ export function streamFromTransport(stream: Stream): PeerStream {
 }
 
 /**
+ * {@link serveStreams} with a handler that is built on the first accepted stream: the port is
+ * bound at once, but the service's code (`load`) is imported only when a peer first connects, so
+ * a daemon whose service is never used does not keep it in memory (docs/benchmarks.md, "Daemon
+ * footprint"). A failed load fails that stream, and the next stream tries again.
+ */
+export function serveStreamsOnDemand(
+  manager: { listen(port: number): Listener; unlisten(listener: Listener): void },
+  port: number,
+  load: () => Promise<(stream: PeerStream) => Promise<void>>,
+  onError?: (err: unknown) => void,
+): () => void {
+  let handler: Promise<(stream: PeerStream) => Promise<void>> | undefined;
+  return serveStreams(manager, port, async (stream) => {
+    handler ??= load().catch((err) => {
+      handler = undefined;
+      throw err;
+    });
+    await (await handler)(stream);
+  }, onError);
+}
+
+/**
  * Serves `port` inside the daemon: each accepted stream is handed to `handler` as a
  * {@link PeerStream}; a handler failure closes that stream only. Returns a stop function.
  */

@@ -38,25 +38,11 @@ import { safeFileName, UnsafeFileNameError } from "./filename.ts";
 import type { Mailbox } from "./mailbox.ts";
 import { DISK_SPACE_RESERVE_BYTES, hashPrefix, type PartialFiles } from "./partial_files.ts";
 
+// Re-exported: the environment limit lives apart so the daemon reads it without loading this module.
+export { MAX_FILE_BYTES_ENV, maxFileBytesFromEnv } from "./receive_limit.ts";
+
 /** Largest file a receiver accepts by default (1 TiB; a daemon may set its own). */
 export const DEFAULT_MAX_CHUNKED_FILE_BYTES = 2 ** 40;
-/** Environment variable that sets a daemon's largest accepted chunked file, in bytes. */
-export const MAX_FILE_BYTES_ENV = "PILOT_MAX_RECEIVE_BYTES";
-
-/**
- * The limit set through {@link MAX_FILE_BYTES_ENV}, read with `get` (e.g. `(name) => Deno.env.get(name)`);
- * undefined when unset. A value that is not a positive decimal integer throws RangeError naming it.
- */
-export function maxFileBytesFromEnv(get: (name: string) => string | undefined): number | undefined {
-  const text = get(MAX_FILE_BYTES_ENV);
-  if (text === undefined || text === "") return undefined;
-  const value = Number(text);
-  if (!/^\d+$/.test(text) || value <= 0 || !Number.isSafeInteger(value)) {
-    throw new RangeError(`${MAX_FILE_BYTES_ENV} must be a positive integer number of bytes, got "${text}"`);
-  }
-  return value;
-}
-
 /** Chunked transfers one server runs at once; more offers are refused until one ends. */
 export const MAX_CONCURRENT_CHUNKED_TRANSFERS = 8;
 
