@@ -8,19 +8,26 @@
 /**
  * A 1 MiB semi-space (V8's default grows to 16 MiB per semi-space, and the young generation has
  * two): the daemon's garbage is short-lived packet buffers, so a small young generation collected
- * often keeps the process smaller, most of all under a bulk transfer.
+ * often keeps the process smaller, most of all under a bulk transfer. `--max-opt=2` stops tiering
+ * at Maglev: TurboFan's code and its compile memory are never touched (idle RSS −2 to −4 MiB), and
+ * the 64 MiB bench measured no slower (66 vs 58 MiB/s, 15.5 vs 16.7 CPU ms/MiB; `--lite-mode`
+ * saved ~5 MiB but halved throughput, so it is not used).
  */
-export const DAEMON_V8_FLAGS: readonly string[] = ["--max-semi-space-size=1"];
+export const DAEMON_V8_FLAGS: readonly string[] = ["--max-semi-space-size=1", "--max-opt=2"];
 
 /**
- * The registry's: the daemon's plus no allocation-site pretenuring. Optimised code otherwise learns
+ * The registry's: the daemon's young generation (without `--max-opt=2`, not measured for the
+ * registry) plus no allocation-site pretenuring. Optimised code otherwise learns
  * that request objects outlive the small young generation (they wait for a group-committed fsync)
  * and allocates them in old space, which only a full collection empties: under the bench:compare
  * load the registry grew by ~35 MiB, and by ~4 MiB without it, at the same throughput (docs/benchmarks.md,
  * "Registry memory"). deno.json's `registry` task uses them; `pilot up` and a compiled pilot run the
  * registry with the daemon's (measured neutral for the daemon, so not added there).
  */
-export const REGISTRY_V8_FLAGS: readonly string[] = [...DAEMON_V8_FLAGS, "--no-allocation-site-pretenuring"];
+export const REGISTRY_V8_FLAGS: readonly string[] = [
+  "--max-semi-space-size=1",
+  "--no-allocation-site-pretenuring",
+];
 
 /** glibc's malloc arenas capped at one (lib/daemon/malloc_arenas.ts explains why). */
 export const DAEMON_ENV: Readonly<Record<string, string>> = { MALLOC_ARENA_MAX: "1" };
