@@ -15,6 +15,7 @@ import { parseArgs } from "node:util";
 import { type TestDaemon, TestNetwork } from "../tests/helpers/network.ts";
 import { runPilot } from "../tests/helpers/pilot.ts";
 import { connect } from "../lib/sdk/mod.ts";
+import { echoRoundTrip } from "./echo_probe.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -101,14 +102,7 @@ try {
   const echoes: number[] = [];
   const probe = new Uint8Array(64);
   for (let i = 0; i < hops; i++) {
-    const t0 = performance.now();
-    await conn.write(probe);
-    for (let got = 0; got < probe.length;) {
-      const d = await conn.read();
-      if (d === null) throw new Error("echo ended");
-      got += d.length;
-    }
-    echoes.push(performance.now() - t0);
+    echoes.push(await echoRoundTrip(conn, probe));
   }
   await conn.close();
   console.log(`  hop: 64 B echo over an open connection (n=${hops}): ${p50p90(echoes)}`);

@@ -19,6 +19,7 @@ import { parseArgs } from "node:util";
 import { type TestDaemon, TestNetwork } from "../tests/helpers/network.ts";
 import { runPilot, setPilotLaunch } from "../tests/helpers/pilot.ts";
 import { connect, type PilotClient } from "../lib/sdk/mod.ts";
+import { echoRoundTrip } from "./echo_probe.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -113,15 +114,7 @@ try {
   for (const v of variants) conns.set(v, await v.client.dial(v.b.address, ECHO_PORT, { timeoutMs: 10_000 }));
   const probe = new Uint8Array(64);
   await alternate(variants, "echo", hops, async (v) => {
-    const conn = conns.get(v)!;
-    const t0 = performance.now();
-    await conn.write(probe);
-    for (let got = 0; got < probe.length;) {
-      const d = await conn.read();
-      if (d === null) throw new Error("echo ended");
-      got += d.length;
-    }
-    v.samples.echo.push(performance.now() - t0);
+    v.samples.echo.push(await echoRoundTrip(conns.get(v)!, probe));
   });
   for (const conn of conns.values()) await conn.close();
   await alternate(variants, "ipc", hops, async (v) => {

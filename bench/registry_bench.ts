@@ -13,10 +13,9 @@
  * restart with N nodes on disk, from a snapshot and from the log alone.
  * `deno bench -A bench/registry_bench.ts` only times the pure pieces (codec, signing form).
  */
-import { toBase64 } from "../lib/bytes.ts";
 import { generateEd25519KeyPair } from "../lib/crypto/ed25519.ts";
 import { canonicalJson, signRequest } from "../lib/registry/auth.ts";
-import { RegistryClient } from "../lib/registry/client.ts";
+import { fillRegistry } from "./registry_fill.ts";
 import { decodeBody, encodeFrame } from "../lib/registry/wire.ts";
 import { ignoreRejection } from "../lib/errors.ts";
 import { DAEMON_ENV, REGISTRY_V8_FLAGS } from "../cli/daemon_process.ts";
@@ -155,26 +154,6 @@ async function throughput(seconds: number, clientCounts: number[]): Promise<stri
   return rows;
 }
 
-async function fill(address: string, nodes: number): Promise<number> {
-  const clients = Array.from({ length: 50 }, () => new RegistryClient({ address, timeoutMs: 60_000 }));
-  let next = 0;
-  const t0 = performance.now();
-  await Promise.all(clients.map(async (c) => {
-    while (next < nodes) {
-      next++;
-      // Reference mode takes unsigned registrations; any 32 bytes pass its length check.
-      await c.request({
-        type: "register",
-        public_key: toBase64(crypto.getRandomValues(new Uint8Array(32))),
-        listen_addr: ":7000",
-        lan_addrs: ["192.168.1.20:7000"],
-      });
-    }
-  }));
-  for (const c of clients) c.close();
-  return (performance.now() - t0) / 1000;
-}
-
 async function scale(nodes: number): Promise<string[]> {
   const dir = await Deno.makeTempDir({ prefix: "pilot-bench-" });
   const base = ["--listen", "127.0.0.1:0", "--state", dir, "--rate-limit", "off", "--compat", "reference"];
@@ -183,7 +162,7 @@ async function scale(nodes: number): Promise<string[]> {
     // Everything in the log: snapshots only at shutdown.
     const p = await spawn([...base, "--snapshot-every", "100000000", "--http", "127.0.0.1:0"]);
     const idleRss = rssMiB(p.child.pid);
-    const fillSeconds = await fill(p.address, nodes);
+    const fillSeconds = await fillRegistry(p.address, nodes);
     await new Promise((r) => setTimeout(r, 500));
     const rss = rssMiB(p.child.pid);
     const heap = (await metric(p, "pilot_registry_heap_used_bytes")) / 1024 / 1024;

@@ -17,9 +17,9 @@
  * and every cell is the median with the range.
  */
 import { parseArgs } from "node:util";
-import { toBase64 } from "../lib/bytes.ts";
 import { generateEd25519KeyPair } from "../lib/crypto/ed25519.ts";
 import { RegistryClient } from "../lib/registry/client.ts";
+import { fillRegistry } from "./registry_fill.ts";
 import { ignoreRejection, settleQuietly } from "../lib/errors.ts";
 import { DAEMON_ENV, REGISTRY_V8_FLAGS } from "../cli/daemon_process.ts";
 
@@ -127,29 +127,6 @@ async function start(side: Side, dir: string): Promise<Registry> {
   return { child, address: JSON.parse(text.split("\n")[0]).data.listen };
 }
 
-/** Registers `nodes` unsigned nodes (reference mode) over 50 connections; seconds taken. */
-async function fill(address: string, nodes: number): Promise<number> {
-  const clients = Array.from({ length: 50 }, () => new RegistryClient({ address, timeoutMs: 60_000 }));
-  let next = 0;
-  const t0 = performance.now();
-  try {
-    await Promise.all(clients.map(async (c) => {
-      while (next < nodes) {
-        next++;
-        await c.request({
-          type: "register",
-          public_key: toBase64(crypto.getRandomValues(new Uint8Array(32))),
-          listen_addr: ":7000",
-          lan_addrs: ["192.168.1.20:7000"],
-        });
-      }
-    }));
-  } finally {
-    for (const c of clients) c.close();
-  }
-  return (performance.now() - t0) / 1000;
-}
-
 /** Runs `op` on every client in a loop for `seconds`; operations per second. */
 async function loop(
   clients: RegistryClient[],
@@ -181,7 +158,7 @@ async function run(side: Side, nodes: number, clientCount: number, seconds: numb
     const pid = reg.child.pid;
     await sleep(500);
     const empty = mem(pid);
-    const fillSeconds = await fill(reg.address, nodes);
+    const fillSeconds = await fillRegistry(reg.address, nodes);
     await sleep(2000);
     const idle = mem(pid);
     const ids: number[] = [];
