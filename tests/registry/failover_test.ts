@@ -154,6 +154,8 @@ async function failoverRounds(mode: "sync" | "async"): Promise<void> {
         { length: CLIENTS },
         () => writer(`127.0.0.1:${primary.port}`, stop, acked),
       );
+      // The kill must land after some acknowledged writes, however slow a loaded machine makes the first.
+      await until(() => Promise.resolve(acked.length > 0), `round ${round}: a first acknowledged write`);
       await new Promise((r) => setTimeout(r, 300 + Math.random() * 1200));
       const killedAt = Date.now();
       await kill(primary);

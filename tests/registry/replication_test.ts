@@ -9,6 +9,7 @@ import { runPilot } from "../helpers/pilot.ts";
 import { makeCert } from "./certs.ts";
 import { ADMIN_TOKEN, cleanup, newClient, RawConn, registeredClient, startRegistry } from "./helpers.ts";
 import type { RegistryService } from "../../lib/registry/service.ts";
+import { readPersisted } from "../../lib/registry/replication/persisted.ts";
 
 const TOKEN = "repl-token-0123456789";
 
@@ -115,6 +116,51 @@ Deno.test("promote: the standby takes writes at a new epoch; the old primary is 
     assertEquals(a.currentAddress, standby.address);
     assertEquals(standby.registry.state.hostnameIndex.get("after-failover"), a.identity!.nodeId);
     for (const c of [a, b, promote]) c.close();
+  } finally {
+    await standby.close();
+    await primary.close();
+    await cleanup(standby.dir);
+    await cleanup(primary.dir);
+  }
+});
+
+Deno.test("promote while new standbys are being recorded: every write of the replication file lands, the last is the newest", async () => {
+  const primary = await startRegistry({ replication: replication() });
+  const standby = await startRegistry({ replication: replication({ standbyOf: primary.address }) });
+  try {
+    // Listen addresses that nothing serves (the fencing that follows the promote reaches no one).
+    const listens = Array.from({ length: 12 }, () => {
+      const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+      const addr = `127.0.0.1:${(l.addr as Deno.NetAddr).port}`;
+      l.close();
+      return addr;
+    });
+    const conns = await Promise.all(listens.map(() => RawConn.open(standby.addr.port)));
+    const admin = await RawConn.open(standby.addr.port);
+    // Each fetch naming a new standby rewrites the file, and so does the promote, all at once.
+    const [promoted] = await Promise.all([
+      admin.call({ type: "repl_promote", admin_token: ADMIN_TOKEN }),
+      ...conns.map((c, i) =>
+        c.call({
+          type: "repl_fetch",
+          token: TOKEN,
+          from_seq: 1,
+          acked_seq: 0,
+          epoch: 0,
+          last_epoch: 0,
+          listen: listens[i],
+        })
+      ),
+    ]);
+    for (const c of [...conns, admin]) c.close();
+    assertEquals(promoted.type, "repl_promote_ok", JSON.stringify(promoted));
+    await until(async () => (await readPersisted(standby.dir))?.epoch === 1, "the promote's write");
+    const file = (await readPersisted(standby.dir))!;
+    assertEquals(file.role, "primary");
+    assertEquals(file.epoch, 1);
+    for (const l of listens) {
+      assert(file.peers.includes(l), `${l} missing from ${JSON.stringify(file.peers)}`);
+    }
   } finally {
     await standby.close();
     await primary.close();

@@ -58,6 +58,8 @@ export class Replicator {
   #fetchClient: RegistryClient | null = null;
   #fetchTarget = "";
   #fenceTimer: ReturnType<typeof setInterval> | null = null;
+  /** The last queued write of the replication file (see #persist). */
+  #persisting: Promise<void> = Promise.resolve();
   /** Events of our own log dropped at a resync because the new primary never had them. */
   #discarded = 0;
   readonly #log: Logger;
@@ -551,17 +553,27 @@ export class Replicator {
     return true;
   }
 
-  async #persist(): Promise<void> {
+  /**
+   * Writes the epoch, history, role and peers. Calls run one after another (they share the
+   * file's temporary name, and a promote can meet a new standby's record), and each writes
+   * the state as it is when its turn comes, so the last write is the newest state.
+   */
+  #persist(): Promise<void> {
     const dir = this.store.options.dir;
-    if (!dir) return;
-    const body: Persisted = {
-      epoch: this.#epoch,
-      history: this.#history,
-      role: this.role === "standby" ? "standby" : "primary",
-      primary: this.#primary,
-      peers: [...this.#peers],
+    if (!dir) return Promise.resolve();
+    const write = () => {
+      const body: Persisted = {
+        epoch: this.#epoch,
+        history: this.#history,
+        role: this.role === "standby" ? "standby" : "primary",
+        primary: this.#primary,
+        peers: [...this.#peers],
+      };
+      return writePersisted(dir, body);
     };
-    await writePersisted(dir, body);
+    const turn = this.#persisting.then(write, write);
+    this.#persisting = turn.catch(() => {});
+    return turn;
   }
 
   /** Stops following and fencing; pending sync writes are reported unreplicated. */
