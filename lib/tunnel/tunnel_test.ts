@@ -16,7 +16,7 @@ import { Logger } from "../log.ts";
 import { Endpoint, type HostPort } from "./endpoint.ts";
 import { MAGIC_PILS, MAGIC_PILT } from "./frames.ts";
 import { MAX_PENDING_PER_PEER, MAX_QUEUED_PEERS } from "./peer.ts";
-import { Tunnel, type TunnelOptions } from "./tunnel.ts";
+import { KEY_EXCHANGE_RETRY_MS, Tunnel, type TunnelOptions } from "./tunnel.ts";
 import type { TunnelIdentity } from "./key_exchange.ts";
 import { REPLAY_EVENT_INTERVAL_MS, type TunnelEvent } from "./events.ts";
 
@@ -100,8 +100,11 @@ const isPils = (b: Uint8Array) => new DataView(b.buffer, b.byteOffset).getUint32
 for (const aes of ["auto", "batch"] as const) {
   Deno.test(`tunnel (${aes}): PILA key exchange, then PILS both ways`, async () => {
     const registry = new Map<number, Uint8Array>();
-    const a = await openNode(1, registry, { aes });
-    const b = await openNode(2, registry, { aes });
+    // The shipped retry interval: the frame count below is the handshake's own, not retries that a
+    // loaded machine would trigger with the fast test interval.
+    const timing = { keyExchangeRetryMs: KEY_EXCHANGE_RETRY_MS };
+    const a = await openNode(1, registry, { aes, ...timing });
+    const b = await openNode(2, registry, { aes, ...timing });
     try {
       a.tunnel.addPeer(2, b.addr);
       a.tunnel.send(2, packet(1, 2, "hello b"));
