@@ -29,8 +29,15 @@ export const REGISTRY_V8_FLAGS: readonly string[] = [
   "--no-allocation-site-pretenuring",
 ];
 
-/** glibc's malloc arenas capped at one (lib/daemon/malloc_arenas.ts explains why). */
-export const DAEMON_ENV: Readonly<Record<string, string>> = { MALLOC_ARENA_MAX: "1" };
+/**
+ * glibc's malloc arenas capped at one (lib/daemon/malloc_arenas.ts explains why), and no
+ * release check by `deno run`: it would resolve and fetch dl.deno.land from a daemon (once a day,
+ * on a thread of its own), which a host that only talks to its overlay must not see.
+ */
+export const DAEMON_ENV: Readonly<Record<string, string>> = {
+  MALLOC_ARENA_MAX: "1",
+  DENO_NO_UPDATE_CHECK: "1",
+};
 
 /** `pilot daemon start|stop|status` (cli/lifecycle.ts); any other first word runs the daemon. */
 export const DAEMON_SUBCOMMANDS: readonly string[] = ["start", "stop", "status"];

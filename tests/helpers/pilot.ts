@@ -5,6 +5,9 @@ const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 /** What `deno run` starts: this checkout's main.ts unless a benchmark points elsewhere (A/B runs). */
 const launch = { main: MAIN, denoFlags: [] as string[] };
 
+/** `deno run` would otherwise look up and fetch dl.deno.land once a day: tests stay on loopback. */
+const QUIET_DENO = { DENO_NO_UPDATE_CHECK: "1" };
+
 /**
  * Makes later spawns run `main` (another checkout's main.ts) with extra `deno run` flags
  * (e.g. --cpu-prof); benchmarks only. Without arguments, restores the defaults.
@@ -28,7 +31,7 @@ export async function runPilot(
 ): Promise<PilotRun> {
   const cmd = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", ...launch.denoFlags, launch.main, ...args],
-    env: opts.env,
+    env: { ...QUIET_DENO, ...opts.env },
     stdout: "piped",
     stderr: "piped",
     signal: AbortSignal.timeout(opts.timeoutMs ?? 30_000),
@@ -42,7 +45,7 @@ export async function runPilot(
 export function spawnPilot(args: string[], env?: Record<string, string>): Deno.ChildProcess {
   return new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", ...launch.denoFlags, launch.main, ...args],
-    env,
+    env: { ...QUIET_DENO, ...env },
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
