@@ -11,6 +11,7 @@
  * @module
  */
 import type { Logger } from "../../log.ts";
+import { settleQuietly } from "../../errors.ts";
 import { RegistryClient, RegistryReplyError } from "../client.ts";
 import { errorReply, type Peer } from "../server.ts";
 import type { RegistryEvent } from "../state/events.ts";
@@ -59,7 +60,7 @@ export class Replicator {
   #fetchTarget = "";
   #fenceTimer: ReturnType<typeof setInterval> | null = null;
   /** The last queued write of the replication file (see #persist). */
-  #persisting: Promise<void> = Promise.resolve();
+  #persisting: Promise<unknown> = Promise.resolve();
   /** Events of our own log dropped at a resync because the new primary never had them. */
   #discarded = 0;
   readonly #log: Logger;
@@ -572,7 +573,7 @@ export class Replicator {
       return writePersisted(dir, body);
     };
     const turn = this.#persisting.then(write, write);
-    this.#persisting = turn.catch(() => {});
+    this.#persisting = settleQuietly(turn, "reported elsewhere"); // the caller awaits `turn`
     return turn;
   }
 
