@@ -5,12 +5,13 @@
  * repeat starts a fresh network; the summary gives the median and range over the repeats.
  *
  *   deno run -A bench/footprint_bench.ts [--mib 64] [--idle 10] [--repeat 3] [--v8-flags FLAGS]
- *     [--deno-flags "FLAG …"]
+ *     [--deno-flags "FLAG …"] [--main PATH]
  *
  * --v8-flags: V8 flags for the daemons (default: the ones `pilot daemon start` and the deno.json
  * tasks use, cli/daemon_process.ts; "" = none), passed as DENO_V8_FLAGS; the daemons also get
  * that module's environment (MALLOC_ARENA_MAX). --deno-flags: extra `deno run` flags for the daemons
- * only (space-separated, e.g. "--no-code-cache").
+ * only (space-separated, e.g. "--no-code-cache"). --main: the daemons run that entry point instead of
+ * this checkout's main.ts (e.g. a `deno bundle` output, to see what the module graph costs).
  * Memory is what this measures; the MiB/s printed alongside is only a sanity check.
  */
 import { parseArgs } from "node:util";
@@ -26,6 +27,7 @@ const { values } = parseArgs({
     repeat: { type: "string", default: "3" },
     "v8-flags": { type: "string" },
     "deno-flags": { type: "string", default: "" },
+    main: { type: "string" },
   },
 });
 const mib = Number(values.mib);
@@ -67,7 +69,7 @@ async function oneRun(run: number): Promise<Readings[]> {
   const net = await TestNetwork.start(["--memory"]);
   try {
     const daemons: TestDaemon[] = [];
-    setPilotLaunch(undefined, denoFlags);
+    setPilotLaunch(values.main, denoFlags);
     try {
       for (const name of ["a", "b"]) daemons.push(await net.addDaemon(name, ["--public"], daemonEnv()));
     } finally {

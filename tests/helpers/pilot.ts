@@ -1,6 +1,10 @@
 /** Runs the `pilot` program as a real subprocess (`deno run -A main.ts …`) for integration tests. */
 
-const MAIN = new URL("../../main.ts", import.meta.url).pathname;
+/**
+ * This checkout's main.ts, or PILOT_TEST_MAIN: another entry point of the same program, e.g. the
+ * `deno task bundle` output that `deno task compile` builds from, to run the suite against it.
+ */
+const MAIN = Deno.env.get("PILOT_TEST_MAIN") || new URL("../../main.ts", import.meta.url).pathname;
 
 /** What `deno run` starts: this checkout's main.ts unless a benchmark points elsewhere (A/B runs). */
 const launch = { main: MAIN, denoFlags: [] as string[] };

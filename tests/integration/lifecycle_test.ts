@@ -507,7 +507,7 @@ Deno.test("service install writes a unit systemd-analyze accepts; uninstall remo
     const d = data(r.stdout);
     assertEquals(d.unit_path, `${dir}/pilot.service`);
     const unit = await Deno.readTextFile(`${dir}/pilot.service`);
-    assertMatch(unit, /^ExecStart=\S+ .*main\.ts daemon --registry 127\.0\.0\.1:9000$/m);
+    assertMatch(unit, /^ExecStart=\S+ .*main\.[jt]s daemon --registry 127\.0\.0\.1:9000$/m);
     assertMatch(unit, new RegExp(`^Environment=HOME=${home}$`, "m"));
     assertMatch(String(d.health_cron), /^\*\/5 \* \* \* \* .* health /);
     assertMatch(String(d.health_timer), /\[Timer\]/);
