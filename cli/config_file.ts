@@ -5,7 +5,7 @@
  * written as underscores) and applies when that flag is not on the command line; unknown keys are
  * ignored, as the reference does. `pilot init` and `pilot config --set` write it.
  */
-import { dirname, join } from "node:path";
+import { dirname, join } from "../lib/paths.ts";
 import type { FlagSpec } from "./args.ts";
 import { CliError } from "./output.ts";
 import { defaultStateDir } from "../lib/crypto/identity.ts";

@@ -26,7 +26,7 @@ import { argvWithConfig, CONFIG_FILE_NAME, configuredWebhook, envOr, flagValue }
 import { DAEMON_SUBCOMMANDS } from "./daemon_process.ts";
 import { IDLE_TIMEOUT_MS, TIME_WAIT_MS } from "../lib/transport/mod.ts";
 import { udpPortFree } from "../lib/net/udp_port.ts";
-import { join } from "node:path";
+import { join } from "../lib/paths.ts";
 import { daemonGatewayFromArgs } from "./gateway_flags.ts";
 
 const USAGE = `pilot daemon [flags]

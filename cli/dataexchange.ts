@@ -6,7 +6,7 @@
  * transfer instead (resumable, SHA-256 checked, a progress bar on a terminal), which needs a
  * receiver running this implementation.
  */
-import { basename } from "node:path";
+import { basename } from "../lib/paths.ts";
 import type { Command } from "./command.ts";
 import { parseArgs, type ParsedArgs, requiredFlag } from "./args.ts";
 import { CliError, printResult } from "./output.ts";

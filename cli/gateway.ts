@@ -8,7 +8,7 @@
  * the running gateway through its control socket: the standalone one named in the pid file,
  * else the daemon's. Exposed ports always live in the daemon.
  */
-import { join } from "node:path";
+import { join } from "../lib/paths.ts";
 import type { Command } from "./command.ts";
 import { noExtraArguments, parseArgs, type ParsedArgs, portArg } from "./args.ts";
 import { CliError, type ErrorCode, printResult } from "./output.ts";

@@ -3,7 +3,7 @@
  * (`deno task install`: a `deno install -g` launcher named `pilot`). `pilot up` prints it, since
  * every other command it suggests starts with `pilot`.
  */
-import { join } from "node:path";
+import { join } from "../lib/paths.ts";
 
 /** The install line for this checkout (run in the directory that holds deno.json). */
 export function installCommand(): string {

@@ -5,7 +5,7 @@
  * IPC Info; `stop` sends SIGTERM (SIGKILL after 10 s); `status` reports the PID and what the daemon
  * says. Stale PID and socket files (their process gone, nothing answering) are removed.
  */
-import { join } from "node:path";
+import { join } from "../lib/paths.ts";
 import { DAEMON_ENV, DAEMON_SUBCOMMANDS, DAEMON_V8_FLAGS } from "./daemon_process.ts";
 
 export { DAEMON_SUBCOMMANDS };

@@ -5,7 +5,7 @@
  * the settings over their own IPC commands, `register` and `lookup` — which the reference
  * sends to the registry itself — over IPC Network 0x10, so the daemon signs them.
  */
-import { join } from "node:path";
+import { join } from "../lib/paths.ts";
 import type { Command } from "./command.ts";
 import { noExtraArguments, parseArgs, type ParsedArgs } from "./args.ts";
 import { CliError, type Output, printResult } from "./output.ts";

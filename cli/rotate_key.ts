@@ -8,7 +8,7 @@
  * the old one first and swapped in only after the registry accepted it; the old file stays
  * as `identity.json.old`.
  */
-import { join, resolve } from "node:path";
+import { join, resolve } from "../lib/paths.ts";
 import type { Command } from "./command.ts";
 import { noExtraArguments, parseArgs, type ParsedArgs } from "./args.ts";
 import { CliError, printResult } from "./output.ts";

@@ -4,7 +4,7 @@
  * with `pilot health`. Writes the unit file only; enabling it (`systemctl`) is left to the user,
  * who needs root for the system directory anyway.
  */
-import { join } from "node:path";
+import { join } from "../lib/paths.ts";
 import type { Command } from "./command.ts";
 import { parseArgs } from "./args.ts";
 import { CliError, printResult } from "./output.ts";

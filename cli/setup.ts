@@ -2,7 +2,7 @@
  * The reference's bootstrap commands (docs/protocol/cli.md §4.1): `pilot init` writes the configuration file,
  * `pilot config` shows or changes it, `pilot context` describes every command for programs.
  */
-import { join } from "node:path";
+import { join } from "../lib/paths.ts";
 import type { Command } from "./command.ts";
 import { parseArgs } from "./args.ts";
 import { CliError, type ErrorCode, printResult } from "./output.ts";

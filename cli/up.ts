@@ -4,7 +4,7 @@
  * second node. Runs until SIGINT/SIGTERM.
  */
 import { waitForStopSignal } from "./signals.ts";
-import { join } from "node:path";
+import { join } from "../lib/paths.ts";
 import type { Command } from "./command.ts";
 import { noExtraArguments, parseArgs } from "./args.ts";
 import { CliError, printResult } from "./output.ts";

@@ -3,7 +3,7 @@
  * `webhook` in `<state>/config.json` — where `pilot daemon` picks it up at its next
  * start — and apply it to the running daemon at once (IPC SetWebhook, best effort).
  */
-import { join } from "node:path";
+import { join } from "../lib/paths.ts";
 import type { Command } from "./command.ts";
 import { noExtraArguments, parseArgs, type ParsedArgs } from "./args.ts";
 import { CliError, printResult } from "./output.ts";

@@ -17,23 +17,25 @@ export const ALLOWED: Record<string, readonly string[]> = {
   bytes: [],
   errors: [],
   version: [],
+  paths: [],
   log: ["errors"],
   net: ["errors", "bytes", "log"],
   // Pure codecs and primitives.
   protocol: ["errors", "bytes"],
-  crypto: ["errors", "bytes"],
-  http: ["errors", "bytes", "log", "version"],
+  crypto: ["errors", "bytes", "paths"],
+  http: ["errors", "bytes", "log", "version", "crypto/primitives.ts"],
   ipc: ["errors", "bytes", "protocol"],
   // The data path below the daemon.
   transport: ["errors", "bytes", "log", "net", "protocol"],
   tunnel: ["errors", "bytes", "log", "net", "protocol", "crypto", "beacon/messages.ts"],
   // Servers and clients that run on their own.
-  registry: ["errors", "bytes", "log", "net", "protocol", "crypto", "http", "version"],
+  registry: ["errors", "bytes", "paths", "log", "net", "protocol", "crypto", "http", "version"],
   beacon: ["errors", "bytes", "log", "net", "protocol", "crypto", "http", "version", "registry"],
   // Services depend on a ServiceContext, never on the daemon or the SDK.
   services: [
     "errors",
     "bytes",
+    "paths",
     "log",
     "net",
     "protocol",
@@ -48,6 +50,7 @@ export const ALLOWED: Record<string, readonly string[]> = {
   sdk: [
     "errors",
     "bytes",
+    "paths",
     "log",
     "protocol",
     "ipc",
@@ -69,6 +72,7 @@ export const ALLOWED: Record<string, readonly string[]> = {
   daemon: [
     "errors",
     "bytes",
+    "paths",
     "log",
     "net",
     "protocol",
@@ -83,7 +87,7 @@ export const ALLOWED: Record<string, readonly string[]> = {
     "version",
     "gateway",
   ],
-  gateway: ["errors", "bytes", "log", "net", "protocol", "http", "ipc", "transport", "services"],
+  gateway: ["errors", "bytes", "paths", "log", "net", "protocol", "http", "ipc", "transport", "services"],
 };
 
 /** mod.ts is the SDK surface: it may re-export the SDK and the layers below it, never servers. */

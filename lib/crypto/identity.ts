@@ -9,7 +9,7 @@
  * an {@link IdentityError} naming the file: losing the identity means losing the node's address
  * and trust relationships, so it is never replaced without a human deciding to.
  */
-import { dirname, join } from "node:path";
+import { dirname, join } from "../paths.ts";
 import { bytesEqual, fromBase64, toBase64 } from "../bytes.ts";
 import {
   ED25519_PUBLIC_KEY_LENGTH,

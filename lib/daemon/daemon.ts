@@ -4,7 +4,7 @@
  * session layer (streams, datagrams, ping), the IPC socket and the HTTP endpoint, and
  * wires a packet's path: udp → tunnel → session manager → port → IPC client.
  */
-import { resolve } from "node:path";
+import { resolve } from "../paths.ts";
 import { Logger } from "../log.ts";
 import { Address } from "../protocol/address.ts";
 import type { Packet } from "../protocol/packet.ts";

@@ -5,7 +5,7 @@
  * ports (registry 9000, beacon 9001, UDP tunnel 4000, HTTP 7380, socket /tmp/pilot.sock) are used when free and
  * replaced by free ones when not, so a second `pilot up` or a running daemon never blocks it.
  */
-import { join } from "node:path";
+import { join } from "../paths.ts";
 import { BeaconServer, DEFAULT_BEACON_PORT } from "../beacon/server.ts";
 import { RegistryNodeAuthority } from "../beacon/registry_view.ts";
 import { Logger } from "../log.ts";

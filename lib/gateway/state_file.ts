@@ -3,7 +3,7 @@
  * written atomically (temporary file, then rename; mode 0600) so a crash never leaves half a
  * file, and read back with a clear error naming the file when it is malformed.
  */
-import { join } from "node:path";
+import { join } from "../paths.ts";
 import { PilotError } from "../errors.ts";
 
 /** A state file could not be parsed. */

@@ -20,7 +20,7 @@ import {
 } from "./format.ts";
 import { DeliveryError } from "./queue.ts";
 import dgram from "node:dgram";
-import { dirname, resolve } from "node:path";
+import { dirname, resolve } from "../../paths.ts";
 import { settleQuietly } from "../../errors.ts";
 
 /** A file sink's file is rotated once it reaches this size… */

@@ -27,7 +27,7 @@ import {
 import { safeFileName } from "../../services/dataexchange/filename.ts";
 import { closeQuietly, settleQuietly } from "../../errors.ts";
 import { createHash } from "node:crypto";
-import { basename } from "node:path";
+import { basename } from "../../paths.ts";
 import {
   ChunkedFrameType,
   decodeResume,

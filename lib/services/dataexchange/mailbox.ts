@@ -6,7 +6,7 @@
  * instead of overwriting, and a failed write leaves no partial file behind.
  * @module
  */
-import { join } from "node:path";
+import { join } from "../../paths.ts";
 import { fromUtf8, toBase64, utf8 } from "../../bytes.ts";
 import { DataExchangeError } from "./codec.ts";
 import { inboxFileName, storedFileName } from "./filename.ts";

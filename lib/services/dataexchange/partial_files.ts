@@ -8,7 +8,7 @@
  */
 import { createHash } from "node:crypto";
 import { statfs } from "node:fs/promises";
-import { join } from "node:path";
+import { join } from "../../paths.ts";
 import { toHex, utf8 } from "../../bytes.ts";
 import { DataExchangeError } from "./codec.ts";
 import type { FileOffer } from "./chunked_codec.ts";

@@ -27,7 +27,7 @@ import {
   FrameType,
 } from "./codec.ts";
 import { safeFileName, UnsafeFileNameError } from "./filename.ts";
-import { dirname } from "node:path";
+import { dirname } from "../../paths.ts";
 import { ChunkedFrameType, isChunkedFrameType, MAX_OFFER_BYTES } from "./chunked_codec.ts";
 import { ChunkedReceiver } from "./chunked_receiver.ts";
 import { PartialFiles } from "./partial_files.ts";

@@ -10,7 +10,7 @@
  * come back with their owners' next registrations.
  * @module
  */
-import { dirname } from "node:path";
+import { dirname } from "../../paths.ts";
 import { PilotError, settleQuietly } from "../../errors.ts";
 import type { Logger } from "../../log.ts";
 import { Address, MAX_NETWORK, MAX_NODE } from "../../protocol/address.ts";

@@ -5,7 +5,7 @@
  * files, so every change is a locked read-modify-write ending in an atomic rename:
  * readers never see half a file and two writers never lose each other's update.
  */
-import { join } from "node:path";
+import { join } from "../../paths.ts";
 import { errorMessage, PilotError, settleQuietly } from "../../errors.ts";
 import { formatTaskRecord, parseTaskRecord, type TaskRecord } from "./record.ts";
 import { isTaskId } from "./codec.ts";
