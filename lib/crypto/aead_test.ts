@@ -12,6 +12,7 @@ import {
 } from "./aead.ts";
 import { type AesGcmBackend, importAesGcmKey, importAesGcmKeySync } from "./aes_gcm.ts";
 import { CounterExhaustedError, CryptoError } from "./errors.ts";
+import { primitives } from "./primitives.ts";
 
 // docs/protocol/wire.md §6.2 PILS vector.
 const K_TUNNEL = "3e765a2f49fe2a9185dd5d57c08a3525060d2d2c2b2a356fadef25f614d38662";
@@ -41,7 +42,8 @@ Deno.test("aead: PILS vector, synchronous node:crypto", () => {
 for (const backend of BACKENDS) {
   Deno.test(`aead: PILS vector, async ${backend}`, async () => {
     const tx = await createTunnelCipher(fromHex(K_TUNNEL), { prefix: PREFIX, backend });
-    assertEquals(tx.backend, backend);
+    // "node" asks for the process's synchronous engine, which names itself (libcrypto or node).
+    assertEquals(tx.backend, backend === "node" ? primitives.name : backend);
     const { nonce, ciphertextWithTag } = await tx.seal(fromHex(SYN), SENDER);
     assertEquals(toHex(frame(nonce, ciphertextWithTag)), toHex(fromHex(PILS_FRAME)));
     assertEquals(toHex(await tx.open(nonce, ciphertextWithTag, SENDER)), SYN.toLowerCase());

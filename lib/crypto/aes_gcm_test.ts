@@ -2,6 +2,7 @@ import { assertEquals, assertRejects, assertThrows } from "../../tests/assert.ts
 import { fromHex, toHex } from "../bytes.ts";
 import { type AesGcmBackend, type AesGcmKey, importAesGcmKey, importAesGcmKeySync } from "./aes_gcm.ts";
 import { CryptoError } from "./errors.ts";
+import { primitives } from "./primitives.ts";
 
 // The GCM specification's (McGrew & Viega) test case 16: AES-256, 96-bit IV, with AAD.
 const KEY = "feffe9928665731c6d6a8f9467308308feffe9928665731c6d6a8f9467308308";
@@ -17,7 +18,8 @@ const BACKENDS: AesGcmBackend[] = ["node", "webcrypto", "hybrid"];
 for (const backend of BACKENDS) {
   Deno.test(`aes-gcm: GCM spec test case 16 on ${backend}`, async () => {
     const key = await importAesGcmKey(fromHex(KEY), backend);
-    assertEquals(key.backend, backend);
+    // "node" asks for the process's synchronous engine, which names itself (libcrypto or node).
+    assertEquals(key.backend, backend === "node" ? primitives.name : backend);
     assertEquals(toHex(await key.seal(IV, fromHex(PLAINTEXT), AAD)), SEALED);
     assertEquals(toHex(await key.open(IV, fromHex(SEALED), AAD)), PLAINTEXT);
     if (key.sync) {

@@ -1,13 +1,12 @@
 /**
  * HKDF-SHA256 (RFC 5869) as pilot uses it: empty salt, one 32-byte output block, and a fixed
  * info label per channel (docs/protocol/wire.md §6.2, docs/protocol/services.md §2). Done synchronously with
- * node:crypto's HMAC (the daemon loads node:crypto for AES-GCM anyway; @noble/hashes cost it four more
- * modules), copying each digest into a plain array so the intermediate PRK can be zeroed as soon as it
- * is used.
+ * the process's HMAC-SHA256 (libcrypto or node:crypto, primitives.ts; @noble/hashes cost the daemon
+ * four more modules), so the intermediate PRK can be zeroed as soon as it is used.
  */
-import { createHmac } from "node:crypto";
 import { utf8 } from "../bytes.ts";
 import { CryptoInputError } from "./errors.ts";
+import { primitives } from "./primitives.ts";
 
 /** HKDF info label for tunnel (PILS) keys. */
 export const INFO_TUNNEL = "pilot-tunnel-v1";
@@ -21,20 +20,12 @@ export const SHARED_SECRET_LENGTH = 32;
 const EMPTY_SALT = new Uint8Array(0);
 const FIRST_BLOCK = 0x01;
 
-/** HMAC-SHA256(key, msg) as a plain Uint8Array; node's digest buffer is zeroed after the copy. */
-function hmacSha256(key: Uint8Array, msg: Uint8Array): Uint8Array {
-  const digest = createHmac("sha256", key).update(msg).digest();
-  const out = new Uint8Array(digest);
-  digest.fill(0);
-  return out;
-}
-
 /**
  * HKDF-Extract with an empty salt: PRK = HMAC-SHA256(key = "", ikm). Exposed for the test
  * vectors; production code should call {@link deriveKey}, which zeroes the PRK itself.
  */
 export function hkdfExtract(ikm: Uint8Array): Uint8Array {
-  return hmacSha256(EMPTY_SALT, ikm);
+  return primitives.hmacSha256(EMPTY_SALT, ikm);
 }
 
 /**
@@ -46,7 +37,7 @@ export function hkdfExpandOneBlock(prk: Uint8Array, info: string): Uint8Array {
   const msg = new Uint8Array(label.length + 1);
   msg.set(label);
   msg[label.length] = FIRST_BLOCK;
-  return hmacSha256(prk, msg);
+  return primitives.hmacSha256(prk, msg);
 }
 
 /**

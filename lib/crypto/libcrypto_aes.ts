@@ -6,13 +6,14 @@
  * synchronous, so a packet is sealed and sent in the same call, and it writes into caller buffers.
  *
  * Each key is one EVP_CIPHER_CTX per direction holding the expanded key in native memory (freed,
- * and cleansed by OpenSSL, on `dispose`). Only Linux is tried: macOS ships a libcrypto stub that
- * aborts the process when loaded directly. Where it cannot load, the tunnel uses Web Crypto.
+ * and cleansed by OpenSSL, on `dispose`). Only Linux is tried (lib/crypto/libcrypto_loader.ts).
+ * Where it cannot load, the tunnel uses Web Crypto.
  */
-import { checkKey, checkNonce, checkSealed, SyncAesGcmKey, TAG_LENGTH } from "../crypto/aes_gcm.ts";
-import { CryptoError } from "../crypto/errors.ts";
+import { checkKey, checkNonce, checkSealed, SyncAesGcmKey, TAG_LENGTH } from "./aes_gcm_key.ts";
+import { CryptoError } from "./errors.ts";
+import { openLibcrypto } from "./libcrypto_loader.ts";
 
-const LIBCRYPTO_NAMES = ["libcrypto.so.3", "libcrypto.so.1.1"];
+export { libcryptoUnavailable } from "./libcrypto_loader.ts";
 const EVP_CTRL_GCM_GET_TAG = 0x10;
 const EVP_CTRL_GCM_SET_TAG = 0x11;
 /** Largest input one EVP update takes (its length is a C int). */
@@ -33,18 +34,6 @@ const SYMBOLS = {
 
 type Lib = Deno.DynamicLibrary<typeof SYMBOLS>;
 
-/** Why libcrypto cannot be used here, or undefined when it may be tried. */
-export function libcryptoUnavailable(): string | undefined {
-  if (Deno.build.os !== "linux") return `OS is ${Deno.build.os}`;
-  if (typeof Deno.dlopen !== "function") return "Deno.dlopen is missing";
-  try {
-    if (Deno.permissions.querySync({ name: "ffi" }).state !== "granted") return "no --allow-ffi";
-  } catch {
-    return "cannot query the ffi permission";
-  }
-  return undefined;
-}
-
 /**
  * A loaded libcrypto. Keys made from it must be disposed before `close`; `close` disposes any
  * that are left, so nothing native outlives the library handle.
@@ -63,29 +52,42 @@ export class Libcrypto {
 
   /** Loads libcrypto; throws {@link CryptoError} when it is unavailable. */
   static open(): Libcrypto {
-    const why = libcryptoUnavailable();
-    if (why) throw new CryptoError(`libcrypto unavailable: ${why}`);
-    let last: unknown;
-    for (const name of LIBCRYPTO_NAMES) {
-      let lib: Lib;
-      try {
-        lib = Deno.dlopen(name, SYMBOLS);
-      } catch (err) {
-        last = err;
-        continue;
-      }
-      try {
-        return new Libcrypto(lib);
-      } catch (err) {
-        lib.close();
-        throw err;
-      }
-    }
-    throw new CryptoError(`cannot load libcrypto: ${String(last)}`, { cause: last });
+    return openLibcrypto(SYMBOLS, (lib) => new Libcrypto(lib));
   }
 
-  /** An AES-256-GCM key (32 bytes, zeroed after import). */
+  /**
+   * Frees the contexts of keys from {@link importCollectedKey} that were collected undisposed; after
+   * `close` the library is gone, so nothing is freed any more (the process is ending with it).
+   */
+  readonly #collector = new FinalizationRegistry<{ enc: Deno.PointerObject; dec: Deno.PointerObject }>(
+    (c) => {
+      if (this.#closed) return;
+      this.#lib.symbols.EVP_CIPHER_CTX_free(c.enc);
+      this.#lib.symbols.EVP_CIPHER_CTX_free(c.dec);
+    },
+  );
+
+  /** An AES-256-GCM key (32 bytes, zeroed after import); dispose it, or `close` does. */
   importKey(key: Uint8Array): LibcryptoAesGcm {
+    const { enc, dec } = this.#contexts(key);
+    const k = new LibcryptoAesGcm(this.#lib.symbols, enc, dec, (x) => this.#keys.delete(x));
+    this.#keys.add(k);
+    return k;
+  }
+
+  /**
+   * An AES-256-GCM key (32 bytes, zeroed after import) for holders that cannot say when they are done
+   * with it (a port-443 channel's cipher): its native contexts are freed on `dispose` or, failing
+   * that, once the key object is garbage-collected.
+   */
+  importCollectedKey(key: Uint8Array): LibcryptoAesGcm {
+    const { enc, dec } = this.#contexts(key);
+    const k = new LibcryptoAesGcm(this.#lib.symbols, enc, dec, (x) => this.#collector.unregister(x));
+    this.#collector.register(k, { enc, dec }, k);
+    return k;
+  }
+
+  #contexts(key: Uint8Array): { enc: Deno.PointerObject; dec: Deno.PointerObject } {
     if (this.#closed) throw new CryptoError("libcrypto is closed");
     checkKey(key);
     const s = this.#lib.symbols;
@@ -106,9 +108,7 @@ export class Libcrypto {
     } finally {
       key.fill(0);
     }
-    const k = new LibcryptoAesGcm(s, enc!, dec!, (x) => this.#keys.delete(x));
-    this.#keys.add(k);
-    return k;
+    return { enc, dec };
   }
 
   /** Disposes every key still alive and unloads the library. */

@@ -1,9 +1,9 @@
 import fc from "fast-check";
 import { assert, assertEquals, assertThrows } from "../../tests/assert.ts";
 import { fromHex } from "../bytes.ts";
-import { importAesGcmKey } from "../crypto/aes_gcm.ts";
-import { CryptoError } from "../crypto/errors.ts";
-import { Libcrypto, libcryptoUnavailable } from "./aes_libcrypto.ts";
+import { importAesGcmKey } from "./aes_gcm.ts";
+import { CryptoError } from "./errors.ts";
+import { Libcrypto, libcryptoUnavailable } from "./libcrypto_aes.ts";
 
 const available = libcryptoUnavailable() === undefined && (() => {
   try {

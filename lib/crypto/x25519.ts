@@ -1,12 +1,12 @@
 /**
- * X25519 (RFC 7748) for the tunnel and port-443 key exchanges, on node:crypto. Synchronous, so
- * the key-exchange handler has no await point where peer state could change underneath it, and
- * the fastest backend measured (~5× @noble/curves, ~2× Web Crypto; docs/benchmarks.md).
+ * X25519 (RFC 7748) for the tunnel and port-443 key exchanges, on the process's synchronous
+ * primitives (libcrypto or node:crypto, primitives.ts). Synchronous, so the key-exchange handler has
+ * no await point where peer state could change underneath it, and the fastest backends measured
+ * (~5× @noble/curves, ~2× Web Crypto; docs/benchmarks.md).
  */
-import { diffieHellman } from "node:crypto";
 import { CryptoError, CryptoInputError } from "./errors.ts";
 import { deriveKey } from "./hkdf.ts";
-import { privateKeyObject, publicKeyObject, rawPublicKey } from "./node_keys.ts";
+import { primitives } from "./primitives.ts";
 
 /** Length of X25519 private keys, public keys and shared secrets. */
 export const X25519_KEY_LENGTH = 32;
@@ -28,13 +28,13 @@ function checkLength(bytes: Uint8Array, what: string): void {
 /** A fresh X25519 key pair from the CSPRNG (the daemon makes one per start, docs/protocol/wire.md §6.1). */
 export function generateX25519KeyPair(): X25519KeyPair {
   const privateKey = crypto.getRandomValues(new Uint8Array(X25519_KEY_LENGTH));
-  return { privateKey, publicKey: rawPublicKey(privateKeyObject("X25519", privateKey)) };
+  return { privateKey, publicKey: primitives.x25519PublicKey(privateKey) };
 }
 
 /** The key pair of a given 32-byte private key (copied). Throws {@link CryptoError} on a wrong length. */
 export function x25519FromPrivateKey(privateKey: Uint8Array): X25519KeyPair {
   checkLength(privateKey, "private key");
-  return { privateKey: privateKey.slice(), publicKey: rawPublicKey(privateKeyObject("X25519", privateKey)) };
+  return { privateKey: privateKey.slice(), publicKey: primitives.x25519PublicKey(privateKey) };
 }
 
 /**
@@ -46,21 +46,11 @@ export function x25519FromPrivateKey(privateKey: Uint8Array): X25519KeyPair {
 export function x25519SharedSecret(privateKey: Uint8Array, peerPublicKey: Uint8Array): Uint8Array {
   checkLength(privateKey, "private key");
   checkLength(peerPublicKey, "peer public key");
-  let shared: Uint8Array;
-  try {
-    const publicKey = publicKeyObject("X25519", peerPublicKey);
-    shared = diffieHellman({ privateKey: privateKeyObject("X25519", privateKey), publicKey });
-  } catch (err) {
-    // The derivation fails exactly when the result would be all zeros (a low-order peer key).
-    throw new CryptoError("X25519 peer public key is of low order: the shared secret would be all zeros", {
-      cause: err,
-    });
-  }
+  const shared = primitives.x25519(privateKey, peerPublicKey);
   let acc = 0;
   for (const b of shared) acc |= b;
   if (acc === 0) throw new CryptoError("X25519 shared secret is all zeros");
-  // A plain Uint8Array over the Buffer's bytes, so callers see one type and zeroing reaches them.
-  return new Uint8Array(shared.buffer, shared.byteOffset, shared.byteLength);
+  return shared;
 }
 
 /**

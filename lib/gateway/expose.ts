@@ -5,7 +5,7 @@
  * Streams arrive through the session layer, so the trust gate decides who may connect, as on
  * every other port. The table is saved in `<state>/exposed.json` and restored at start.
  */
-import { connect, type Socket } from "node:net";
+import type { Socket } from "node:net";
 import type { Logger } from "../log.ts";
 import type { Listener, SessionManager } from "../transport/manager.ts";
 import type { Stream } from "../transport/stream.ts";
@@ -256,8 +256,10 @@ export class ExposedPorts {
 }
 
 /** Connects to a local TCP service (half-open allowed, so the bridge decides when to end). */
-function connectTcp(host: string, port: number, timeoutMs: number): Promise<Socket> {
-  return new Promise((resolve, reject) => {
+/** node:net is imported on the first exposed connection, not with the daemon (docs/benchmarks.md). */
+async function connectTcp(host: string, port: number, timeoutMs: number): Promise<Socket> {
+  const { connect } = await import("node:net");
+  return await new Promise((resolve, reject) => {
     const socket = connect({ host, port, allowHalfOpen: true });
     const timer = setTimeout(() => {
       socket.destroy();

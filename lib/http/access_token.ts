@@ -7,7 +7,7 @@
  * @module
  */
 import type { MiddlewareHandler } from "hono";
-import { createHash } from "node:crypto";
+import { primitives } from "../crypto/primitives.ts";
 import { constantTimeEqual, utf8 } from "../bytes.ts";
 import { normalizeHostName } from "./host_check.ts";
 
@@ -29,9 +29,9 @@ export function isLoopbackBind(bound: string | undefined): boolean {
   return name === "localhost" || name === "::1" || /^127\.\d+\.\d+\.\d+$/.test(name);
 }
 
-/** SHA-256 of a token's UTF-8 (node:crypto, loaded by every server anyway, not @noble/hashes). */
+/** SHA-256 of a token's UTF-8 (the process's primitives, not @noble/hashes). */
 function sha256(text: string): Uint8Array {
-  return new Uint8Array(createHash("sha256").update(utf8(text)).digest());
+  return primitives.sha256(utf8(text));
 }
 
 /**

@@ -9,7 +9,7 @@ import { INFO_TUNNEL } from "../crypto/hkdf.ts";
 import { signPila } from "../crypto/pila.ts";
 import { PrefixReplayGuard } from "../crypto/replay.ts";
 import { deriveSharedKey } from "../crypto/x25519.ts";
-import type { Libcrypto, LibcryptoAesGcm } from "./aes_libcrypto.ts";
+import type { Libcrypto, LibcryptoAesGcm } from "../crypto/libcrypto_aes.ts";
 import { encodeFrame, pilsAad } from "./frames.ts";
 
 /**

@@ -17,5 +17,5 @@ export {
   type UdpSocket,
 } from "./udp.ts";
 export { type AesStrategy, MAX_PEERS, Tunnel, TunnelError, type TunnelOptions } from "./tunnel.ts";
-export { Libcrypto, LibcryptoAesGcm, libcryptoUnavailable } from "./aes_libcrypto.ts";
+export { Libcrypto, LibcryptoAesGcm, libcryptoUnavailable } from "../crypto/libcrypto_aes.ts";
 export { REPLAY_EVENT_INTERVAL_MS, type TunnelEvent } from "./events.ts";

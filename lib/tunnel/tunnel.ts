@@ -34,7 +34,7 @@ import {
   ownKeyExchangeFrame,
   type TunnelIdentity,
 } from "./key_exchange.ts";
-import { Libcrypto } from "./aes_libcrypto.ts";
+import { Libcrypto } from "../crypto/libcrypto_aes.ts";
 import type { Peer } from "./peer.ts";
 import { checkNodeId } from "./peer_table.ts";
 import { Receiver } from "./receive.ts";

@@ -5,7 +5,7 @@
  * computes the replay key. Any input problem raises {@link HandshakeCodecError} only.
  * @module
  */
-import { createHash } from "node:crypto";
+import { primitives } from "../../crypto/primitives.ts";
 import { errorMessage, PilotError } from "../../errors.ts";
 import { toHex, utf8 } from "../../bytes.ts";
 
@@ -159,7 +159,7 @@ export function freshness(timestamp: number, nowS: number): Freshness {
 
 /** The replay-cache key of a message: hex SHA-256 of its canonical form. */
 export function replayKey(msg: HandshakeMessage): string {
-  return toHex(createHash("sha256").update(utf8(canonicalText(msg))).digest());
+  return toHex(primitives.sha256(utf8(canonicalText(msg))));
 }
 
 function checkNodeId(id: number): void {
