@@ -62,26 +62,32 @@ export function joinAs(flavour: PathFlavour, ...parts: string[]): string {
   return kept.length === 0 ? "." : normalize(kept.join(sep), flavour);
 }
 
-/** The directory part of `path` ("." when it has none), as POSIX `dirname` gives it. */
-export function dirname(path: string, flavour: PathFlavour = HOST_FLAVOUR): string {
+/**
+ * Where the last segment of `path` lies, trailing separators ignored: `[sepAt, end)` with `sepAt`
+ * the index of the separator before it (below `root.length` when there is none).
+ */
+function lastSegment(path: string, flavour: PathFlavour): { root: string; sepAt: number; end: number } {
   const root = rootOf(path, flavour);
   let end = path.length;
   while (end > root.length && isSeparator(path[end - 1], flavour)) end--;
-  let i = end - 1;
-  while (i >= root.length && !isSeparator(path[i], flavour)) i--;
-  if (i < root.length) return root === "" ? "." : root;
+  let sepAt = end - 1;
+  while (sepAt >= root.length && !isSeparator(path[sepAt], flavour)) sepAt--;
+  return { root, sepAt, end };
+}
+
+/** The directory part of `path` ("." when it has none), as POSIX `dirname` gives it. */
+export function dirname(path: string, flavour: PathFlavour = HOST_FLAVOUR): string {
+  const { root, sepAt } = lastSegment(path, flavour);
+  if (sepAt < root.length) return root === "" ? "." : root;
+  let i = sepAt;
   while (i > root.length && isSeparator(path[i - 1], flavour)) i--;
   return path.slice(0, i) || root;
 }
 
 /** The last segment of `path`, trailing separators ignored. */
 export function basename(path: string, flavour: PathFlavour = HOST_FLAVOUR): string {
-  const root = rootOf(path, flavour);
-  let end = path.length;
-  while (end > root.length && isSeparator(path[end - 1], flavour)) end--;
-  let i = end - 1;
-  while (i >= root.length && !isSeparator(path[i], flavour)) i--;
-  return path.slice(Math.max(i + 1, root.length), end);
+  const { root, sepAt, end } = lastSegment(path, flavour);
+  return path.slice(Math.max(sepAt + 1, root.length), end);
 }
 
 /** `path` made absolute against the working directory (later segments win, as `node:path` does). */

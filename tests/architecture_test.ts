@@ -18,16 +18,17 @@ export const ALLOWED: Record<string, readonly string[]> = {
   errors: [],
   version: [],
   paths: [],
+  ffi: [],
   log: ["errors"],
   net: ["errors", "bytes", "log"],
   // Pure codecs and primitives.
-  protocol: ["errors", "bytes"],
-  crypto: ["errors", "bytes", "paths"],
+  protocol: ["errors", "bytes", "ffi"],
+  crypto: ["errors", "bytes", "paths", "ffi"],
   http: ["errors", "bytes", "log", "version", "crypto/primitives.ts"],
   ipc: ["errors", "bytes", "protocol"],
   // The data path below the daemon.
   transport: ["errors", "bytes", "log", "net", "protocol"],
-  tunnel: ["errors", "bytes", "log", "net", "protocol", "crypto", "beacon/messages.ts"],
+  tunnel: ["errors", "bytes", "ffi", "log", "net", "protocol", "crypto", "beacon/messages.ts"],
   // Servers and clients that run on their own.
   registry: ["errors", "bytes", "paths", "log", "net", "protocol", "crypto", "http", "version"],
   beacon: ["errors", "bytes", "log", "net", "protocol", "crypto", "http", "version", "registry"],

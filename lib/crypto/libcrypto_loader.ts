@@ -3,6 +3,7 @@
  * that aborts the process when loaded directly, and Windows has no system libcrypto.
  * @module
  */
+import { linuxFfiUnavailable } from "../ffi.ts";
 import { CryptoError } from "./errors.ts";
 
 /** Sonames tried in order: OpenSSL 3, then 1.1 (both have every symbol pilot binds). */
@@ -10,14 +11,7 @@ export const LIBCRYPTO_NAMES = ["libcrypto.so.3", "libcrypto.so.1.1"];
 
 /** Why libcrypto cannot be used here, or undefined when it may be tried. */
 export function libcryptoUnavailable(): string | undefined {
-  if (Deno.build.os !== "linux") return `OS is ${Deno.build.os}`;
-  if (typeof Deno.dlopen !== "function") return "Deno.dlopen is missing";
-  try {
-    if (Deno.permissions.querySync({ name: "ffi" }).state !== "granted") return "no --allow-ffi";
-  } catch {
-    return "cannot query the ffi permission";
-  }
-  return undefined;
+  return linuxFfiUnavailable();
 }
 
 /**

@@ -5,6 +5,7 @@
  * len)` continues from a previous final value exactly as checksum.ts's `initial` does.
  * @module
  */
+import { linuxFfiUnavailable } from "../ffi.ts";
 
 /** CRC-32 of `bytes` continuing from the previous result `initial` (0 to start). */
 export type Crc32Function = (bytes: Uint8Array, initial: number) => number;
@@ -18,18 +19,9 @@ const LIBZ_NAMES = ["libz.so.1", "libz.so"];
 // conventions (x86-64, AArch64) zero-extend a 32-bit argument written by the caller.
 const LIBZ_SYMBOLS = { crc32: { parameters: ["u32", "buffer", "u32"], result: "u32" } } as const;
 
-function ffiGranted(): boolean {
-  if (Deno.build.os !== "linux" || typeof Deno.dlopen !== "function") return false;
-  try {
-    return Deno.permissions.querySync({ name: "ffi" }).state === "granted";
-  } catch {
-    return false;
-  }
-}
-
 /** zlib's crc32 over FFI, or undefined where it cannot be loaded. */
 export function openLibzCrc32(): Crc32Function | undefined {
-  if (!ffiGranted()) return undefined;
+  if (linuxFfiUnavailable() !== undefined) return undefined;
   for (const name of LIBZ_NAMES) {
     let lib: Deno.DynamicLibrary<typeof LIBZ_SYMBOLS>;
     try {

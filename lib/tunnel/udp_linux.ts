@@ -12,6 +12,7 @@
  * writes the eventfd, waits for that poll to return, and only then closes the descriptors and the
  * library, so no thread ever touches a closed descriptor or freed memory.
  */
+import { linuxFfiUnavailable } from "../ffi.ts";
 import type { Logger } from "../log.ts";
 import { Endpoint } from "./endpoint.ts";
 import {
@@ -95,14 +96,9 @@ type Libc = Deno.DynamicLibrary<typeof SYMBOLS>;
 
 /** Why the binding cannot be used here, or undefined when it can. */
 export function linuxUdpAvailable(): string | undefined {
-  if (Deno.build.os !== "linux") return `OS is ${Deno.build.os}`;
+  const why = linuxFfiUnavailable();
+  if (why) return why;
   if (Deno.build.arch !== "x86_64" && Deno.build.arch !== "aarch64") return `arch ${Deno.build.arch}`;
-  if (typeof Deno.dlopen !== "function") return "Deno.dlopen is missing";
-  try {
-    if (Deno.permissions.querySync({ name: "ffi" }).state !== "granted") return "no --allow-ffi";
-  } catch {
-    return "cannot query the ffi permission";
-  }
   return undefined;
 }
 
