@@ -1,13 +1,30 @@
 /**
  * Whether this process may bind native libraries over Deno FFI on Linux: the one check before the
- * UDP binding (libc), libcrypto and zlib are opened, each of which has a non-FFI fallback.
+ * UDP binding (libc), libcrypto and zlib are opened, each of which has a non-FFI fallback
+ * (node:dgram, Web Crypto and node:crypto, node:zlib). `PILOT_FFI=off` chooses the fallbacks: an
+ * operator's way round a broken system library, and what `pilot registry` runs with, because the
+ * registry needs node:crypto anyway and the FFI machinery would only add its pages
+ * (docs/benchmarks.md, "Daemon footprint").
  * @module
  */
+
+/** The environment variable that turns FFI off (`off`); anything else leaves it on. */
+export const FFI_ENV = "PILOT_FFI";
+
+function ffiTurnedOff(): boolean {
+  try {
+    if (Deno.permissions.querySync({ name: "env", variable: FFI_ENV }).state !== "granted") return false;
+    return Deno.env.get(FFI_ENV) === "off";
+  } catch {
+    return false;
+  }
+}
 
 /** Why FFI to Linux system libraries cannot be used here, or undefined when it can. */
 export function linuxFfiUnavailable(): string | undefined {
   if (Deno.build.os !== "linux") return `OS is ${Deno.build.os}`;
   if (typeof Deno.dlopen !== "function") return "Deno.dlopen is missing";
+  if (ffiTurnedOff()) return `${FFI_ENV}=off`;
   try {
     if (Deno.permissions.querySync({ name: "ffi" }).state !== "granted") return "no --allow-ffi";
   } catch {
