@@ -32,3 +32,22 @@ export function linuxFfiUnavailable(): string | undefined {
   }
   return undefined;
 }
+
+/**
+ * Opens the first of `names` (sonames, in order of preference) that loads with `symbols`; undefined,
+ * with the last loader error in `errors`, when none does.
+ */
+export function dlopenFirst<S extends Deno.ForeignLibraryInterface>(
+  names: readonly string[],
+  symbols: S,
+  errors: unknown[] = [],
+): Deno.DynamicLibrary<S> | undefined {
+  for (const name of names) {
+    try {
+      return Deno.dlopen(name, symbols);
+    } catch (err) {
+      errors.push(err);
+    }
+  }
+  return undefined;
+}

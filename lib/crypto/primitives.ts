@@ -8,7 +8,6 @@
  * @module
  */
 import type { SyncAesGcmKey } from "./aes_gcm_key.ts";
-import { libcryptoUnavailable } from "./libcrypto_loader.ts";
 import { openLibcryptoPrimitives } from "./primitives_libcrypto.ts";
 
 /** The operations both implementations provide; lengths are checked by the callers (x25519.ts, …). */
@@ -35,12 +34,7 @@ export interface SyncPrimitives {
 
 /** libcrypto where it loads, node:crypto (imported only then) otherwise. */
 export async function loadPrimitives(): Promise<SyncPrimitives> {
-  if (libcryptoUnavailable() === undefined) {
-    const native = openLibcryptoPrimitives();
-    if (native) return native;
-  }
-  const { nodePrimitives } = await import("./primitives_node.ts");
-  return nodePrimitives;
+  return openLibcryptoPrimitives() ?? (await import("./primitives_node.ts")).nodePrimitives;
 }
 
 /** This process's primitives. */

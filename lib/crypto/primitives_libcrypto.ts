@@ -6,6 +6,7 @@
  * seed in use and the AES contexts, which are freed when their JS owner is collected.
  * @module
  */
+import { constantTimeEqual } from "../bytes.ts";
 import { CryptoError } from "./errors.ts";
 import { Libcrypto } from "./libcrypto_aes.ts";
 import { openLibcrypto } from "./libcrypto_loader.ts";
@@ -136,7 +137,7 @@ class LibcryptoPrimitives implements SyncPrimitives {
    */
   #preparedKey(type: number, raw: Uint8Array): Deno.PointerObject {
     const hit = this.#preparedKeys.get(raw);
-    if (hit && hit.type === type && equalBytes(hit.bytes, raw)) return hit.pkey;
+    if (hit && hit.type === type && constantTimeEqual(hit.bytes, raw)) return hit.pkey;
     const pkey = this.#privateKey(type, raw);
     if (hit) hit.bytes.fill(0); // the old key is freed when its entry is collected
     const entry = { type, bytes: raw.slice(), pkey };
@@ -211,13 +212,6 @@ class LibcryptoPrimitives implements SyncPrimitives {
     // importCollectedKey zeroes what it is given; the caller owns (and zeroes) `key`.
     return this.#aes.importCollectedKey(key.slice());
   }
-}
-
-function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  let diff = 0;
-  for (let i = 0; i < a.length; i++) diff |= a[i] ^ b[i];
-  return diff === 0;
 }
 
 /**

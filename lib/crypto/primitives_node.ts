@@ -22,6 +22,7 @@ import {
   SyncAesGcmKey,
   TAG_LENGTH,
 } from "./aes_gcm_key.ts";
+import { constantTimeEqual } from "../bytes.ts";
 import { CryptoError } from "./errors.ts";
 import { privateKeyObject, publicKeyObject, rawPublicKey } from "./node_keys.ts";
 import type { SyncPrimitives } from "./primitives.ts";
@@ -51,18 +52,11 @@ const preparedSeeds = new WeakMap<Uint8Array, { bytes: Uint8Array; key: KeyObjec
 
 function preparedSigningKey(seed: Uint8Array): KeyObject {
   const hit = preparedSeeds.get(seed);
-  if (hit && equalBytes(hit.bytes, seed)) return hit.key;
+  if (hit && constantTimeEqual(hit.bytes, seed)) return hit.key;
   const key = privateKeyObject("Ed25519", seed);
   if (hit) hit.bytes.fill(0);
   preparedSeeds.set(seed, { bytes: seed.slice(), key });
   return key;
-}
-
-function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  let diff = 0;
-  for (let i = 0; i < a.length; i++) diff |= a[i] ^ b[i];
-  return diff === 0;
 }
 
 /** node:crypto AES-256-GCM: synchronous; the key lives in a KeyObject outside the JS heap. */

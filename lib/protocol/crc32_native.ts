@@ -1,11 +1,11 @@
 /**
- * A native CRC-32/IEEE for long inputs (checksum.ts uses it from {@link NATIVE_CRC32_MIN_LENGTH}
- * bytes on): the system's zlib over FFI on Linux, else node:zlib (imported only then, so a Linux
+ * A native CRC-32/IEEE for long inputs (checksum.ts uses it from its NATIVE_MIN_LENGTH bytes
+ * on): the system's zlib over FFI on Linux, else node:zlib (imported only then, so a Linux
  * daemon loads no `node:` module; docs/benchmarks.md, "Daemon footprint"). zlib's `crc32(crc, buf,
  * len)` continues from a previous final value exactly as checksum.ts's `initial` does.
  * @module
  */
-import { linuxFfiUnavailable } from "../ffi.ts";
+import { dlopenFirst, linuxFfiUnavailable } from "../ffi.ts";
 
 /** CRC-32 of `bytes` continuing from the previous result `initial` (0 to start). */
 export type Crc32Function = (bytes: Uint8Array, initial: number) => number;
@@ -22,18 +22,11 @@ const LIBZ_SYMBOLS = { crc32: { parameters: ["u32", "buffer", "u32"], result: "u
 /** zlib's crc32 over FFI, or undefined where it cannot be loaded. */
 export function openLibzCrc32(): Crc32Function | undefined {
   if (linuxFfiUnavailable() !== undefined) return undefined;
-  for (const name of LIBZ_NAMES) {
-    let lib: Deno.DynamicLibrary<typeof LIBZ_SYMBOLS>;
-    try {
-      lib = Deno.dlopen(name, LIBZ_SYMBOLS);
-    } catch {
-      continue; // try the next soname; node:zlib is the fallback
-    }
-    const crc32 = lib.symbols.crc32;
-    // An empty view reaches zlib as a null pointer, for which crc32 returns its start value 0.
-    return (bytes, initial) => bytes.length === 0 ? initial >>> 0 : crc32(initial, bytes, bytes.length) >>> 0;
-  }
-  return undefined;
+  const lib = dlopenFirst(LIBZ_NAMES, LIBZ_SYMBOLS); // none: node:zlib is the fallback
+  if (lib === undefined) return undefined;
+  const crc32 = lib.symbols.crc32;
+  // An empty view reaches zlib as a null pointer, for which crc32 returns its start value 0.
+  return (bytes, initial) => bytes.length === 0 ? initial >>> 0 : crc32(initial, bytes, bytes.length) >>> 0;
 }
 
 async function loadCrc32(): Promise<{ source: Crc32Source; crc32: Crc32Function }> {
