@@ -98,6 +98,8 @@ export class FrameReader {
   /** Bytes of #chunks[#head] already consumed. */
   #offset = 0;
   #buffered = 0;
+  /** A frame returned earlier is a view of the head chunk, so its buffer is not ours alone. */
+  #headLent = false;
   #failure: IpcError | null = null;
 
   /** Bytes received but not yet returned as frames. */
@@ -131,7 +133,8 @@ export class FrameReader {
       }
       if (this.#buffered < FRAME_LENGTH_SIZE + length) return null;
       this.#skip(FRAME_LENGTH_SIZE);
-      const cmd = this.#take(1)[0];
+      const cmd = this.#chunks[this.#head][this.#offset];
+      this.#skip(1);
       return { cmd, payload: this.#take(length - 1) };
     }
     return null;
@@ -153,7 +156,29 @@ export class FrameReader {
   }
 
   #skip(n: number): void {
-    this.#take(n);
+    this.#buffered -= n;
+    while (n > 0) {
+      const count = Math.min(n, this.#chunks[this.#head].length - this.#offset);
+      this.#advance(count);
+      n -= count;
+    }
+  }
+
+  /**
+   * Drops everything buffered, and frees now, rather than at a later garbage collection, the memory
+   * of every chunk no returned frame still views (its ArrayBuffer is detached). Only for a reader
+   * whose pushed chunks own their ArrayBuffers outright, as the daemon's socket reads do; the reader
+   * is empty afterwards.
+   */
+  discard(): void {
+    for (let i = this.#head; i < this.#chunks.length; i++) {
+      if (i === this.#head && this.#headLent) continue;
+      const buffer = this.#chunks[i].buffer;
+      if (buffer instanceof ArrayBuffer && !buffer.detached) buffer.transfer(0);
+    }
+    this.#chunks = [];
+    this.#head = this.#offset = this.#buffered = 0;
+    this.#headLent = false;
   }
 
   /** Consumes `n` buffered bytes: a view when they sit in one chunk, else one copy. */
@@ -163,6 +188,7 @@ export class FrameReader {
     const first = this.#chunks[this.#head];
     if (this.#offset + n <= first.length) {
       const view = first.subarray(this.#offset, this.#offset + n);
+      this.#headLent = true;
       this.#advance(n);
       return view;
     }
@@ -184,6 +210,7 @@ export class FrameReader {
     if (this.#offset < this.#chunks[this.#head].length) return;
     this.#head++;
     this.#offset = 0;
+    this.#headLent = false;
     if (this.#head === this.#chunks.length) {
       this.#chunks = [];
       this.#head = 0;

@@ -83,6 +83,27 @@ Deno.test("FrameReader returns a view, not a copy, when the frame sits in one ch
   assert(f.payload.buffer === bytes.buffer);
 });
 
+Deno.test("FrameReader.discard frees unread chunks at once but keeps the one a returned frame views", () => {
+  const r = new FrameReader();
+  const whole = encodeFrame(0x06, new Uint8Array([1, 2, 3]));
+  const half = encodeFrame(0x06, new Uint8Array(1000)).slice(0, 500);
+  const lent = new Uint8Array([...whole, ...half.subarray(0, 100)]); // a whole frame, then a partial one
+  const rest = half.slice(100);
+  r.push(lent);
+  r.push(rest);
+  const f = r.next();
+  assert(f !== null);
+  assertEquals(r.next(), null);
+  r.discard();
+  assertEquals(r.buffered, 0);
+  assertEquals(rest.buffer.detached, true, "a chunk nothing views is freed now");
+  assertEquals(lent.buffer.detached, false, "the returned frame's chunk is left alone");
+  assertEquals([...f.payload], [1, 2, 3]);
+  assertEquals(r.next(), null);
+  r.push(encodeFrame(0x07));
+  assertEquals(r.next()?.cmd, 0x07, "the reader works on after a discard");
+});
+
 Deno.test("property: any chunking of a frame stream yields the same frames", () => {
   const frameArb = fc.record({
     cmd: fc.integer({ min: 0, max: 255 }),

@@ -79,7 +79,7 @@ export class Session implements IpcClient {
   /** Buffers of Recv frames, reused once written (a few: pushes wait at the high-water mark anyway). */
   readonly #recvFrames = new FramePool(STREAM_FRAME_BYTES, RECV_FRAMES_KEPT);
   readonly #takeRecvFrame = (length: number) => this.#recvFrames.take(length);
-  #reader = new FrameReader();
+  readonly #reader = new FrameReader();
   readonly #progress = new FrameProgress();
   readonly #abort = new AbortController();
   readonly #log: Logger;
@@ -169,8 +169,9 @@ export class Session implements IpcClient {
     clearInterval(this.#stallTimer);
     this.#abort.abort(new IpcError("disconnected", reason));
     this.#writer.fail(new IpcError("closed", `client dropped: ${reason}`));
-    // Free the partial frame and anything unprocessed now, not when the last reference to the session goes.
-    this.#reader = new FrameReader();
+    // Free the partial frame and anything unprocessed now, not at a later collection: a burst of drops
+    // would otherwise hand their pool bytes to other clients while the old buffers still hold memory.
+    this.#reader.discard();
     this.#ctx.pool.adjust(-(this.#poolHeld + this.#grant));
     this.#poolHeld = this.#grant = 0;
     try {
@@ -289,11 +290,20 @@ export class Session implements IpcClient {
       const poolNeed = midFrame ? Math.min(want, this.#progress.remaining) - own : 0;
       this.#grant = poolNeed > 0 ? this.#ctx.pool.take(poolNeed) : 0;
       if (own + this.#grant === 0) {
-        // Mid-frame with the pool full: wait for room with the frame clock running, so holders of stale
-        // halves expire. Otherwise wait for the request loop to take a frame.
         const woken = new Promise<void>((resolve) => this.#wakeReader = resolve);
-        await (midFrame ? Promise.race([this.#ctx.pool.room(), woken]) : woken);
-        continue;
+        if (!midFrame) {
+          await woken; // whole frames wait: the request loop wakes the reader when it takes one
+          continue;
+        }
+        // Mid-frame with the pool full: queue for it with the frame clock running, so holders of stale
+        // halves expire. A wake (a frame taken, or a drop) calls the request off.
+        const request = this.#ctx.pool.request(poolNeed);
+        const granted = await Promise.race([request.granted, woken.then(() => 0)]);
+        if (granted === 0 || this.#dropped) {
+          this.#ctx.pool.adjust(-request.cancel());
+          continue;
+        }
+        this.#grant = granted;
       }
       let chunk: Uint8Array | null;
       try {
