@@ -180,6 +180,18 @@ export function registryMetrics(registry: Registry, server?: ServerStats): Metri
         server.badFrames,
       ),
       single(
+        "pilot_registry_input_pool_bytes",
+        "Bytes of the shared input budget held now by unfinished requests over 4 KiB.",
+        "gauge",
+        server.inputPoolBytes,
+      ),
+      single(
+        "pilot_registry_input_pool_waits_total",
+        "Times a connection sending a request over 4 KiB waited for room in the input budget all connections share.",
+        "counter",
+        server.inputPoolWaits,
+      ),
+      single(
         "pilot_registry_requests_too_deep_total",
         "Requests refused for nesting arrays or objects too deeply.",
         "counter",

@@ -19,6 +19,7 @@ import { assertJsonDepth, JsonNestingError, MAX_JSON_DEPTH } from "./canonical_j
 import { Logger } from "../log.ts";
 import { formatIPv4, formatIPv6, parseIP, unmapIPv4 } from "../net/ip.ts";
 import { settleQuietly } from "../errors.ts";
+import { InboundPool } from "../net/inbound_pool.ts";
 
 /** Default cap on open connections (the reference allows 100 000; ours is sized for one process). */
 export const DEFAULT_MAX_CONNECTIONS = 10_000;
@@ -36,6 +37,15 @@ export const DEFAULT_IDLE_TIMEOUT_MS = 5 * 60_000;
 export const DEFAULT_FRAME_TIMEOUT_MS = 30_000;
 /** A reply must be written within this time, else the peer is treated as gone. */
 export const DEFAULT_WRITE_TIMEOUT_MS = 30_000;
+/**
+ * Bytes of an unfinished request a connection may hold on its own. Every common request fits (a
+ * registration or a signed write is 0.3–2 KB); a larger one draws the rest from the pool all
+ * connections share, so that thousands of connections each holding most of a 64 KiB request
+ * cannot take hundreds of MiB (measured: 2,000 such connections from one address, +161 MiB).
+ */
+export const REQUEST_ALLOWANCE = 4 * 1024;
+/** Default bytes of unfinished requests all connections together may hold beyond their allowance. */
+export const DEFAULT_INPUT_POOL = 16 << 20;
 /** First size of a connection's read buffer: an idle connection holds no more than this. */
 const READ_CHUNK_MIN = 2 * 1024;
 /** A read buffer that a read fills completely is doubled, up to this size. */
@@ -67,6 +77,8 @@ export interface ServerOptions {
   idleTimeoutMs?: number;
   frameTimeoutMs?: number;
   writeTimeoutMs?: number;
+  /** Bytes of unfinished requests shared beyond each connection's allowance (default {@link DEFAULT_INPUT_POOL}). */
+  inputPool?: number;
   logger?: Logger;
 }
 
@@ -90,6 +102,10 @@ export interface ServerStats {
   frameTimeouts: number;
   /** Closed: a reply not taken within the write deadline. */
   writeTimeouts: number;
+  /** Times a connection receiving a large request waited for room in the shared input pool. */
+  inputPoolWaits: number;
+  /** Bytes of the shared input pool held now by unfinished large requests. */
+  inputPoolBytes: number;
 }
 
 /** What a connection is waiting for, which decides the deadline that applies to it. */
@@ -105,6 +121,10 @@ interface ConnState {
   phase: ConnPhase;
   closed: boolean;
   reason: string;
+  /** Bytes of the shared input pool this connection's unfinished request holds. */
+  held: number;
+  /** Ends a wait for pool room when the connection is dropped. */
+  wake: (() => void) | null;
 }
 
 /**
@@ -142,12 +162,16 @@ export class FrameServer {
     idleTimeouts: 0,
     frameTimeouts: 0,
     writeTimeouts: 0,
+    inputPoolWaits: 0,
+    inputPoolBytes: 0,
   };
   readonly #listener: Deno.Listener;
   readonly #conns = new Map<number, ConnState>();
   /** Open connections per source (see connectionSource). */
   readonly #perSource = new Map<string, number>();
-  readonly #opts: Required<Omit<ServerOptions, "tls" | "logger">>;
+  /** Input budget shared by all connections beyond their own allowance. */
+  readonly #pool: InboundPool;
+  readonly #opts: Required<Omit<ServerOptions, "tls" | "logger" | "inputPool">>;
   readonly #log: Logger;
   readonly #sweeper: ReturnType<typeof setInterval>;
   readonly #tls: boolean;
@@ -166,6 +190,7 @@ export class FrameServer {
       frameTimeoutMs: options.frameTimeoutMs ?? DEFAULT_FRAME_TIMEOUT_MS,
       writeTimeoutMs: options.writeTimeoutMs ?? DEFAULT_WRITE_TIMEOUT_MS,
     };
+    this.#pool = new InboundPool(options.inputPool ?? DEFAULT_INPUT_POOL);
     this.#log = options.logger ?? new Logger("registry.server");
     this.#tls = options.tls !== undefined;
     this.#listener = options.tls
@@ -236,6 +261,8 @@ export class FrameServer {
         phase: this.#tls ? "frame" : "idle",
         closed: false,
         reason: "",
+        held: 0,
+        wake: null,
       };
       this.#conns.set(state.id, state);
       this.stats.open = this.#conns.size;
@@ -275,6 +302,39 @@ export class FrameServer {
     try {
       c.conn.close();
     } catch { /* already closed */ }
+    c.wake?.();
+  }
+
+  /**
+   * Grants `c` the `want` bytes of the shared pool that the rest of its frame needs, all at once
+   * (so it never waits twice for one frame), waiting in line until they are free; the frame's
+   * deadline keeps running meanwhile. False once `c` is closed.
+   */
+  async #grow(c: ConnState, want: number): Promise<boolean> {
+    let got = this.#pool.take(want, want);
+    if (got === 0 && !c.closed) {
+      this.stats.inputPoolWaits++;
+      const request = this.#pool.request(want, want);
+      const dropped = new Promise<number>((resolve) => c.wake = () => resolve(0));
+      got = await Promise.race([request.granted, dropped]);
+      c.wake = null;
+      if (got === 0 || c.closed) {
+        this.#pool.adjust(-request.cancel());
+        return false;
+      }
+    }
+    c.held += got;
+    this.stats.inputPoolBytes = this.#pool.used;
+    return !c.closed;
+  }
+
+  /** Gives back the pool bytes `c` holds beyond what its reader still buffers. */
+  #settle(c: ConnState, reader: FrameReader): void {
+    const keep = Math.max(0, reader.buffered - REQUEST_ALLOWANCE);
+    if (keep === c.held) return;
+    this.#pool.adjust(keep - c.held);
+    c.held = keep;
+    this.stats.inputPoolBytes = this.#pool.used;
   }
 
   async #serve(c: ConnState): Promise<void> {
@@ -306,9 +366,15 @@ export class FrameServer {
           } else if (c.phase !== "idle") {
             this.#enter(c, "idle");
           }
+          // Read only what this connection may hold: its allowance, plus pool bytes for a large frame.
+          let room = REQUEST_ALLOWANCE + c.held - reader.buffered;
+          if (room <= 0) {
+            if (!(await this.#grow(c, reader.frameRemaining))) return;
+            room = REQUEST_ALLOWANCE + c.held - reader.buffered;
+          }
           let n: number | null;
           try {
-            n = await c.conn.read(chunk);
+            n = await c.conn.read(room < chunk.length ? chunk.subarray(0, room) : chunk);
           } catch {
             return; // reset, or closed by the sweeper
           }
@@ -320,6 +386,7 @@ export class FrameServer {
         // A whole frame: the buffers go back to their idle size, the next frame gets a fresh clock.
         if (chunk.length > READ_CHUNK_MIN) chunk = new Uint8Array(READ_CHUNK_MIN);
         reader.shrink();
+        this.#settle(c, reader);
         this.#enter(c, "idle"); // handling the request is bounded by the idle limit
         let request: WireMessage;
         try {
@@ -354,6 +421,9 @@ export class FrameServer {
       }
     } finally {
       this.#drop(c, c.reason || "closed");
+      this.#pool.adjust(-c.held);
+      c.held = 0;
+      this.stats.inputPoolBytes = this.#pool.used;
       this.#conns.delete(c.id);
       const left = (this.#perSource.get(c.source) ?? 1) - 1;
       if (left > 0) this.#perSource.set(c.source, left);

@@ -87,7 +87,11 @@ export class FrameReader {
       if (used + chunk.length <= this.#buf.length && this.#start > 0) {
         this.#buf.copyWithin(0, this.#start, this.#end);
       } else {
-        const grown = new Uint8Array(Math.max(used + chunk.length, this.#buf.length * 2, 4096));
+        // Doubling, but never past the frame being received once its length prefix is in: the server's
+        // input budget counts the bytes a connection holds, and its buffer should not be twice that.
+        let size = Math.max(this.#buf.length * 2, FRAME_READER_IDLE_BUFFER);
+        if (used >= FRAME_HEADER_LENGTH) size = Math.min(size, FRAME_HEADER_LENGTH + this.#announced());
+        const grown = new Uint8Array(Math.max(used + chunk.length, size));
         grown.set(this.#buf.subarray(this.#start, this.#end));
         this.#buf = grown;
       }
@@ -96,6 +100,24 @@ export class FrameReader {
     }
     this.#buf.set(chunk, this.#end);
     this.#end += chunk.length;
+  }
+
+  /**
+   * Bytes still to come before the frame being received is whole: the rest of its length prefix
+   * while that is incomplete, else the rest of its body (0 between frames or when one is ready).
+   */
+  get frameRemaining(): number {
+    const used = this.#end - this.#start;
+    if (used === 0) return 0;
+    if (used < FRAME_HEADER_LENGTH) return FRAME_HEADER_LENGTH - used;
+    return Math.max(0, FRAME_HEADER_LENGTH + this.#announced() - used);
+  }
+
+  /** The body length the pending frame's prefix announces (at least 4 bytes must be buffered). */
+  #announced(): number {
+    return new DataView(this.#buf.buffer, this.#buf.byteOffset + this.#start, FRAME_HEADER_LENGTH).getUint32(
+      0,
+    );
   }
 
   /**
@@ -116,8 +138,7 @@ export class FrameReader {
   next(): Uint8Array | null {
     const used = this.#end - this.#start;
     if (used < FRAME_HEADER_LENGTH) return null;
-    const view = new DataView(this.#buf.buffer, this.#buf.byteOffset + this.#start, FRAME_HEADER_LENGTH);
-    const length = view.getUint32(0);
+    const length = this.#announced();
     if (length > this.maxBody) {
       throw new RegistryWireError(`frame length ${length} exceeds the ${this.maxBody}-byte limit`);
     }

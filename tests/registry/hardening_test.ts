@@ -1,6 +1,7 @@
 /**
  * Resource attacks on a `pilot registry` subprocess: slow-drip frames, thousands of idle
- * connections from one address, and deeply nested JSON in a signed write. Each must be
+ * connections from one address, thousands holding most of a large request, and deeply nested
+ * JSON in a signed write. Each must be
  * refused while the registry keeps serving everyone else.
  */
 import { assert, assertEquals, assertMatch } from "../assert.ts";
@@ -170,6 +171,83 @@ Deno.test({
       const c = await registeredClient(reg.address);
       assert(c.identity!.nodeId > 0);
       c.close();
+    } finally {
+      for (const c of conns) {
+        try {
+          c.close();
+        } catch { /* closed */ }
+      }
+      await stop(reg);
+    }
+  },
+});
+
+/**
+ * Growth allowed while 2,000 connections each hold all but 1,000 bytes of a 60,000-byte request:
+ * each may hold 4 KiB on its own and all together 16 MiB more (lib/registry/server.ts), and 2,000
+ * open connections cost about 28 MiB by themselves. Observed: +83 to +85 MiB; without the shared
+ * input budget, +253 MiB.
+ */
+const HALF_REQUEST_RSS_BUDGET = 112 * 1048576;
+
+Deno.test({
+  name:
+    "2,000 connections each holding most of a 60 KB request: memory stays in budget, small requests are served, all are dropped at the frame deadline",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const reg = await spawnRegistry([
+      "--listen",
+      "127.0.0.1:0",
+      "--memory",
+      "--http",
+      "127.0.0.1:0",
+      "--frame-timeout",
+      "4s",
+    ]);
+    const conns: Deno.Conn[] = [];
+    try {
+      const url = `http://${reg.info.http}`;
+      await fetch(`${url}/healthz`).then((r) => r.body?.cancel());
+      const warm = await registeredClient(reg.address);
+      warm.close();
+      await new Promise((r) => setTimeout(r, 300));
+      const before = await rssOf(reg.child.pid);
+      const body = JSON.stringify({ type: "lookup", node_id: 1, pad: "x".repeat(60_000 - 40) }).slice(
+        0,
+        60_000,
+      );
+      const frame = new Uint8Array(4 + 59_000);
+      new DataView(frame.buffer).setUint32(0, 60_000);
+      frame.set(new TextEncoder().encode(body).subarray(0, 59_000), 4);
+      for (let i = 0; i < 2_000; i++) {
+        conns.push(await Deno.connect({ hostname: "127.0.0.1", port: reg.port }));
+      }
+      await Promise.all(conns.map(async (c) => {
+        for (let off = 0; off < frame.length;) off += await c.write(frame.subarray(off));
+      }));
+      let peak = before;
+      for (let i = 0; i < 10; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        peak = Math.max(peak, await rssOf(reg.child.pid));
+      }
+      // Small requests are not held up by the flood of large ones.
+      const during = await registeredClient(reg.address);
+      assert(during.identity!.nodeId > 0);
+      during.close();
+      const waits = await metric(url, "pilot_registry_input_pool_waits_total");
+      await Promise.all(conns.map((c) => closedByPeer(c)));
+      const frameTimeouts = await metricLine(url, 'pilot_registry_timeouts_total{reason="frame"}');
+      const mib = (n: number) => (n / 1048576).toFixed(1);
+      console.log(
+        `half-request flood: RSS ${mib(before)} MiB before, peak ${mib(peak)} MiB (+${
+          mib(peak - before)
+        }); ` +
+          `${waits} waits for the input pool, ${frameTimeouts} dropped at the frame deadline`,
+      );
+      assert(waits > 0, "the shared input budget was used up and connections waited for it");
+      assertEquals(frameTimeouts, 2_000);
+      assert(peak - before < HALF_REQUEST_RSS_BUDGET, `RSS grew by ${mib(peak - before)} MiB`);
     } finally {
       for (const c of conns) {
         try {

@@ -2,7 +2,6 @@ import { assert, assertEquals, assertRejects, assertThrows } from "../../../test
 import { concatBytes } from "../../bytes.ts";
 import { Cmd, encodeFrame, encodeRequest, type IpcReply } from "../../ipc/codec.ts";
 import { FrameProgress } from "./frame_progress.ts";
-import { InboundPool } from "./inbound_pool.ts";
 import { INBOUND_ALLOWANCE, limitsFromEnv, resolveLimits } from "./limits.ts";
 import { RawClient, startServer } from "./testing/harness.ts";
 import { LOOPBACK_ADDRESS, LoopbackHandler } from "./testing/loopback_handler.ts";
@@ -37,45 +36,6 @@ Deno.test("FrameProgress follows frame boundaries across any chunking", () => {
   assertEquals(p.feed(stream.subarray(4, 11)), true);
   assertEquals(p.feed(stream.subarray(11)), false);
   assertEquals(p.midFrame, false);
-});
-
-Deno.test("InboundPool grants only what is free and hands freed bytes to queued requests in order", async () => {
-  const pool = new InboundPool(100);
-  assertEquals(pool.take(60), 60);
-  assertEquals(pool.take(60), 40);
-  assertEquals(pool.take(1), 0);
-  const order: string[] = [];
-  const first = pool.request(30);
-  const second = pool.request(30);
-  const third = pool.request(30);
-  first.granted.then((n) => order.push(`first ${n}`));
-  second.granted.then((n) => order.push(`second ${n}`));
-  third.granted.then((n) => order.push(`third ${n}`));
-  await Promise.resolve();
-  assertEquals(order, [], "nothing is free yet");
-  assertEquals(pool.take(1), 0, "a newcomer does not jump the queue");
-  pool.adjust(-10); // 10 free: the first request gets all of it, the others keep waiting
-  pool.adjust(-40); // 40 free: the second gets 30 and the third the remaining 10
-  await Promise.resolve();
-  assertEquals(order, ["first 10", "second 30", "third 10"]);
-  assertEquals(pool.used, 100);
-  assertEquals(pool.waiting, 0);
-});
-
-Deno.test("InboundPool: a cancelled request leaves the queue, and reports bytes granted before it was called off", async () => {
-  const pool = new InboundPool(10);
-  assertEquals(pool.take(10), 10);
-  const gone = pool.request(5);
-  const next = pool.request(5);
-  assertEquals(gone.cancel(), 0);
-  assertEquals(pool.waiting, 1);
-  pool.adjust(-5);
-  assertEquals(await next.granted, 5, "the freed bytes skip the cancelled request");
-  const late = pool.request(5);
-  pool.adjust(-5);
-  assertEquals(late.cancel(), 5, "granted before the cancel: the caller gives them back");
-  pool.adjust(-5);
-  assertEquals(pool.used, 5);
 });
 
 Deno.test("limits: defaults, validation, and overrides from the environment", () => {

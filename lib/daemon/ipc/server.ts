@@ -58,7 +58,7 @@ import type {
 } from "../../ipc/replies.ts";
 import { waitAtMost, writeAll } from "../../ipc/socket_io.ts";
 import { type IpcLimits, REFUSAL_LOG_INTERVAL_MS, resolveLimits } from "./limits.ts";
-import { InboundPool } from "./inbound_pool.ts";
+import { InboundPool } from "../../net/inbound_pool.ts";
 import { type DropReason, Session, type SessionContext } from "./session.ts";
 import { errorMessage, settleQuietly } from "../../errors.ts";
 

@@ -39,7 +39,7 @@ import {
 import { ChunkReader, FramePool, FrameWriter, READ_BUFFER_SIZE, waitAtMost } from "../../ipc/socket_io.ts";
 import { FrameProgress } from "./frame_progress.ts";
 import { INBOUND_ALLOWANCE, INBOUND_BUFFER_LIMIT, INITIAL_READ_BUFFER, type IpcLimits } from "./limits.ts";
-import type { InboundPool } from "./inbound_pool.ts";
+import type { InboundPool } from "../../net/inbound_pool.ts";
 import { type ClientBook, dispatchRequest } from "./dispatch.ts";
 import type { IpcClient, IpcHandler } from "./server.ts";
 import { errorMessage, settleQuietly } from "../../errors.ts";
