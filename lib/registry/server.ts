@@ -46,8 +46,11 @@ export const DEFAULT_WRITE_TIMEOUT_MS = 30_000;
 export const REQUEST_ALLOWANCE = 4 * 1024;
 /** Default bytes of unfinished requests all connections together may hold beyond their allowance. */
 export const DEFAULT_INPUT_POOL = 16 << 20;
-/** First size of a connection's read buffer: an idle connection holds no more than this. */
-const READ_CHUNK_MIN = 2 * 1024;
+/**
+ * First size of a connection's read buffer: an idle connection holds no more than this. Every
+ * common request (0.1–1 KB) arrives in one read and is parsed in place.
+ */
+const READ_CHUNK_MIN = 1024;
 /** A read buffer that a read fills completely is doubled, up to this size. */
 const READ_CHUNK_MAX = 64 * 1024;
 /** How often deadlines are checked, at most. */
@@ -379,7 +382,7 @@ export class FrameServer {
             return; // reset, or closed by the sweeper
           }
           if (n === null) return;
-          reader.push(chunk.subarray(0, n));
+          reader.lend(chunk.subarray(0, n)); // whole requests are parsed in place; only a partial one is copied
           if (n === chunk.length && chunk.length < READ_CHUNK_MAX) chunk = new Uint8Array(chunk.length * 2);
           continue;
         }

@@ -25,6 +25,8 @@ export const FRAME_READER_IDLE_BUFFER = 4096;
 export type WireMessage = Record<string, unknown>;
 
 const encoder = new TextEncoder();
+/** What an empty reader holds (zero-length, so sharing it is safe). */
+const NO_BYTES = new Uint8Array(0);
 const decoder = new TextDecoder("utf-8", { fatal: true });
 
 /**
@@ -68,9 +70,11 @@ export function decodeBody(body: Uint8Array): WireMessage {
  * soon as the four header bytes have arrived, before any body is buffered.
  */
 export class FrameReader {
-  #buf = new Uint8Array(0);
+  #buf: Uint8Array = NO_BYTES;
   #start = 0;
   #end = 0;
+  /** `#buf` is the caller's chunk (see `lend`), not ours. */
+  #borrowed = false;
 
   constructor(readonly maxBody: number) {}
 
@@ -79,9 +83,37 @@ export class FrameReader {
     return this.#end - this.#start;
   }
 
-  /** Appends received bytes. */
+  /**
+   * Like `push`, but an empty reader keeps a view of `chunk` instead of copying it: the frames in it
+   * are returned as views of it, and only what is left over is copied, when `next` returns null. The
+   * caller must not change `chunk` until then. A connection that sends whole small requests so never
+   * gets a buffer of its own (a registry holds thousands of idle connections).
+   */
+  lend(chunk: Uint8Array): void {
+    if (this.#end > this.#start || chunk.length === 0) {
+      this.push(chunk);
+      return;
+    }
+    this.#buf = chunk;
+    this.#start = 0;
+    this.#end = chunk.length;
+    this.#borrowed = true;
+  }
+
+  /** Copies what is left of a lent chunk into a buffer of our own (or lets go of it when nothing is). */
+  #own(): void {
+    if (!this.#borrowed) return;
+    const rest = this.#buf.subarray(this.#start, this.#end);
+    this.#borrowed = false;
+    this.#buf = NO_BYTES;
+    this.#start = this.#end = 0;
+    this.push(rest);
+  }
+
+  /** Appends received bytes (copied). */
   push(chunk: Uint8Array): void {
     if (chunk.length === 0) return;
+    this.#own();
     const used = this.#end - this.#start;
     if (this.#end + chunk.length > this.#buf.length) {
       if (used + chunk.length <= this.#buf.length && this.#start > 0) {
@@ -126,23 +158,31 @@ export class FrameReader {
    */
   shrink(): void {
     if (this.#end === this.#start && this.#buf.length > FRAME_READER_IDLE_BUFFER) {
-      this.#buf = new Uint8Array(0);
+      this.#buf = NO_BYTES;
       this.#start = this.#end = 0;
+      this.#borrowed = false;
     }
   }
 
   /**
    * The next complete frame body, or null if more bytes are needed. The body is a view into the
-   * reader's buffer (no copy): it stays intact only until the next `push`, so decode it first.
+   * reader's buffer or a lent chunk (no copy): it stays intact only until the next `push` or the
+   * next write into that chunk, so decode it first.
    */
   next(): Uint8Array | null {
     const used = this.#end - this.#start;
-    if (used < FRAME_HEADER_LENGTH) return null;
+    if (used < FRAME_HEADER_LENGTH) {
+      this.#own();
+      return null;
+    }
     const length = this.#announced();
     if (length > this.maxBody) {
       throw new RegistryWireError(`frame length ${length} exceeds the ${this.maxBody}-byte limit`);
     }
-    if (used < FRAME_HEADER_LENGTH + length) return null;
+    if (used < FRAME_HEADER_LENGTH + length) {
+      this.#own();
+      return null;
+    }
     const bodyStart = this.#start + FRAME_HEADER_LENGTH;
     const body = this.#buf.subarray(bodyStart, bodyStart + length);
     this.#start = bodyStart + length;

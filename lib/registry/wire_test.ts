@@ -26,6 +26,36 @@ Deno.test("frames round-trip through a reader fed in arbitrary chunks", () => {
   );
 });
 
+Deno.test("lend: frames come out the same from a reused read buffer, parsed in place and copied only when partial", () => {
+  fc.assert(
+    fc.property(fc.array(jsonObject, { maxLength: 5 }), fc.integer({ min: 1, max: 300 }), (msgs, step) => {
+      const all = new Uint8Array(msgs.flatMap((m) => [...encodeFrame(m)]));
+      const reader = new FrameReader(MAX_REQUEST_BODY * 4);
+      const scratch = new Uint8Array(step); // one read buffer, overwritten by every "read"
+      const out: unknown[] = [];
+      for (let i = 0; i < all.length; i += step) {
+        const piece = all.subarray(i, i + step);
+        scratch.set(piece);
+        reader.lend(scratch.subarray(0, piece.length));
+        for (let body = reader.next(); body; body = reader.next()) out.push(decodeBody(body));
+        scratch.fill(0xaa); // what the next read would do to bytes the reader did not copy
+      }
+      assertEquals(reader.buffered, 0);
+      assertEquals(out, JSON.parse(JSON.stringify(msgs)));
+    }),
+  );
+});
+
+Deno.test("lend: a whole frame is returned as a view of the lent chunk, not a copy", () => {
+  const frame = encodeFrame({ type: "lookup", node_id: 1 });
+  const reader = new FrameReader(MAX_REQUEST_BODY);
+  reader.lend(frame);
+  const body = reader.next();
+  assertEquals(body?.buffer, frame.buffer);
+  assertEquals(reader.next(), null);
+  assertEquals(reader.buffered, 0);
+});
+
 Deno.test("the length prefix is big-endian u32", () => {
   const f = encodeFrame({ type: "x" });
   assertEquals([...f.subarray(0, 4)], [0, 0, 0, 12]);

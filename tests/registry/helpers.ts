@@ -3,6 +3,7 @@ import { generateEd25519KeyPair } from "../../lib/crypto/ed25519.ts";
 import { RegistryClient, type RegistryClientOptions } from "../../lib/registry/client.ts";
 import { RegistryService, type RegistryServiceOptions } from "../../lib/registry/service.ts";
 import { Logger } from "../../lib/log.ts";
+import { DAEMON_ENV, REGISTRY_V8_FLAGS } from "../../cli/daemon_process.ts";
 import { NODE_LIMITS_OFF, type NodeLimits } from "../../lib/registry/node_limits.ts";
 import { GLOBAL_LIMITS_OFF } from "../../lib/registry/load_shed.ts";
 import { decodeBody, encodeFrame, FrameReader, type WireMessage } from "../../lib/registry/wire.ts";
@@ -111,13 +112,25 @@ export interface RegistryProcess {
   stderr: () => Promise<string>;
 }
 
-/** Spawns `deno run -A main.ts registry … --json` and waits for its startup line. */
-export async function spawnRegistry(args: string[]): Promise<RegistryProcess> {
+/** The V8 flags and environment `deno task registry` starts the registry with, for memory figures. */
+export const REGISTRY_PRODUCTION_ENV: Readonly<Record<string, string>> = {
+  ...DAEMON_ENV,
+  DENO_V8_FLAGS: REGISTRY_V8_FLAGS.join(","),
+};
+
+/**
+ * Spawns `deno run -A main.ts registry … --json` and waits for its startup line; `env` adds
+ * variables (e.g. {@link REGISTRY_PRODUCTION_ENV}).
+ */
+export async function spawnRegistry(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<RegistryProcess> {
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", new URL("../../main.ts", import.meta.url).pathname, "registry", "--json", ...args],
     stdout: "piped",
     stderr: "piped",
-    env: { PILOT_LOG: "warn" },
+    env: { PILOT_LOG: "warn", ...env },
   }).spawn();
   const reader = child.stdout.getReader();
   const decoder = new TextDecoder();
