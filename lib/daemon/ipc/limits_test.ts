@@ -218,3 +218,20 @@ Deno.test("whole frames queued behind a slow request take at most the rest of on
   for (let i = 0; i < count; i++) assertEquals((await expectReply(c)).cmd, Cmd.HealthOK);
   c.close();
 });
+
+Deno.test("clients sending large frames at once each reserve the rest of theirs whole, so none waits on another's partial share", async () => {
+  // Room for one 1 MiB frame beyond the allowance: with shares handed out read by read, three such
+  // frames arriving together split the pool, each waiting for bytes another holds, until the deadline.
+  await using t = await startServer(undefined, { frameDeadlineMs: 3000, inboundPool: 1 << 20 });
+  const frame = new Uint8Array(4 + (1 << 20));
+  new DataView(frame.buffer).setUint32(0, 1 << 20);
+  frame[4] = Cmd.Info; // an Info request with a body it does not take: answered with an Error frame
+  const clients = await Promise.all([0, 1, 2].map(() => RawClient.connect(t.path)));
+  for (const c of clients) ignoreRejection(c.write(frame), "expected in test");
+  for (const [i, c] of clients.entries()) {
+    const reply = await c.next(2500);
+    assert(reply !== null, `client ${i} was answered, not dropped`);
+  }
+  assertEquals(t.server.stats().inboundPoolBytes, 0, "every reservation went back");
+  for (const c of clients) c.close();
+});

@@ -8,8 +8,8 @@
  * - Input: the socket is read only while fewer than {@link INBOUND_BUFFER_LIMIT}
  *   bytes wait unprocessed and the outbound queue is at or below its high-water
  *   mark, so a client that does not read its replies cannot pile up requests.
- *   Past its own {@link INBOUND_ALLOWANCE}, a client reads only what the pool all
- *   clients share grants it. Read buffers start at {@link INITIAL_READ_BUFFER} and
+ *   Past its own {@link INBOUND_ALLOWANCE}, a client reads only what it reserved,
+ *   for the whole rest of its frame at once, from the pool all clients share. Read buffers start at {@link INITIAL_READ_BUFFER} and
  *   grow only while reads fill them.
  * - A frame must be complete within `frameDeadlineMs` of its first byte (the clock
  *   stops while the server itself is not reading); otherwise the client is dropped
@@ -91,8 +91,8 @@ export class Session implements IpcClient {
   #afterReply: (() => void) | null = null;
   /** Bytes of the shared pool this client's unprocessed input occupies. */
   #poolHeld = 0;
-  /** Bytes of the shared pool granted to the read in flight. */
-  #grant = 0;
+  /** Bytes of the shared pool reserved for the rest of the frame being received, not yet read. */
+  #reserved = 0;
   #frameTimer: ReturnType<typeof setTimeout> | undefined;
   #stallTimer: ReturnType<typeof setInterval> | undefined;
   /** Resolves when the session is fully cleaned up (clientGone has run). */
@@ -172,8 +172,8 @@ export class Session implements IpcClient {
     // Free the partial frame and anything unprocessed now, not at a later collection: a burst of drops
     // would otherwise hand their pool bytes to other clients while the old buffers still hold memory.
     this.#reader.discard();
-    this.#ctx.pool.adjust(-(this.#poolHeld + this.#grant));
-    this.#poolHeld = this.#grant = 0;
+    this.#ctx.pool.adjust(-(this.#poolHeld + this.#reserved));
+    this.#poolHeld = this.#reserved = 0;
     try {
       this.#conn.close();
     } catch {
@@ -282,41 +282,45 @@ export class Session implements IpcClient {
         continue;
       }
       if (this.#progress.midFrame && this.#frameTimer === undefined) this.#armFrameDeadline();
-      // Read into the client's own allowance, and beyond it only what the shared pool grants to finish
-      // the current frame: whole frames waiting for the request loop need no more input yet.
+      // Read into the client's own allowance, and beyond it only what was reserved from the shared pool to
+      // finish the current frame: whole frames waiting for the request loop need no more input yet.
       const own = Math.max(0, INBOUND_ALLOWANCE - buffered);
       const want = Math.min(READ_BUFFER_SIZE, INBOUND_BUFFER_LIMIT - buffered);
       const midFrame = this.#progress.midFrame;
-      const poolNeed = midFrame ? Math.min(want, this.#progress.remaining) - own : 0;
-      this.#grant = poolNeed > 0 ? this.#ctx.pool.take(poolNeed) : 0;
-      if (own + this.#grant === 0) {
+      if (!midFrame && this.#reserved > 0) this.#unreserve(this.#reserved); // the frame ended within the allowance
+      // A frame larger than the allowance reserves the whole rest of itself at once: a holder never waits
+      // twice for one frame, so holders cannot block one another with partial shares.
+      const poolNeed = midFrame && this.#reserved === 0 ? this.#progress.remaining - own : 0;
+      if (poolNeed > 0) this.#reserved = this.#ctx.pool.take(poolNeed, poolNeed);
+      if (own + this.#reserved === 0) {
         const woken = new Promise<void>((resolve) => this.#wakeReader = resolve);
         if (!midFrame) {
           await woken; // whole frames wait: the request loop wakes the reader when it takes one
           continue;
         }
-        // Mid-frame with the pool full: queue for it with the frame clock running, so holders of stale
+        // Mid-frame with the pool used up: queue for it with the frame clock running, so holders of stale
         // halves expire. A wake (a frame taken, or a drop) calls the request off.
-        const request = this.#ctx.pool.request(poolNeed);
+        const request = this.#ctx.pool.request(poolNeed, poolNeed);
         const granted = await Promise.race([request.granted, woken.then(() => 0)]);
         if (granted === 0 || this.#dropped) {
           this.#ctx.pool.adjust(-request.cancel());
           continue;
         }
-        this.#grant = granted;
+        this.#reserved = granted;
       }
       let chunk: Uint8Array | null;
       try {
-        chunk = await chunks.read(own + this.#grant);
+        chunk = await chunks.read(Math.min(want, own + this.#reserved));
       } catch (err) {
         if (!this.#dropped) this.#log.debug("socket read failed", { err });
         chunk = null;
       }
-      this.#ctx.pool.adjust(-this.#grant);
-      this.#grant = 0;
       if (chunk === null || this.#dropped) break;
       this.#reader.push(chunk);
+      // Bytes read beyond the allowance are now held (counted first, so the pool never hands them out
+      // twice), and leave the reservation.
       this.#settlePool();
+      this.#unreserve(Math.min(this.#reserved, Math.max(0, chunk.length - own)));
       if (this.#progress.feed(chunk)) this.#armFrameDeadline();
       else if (!this.#progress.midFrame) this.#stopFrameDeadline();
       this.#wake();
@@ -326,6 +330,12 @@ export class Session implements IpcClient {
     // Requests already received still run, but anything long (a dial) is abandoned.
     this.#abort.abort(new IpcError("disconnected", "client disconnected"));
     this.#wake();
+  }
+
+  /** Gives back `bytes` of this client's reservation. */
+  #unreserve(bytes: number): void {
+    this.#reserved -= bytes;
+    this.#ctx.pool.adjust(-bytes);
   }
 
   /** Brings this client's share of the shared pool in line with its unprocessed input. */
