@@ -1,15 +1,17 @@
 /**
  * Registry memory (docs/benchmarks.md, "Registry memory"):
  *
- *   deno run -A bench/registry_memory_bench.ts [--nodes 10000] [--clients 4] [--seconds 5] [--repeat 1]
- *     [--side LABEL=MAIN_TS[;v8=FLAG,FLAG][;env=K=V,K=V]] ...
+ *   deno run -A bench/registry_memory_bench.ts [--nodes 10000] [--connections 0] [--clients 4]
+ *     [--seconds 5] [--repeat 1] [--side LABEL=MAIN_TS[;v8=FLAG,FLAG][;env=K=V,K=V]] ...
  *
  * Starts `pilot registry` (a subprocess on 127.0.0.1, temporary state directory, `--rate-limit off`,
  * `--compat reference` so the fill can be unsigned), fills it with N nodes over 50 connections, then
  * reports its resident memory from /proc/<pid>/status (VmRSS, VmHWM, RssAnon, RssFile, in MiB):
  * empty, idle with N nodes, at the peak of samples every 50 ms under the load of `deno task
  * bench:compare` (each of `--clients` registers a node, then signed `set_tags` writes, `lookup`s and
- * `get_key_info` reads, `--seconds` each), and idle after it.
+ * `get_key_info` reads, `--seconds` each), and idle after it. With `--connections C`, also idle with C
+ * more connections open that have each sent one lookup, as the daemons of a real registry's nodes
+ * each keep one (they are closed again before the load).
  *
  * Each `--side` is one way of starting the registry: another checkout's main.ts, the V8 flags
  * (DENO_V8_FLAGS) and extra environment. Without `--side`, this checkout is started the way
@@ -20,6 +22,7 @@ import { parseArgs } from "node:util";
 import { generateEd25519KeyPair } from "../lib/crypto/ed25519.ts";
 import { RegistryClient } from "../lib/registry/client.ts";
 import { fillRegistry } from "./registry_fill.ts";
+import { encodeFrame } from "../lib/registry/wire.ts";
 import { ignoreRejection, settleQuietly } from "../lib/errors.ts";
 import { DAEMON_ENV, REGISTRY_V8_FLAGS } from "../cli/daemon_process.ts";
 
@@ -34,6 +37,7 @@ const { values } = parseArgs({
   args: Deno.args,
   options: {
     nodes: { type: "string", default: "10000" },
+    connections: { type: "string", default: "0" },
     clients: { type: "string", default: "4" },
     seconds: { type: "string", default: "5" },
     repeat: { type: "string", default: "1" },
@@ -91,7 +95,23 @@ interface Registry {
   address: string;
 }
 
-async function start(side: Side, dir: string): Promise<Registry> {
+/** Opens `n` connections to `address` that have each sent one lookup and read its reply. */
+async function openConnections(address: string, n: number): Promise<Deno.Conn[]> {
+  const [hostname, port] = [address.slice(0, address.lastIndexOf(":")), Number(address.split(":").pop())];
+  const frame = encodeFrame({ type: "lookup", node_id: 1 });
+  const reply = new Uint8Array(4096);
+  const conns: Deno.Conn[] = [];
+  for (let i = 0; i < n; i++) {
+    const c = await Deno.connect({ hostname, port });
+    conns.push(c);
+    for (let off = 0; off < frame.length;) off += await c.write(frame.subarray(off));
+    if ((await c.read(reply)) === null) throw new Error(`connection ${i} closed by the registry`);
+    if (i % 1000 === 999) console.error(`[regmem]   ${i + 1} connections open`);
+  }
+  return conns;
+}
+
+async function start(side: Side, dir: string, connections = 0): Promise<Registry> {
   const env: Record<string, string> = { ...side.env };
   if (side.v8.length) env.DENO_V8_FLAGS = side.v8.join(",");
   const child = new Deno.Command(Deno.execPath(), {
@@ -109,6 +129,11 @@ async function start(side: Side, dir: string): Promise<Registry> {
       "off",
       "--compat",
       "reference",
+      // Room for the open connections on top of the fill's and the load's.
+      "--max-connections",
+      String(Math.max(10_000, connections + 1_000)),
+      "--max-connections-per-source",
+      String(Math.max(2_048, connections + 1_000)),
     ],
     env,
     stdin: "null",
@@ -149,18 +174,32 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 type Figures = Record<string, number>;
 
-async function run(side: Side, nodes: number, clientCount: number, seconds: number): Promise<Figures> {
+async function run(
+  side: Side,
+  nodes: number,
+  connections: number,
+  clientCount: number,
+  seconds: number,
+): Promise<Figures> {
   const dir = await Deno.makeTempDir({ prefix: "pilot-regmem-" });
   let reg: Registry | undefined;
   const clients: RegistryClient[] = [];
   try {
-    reg = await start(side, dir);
+    reg = await start(side, dir, connections);
     const pid = reg.child.pid;
     await sleep(500);
     const empty = mem(pid);
     const fillSeconds = await fillRegistry(reg.address, nodes);
     await sleep(2000);
     const idle = mem(pid);
+    let connected = idle;
+    if (connections > 0) {
+      const open = await openConnections(reg.address, connections);
+      await sleep(2000);
+      connected = mem(pid);
+      for (const c of open) c.close();
+      await sleep(500);
+    }
     const ids: number[] = [];
     for (let i = 0; i < clientCount; i++) {
       const c = new RegistryClient({ address: reg.address, signing: "strict", timeoutMs: 30_000 });
@@ -192,6 +231,8 @@ async function run(side: Side, nodes: number, clientCount: number, seconds: numb
       idle_anon: idle.anon,
       idle_file: idle.file,
       idle_hwm: idle.hwm,
+      connected_rss: connected.rss,
+      connected_anon: connected.anon,
       load_peak_rss: peak.rss,
       load_peak_anon: peak.anon,
       load_peak_file: peak.file,
@@ -228,6 +269,8 @@ const ROWS: [string, string, number][] = [
   ["idle_anon", "  RssAnon", 1],
   ["idle_file", "  RssFile", 1],
   ["idle_hwm", "  VmHWM (fill included)", 1],
+  ["connected_rss", "VmRSS idle with N nodes and C open connections", 1],
+  ["connected_anon", "  RssAnon", 1],
   ["load_peak_rss", "VmRSS peak under load", 1],
   ["load_peak_anon", "  RssAnon at the peak", 1],
   ["load_peak_file", "  RssFile at the peak", 1],
@@ -240,6 +283,7 @@ const ROWS: [string, string, number][] = [
 
 if (import.meta.main) {
   const nodes = Number(values.nodes);
+  const connections = Number(values.connections);
   const clientCount = Number(values.clients);
   const seconds = Number(values.seconds);
   const repeat = Number(values.repeat);
@@ -248,7 +292,9 @@ if (import.meta.main) {
     : [{ label: "this checkout", main: MAIN, v8: [...REGISTRY_V8_FLAGS], env: { ...DAEMON_ENV } }];
   console.log(
     `Registry memory: ${Deno.build.target}, ${navigator.hardwareConcurrency} cores, deno ${Deno.version.deno}, ` +
-      `${new Date().toISOString()}; ${nodes} nodes, ${clientCount} clients × ${seconds} s per workload, ` +
+      `${
+        new Date().toISOString()
+      }; ${nodes} nodes, ${connections} open connections, ${clientCount} clients × ${seconds} s per workload, ` +
       `${repeat} run(s) per side; MiB unless stated`,
   );
   for (const s of sides) {
@@ -266,7 +312,7 @@ if (import.meta.main) {
   for (let r = 1; r <= repeat; r++) {
     for (const [i, side] of sides.entries()) {
       console.error(`[regmem] run ${r}/${repeat}: ${side.label}`);
-      const f = await run(side, nodes, clientCount, seconds);
+      const f = await run(side, nodes, connections, clientCount, seconds);
       console.error(`[regmem]   ${JSON.stringify(f, (_, v) => typeof v === "number" ? +v.toFixed(1) : v)}`);
       results[i].push(f);
     }
