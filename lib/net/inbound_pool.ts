@@ -82,6 +82,18 @@ export class InboundPool {
   }
 
   /**
+   * Queues as {@link request} does until granted, or until `abandoned` settles first (the client
+   * left, or no longer needs the bytes): then resolves 0, having given back anything granted.
+   */
+  async queue(want: number, min: number, abandoned: Promise<unknown>): Promise<number> {
+    const request = this.request(want, min);
+    const granted = await Promise.race([request.granted, abandoned.then(() => 0, () => 0)]);
+    if (granted > 0) return granted;
+    this.adjust(-request.cancel());
+    return 0;
+  }
+
+  /**
    * Changes the bytes taken by `delta`; freed bytes go to queued requests.
    * Callers only grow their share out of bytes they were granted before.
    */

@@ -108,7 +108,7 @@ export interface ServerStats {
   /** Times a connection receiving a large request waited for room in the shared input pool. */
   inputPoolWaits: number;
   /** Bytes of the shared input pool held now by unfinished large requests. */
-  inputPoolBytes: number;
+  readonly inputPoolBytes: number;
 }
 
 /** What a connection is waiting for, which decides the deadline that applies to it. */
@@ -153,21 +153,8 @@ export function errorReply(message: string, code: string, extra?: Record<string,
 
 /** A running framed-JSON listener. */
 export class FrameServer {
-  readonly stats: ServerStats = {
-    accepted: 0,
-    rejectedOverLimit: 0,
-    rejectedPerSource: 0,
-    open: 0,
-    requests: 0,
-    badFrames: 0,
-    tooDeep: 0,
-    timeouts: 0,
-    idleTimeouts: 0,
-    frameTimeouts: 0,
-    writeTimeouts: 0,
-    inputPoolWaits: 0,
-    inputPoolBytes: 0,
-  };
+  /** Counters, and the shared input pool's use read live. */
+  readonly stats: ServerStats;
   readonly #listener: Deno.Listener;
   readonly #conns = new Map<number, ConnState>();
   /** Open connections per source (see connectionSource). */
@@ -194,6 +181,24 @@ export class FrameServer {
       writeTimeoutMs: options.writeTimeoutMs ?? DEFAULT_WRITE_TIMEOUT_MS,
     };
     this.#pool = new InboundPool(options.inputPool ?? DEFAULT_INPUT_POOL);
+    const pool = this.#pool;
+    this.stats = {
+      accepted: 0,
+      rejectedOverLimit: 0,
+      rejectedPerSource: 0,
+      open: 0,
+      requests: 0,
+      badFrames: 0,
+      tooDeep: 0,
+      timeouts: 0,
+      idleTimeouts: 0,
+      frameTimeouts: 0,
+      writeTimeouts: 0,
+      inputPoolWaits: 0,
+      get inputPoolBytes() {
+        return pool.used;
+      },
+    };
     this.#log = options.logger ?? new Logger("registry.server");
     this.#tls = options.tls !== undefined;
     this.#listener = options.tls
@@ -317,18 +322,11 @@ export class FrameServer {
     let got = this.#pool.take(want, want);
     if (got === 0 && !c.closed) {
       this.stats.inputPoolWaits++;
-      const request = this.#pool.request(want, want);
-      const dropped = new Promise<number>((resolve) => c.wake = () => resolve(0));
-      got = await Promise.race([request.granted, dropped]);
+      got = await this.#pool.queue(want, want, new Promise<void>((resolve) => c.wake = resolve));
       c.wake = null;
-      if (got === 0 || c.closed) {
-        this.#pool.adjust(-request.cancel());
-        return false;
-      }
     }
-    c.held += got;
-    this.stats.inputPoolBytes = this.#pool.used;
-    return !c.closed;
+    c.held += got; // given back when the connection ends, should it be closed by now
+    return got > 0 && !c.closed;
   }
 
   /** Gives back the pool bytes `c` holds beyond what its reader still buffers. */
@@ -337,7 +335,6 @@ export class FrameServer {
     if (keep === c.held) return;
     this.#pool.adjust(keep - c.held);
     c.held = keep;
-    this.stats.inputPoolBytes = this.#pool.used;
   }
 
   async #serve(c: ConnState): Promise<void> {
@@ -426,7 +423,6 @@ export class FrameServer {
       this.#drop(c, c.reason || "closed");
       this.#pool.adjust(-c.held);
       c.held = 0;
-      this.stats.inputPoolBytes = this.#pool.used;
       this.#conns.delete(c.id);
       const left = (this.#perSource.get(c.source) ?? 1) - 1;
       if (left > 0) this.#perSource.set(c.source, left);

@@ -6,6 +6,7 @@
  */
 import { assert, assertEquals, assertMatch } from "../assert.ts";
 import { signRequest } from "../../lib/registry/auth.ts";
+import { encodeFrame } from "../../lib/registry/wire.ts";
 import { generateEd25519KeyPair } from "../../lib/crypto/ed25519.ts";
 import {
   cleanup,
@@ -31,6 +32,15 @@ async function rssOf(pid: number): Promise<number> {
   const status = await Deno.readTextFile(`/proc/${pid}/status`);
   const kb = Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? NaN);
   return kb * 1024;
+}
+
+/** Closes every connection, whether or not the registry already has. */
+function closeAll(conns: Deno.Conn[]): void {
+  for (const c of conns) {
+    try {
+      c.close();
+    } catch { /* closed */ }
+  }
 }
 
 /** Resolves when the peer closes `conn` (read returns end of stream or fails). */
@@ -123,11 +133,7 @@ Deno.test({
       assert(c.identity!.nodeId > 0);
       c.close();
     } finally {
-      for (const c of conns) {
-        try {
-          c.close();
-        } catch { /* closed */ }
-      }
+      closeAll(conns);
       await stop(reg);
     }
   },
@@ -179,11 +185,7 @@ Deno.test({
       assert(c.identity!.nodeId > 0);
       c.close();
     } finally {
-      for (const c of conns) {
-        try {
-          c.close();
-        } catch { /* closed */ }
-      }
+      closeAll(conns);
       await stop(reg);
     }
   },
@@ -210,10 +212,7 @@ Deno.test({
     ], REGISTRY_PRODUCTION_ENV);
     const conns: Deno.Conn[] = [];
     try {
-      const body = new TextEncoder().encode(JSON.stringify({ type: "lookup", node_id: 1 }));
-      const frame = new Uint8Array(4 + body.length);
-      new DataView(frame.buffer).setUint32(0, body.length);
-      frame.set(body, 4);
+      const frame = encodeFrame({ type: "lookup", node_id: 1 });
       const reply = new Uint8Array(4096);
       const oneRequest = async () => {
         const c = await Deno.connect({ hostname: "127.0.0.1", port: reg.port });
@@ -235,11 +234,7 @@ Deno.test({
         `${(perConnection / 1024).toFixed(1)} KiB per connection`,
       );
     } finally {
-      for (const c of conns) {
-        try {
-          c.close();
-        } catch { /* closed */ }
-      }
+      closeAll(conns);
       await stop(reg);
     }
   },
@@ -276,13 +271,9 @@ Deno.test({
       warm.close();
       await new Promise((r) => setTimeout(r, 300));
       const before = await rssOf(reg.child.pid);
-      const body = JSON.stringify({ type: "lookup", node_id: 1, pad: "x".repeat(60_000 - 40) }).slice(
-        0,
-        60_000,
-      );
-      const frame = new Uint8Array(4 + 59_000);
-      new DataView(frame.buffer).setUint32(0, 60_000);
-      frame.set(new TextEncoder().encode(body).subarray(0, 59_000), 4);
+      // A 60 KB lookup, all but its last 1,000 bytes.
+      const whole = encodeFrame({ type: "lookup", node_id: 1, pad: "x".repeat(60_000 - 38) });
+      const frame = whole.subarray(0, whole.length - 1_000);
       for (let i = 0; i < 2_000; i++) {
         conns.push(await Deno.connect({ hostname: "127.0.0.1", port: reg.port }));
       }
@@ -312,11 +303,7 @@ Deno.test({
       assertEquals(frameTimeouts, 2_000);
       assert(peak - before < HALF_REQUEST_RSS_BUDGET, `RSS grew by ${mib(peak - before)} MiB`);
     } finally {
-      for (const c of conns) {
-        try {
-          c.close();
-        } catch { /* closed */ }
-      }
+      closeAll(conns);
       await stop(reg);
     }
   },

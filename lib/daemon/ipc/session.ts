@@ -9,8 +9,8 @@
  *   bytes wait unprocessed and the outbound queue is at or below its high-water
  *   mark, so a client that does not read its replies cannot pile up requests.
  *   Past its own {@link INBOUND_ALLOWANCE}, a client reads only what it reserved,
- *   for the whole rest of its frame at once, from the pool all clients share. Read buffers start at {@link INITIAL_READ_BUFFER} and
- *   grow only while reads fill them.
+ *   for the whole rest of its frame at once, from the pool all clients share. Read
+ *   buffers start at {@link INITIAL_READ_BUFFER} and grow only while reads fill them.
  * - A frame must be complete within `frameDeadlineMs` of its first byte (the clock
  *   stops while the server itself is not reading); otherwise the client is dropped
  *   and its partial frame freed.
@@ -300,11 +300,11 @@ export class Session implements IpcClient {
         }
         // Mid-frame with the pool used up: queue for it with the frame clock running, so holders of stale
         // halves expire. A wake (a frame taken, or a drop) calls the request off.
-        const request = this.#ctx.pool.request(poolNeed, poolNeed);
-        const granted = await Promise.race([request.granted, woken.then(() => 0)]);
-        if (granted === 0 || this.#dropped) {
-          this.#ctx.pool.adjust(-request.cancel());
-          continue;
+        const granted = await this.#ctx.pool.queue(poolNeed, poolNeed, woken);
+        if (granted === 0) continue;
+        if (this.#dropped) {
+          this.#ctx.pool.adjust(-granted);
+          break;
         }
         this.#reserved = granted;
       }
