@@ -20,6 +20,7 @@ import { type TestDaemon, TestNetwork } from "../tests/helpers/network.ts";
 import { runPilot, setPilotLaunch } from "../tests/helpers/pilot.ts";
 import { connect, type PilotClient } from "../lib/sdk/mod.ts";
 import { echoRoundTrip } from "./echo_probe.ts";
+import { STARTUP_PAGE_RELEASE_DELAY_MS } from "../lib/daemon/startup_pages.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -102,7 +103,8 @@ async function alternate(
 const variants = [await startVariant("this")];
 for (const main of values.main ?? []) variants.push(await startVariant(main.split("/").slice(-2)[0], main));
 try {
-  await new Promise((r) => setTimeout(r, 500));
+  // Sampled as a settled daemon serves: after the start-up page release (lib/daemon/startup_pages.ts).
+  await new Promise((r) => setTimeout(r, STARTUP_PAGE_RELEASE_DELAY_MS + 1000));
   await alternate(variants, "setup+close", dials, async (v) => {
     const t0 = performance.now();
     const c = await v.client.dial(v.b.address, ECHO_PORT, { timeoutMs: 10_000 });

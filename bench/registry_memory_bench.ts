@@ -25,6 +25,7 @@ import { fillRegistry } from "./registry_fill.ts";
 import { encodeFrame } from "../lib/registry/wire.ts";
 import { ignoreRejection, settleQuietly } from "../lib/errors.ts";
 import { DAEMON_ENV, REGISTRY_V8_FLAGS } from "../cli/daemon_process.ts";
+import { STARTUP_PAGE_RELEASE_DELAY_MS } from "../lib/daemon/startup_pages.ts";
 
 interface Side {
   label: string;
@@ -186,11 +187,13 @@ async function run(
   const clients: RegistryClient[] = [];
   try {
     reg = await start(side, dir, connections);
+    const ready = performance.now();
     const pid = reg.child.pid;
     await sleep(500);
     const empty = mem(pid);
     const fillSeconds = await fillRegistry(reg.address, nodes);
-    await sleep(2000);
+    // Idle is measured 2 s after the fill and once the registry has released its start-up pages.
+    await sleep(Math.max(2000, ready + STARTUP_PAGE_RELEASE_DELAY_MS + 1000 - performance.now()));
     const idle = mem(pid);
     let connected = idle;
     if (connections > 0) {

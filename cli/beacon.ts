@@ -4,6 +4,7 @@
  * beacons — with an optional HTTP endpoint for /healthz and /metrics.
  */
 import { waitForStopSignal } from "./signals.ts";
+import { scheduleStartupPageRelease } from "../lib/daemon/startup_pages.ts";
 import type { Command } from "./command.ts";
 import { intFlag, noExtraArguments, parseArgs, parseDuration } from "./args.ts";
 import { CliError, printResult } from "./output.ts";
@@ -152,6 +153,8 @@ export const beaconCommand: Command = {
           data.http ? `, http ${data.http}` : ""
         }, ${data.peers} peer beacon(s)`,
       );
+      const keepPages = scheduleStartupPageRelease(log);
+      stops.unshift(() => Promise.resolve(keepPages()));
       await waitForStopSignal();
     } finally {
       for (const stop of stops) await settleQuietly(stop(), "cleanup");

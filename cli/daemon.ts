@@ -8,6 +8,7 @@ import { type FlagSpec, intFlag, parseArgs, type ParsedArgs, parseDuration } fro
 import { CliError, printResult } from "./output.ts";
 import { Daemon } from "../lib/daemon/daemon.ts";
 import { limitMallocArenas } from "../lib/daemon/malloc_arenas.ts";
+import { scheduleStartupPageRelease } from "../lib/daemon/startup_pages.ts";
 import {
   type DaemonConfig,
   DEFAULT_LISTEN_PORT,
@@ -165,9 +166,10 @@ export const daemonCommand: Command = {
     // Listening for the stop signals before the ready line: a supervisor may send one as soon as it reads it.
     const starting = new AbortController();
     const stop = waitForStopSignal(starting.signal);
+    const log = serverLogger(args, "daemon");
     let daemon: Daemon;
     try {
-      daemon = await Daemon.start(config, serverLogger(args, "daemon"));
+      daemon = await Daemon.start(config, log);
     } catch (err) {
       starting.abort();
       throw err;
@@ -184,7 +186,9 @@ export const daemonCommand: Command = {
       data,
       `pilot daemon: node ${data.address} ready (socket ${data.socket}, http ${data.http ?? "off"})`,
     );
+    const keepPages = scheduleStartupPageRelease(log);
     await stop;
+    keepPages();
     await daemon.close();
     return 0;
   },

@@ -4,6 +4,7 @@
  * second node. Runs until SIGINT/SIGTERM.
  */
 import { waitForStopSignal } from "./signals.ts";
+import { scheduleStartupPageRelease } from "../lib/daemon/startup_pages.ts";
 import { join } from "../lib/paths.ts";
 import type { Command } from "./command.ts";
 import { noExtraArguments, parseArgs } from "./args.ts";
@@ -100,7 +101,9 @@ export const upCommand: Command = {
         "Ctrl-C stops everything.",
       ].join("\n"),
     );
+    const keepPages = scheduleStartupPageRelease(log);
     await waitForStopSignal();
+    keepPages();
     await net.close();
     return 0;
   },

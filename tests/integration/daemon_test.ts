@@ -5,6 +5,7 @@
 import dgram from "node:dgram";
 import { assert, assertEquals } from "../assert.ts";
 import { type TestDaemon, TestNetwork } from "../helpers/network.ts";
+import { anonymousBytes } from "../helpers/memory.ts";
 import { runPilot } from "../helpers/pilot.ts";
 import { transfer } from "../helpers/transfer.ts";
 import { connect, type Connection, type PilotClient } from "../../lib/sdk/mod.ts";
@@ -171,11 +172,8 @@ Deno.test({
   sanitizeOps: false,
   async fn() {
     await withNetwork([PUBLIC, PUBLIC], async (_net, [a, b], [ca, cb]) => {
-      const rssOf = async (d: TestDaemon) => {
-        const status = await Deno.readTextFile(`/proc/${d.process.child.pid}/status`);
-        return Number(/VmRSS:\s+(\d+)/.exec(status)![1]) * 1024;
-      };
-      const rssBefore = await rssOf(a);
+      const rssOf = (d: TestDaemon) => anonymousBytes(d.process.child.pid);
+      const rssBefore = rssOf(a);
       let sentWhileStalled = 0;
       const stalledAt = performance.now() + 3000;
       const r = await transfer(ca, cb, b.address, 5002, 48 * MIB, {
@@ -187,7 +185,7 @@ Deno.test({
       assertEquals(r.received, r.sent);
       // While nobody read, the writer was held back by flow control, not buffered without bound.
       assert(sentWhileStalled < 16 * MIB, `writer pushed ${sentWhileStalled} bytes into a stalled stream`);
-      const growth = (await rssOf(a)) - rssBefore;
+      const growth = (rssOf(a)) - rssBefore;
       assert(growth < 96 * MIB, `sender daemon grew by ${growth} bytes`);
     });
   },

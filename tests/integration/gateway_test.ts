@@ -11,15 +11,8 @@ import { assert, assertEquals } from "../assert.ts";
 import { type PilotProcess, startPilot, TestNetwork } from "../helpers/network.ts";
 import { runPilot } from "../helpers/pilot.ts";
 import { WebhookReceiver } from "../helpers/webhook_receiver.ts";
-import {
-  bigBody,
-  curl,
-  ENDLESS_BYTES,
-  freePort,
-  HttpOrigin,
-  rssKiB,
-  sha256Hex,
-} from "../helpers/http_origin.ts";
+import { bigBody, curl, ENDLESS_BYTES, freePort, HttpOrigin, sha256Hex } from "../helpers/http_origin.ts";
+import { anonymousBytes } from "../helpers/memory.ts";
 
 const SUBNET = "127.77.0.0/16";
 const BIG = 50 * 1024 * 1024;
@@ -123,8 +116,8 @@ Deno.test("gateway: curl through the gateway to a service behind pilot expose", 
 
     await t.step("a client that stops reading: the origin stalls and memory stays bounded", async () => {
       const producedBefore = origin.produced;
-      const rssBefore = rssKiB(near.process.child.pid);
-      const farBefore = rssKiB(far.process.child.pid);
+      const rssBefore = anonymousBytes(near.process.child.pid) >> 10;
+      const farBefore = anonymousBytes(far.process.child.pid) >> 10;
       const conn = await Deno.connect({ hostname: ip, port: P });
       await conn.write(new TextEncoder().encode("GET /endless HTTP/1.1\r\nHost: x\r\n\r\n"));
       let read = 0;
@@ -145,14 +138,14 @@ Deno.test("gateway: curl through the gateway to a service behind pilot expose", 
         at5s = origin.produced - producedBefore;
         if (at5s - at3s < 64 * 1024 || performance.now() - t0 > 30_000) break;
       }
-      const rssNear = rssKiB(near.process.child.pid);
-      const rssFar = rssKiB(far.process.child.pid);
+      const rssNear = anonymousBytes(near.process.child.pid) >> 10;
+      const rssFar = anonymousBytes(far.process.child.pid) >> 10;
       conn.close();
       console.log(
         `stalled reader: read ${(read / 1048576).toFixed(1)} MiB, origin produced ${
           (at3s / 1048576).toFixed(1)
         } MiB, then ${(at5s / 1048576).toFixed(1)} MiB 2 s later (of ${ENDLESS_BYTES >> 20} MiB); ` +
-          `RSS near ${rssBefore >> 10}→${rssNear >> 10} MiB, far ${farBefore >> 10}→${rssFar >> 10} MiB`,
+          `RssAnon near ${rssBefore >> 10}→${rssNear >> 10} MiB, far ${farBefore >> 10}→${rssFar >> 10} MiB`,
       );
       // In flight: two loopback TCP connections' kernel buffers (this host autotunes them up to
       // tcp_rmem/tcp_wmem max) and the overlay stream's windows; without backpressure the origin

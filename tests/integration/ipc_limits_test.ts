@@ -6,6 +6,7 @@
  */
 import { assert, assertEquals, assertMatch } from "../assert.ts";
 import { type TestDaemon, TestNetwork } from "../helpers/network.ts";
+import { anonymousBytes } from "../helpers/memory.ts";
 import { until } from "../helpers/wait.ts";
 import { connect, type Datagram, type PilotClient } from "../../lib/sdk/mod.ts";
 import { Cmd, decodeReply, FrameReader } from "../../lib/ipc/codec.ts";
@@ -44,9 +45,9 @@ const PUBLIC = ["--public"];
  */
 const PRODUCTION_ENV = { ...DAEMON_ENV, DENO_V8_FLAGS: DAEMON_V8_FLAGS.join(",") };
 
-async function rssOf(d: TestDaemon): Promise<number> {
-  const status = await Deno.readTextFile(`/proc/${d.process.child.pid}/status`);
-  return Number(/VmRSS:\s+(\d+)/.exec(status)![1]) * 1024;
+/** The daemon's anonymous resident memory (tests/helpers/memory.ts says why not all of RSS). */
+function rssOf(d: TestDaemon): number {
+  return anonymousBytes(d.process.child.pid);
 }
 
 const mib = (n: number) => `${(n / MIB).toFixed(1)} MiB`;
@@ -137,7 +138,7 @@ Deno.test({
         idle.push(await Deno.connect({ transport: "unix", path: a.socket }));
       }
       await new Promise((r) => setTimeout(r, 1000));
-      const before = await rssOf(a);
+      const before = rssOf(a);
       const boundBefore = boundGot.got.length;
       const payload = new Uint8Array(DATAGRAM_BYTES).fill(0x5a);
       for (let i = 0; i < DATAGRAMS; i++) {
@@ -146,7 +147,7 @@ Deno.test({
       }
       for (let i = 0; i < 5; i++) await sender.sendTo(a.address, 6200, new Uint8Array([7, i]));
       await new Promise((r) => setTimeout(r, 2000));
-      const after = await rssOf(a);
+      const after = rssOf(a);
       const delivered = boundGot.got.length - boundBefore;
       console.log(
         `  ${IDLE_CLIENTS} idle clients, ${DATAGRAMS} x ${DATAGRAM_BYTES} B datagrams: RSS ${
@@ -221,7 +222,7 @@ Deno.test({
         PILOT_IPC_MAX_CLIENTS: String(IDLE_CLIENTS + 8),
       });
       await new Promise((r) => setTimeout(r, 500));
-      const baseline = await rssOf(a);
+      const baseline = rssOf(a);
       const half = new Uint8Array(5 + MIB / 2);
       new DataView(half.buffer).setUint32(0, MIB);
       half[4] = Cmd.Info;
@@ -234,7 +235,7 @@ Deno.test({
       let sampling = true;
       const sampler = (async () => {
         while (sampling) {
-          peak = Math.max(peak, await rssOf(a));
+          peak = Math.max(peak, rssOf(a));
           await new Promise((r) => setTimeout(r, 100));
         }
       })();
@@ -248,7 +249,7 @@ Deno.test({
       await new Promise((r) => setTimeout(r, 1000));
       sampling = false;
       await sampler;
-      const after = await rssOf(a);
+      const after = rssOf(a);
       const text = await metricsText(a);
       console.log(
         `  ${IDLE_CLIENTS} half frames of 1 MiB: RSS ${mib(baseline)} -> peak ${mib(peak)} -> ${

@@ -18,20 +18,13 @@ import {
 } from "./helpers.ts";
 import { makeCert } from "./certs.ts";
 import type { RegistryProcess } from "./helpers.ts";
-import {} from "../../lib/errors.ts";
+import { anonymousBytes } from "../helpers/memory.ts";
 
 async function stop(p: RegistryProcess): Promise<void> {
   try {
     p.child.kill("SIGTERM");
   } catch { /* gone */ }
   await p.child.status;
-}
-
-/** Resident set size of a process in bytes, from /proc. */
-async function rssOf(pid: number): Promise<number> {
-  const status = await Deno.readTextFile(`/proc/${pid}/status`);
-  const kb = Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? NaN);
-  return kb * 1024;
 }
 
 /** Closes every connection, whether or not the registry already has. */
@@ -162,12 +155,12 @@ Deno.test({
       const warm = await registeredClient(reg.address);
       warm.close();
       await new Promise((r) => setTimeout(r, 300));
-      const before = await rssOf(reg.child.pid);
+      const before = anonymousBytes(reg.child.pid);
       for (let i = 0; i < 2_000; i++) {
         conns.push(await Deno.connect({ hostname: "127.0.0.1", port: reg.port }));
       }
       await new Promise((r) => setTimeout(r, 1_000));
-      const after = await rssOf(reg.child.pid);
+      const after = anonymousBytes(reg.child.pid);
       const open = await metric(url, "pilot_registry_connections_open");
       const refused = await metricLine(url, 'pilot_registry_connections_rejected_total{reason="per_source"}');
       const mib = (n: number) => (n / 1048576).toFixed(1);
@@ -222,10 +215,10 @@ Deno.test({
       };
       (await oneRequest()).close();
       await new Promise((r) => setTimeout(r, 500));
-      const before = await rssOf(reg.child.pid);
+      const before = anonymousBytes(reg.child.pid);
       for (let i = 0; i < 4_000; i++) conns.push(await oneRequest());
       await new Promise((r) => setTimeout(r, 1_000));
-      const perConnection = (await rssOf(reg.child.pid) - before) / conns.length;
+      const perConnection = (anonymousBytes(reg.child.pid) - before) / conns.length;
       console.log(
         `4,000 open connections after a request: ${(perConnection / 1024).toFixed(1)} KiB of RSS each`,
       );
@@ -270,7 +263,7 @@ Deno.test({
       const warm = await registeredClient(reg.address);
       warm.close();
       await new Promise((r) => setTimeout(r, 300));
-      const before = await rssOf(reg.child.pid);
+      const before = anonymousBytes(reg.child.pid);
       // A 60 KB lookup, all but its last 1,000 bytes.
       const whole = encodeFrame({ type: "lookup", node_id: 1, pad: "x".repeat(60_000 - 38) });
       const frame = whole.subarray(0, whole.length - 1_000);
@@ -283,7 +276,7 @@ Deno.test({
       let peak = before;
       for (let i = 0; i < 10; i++) {
         await new Promise((r) => setTimeout(r, 100));
-        peak = Math.max(peak, await rssOf(reg.child.pid));
+        peak = Math.max(peak, anonymousBytes(reg.child.pid));
       }
       // Small requests are not held up by the flood of large ones.
       const during = await registeredClient(reg.address);

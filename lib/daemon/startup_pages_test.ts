@@ -1,0 +1,157 @@
+import fc from "fast-check";
+import { assert, assertEquals } from "../../tests/assert.ts";
+import { type Mapping, parseSmaps, releasableMappings } from "./startup_pages.ts";
+
+/** Blocks shaped like a deno process's /proc/self/smaps (fields trimmed to a few). */
+const SMAPS = [
+  "55d0a0000000-55d0a1000000 r--p 00000000 08:01 1234 /usr/bin/deno",
+  "Size:              16384 kB",
+  "Rss:                9000 kB",
+  "Anonymous:            0 kB",
+  "55d0a1000000-55d0a8000000 r-xp 01000000 08:01 1234 /usr/bin/deno",
+  "Size:             114688 kB",
+  "Rss:               20480 kB",
+  "Pss:               10240 kB",
+  "Anonymous:            0 kB",
+  "VmFlags: rd ex mr mw me sd",
+  "55d0a8000000-55d0a8400000 r--p 08000000 08:01 1234 /usr/bin/deno",
+  "Rss:                4096 kB",
+  "Anonymous:         4000 kB",
+  "55d0a8400000-55d0a8500000 rw-p 08400000 08:01 1234 /usr/bin/deno",
+  "Rss:                1024 kB",
+  "Anonymous:         1024 kB",
+  "55d0a8500000-55d0a9000000 rw-p 00000000 00:00 0 [heap]",
+  "Rss:                2048 kB",
+  "Anonymous:         2048 kB",
+  "7f0000000000-7f0000100000 r--p 00000000 00:00 0 ",
+  "Rss:                 128 kB",
+  "Anonymous:            0 kB",
+  "7f0000100000-7f0000200000 r-xp 00000000 08:01 99 /usr/lib/x86_64-linux-gnu/libc.so.6",
+  "Rss:                 900 kB",
+  "Anonymous:            0 kB",
+  "7f0000200000-7f0000300000 r--s 00000000 08:01 77 /var/cache/shared.db",
+  "Rss:                  64 kB",
+  "Anonymous:            0 kB",
+  "7f0000300000-7f0000400000 r--p 00000000 00:05 3 /dev/zero (deleted)",
+  "Rss:                  64 kB",
+  "Anonymous:            0 kB",
+  "7f0000400000-7f0000500000 r--p 00000000 00:01 4 /memfd:code (deleted)",
+  "Rss:                  64 kB",
+  "Anonymous:            0 kB",
+  "7f0000500000-7f0000600000 r--p 00000000 08:01 55 /usr/lib/x86_64-linux-gnu/libz.so.1",
+  "Rss:                   0 kB",
+  "Anonymous:            0 kB",
+  "7f0000600000-7f0000700000 r--p 00000000 08:01 56 /usr/lib/x86_64-linux-gnu/libm.so.6",
+  "Size:                 1024 kB",
+  "ffffff600000-ffffff601000 --xp 00000000 00:00 0 [vsyscall]",
+  "Rss:                   0 kB",
+  "",
+].join("\n");
+
+Deno.test("parseSmaps reads each mapping's range, permissions, file and page counts", () => {
+  const maps = parseSmaps(SMAPS);
+  assertEquals(maps.length, 13);
+  assertEquals(maps[1], {
+    start: 0x55d0a1000000n,
+    end: 0x55d0a8000000n,
+    perms: "r-xp",
+    inode: "1234",
+    path: "/usr/bin/deno",
+    rssKiB: 20480,
+    anonymousKiB: 0,
+  });
+  assertEquals(maps[5].path, "");
+  assertEquals(maps[11].rssKiB, -1); // no Rss line: unknown, not zero
+  assertEquals(maps[12].path, "[vsyscall]");
+});
+
+Deno.test("releasableMappings keeps everything that is not byte for byte its file", () => {
+  const chosen = releasableMappings(parseSmaps(SMAPS)).map((m) =>
+    `${m.start.toString(16)} ${m.perms} ${m.path}`
+  );
+  assertEquals(chosen, [
+    "55d0a0000000 r--p /usr/bin/deno", // read-only data
+    "55d0a1000000 r-xp /usr/bin/deno", // code
+    "7f0000100000 r-xp /usr/lib/x86_64-linux-gnu/libc.so.6",
+  ]);
+  // Left alone: relocated read-only data (copied-on-write pages), writable data, the heap, an
+  // anonymous mapping, a shared mapping, a device, a memfd, nothing resident, unknown counts, [vsyscall].
+});
+
+Deno.test("parseSmaps never throws and ignores what is not a mapping or a kB field", () => {
+  fc.assert(fc.property(fc.string({ maxLength: 400 }), (text) => {
+    for (const m of parseSmaps(text)) assert(m.perms.length === 4);
+  }));
+  assertEquals(parseSmaps("Rss: 5 kB\nnot a header\n\n"), []);
+});
+
+const mappingArb: fc.Arbitrary<Mapping> = fc.record({
+  start: fc.bigInt({ min: 0n, max: (1n << 47n) - 1n }),
+  size: fc.bigInt({ min: 1n, max: 1n << 30n }),
+  perms: fc.tuple(
+    fc.constantFrom("r", "-"),
+    fc.constantFrom("w", "-"),
+    fc.constantFrom("x", "-"),
+    fc.constantFrom("p", "s"),
+  ).map((p) => p.join("")),
+  inode: fc.nat().map(String),
+  path: fc.constantFrom("", "[heap]", "/usr/bin/deno", "/lib/libc.so.6", "/dev/zero", "/a b (deleted)"),
+  rssKiB: fc.nat(1 << 20),
+  anonymousKiB: fc.nat(1 << 20),
+}).map(({ start, size, ...rest }) => ({ start, end: start + size, ...rest }));
+
+Deno.test("parseSmaps reads back any mapping in the kernel's format", () => {
+  fc.assert(fc.property(fc.array(mappingArb, { maxLength: 8 }), (maps) => {
+    const text = maps.map((m) =>
+      `${m.start.toString(16)}-${m.end.toString(16)} ${m.perms} 00000000 08:01 ${m.inode}${
+        m.path ? ` ${m.path}` : " "
+      }\nRss: ${m.rssKiB} kB\nAnonymous: ${m.anonymousKiB} kB\nVmFlags: rd mr\n`
+    ).join("");
+    assertEquals(parseSmaps(text), maps);
+    for (const m of releasableMappings(maps)) {
+      assert(m.perms[1] === "-" && m.perms[3] === "p" && m.anonymousKiB === 0 && m.path.startsWith("/"));
+    }
+  }));
+});
+
+/** Runs in a fresh `deno run`: releases, then checks the process still computes what it did before. */
+const CHILD = `
+import { releaseStartupPages } from ${JSON.stringify(new URL("./startup_pages.ts", import.meta.url).href)};
+const fileKiB = () => Number(/RssFile:\\s+(\\d+)/.exec(Deno.readTextFileSync("/proc/self/status"))[1]);
+const work = async () => {
+  const data = new TextEncoder().encode("pilot ".repeat(10000));
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", data));
+  return JSON.stringify({ digest: Array.from(digest.slice(0, 8)), sum: data.reduce((a, b) => a + b, 0) });
+};
+const expected = await work();
+const before = fileKiB();
+const result = releaseStartupPages();
+const after = fileKiB();
+const again = await work();
+console.log(JSON.stringify({ result, before, after, same: again === expected }));
+`;
+
+Deno.test({
+  name: "releaseStartupPages drops a real process's start-up pages and the process runs on unchanged",
+  ignore: Deno.build.os !== "linux",
+  async fn() {
+    const script = await Deno.makeTempFile({ suffix: ".ts" });
+    try {
+      await Deno.writeTextFile(script, CHILD);
+      const out = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", script],
+        env: { DENO_NO_UPDATE_CHECK: "1" },
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const stderr = new TextDecoder().decode(out.stderr);
+      assert(out.success, `child failed: ${stderr}`);
+      const r = JSON.parse(new TextDecoder().decode(out.stdout));
+      assert(r.result.mappings > 0 && r.result.kib > 0, `nothing released: ${JSON.stringify(r.result)}`);
+      assert(r.after < r.before, `RssFile ${r.before} → ${r.after} KiB`);
+      assert(r.same, "the process computed something else after the release");
+    } finally {
+      await Deno.remove(script);
+    }
+  },
+});

@@ -1,0 +1,62 @@
+/**
+ * The registry and the daemons release their start-up pages a few seconds after their ready line
+ * (lib/daemon/startup_pages.ts), and go on serving: a dial, an echo and a transfer afterwards.
+ */
+import { assert, assertEquals } from "../assert.ts";
+import { TestNetwork } from "../helpers/network.ts";
+import type { PilotProcess } from "../helpers/network.ts";
+import { until } from "../helpers/wait.ts";
+import { transfer } from "../helpers/transfer.ts";
+import { connect, type PilotClient } from "../../lib/sdk/mod.ts";
+import { closeQuietly } from "../../lib/errors.ts";
+import { STARTUP_PAGE_RELEASE_DELAY_MS } from "../../lib/daemon/startup_pages.ts";
+
+const MIB = 1024 * 1024;
+const DEBUG = ["--log-level", "debug"];
+/** Less than a third of what the release drops here (~28 MiB), so a release that did little fails. */
+const MIN_FILE_DROP = 8 * MIB;
+
+function fileBytes(p: PilotProcess): number {
+  const status = Deno.readTextFileSync(`/proc/${p.child.pid}/status`);
+  return Number(/RssFile:\s+(\d+) kB/.exec(status)![1]) * 1024;
+}
+
+const released = (p: PilotProcess) => p.stderrLines.some((l) => l.includes(`msg="start-up pages released"`));
+
+Deno.test({
+  name: "servers release their start-up pages after start and keep serving",
+  ignore: Deno.build.os !== "linux",
+  async fn() {
+    const net = await TestNetwork.start(DEBUG);
+    const clients: PilotClient[] = [];
+    try {
+      const a = await net.addDaemon("a", ["--public", ...DEBUG]);
+      const b = await net.addDaemon("b", ["--public", ...DEBUG]);
+      const atReady = fileBytes(a.process);
+      for (const p of [net.registry!, a.process, b.process]) {
+        await until(
+          "the start-up page release",
+          () => released(p),
+          STARTUP_PAGE_RELEASE_DELAY_MS + 5_000,
+          50,
+        );
+      }
+      const afterRelease = fileBytes(a.process);
+      console.log(`daemon a RssFile ${(atReady / MIB).toFixed(1)} → ${(afterRelease / MIB).toFixed(1)} MiB`);
+      assert(afterRelease < atReady - MIN_FILE_DROP, `RssFile ${atReady} → ${afterRelease} bytes`);
+
+      const [ca, cb] = [await connect(a.socket), await connect(b.socket)];
+      clients.push(ca, cb);
+      const echo = await ca.dial(b.address, 7, { timeoutMs: 10_000 });
+      await echo.write(new TextEncoder().encode("after the release"));
+      assertEquals(new TextDecoder().decode((await echo.read({ timeoutMs: 10_000 }))!), "after the release");
+      await echo.close();
+      const r = await transfer(ca, cb, b.address, 5000, 8 * MIB);
+      assertEquals(r.received, r.sent);
+      assertEquals(r.bytes, 8 * MIB);
+    } finally {
+      for (const c of clients) await closeQuietly(c);
+      await net.close();
+    }
+  },
+});
