@@ -13,7 +13,12 @@
  * large differences show). Dials are spaced 110 ms apart per variant: the per-source SYN rate limit
  * (10/s) would otherwise delay them by a SYN retransmission.
  *
- *   deno run -A bench/latency_bench.ts [--main PATH]... [--dials 60] [--hops 300] [--pings 45]
+ *   deno run -A bench/latency_bench.ts [--main PATH]... [--v8 FLAGS]... [--dials 60] [--hops 300]
+ *     [--pings 45]
+ *
+ * The daemons run with the environment and V8 flags a daemon gets outside tests
+ * (cli/daemon_process.ts); each `--v8 FLAGS` (comma-separated) adds a variant of this checkout whose
+ * daemons run with those V8 flags instead (`--v8=--max-opt=1,…`: the value starts with a dash).
  */
 import { parseArgs } from "node:util";
 import { type TestDaemon, TestNetwork } from "../tests/helpers/network.ts";
@@ -21,11 +26,13 @@ import { runPilot, setPilotLaunch } from "../tests/helpers/pilot.ts";
 import { connect, type PilotClient } from "../lib/sdk/mod.ts";
 import { echoRoundTrip } from "./echo_probe.ts";
 import { STARTUP_PAGE_RELEASE_DELAY_MS } from "../lib/daemon/startup_pages.ts";
+import { DAEMON_ENV, DAEMON_V8_FLAGS } from "../cli/daemon_process.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
   options: {
     main: { type: "string", multiple: true },
+    v8: { type: "string", multiple: true },
     dials: { type: "string", default: "60" },
     hops: { type: "string", default: "300" },
     pings: { type: "string", default: "45" },
@@ -41,6 +48,8 @@ const ECHO_PORT = 7;
 
 interface Variant {
   label: string;
+  /** `deno run` flags of the variant's daemons and CLI. */
+  denoFlags: string[];
   main?: string;
   net: TestNetwork;
   a: TestDaemon;
@@ -64,17 +73,19 @@ function pct(samples: number[], p: number): number {
   return s[Math.min(s.length - 1, Math.ceil(p * s.length) - 1)];
 }
 
-async function startVariant(label: string, main?: string): Promise<Variant> {
-  if (main) setPilotLaunch(main);
+async function startVariant(label: string, main?: string, v8Flags = DAEMON_V8_FLAGS): Promise<Variant> {
+  const denoFlags = [`--v8-flags=${v8Flags.join(",")}`];
+  setPilotLaunch(main, denoFlags);
   try {
     const net = await TestNetwork.start(["--memory"]);
-    const a = await net.addDaemon("a", ["--public"]);
-    const b = await net.addDaemon("b", ["--public"]);
+    const a = await net.addDaemon("a", ["--public"], DAEMON_ENV);
+    const b = await net.addDaemon("b", ["--public"], DAEMON_ENV);
     const client = await connect(a.socket);
     const warm = await client.dial(b.address, ECHO_PORT, { timeoutMs: 10_000 }); // keys the tunnel
     await warm.close();
     return {
       label,
+      denoFlags,
       main,
       net,
       a,
@@ -102,6 +113,7 @@ async function alternate(
 
 const variants = [await startVariant("this")];
 for (const main of values.main ?? []) variants.push(await startVariant(main.split("/").slice(-2)[0], main));
+for (const flags of values.v8 ?? []) variants.push(await startVariant(flags, undefined, flags.split(",")));
 try {
   // Sampled as a settled daemon serves: after the start-up page release (lib/daemon/startup_pages.ts).
   await new Promise((r) => setTimeout(r, STARTUP_PAGE_RELEASE_DELAY_MS + 1000));
@@ -126,7 +138,7 @@ try {
   });
   for (let round = 0; round < pingRounds; round++) {
     for (const v of variants) {
-      if (v.main) setPilotLaunch(v.main);
+      setPilotLaunch(v.main, v.denoFlags);
       try {
         const args = [
           "ping",
