@@ -63,6 +63,28 @@ function peakSampler(pids: number[]): { stop(): number[] } {
   };
 }
 
+/**
+ * One bench run's MiB/s, or undefined when it failed (the reference's bench can stall at stock UDP
+ * buffers until its timeout): the run is left out of the median and the comparison goes on.
+ */
+async function benchOrMissing(
+  impl: Implementation,
+  pair: { bench(mib: number): Promise<number> },
+  mib: number,
+  opts: Options,
+): Promise<number | undefined> {
+  try {
+    const rate = await pair.bench(mib);
+    opts.progress(`${impl.name}: ${rate.toFixed(1)} MiB/s`);
+    return rate;
+  } catch (err) {
+    opts.progress(
+      `${impl.name}: bench failed, left out: ${err instanceof Error ? err.message : String(err)}`,
+    );
+    return undefined;
+  }
+}
+
 /** The daemon workloads: idle RSS, ping, then bench runs with the peak RSS over all of them. */
 export async function daemonFigures(impl: Implementation, opts: Options): Promise<Figures> {
   const pair = await impl.startDaemons();
@@ -78,8 +100,8 @@ export async function daemonFigures(impl: Implementation, opts: Options): Promis
     try {
       for (let run = 1; run <= opts.benchRuns; run++) {
         opts.progress(`${impl.name}: bench ${opts.mib} MiB, run ${run}/${opts.benchRuns}`);
-        rates.push(await pair.bench(opts.mib));
-        opts.progress(`${impl.name}: ${rates.at(-1)!.toFixed(1)} MiB/s`);
+        const rate = await benchOrMissing(impl, pair, opts.mib, opts);
+        if (rate !== undefined) rates.push(rate);
       }
     } finally {
       peaks = sampler.stop();
@@ -109,9 +131,7 @@ export async function stockBenchFigures(impl: Implementation, opts: Options): Pr
   const pair = await impl.startDaemons();
   try {
     opts.progress(`${impl.name}: bench ${opts.stockMib} MiB, stock kernel UDP buffers`);
-    const rate = await pair.bench(opts.stockMib);
-    opts.progress(`${impl.name}: ${rate.toFixed(1)} MiB/s`);
-    return { bench_stock: rate };
+    return { bench_stock: await benchOrMissing(impl, pair, opts.stockMib, opts) };
   } finally {
     await pair.close();
   }
