@@ -7,7 +7,7 @@
  * Starts `pilot registry` (a subprocess on 127.0.0.1, temporary state directory, `--rate-limit off`,
  * `--compat reference` so the fill can be unsigned), fills it with N nodes over 50 connections, then
  * reports its resident memory from /proc/<pid>/status (VmRSS, VmHWM, RssAnon, RssFile, in MiB):
- * empty, idle with N nodes, at the peak of samples every 50 ms under the load of `deno task
+ * empty (4 s after start, once start-up pages are released), idle with N nodes, at the peak of samples every 50 ms under the load of `deno task
  * bench:compare` (each of `--clients` registers a node, then signed `set_tags` writes, `lookup`s and
  * `get_key_info` reads, `--seconds` each), and idle after it. With `--connections C`, also idle with C
  * more connections open that have each sent one lookup, as the daemons of a real registry's nodes
@@ -187,13 +187,13 @@ async function run(
   const clients: RegistryClient[] = [];
   try {
     reg = await start(side, dir, connections);
-    const ready = performance.now();
     const pid = reg.child.pid;
-    await sleep(500);
+    // Filled once the registry has released its start-up pages (lib/daemon/startup_pages.ts), as a
+    // real registry's nodes register after that: the pages their requests use count again.
+    await sleep(STARTUP_PAGE_RELEASE_DELAY_MS + 1000);
     const empty = mem(pid);
     const fillSeconds = await fillRegistry(reg.address, nodes);
-    // Idle is measured 2 s after the fill and once the registry has released its start-up pages.
-    await sleep(Math.max(2000, ready + STARTUP_PAGE_RELEASE_DELAY_MS + 1000 - performance.now()));
+    await sleep(2000);
     const idle = mem(pid);
     let connected = idle;
     if (connections > 0) {
