@@ -1,11 +1,13 @@
 /**
  * Daemon memory footprint: a registry and two encrypted `pilot daemon` subprocesses on loopback;
  * each daemon's VmRSS and VmHWM (from /proc/<pid>/status) right after start, after an idle
- * period, during a `pilot bench` between them (peak of samples every 50 ms) and after it. Every
- * repeat starts a fresh network; the summary gives the median and range over the repeats.
+ * period, during a `pilot bench` between them (peak of samples every 50 ms), 2 s after it and after
+ * `--quiet` seconds more (default: long enough for the daemons to give memory back when quiet,
+ * lib/daemon/resident_memory.ts; 0 leaves that phase out). Every repeat starts a fresh network; the
+ * summary gives the median and range over the repeats.
  *
- *   deno run -A bench/footprint_bench.ts [--mib 64] [--idle 10] [--repeat 3] [--v8-flags FLAGS]
- *     [--deno-flags "FLAG …"] [--main PATH]
+ *   deno run -A bench/footprint_bench.ts [--mib 64] [--idle 10] [--quiet 65] [--repeat 3]
+ *     [--v8-flags FLAGS] [--deno-flags "FLAG …"] [--main PATH]
  *
  * --v8-flags: V8 flags for the daemons (default: the ones `pilot daemon start` and the deno.json
  * tasks use, cli/daemon_process.ts; "" = none), passed as DENO_V8_FLAGS; the daemons also get
@@ -18,6 +20,10 @@ import { parseArgs } from "node:util";
 import { type TestDaemon, TestNetwork } from "../tests/helpers/network.ts";
 import { runPilot, setPilotLaunch } from "../tests/helpers/pilot.ts";
 import { DAEMON_ENV, DAEMON_V8_FLAGS } from "../cli/daemon_process.ts";
+import { QUIET_CHECK_INTERVAL_MS } from "../lib/daemon/resident_memory.ts";
+
+/** Long enough for two quiet checks after the bench: the daemons give memory back on the second. */
+const DEFAULT_QUIET_S = Math.ceil((2 * QUIET_CHECK_INTERVAL_MS) / 1000) + 5;
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -28,6 +34,7 @@ const { values } = parseArgs({
     "v8-flags": { type: "string" },
     "deno-flags": { type: "string", default: "" },
     main: { type: "string" },
+    quiet: { type: "string", default: String(DEFAULT_QUIET_S) },
   },
 });
 const mib = Number(values.mib);
@@ -35,6 +42,7 @@ const idleSeconds = Number(values.idle);
 const repeats = Number(values.repeat);
 const v8Flags = values["v8-flags"] ?? DAEMON_V8_FLAGS.join(",");
 const denoFlags = values["deno-flags"].split(" ").filter((f) => f !== "");
+const quietSeconds = Number(values.quiet);
 const SAMPLE_MS = 50;
 
 /** One reading of a process's memory, in MiB. */
@@ -46,7 +54,7 @@ interface Memory {
 }
 
 /** The phases measured, in order. */
-const PHASES = ["start", "idle", "bench peak", "after bench"] as const;
+const PHASES = ["start", "idle", "bench peak", "after bench", "quiet after bench"] as const;
 type Phase = typeof PHASES[number];
 type Readings = Record<Phase, Memory>;
 
@@ -106,6 +114,11 @@ async function oneRun(run: number): Promise<Readings[]> {
     pids.forEach((_, i) => readings[i]["bench peak"] = { ...peak[i], hwm: memory(pids[i]).hwm });
     await new Promise((r) => setTimeout(r, 2000));
     record("after bench");
+    if (quietSeconds > 0) {
+      progress(`run ${run}: quiet for ${quietSeconds} s`);
+      await new Promise((r) => setTimeout(r, quietSeconds * 1000));
+      record("quiet after bench");
+    }
     return readings;
   } finally {
     await net.close();
@@ -145,6 +158,7 @@ const rows: string[][] = [header];
 for (const [i, name] of ["a (sender)", "b (echoer)"].entries()) {
   for (const phase of PHASES) {
     const ms = all.map((run) => run[i][phase]);
+    if (ms.some((m) => m === undefined)) continue; // --quiet 0
     rows.push([
       `${name} ${phase}`,
       ...ms.map((m) => `${f1(m.rss)} (${f1(m.hwm)})`),

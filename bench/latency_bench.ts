@@ -25,7 +25,7 @@ import { type TestDaemon, TestNetwork } from "../tests/helpers/network.ts";
 import { runPilot, setPilotLaunch } from "../tests/helpers/pilot.ts";
 import { connect, type PilotClient } from "../lib/sdk/mod.ts";
 import { echoRoundTrip } from "./echo_probe.ts";
-import { STARTUP_PAGE_RELEASE_DELAY_MS } from "../lib/daemon/startup_pages.ts";
+import { STARTUP_PAGE_RELEASE_DELAY_MS } from "../lib/daemon/resident_memory.ts";
 import { DAEMON_ENV, DAEMON_V8_FLAGS } from "../cli/daemon_process.ts";
 
 const { values } = parseArgs({
@@ -115,7 +115,7 @@ const variants = [await startVariant("this")];
 for (const main of values.main ?? []) variants.push(await startVariant(main.split("/").slice(-2)[0], main));
 for (const flags of values.v8 ?? []) variants.push(await startVariant(flags, undefined, flags.split(",")));
 try {
-  // Sampled as a settled daemon serves: after the start-up page release (lib/daemon/startup_pages.ts).
+  // Sampled as a settled daemon serves: after the start-up page release (lib/daemon/resident_memory.ts).
   await new Promise((r) => setTimeout(r, STARTUP_PAGE_RELEASE_DELAY_MS + 1000));
   await alternate(variants, "setup+close", dials, async (v) => {
     const t0 = performance.now();

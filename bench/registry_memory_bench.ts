@@ -25,7 +25,7 @@ import { fillRegistry } from "./registry_fill.ts";
 import { encodeFrame } from "../lib/registry/wire.ts";
 import { ignoreRejection, settleQuietly } from "../lib/errors.ts";
 import { DAEMON_ENV, REGISTRY_V8_FLAGS } from "../cli/daemon_process.ts";
-import { STARTUP_PAGE_RELEASE_DELAY_MS } from "../lib/daemon/startup_pages.ts";
+import { STARTUP_PAGE_RELEASE_DELAY_MS } from "../lib/daemon/resident_memory.ts";
 
 interface Side {
   label: string;
@@ -188,7 +188,7 @@ async function run(
   try {
     reg = await start(side, dir, connections);
     const pid = reg.child.pid;
-    // Filled once the registry has released its start-up pages (lib/daemon/startup_pages.ts), as a
+    // Filled once the registry has released its start-up pages (lib/daemon/resident_memory.ts), as a
     // real registry's nodes register after that: the pages their requests use count again.
     await sleep(STARTUP_PAGE_RELEASE_DELAY_MS + 1000);
     const empty = mem(pid);

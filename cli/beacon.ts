@@ -4,7 +4,7 @@
  * beacons — with an optional HTTP endpoint for /healthz and /metrics.
  */
 import { waitForStopSignal } from "./signals.ts";
-import { scheduleStartupPageRelease } from "../lib/daemon/startup_pages.ts";
+import { scheduleMemoryRelease } from "../lib/daemon/resident_memory.ts";
 import type { Command } from "./command.ts";
 import { intFlag, noExtraArguments, parseArgs, parseDuration } from "./args.ts";
 import { CliError, printResult } from "./output.ts";
@@ -153,8 +153,8 @@ export const beaconCommand: Command = {
           data.http ? `, http ${data.http}` : ""
         }, ${data.peers} peer beacon(s)`,
       );
-      const keepPages = scheduleStartupPageRelease(log);
-      stops.unshift(() => Promise.resolve(keepPages()));
+      const stopReleases = scheduleMemoryRelease(log);
+      stops.unshift(() => Promise.resolve(stopReleases()));
       await waitForStopSignal();
     } finally {
       for (const stop of stops) await settleQuietly(stop(), "cleanup");

@@ -8,7 +8,7 @@ import { type FlagSpec, intFlag, parseArgs, type ParsedArgs, parseDuration } fro
 import { CliError, printResult } from "./output.ts";
 import { Daemon } from "../lib/daemon/daemon.ts";
 import { limitMallocArenas } from "../lib/daemon/malloc_arenas.ts";
-import { scheduleStartupPageRelease } from "../lib/daemon/startup_pages.ts";
+import { scheduleMemoryRelease } from "../lib/daemon/resident_memory.ts";
 import {
   type DaemonConfig,
   DEFAULT_LISTEN_PORT,
@@ -186,9 +186,9 @@ export const daemonCommand: Command = {
       data,
       `pilot daemon: node ${data.address} ready (socket ${data.socket}, http ${data.http ?? "off"})`,
     );
-    const keepPages = scheduleStartupPageRelease(log);
+    const stopReleases = scheduleMemoryRelease(log);
     await stop;
-    keepPages();
+    stopReleases();
     await daemon.close();
     return 0;
   },

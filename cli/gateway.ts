@@ -14,7 +14,7 @@ import { noExtraArguments, parseArgs, type ParsedArgs, portArg } from "./args.ts
 import { CliError, type ErrorCode, printResult } from "./output.ts";
 import { connectDaemon, resolveTarget, socketPath } from "./client.ts";
 import { waitForStopSignal } from "./signals.ts";
-import { scheduleStartupPageRelease } from "../lib/daemon/startup_pages.ts";
+import { scheduleMemoryRelease } from "../lib/daemon/resident_memory.ts";
 import { defaultStateDir } from "../lib/crypto/identity.ts";
 import { Logger } from "../lib/log.ts";
 import { ControlError, controlRequest, daemonControlPath, serveControl } from "../lib/gateway/control.ts";
@@ -231,9 +231,9 @@ async function startGateway(
     data,
     `pilot gateway: ${subnet.text}, ${data.mappings.length} mapping(s), control ${controlSocket}`,
   );
-  const keepPages = scheduleStartupPageRelease(log);
+  const stopReleases = scheduleMemoryRelease(log);
   await waitForStopSignal();
-  keepPages();
+  stopReleases();
   await server.close();
   await gateway.close();
   await closeQuietly(client);

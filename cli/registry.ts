@@ -31,7 +31,7 @@ import {
 import { RegistryClient, RegistryReplyError } from "../lib/registry/client.ts";
 import type { WireMessage } from "../lib/registry/wire.ts";
 import { limitMallocArenas } from "../lib/daemon/malloc_arenas.ts";
-import { scheduleStartupPageRelease } from "../lib/daemon/startup_pages.ts";
+import { scheduleMemoryRelease } from "../lib/daemon/resident_memory.ts";
 
 /** Default listen address: loopback, so exposing the registry is a deliberate choice. */
 export const DEFAULT_REGISTRY_LISTEN = "127.0.0.1:9000";
@@ -280,14 +280,14 @@ export const registryCommand: Command = {
       }`,
     );
 
-    const keepPages = scheduleStartupPageRelease(log);
+    const stopReleases = scheduleMemoryRelease(log);
     let stop: () => void = () => {};
     const stopped = new Promise<string>((resolve) => stop = () => resolve("signal"));
     const signals = stopSignals();
     for (const sig of signals) Deno.addSignalListener(sig, stop);
     const outcome = await Promise.race([stopped, failed]);
     for (const sig of signals) Deno.removeSignalListener(sig, stop);
-    keepPages();
+    stopReleases();
     if (outcome instanceof Error) {
       await settleQuietly(service.close({ snapshot: false }), "cleanup"); // the outcome's error is the one to report
       throw new CliError("internal", `registry stopped: ${outcome.message}`);

@@ -4,7 +4,7 @@
  * second node. Runs until SIGINT/SIGTERM.
  */
 import { waitForStopSignal } from "./signals.ts";
-import { scheduleStartupPageRelease } from "../lib/daemon/startup_pages.ts";
+import { scheduleMemoryRelease } from "../lib/daemon/resident_memory.ts";
 import { join } from "../lib/paths.ts";
 import type { Command } from "./command.ts";
 import { noExtraArguments, parseArgs } from "./args.ts";
@@ -101,9 +101,9 @@ export const upCommand: Command = {
         "Ctrl-C stops everything.",
       ].join("\n"),
     );
-    const keepPages = scheduleStartupPageRelease(log);
+    const stopReleases = scheduleMemoryRelease(log);
     await waitForStopSignal();
-    keepPages();
+    stopReleases();
     await net.close();
     return 0;
   },

@@ -1,7 +1,7 @@
 /**
  * A server process's memory as the tests that bound its growth read it: RssAnon from /proc (Linux),
  * the heap, buffers and stacks that grow with load. The file-backed rest of RSS is pages of the deno
- * executable, which a server releases a few seconds after start-up (lib/daemon/startup_pages.ts), so
+ * executable, which a server releases a few seconds after start-up (lib/daemon/resident_memory.ts), so
  * a growth measured over all of RSS could shrink by that much and hide a leak.
  * @module
  */

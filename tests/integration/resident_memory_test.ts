@@ -1,6 +1,8 @@
 /**
  * The registry and the daemons release their start-up pages a few seconds after their ready line
- * (lib/daemon/startup_pages.ts), and go on serving: a dial, an echo and a transfer afterwards.
+ * (lib/daemon/resident_memory.ts), and go on serving: a dial, an echo and a transfer afterwards.
+ * The release when quiet after work is tested in lib/daemon/resident_memory_test.ts (its interval
+ * is 30 s here).
  */
 import { assert, assertEquals } from "../assert.ts";
 import { TestNetwork } from "../helpers/network.ts";
@@ -9,7 +11,7 @@ import { until } from "../helpers/wait.ts";
 import { transfer } from "../helpers/transfer.ts";
 import { connect, type PilotClient } from "../../lib/sdk/mod.ts";
 import { closeQuietly } from "../../lib/errors.ts";
-import { STARTUP_PAGE_RELEASE_DELAY_MS } from "../../lib/daemon/startup_pages.ts";
+import { STARTUP_PAGE_RELEASE_DELAY_MS } from "../../lib/daemon/resident_memory.ts";
 
 const MIB = 1024 * 1024;
 const DEBUG = ["--log-level", "debug"];
@@ -21,7 +23,8 @@ function fileBytes(p: PilotProcess): number {
   return Number(/RssFile:\s+(\d+) kB/.exec(status)![1]) * 1024;
 }
 
-const released = (p: PilotProcess) => p.stderrLines.some((l) => l.includes(`msg="start-up pages released"`));
+const released = (p: PilotProcess) =>
+  p.stderrLines.some((l) => l.includes(`msg="memory released" when="after start-up"`));
 
 Deno.test({
   name: "servers release their start-up pages after start and keep serving",

@@ -1,6 +1,14 @@
 import fc from "fast-check";
 import { assert, assertEquals } from "../../tests/assert.ts";
-import { type Mapping, parseSmaps, releasableMappings } from "./startup_pages.ts";
+import {
+  type Mapping,
+  parseSmaps,
+  QUIET_CPU_SHARE,
+  REGROWTH_TO_RELEASE_KIB,
+  releasableMappings,
+  sampleProcess,
+  shouldRelease,
+} from "./resident_memory.ts";
 
 /** Blocks shaped like a deno process's /proc/self/smaps (fields trimmed to a few). */
 const SMAPS = [
@@ -116,7 +124,7 @@ Deno.test("parseSmaps reads back any mapping in the kernel's format", () => {
 
 /** Runs in a fresh `deno run`: releases, then checks the process still computes what it did before. */
 const CHILD = `
-import { releaseStartupPages } from ${JSON.stringify(new URL("./startup_pages.ts", import.meta.url).href)};
+import { releaseMemory } from ${JSON.stringify(new URL("./resident_memory.ts", import.meta.url).href)};
 const fileKiB = () => Number(/RssFile:\\s+(\\d+)/.exec(Deno.readTextFileSync("/proc/self/status"))[1]);
 const work = async () => {
   const data = new TextEncoder().encode("pilot ".repeat(10000));
@@ -125,14 +133,14 @@ const work = async () => {
 };
 const expected = await work();
 const before = fileKiB();
-const result = releaseStartupPages();
+const result = releaseMemory();
 const after = fileKiB();
 const again = await work();
 console.log(JSON.stringify({ result, before, after, same: again === expected }));
 `;
 
 Deno.test({
-  name: "releaseStartupPages drops a real process's start-up pages and the process runs on unchanged",
+  name: "releaseMemory drops a real process's start-up pages and the process runs on unchanged",
   ignore: Deno.build.os !== "linux",
   async fn() {
     const script = await Deno.makeTempFile({ suffix: ".ts" });
@@ -149,7 +157,93 @@ Deno.test({
       const r = JSON.parse(new TextDecoder().decode(out.stdout));
       assert(r.result.mappings > 0 && r.result.kib > 0, `nothing released: ${JSON.stringify(r.result)}`);
       assert(r.after < r.before, `RssFile ${r.before} → ${r.after} KiB`);
+      assert(r.result.heapTrimmed, "glibc's malloc_trim was not called");
       assert(r.same, "the process computed something else after the release");
+    } finally {
+      await Deno.remove(script);
+    }
+  },
+});
+
+Deno.test("shouldRelease: only when quiet over the interval and grown since the last release", () => {
+  const interval = 30_000;
+  const quietCpu = interval * QUIET_CPU_SHARE;
+  const at = (cpuMs: number, rssKiB: number) => ({ cpuMs, rssKiB });
+  const base = 40_000;
+  // Grown and quiet: release.
+  assert(shouldRelease(at(1000, 0), at(1000 + quietCpu - 1, base + REGROWTH_TO_RELEASE_KIB), interval, base));
+  // Still working (CPU at the threshold): wait.
+  assert(!shouldRelease(at(1000, 0), at(1000 + quietCpu, base + 50_000), interval, base));
+  // Quiet but not grown enough: nothing to give back.
+  assert(!shouldRelease(at(1000, 0), at(1000, base + REGROWTH_TO_RELEASE_KIB - 1), interval, base));
+});
+
+Deno.test("sampleProcess reads this process's CPU time and resident memory", () => {
+  const a = sampleProcess();
+  const until = performance.now() + 60;
+  while (performance.now() < until) { /* 60 ms of CPU: at least a few 10 ms ticks */ }
+  const b = sampleProcess();
+  assert(a.rssKiB > 1024 && b.rssKiB > 1024, `rss ${a.rssKiB} KiB`);
+  assert(b.cpuMs > a.cpuMs, `cpu ${a.cpuMs} → ${b.cpuMs} ms`);
+});
+
+/**
+ * Runs in a fresh `deno run`: after the start-up release it fragments glibc's heap (1,000 blocks of
+ * 64 KiB, under its mmap threshold, written, then every other one freed: the holes stay resident, and below the blocks still
+ * held, so free() cannot give them back), goes quiet, and reports what the schedule logged.
+ */
+const QUIET_CHILD = `
+import { scheduleMemoryRelease } from ${
+  JSON.stringify(new URL("./resident_memory.ts", import.meta.url).href)
+};
+import { Logger } from ${JSON.stringify(new URL("../log.ts", import.meta.url).href)};
+const lines = [];
+const log = new Logger("test", "debug", (l) => lines.push(l));
+const stop = scheduleMemoryRelease(log, { startupDelayMs: 100, quietCheckMs: 2000 });
+const rss = () => Number(/RssAnon:\\s+(\\d+)/.exec(Deno.readTextFileSync("/proc/self/status"))[1]);
+await new Promise((r) => setTimeout(r, 500));
+const libc = Deno.dlopen("libc.so.6", {
+  malloc: { parameters: ["usize"], result: "pointer" },
+  free: { parameters: ["pointer"], result: "void" },
+  memset: { parameters: ["pointer", "i32", "usize"], result: "pointer" },
+});
+const blocks = [];
+for (let i = 0; i < 1000; i++) {
+  const p = libc.symbols.malloc(65536n);
+  libc.symbols.memset(p, 1, 65536n);
+  blocks.push(p);
+}
+for (let i = 0; i < blocks.length; i += 2) libc.symbols.free(blocks[i]);
+const fragmented = rss();
+const deadline = Date.now() + 15000;
+while (!lines.some((l) => l.includes("when=quiet")) && Date.now() < deadline) {
+  await new Promise((r) => setTimeout(r, 100));
+}
+const after = rss();
+stop();
+console.log(JSON.stringify({ lines, fragmented, after }));
+`;
+
+Deno.test({
+  name: "scheduleMemoryRelease gives back heap a quiet process no longer uses",
+  ignore: Deno.build.os !== "linux",
+  async fn() {
+    const script = await Deno.makeTempFile({ suffix: ".ts" });
+    try {
+      await Deno.writeTextFile(script, QUIET_CHILD);
+      const out = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", script],
+        env: { DENO_NO_UPDATE_CHECK: "1", MALLOC_ARENA_MAX: "1" },
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      assert(out.success, `child failed: ${new TextDecoder().decode(out.stderr)}`);
+      const r = JSON.parse(new TextDecoder().decode(out.stdout));
+      const lines = r.lines as string[];
+      assert(lines.some((l) => l.includes(`when="after start-up"`)), lines.join("\n"));
+      assert(lines.some((l) => l.includes("when=quiet")), `no release when quiet:\n${lines.join("\n")}`);
+      // The 500 freed 64 KiB holes (31 MiB of anonymous memory) come back, but for their chunk headers' pages.
+      assert(r.after < r.fragmented - 16 * 1024, `RssAnon ${r.fragmented} → ${r.after} KiB`);
     } finally {
       await Deno.remove(script);
     }
