@@ -151,7 +151,7 @@ export function releaseMemory(): MemoryRelease | { skipped: string } {
     }
     return done;
   } catch (err) {
-    return { skipped: `cannot read /proc/self/smaps: ${reason(err)}` };
+    return { skipped: `release failed: ${reason(err)}` };
   } finally {
     libc.close();
   }
@@ -220,13 +220,19 @@ export function scheduleMemoryRelease(log: Logger, schedule: ReleaseSchedule = {
   let timer: ReturnType<typeof setTimeout> | undefined;
   let previous: ProcessSample | undefined;
   let afterRelease = 0;
+  /** Releases now; false (logged) when nothing could be, so the caller stops scheduling. Never throws. */
   const release = (why: string): boolean => {
     const result = releaseMemory();
     if ("skipped" in result) {
       log.debug("memory kept", { reason: result.skipped });
       return false;
     }
-    previous = sampleProcess();
+    try {
+      previous = sampleProcess();
+    } catch (err) {
+      log.debug("memory released, but /proc cannot be read to schedule more", { reason: reason(err) });
+      return false;
+    }
     afterRelease = previous.rssKiB;
     log.debug("memory released", {
       when: why,
