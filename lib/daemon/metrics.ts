@@ -1,7 +1,7 @@
 /**
  * The daemon's Prometheus families: tunnel traffic, crypto and drops by reason, peers by
- * state, connections by state, stream retransmits and RTT, session-layer refusals and
- * the registry session. Read at scrape time from the owners' counters.
+ * state, connections by state, stream retransmits and RTT, session-layer refusals, the
+ * registry session and the process's memory. Read at scrape time from the owners' counters.
  */
 import { byLabel, type MetricFamily, single } from "../http/prometheus.ts";
 import type { Tunnel } from "../tunnel/tunnel.ts";
@@ -59,6 +59,7 @@ export function daemonMetrics(d: MetricsSource): MetricFamily[] {
   rtts.sort((a, b) => a - b);
   const s = d.manager.counters as unknown as Record<string, number>;
   const wh = d.webhooks.stats();
+  const memory = Deno.memoryUsage();
   return [
     single("pilot_up", "1 while the daemon runs", "gauge", 1),
     single(
@@ -67,6 +68,9 @@ export function daemonMetrics(d: MetricsSource): MetricFamily[] {
       "gauge",
       (Date.now() - d.startedAt) / 1000,
     ),
+    // What a health check on a small machine watches; lib/daemon/resident_memory.ts says why it falls.
+    single("pilot_resident_bytes", "Resident set size of the daemon's process", "gauge", memory.rss),
+    single("pilot_heap_used_bytes", "V8 heap in use", "gauge", memory.heapUsed),
     single("pilot_udp_datagrams_sent_total", "UDP datagrams sent by the tunnel", "counter", t.datagramsSent),
     single(
       "pilot_udp_datagrams_received_total",

@@ -23,6 +23,11 @@ function fileBytes(p: PilotProcess): number {
   return Number(/RssFile:\s+(\d+) kB/.exec(status)![1]) * 1024;
 }
 
+function vmRssBytes(p: PilotProcess): number {
+  const status = Deno.readTextFileSync(`/proc/${p.child.pid}/status`);
+  return Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]) * 1024;
+}
+
 const released = (p: PilotProcess) =>
   p.stderrLines.some((l) => l.includes(`msg="memory released" when="after start-up"`));
 
@@ -47,6 +52,11 @@ Deno.test({
       const afterRelease = fileBytes(a.process);
       console.log(`daemon a RssFile ${(atReady / MIB).toFixed(1)} → ${(afterRelease / MIB).toFixed(1)} MiB`);
       assert(afterRelease < atReady - MIN_FILE_DROP, `RssFile ${atReady} → ${afterRelease} bytes`);
+      // The daemon's /metrics reports the resident size a health check reads (as /proc does).
+      const metrics = await (await fetch(`${a.http}/metrics`)).text();
+      const reported = Number(/^pilot_resident_bytes (\d+)$/m.exec(metrics)?.[1]);
+      const vmRss = vmRssBytes(a.process);
+      assert(Math.abs(reported - vmRss) < vmRss / 5, `pilot_resident_bytes ${reported}, VmRSS ${vmRss}`);
 
       const [ca, cb] = [await connect(a.socket), await connect(b.socket)];
       clients.push(ca, cb);
