@@ -20,17 +20,25 @@ function ffiTurnedOff(): boolean {
   }
 }
 
-/** Why FFI to Linux system libraries cannot be used here, or undefined when it can. */
-export function linuxFfiUnavailable(): string | undefined {
+/**
+ * Why this process cannot call Linux system libraries at all, or undefined when it can: the OS and
+ * the ffi permission, whatever `PILOT_FFI` says. For calls with no fallback to choose instead (libc's
+ * mallopt, madvise, malloc_trim).
+ */
+export function linuxFfiForbidden(): string | undefined {
   if (Deno.build.os !== "linux") return `OS is ${Deno.build.os}`;
   if (typeof Deno.dlopen !== "function") return "Deno.dlopen is missing";
-  if (ffiTurnedOff()) return `${FFI_ENV}=off`;
   try {
     if (Deno.permissions.querySync({ name: "ffi" }).state !== "granted") return "no --allow-ffi";
   } catch {
     return "cannot query the ffi permission";
   }
   return undefined;
+}
+
+/** Why FFI to Linux system libraries cannot be used here, or undefined when it can. */
+export function linuxFfiUnavailable(): string | undefined {
+  return linuxFfiForbidden() ?? (ffiTurnedOff() ? `${FFI_ENV}=off` : undefined);
 }
 
 /**

@@ -73,6 +73,7 @@ export const ALLOWED: Record<string, readonly string[]> = {
   daemon: [
     "errors",
     "bytes",
+    "ffi",
     "paths",
     "log",
     "net",

@@ -7,6 +7,8 @@
  * --allow-ffi; arenas created before the call are kept, so call it first thing.
  */
 
+import { linuxFfiForbidden } from "../ffi.ts";
+
 /** `M_ARENA_MAX` from glibc's <malloc.h>. */
 const M_ARENA_MAX = -8;
 /** Arenas allowed: one, shared by every thread (measured: no throughput change on loopback). */
@@ -14,9 +16,8 @@ export const DAEMON_MALLOC_ARENAS = 1;
 
 /** Sets glibc's arena limit; true when it was applied. */
 export function limitMallocArenas(arenas = DAEMON_MALLOC_ARENAS): boolean {
-  if (Deno.build.os !== "linux" || typeof Deno.dlopen !== "function") return false;
+  if (linuxFfiForbidden()) return false;
   try {
-    if (Deno.permissions.querySync({ name: "ffi" }).state !== "granted") return false;
     const libc = Deno.dlopen("libc.so.6", { mallopt: { parameters: ["i32", "i32"], result: "i32" } });
     try {
       return libc.symbols.mallopt(M_ARENA_MAX, arenas) === 1;

@@ -21,6 +21,8 @@
  * @module
  */
 import type { Logger } from "../log.ts";
+import { errorMessage } from "../errors.ts";
+import { linuxFfiForbidden } from "../ffi.ts";
 
 /** `MADV_DONTNEED` from <sys/mman.h> (the same on every Linux architecture Deno runs on). */
 const MADV_DONTNEED = 4;
@@ -101,24 +103,10 @@ export interface MemoryRelease {
   heapTrimmed: boolean;
 }
 
-/** Why this process cannot release memory, or undefined when it can. */
-function unavailable(): string | undefined {
-  if (Deno.build.os !== "linux") return `OS is ${Deno.build.os}`;
-  if (typeof Deno.dlopen !== "function") return "Deno.dlopen is missing";
-  try {
-    if (Deno.permissions.querySync({ name: "ffi" }).state !== "granted") return "no --allow-ffi";
-  } catch {
-    return "cannot query the ffi permission";
-  }
-  return undefined;
-}
-
 const LIBC_CALLS = {
   madvise: { parameters: ["pointer", "usize", "i32"], result: "i32" },
   malloc_trim: { parameters: ["usize"], result: "i32", optional: true },
 } as const;
-
-const reason = (err: unknown) => err instanceof Error ? err.message : String(err);
 
 /**
  * Advises the kernel that this process's releasable file mappings (see {@link releasableMappings})
@@ -127,13 +115,13 @@ const reason = (err: unknown) => err instanceof Error ? err.message : String(err
  * Never throws.
  */
 export function releaseMemory(): MemoryRelease | { skipped: string } {
-  const why = unavailable();
+  const why = linuxFfiForbidden();
   if (why) return { skipped: why };
   let libc: Deno.DynamicLibrary<typeof LIBC_CALLS>;
   try {
     libc = Deno.dlopen("libc.so.6", LIBC_CALLS);
   } catch (err) {
-    return { skipped: `cannot load libc: ${reason(err)}` };
+    return { skipped: `cannot load libc: ${errorMessage(err)}` };
   }
   try {
     const maps = releasableMappings(parseSmaps(Deno.readTextFileSync("/proc/self/smaps")));
@@ -151,7 +139,7 @@ export function releaseMemory(): MemoryRelease | { skipped: string } {
     }
     return done;
   } catch (err) {
-    return { skipped: `release failed: ${reason(err)}` };
+    return { skipped: `release failed: ${errorMessage(err)}` };
   } finally {
     libc.close();
   }
@@ -230,7 +218,7 @@ export function scheduleMemoryRelease(log: Logger, schedule: ReleaseSchedule = {
     try {
       previous = sampleProcess();
     } catch (err) {
-      log.debug("memory released, but /proc cannot be read to schedule more", { reason: reason(err) });
+      log.debug("memory released, but /proc cannot be read to schedule more", { reason: errorMessage(err) });
       return false;
     }
     afterRelease = previous.rssKiB;
@@ -249,7 +237,7 @@ export function scheduleMemoryRelease(log: Logger, schedule: ReleaseSchedule = {
       if (previous && shouldRelease(previous, now, quietCheckMs, afterRelease)) release("quiet");
       else previous = now;
     } catch (err) {
-      log.debug("memory check failed", { reason: reason(err) });
+      log.debug("memory check failed", { reason: errorMessage(err) });
     }
     arm(check, quietCheckMs);
   };

@@ -139,29 +139,33 @@ const again = await work();
 console.log(JSON.stringify({ result, before, after, same: again === expected }));
 `;
 
+/** Runs `source` as a fresh `deno run -A` with `env` added; its stdout parsed as JSON. */
+async function runChild(source: string, env: Record<string, string> = {}) {
+  const script = await Deno.makeTempFile({ suffix: ".ts" });
+  try {
+    await Deno.writeTextFile(script, source);
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", script],
+      env: { DENO_NO_UPDATE_CHECK: "1", ...env },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert(out.success, `child failed: ${new TextDecoder().decode(out.stderr)}`);
+    return JSON.parse(new TextDecoder().decode(out.stdout));
+  } finally {
+    await Deno.remove(script);
+  }
+}
+
 Deno.test({
   name: "releaseMemory drops a real process's start-up pages and the process runs on unchanged",
   ignore: Deno.build.os !== "linux",
   async fn() {
-    const script = await Deno.makeTempFile({ suffix: ".ts" });
-    try {
-      await Deno.writeTextFile(script, CHILD);
-      const out = await new Deno.Command(Deno.execPath(), {
-        args: ["run", "-A", script],
-        env: { DENO_NO_UPDATE_CHECK: "1" },
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
-      const stderr = new TextDecoder().decode(out.stderr);
-      assert(out.success, `child failed: ${stderr}`);
-      const r = JSON.parse(new TextDecoder().decode(out.stdout));
-      assert(r.result.mappings > 0 && r.result.kib > 0, `nothing released: ${JSON.stringify(r.result)}`);
-      assert(r.after < r.before, `RssFile ${r.before} → ${r.after} KiB`);
-      assert(r.result.heapTrimmed, "glibc's malloc_trim was not called");
-      assert(r.same, "the process computed something else after the release");
-    } finally {
-      await Deno.remove(script);
-    }
+    const r = await runChild(CHILD);
+    assert(r.result.mappings > 0 && r.result.kib > 0, `nothing released: ${JSON.stringify(r.result)}`);
+    assert(r.after < r.before, `RssFile ${r.before} → ${r.after} KiB`);
+    assert(r.result.heapTrimmed, "glibc's malloc_trim was not called");
+    assert(r.same, "the process computed something else after the release");
   },
 });
 
@@ -228,24 +232,11 @@ Deno.test({
   name: "scheduleMemoryRelease gives back heap a quiet process no longer uses",
   ignore: Deno.build.os !== "linux",
   async fn() {
-    const script = await Deno.makeTempFile({ suffix: ".ts" });
-    try {
-      await Deno.writeTextFile(script, QUIET_CHILD);
-      const out = await new Deno.Command(Deno.execPath(), {
-        args: ["run", "-A", script],
-        env: { DENO_NO_UPDATE_CHECK: "1", MALLOC_ARENA_MAX: "1" },
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
-      assert(out.success, `child failed: ${new TextDecoder().decode(out.stderr)}`);
-      const r = JSON.parse(new TextDecoder().decode(out.stdout));
-      const lines = r.lines as string[];
-      assert(lines.some((l) => l.includes(`when="after start-up"`)), lines.join("\n"));
-      assert(lines.some((l) => l.includes("when=quiet")), `no release when quiet:\n${lines.join("\n")}`);
-      // The 500 freed 64 KiB holes (31 MiB of anonymous memory) come back, but for their chunk headers' pages.
-      assert(r.after < r.fragmented - 16 * 1024, `RssAnon ${r.fragmented} → ${r.after} KiB`);
-    } finally {
-      await Deno.remove(script);
-    }
+    const r = await runChild(QUIET_CHILD, { MALLOC_ARENA_MAX: "1" });
+    const lines = r.lines as string[];
+    assert(lines.some((l) => l.includes(`when="after start-up"`)), lines.join("\n"));
+    assert(lines.some((l) => l.includes("when=quiet")), `no release when quiet:\n${lines.join("\n")}`);
+    // The 500 freed 64 KiB holes (31 MiB of anonymous memory) come back, but for their chunk headers' pages.
+    assert(r.after < r.fragmented - 16 * 1024, `RssAnon ${r.fragmented} → ${r.after} KiB`);
   },
 });

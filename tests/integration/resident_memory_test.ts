@@ -8,6 +8,7 @@ import { assert, assertEquals } from "../assert.ts";
 import { TestNetwork } from "../helpers/network.ts";
 import type { PilotProcess } from "../helpers/network.ts";
 import { until } from "../helpers/wait.ts";
+import { residentBytes } from "../helpers/memory.ts";
 import { transfer } from "../helpers/transfer.ts";
 import { connect, type PilotClient } from "../../lib/sdk/mod.ts";
 import { closeQuietly } from "../../lib/errors.ts";
@@ -17,16 +18,6 @@ const MIB = 1024 * 1024;
 const DEBUG = ["--log-level", "debug"];
 /** Less than a third of what the release drops here (~28 MiB), so a release that did little fails. */
 const MIN_FILE_DROP = 8 * MIB;
-
-function fileBytes(p: PilotProcess): number {
-  const status = Deno.readTextFileSync(`/proc/${p.child.pid}/status`);
-  return Number(/RssFile:\s+(\d+) kB/.exec(status)![1]) * 1024;
-}
-
-function vmRssBytes(p: PilotProcess): number {
-  const status = Deno.readTextFileSync(`/proc/${p.child.pid}/status`);
-  return Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]) * 1024;
-}
 
 const released = (p: PilotProcess) =>
   p.stderrLines.some((l) => l.includes(`msg="memory released" when="after start-up"`));
@@ -40,7 +31,7 @@ Deno.test({
     try {
       const a = await net.addDaemon("a", ["--public", ...DEBUG]);
       const b = await net.addDaemon("b", ["--public", ...DEBUG]);
-      const atReady = fileBytes(a.process);
+      const atReady = residentBytes(a.process.child.pid, "RssFile");
       for (const p of [net.registry!, a.process, b.process]) {
         await until(
           "the start-up page release",
@@ -49,13 +40,13 @@ Deno.test({
           50,
         );
       }
-      const afterRelease = fileBytes(a.process);
+      const afterRelease = residentBytes(a.process.child.pid, "RssFile");
       console.log(`daemon a RssFile ${(atReady / MIB).toFixed(1)} → ${(afterRelease / MIB).toFixed(1)} MiB`);
       assert(afterRelease < atReady - MIN_FILE_DROP, `RssFile ${atReady} → ${afterRelease} bytes`);
       // The daemon's /metrics reports the resident size a health check reads (as /proc does).
       const metrics = await (await fetch(`${a.http}/metrics`)).text();
       const reported = Number(/^pilot_resident_bytes (\d+)$/m.exec(metrics)?.[1]);
-      const vmRss = vmRssBytes(a.process);
+      const vmRss = residentBytes(a.process.child.pid, "VmRSS");
       assert(Math.abs(reported - vmRss) < vmRss / 5, `pilot_resident_bytes ${reported}, VmRSS ${vmRss}`);
 
       const [ca, cb] = [await connect(a.socket), await connect(b.socket)];
