@@ -1,12 +1,24 @@
-/** Fills a registry with unsigned nodes, shared by the registry benches. */
+/** Fills a registry with nodes, shared by the registry benches. */
 import { toBase64 } from "../lib/bytes.ts";
+import { generateEd25519KeyPair } from "../lib/crypto/ed25519.ts";
 import { RegistryClient } from "../lib/registry/client.ts";
+import { signInMode } from "../lib/registry/client_signing.ts";
 
 /** Connections the fill spreads its registrations over. */
 const FILL_CONNECTIONS = 50;
 
-/** Registers `nodes` unsigned nodes (the registry runs in reference mode) over 50 connections; seconds taken. */
-export async function fillRegistry(address: string, nodes: number): Promise<number> {
+/** A node registered with a real key, which can sign its own requests. */
+export interface KeyedNode {
+  id: number;
+  seed: Uint8Array;
+}
+
+/**
+ * Registers `nodes` unsigned nodes (the registry runs in reference mode) over 50 connections;
+ * seconds taken. With `keyed`, each node gets a real key pair and is pushed onto it (id and
+ * seed), so that it can later sign heartbeats; otherwise any 32 bytes pass the length check.
+ */
+export async function fillRegistry(address: string, nodes: number, keyed?: KeyedNode[]): Promise<number> {
   const clients = Array.from(
     { length: FILL_CONNECTIONS },
     () => new RegistryClient({ address, timeoutMs: 60_000 }),
@@ -17,17 +29,57 @@ export async function fillRegistry(address: string, nodes: number): Promise<numb
     await Promise.all(clients.map(async (c) => {
       while (next < nodes) {
         next++;
-        // Reference mode takes unsigned registrations; any 32 bytes pass its length check.
-        await c.request({
+        const pair = keyed ? generateEd25519KeyPair() : undefined;
+        const reply = await c.request({
           type: "register",
-          public_key: toBase64(crypto.getRandomValues(new Uint8Array(32))),
+          public_key: toBase64(pair?.publicKey ?? crypto.getRandomValues(new Uint8Array(32))),
           listen_addr: ":7000",
           lan_addrs: ["192.168.1.20:7000"],
         });
+        if (pair) keyed!.push({ id: Number(reply.node_id), seed: pair.seed });
       }
     }));
   } finally {
     for (const c of clients) c.close();
   }
   return (performance.now() - t0) / 1000;
+}
+
+/**
+ * Sends every node's heartbeat (signed in our form, as a daemon does) once per `intervalMs`,
+ * spread evenly over the interval and over 50 connections, until `signal` aborts; heartbeats sent.
+ */
+export async function heartbeatRegistry(
+  address: string,
+  nodes: KeyedNode[],
+  intervalMs: number,
+  signal: AbortSignal,
+): Promise<number> {
+  const clients = Array.from(
+    { length: FILL_CONNECTIONS },
+    () => new RegistryClient({ address, timeoutMs: 60_000 }),
+  );
+  const gapMs = intervalMs / Math.max(1, nodes.length);
+  const t0 = performance.now();
+  let sent = 0;
+  try {
+    await Promise.all(clients.map(async (c, w) => {
+      for (let i = w; !signal.aborted; i += FILL_CONNECTIONS) {
+        // Node i's turn comes at i × gap within each round of the interval.
+        const due = t0 + Math.floor(i / nodes.length) * intervalMs + (i % nodes.length) * gapMs;
+        const wait = due - performance.now();
+        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+        if (signal.aborted) break;
+        const node = nodes[i % nodes.length];
+        const reply = await c.request(
+          await signInMode({ type: "heartbeat", node_id: node.id }, node.seed, "strict", Date.now()),
+        );
+        if (reply.type !== "heartbeat_ok") throw new Error(`heartbeat refused: ${JSON.stringify(reply)}`);
+        sent++;
+      }
+    }));
+  } finally {
+    for (const c of clients) c.close();
+  }
+  return sent;
 }

@@ -2,7 +2,8 @@
  * Registry memory (docs/benchmarks.md, "Registry memory"):
  *
  *   deno run -A bench/registry_memory_bench.ts [--nodes 10000] [--connections 0] [--clients 4]
- *     [--seconds 5] [--repeat 1] [--side LABEL=MAIN_TS[;v8=FLAG,FLAG][;env=K=V,K=V]] ...
+ *     [--seconds 5] [--live 0] [--heartbeat-ms 30000] [--repeat 1]
+ *     [--side LABEL=MAIN_TS[;v8=FLAG,FLAG][;env=K=V,K=V]] ...
  *
  * Starts `pilot registry` (a subprocess on 127.0.0.1, temporary state directory, `--rate-limit off`,
  * `--compat reference` so the fill can be unsigned), fills it with N nodes over 50 connections, then
@@ -11,7 +12,10 @@
  * bench:compare` (each of `--clients` registers a node, then signed `set_tags` writes, `lookup`s and
  * `get_key_info` reads, `--seconds` each), and idle after it. With `--connections C`, also idle with C
  * more connections open that have each sent one lookup, as the daemons of a real registry's nodes
- * each keep one (they are closed again before the load).
+ * each keep one (they are closed again before the load). With `--live S`, the nodes get real keys
+ * and then heartbeat for S seconds as a live registry's daemons do (each once per `--heartbeat-ms`,
+ * signed, spread evenly), while RSS is sampled every second: its median over the second half, its
+ * value at the end, and the registry's CPU share over the phase.
  *
  * Each `--side` is one way of starting the registry: another checkout's main.ts, the V8 flags
  * (DENO_V8_FLAGS) and extra environment. Without `--side`, this checkout is started the way
@@ -21,11 +25,11 @@
 import { parseArgs } from "node:util";
 import { generateEd25519KeyPair } from "../lib/crypto/ed25519.ts";
 import { RegistryClient } from "../lib/registry/client.ts";
-import { fillRegistry } from "./registry_fill.ts";
+import { fillRegistry, heartbeatRegistry, type KeyedNode } from "./registry_fill.ts";
 import { encodeFrame } from "../lib/registry/wire.ts";
 import { ignoreRejection, settleQuietly } from "../lib/errors.ts";
 import { DAEMON_ENV, REGISTRY_V8_FLAGS } from "../cli/daemon_process.ts";
-import { STARTUP_PAGE_RELEASE_DELAY_MS } from "../lib/daemon/resident_memory.ts";
+import { sampleProcess, STARTUP_PAGE_RELEASE_DELAY_MS } from "../lib/daemon/resident_memory.ts";
 
 interface Side {
   label: string;
@@ -42,6 +46,8 @@ const { values } = parseArgs({
     clients: { type: "string", default: "4" },
     seconds: { type: "string", default: "5" },
     repeat: { type: "string", default: "1" },
+    live: { type: "string", default: "0" },
+    "heartbeat-ms": { type: "string", default: "30000" },
     side: { type: "string", multiple: true },
     "probe-signal": { type: "string" },
   },
@@ -175,12 +181,47 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 type Figures = Record<string, number>;
 
+/** RSS of a registry whose nodes heartbeat, sampled every second for `seconds`. */
+async function livePhase(
+  address: string,
+  pid: number,
+  nodes: KeyedNode[],
+  seconds: number,
+  heartbeatMs: number,
+): Promise<{ median: number; end: Mem; cpuPct: number }> {
+  const stop = new AbortController();
+  const beats = heartbeatRegistry(address, nodes, heartbeatMs, stop.signal);
+  const cpu0 = sampleProcess(pid);
+  const t0 = performance.now();
+  const samples: number[] = [];
+  try {
+    for (let s = 1; s <= seconds; s++) {
+      await sleep(t0 + s * 1000 - performance.now());
+      samples.push(sample(pid).rss);
+      if (s % 15 === 0) console.error(`[regmem]   live ${s}/${seconds} s: ${samples.at(-1)!.toFixed(1)} MiB`);
+    }
+  } finally {
+    stop.abort();
+  }
+  const sent = await beats;
+  const cpu = sampleProcess(pid);
+  const wallS = (performance.now() - t0) / 1000;
+  console.error(`[regmem]   ${sent} heartbeats in ${wallS.toFixed(0)} s`);
+  return {
+    median: median(samples.slice(Math.floor(samples.length / 2))),
+    end: mem(pid),
+    cpuPct: (cpu.cpuMs - cpu0.cpuMs) / 10 / wallS,
+  };
+}
+
 async function run(
   side: Side,
   nodes: number,
   connections: number,
   clientCount: number,
   seconds: number,
+  live: number,
+  heartbeatMs: number,
 ): Promise<Figures> {
   const dir = await Deno.makeTempDir({ prefix: "pilot-regmem-" });
   let reg: Registry | undefined;
@@ -192,9 +233,11 @@ async function run(
     // real registry's nodes register after that: the pages their requests use count again.
     await sleep(STARTUP_PAGE_RELEASE_DELAY_MS + 1000);
     const empty = mem(pid);
-    const fillSeconds = await fillRegistry(reg.address, nodes);
+    const keyed: KeyedNode[] | undefined = live > 0 ? [] : undefined;
+    const fillSeconds = await fillRegistry(reg.address, nodes, keyed);
     await sleep(2000);
     const idle = mem(pid);
+    const alive = keyed ? await livePhase(reg.address, pid, keyed, live, heartbeatMs) : undefined;
     let connected = idle;
     if (connections > 0) {
       const open = await openConnections(reg.address, connections);
@@ -234,6 +277,11 @@ async function run(
       idle_anon: idle.anon,
       idle_file: idle.file,
       idle_hwm: idle.hwm,
+      live_median_rss: alive?.median ?? NaN,
+      live_end_rss: alive?.end.rss ?? NaN,
+      live_end_anon: alive?.end.anon ?? NaN,
+      live_end_file: alive?.end.file ?? NaN,
+      live_cpu_pct: alive?.cpuPct ?? NaN,
       connected_rss: connected.rss,
       connected_anon: connected.anon,
       load_peak_rss: peak.rss,
@@ -272,6 +320,11 @@ const ROWS: [string, string, number][] = [
   ["idle_anon", "  RssAnon", 1],
   ["idle_file", "  RssFile", 1],
   ["idle_hwm", "  VmHWM (fill included)", 1],
+  ["live_median_rss", "VmRSS live (nodes heartbeat), median of the second half", 1],
+  ["live_end_rss", "VmRSS live, at the end", 1],
+  ["live_end_anon", "  RssAnon", 1],
+  ["live_end_file", "  RssFile", 1],
+  ["live_cpu_pct", "  registry CPU while live, % of a core", 1],
   ["connected_rss", "VmRSS idle with N nodes and C open connections", 1],
   ["connected_anon", "  RssAnon", 1],
   ["load_peak_rss", "VmRSS peak under load", 1],
@@ -290,6 +343,8 @@ if (import.meta.main) {
   const clientCount = Number(values.clients);
   const seconds = Number(values.seconds);
   const repeat = Number(values.repeat);
+  const live = Number(values.live);
+  const heartbeatMs = Number(values["heartbeat-ms"]);
   const sides = values.side?.length
     ? values.side.map(parseSide)
     : [{ label: "this checkout", main: MAIN, v8: [...REGISTRY_V8_FLAGS], env: { ...DAEMON_ENV } }];
@@ -315,7 +370,7 @@ if (import.meta.main) {
   for (let r = 1; r <= repeat; r++) {
     for (const [i, side] of sides.entries()) {
       console.error(`[regmem] run ${r}/${repeat}: ${side.label}`);
-      const f = await run(side, nodes, connections, clientCount, seconds);
+      const f = await run(side, nodes, connections, clientCount, seconds, live, heartbeatMs);
       console.error(`[regmem]   ${JSON.stringify(f, (_, v) => typeof v === "number" ? +v.toFixed(1) : v)}`);
       results[i].push(f);
     }
