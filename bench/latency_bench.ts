@@ -14,7 +14,11 @@
  * (10/s) would otherwise delay them by a SYN retransmission.
  *
  *   deno run -A bench/latency_bench.ts [--main PATH]... [--v8 FLAGS]... [--dials 60] [--hops 300]
- *     [--pings 45]
+ *     [--pings 45] [--paced 0]
+ *
+ * With `--paced S`, last, a 64-byte echo every 20 ms per variant for S seconds: a daemon under light,
+ * steady traffic (a few % of a core), where the periodic memory release (lib/daemon/resident_memory.ts)
+ * runs; its p50/p99/max, and daemon a's VmRSS at the end.
  *
  * The daemons run with the environment and V8 flags a daemon gets outside tests
  * (cli/daemon_process.ts); each `--v8 FLAGS` (comma-separated) adds a variant of this checkout whose
@@ -36,10 +40,13 @@ const { values } = parseArgs({
     dials: { type: "string", default: "60" },
     hops: { type: "string", default: "300" },
     pings: { type: "string", default: "45" },
+    paced: { type: "string", default: "0" },
   },
 });
 const dials = Number(values.dials);
 const hops = Number(values.hops);
+const pacedSeconds = Number(values.paced);
+const PACED_GAP_MS = 20;
 const pingRounds = 3;
 const pingsPerRound = Math.max(1, Math.round(Number(values.pings) / pingRounds));
 const CLK_TCK = 100;
@@ -55,7 +62,7 @@ interface Variant {
   a: TestDaemon;
   b: TestDaemon;
   client: PilotClient;
-  samples: Record<"setup" | "ping" | "pingEcho" | "echo" | "ipc", number[]>;
+  samples: Record<"setup" | "ping" | "pingEcho" | "echo" | "ipc" | "paced", number[]>;
   cpu: string[];
 }
 
@@ -91,7 +98,7 @@ async function startVariant(label: string, main?: string, v8Flags = DAEMON_V8_FL
       a,
       b,
       client,
-      samples: { setup: [], ping: [], pingEcho: [], echo: [], ipc: [] },
+      samples: { setup: [], ping: [], pingEcho: [], echo: [], ipc: [], paced: [] },
       cpu: [],
     };
   } finally {
@@ -112,6 +119,7 @@ async function alternate(
 }
 
 const variants = [await startVariant("this")];
+const v0HasSamples = (key: keyof Variant["samples"]) => variants[0].samples[key].length > 0;
 for (const main of values.main ?? []) variants.push(await startVariant(main.split("/").slice(-2)[0], main));
 for (const flags of values.v8 ?? []) variants.push(await startVariant(flags, undefined, flags.split(",")));
 try {
@@ -159,17 +167,48 @@ try {
       }
     }
   }
+  if (pacedSeconds > 0) {
+    for (const v of variants) {
+      conns.set(v, await v.client.dial(v.b.address, ECHO_PORT, { timeoutMs: 10_000 }));
+    }
+    const rounds = Math.round(pacedSeconds * 1000 / PACED_GAP_MS);
+    const t0 = performance.now();
+    await alternate(variants, "paced echo", rounds, async (v, i) => {
+      v.samples.paced.push(await echoRoundTrip(conns.get(v)!, probe));
+      if (v === variants.at(-1)) {
+        if (i % 1500 === 1499) {
+          console.error(`[latency] paced echo ${Math.round((i + 1) * PACED_GAP_MS / 1000)} s`);
+        }
+        const due = t0 + (i + 1) * PACED_GAP_MS;
+        await new Promise((r) => setTimeout(r, Math.max(0, due - performance.now())));
+      }
+    });
+    for (const v of variants) {
+      const status = Deno.readTextFileSync(`/proc/${v.a.process.child.pid}/status`);
+      v.cpu.push(
+        `daemon a VmRSS ${(Number(/VmRSS:\s+(\d+)/.exec(status)![1]) / 1024).toFixed(1)} MiB after paced`,
+      );
+      await conns.get(v)!.close();
+    }
+  }
   const rows: [keyof Variant["samples"], string][] = [
     ["setup", "connection setup (dial → established)"],
     ["ping", "pilot ping rtt (dial + echo)"],
     ["pingEcho", "pilot ping echo alone"],
     ["echo", "64 B echo over an open connection"],
     ["ipc", "IPC round trip (Health)"],
+    ["paced", `64 B echo every ${PACED_GAP_MS} ms`],
   ];
   for (const [key, title] of rows) {
+    if (!v0HasSamples(key)) continue;
     const cells = variants.map((v) => {
       const s = v.samples[key];
-      return `${v.label} p50 ${pct(s, 0.5).toFixed(3)} ms, p90 ${pct(s, 0.9).toFixed(3)} ms (n=${s.length})`;
+      const tail = key === "paced"
+        ? `, p99 ${pct(s, 0.99).toFixed(3)} ms, max ${Math.max(...s).toFixed(3)} ms`
+        : "";
+      return `${v.label} p50 ${pct(s, 0.5).toFixed(3)} ms, p90 ${
+        pct(s, 0.9).toFixed(3)
+      } ms${tail} (n=${s.length})`;
     });
     console.log(`${title}: ${cells.join(" | ")}`);
   }
