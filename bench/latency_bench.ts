@@ -29,6 +29,7 @@ import { type TestDaemon, TestNetwork } from "../tests/helpers/network.ts";
 import { runPilot, setPilotLaunch } from "../tests/helpers/pilot.ts";
 import { connect, type PilotClient } from "../lib/sdk/mod.ts";
 import { echoRoundTrip } from "./echo_probe.ts";
+import { residentBytes } from "../tests/helpers/memory.ts";
 import { STARTUP_PAGE_RELEASE_DELAY_MS } from "../lib/daemon/resident_memory.ts";
 import { DAEMON_ENV, DAEMON_V8_FLAGS } from "../cli/daemon_process.ts";
 
@@ -184,10 +185,8 @@ try {
       }
     });
     for (const v of variants) {
-      const status = Deno.readTextFileSync(`/proc/${v.a.process.child.pid}/status`);
-      v.cpu.push(
-        `daemon a VmRSS ${(Number(/VmRSS:\s+(\d+)/.exec(status)![1]) / 1024).toFixed(1)} MiB after paced`,
-      );
+      const rssMiB = residentBytes(v.a.process.child.pid, "VmRSS") / 2 ** 20;
+      v.cpu.push(`daemon a VmRSS ${rssMiB.toFixed(1)} MiB after paced`);
       await conns.get(v)!.close();
     }
   }
