@@ -3,6 +3,9 @@ import { toBase64 } from "../lib/bytes.ts";
 import { generateEd25519KeyPair } from "../lib/crypto/ed25519.ts";
 import { RegistryClient } from "../lib/registry/client.ts";
 import { signInMode } from "../lib/registry/client_signing.ts";
+import { decodeBody, encodeFrame, FrameReader, MAX_REPLY_BODY } from "../lib/registry/wire.ts";
+import net from "node:net";
+import { once } from "node:events";
 
 /** Connections the fill spreads its registrations over. */
 const FILL_CONNECTIONS = 50;
@@ -82,4 +85,53 @@ export async function heartbeatRegistry(
     for (const c of clients) c.close();
   }
   return sent;
+}
+
+/** Registrations a reference registry takes from one source address at once (10 a minute). */
+const REFERENCE_REGISTRATIONS_PER_SOURCE = 10;
+
+/**
+ * Registers `nodes` unsigned nodes in a registry that limits registrations per source address
+ * (the reference's 10 a minute): each batch of ten comes from its own loopback address,
+ * 127.1.x.y, over its own connection, 50 connections at a time; seconds taken.
+ */
+export async function fillFromManySources(address: string, nodes: number): Promise<number> {
+  const [host, port] = [address.slice(0, address.lastIndexOf(":")), Number(address.split(":").pop())];
+  const sources = Math.ceil(nodes / REFERENCE_REGISTRATIONS_PER_SOURCE);
+  if (sources > 65_536) throw new Error(`at most ${65_536 * REFERENCE_REGISTRATIONS_PER_SOURCE} nodes`);
+  let next = 0;
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: FILL_CONNECTIONS }, async () => {
+    while (next < sources) {
+      const s = next++;
+      const socket = net.connect({ host, port, localAddress: `127.1.${s >> 8}.${s & 255}` });
+      try {
+        await once(socket, "connect");
+        const reader = new FrameReader(MAX_REPLY_BODY);
+        const count = Math.min(
+          REFERENCE_REGISTRATIONS_PER_SOURCE,
+          nodes - s * REFERENCE_REGISTRATIONS_PER_SOURCE,
+        );
+        for (let i = 0; i < count; i++) {
+          socket.write(encodeFrame({
+            type: "register",
+            public_key: toBase64(crypto.getRandomValues(new Uint8Array(32))),
+            listen_addr: ":7000",
+            lan_addrs: ["192.168.1.20:7000"],
+          }));
+          let body = reader.next();
+          while (body === null) {
+            const [chunk] = await once(socket, "data") as [Uint8Array];
+            reader.push(chunk);
+            body = reader.next();
+          }
+          const reply = decodeBody(body);
+          if (reply.type === "error") throw new Error(`registration refused: ${reply.error}`);
+        }
+      } finally {
+        socket.destroy();
+      }
+    }
+  }));
+  return (performance.now() - t0) / 1000;
 }

@@ -18,14 +18,18 @@
  * value at the end, and the registry's CPU share over the phase.
  *
  * Each `--side` is one way of starting the registry: another checkout's main.ts, the V8 flags
- * (DENO_V8_FLAGS) and extra environment. Without `--side`, this checkout is started the way
+ * (DENO_V8_FLAGS) and extra environment; or, with `;reference`, the Go reference's `registry`
+ * executable (`--side ref=/path/to/registry;reference`), which is filled from 127.1.x.y source
+ * addresses, ten nodes each (its registration limit per address), and whose load clients sign in
+ * its dialect; it gets no live phase (its heartbeat limit is 50 a minute per address). Without `--side`, this checkout is started the way
  * deno.json's registry task starts it (cli/daemon_process.ts). With several sides they take turns `--repeat` times
  * and every cell is the median with the range.
  */
 import { parseArgs } from "node:util";
 import { generateEd25519KeyPair } from "../lib/crypto/ed25519.ts";
 import { RegistryClient } from "../lib/registry/client.ts";
-import { fillRegistry, heartbeatRegistry, type KeyedNode } from "./registry_fill.ts";
+import { RegistryReplyError } from "../lib/registry/errors.ts";
+import { fillFromManySources, fillRegistry, heartbeatRegistry, type KeyedNode } from "./registry_fill.ts";
 import { encodeFrame } from "../lib/registry/wire.ts";
 import { ignoreRejection, settleQuietly } from "../lib/errors.ts";
 import { DAEMON_ENV, REGISTRY_V8_FLAGS } from "../cli/daemon_process.ts";
@@ -33,9 +37,12 @@ import { sampleProcess, STARTUP_PAGE_RELEASE_DELAY_MS } from "../lib/daemon/resi
 
 interface Side {
   label: string;
+  /** main.ts (or a bundle's main.js), or the reference registry's executable with `reference`. */
   main: string;
   v8: string[];
   env: Record<string, string>;
+  /** `main` is the Go reference's `registry` (docs/benchmarks.md, "Comparison with the reference"). */
+  reference?: boolean;
 }
 
 const { values } = parseArgs({
@@ -65,7 +72,8 @@ function parseSide(spec: string): Side {
     env: {},
   };
   for (const o of opts) {
-    if (o.startsWith("v8=")) side.v8 = o.slice(3).split(",").filter((f) => f);
+    if (o === "reference") side.reference = true;
+    else if (o.startsWith("v8=")) side.v8 = o.slice(3).split(",").filter((f) => f);
     else if (o.startsWith("env=")) {
       for (const kv of o.slice(4).split(",").filter((x) => x)) {
         const i = kv.indexOf("=");
@@ -118,7 +126,34 @@ async function openConnections(address: string, n: number): Promise<Deno.Conn[]>
   return conns;
 }
 
+/** Starts the reference's registry on a free loopback port; ready once it accepts connections. */
+async function startReference(side: Side, dir: string): Promise<Registry> {
+  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = probe.addr.port;
+  probe.close();
+  const child = new Deno.Command(side.main, {
+    // -beacon names a loopback port: its default is a public host.
+    args: ["-addr", `127.0.0.1:${port}`, "-beacon", "127.0.0.1:9", "-store", `${dir}/registry.json`],
+    env: side.env,
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  for (let i = 0; i < 100; i++) {
+    try {
+      (await Deno.connect({ hostname: "127.0.0.1", port })).close();
+      return { child, address: `127.0.0.1:${port}` };
+    } catch {
+      await sleep(100);
+    }
+  }
+  child.kill("SIGKILL");
+  await child.status;
+  throw new Error(`reference registry (${side.main}) did not listen on ${port} within 10 s`);
+}
+
 async function start(side: Side, dir: string, connections = 0): Promise<Registry> {
+  if (side.reference) return await startReference(side, dir);
   const env: Record<string, string> = { ...side.env };
   if (side.v8.length) env.DENO_V8_FLAGS = side.v8.join(",");
   const child = new Deno.Command(Deno.execPath(), {
@@ -159,7 +194,10 @@ async function start(side: Side, dir: string, connections = 0): Promise<Registry
   return { child, address: JSON.parse(text.split("\n")[0]).data.listen };
 }
 
-/** Runs `op` on every client in a loop for `seconds`; operations per second. */
+/**
+ * Runs `op` on every client in a loop for `seconds`; operations answered per second (a refusal,
+ * e.g. the reference's lookup limit, is not counted).
+ */
 async function loop(
   clients: RegistryClient[],
   seconds: number,
@@ -170,8 +208,12 @@ async function loop(
   const end = t0 + seconds * 1000;
   await Promise.all(clients.map(async (c, w) => {
     for (let i = 0; performance.now() < end; i++) {
-      await op(c, w * 1_000_000 + i);
-      ok++;
+      try {
+        await op(c, w * 1_000_000 + i);
+        ok++;
+      } catch (err) {
+        if (!(err instanceof RegistryReplyError)) throw err;
+      }
     }
   }));
   return ok / ((performance.now() - t0) / 1000);
@@ -233,8 +275,10 @@ async function run(
     // real registry's nodes register after that: the pages their requests use count again.
     await sleep(STARTUP_PAGE_RELEASE_DELAY_MS + 1000);
     const empty = mem(pid);
-    const keyed: KeyedNode[] | undefined = live > 0 ? [] : undefined;
-    const fillSeconds = await fillRegistry(reg.address, nodes, keyed);
+    const keyed: KeyedNode[] | undefined = live > 0 && !side.reference ? [] : undefined;
+    const fillSeconds = side.reference
+      ? await fillFromManySources(reg.address, nodes)
+      : await fillRegistry(reg.address, nodes, keyed);
     await sleep(2000);
     const idle = mem(pid);
     const alive = keyed ? await livePhase(reg.address, pid, keyed, live, heartbeatMs) : undefined;
@@ -248,7 +292,8 @@ async function run(
     }
     const ids: number[] = [];
     for (let i = 0; i < clientCount; i++) {
-      const c = new RegistryClient({ address: reg.address, signing: "strict", timeoutMs: 30_000 });
+      const signing = side.reference ? "reference" : "strict";
+      const c = new RegistryClient({ address: reg.address, signing, timeoutMs: 30_000 });
       clients.push(c);
       c.setIdentity({ nodeId: 0, seed: generateEd25519KeyPair().seed });
       ids.push((await c.register({ listenAddr: "127.0.0.1:7000" })).node_id);
