@@ -20,8 +20,9 @@
  * Each `--side` is one way of starting the registry: another checkout's main.ts, the V8 flags
  * (DENO_V8_FLAGS) and extra environment; or, with `;reference`, the Go reference's `registry`
  * executable (`--side ref=/path/to/registry;reference`), which is filled from 127.1.x.y source
- * addresses, ten nodes each (its registration limit per address), and whose load clients sign in
- * its dialect; it gets no live phase (its heartbeat limit is 50 a minute per address). Without `--side`, this checkout is started the way
+ * addresses, ten nodes each (its registration limit per address), whose heartbeats come from
+ * 127.2.x.y, twenty nodes each (its limit is 50 a minute per address), and whose clients sign in
+ * its dialect. Without `--side`, this checkout is started the way
  * deno.json's registry task starts it (cli/daemon_process.ts). With several sides they take turns `--repeat` times
  * and every cell is the median with the range.
  */
@@ -29,7 +30,13 @@ import { parseArgs } from "node:util";
 import { generateEd25519KeyPair } from "../lib/crypto/ed25519.ts";
 import { RegistryClient } from "../lib/registry/client.ts";
 import { RegistryReplyError } from "../lib/registry/errors.ts";
-import { fillFromManySources, fillRegistry, heartbeatRegistry, type KeyedNode } from "./registry_fill.ts";
+import {
+  fillFromManySources,
+  fillRegistry,
+  heartbeatFromManySources,
+  heartbeatRegistry,
+  type KeyedNode,
+} from "./registry_fill.ts";
 import { encodeFrame } from "../lib/registry/wire.ts";
 import { ignoreRejection, settleQuietly } from "../lib/errors.ts";
 import { DAEMON_ENV, REGISTRY_V8_FLAGS } from "../cli/daemon_process.ts";
@@ -225,6 +232,7 @@ type Figures = Record<string, number>;
 
 /** RSS of a registry whose nodes heartbeat, sampled every second for `seconds`. */
 async function livePhase(
+  side: Side,
   address: string,
   pid: number,
   nodes: KeyedNode[],
@@ -232,7 +240,9 @@ async function livePhase(
   heartbeatMs: number,
 ): Promise<{ median: number; end: Mem; cpuPct: number }> {
   const stop = new AbortController();
-  const beats = heartbeatRegistry(address, nodes, heartbeatMs, stop.signal);
+  const beats = side.reference
+    ? heartbeatFromManySources(address, nodes, heartbeatMs, "reference", stop.signal)
+    : heartbeatRegistry(address, nodes, heartbeatMs, stop.signal);
   const cpu0 = sampleProcess(pid);
   const t0 = performance.now();
   const samples: number[] = [];
@@ -245,9 +255,9 @@ async function livePhase(
   } finally {
     stop.abort();
   }
-  const sent = await beats;
   const cpu = sampleProcess(pid);
   const wallS = (performance.now() - t0) / 1000;
+  const sent = await beats;
   console.error(`[regmem]   ${sent} heartbeats in ${wallS.toFixed(0)} s`);
   return {
     median: median(samples.slice(Math.floor(samples.length / 2))),
@@ -275,13 +285,13 @@ async function run(
     // real registry's nodes register after that: the pages their requests use count again.
     await sleep(STARTUP_PAGE_RELEASE_DELAY_MS + 1000);
     const empty = mem(pid);
-    const keyed: KeyedNode[] | undefined = live > 0 && !side.reference ? [] : undefined;
+    const keyed: KeyedNode[] | undefined = live > 0 ? [] : undefined;
     const fillSeconds = side.reference
-      ? await fillFromManySources(reg.address, nodes)
+      ? await fillFromManySources(reg.address, nodes, keyed)
       : await fillRegistry(reg.address, nodes, keyed);
     await sleep(2000);
     const idle = mem(pid);
-    const alive = keyed ? await livePhase(reg.address, pid, keyed, live, heartbeatMs) : undefined;
+    const alive = keyed ? await livePhase(side, reg.address, pid, keyed, live, heartbeatMs) : undefined;
     let connected = idle;
     if (connections > 0) {
       const open = await openConnections(reg.address, connections);
