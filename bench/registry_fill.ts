@@ -22,6 +22,30 @@ export interface KeyedNode {
   seed: Uint8Array;
 }
 
+/** Sends one request and waits for its reply: a RegistryClient or a connection from another source. */
+type Request = (message: WireMessage) => Promise<WireMessage>;
+
+/** Registers one node (unsigned: the registry runs in reference mode); with `keyed`, as {@link fillRegistry}. */
+async function registerNode(request: Request, keyed?: KeyedNode[]): Promise<void> {
+  const pair = keyed ? generateEd25519KeyPair() : undefined;
+  const reply = await request({
+    type: "register",
+    public_key: toBase64(pair?.publicKey ?? crypto.getRandomValues(new Uint8Array(32))),
+    listen_addr: ":7000",
+    lan_addrs: ["192.168.1.20:7000"],
+  });
+  if (reply.type === "error") throw new Error(`registration refused: ${reply.error}`);
+  if (pair) keyed!.push({ id: Number(reply.node_id), seed: pair.seed });
+}
+
+/** Sends `node`'s heartbeat, signed in `signing`'s dialect; throws if it is refused. */
+async function sendHeartbeat(request: Request, node: KeyedNode, signing: SigningMode): Promise<void> {
+  const reply = await request(
+    await signInMode({ type: "heartbeat", node_id: node.id }, node.seed, signing, Date.now()),
+  );
+  if (reply.type !== "heartbeat_ok") throw new Error(`heartbeat refused: ${JSON.stringify(reply)}`);
+}
+
 /**
  * Registers `nodes` unsigned nodes (the registry runs in reference mode) over 50 connections;
  * seconds taken. With `keyed`, each node gets a real key pair and is pushed onto it (id and
@@ -38,14 +62,7 @@ export async function fillRegistry(address: string, nodes: number, keyed?: Keyed
     await Promise.all(clients.map(async (c) => {
       while (next < nodes) {
         next++;
-        const pair = keyed ? generateEd25519KeyPair() : undefined;
-        const reply = await c.request({
-          type: "register",
-          public_key: toBase64(pair?.publicKey ?? crypto.getRandomValues(new Uint8Array(32))),
-          listen_addr: ":7000",
-          lan_addrs: ["192.168.1.20:7000"],
-        });
-        if (pair) keyed!.push({ id: Number(reply.node_id), seed: pair.seed });
+        await registerNode((m) => c.request(m), keyed);
       }
     }));
   } finally {
@@ -92,11 +109,7 @@ export async function heartbeatRegistry(
         const due = t0 + Math.floor(i / nodes.length) * intervalMs + (i % nodes.length) * gapMs;
         await sleepUnless(due - performance.now(), signal);
         if (signal.aborted) break;
-        const node = nodes[i % nodes.length];
-        const reply = await c.request(
-          await signInMode({ type: "heartbeat", node_id: node.id }, node.seed, "strict", Date.now()),
-        );
-        if (reply.type !== "heartbeat_ok") throw new Error(`heartbeat refused: ${JSON.stringify(reply)}`);
+        await sendHeartbeat((m) => c.request(m), nodes[i % nodes.length], "strict");
         sent++;
       }
     }));
@@ -161,15 +174,7 @@ export async function fillFromManySources(
           nodes - s * REFERENCE_REGISTRATIONS_PER_SOURCE,
         );
         for (let i = 0; i < count; i++) {
-          const pair = keyed ? generateEd25519KeyPair() : undefined;
-          const reply = await conn.request({
-            type: "register",
-            public_key: toBase64(pair?.publicKey ?? crypto.getRandomValues(new Uint8Array(32))),
-            listen_addr: ":7000",
-            lan_addrs: ["192.168.1.20:7000"],
-          });
-          if (reply.type === "error") throw new Error(`registration refused: ${reply.error}`);
-          if (pair) keyed!.push({ id: Number(reply.node_id), seed: pair.seed });
+          await registerNode(conn.request, keyed);
         }
       } finally {
         conn.close();
@@ -204,11 +209,7 @@ export async function heartbeatFromManySources(
         for (let i = first; i < last && !signal.aborted; i++) {
           await sleepUnless(t0 + round * intervalMs + i * gapMs - performance.now(), signal);
           if (signal.aborted) break;
-          const node = nodes[i];
-          const reply = await conn.request(
-            await signInMode({ type: "heartbeat", node_id: node.id }, node.seed, signing, Date.now()),
-          );
-          if (reply.type !== "heartbeat_ok") throw new Error(`heartbeat refused: ${JSON.stringify(reply)}`);
+          await sendHeartbeat(conn.request, nodes[i], signing);
           sent++;
         }
       }
