@@ -23,7 +23,8 @@ import { TestNetwork } from "../tests/helpers/network.ts";
 import { setPilotLaunch } from "../tests/helpers/pilot.ts";
 
 const { values } = parseArgs({
-  args: Deno.args,
+  // `deno task bench:throughput -- --runs 5` passes the "--" through.
+  args: Deno.args[0] === "--" ? Deno.args.slice(1) : Deno.args,
   options: {
     mib: { type: "string", default: "64" },
     runs: { type: "string", default: "5" },
