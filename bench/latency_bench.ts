@@ -18,7 +18,8 @@
  *
  * With `--paced S`, last, a 64-byte echo every 20 ms per variant for S seconds: a daemon under light,
  * steady traffic (a few % of a core), where the periodic memory release (lib/daemon/resident_memory.ts)
- * runs; its p50/p99/max, and daemon a's VmRSS at the end.
+ * runs; its p50/p99/max, daemon a's VmRSS at the end, and the minor page faults both daemons took a
+ * minute meanwhile (each release makes the pages the work still uses fault back in).
  *
  * The daemons run with the environment and V8 flags a daemon gets outside tests
  * (cli/daemon_process.ts); each `--v8 FLAGS` (comma-separated) adds a variant of this checkout whose
@@ -29,7 +30,7 @@ import { type TestDaemon, TestNetwork } from "../tests/helpers/network.ts";
 import { runPilot, setPilotLaunch } from "../tests/helpers/pilot.ts";
 import { connect, type PilotClient } from "../lib/sdk/mod.ts";
 import { echoRoundTrip } from "./echo_probe.ts";
-import { residentBytes } from "../tests/helpers/memory.ts";
+import { minorFaults, residentBytes } from "../tests/helpers/memory.ts";
 import { STARTUP_PAGE_RELEASE_DELAY_MS } from "../lib/daemon/resident_memory.ts";
 import { DAEMON_ENV, DAEMON_V8_FLAGS } from "../cli/daemon_process.ts";
 
@@ -74,6 +75,11 @@ function cpuMs(pid: number): number {
 
 function daemonsCpuMs(v: Variant): number {
   return cpuMs(v.a.process.child.pid) + cpuMs(v.b.process.child.pid);
+}
+
+/** Minor page faults both daemons of a variant have taken so far. */
+function daemonFaults(v: Variant): number {
+  return minorFaults(v.a.process.child.pid) + minorFaults(v.b.process.child.pid);
 }
 
 function pct(samples: number[], p: number): number {
@@ -173,6 +179,7 @@ try {
       conns.set(v, await v.client.dial(v.b.address, ECHO_PORT, { timeoutMs: 10_000 }));
     }
     const rounds = Math.round(pacedSeconds * 1000 / PACED_GAP_MS);
+    const faultsBefore = new Map(variants.map((v) => [v, daemonFaults(v)]));
     const t0 = performance.now();
     await alternate(variants, "paced echo", rounds, async (v, i) => {
       v.samples.paced.push(await echoRoundTrip(conns.get(v)!, probe));
@@ -187,6 +194,8 @@ try {
     for (const v of variants) {
       const rssMiB = residentBytes(v.a.process.child.pid, "VmRSS") / 2 ** 20;
       v.cpu.push(`daemon a VmRSS ${rssMiB.toFixed(1)} MiB after paced`);
+      const faults = daemonFaults(v) - faultsBefore.get(v)!;
+      v.cpu.push(`${(faults * 60 / pacedSeconds).toFixed(0)} minor page faults a minute (a + b) while paced`);
       await conns.get(v)!.close();
     }
   }

@@ -21,3 +21,11 @@ export function residentBytes(pid: number, part: ResidentPart): number {
 export function anonymousBytes(pid: number): number {
   return residentBytes(pid, "RssAnon");
 }
+
+/** Minor page faults process `pid` has taken so far (field 10 of /proc/<pid>/stat). */
+export function minorFaults(pid: number): number {
+  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+  // Fields after the command name, which is in parentheses and may hold spaces.
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return Number(fields[7]);
+}
