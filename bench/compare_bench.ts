@@ -16,9 +16,10 @@
  * --stock-mib MiB on fresh daemons with the stock defaults (its own row; 0 skips it), so the table shows
  * what such a daemon gets either way.
  */
+import { fdatasyncMs, minorFaultMicros } from "./machine_probe.ts";
 import { parseArgs } from "node:util";
 import { type Implementation, other, ours } from "./compare/implementations.ts";
-import { comparisonTable, type Figures, median } from "./compare/table.ts";
+import { comparisonTable, type Figures } from "./compare/table.ts";
 import {
   daemonFigures,
   METRICS,
@@ -77,28 +78,6 @@ async function withUdpBuffers<T>(bytes: string | undefined, fn: () => Promise<T>
   }
 }
 
-/**
- * The p50 of 50 fdatasyncs of a 512-byte append in a temporary file, in ms: what bounds a durable
- * registry's writes with few clients, and it varies with the disk's other load; printed with the table.
- */
-async function fdatasyncMs(): Promise<number> {
-  const path = await Deno.makeTempFile({ prefix: "pilot-compare-sync-" });
-  const times: number[] = [];
-  try {
-    using f = await Deno.open(path, { append: true });
-    const block = new Uint8Array(512);
-    for (let i = 0; i < 50; i++) {
-      const t0 = performance.now();
-      await f.write(block);
-      await f.syncData();
-      times.push(performance.now() - t0);
-    }
-  } finally {
-    await Deno.remove(path);
-  }
-  return median(times)!;
-}
-
 async function measure(impl: Implementation, udpBuffers?: string): Promise<Figures> {
   const daemons = await withUdpBuffers(udpBuffers, () => daemonFigures(impl, opts));
   const stock = await stockBenchFigures(impl, opts);
@@ -118,10 +97,13 @@ const oursRuns: Figures[] = [];
 const theirRuns: Figures[] = [];
 const repeats = Number(values.repeat);
 const syncs: number[] = [];
+const faults: number[] = [];
 for (let round = 1; round <= repeats; round++) {
   syncs.push(await fdatasyncMs());
+  faults.push(minorFaultMicros());
   opts.progress(
-    `round ${round}/${repeats}; fdatasync of a 512-byte append: p50 ${syncs.at(-1)!.toFixed(2)} ms`,
+    `round ${round}/${repeats}; fdatasync of a 512-byte append: p50 ${syncs.at(-1)!.toFixed(2)} ms; ` +
+      `minor page fault ${faults.at(-1)!.toFixed(2)} µs`,
   );
   oursRuns.push(await measure(ours));
   if (theirs) theirRuns.push(await measure(theirs, values["udp-buffers"]));
@@ -130,5 +112,5 @@ console.log(comparisonTable(METRICS, oursRuns, theirs ? theirRuns : undefined));
 console.log(
   `fdatasync of a 512-byte append, p50 at the start of each round: ${
     syncs.map((s) => s.toFixed(2)).join(", ")
-  } ms`,
+  } ms; a minor page fault: ${faults.map((f) => f.toFixed(2)).join(", ")} µs`,
 );

@@ -25,6 +25,7 @@
  * (cli/daemon_process.ts); each `--v8 FLAGS` (comma-separated) adds a variant of this checkout whose
  * daemons run with those V8 flags instead (`--v8=--max-opt=1,…`: the value starts with a dash).
  */
+import { minorFaultMicros } from "./machine_probe.ts";
 import { parseArgs } from "node:util";
 import { type TestDaemon, TestNetwork } from "../tests/helpers/network.ts";
 import { runPilot, setPilotLaunch } from "../tests/helpers/pilot.ts";
@@ -221,6 +222,7 @@ try {
     console.log(`${title}: ${cells.join(" | ")}`);
   }
   for (const v of variants) console.log(`${v.label} daemons' CPU per op (a + b): ${v.cpu.join(", ")}`);
+  console.log(`machine: a minor page fault ${minorFaultMicros().toFixed(2)} µs (bench/machine_probe.ts)`);
 } finally {
   for (const v of variants) {
     await v.client.close();

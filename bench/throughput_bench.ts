@@ -18,6 +18,7 @@
  *   daemons (default: none). With --main pointing at this checkout's main.ts, this compares two
  *   flag sets in one run.
  */
+import { minorFaultMicros } from "./machine_probe.ts";
 import { parseArgs } from "node:util";
 import { TestNetwork } from "../tests/helpers/network.ts";
 import { setPilotLaunch } from "../tests/helpers/pilot.ts";
@@ -150,3 +151,4 @@ for (const v of variants) {
   );
 }
 if (profDir) console.log(`profiles: ${profDir}/<this|other>/*.cpuprofile (bench/cpu_profile_summary.ts)`);
+console.log(`machine: a minor page fault ${minorFaultMicros().toFixed(2)} µs (bench/machine_probe.ts)`);
