@@ -16,7 +16,6 @@
  * --stock-mib MiB on fresh daemons with the stock defaults (its own row; 0 skips it), so the table shows
  * what such a daemon gets either way.
  */
-import { fdatasyncMs, minorFaultMicros } from "./machine_probe.ts";
 import { parseArgs } from "node:util";
 import { type Implementation, other, ours } from "./compare/implementations.ts";
 import { comparisonTable, type Figures } from "./compare/table.ts";
@@ -27,6 +26,7 @@ import {
   registryFigures,
   stockBenchFigures,
 } from "./compare/workloads.ts";
+import { fdatasyncMs, minorFaultMicros } from "./machine_probe.ts";
 
 const { values } = parseArgs({
   // `deno task bench:compare -- --other DIR` passes the "--" through.

@@ -27,6 +27,7 @@ import { heapByConstructor, Inspector } from "./inspector.ts";
 import { TIME_WAIT_MS } from "../lib/transport/stream_constants.ts";
 import { DAEMON_ENV, DAEMON_V8_FLAGS } from "../cli/daemon_process.ts";
 import { setPilotLaunch } from "../tests/helpers/pilot.ts";
+import { freePort } from "../tests/helpers/http_origin.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -75,14 +76,6 @@ function heapGrowth(before: HeapRows, after: HeapRows): HeapRows {
     .sort((x, y) => y.bytes - x.bytes);
 }
 
-/** A free loopback TCP port for an inspector. */
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
-
 /**
  * The daemon's resident memory from /proc and its V8 heap in use from its metrics endpoint, in MiB;
  * with an inspector, after a full garbage collection (the heap then counts live objects only).
@@ -127,7 +120,7 @@ try {
   const snapshot = async (i?: Inspector) =>
     i && values.snapshot ? heapByConstructor(await i.heapSnapshot()) : [];
   const heapBefore = { a: await snapshot(inspectA), b: await snapshot(inspectB) };
-  const heapHeld = { a: heapBefore.a, b: heapBefore.b };
+  let heapHeld = heapBefore;
   const cell = (x: Sample) => `${x.anon.toFixed(1)} / ${x.rss.toFixed(1)} / ${x.heap.toFixed(1)}`;
   const rows: string[] = [];
   const payload = new Uint8Array(64).fill(0x61);
@@ -145,7 +138,7 @@ try {
     }
     await new Promise((r) => setTimeout(r, settleMs));
     const held = await both();
-    if (cycle === cycles) heapHeld.a = await snapshot(inspectA), heapHeld.b = await snapshot(inspectB);
+    if (cycle === cycles) heapHeld = { a: await snapshot(inspectA), b: await snapshot(inspectB) };
     await Promise.all(open.map((c) => c.close()));
     // Past TIME_WAIT, so the closed connections are gone from both daemons' tables.
     await new Promise((r) => setTimeout(r, settleMs + TIME_WAIT_MS));

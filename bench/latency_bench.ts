@@ -25,7 +25,6 @@
  * (cli/daemon_process.ts); each `--v8 FLAGS` (comma-separated) adds a variant of this checkout whose
  * daemons run with those V8 flags instead (`--v8=--max-opt=1,…`: the value starts with a dash).
  */
-import { minorFaultMicros } from "./machine_probe.ts";
 import { parseArgs } from "node:util";
 import { type TestDaemon, TestNetwork } from "../tests/helpers/network.ts";
 import { runPilot, setPilotLaunch } from "../tests/helpers/pilot.ts";
@@ -34,6 +33,7 @@ import { echoRoundTrip } from "./echo_probe.ts";
 import { minorFaults, residentBytes } from "../tests/helpers/memory.ts";
 import { STARTUP_PAGE_RELEASE_DELAY_MS } from "../lib/daemon/resident_memory.ts";
 import { DAEMON_ENV, DAEMON_V8_FLAGS } from "../cli/daemon_process.ts";
+import { minorFaultMicros } from "./machine_probe.ts";
 
 const { values } = parseArgs({
   args: Deno.args,

@@ -6,7 +6,7 @@
  */
 import { median } from "./compare/table.ts";
 
-/** Pages touched by {@link minorFaultMicros}: 32 MiB, above glibc's largest mmap threshold, so fresh pages. */
+/** Pages touched by {@link minorFaultMicros}: 32 MiB, at glibc's largest mmap threshold, so freshly mapped pages. */
 const PROBE_PAGES = 8192;
 const PAGE_BYTES = 4096;
 

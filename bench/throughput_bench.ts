@@ -18,10 +18,10 @@
  *   daemons (default: none). With --main pointing at this checkout's main.ts, this compares two
  *   flag sets in one run.
  */
-import { minorFaultMicros } from "./machine_probe.ts";
 import { parseArgs } from "node:util";
 import { TestNetwork } from "../tests/helpers/network.ts";
 import { setPilotLaunch } from "../tests/helpers/pilot.ts";
+import { minorFaultMicros } from "./machine_probe.ts";
 
 const { values } = parseArgs({
   // `deno task bench:throughput -- --runs 5` passes the "--" through.

@@ -182,13 +182,20 @@ export function shouldRelease(
 const CLOCK_TICKS_PER_SECOND = 100;
 
 /**
+ * The fields of /proc/PID/stat after the command name (which is in parentheses and may hold spaces):
+ * index 0 is the state, so field N of proc(5) is at index N - 3.
+ */
+export function procStatFields(pid: number | "self" = "self"): string[] {
+  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+  return stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+}
+
+/**
  * CPU time (utime + stime) and VmRSS of process `pid` (this one by default) from /proc/PID/stat and status.
  * Exported for the tests and the benches.
  */
 export function sampleProcess(pid: number | "self" = "self"): ProcessSample {
-  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-  // Fields after the command name, which is in parentheses and may hold spaces.
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const fields = procStatFields(pid);
   const ticks = Number(fields[11]) + Number(fields[12]);
   const status = Deno.readTextFileSync(`/proc/${pid}/status`);
   const rss = /VmRSS:\s+(\d+) kB/.exec(status);

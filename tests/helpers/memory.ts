@@ -5,6 +5,7 @@
  * so a growth measured over all of RSS could shrink by that much and hide a leak.
  * @module
  */
+import { procStatFields } from "../../lib/daemon/resident_memory.ts";
 
 /** A resident-memory line of /proc/<pid>/status. */
 export type ResidentPart = "VmRSS" | "RssAnon" | "RssFile";
@@ -22,10 +23,7 @@ export function anonymousBytes(pid: number): number {
   return residentBytes(pid, "RssAnon");
 }
 
-/** Minor page faults process `pid` has taken so far (field 10 of /proc/<pid>/stat). */
+/** Minor page faults process `pid` has taken so far (minflt, field 10 of /proc/<pid>/stat). */
 export function minorFaults(pid: number): number {
-  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-  // Fields after the command name, which is in parentheses and may hold spaces.
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return Number(fields[7]);
+  return Number(procStatFields(pid)[7]);
 }
