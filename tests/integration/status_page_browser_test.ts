@@ -138,7 +138,18 @@ Deno.test({
       browser = await puppeteer.launch({
         executablePath: chromium,
         headless: true,
-        args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run"],
+        // No background networking: on a closed network Chromium's own update, sync and component
+        // requests fail many at a time, which can hold up the page it is asked to render.
+        args: [
+          "--no-sandbox",
+          "--disable-gpu",
+          "--disable-dev-shm-usage",
+          "--no-first-run",
+          "--disable-quic",
+          "--disable-background-networking",
+          "--disable-component-update",
+          "--disable-sync",
+        ],
       });
 
       // Node B: A is a direct peer, and A's request waits for approval.
