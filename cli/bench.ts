@@ -11,7 +11,7 @@ import { dialPeer, resolveTarget, timeoutFlag, withDaemon } from "./client.ts";
 import { Progress } from "./progress.ts";
 import { PORT_ECHO } from "../lib/protocol/ports.ts";
 import { closeQuietly } from "../lib/errors.ts";
-import { IpcError } from "../lib/sdk/mod.ts";
+import { IpcError } from "../lib/sdk/core.ts";
 
 /** Bytes handed to one IPC write (many chunks per frame keeps the IPC cheap). */
 const WRITE_BATCH_BYTES = 256 * 1024;

@@ -4,12 +4,18 @@
  * `not_running` error, and turning a target argument (address, node id or hostname)
  * into an address.
  */
-import { connect, type Connection, DEFAULT_SOCKET_PATH, IpcError, type PilotClient } from "../lib/sdk/mod.ts";
+import {
+  connect,
+  type Connection,
+  DEFAULT_SOCKET_PATH,
+  IpcError,
+  type PilotClient,
+} from "../lib/sdk/core.ts";
 import { Address, AddressError, parseAddressOrNodeId } from "../lib/protocol/address.ts";
 import { CliError } from "./output.ts";
 import type { ParsedArgs } from "./args.ts";
 import { parseDuration } from "./args.ts";
-import { defaultStateDir } from "../lib/crypto/identity.ts";
+import { defaultStateDir } from "../lib/crypto/state_dir.ts";
 import { configuredString, envOr } from "./config_file.ts";
 export { envOr } from "./config_file.ts";
 

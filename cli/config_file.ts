@@ -8,7 +8,7 @@
 import { dirname, join } from "../lib/paths.ts";
 import type { FlagSpec } from "./args.ts";
 import { CliError } from "./output.ts";
-import { defaultStateDir } from "../lib/crypto/identity.ts";
+import { defaultStateDir } from "../lib/crypto/state_dir.ts";
 
 /** The file's name inside the state directory. */
 export const CONFIG_FILE_NAME = "config.json";

@@ -11,7 +11,7 @@ import { dialPeer, timeoutFlag, withDaemon } from "./client.ts";
 import { Address, AddressError } from "../lib/protocol/address.ts";
 import { PORT_ECHO } from "../lib/protocol/ports.ts";
 import { utf8 } from "../lib/bytes.ts";
-import type { Connection, ConnInfo, PeerInfo } from "../lib/sdk/mod.ts";
+import type { Connection, ConnInfo, PeerInfo } from "../lib/sdk/core.ts";
 import { closeQuietly, settleQuietly } from "../lib/errors.ts";
 
 /** How long Info may take. */

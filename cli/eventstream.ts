@@ -11,7 +11,7 @@ import { resolveTarget, serviceUnreachable, timeoutFlag, withDaemon } from "./cl
 import { fromUtf8, utf8 } from "../lib/bytes.ts";
 import { PORT_EVENT_STREAM } from "../lib/protocol/ports.ts";
 import type { Address } from "../lib/protocol/address.ts";
-import type { PilotClient } from "../lib/sdk/mod.ts";
+import type { PilotClient } from "../lib/sdk/core.ts";
 import { EventSubscription } from "../lib/sdk/services/eventstream.ts";
 import { EventTooLargeError } from "../lib/services/eventstream/codec.ts";
 import { closeQuietly, errorMessage } from "../lib/errors.ts";

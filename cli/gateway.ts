@@ -15,7 +15,7 @@ import { CliError, type ErrorCode, printResult } from "./output.ts";
 import { connectDaemon, resolveTarget, socketPath } from "./client.ts";
 import { waitForStopSignal } from "./signals.ts";
 import { scheduleMemoryRelease } from "../lib/daemon/resident_memory.ts";
-import { defaultStateDir } from "../lib/crypto/identity.ts";
+import { defaultStateDir } from "../lib/crypto/state_dir.ts";
 import { Logger } from "../lib/log.ts";
 import { ControlError, controlRequest, daemonControlPath, serveControl } from "../lib/gateway/control.ts";
 import { DEFAULT_GATEWAY_PORTS, Gateway, GatewayError, type MappingInfo } from "../lib/gateway/gateway.ts";

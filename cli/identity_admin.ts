@@ -12,7 +12,7 @@ import { CliError, printResult } from "./output.ts";
 import { timeoutFlag, withDaemon } from "./client.ts";
 import { networkIdArg, REGISTRY_REQUEST_TIMEOUT_MS, registryRequest } from "./registry_request.ts";
 import type { RegistryRequest } from "../lib/ipc/commands.ts";
-import type { NetworkReply } from "../lib/sdk/mod.ts";
+import type { NetworkReply } from "../lib/sdk/core.ts";
 
 /** Largest blueprint or directory file read (a registry request frame is at most 64 KiB anyway). */
 const MAX_FILE_BYTES = 64 * 1024;

@@ -13,8 +13,8 @@ import type { Command } from "./command.ts";
 import { type FlagSpec, noExtraArguments, parseArgs, type ParsedArgs } from "./args.ts";
 import { CliError, type Output, printResult } from "./output.ts";
 import { socketPath } from "./client.ts";
-import { defaultStateDir } from "../lib/crypto/identity.ts";
-import { connect, type PilotClient } from "../lib/sdk/mod.ts";
+import { defaultStateDir } from "../lib/crypto/state_dir.ts";
+import { connect, type PilotClient } from "../lib/sdk/core.ts";
 import type { InfoReply } from "../lib/ipc/replies.ts";
 import { closeQuietly, settleQuietly } from "../lib/errors.ts";
 

@@ -12,7 +12,7 @@ import { serverFlagsUsage } from "./server_flags.ts";
 import { Address } from "../lib/protocol/address.ts";
 import { MAX_NETWORK } from "../lib/protocol/address.ts";
 import { PORT_NAMESERVER } from "../lib/protocol/ports.ts";
-import { DaemonError, IpcError } from "../lib/sdk/mod.ts";
+import { DaemonError, IpcError } from "../lib/sdk/core.ts";
 import {
   NameserverClient,
   NameserverError,

@@ -13,7 +13,7 @@ import { CliError, printResult } from "./output.ts";
 import { stopSignals } from "./signals.ts";
 import { timeoutFlag, withDaemon } from "./client.ts";
 import { networkIdArg, nodeIdArg, REGISTRY_REQUEST_TIMEOUT_MS, registryRequest } from "./registry_request.ts";
-import type { NetworkReply, PilotClient } from "../lib/sdk/mod.ts";
+import type { NetworkReply, PilotClient } from "../lib/sdk/core.ts";
 import type { RegistryRequest } from "../lib/ipc/commands.ts";
 
 const JOIN_RULES = ["open", "token", "invite"] as const;

@@ -13,7 +13,7 @@ import { nodeStateDir, STATE_FLAG_USAGE, timeoutFlag, withDaemon } from "./clien
 import { CONFIG_FILE } from "./webhook.ts";
 import { nodeIdArg, registryRequest } from "./registry_request.ts";
 import { MAX_TAGS } from "../lib/ipc/commands.ts";
-import type { PilotClient } from "../lib/sdk/mod.ts";
+import type { PilotClient } from "../lib/sdk/core.ts";
 
 /** How long a setting change may take (the daemon asks the registry). */
 const SETTING_TIMEOUT_MS = 20_000;

@@ -9,7 +9,7 @@ import { CliError, printResult } from "./output.ts";
 import { dialPeer, resolveTarget, timeoutFlag, withDaemon } from "./client.ts";
 import { PORT_ECHO } from "../lib/protocol/ports.ts";
 import { utf8 } from "../lib/bytes.ts";
-import type { PilotClient } from "../lib/sdk/mod.ts";
+import type { PilotClient } from "../lib/sdk/core.ts";
 import type { Address } from "../lib/protocol/address.ts";
 import { closeQuietly, errorMessage } from "../lib/errors.ts";
 

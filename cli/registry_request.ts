@@ -8,7 +8,7 @@
 import { CliError } from "./output.ts";
 import { envOr, toCliError } from "./client.ts";
 import { AddressError, parseAddressOrNodeId } from "../lib/protocol/address.ts";
-import { IpcError, type NetworkReply, type PilotClient } from "../lib/sdk/mod.ts";
+import { IpcError, type NetworkReply, type PilotClient } from "../lib/sdk/core.ts";
 import type { RegistryRequest } from "../lib/ipc/commands.ts";
 
 /** How long a registry request through the daemon may take (the daemon's own registry timeout is 15 s). */

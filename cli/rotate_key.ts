@@ -15,7 +15,7 @@ import { CliError, printResult } from "./output.ts";
 import { envOr, IPC_CONNECT_TIMEOUT_MS, socketPath } from "./client.ts";
 import { CONFIG_FILE } from "./webhook.ts";
 import { nodeIdArg } from "./registry_request.ts";
-import { connect } from "../lib/sdk/mod.ts";
+import { connect } from "../lib/sdk/core.ts";
 import { generateEd25519KeyPair } from "../lib/crypto/ed25519.ts";
 import {
   defaultStateDir,

@@ -11,7 +11,7 @@ import { loadCommands } from "./commands.ts";
 import { type ConfigValues, defaultConfigPath, readConfigFile, writeConfigFile } from "./config_file.ts";
 import { LOG_FILE_NAME, PID_FILE_NAME } from "./lifecycle.ts";
 import { DEFAULT_SOCKET_PATH } from "../lib/daemon/config.ts";
-import { defaultStateDir } from "../lib/crypto/identity.ts";
+import { defaultStateDir } from "../lib/crypto/state_dir.ts";
 import { parseHostPort } from "../lib/net/hostport.ts";
 
 /** Registry `init` writes when neither a flag nor the file names one (ours, loopback; see README). */

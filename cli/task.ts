@@ -16,7 +16,7 @@ import {
   toCliError,
   withDaemon,
 } from "./client.ts";
-import type { PilotClient } from "../lib/sdk/mod.ts";
+import type { PilotClient } from "../lib/sdk/core.ts";
 import type { Address } from "../lib/protocol/address.ts";
 import { TaskClient, TaskError } from "../lib/sdk/services/tasks.ts";
 import { TaskStore } from "../lib/services/tasks/store.ts";

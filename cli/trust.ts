@@ -9,7 +9,7 @@ import { parseArgs, type ParsedArgs } from "./args.ts";
 import { CliError, printResult } from "./output.ts";
 import { resolveTarget, timeoutFlag, withDaemon } from "./client.ts";
 import { AddressError, parseAddressOrNodeId } from "../lib/protocol/address.ts";
-import type { CallOptions, PendingHandshake, PilotClient, TrustedPeer } from "../lib/sdk/mod.ts";
+import type { CallOptions, PendingHandshake, PilotClient, TrustedPeer } from "../lib/sdk/core.ts";
 import { DEFAULT_HEARTBEAT_MS } from "../lib/daemon/config.ts";
 
 /** How long a handshake request may take: the daemon dials the peer, then tries the registry. */

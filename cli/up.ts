@@ -11,7 +11,7 @@ import { noExtraArguments, parseArgs } from "./args.ts";
 import { CliError, printResult } from "./output.ts";
 import { httpFlag, SERVER_FLAGS, serverFlagsUsage, serverLogger } from "./server_flags.ts";
 import { argvWithConfig, configuredWebhook } from "./config_file.ts";
-import { defaultStateDir } from "../lib/crypto/identity.ts";
+import { defaultStateDir } from "../lib/crypto/state_dir.ts";
 import { type LocalNetwork, startLocalNetwork, UP_STATE_DIR_NAME } from "../lib/daemon/up.ts";
 import { errorMessage } from "../lib/errors.ts";
 import { formatHostPort } from "../lib/net/hostport.ts";

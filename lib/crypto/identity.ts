@@ -18,12 +18,11 @@ import {
   generateEd25519KeyPair,
 } from "./ed25519.ts";
 import { IdentityError } from "./errors.ts";
+export { DEFAULT_STATE_DIR_NAME, defaultStateDir } from "./state_dir.ts";
 import { errorMessage, settleQuietly } from "../errors.ts";
 
 /** File name of the identity inside the state directory. */
 export const IDENTITY_FILE_NAME = "identity.json";
-/** Default state directory name under the user's home directory. */
-export const DEFAULT_STATE_DIR_NAME = ".pilot";
 /** Mode of the identity file: owner read/write only. */
 export const IDENTITY_FILE_MODE = 0o600;
 /** Mode of a state directory we create: owner only. */
@@ -45,18 +44,6 @@ export interface NodeIdentity {
   path: string;
   /** True when this call created the file. */
   created: boolean;
-}
-
-/**
- * `~/.pilot` (HOME, or USERPROFILE on Windows). Throws {@link IdentityError} when neither is set,
- * since guessing a directory for secret keys is worse than asking for one.
- */
-export function defaultStateDir(): string {
-  const home = Deno.env.get("HOME") ?? Deno.env.get("USERPROFILE");
-  if (!home) {
-    throw new IdentityError("cannot locate the home directory (HOME is unset); pass a state directory");
-  }
-  return join(home, DEFAULT_STATE_DIR_NAME);
 }
 
 /**

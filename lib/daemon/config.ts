@@ -7,7 +7,7 @@ import { PilotError } from "../errors.ts";
 import { type HostPort, parseHostPort } from "../net/hostport.ts";
 import { MAX_NETWORK, parseAddressOrNodeId } from "../protocol/address.ts";
 import type { FaultOptions } from "../tunnel/faults.ts";
-import { REGISTRY_AUTH_MODES, type RegistryAuthMode } from "../registry/client.ts";
+import { REGISTRY_AUTH_MODES, type RegistryAuthMode } from "../registry/auth_modes.ts";
 import type { NameserverServiceOptions } from "../services/nameserver/install.ts";
 import type { DaemonGatewayConfig } from "./gateway_host.ts";
 

@@ -13,11 +13,7 @@ import type { WireMessage } from "./wire.ts";
 /** Which signatures the client attaches. */
 export type SigningMode = "strict" | "reference" | "both";
 
-/** What `--registry-auth` selects: a fixed dialect, or `auto` to detect it at registration. */
-export type RegistryAuthMode = "strict" | "reference" | "auto";
-
-/** The `--registry-auth` values, for flag validation. */
-export const REGISTRY_AUTH_MODES: readonly RegistryAuthMode[] = ["strict", "reference", "auto"];
+export { REGISTRY_AUTH_MODES, type RegistryAuthMode } from "./auth_modes.ts";
 
 /**
  * The reference registry's refusal of a request that carries no static
