@@ -1,0 +1,117 @@
+/**
+ * How many JavaScript function calls a connection costs each daemon: a registry and two encrypted
+ * `pilot daemon --public` with inspectors, an SDK client on daemon a that dials daemon b's echo port
+ * (7), echoes 64 bytes and closes, N times. V8's precise coverage (call counts, exact rather than
+ * sampled) is reset after a warm-up and read after the N connections; it prints, per daemon, the
+ * calls per connection in all and the functions called most per connection. A set-up runs mostly
+ * cold on small VMs (docs/benchmarks.md, "Request/response latency"), where each call costs about
+ * ten times what it does hot, so calls that need not happen per connection are latency.
+ *
+ *   deno run -A bench/dial_calls_bench.ts [--dials 100] [--top 40] [--main PATH]
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { type TestDaemon, TestNetwork } from "../tests/helpers/network.ts";
+import { connect } from "../lib/sdk/mod.ts";
+import { Inspector } from "./inspector.ts";
+import { DAEMON_ENV, DAEMON_V8_FLAGS } from "../cli/daemon_process.ts";
+import { setPilotLaunch } from "../tests/helpers/pilot.ts";
+import { freePort } from "../tests/helpers/http_origin.ts";
+
+const { values } = parseArgs({
+  args: Deno.args.filter((a) => a !== "--"),
+  options: {
+    dials: { type: "string", default: "100" },
+    top: { type: "string", default: "40" },
+    main: { type: "string" },
+  },
+});
+const DIALS = Number(values.dials);
+const TOP = Number(values.top);
+const WARM_DIALS = 20;
+const ECHO_PORT = 7;
+/** Under the per-source SYN limit of 10 a second (docs/protocol/transport.md §9). */
+const DIAL_SPACING_MS = 110;
+const PAYLOAD = new Uint8Array(64).fill(0x61);
+
+interface FunctionCoverage {
+  functionName: string;
+  ranges: { startOffset: number; endOffset: number; count: number }[];
+}
+interface ScriptCoverage {
+  url: string;
+  functions: FunctionCoverage[];
+}
+
+/** Call counts since the last take, per "file:function" (a function's first range counts its calls). */
+async function takeCalls(inspector: Inspector): Promise<Map<string, number>> {
+  const { result } = await inspector.call("Profiler.takePreciseCoverage") as { result: ScriptCoverage[] };
+  const calls = new Map<string, number>();
+  for (const script of result) {
+    const file = script.url.replace(/^file:\/\/.*?\/(lib|cli)\//, "$1/").replace(/^ext:/, "ext:");
+    for (const f of script.functions) {
+      const count = f.ranges[0]?.count ?? 0;
+      if (count === 0) continue;
+      const key = `${file}:${f.functionName || "(anonymous)"}@${f.ranges[0].startOffset}`;
+      calls.set(key, (calls.get(key) ?? 0) + count);
+    }
+  }
+  return calls;
+}
+
+async function addDaemon(net: TestNetwork, name: string): Promise<[TestDaemon, Inspector]> {
+  const at = `127.0.0.1:${freePort()}`;
+  setPilotLaunch(values.main, [`--v8-flags=${DAEMON_V8_FLAGS.join(",")}`, `--inspect=${at}`]);
+  try {
+    const d = await net.addDaemon(name, ["--public"], DAEMON_ENV);
+    return [d, await Inspector.open(at)];
+  } finally {
+    setPilotLaunch();
+  }
+}
+
+async function dialEchoClose(client: Awaited<ReturnType<typeof connect>>, b: TestDaemon): Promise<void> {
+  const conn = await client.dial(b.address, ECHO_PORT, { timeoutMs: 10_000 });
+  await conn.write(PAYLOAD);
+  let got = 0;
+  while (got < PAYLOAD.length) {
+    const chunk = await conn.read({ timeoutMs: 10_000 });
+    if (chunk === null) throw new Error("echo closed early");
+    got += chunk.length;
+  }
+  await conn.close();
+}
+
+const net = await TestNetwork.start(["--memory"]);
+const inspectors: Inspector[] = [];
+try {
+  const [a, inspectA] = await addDaemon(net, "a");
+  const [b, inspectB] = await addDaemon(net, "b");
+  inspectors.push(inspectA, inspectB);
+  for (const i of inspectors) {
+    await i.call("Profiler.enable");
+    await i.call("Profiler.startPreciseCoverage", { callCount: true, detailed: false });
+  }
+  await using client = await connect(a.socket);
+  const pace = () => new Promise((r) => setTimeout(r, DIAL_SPACING_MS));
+  for (let i = 0; i < WARM_DIALS; i++) await dialEchoClose(client, b).then(pace);
+  await new Promise((r) => setTimeout(r, 1_000)); // past the warm-up's closes
+  for (const i of inspectors) await takeCalls(i); // resets the counts
+  console.error(`[dial-calls] ${DIALS} dial + 64 B echo + close, ${DIAL_SPACING_MS} ms apart`);
+  for (let i = 0; i < DIALS; i++) {
+    await dialEchoClose(client, b);
+    await pace();
+    if ((i + 1) % 25 === 0) console.error(`[dial-calls] ${i + 1}/${DIALS}`);
+  }
+  await new Promise((r) => setTimeout(r, 1_000));
+  for (const [label, inspector] of [["a (dialer)", inspectA], ["b (echo)", inspectB]] as const) {
+    const calls = await takeCalls(inspector);
+    const total = [...calls.values()].reduce((s, n) => s + n, 0);
+    console.log(`daemon ${label}: ${(total / DIALS).toFixed(0)} JS function calls per connection`);
+    const rows = [...calls].sort((x, y) => y[1] - x[1]).slice(0, TOP);
+    for (const [name, n] of rows) console.log(`  ${(n / DIALS).toFixed(1).padStart(8)}  ${name}`);
+  }
+} finally {
+  for (const i of inspectors) i.close();
+  await net.close();
+}
