@@ -11,9 +11,17 @@
  * often keeps the process smaller, most of all under a bulk transfer. `--max-opt=2` stops tiering
  * at Maglev: TurboFan's code and its compile memory are never touched (idle RSS −2 to −4 MiB), and
  * the 64 MiB bench measured no slower (66 vs 58 MiB/s, 15.5 vs 16.7 CPU ms/MiB; `--lite-mode`
- * saved ~5 MiB but halved throughput, so it is not used).
+ * saved ~5 MiB but halved throughput, so it is not used). `--no-lazy-feedback-allocation` gives a
+ * function its inline caches from its first call rather than after several: a connection's set-up
+ * runs code the daemon has not run for a while, and it measured 3–13% faster (6 alternating runs,
+ * daemon CPU per set-up + close −0 to −10%) at no idle memory or throughput cost
+ * (docs/benchmarks.md, "Request/response latency").
  */
-export const DAEMON_V8_FLAGS: readonly string[] = ["--max-semi-space-size=1", "--max-opt=2"];
+export const DAEMON_V8_FLAGS: readonly string[] = [
+  "--max-semi-space-size=1",
+  "--max-opt=2",
+  "--no-lazy-feedback-allocation",
+];
 
 /**
  * The registry's: the daemon's young generation (without `--max-opt=2`, not measured for the
