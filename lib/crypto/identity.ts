@@ -18,8 +18,10 @@ import {
   generateEd25519KeyPair,
 } from "./ed25519.ts";
 import { IdentityError } from "./errors.ts";
-export { DEFAULT_STATE_DIR_NAME, defaultStateDir } from "./state_dir.ts";
 import { errorMessage, settleQuietly } from "../errors.ts";
+
+// The default state directory lives apart, so that code needing only the path loads no crypto.
+export { DEFAULT_STATE_DIR_NAME, defaultStateDir } from "./state_dir.ts";
 
 /** File name of the identity inside the state directory. */
 export const IDENTITY_FILE_NAME = "identity.json";
