@@ -23,11 +23,10 @@ import { type TestDaemon, TestNetwork } from "../tests/helpers/network.ts";
 import { residentBytes } from "../tests/helpers/memory.ts";
 import { connect } from "../lib/sdk/mod.ts";
 import type { Connection } from "../lib/sdk/mod.ts";
-import { heapByConstructor, Inspector } from "./inspector.ts";
+import { heapByConstructor, Inspector, startInspected } from "./inspector.ts";
 import { TIME_WAIT_MS } from "../lib/transport/stream_constants.ts";
 import { DAEMON_ENV, DAEMON_V8_FLAGS } from "../cli/daemon_process.ts";
 import { setPilotLaunch } from "../tests/helpers/pilot.ts";
-import { freePort } from "../tests/helpers/http_origin.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -95,11 +94,15 @@ async function sample(d: TestDaemon, inspector?: Inspector): Promise<Sample> {
 
 /** Starts a daemon, with an inspector on a free port when --inspect is given. */
 async function addDaemon(net: TestNetwork, name: string): Promise<[TestDaemon, Inspector | undefined]> {
-  const inspectAt = values.inspect ? `127.0.0.1:${freePort()}` : undefined;
-  setPilotLaunch(values.main, [...launchFlags, ...(inspectAt ? [`--inspect=${inspectAt}`] : [])]);
-  const d = await net.addDaemon(name, ["--public"], DAEMON_ENV);
-  setPilotLaunch(values.main, launchFlags);
-  return [d, inspectAt ? await Inspector.open(inspectAt) : undefined];
+  if (!values.inspect) return [await net.addDaemon(name, ["--public"], DAEMON_ENV), undefined];
+  try {
+    return await startInspected((flag) => {
+      setPilotLaunch(values.main, [...launchFlags, flag]);
+      return net.addDaemon(name, ["--public"], DAEMON_ENV);
+    });
+  } finally {
+    setPilotLaunch(values.main, launchFlags);
+  }
 }
 
 const net = await TestNetwork.start(["--memory"]);

@@ -12,11 +12,11 @@
  */
 import { parseArgs } from "node:util";
 import { type TestDaemon, TestNetwork } from "../tests/helpers/network.ts";
-import { connect } from "../lib/sdk/mod.ts";
-import { Inspector } from "./inspector.ts";
+import { connect, type PilotClient } from "../lib/sdk/mod.ts";
+import { echoRoundTrip } from "./echo_probe.ts";
+import { type Inspector, startInspected } from "./inspector.ts";
 import { DAEMON_ENV, DAEMON_V8_FLAGS } from "../cli/daemon_process.ts";
 import { setPilotLaunch } from "../tests/helpers/pilot.ts";
-import { freePort } from "../tests/helpers/http_origin.ts";
 
 const { values } = parseArgs({
   args: Deno.args.filter((a) => a !== "--"),
@@ -48,7 +48,7 @@ async function takeCalls(inspector: Inspector): Promise<Map<string, number>> {
   const { result } = await inspector.call("Profiler.takePreciseCoverage") as { result: ScriptCoverage[] };
   const calls = new Map<string, number>();
   for (const script of result) {
-    const file = script.url.replace(/^file:\/\/.*?\/(lib|cli)\//, "$1/").replace(/^ext:/, "ext:");
+    const file = script.url.replace(/^file:\/\/.*?\/(lib|cli)\//, "$1/");
     for (const f of script.functions) {
       const count = f.ranges[0]?.count ?? 0;
       if (count === 0) continue;
@@ -60,25 +60,19 @@ async function takeCalls(inspector: Inspector): Promise<Map<string, number>> {
 }
 
 async function addDaemon(net: TestNetwork, name: string): Promise<[TestDaemon, Inspector]> {
-  const at = `127.0.0.1:${freePort()}`;
-  setPilotLaunch(values.main, [`--v8-flags=${DAEMON_V8_FLAGS.join(",")}`, `--inspect=${at}`]);
   try {
-    const d = await net.addDaemon(name, ["--public"], DAEMON_ENV);
-    return [d, await Inspector.open(at)];
+    return await startInspected((flag) => {
+      setPilotLaunch(values.main, [`--v8-flags=${DAEMON_V8_FLAGS.join(",")}`, flag]);
+      return net.addDaemon(name, ["--public"], DAEMON_ENV);
+    });
   } finally {
     setPilotLaunch();
   }
 }
 
-async function dialEchoClose(client: Awaited<ReturnType<typeof connect>>, b: TestDaemon): Promise<void> {
+async function dialEchoClose(client: PilotClient, b: TestDaemon): Promise<void> {
   const conn = await client.dial(b.address, ECHO_PORT, { timeoutMs: 10_000 });
-  await conn.write(PAYLOAD);
-  let got = 0;
-  while (got < PAYLOAD.length) {
-    const chunk = await conn.read({ timeoutMs: 10_000 });
-    if (chunk === null) throw new Error("echo closed early");
-    got += chunk.length;
-  }
+  await echoRoundTrip(conn, PAYLOAD);
   await conn.close();
 }
 

@@ -1,9 +1,21 @@
 /**
  * A minimal Chrome DevTools Protocol client for a process started with `--inspect=HOST:PORT`:
  * benchmarks use it to collect garbage before reading a heap figure (so the figure counts live
- * objects, not garbage the idle process has not collected yet) and to take heap snapshots.
+ * objects, not garbage the idle process has not collected yet), to take heap snapshots and to read
+ * V8's precise coverage.
  * @module
  */
+import { freePort } from "../tests/helpers/http_origin.ts";
+
+/**
+ * Starts a process with an inspector on a free loopback port (`start` gets the `--inspect=…` flag
+ * to pass to `deno run`) and connects to it.
+ */
+export async function startInspected<T>(start: (inspectFlag: string) => Promise<T>): Promise<[T, Inspector]> {
+  const at = `127.0.0.1:${freePort()}`;
+  const started = await start(`--inspect=${at}`);
+  return [started, await Inspector.open(at)];
+}
 
 /** One inspector session over the target's WebSocket. */
 export class Inspector {

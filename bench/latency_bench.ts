@@ -31,7 +31,7 @@ import { runPilot, setPilotLaunch } from "../tests/helpers/pilot.ts";
 import { connect, type PilotClient } from "../lib/sdk/mod.ts";
 import { echoRoundTrip } from "./echo_probe.ts";
 import { minorFaults, residentBytes } from "../tests/helpers/memory.ts";
-import { STARTUP_PAGE_RELEASE_DELAY_MS } from "../lib/daemon/resident_memory.ts";
+import { procStatFields, STARTUP_PAGE_RELEASE_DELAY_MS } from "../lib/daemon/resident_memory.ts";
 import { DAEMON_ENV, DAEMON_V8_FLAGS } from "../cli/daemon_process.ts";
 import { minorFaultMicros } from "./machine_probe.ts";
 
@@ -70,7 +70,7 @@ interface Variant {
 }
 
 function cpuMs(pid: number): number {
-  const f = Deno.readTextFileSync(`/proc/${pid}/stat`).split(") ")[1].split(" ");
+  const f = procStatFields(pid);
   return (Number(f[11]) + Number(f[12])) * 1000 / CLK_TCK;
 }
 
