@@ -1,5 +1,9 @@
-/** Benchmarks for the protocol codecs: header encode/decode and CRC-32 over one MSS. */
+/**
+ * Benchmarks for the protocol codecs: header encode/decode, CRC-32 over one MSS, and base64 of a
+ * 64-byte signature (the registry's request signing form).
+ */
 import { Address } from "../lib/protocol/address.ts";
+import { fromBase64, toBase64 } from "../lib/bytes.ts";
 import { crc32, crc32Simple } from "../lib/protocol/checksum.ts";
 import { FLAG_ACK, HEADER_LENGTH, PROTO_STREAM } from "../lib/protocol/header.ts";
 import { decodePacket, encodePacket, encodePacketInto, type Packet } from "../lib/protocol/packet.ts";
@@ -51,4 +55,17 @@ Deno.bench("crc32 one table, 4 KiB", { group: "crc" }, () => {
 
 globalThis.addEventListener("unload", () => {
   if (sink === 0.5) console.log(sink); // keep results observable so nothing is optimised away
+});
+
+const signature = crypto.getRandomValues(new Uint8Array(64));
+const signatureText = toBase64(signature);
+
+Deno.bench("toBase64, 64 B (the engine's encoder)", { group: "base64", baseline: true }, () => {
+  sink ^= toBase64(signature).length;
+});
+Deno.bench("btoa over a binary string, 64 B (for comparison)", { group: "base64" }, () => {
+  sink ^= btoa(String.fromCharCode(...signature)).length;
+});
+Deno.bench("fromBase64, 64 B", { group: "base64" }, () => {
+  sink ^= fromBase64(signatureText).length;
 });

@@ -1,5 +1,6 @@
+import fc from "fast-check";
 import { assertEquals, assertThrows } from "../tests/assert.ts";
-import { readU16, readU32, readU64, writeU16, writeU32, writeU64 } from "./bytes.ts";
+import { fromBase64, readU16, readU32, readU64, toBase64, writeU16, writeU32, writeU64 } from "./bytes.ts";
 
 Deno.test("bytes: u16/u32/u64 round-trip edge values big-endian at an offset", () => {
   const buf = new Uint8Array(11);
@@ -48,4 +49,34 @@ Deno.test("bytes: a field past the end throws RangeError and writes nothing", ()
   assertThrows(() => writeU64(buf, 0, 0xffn), RangeError);
   assertThrows(() => writeU16(buf, Number.NaN, 1), RangeError);
   assertEquals([...buf], [0, 0, 0, 0, 0, 0, 0]);
+});
+
+Deno.test("bytes: base64 matches RFC 4648's vectors and round-trips any bytes, subarrays included", () => {
+  const vectors: [string, string][] = [
+    ["", ""],
+    ["f", "Zg=="],
+    ["fo", "Zm8="],
+    ["foo", "Zm9v"],
+    ["foob", "Zm9vYg=="],
+    ["fooba", "Zm9vYmE="],
+    ["foobar", "Zm9vYmFy"],
+  ];
+  const text = new TextEncoder();
+  for (const [plain, encoded] of vectors) {
+    assertEquals(toBase64(text.encode(plain)), encoded);
+    assertEquals([...fromBase64(encoded)], [...text.encode(plain)]);
+  }
+  assertEquals(toBase64(new Uint8Array([0xfb, 0xff, 0xbf])), "+/+/"); // the standard alphabet
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 300 }), fc.nat(8), (bytes, skip) => {
+      const view = bytes.subarray(Math.min(skip, bytes.length));
+      const encoded = toBase64(view);
+      assertEquals(encoded, btoa(String.fromCharCode(...view)));
+      assertEquals([...fromBase64(encoded)], [...view]);
+    }),
+  );
+});
+
+Deno.test("bytes: fromBase64 refuses malformed text with a TypeError", () => {
+  for (const bad of ["Q", "QQ=", "a-_b", "!!!!", "Q==="]) assertThrows(() => fromBase64(bad), TypeError);
 });
