@@ -531,6 +531,9 @@ export class Stream implements TimerTarget {
     this.acks.delayedAt = this.tx.nagleAt = this.tx.recovery.persistAt = Infinity;
     this.closing = true;
     this.life.timeWaitUntil = now + TIME_WAIT_MS;
+    // The retransmission and ACK clocks are gone: give up the earlier wake-up they asked for, so the
+    // step's end reschedules for TIME_WAIT's end and an idle daemon is not woken for nothing.
+    this.wakeAt = Infinity;
     this.setState("TIME_WAIT");
   }
 

@@ -17,6 +17,7 @@ import {
   type StreamHost,
   type StreamOptions,
   StreamStateError,
+  TIME_WAIT_MS,
 } from "./stream.ts";
 import { TimerQueue } from "./timers.ts";
 
@@ -274,6 +275,18 @@ Deno.test("stream: FIN+ACK is not answered; a repeated bare FIN in TIME_WAIT is"
   assertEquals(fields(host.take()[0]), [FLAG_FIN | FLAG_ACK, 1, 2, 0, 0]);
   host.advance(10_000);
   assertEquals(s.state, "CLOSED");
+});
+
+Deno.test("stream: entering TIME_WAIT replaces its earlier wake-up with TIME_WAIT's end", () => {
+  const { s, host } = dialed();
+  s.write(new Uint8Array(10)); // a retransmission clock starts
+  s.close();
+  const rto = host.timers.nextDeadline()!;
+  assert(rto < TIME_WAIT_MS, `retransmission deadline ${rto}`);
+  s.handlePacket(from({ flags: FLAG_FIN | FLAG_ACK, seq: 1, ack: 12, window: 512 })); // data and FIN acked
+  assertEquals(s.state, "TIME_WAIT");
+  // Nothing is due before TIME_WAIT's end, so nothing asks to be woken earlier.
+  assertEquals(host.timers.nextDeadline(), host.now + TIME_WAIT_MS);
 });
 
 Deno.test("stream: ACKs of unsent data, packets without ACK and SYN payloads are ignored", () => {

@@ -3,7 +3,8 @@
  * or per segment. Each target (a connection, the manager's sweep, a pending
  * ping) has at most one live deadline; a binary heap orders them and the host
  * keeps a single OS timer armed for the earliest. Connections re-arm lazily:
- * they only ask for an earlier wake-up, and recompute what is due when woken.
+ * they only ask for an earlier wake-up, and recompute what is due when woken
+ * (except when entering TIME_WAIT, whose one deadline replaces all others).
  * @module
  */
 
@@ -44,6 +45,11 @@ export class TimerQueue implements TimerService {
     private readonly clock: () => number,
     /** Called with the new earliest deadline whenever a schedule() makes it earlier. */
     public onEarlier?: (at: number) => void,
+    /**
+     * Called whenever a deadline is postponed or cancelled, so the earliest may now be later than the
+     * host's timer: the host can re-arm instead of waking for nothing.
+     */
+    public onLater?: () => void,
   ) {}
 
   now(): number {
@@ -51,15 +57,17 @@ export class TimerQueue implements TimerService {
   }
 
   schedule(target: TimerTarget, at: number): void {
-    if (this.due.get(target) === at) return;
+    const previous = this.due.get(target);
+    if (previous === at) return;
     this.due.set(target, at);
+    if (previous !== undefined && at > previous) this.onLater?.();
     const earliest = this.heap.length > 0 ? this.heap[0].at : Infinity;
     this.pushEntry({ at, target });
     if (at < earliest) this.onEarlier?.(at);
   }
 
   cancel(target: TimerTarget): void {
-    this.due.delete(target);
+    if (this.due.delete(target)) this.onLater?.();
   }
 
   /** Number of targets with a live deadline. */
@@ -154,15 +162,32 @@ export function taskClock(read: () => number = () => performance.now()): () => n
 }
 
 /**
+ * How much later than the armed timer the earliest deadline must have moved before the timer is
+ * re-armed for it. Below this, waking a little early and re-arming then is cheaper than re-arming
+ * each time a busy connection pushes its retransmission deadline on by a fraction of a millisecond.
+ */
+export const TIMER_POSTPONE_SLACK_MS = 10;
+
+/**
  * Drives `queue` from the host's event loop with a single `setTimeout`, re-armed
  * for the earliest deadline. Returns a function that stops it. This is the only
  * place the session layer touches real timers; tests drive a TimerQueue with a
  * fake clock instead.
+ *
+ * When deadlines are postponed or cancelled (a connection entering TIME_WAIT or closed), the timer
+ * is moved to the new earliest deadline once the current task's microtasks have run, so an idle
+ * daemon is not woken for deadlines that no longer exist.
  */
 export function startTimerLoop(queue: TimerQueue): () => void {
   let handle: ReturnType<typeof setTimeout> | undefined;
   let armedAt = Infinity;
   let stopped = false;
+  let recheckQueued = false;
+  const disarm = () => {
+    if (handle !== undefined) clearTimeout(handle);
+    handle = undefined;
+    armedAt = Infinity;
+  };
   const arm = (at: number) => {
     if (stopped || (handle !== undefined && armedAt <= at)) return;
     if (handle !== undefined) clearTimeout(handle);
@@ -176,12 +201,26 @@ export function startTimerLoop(queue: TimerQueue): () => void {
     const next = queue.nextDeadline();
     if (next !== undefined) arm(next);
   };
+  const recheck = () => {
+    recheckQueued = false;
+    if (stopped || handle === undefined) return;
+    const next = queue.nextDeadline();
+    if (next !== undefined && next <= armedAt + TIMER_POSTPONE_SLACK_MS) return;
+    disarm();
+    if (next !== undefined) arm(next);
+  };
   queue.onEarlier = arm;
+  queue.onLater = () => {
+    if (recheckQueued || handle === undefined) return;
+    recheckQueued = true;
+    queueMicrotask(recheck);
+  };
   const first = queue.nextDeadline();
   if (first !== undefined) arm(first);
   return () => {
     stopped = true;
     queue.onEarlier = undefined;
-    if (handle !== undefined) clearTimeout(handle);
+    queue.onLater = undefined;
+    disarm();
   };
 }

@@ -49,6 +49,21 @@ Deno.test("timers: onEarlier reports only deadlines that become the earliest", (
   assertEquals(seen, [50, 20]);
 });
 
+Deno.test("timers: onLater reports only postponed and cancelled deadlines", () => {
+  let later = 0;
+  const q = new TimerQueue(() => 0, undefined, () => later++);
+  const t = recorder([], "t");
+  q.schedule(t, 50); // new
+  q.schedule(t, 50); // unchanged
+  q.schedule(t, 20); // earlier
+  assertEquals(later, 0);
+  q.schedule(t, 80); // postponed
+  assertEquals(later, 1);
+  q.cancel(t);
+  q.cancel(t); // nothing left to cancel
+  assertEquals(later, 2);
+});
+
 Deno.test("timers: heap order matches a sorted model", () => {
   fc.assert(
     fc.property(
@@ -84,6 +99,32 @@ Deno.test("timers: startTimerLoop drives a queue with real time", async () => {
   const firedAt = await done.promise;
   stop();
   assert(firedAt - start >= 19 && firedAt - start < 150, `fired after ${firedAt - start} ms`);
+});
+
+Deno.test("timers: startTimerLoop does not wake for postponed or cancelled deadlines", async () => {
+  const q = new TimerQueue(() => performance.now());
+  let wakeUps = 0;
+  const runDue = q.runDue.bind(q);
+  q.runDue = (now?: number) => {
+    wakeUps++;
+    runDue(now);
+  };
+  const stop = startTimerLoop(q);
+  try {
+    const start = performance.now();
+    const done = Promise.withResolvers<number>();
+    const postponed = { onTimer: (now: number) => done.resolve(now) };
+    const cancelled = { onTimer: () => {} };
+    q.schedule(postponed, start + 20);
+    q.schedule(cancelled, start + 10);
+    q.cancel(cancelled); // as a connection that closed
+    q.schedule(postponed, start + 150); // as an ACK that moved a retransmission deadline on
+    const firedAt = await done.promise;
+    assert(firedAt - start >= 149, `fired after ${firedAt - start} ms, before its postponed deadline`);
+    assertEquals(wakeUps, 1); // no wake-up at +10 or +20 ms
+  } finally {
+    stop();
+  }
 });
 
 Deno.test("taskClock reads the clock once per task and again after the microtasks ran", async () => {
