@@ -31,7 +31,11 @@ import { runPilot, setPilotLaunch } from "../tests/helpers/pilot.ts";
 import { connect, type PilotClient } from "../lib/sdk/mod.ts";
 import { echoRoundTrip } from "./echo_probe.ts";
 import { minorFaults, residentBytes } from "../tests/helpers/memory.ts";
-import { procStatFields, STARTUP_PAGE_RELEASE_DELAY_MS } from "../lib/daemon/resident_memory.ts";
+import {
+  CLOCK_TICKS_PER_SECOND,
+  procStatFields,
+  STARTUP_PAGE_RELEASE_DELAY_MS,
+} from "../lib/daemon/resident_memory.ts";
 import { DAEMON_ENV, DAEMON_V8_FLAGS } from "../cli/daemon_process.ts";
 import { minorFaultMicros } from "./machine_probe.ts";
 
@@ -52,7 +56,6 @@ const pacedSeconds = Number(values.paced);
 const PACED_GAP_MS = 20;
 const pingRounds = 3;
 const pingsPerRound = Math.max(1, Math.round(Number(values.pings) / pingRounds));
-const CLK_TCK = 100;
 const SYN_SPACING_MS = 110;
 const ECHO_PORT = 7;
 
@@ -71,7 +74,7 @@ interface Variant {
 
 function cpuMs(pid: number): number {
   const f = procStatFields(pid);
-  return (Number(f[11]) + Number(f[12])) * 1000 / CLK_TCK;
+  return (Number(f[11]) + Number(f[12])) * 1000 / CLOCK_TICKS_PER_SECOND;
 }
 
 function daemonsCpuMs(v: Variant): number {

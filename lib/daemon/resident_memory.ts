@@ -179,13 +179,14 @@ export function shouldRelease(
 }
 
 /** Linux's USER_HZ: /proc reports CPU times in these ticks on every architecture. */
-const CLOCK_TICKS_PER_SECOND = 100;
+export const CLOCK_TICKS_PER_SECOND = 100;
 
 /**
  * The fields of /proc/PID/stat after the command name (which is in parentheses and may hold spaces):
- * index 0 is the state, so field N of proc(5) is at index N - 3.
+ * index 0 is the state, so field N of proc(5) is at index N - 3. `pid` may also name one thread as
+ * `PID/task/TID`.
  */
-export function procStatFields(pid: number | "self" = "self"): string[] {
+export function procStatFields(pid: number | "self" | `${number}/task/${string}` = "self"): string[] {
   const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
   return stat.slice(stat.lastIndexOf(")") + 2).split(" ");
 }
