@@ -103,10 +103,10 @@ Deno.test("timers: startTimerLoop drives a queue with real time", async () => {
 
 Deno.test("timers: startTimerLoop does not wake for postponed or cancelled deadlines", async () => {
   const q = new TimerQueue(() => performance.now());
-  let wakeUps = 0;
+  const wakeUps: number[] = [];
   const runDue = q.runDue.bind(q);
   q.runDue = (now?: number) => {
-    wakeUps++;
+    wakeUps.push(performance.now());
     runDue(now);
   };
   const stop = startTimerLoop(q);
@@ -121,7 +121,9 @@ Deno.test("timers: startTimerLoop does not wake for postponed or cancelled deadl
     q.schedule(postponed, start + 150); // as an ACK that moved a retransmission deadline on
     const firedAt = await done.promise;
     assert(firedAt - start >= 149, `fired after ${firedAt - start} ms, before its postponed deadline`);
-    assertEquals(wakeUps, 1); // no wake-up at +10 or +20 ms
+    // No wake-up at +10 or +20 ms (a timer may fire up to a millisecond early, then once more).
+    const early = wakeUps.map((t) => t - start).filter((t) => t < 140);
+    assertEquals(early, []);
   } finally {
     stop();
   }
