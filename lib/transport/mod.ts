@@ -77,6 +77,7 @@ export {
   type StreamStats,
   SYN_DIRECT_ATTEMPTS,
   SYN_MAX_TRANSMISSIONS,
+  TIME_WAIT_GRANULARITY_MS,
   TIME_WAIT_MS,
 } from "./stream.ts";
 export { startTimerLoop, TimerQueue, type TimerService, type TimerTarget } from "./timers.ts";

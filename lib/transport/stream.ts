@@ -37,6 +37,7 @@ import {
   IDLE_TIMEOUT_MS,
   ISN,
   KEEPALIVE_MS,
+  TIME_WAIT_GRANULARITY_MS,
   TIME_WAIT_MS,
 } from "./stream_constants.ts";
 import {
@@ -530,7 +531,8 @@ export class Stream implements TimerTarget {
     this.tx.clear();
     this.acks.delayedAt = this.tx.nagleAt = this.tx.recovery.persistAt = Infinity;
     this.closing = true;
-    this.life.timeWaitUntil = now + TIME_WAIT_MS;
+    this.life.timeWaitUntil = Math.ceil((now + TIME_WAIT_MS) / TIME_WAIT_GRANULARITY_MS) *
+      TIME_WAIT_GRANULARITY_MS;
     // The retransmission and ACK clocks are gone: give up the earlier wake-up they asked for, so the
     // step's end reschedules for TIME_WAIT's end and an idle daemon is not woken for nothing.
     this.wakeAt = Infinity;

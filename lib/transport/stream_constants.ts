@@ -75,8 +75,14 @@ export const PERSIST_MAX_MS = 30_000;
 export const KEEPALIVE_MS = 30_000;
 /** Close a connection after this much inactivity. */
 export const IDLE_TIMEOUT_MS = 120_000;
-/** How long a closed connection keeps its 4-tuple. */
+/** How long a closed connection keeps its 4-tuple, at least. */
 export const TIME_WAIT_MS = 10_000;
+/**
+ * TIME_WAIT ends on a whole multiple of this on the daemon's clock, so it lasts 10–11 s and the
+ * connections closed within the same second leave it together: one timer wake-up for all of them,
+ * not one each (the reference removes them at a 15 s sweep: 10–25 s; docs/protocol/transport.md §7).
+ */
+export const TIME_WAIT_GRANULARITY_MS = 1_000;
 /**
  * Dial SYN schedule (draft-conformant, docs/protocol/transport.md §3.2): the SYN timer starts
  * at 1 s and doubles up to 8 s; 6 SYNs in all, at 0, 1, 3, 7, 15, 23 s, and the

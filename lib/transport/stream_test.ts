@@ -17,6 +17,7 @@ import {
   type StreamHost,
   type StreamOptions,
   StreamStateError,
+  TIME_WAIT_GRANULARITY_MS,
   TIME_WAIT_MS,
 } from "./stream.ts";
 import { TimerQueue } from "./timers.ts";
@@ -277,16 +278,32 @@ Deno.test("stream: FIN+ACK is not answered; a repeated bare FIN in TIME_WAIT is"
   assertEquals(s.state, "CLOSED");
 });
 
-Deno.test("stream: entering TIME_WAIT replaces its earlier wake-up with TIME_WAIT's end", () => {
+/** A dialed stream that sent 10 bytes and a FIN at `at` ms, and got both acknowledged with the peer's FIN. */
+function closedAt(at: number) {
   const { s, host } = dialed();
+  host.now = at;
   s.write(new Uint8Array(10)); // a retransmission clock starts
   s.close();
   const rto = host.timers.nextDeadline()!;
-  assert(rto < TIME_WAIT_MS, `retransmission deadline ${rto}`);
+  assert(rto < at + TIME_WAIT_MS, `retransmission deadline ${rto}`);
   s.handlePacket(from({ flags: FLAG_FIN | FLAG_ACK, seq: 1, ack: 12, window: 512 })); // data and FIN acked
   assertEquals(s.state, "TIME_WAIT");
-  // Nothing is due before TIME_WAIT's end, so nothing asks to be woken earlier.
-  assertEquals(host.timers.nextDeadline(), host.now + TIME_WAIT_MS);
+  return { s, host };
+}
+
+Deno.test("stream: entering TIME_WAIT replaces its earlier wake-up with TIME_WAIT's end", () => {
+  const { host } = closedAt(2_300);
+  // Nothing is due before TIME_WAIT's end (rounded up to a whole second), so nothing asks to be woken earlier.
+  assertEquals(host.timers.nextDeadline(), 13_000);
+});
+
+Deno.test("stream: connections closed within the same second leave TIME_WAIT together", () => {
+  const ends = [1_001, 1_450, 1_999, 2_000].map((at) => closedAt(at).host.timers.nextDeadline());
+  assertEquals(ends, [12_000, 12_000, 12_000, 12_000]);
+  for (const at of [0, 123, 999.5, 7_777]) {
+    const end = closedAt(at).host.timers.nextDeadline()!;
+    assert(end - at >= TIME_WAIT_MS && end - at < TIME_WAIT_MS + TIME_WAIT_GRANULARITY_MS, `${at} -> ${end}`);
+  }
 });
 
 Deno.test("stream: ACKs of unsent data, packets without ACK and SYN payloads are ignored", () => {
