@@ -23,7 +23,7 @@ import { type TestDaemon, TestNetwork } from "../tests/helpers/network.ts";
 import { residentBytes } from "../tests/helpers/memory.ts";
 import { connect } from "../lib/sdk/mod.ts";
 import type { Connection } from "../lib/sdk/mod.ts";
-import { heapByConstructor, Inspector, startInspected } from "./inspector.ts";
+import { heapByConstructor, type Inspector, startInspected } from "./inspector.ts";
 import { TIME_WAIT_MS } from "../lib/transport/stream_constants.ts";
 import { DAEMON_ENV, DAEMON_V8_FLAGS } from "../cli/daemon_process.ts";
 import { setPilotLaunch } from "../tests/helpers/pilot.ts";
