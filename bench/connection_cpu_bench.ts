@@ -13,8 +13,8 @@
  */
 import { parseArgs } from "node:util";
 import { TestNetwork } from "../tests/helpers/network.ts";
-import { connect, type PilotClient } from "../lib/sdk/mod.ts";
-import { echoRoundTrip } from "./echo_probe.ts";
+import { connect } from "../lib/sdk/mod.ts";
+import { DIAL_SPACING_MS, dialEchoClose, ECHO_PROBE } from "./echo_probe.ts";
 import { DAEMON_ENV, DAEMON_V8_FLAGS } from "../cli/daemon_process.ts";
 import { setPilotLaunch } from "../tests/helpers/pilot.ts";
 import { CLOCK_TICKS_PER_SECOND, procStatFields } from "../lib/daemon/resident_memory.ts";
@@ -25,12 +25,8 @@ const { values } = parseArgs({
 });
 const OPS = Number(values.ops);
 const WARM_OPS = 20;
-const ECHO_PORT = 7;
-/** Under the per-source SYN limit of 10 a second (docs/protocol/transport.md §9). */
-const SPACING_MS = 110;
 /** Lets the last operation's closing packets and timers settle before and after a phase. */
 const SETTLE_MS = 1_000;
-const PAYLOAD = new Uint8Array(64).fill(0x61);
 
 interface ThreadSample {
   voluntary: number;
@@ -86,12 +82,6 @@ function report(label: string, before: Map<string, ThreadSample>, after: Map<str
   for (const row of rows) console.log(row);
 }
 
-async function operation(client: PilotClient, address: string, echo: boolean): Promise<void> {
-  const conn = await client.dial(address, ECHO_PORT, { timeoutMs: 10_000 });
-  if (echo) await echoRoundTrip(conn, PAYLOAD);
-  await conn.close();
-}
-
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const net = await TestNetwork.start(["--memory"]);
 try {
@@ -100,18 +90,20 @@ try {
   const b = await net.addDaemon("b", ["--public"], DAEMON_ENV);
   setPilotLaunch();
   await using client = await connect(a.socket);
-  for (let i = 0; i < WARM_OPS; i++) await operation(client, b.address, true).then(() => pause(SPACING_MS));
+  for (let i = 0; i < WARM_OPS; i++) {
+    await dialEchoClose(client, b.address).then(() => pause(DIAL_SPACING_MS));
+  }
   for (const echo of [false, true]) {
     await pause(SETTLE_MS);
     const beforeA = threads(a.process.child.pid), beforeB = threads(b.process.child.pid);
     const what = echo ? "dial + 64 B echo + close" : "dial + close";
     for (let i = 0; i < OPS; i++) {
-      await operation(client, b.address, echo);
-      await pause(SPACING_MS);
+      await dialEchoClose(client, b.address, echo ? ECHO_PROBE : null);
+      await pause(DIAL_SPACING_MS);
       if ((i + 1) % 100 === 0) console.error(`[connection-cpu] ${what}: ${i + 1}/${OPS}`);
     }
     await pause(SETTLE_MS);
-    console.log(`${what}, ${OPS} operations ${SPACING_MS} ms apart:`);
+    console.log(`${what}, ${OPS} operations ${DIAL_SPACING_MS} ms apart:`);
     report("a (dialer)", beforeA, threads(a.process.child.pid));
     report("b (echo)", beforeB, threads(b.process.child.pid));
   }

@@ -24,7 +24,8 @@ import { residentBytes } from "../tests/helpers/memory.ts";
 import { connect } from "../lib/sdk/mod.ts";
 import type { Connection } from "../lib/sdk/mod.ts";
 import { heapByConstructor, type Inspector, startInspected } from "./inspector.ts";
-import { TIME_WAIT_MS } from "../lib/transport/stream_constants.ts";
+import { TIME_WAIT_GRANULARITY_MS, TIME_WAIT_MS } from "../lib/transport/stream_constants.ts";
+import { DIAL_SPACING_MS, ECHO_PORT, ECHO_PROBE } from "./echo_probe.ts";
 import { DAEMON_ENV, DAEMON_V8_FLAGS } from "../cli/daemon_process.ts";
 import { setPilotLaunch } from "../tests/helpers/pilot.ts";
 
@@ -48,8 +49,6 @@ if (!Number.isInteger(cycles) || cycles < 1) throw new Error("--cycles must be a
 const launchFlags = [`--v8-flags=${DAEMON_V8_FLAGS.join(",")}`];
 setPilotLaunch(values.main, launchFlags);
 
-/** Under the far side's 10 SYN/s per source. */
-const DIAL_SPACING_MS = 110;
 const MIB = 1024 * 1024;
 
 interface Sample {
@@ -114,7 +113,7 @@ try {
   const both = async () => ({ a: await sample(a, inspectA), b: await sample(b, inspectB) });
   await using client = await connect(a.socket);
   // One warm-up connection keys the tunnel and loads the stream code before the first sample.
-  const warm = await client.dial(b.address, 7, { timeoutMs: 10_000 });
+  const warm = await client.dial(b.address, ECHO_PORT, { timeoutMs: 10_000 });
   await warm.write(new Uint8Array(64));
   await warm.read({ timeoutMs: 5_000 });
   await warm.close();
@@ -126,13 +125,12 @@ try {
   let heapHeld = heapBefore;
   const cell = (x: Sample) => `${x.anon.toFixed(1)} / ${x.rss.toFixed(1)} / ${x.heap.toFixed(1)}`;
   const rows: string[] = [];
-  const payload = new Uint8Array(64).fill(0x61);
   for (let cycle = 1; cycle <= cycles; cycle++) {
     const open: Connection[] = [];
     for (let i = 0; i < count; i++) {
       const started = performance.now();
-      const conn = await client.dial(b.address, 7, { timeoutMs: 10_000 });
-      await conn.write(payload);
+      const conn = await client.dial(b.address, ECHO_PORT, { timeoutMs: 10_000 });
+      await conn.write(ECHO_PROBE);
       await conn.read({ timeoutMs: 5_000 });
       open.push(conn);
       if ((i + 1) % 50 === 0) console.error(`[connections] cycle ${cycle}: ${i + 1}/${count} open`);
@@ -143,8 +141,8 @@ try {
     const held = await both();
     if (cycle === cycles) heapHeld = { a: await snapshot(inspectA), b: await snapshot(inspectB) };
     await Promise.all(open.map((c) => c.close()));
-    // Past TIME_WAIT, so the closed connections are gone from both daemons' tables.
-    await new Promise((r) => setTimeout(r, settleMs + TIME_WAIT_MS));
+    // Past TIME_WAIT (which ends on a whole second), so the closed connections are gone from both tables.
+    await new Promise((r) => setTimeout(r, settleMs + TIME_WAIT_MS + TIME_WAIT_GRANULARITY_MS));
     const closed = await both();
     for (const name of ["a", "b"] as const) {
       const per = (x: number, y: number) => ((x - y) * 1024 / count).toFixed(1);

@@ -12,8 +12,8 @@
  */
 import { parseArgs } from "node:util";
 import { type TestDaemon, TestNetwork } from "../tests/helpers/network.ts";
-import { connect, type PilotClient } from "../lib/sdk/mod.ts";
-import { echoRoundTrip } from "./echo_probe.ts";
+import { connect } from "../lib/sdk/mod.ts";
+import { DIAL_SPACING_MS, dialEchoClose } from "./echo_probe.ts";
 import { type Inspector, startInspected } from "./inspector.ts";
 import { DAEMON_ENV, DAEMON_V8_FLAGS } from "../cli/daemon_process.ts";
 import { setPilotLaunch } from "../tests/helpers/pilot.ts";
@@ -29,10 +29,6 @@ const { values } = parseArgs({
 const DIALS = Number(values.dials);
 const TOP = Number(values.top);
 const WARM_DIALS = 20;
-const ECHO_PORT = 7;
-/** Under the per-source SYN limit of 10 a second (docs/protocol/transport.md §9). */
-const DIAL_SPACING_MS = 110;
-const PAYLOAD = new Uint8Array(64).fill(0x61);
 
 interface FunctionCoverage {
   functionName: string;
@@ -70,12 +66,6 @@ async function addDaemon(net: TestNetwork, name: string): Promise<[TestDaemon, I
   }
 }
 
-async function dialEchoClose(client: PilotClient, b: TestDaemon): Promise<void> {
-  const conn = await client.dial(b.address, ECHO_PORT, { timeoutMs: 10_000 });
-  await echoRoundTrip(conn, PAYLOAD);
-  await conn.close();
-}
-
 const net = await TestNetwork.start(["--memory"]);
 const inspectors: Inspector[] = [];
 try {
@@ -88,12 +78,12 @@ try {
   }
   await using client = await connect(a.socket);
   const pace = () => new Promise((r) => setTimeout(r, DIAL_SPACING_MS));
-  for (let i = 0; i < WARM_DIALS; i++) await dialEchoClose(client, b).then(pace);
+  for (let i = 0; i < WARM_DIALS; i++) await dialEchoClose(client, b.address).then(pace);
   await new Promise((r) => setTimeout(r, 1_000)); // past the warm-up's closes
   for (const i of inspectors) await takeCalls(i); // resets the counts
   console.error(`[dial-calls] ${DIALS} dial + 64 B echo + close, ${DIAL_SPACING_MS} ms apart`);
   for (let i = 0; i < DIALS; i++) {
-    await dialEchoClose(client, b);
+    await dialEchoClose(client, b.address);
     await pace();
     if ((i + 1) % 25 === 0) console.error(`[dial-calls] ${i + 1}/${DIALS}`);
   }

@@ -1,4 +1,15 @@
-/** One request/response probe over an open connection to the echo port, shared by the latency benches. */
+/**
+ * What the connection benches share: the echo port, how far apart dials go, the 64-byte probe, one
+ * request/response over an open connection, and one dial (+ echo) + close.
+ */
+import type { PilotClient } from "../lib/sdk/core.ts";
+
+/** The echo service's port (docs/protocol/services.md). */
+export const ECHO_PORT = 7;
+/** Dials this far apart stay under the per-source SYN limit of 10 a second (docs/protocol/transport.md §9). */
+export const DIAL_SPACING_MS = 110;
+/** The probe the benches echo: 64 bytes. */
+export const ECHO_PROBE: Uint8Array = new Uint8Array(64).fill(0x61);
 
 /** What the probe needs of a connection (an SDK Connection). */
 interface EchoConnection {
@@ -16,4 +27,15 @@ export async function echoRoundTrip(conn: EchoConnection, probe: Uint8Array): Pr
     got += d.length;
   }
   return performance.now() - t0;
+}
+
+/** Dials `address`'s echo port from `client`, echoes `probe` unless it is null, and closes. */
+export async function dialEchoClose(
+  client: PilotClient,
+  address: string,
+  probe: Uint8Array | null = ECHO_PROBE,
+): Promise<void> {
+  const conn = await client.dial(address, ECHO_PORT, { timeoutMs: 10_000 });
+  if (probe !== null) await echoRoundTrip(conn, probe);
+  await conn.close();
 }

@@ -29,7 +29,7 @@ import { parseArgs } from "node:util";
 import { type TestDaemon, TestNetwork } from "../tests/helpers/network.ts";
 import { runPilot, setPilotLaunch } from "../tests/helpers/pilot.ts";
 import { connect, type PilotClient } from "../lib/sdk/mod.ts";
-import { echoRoundTrip } from "./echo_probe.ts";
+import { DIAL_SPACING_MS, ECHO_PORT, echoRoundTrip } from "./echo_probe.ts";
 import { minorFaults, residentBytes } from "../tests/helpers/memory.ts";
 import {
   CLOCK_TICKS_PER_SECOND,
@@ -56,8 +56,6 @@ const pacedSeconds = Number(values.paced);
 const PACED_GAP_MS = 20;
 const pingRounds = 3;
 const pingsPerRound = Math.max(1, Math.round(Number(values.pings) / pingRounds));
-const SYN_SPACING_MS = 110;
-const ECHO_PORT = 7;
 
 interface Variant {
   label: string;
@@ -141,7 +139,7 @@ try {
     const c = await v.client.dial(v.b.address, ECHO_PORT, { timeoutMs: 10_000 });
     v.samples.setup.push(performance.now() - t0);
     await c.close();
-    await new Promise((r) => setTimeout(r, SYN_SPACING_MS / variants.length));
+    await new Promise((r) => setTimeout(r, DIAL_SPACING_MS / variants.length));
   });
   const conns = new Map<Variant, Awaited<ReturnType<PilotClient["dial"]>>>();
   for (const v of variants) conns.set(v, await v.client.dial(v.b.address, ECHO_PORT, { timeoutMs: 10_000 }));
@@ -165,7 +163,7 @@ try {
           "--count",
           String(pingsPerRound),
           "--interval",
-          `${SYN_SPACING_MS}ms`,
+          `${DIAL_SPACING_MS}ms`,
         ];
         const ping = await runPilot([...args, "--socket", v.a.socket, "--json"], { timeoutMs: 120_000 });
         const results = JSON.parse(ping.stdout).data.results as { rtt_ms?: number; echo_ms?: number }[];
