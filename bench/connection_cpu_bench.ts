@@ -17,7 +17,7 @@ import { connect } from "../lib/sdk/mod.ts";
 import { DIAL_SPACING_MS, dialEchoClose, ECHO_PROBE } from "./echo_probe.ts";
 import { DAEMON_ENV, DAEMON_V8_FLAGS } from "../cli/daemon_process.ts";
 import { setPilotLaunch } from "../tests/helpers/pilot.ts";
-import { CLOCK_TICKS_PER_SECOND, procStatFields } from "../lib/daemon/resident_memory.ts";
+import { threadDeltas, type ThreadSample, threadSamples } from "./thread_stats.ts";
 
 const { values } = parseArgs({
   args: Deno.args.filter((a) => a !== "--"),
@@ -28,40 +28,15 @@ const WARM_OPS = 20;
 /** Lets the last operation's closing packets and timers settle before and after a phase. */
 const SETTLE_MS = 1_000;
 
-interface ThreadSample {
-  voluntary: number;
-  involuntary: number;
-  cpuMs: number;
-}
-
-/** Per thread of `pid` ("name#tid"): its context switches and CPU so far. */
-function threads(pid: number): Map<string, ThreadSample> {
-  const out = new Map<string, ThreadSample>();
-  for (const entry of Deno.readDirSync(`/proc/${pid}/task`)) {
-    try {
-      const status = Deno.readTextFileSync(`/proc/${pid}/task/${entry.name}/status`);
-      const fields = procStatFields(`${pid}/task/${entry.name}`);
-      const field = (name: string) => Number(new RegExp(`^${name}:\\s+(\\S+)`, "m").exec(status)?.[1] ?? 0);
-      out.set(`${/^Name:\s+(.*)$/m.exec(status)?.[1] ?? "?"}#${entry.name}`, {
-        voluntary: field("voluntary_ctxt_switches"),
-        involuntary: field("nonvoluntary_ctxt_switches"),
-        cpuMs: (Number(fields[11]) + Number(fields[12])) * 1000 / CLOCK_TICKS_PER_SECOND,
-      });
-    } catch { /* the thread ended meanwhile */ }
-  }
-  return out;
-}
-
 /** Prints the per-operation difference between two samples of one daemon. */
 function report(label: string, before: Map<string, ThreadSample>, after: Map<string, ThreadSample>): void {
   const total = { voluntary: 0, involuntary: 0, cpuMs: 0 };
   const rows: string[] = [];
-  for (const [name, now] of after) {
-    const was = before.get(name) ?? { voluntary: 0, involuntary: 0, cpuMs: 0 };
+  for (const [name, delta] of threadDeltas(before, after)) {
     const d = {
-      voluntary: (now.voluntary - was.voluntary) / OPS,
-      involuntary: (now.involuntary - was.involuntary) / OPS,
-      cpuMs: (now.cpuMs - was.cpuMs) / OPS,
+      voluntary: delta.voluntary / OPS,
+      involuntary: delta.involuntary / OPS,
+      cpuMs: delta.cpuMs / OPS,
     };
     total.voluntary += d.voluntary;
     total.involuntary += d.involuntary;
@@ -95,7 +70,7 @@ try {
   }
   for (const echo of [false, true]) {
     await pause(SETTLE_MS);
-    const beforeA = threads(a.process.child.pid), beforeB = threads(b.process.child.pid);
+    const beforeA = threadSamples(a.process.child.pid), beforeB = threadSamples(b.process.child.pid);
     const what = echo ? "dial + 64 B echo + close" : "dial + close";
     for (let i = 0; i < OPS; i++) {
       await dialEchoClose(client, b.address, echo ? ECHO_PROBE : null);
@@ -104,8 +79,8 @@ try {
     }
     await pause(SETTLE_MS);
     console.log(`${what}, ${OPS} operations ${DIAL_SPACING_MS} ms apart:`);
-    report("a (dialer)", beforeA, threads(a.process.child.pid));
-    report("b (echo)", beforeB, threads(b.process.child.pid));
+    report("a (dialer)", beforeA, threadSamples(a.process.child.pid));
+    report("b (echo)", beforeB, threadSamples(b.process.child.pid));
   }
 } finally {
   await net.close();
