@@ -53,8 +53,11 @@ export const DEFAULT_INPUT_POOL = 16 << 20;
 const READ_CHUNK_MIN = 1024;
 /** A read buffer that a read fills completely is doubled, up to this size. */
 const READ_CHUNK_MAX = 64 * 1024;
-/** How often deadlines are checked, at most. */
-const MAX_SWEEP_INTERVAL_MS = 1_000;
+/**
+ * Deadlines are checked on a grid of at most this step: a connection is closed within one step
+ * after its deadline, and deadlines in the same step are checked in one wake-up.
+ */
+const MAX_SWEEP_STEP_MS = 1_000;
 
 /** Who sent a request. */
 export interface Peer {
@@ -163,7 +166,14 @@ export class FrameServer {
   readonly #pool: InboundPool;
   readonly #opts: Required<Omit<ServerOptions, "tls" | "logger" | "inputPool">>;
   readonly #log: Logger;
-  readonly #sweeper: ReturnType<typeof setInterval>;
+  /** The grid step of deadline checks (see MAX_SWEEP_STEP_MS). */
+  readonly #sweepStep: number;
+  /**
+   * One timer, at the earliest deadline's grid point: an idle server is woken only when a deadline
+   * may have passed, not every step.
+   */
+  #sweepTimer: ReturnType<typeof setTimeout> | undefined;
+  #sweepAt = Infinity;
   readonly #tls: boolean;
   #nextId = 1;
   #closing = false;
@@ -209,12 +219,16 @@ export class FrameServer {
         key: options.tls.key,
       })
       : Deno.listen({ hostname: options.hostname, port: options.port });
-    const sweep = Math.max(
+    this.#sweepStep = Math.max(
       50,
-      Math.min(MAX_SWEEP_INTERVAL_MS, this.#opts.idleTimeoutMs / 4, this.#opts.frameTimeoutMs / 4),
+      Math.min(MAX_SWEEP_STEP_MS, this.#opts.idleTimeoutMs / 4, this.#opts.frameTimeoutMs / 4),
     );
-    this.#sweeper = setInterval(() => this.#sweep(), sweep);
     this.#acceptLoop = this.#accept();
+  }
+
+  /** When deadlines are next checked (epoch ms); Infinity while no connection has one. */
+  get nextDeadlineCheck(): number {
+    return this.#sweepAt;
   }
 
   /** The bound address (useful with port 0). */
@@ -226,7 +240,7 @@ export class FrameServer {
   async close(): Promise<void> {
     if (this.#closing) return;
     this.#closing = true;
-    clearInterval(this.#sweeper);
+    clearTimeout(this.#sweepTimer);
     try {
       this.#listener.close();
     } catch { /* already closed */ }
@@ -273,6 +287,7 @@ export class FrameServer {
         wake: null,
       };
       this.#conns.set(state.id, state);
+      this.#sweepBy(state.deadline);
       this.stats.open = this.#conns.size;
       const task = this.#serve(state).catch((err) => this.#log.warn("connection failed", { err }));
       this.#handlers.add(task);
@@ -290,17 +305,34 @@ export class FrameServer {
     });
   }
 
+  /** Makes sure a check runs at the first grid point after `deadline`. */
+  #sweepBy(deadline: number): void {
+    const at = (Math.floor(deadline / this.#sweepStep) + 1) * this.#sweepStep;
+    if (at >= this.#sweepAt || this.#closing) return;
+    clearTimeout(this.#sweepTimer);
+    this.#sweepAt = at;
+    this.#sweepTimer = setTimeout(() => this.#sweep(), Math.max(0, at - Date.now()));
+  }
+
+  /** Closes the connections past their deadline and waits for the earliest deadline left. */
   #sweep(): void {
+    this.#sweepTimer = undefined;
+    this.#sweepAt = Infinity;
     const now = Date.now();
+    let next = Infinity;
     for (const c of this.#conns.values()) {
-      if (now > c.deadline && !c.closed) {
+      if (c.closed) continue;
+      if (now > c.deadline) {
         this.stats.timeouts++;
         if (c.phase === "idle") this.stats.idleTimeouts++;
         else if (c.phase === "frame") this.stats.frameTimeouts++;
         else this.stats.writeTimeouts++;
         this.#drop(c, `${c.phase} deadline exceeded`);
+      } else if (c.deadline < next) {
+        next = c.deadline;
       }
     }
+    if (next !== Infinity) this.#sweepBy(next);
   }
 
   #drop(c: ConnState, reason: string): void {
@@ -452,6 +484,7 @@ export class FrameServer {
       ? this.#opts.frameTimeoutMs
       : this.#opts.writeTimeoutMs;
     c.deadline = Date.now() + limit;
+    this.#sweepBy(c.deadline);
   }
 
   /** Reports an undecodable frame to the peer and closes the connection. */

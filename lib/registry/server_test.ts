@@ -71,3 +71,31 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "FrameServer: deadlines are checked only while a connection has one; an idle connection is closed after its idle limit",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const server = new FrameServer(
+      { hostname: "127.0.0.1", port: 0, idleTimeoutMs: 300 },
+      (req) => Promise.resolve({ type: "ok", id: req.id }),
+    );
+    const conns: RawConn[] = [];
+    try {
+      assertEquals(server.nextDeadlineCheck, Infinity, "no connection: nothing to wake up for");
+      const a = await RawConn.open(server.addr.port);
+      conns.push(a);
+      await until("A's deadline is scheduled", () => server.nextDeadlineCheck !== Infinity);
+      await a.writeBytes(paddedFrame("a", 100));
+      assertEquals((await a.recv())?.id, "a");
+      await until("A is closed when idle", () => server.stats.idleTimeouts === 1);
+      assertEquals(server.stats.requests, 1);
+      await until("no check left once A is gone", () => server.nextDeadlineCheck === Infinity);
+    } finally {
+      for (const c of conns) c.close();
+      await server.close();
+    }
+  },
+});
