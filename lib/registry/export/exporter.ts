@@ -85,9 +85,11 @@ export class AuditExporter {
   #active: () => boolean = () => true;
   #syslog: SyslogOptions;
   #store: Store;
-  #saveTimer: ReturnType<typeof setInterval>;
+  /** Pending cursor save, armed by delivery progress (no timer while nothing is delivered). */
+  #saveTimer: ReturnType<typeof setTimeout> | undefined;
   /** Cursors moved since the last save. */
   #dirty = false;
+  #closing = false;
 
   private constructor(
     readonly ring: AuditRing,
@@ -101,12 +103,7 @@ export class AuditExporter {
     this.webhook = webhook;
     this.#store = store;
     this.#file = new JsonStateFile(dir, EXPORT_CONFIG_FILE);
-    webhook.onProgress = () => this.#dirty = true;
-    this.#saveTimer = setInterval(() => {
-      if (!this.#dirty) return;
-      this.#dirty = false;
-      this.#save().catch((err) => this.log.warn("audit export cursors not saved", { err }));
-    }, EXPORT_CURSOR_SAVE_MS);
+    webhook.onProgress = () => this.#progressed();
     this.#seen = ring.pushed;
     let hostname = "-";
     try {
@@ -200,11 +197,23 @@ export class AuditExporter {
     }
   }
 
+  /** Cursors moved: saved {@link EXPORT_CURSOR_SAVE_MS} later, with whatever else moves meanwhile. */
+  #progressed(): void {
+    this.#dirty = true;
+    if (this.#closing) return;
+    this.#saveTimer ??= setTimeout(() => {
+      this.#saveTimer = undefined;
+      if (!this.#dirty) return;
+      this.#dirty = false;
+      this.#save().catch((err) => this.log.warn("audit export cursors not saved", { err }));
+    }, EXPORT_CURSOR_SAVE_MS);
+  }
+
   #start(cfg: SinkConfig, cursor: number): ActiveSink {
     const sink = createSink(cfg, this.#syslog, this.fileDir);
     const advance = (batch: AuditEntry[]) => {
       for (const e of batch) active.cursor = Math.max(active.cursor, e.seq);
-      this.#dirty = true;
+      this.#progressed();
     };
     const queue = new DeliveryQueue<AuditEntry>({
       name: `audit export ${cfg.name}`,
@@ -285,7 +294,9 @@ export class AuditExporter {
   /** Stops listening, gives the queues a moment to drain and saves the dead-letter queue. */
   async close(drainMs = EXPORT_DRAIN_MS): Promise<void> {
     this.#unsubscribe();
-    clearInterval(this.#saveTimer);
+    this.#closing = true; // the final save below covers what the drain delivers
+    clearTimeout(this.#saveTimer);
+    this.#saveTimer = undefined;
     const sinks = [...this.#sinks.values()];
     await Promise.all([
       ...sinks.map(async (s) => {
