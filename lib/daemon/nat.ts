@@ -138,6 +138,8 @@ export class NatTraversal {
   #host?: NatHost;
   #waiter?: (reply: { ip: string; port: number }) => void;
   #timers: ReturnType<typeof setInterval>[] = [];
+  /** The probe tick; runs only while some peer is relayed, so an idle daemon is not woken for it. */
+  #probeTimer?: ReturnType<typeof setInterval>;
   #reregistering = false;
   readonly #probes = new Map<number, ProbeSchedule>();
   readonly #hints = new Map<number, { from: Endpoint; at: number }>();
@@ -156,6 +158,7 @@ export class NatTraversal {
     byTunnel.set(tunnel, this);
     tunnel.onBeaconMessage = (message) => this.#onBeaconMessage(message);
     tunnel.onPunchFrame = (sender, from) => this.#onPunchFrame(sender, from);
+    tunnel.onRelayActivated = () => this.#startProbing();
     tunnel.mayPunch = (command) => this.#mayPunch(command);
   }
 
@@ -217,9 +220,12 @@ export class NatTraversal {
     if (!this.hasBeacon) return;
     this.#keepalive();
     this.#timers.push(setInterval(() => this.#keepalive(), this.#options.keepaliveMs ?? NAT_KEEPALIVE_MS));
-    if (!this.#options.forceRelay) {
-      this.#timers.push(setInterval(() => this.#probeTick(), this.#options.probeTickMs ?? PROBE_TICK_MS));
-    }
+    this.#startProbing(); // for peers relayed before registration; stops at its first tick without any
+  }
+
+  /** True while the probe tick runs (some peer was relayed at its last tick). */
+  get probing(): boolean {
+    return this.#probeTimer !== undefined;
   }
 
   /** Called before a dial's first SYN: with forced relay, the peer goes through the beacon at once. */
@@ -311,6 +317,8 @@ export class NatTraversal {
     this.#closed = true;
     for (const t of this.#timers) clearInterval(t);
     this.#timers = [];
+    clearInterval(this.#probeTimer);
+    this.#probeTimer = undefined;
     this.#waiter = undefined;
   }
 
@@ -391,13 +399,24 @@ export class NatTraversal {
   }
 
   /** Probes relayed peers whose turn has come: punch both sides, then test the direct path. */
+  /** Starts the probe tick, unless it runs or cannot probe (no beacon, forced relay, not started). */
+  #startProbing(): void {
+    if (this.#probeTimer || this.#closed || !this.#host || !this.hasBeacon || this.#options.forceRelay) {
+      return;
+    }
+    this.#probeTimer = setInterval(() => this.#probeTick(), this.#options.probeTickMs ?? PROBE_TICK_MS);
+  }
+
   #probeTick(): void {
     if (this.#closed || !this.#host) return;
     const now = performance.now();
     const relayed = new Set<number>();
     let probed = 0;
+    let anyRelayed = false;
     for (const p of this.#tunnel.peers()) {
-      if (p.path !== "relay" || !p.encrypted) continue;
+      if (p.path !== "relay") continue;
+      anyRelayed = true; // one still keying is probed once its session is up
+      if (!p.encrypted) continue;
       relayed.add(p.node_id);
       const s = this.#probes.get(p.node_id) ?? this.#schedule(p.node_id, now);
       if (now < s.next || probed >= MAX_PROBES_PER_TICK) continue;
@@ -412,6 +431,10 @@ export class NatTraversal {
       for (const to of candidates) this.#probe(p.node_id, to);
     }
     for (const node of this.#probes.keys()) if (!relayed.has(node)) this.#probes.delete(node);
+    if (!anyRelayed) {
+      clearInterval(this.#probeTimer); // until a peer is relayed again (onRelayActivated)
+      this.#probeTimer = undefined;
+    }
   }
 
   #schedule(node: number, now: number): ProbeSchedule {

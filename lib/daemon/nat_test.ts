@@ -288,8 +288,11 @@ Deno.test("nat: relayed peers are probed and return to the direct path once it w
       "beacon knows both",
       () => beacon.endpointOf(1) !== undefined && beacon.endpointOf(2) !== undefined,
     );
+    // With no peer relayed the probe tick stops, so an idle daemon is not woken for it.
+    await until("no probe tick without relayed peers", () => !natA.probing && !natB.probing);
     // Keyed through the relay, as after a failed direct dial.
     a.setRelay(2, true);
+    assert(natA.probing, "putting a peer on the relay starts the probe tick");
     a.send(2, packet(1, 2, "relayed"));
     await until("relayed delivery", () => got.includes("relayed"));
     b.send(1, packet(2, 1, "relayed back"));
@@ -297,6 +300,7 @@ Deno.test("nat: relayed peers are probed and return to the direct path once it w
     // The loopback path works, so the probes (and the punches they trigger) take both off the relay.
     await until("both direct", () => a.peer(2)?.path !== "relay" && b.peer(1)?.path !== "relay");
     assert(natA.counters.probes + natB.counters.probes >= 1);
+    await until("the probe ticks stop once no peer is relayed", () => !natA.probing && !natB.probing);
     assertEquals(a.peer(2)?.path, "punched");
     const relayed = beacon.metrics().relayedPackets;
     a.send(2, packet(1, 2, "direct"));
@@ -322,6 +326,7 @@ Deno.test("nat: relayed peers are probed and return to the direct path once it w
     assertEquals(natC.counters.punchRequests, 0);
     await new Promise((r) => setTimeout(r, 100));
     assertEquals(natC.counters.probes, 0);
+    assertEquals(natC.probing, false);
   } finally {
     natC.close();
     await c.close();

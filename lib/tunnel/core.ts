@@ -24,6 +24,7 @@ export interface TunnelHooks {
   onBatchEnd: () => void;
   onBeaconMessage: (message: BeaconMessage, from: Endpoint) => void;
   onPunchFrame: (sender: number, from: Endpoint) => void;
+  onRelayActivated: (node: number) => void;
   mayPunch: (command: Extract<BeaconMessage, { kind: "PunchCommand" }>) => boolean;
   onEvent?: (event: TunnelEvent) => void;
 }
@@ -99,6 +100,16 @@ export class TunnelCore {
     } catch (err) {
       this.log.warn("onEvent threw", { err: String(err) });
     }
+  }
+
+  /** `peer` has just been put on the relay: tells the hook and the observer. */
+  relayActivated(peer: Peer): void {
+    try {
+      this.hooks.onRelayActivated(peer.node);
+    } catch (err) {
+      this.log.warn("onRelayActivated threw", { err: String(err) });
+    }
+    if (this.observed) this.report({ kind: "relay-activated", node: peer.node });
   }
 
   /** True when an observer is set (events are only built then). */

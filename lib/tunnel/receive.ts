@@ -152,8 +152,11 @@ export class Receiver {
     const peer = core.peers.lookup(sender, true);
     if (peer) {
       peer.lastHeardAt = performance.now();
-      if (relaySender >= 0) peer.path.relayedFrameSeen(peer.lastHeardAt); // no proof exists without crypto
-      else if (!peer.path.endpoint) peer.path.endpoint = from;
+      if (relaySender >= 0) {
+        const wasRelay = peer.path.relay;
+        peer.path.relayedFrameSeen(peer.lastHeardAt); // no proof exists without crypto
+        if (!wasRelay && peer.path.relay) core.relayActivated(peer);
+      } else if (!peer.path.endpoint) peer.path.endpoint = from;
     }
     this.#deliver(packet, sender);
   }

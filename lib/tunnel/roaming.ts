@@ -109,7 +109,7 @@ export class Roaming {
       path.relayedFrameSeen(now);
       if (!wasRelay && path.relay) {
         core.log.info("peer reached through the relay", { peer: peer.node });
-        if (core.observed) core.report({ kind: "relay-activated", node: peer.node });
+        core.relayActivated(peer);
       }
       return;
     }

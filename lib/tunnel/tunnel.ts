@@ -139,6 +139,11 @@ export class Tunnel {
    * `sender` may be reachable at `from`, for the NAT code to probe with an authenticated frame.
    */
   onPunchFrame: (sender: number, from: Endpoint) => void = () => {};
+  /**
+   * Told when a peer is put on the relay (by `setRelay` or by its frames arriving through the
+   * beacon), e.g. for the NAT code to start probing for a direct path again.
+   */
+  onRelayActivated: (node: number) => void = () => {};
   /** Decides whether a PunchCommand is obeyed (the NAT code punches only vouched endpoints). */
   mayPunch: (command: Extract<BeaconMessage, { kind: "PunchCommand" }>) => boolean = () => true;
   /**
@@ -361,7 +366,7 @@ export class Tunnel {
     peer.path.vouched = true;
     if (peer.path.relay === relay) return;
     peer.path.relay = relay;
-    if (relay && core.observed) core.report({ kind: "relay-activated", node });
+    if (relay) core.relayActivated(peer);
     if (
       relay && core.policy.encrypt && !peer.session.ctx && !peer.session.plaintext && peer.pending.length > 0
     ) {
