@@ -114,6 +114,7 @@ export class TaskService {
   readonly #sweepMs: number;
   #stopListening?: () => void;
   #watcher?: Deno.FsWatcher;
+  /** The periodic sweep; it runs only while tasks are queued (an empty queue has nothing to sweep). */
   #sweepTimer?: ReturnType<typeof setInterval>;
   #debounce?: ReturnType<typeof setTimeout>;
   /** Queue maintenance runs one at a time, in order. */
@@ -150,7 +151,7 @@ export class TaskService {
       (err) => host.log.debug("task connection failed", { err }),
     );
     svc.#watch();
-    svc.#sweepTimer = setInterval(() => svc.#schedule(), svc.#sweepMs);
+    svc.#sweepWhileQueued();
     return svc;
   }
 
@@ -243,6 +244,7 @@ export class TaskService {
     if (this.#queue.size === 0) rec.staged_at = rec.created_at;
     if (!(await this.store.create("received", rec))) return reject(req.task_id, "Task already exists");
     this.#queue.add(rec.task_id);
+    this.#sweepWhileQueued();
     this.stats.received++;
     this.#host.log.info("task received", { task: rec.task_id, from: rec.from });
     return { task_id: req.task_id, status: SUBMIT_ACCEPTED, message: "Task received with status NEW" };
@@ -337,6 +339,21 @@ export class TaskService {
         this.#debounce = setTimeout(() => this.#schedule(), WATCH_DEBOUNCE_MS);
       }
     })().catch((err) => this.#host.log.debug("task file watcher ended", { err }));
+  }
+
+  /** Starts the periodic sweep when tasks are queued; it stops itself once the queue is empty. */
+  #sweepWhileQueued(): void {
+    if (this.#sweepTimer !== undefined || this.#stopped || this.#queue.size === 0) return;
+    this.#sweepTimer = setInterval(() => {
+      if (this.#queue.size > 0) return this.#schedule();
+      clearInterval(this.#sweepTimer);
+      this.#sweepTimer = undefined;
+    }, this.#sweepMs);
+  }
+
+  /** Whether the periodic sweep is running (for tests). */
+  get sweeping(): boolean {
+    return this.#sweepTimer !== undefined;
   }
 
   #schedule(): void {
