@@ -192,6 +192,8 @@ export class BeaconServer {
   private queue?: UdpSendQueue;
   private peers = new Map<string, { address: string; port: number }>();
   private timers: ReturnType<typeof setInterval>[] = [];
+  /** Gossip; runs only while there are peer beacons, so a lone beacon is not woken for it. */
+  private syncTimer?: ReturnType<typeof setInterval>;
 
   constructor(private readonly options: BeaconServerOptions = {}) {
     this.beaconId = options.beaconId ?? crypto.getRandomValues(new Uint32Array(1))[0];
@@ -252,7 +254,6 @@ export class BeaconServer {
       this.log.debug("send failed", { to: `${job.address}:${job.port}`, err: String(err) });
     });
     await this.setPeers(this.options.peers ?? []);
-    this.timers.push(setInterval(() => this.sendSync(), this.options.syncIntervalMs ?? SYNC_INTERVAL_MS));
     this.timers.push(setInterval(() => this.sweep(), SWEEP_INTERVAL_MS));
     const bound = socket.address();
     this.log.info("beacon listening", { addr: `${bound.address}:${bound.port}`, id: this.beaconId });
@@ -270,12 +271,30 @@ export class BeaconServer {
       next.set(endpointKey(address, peer.port), { address, port: peer.port });
     }
     this.peers = next;
+    this.syncWhilePeered();
+  }
+
+  /** Starts gossip when there are peer beacons (and a socket), stops it when there are none. */
+  private syncWhilePeered(): void {
+    if (this.peers.size > 0 && this.socket && !this.syncTimer) {
+      this.syncTimer = setInterval(() => this.sendSync(), this.options.syncIntervalMs ?? SYNC_INTERVAL_MS);
+    } else if (this.peers.size === 0 && this.syncTimer) {
+      clearInterval(this.syncTimer);
+      this.syncTimer = undefined;
+    }
+  }
+
+  /** True while gossip runs (there are peer beacons). */
+  get syncing(): boolean {
+    return this.syncTimer !== undefined;
   }
 
   /** Stops timers, drops queued datagrams and closes the socket. Safe to call twice. */
   async close(): Promise<void> {
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
+    clearInterval(this.syncTimer);
+    this.syncTimer = undefined;
     this.queue?.close();
     const socket = this.socket;
     this.socket = undefined;
@@ -318,9 +337,9 @@ export class BeaconServer {
 
   /** Sends this beacon's node list to every peer beacon now (the timer calls this every 10 s). */
   sendSync(): void {
+    if (this.peers.size === 0) return;
     const nodes = this.table.localNodes(Date.now(), SYNC_NODES_PER_DATAGRAM);
     const bytes = encodeBeaconMessage({ kind: "Sync", beaconId: this.beaconId, nodes });
-    if (this.peers.size === 0) return;
     for (const peer of this.peers.values()) this.send({ kind: "Sync" }, bytes, peer.address, peer.port);
   }
 

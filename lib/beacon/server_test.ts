@@ -208,7 +208,9 @@ Deno.test("gossip: a Relay for a node served by a peer beacon is forwarded there
       withBeacon(
         { beaconId: 0xb2, peers: [{ host: HOST, port: xPort }], syncIntervalMs: 50 },
         async (y, yPort) => {
+          assertEquals([x.syncing, y.syncing], [false, true], "gossip runs only with peer beacons");
           await x.setPeers([{ host: "localhost", port: yPort }]);
+          assert(x.syncing);
           await withClients(2, async ([a, b]) => {
             await b.sendMessage({ kind: "Discover", node: 2 }, yPort); // node 2 lives at Y
             await b.next();
@@ -224,6 +226,8 @@ Deno.test("gossip: a Relay for a node served by a peer beacon is forwarded there
             assertEquals(y.metrics().received.Sync, 0);
             assert(x.metrics().received.Sync >= 1);
           });
+          await x.setPeers([]);
+          assertEquals(x.syncing, false, "no peer beacons left: gossip stops");
         },
       ),
   );
