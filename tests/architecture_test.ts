@@ -19,6 +19,7 @@ export const ALLOWED: Record<string, readonly string[]> = {
   version: [],
   paths: [],
   ffi: [],
+  aligned_timer: [],
   log: ["errors"],
   net: ["errors", "bytes", "log"],
   // Pure codecs and primitives.
@@ -30,8 +31,30 @@ export const ALLOWED: Record<string, readonly string[]> = {
   transport: ["errors", "bytes", "log", "net", "protocol"],
   tunnel: ["errors", "bytes", "ffi", "log", "net", "protocol", "crypto", "beacon/messages.ts"],
   // Servers and clients that run on their own.
-  registry: ["errors", "bytes", "paths", "log", "net", "protocol", "crypto", "http", "version"],
-  beacon: ["errors", "bytes", "log", "net", "protocol", "crypto", "http", "version", "registry"],
+  registry: [
+    "errors",
+    "bytes",
+    "paths",
+    "log",
+    "net",
+    "protocol",
+    "crypto",
+    "http",
+    "version",
+    "aligned_timer",
+  ],
+  beacon: [
+    "errors",
+    "bytes",
+    "log",
+    "net",
+    "protocol",
+    "crypto",
+    "http",
+    "version",
+    "registry",
+    "aligned_timer",
+  ],
   // Services depend on a ServiceContext, never on the daemon or the SDK.
   services: [
     "errors",
@@ -88,6 +111,7 @@ export const ALLOWED: Record<string, readonly string[]> = {
     "services",
     "version",
     "gateway",
+    "aligned_timer",
   ],
   gateway: ["errors", "bytes", "paths", "log", "net", "protocol", "http", "ipc", "transport", "services"],
 };

@@ -27,6 +27,7 @@ import { UdpSendQueue } from "./send_queue.ts";
 import { KeyedRateLimiter } from "../net/token_bucket.ts";
 import { parseProof, proofFresh, verifyProof } from "./proof.ts";
 import type { NodeAuthority } from "./registry_view.ts";
+import { setAlignedInterval } from "../aligned_timer.ts";
 
 /** Default beacon UDP port. */
 export const DEFAULT_BEACON_PORT = 9001;
@@ -191,9 +192,9 @@ export class BeaconServer {
   private socket?: dgram.Socket;
   private queue?: UdpSendQueue;
   private peers = new Map<string, { address: string; port: number }>();
-  private timers: ReturnType<typeof setInterval>[] = [];
   /** Gossip; runs only while there are peer beacons, so a lone beacon is not woken for it. */
   private syncTimer?: ReturnType<typeof setInterval>;
+  #stopSweeps?: () => void;
 
   constructor(private readonly options: BeaconServerOptions = {}) {
     this.beaconId = options.beaconId ?? crypto.getRandomValues(new Uint32Array(1))[0];
@@ -254,7 +255,7 @@ export class BeaconServer {
       this.log.debug("send failed", { to: `${job.address}:${job.port}`, err: String(err) });
     });
     await this.setPeers(this.options.peers ?? []);
-    this.timers.push(setInterval(() => this.sweep(), SWEEP_INTERVAL_MS));
+    this.#stopSweeps = setAlignedInterval(() => this.sweep(), SWEEP_INTERVAL_MS); // with the process's other 30 s chores
     const bound = socket.address();
     this.log.info("beacon listening", { addr: `${bound.address}:${bound.port}`, id: this.beaconId });
     return { host: bound.address, port: bound.port };
@@ -291,10 +292,10 @@ export class BeaconServer {
 
   /** Stops timers, drops queued datagrams and closes the socket. Safe to call twice. */
   async close(): Promise<void> {
-    for (const t of this.timers) clearInterval(t);
-    this.timers = [];
     clearInterval(this.syncTimer);
     this.syncTimer = undefined;
+    this.#stopSweeps?.();
+    this.#stopSweeps = undefined;
     this.queue?.close();
     const socket = this.socket;
     this.socket = undefined;

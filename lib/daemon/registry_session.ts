@@ -16,6 +16,7 @@ import type { ServiceLifecycle, WebhookSink } from "../services/context.ts";
 import { type DaemonConfig, HEARTBEAT_FAILURES_BEFORE_REREGISTER } from "./config.ts";
 import { advertisedEndpoint } from "./nat.ts";
 import { DaemonStartError } from "./start_error.ts";
+import { setAlignedInterval } from "../aligned_timer.ts";
 
 /** Delay between registration attempts while starting. */
 const REGISTER_RETRY_MS = 500;
@@ -43,7 +44,7 @@ export class RegistrySession {
   #lastError = "";
   #beating = false;
   #stopped = false;
-  #heartbeat?: ReturnType<typeof setInterval>;
+  #stopHeartbeats?: () => void;
   /** Run after every successful heartbeat (e.g. polling relayed handshakes). Errors are logged. */
   readonly #afterHeartbeat: (() => Promise<void>)[] = [];
   /** Run after the node registered again (e.g. re-reporting trust pairs). Errors are logged. */
@@ -105,15 +106,18 @@ export class RegistrySession {
       : { ok: false, reason: `${this.#failures} heartbeat(s) failed: ${this.#lastError}` };
   }
 
-  /** Heartbeats every `intervalMs` until {@link stop}. */
+  /**
+   * Heartbeats every `intervalMs` until {@link stop}, on the process clock's multiples of it, so the
+   * daemon's other chores of that period share the wake-up (lib/aligned_timer.ts).
+   */
   startHeartbeats(intervalMs: number): void {
-    this.#heartbeat = setInterval(() => this.#beat(), intervalMs);
+    this.#stopHeartbeats = setAlignedInterval(() => this.#beat(), intervalMs);
   }
 
   /** Stops heartbeats; a beat still running finishes, and none starts after. */
   stop(): void {
     this.#stopped = true;
-    if (this.#heartbeat !== undefined) clearInterval(this.#heartbeat);
+    this.#stopHeartbeats?.();
   }
 
   /** Deregisters (best effort, at most `timeoutMs`): a failed start leaves no ghost node behind. */

@@ -23,6 +23,7 @@
 import type { Logger } from "../log.ts";
 import { errorMessage } from "../errors.ts";
 import { linuxFfiForbidden } from "../ffi.ts";
+import { setAlignedInterval } from "../aligned_timer.ts";
 
 /** `MADV_DONTNEED` from <sys/mman.h> (the same on every Linux architecture Deno runs on). */
 const MADV_DONTNEED = 4;
@@ -219,7 +220,10 @@ export interface ReleaseSchedule {
 export function scheduleMemoryRelease(log: Logger, schedule: ReleaseSchedule = {}): () => void {
   const quietCheckMs = schedule.quietCheckMs ?? QUIET_CHECK_INTERVAL_MS;
   let timer: ReturnType<typeof setTimeout> | undefined;
+  let stopChecks: (() => void) | undefined;
   let previous: ProcessSample | undefined;
+  /** When `previous` was read (performance.now()): the first aligned check may come early. */
+  let previousAt = 0;
   let afterRelease = 0;
   /** Releases now; false (logged) when nothing could be, so the caller stops scheduling. Never throws. */
   const release = (why: string): boolean => {
@@ -230,6 +234,7 @@ export function scheduleMemoryRelease(log: Logger, schedule: ReleaseSchedule = {
     }
     try {
       previous = sampleProcess();
+      previousAt = performance.now();
     } catch (err) {
       log.debug("memory released, but /proc cannot be read to schedule more", { reason: errorMessage(err) });
       return false;
@@ -247,20 +252,21 @@ export function scheduleMemoryRelease(log: Logger, schedule: ReleaseSchedule = {
   const check = () => {
     try {
       const now = sampleProcess();
-      if (previous && shouldRelease(previous, now, quietCheckMs, afterRelease)) release("quiet");
-      else previous = now;
+      const at = performance.now();
+      if (previous && shouldRelease(previous, now, at - previousAt, afterRelease)) release("quiet");
+      else [previous, previousAt] = [now, at];
     } catch (err) {
       log.debug("memory check failed", { reason: errorMessage(err) });
     }
-    arm(check, quietCheckMs);
   };
-  const arm = (fn: () => void, ms: number) => {
-    const t = setTimeout(fn, ms);
-    Deno.unrefTimer(t);
-    timer = t;
-  };
-  arm(() => {
-    if (release("after start-up")) arm(check, quietCheckMs);
+  timer = setTimeout(() => {
+    // Checks fall on the process clock's multiples of their period, with the heartbeat and the
+    // other chores of that period (lib/aligned_timer.ts).
+    if (release("after start-up")) stopChecks = setAlignedInterval(check, quietCheckMs, { unref: true });
   }, schedule.startupDelayMs ?? STARTUP_PAGE_RELEASE_DELAY_MS);
-  return () => clearTimeout(timer);
+  Deno.unrefTimer(timer);
+  return () => {
+    clearTimeout(timer);
+    stopChecks?.();
+  };
 }

@@ -28,6 +28,7 @@ import {
 } from "./load_shed.ts";
 import { SIGNER_FIELD } from "./auth.ts";
 import { DEFAULT_MAX_NONCES, NonceCache } from "./replay.ts";
+import { setAlignedInterval } from "../aligned_timer.ts";
 import { errorReply, type Peer } from "./server.ts";
 import type { RegistryEvent } from "./state/events.ts";
 import type { RegistryState } from "./state/model.ts";
@@ -120,7 +121,7 @@ export class Registry {
   authRefused = 0;
   readonly identity: IdentityServices;
   readonly #auth: Authenticator;
-  readonly #timer: ReturnType<typeof setInterval>;
+  readonly #stopReaping: () => void;
   readonly #log: Logger;
   readonly #opts: Required<
     Pick<RegistryOptions, "compat" | "adminToken" | "rateBy" | "staleAfterMs" | "dormantRetentionMs">
@@ -165,7 +166,8 @@ export class Registry {
     for (const n of store.state.nodes.values()) {
       if (n.online) n.lastSeen = Math.max(n.lastSeen, this.startedAt);
     }
-    this.#timer = setInterval(
+    // On the process clock's multiples of the period: pilot up's other 30 s chores share the wake-up.
+    this.#stopReaping = setAlignedInterval(
       () => this.maintain(this.clock()),
       options.reapIntervalMs ?? DEFAULT_REAP_INTERVAL_MS,
     );
@@ -507,7 +509,7 @@ export class Registry {
 
   /** Stops the timer and closes the store (writing a final snapshot unless told not to). */
   async close(options: { snapshot?: boolean } = {}): Promise<void> {
-    clearInterval(this.#timer);
+    this.#stopReaping();
     await this.#replicator?.close();
     await this.auditExport.close();
     await this.store.close(options);
