@@ -219,7 +219,6 @@ export interface ReleaseSchedule {
  */
 export function scheduleMemoryRelease(log: Logger, schedule: ReleaseSchedule = {}): () => void {
   const quietCheckMs = schedule.quietCheckMs ?? QUIET_CHECK_INTERVAL_MS;
-  let timer: ReturnType<typeof setTimeout> | undefined;
   let stopChecks: (() => void) | undefined;
   let previous: ProcessSample | undefined;
   /** When `previous` was read (performance.now()): the first aligned check may come early. */
@@ -259,7 +258,7 @@ export function scheduleMemoryRelease(log: Logger, schedule: ReleaseSchedule = {
       log.debug("memory check failed", { reason: errorMessage(err) });
     }
   };
-  timer = setTimeout(() => {
+  const timer = setTimeout(() => {
     // Checks fall on the process clock's multiples of their period, with the heartbeat and the
     // other chores of that period (lib/aligned_timer.ts).
     if (release("after start-up")) stopChecks = setAlignedInterval(check, quietCheckMs, { unref: true });
