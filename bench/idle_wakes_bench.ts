@@ -13,6 +13,9 @@
  * woken) and preemptions of each thread that woke, and the CPU of all threads.
  *
  *   deno run -A bench/idle_wakes_bench.ts [--seconds 120] [--settle 45] [--main PATH] [--only up|nodes]
+ *     [--v8-flags FLAGS]
+ *
+ * --v8-flags: V8 flags for every process (default: the daemon's, cli/daemon_process.ts).
  * @module
  */
 import { parseArgs } from "node:util";
@@ -30,6 +33,7 @@ const { values } = parseArgs({
     settle: { type: "string", default: "45" },
     main: { type: "string" },
     only: { type: "string" },
+    "v8-flags": { type: "string" },
   },
 });
 const SECONDS = Number(values.seconds);
@@ -79,7 +83,7 @@ async function measure(what: string, processes: Record<string, number>): Promise
   for (const [label, pid, samples] of before) report(label, samples, threadSamples(pid));
 }
 
-setPilotLaunch(values.main, [`--v8-flags=${DAEMON_V8_FLAGS.join(",")}`]);
+setPilotLaunch(values.main, [`--v8-flags=${values["v8-flags"] ?? DAEMON_V8_FLAGS.join(",")}`]);
 
 if (!values.only || values.only === "up") {
   const dir = await Deno.makeTempDir({ prefix: "pilot-idle-" });
