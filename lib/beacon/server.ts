@@ -194,7 +194,7 @@ export class BeaconServer {
   private peers = new Map<string, { address: string; port: number }>();
   /** Gossip; runs only while there are peer beacons, so a lone beacon is not woken for it. */
   private syncTimer?: ReturnType<typeof setInterval>;
-  #stopSweeps?: () => void;
+  private stopSweeps?: () => void;
 
   constructor(private readonly options: BeaconServerOptions = {}) {
     this.beaconId = options.beaconId ?? crypto.getRandomValues(new Uint32Array(1))[0];
@@ -255,7 +255,7 @@ export class BeaconServer {
       this.log.debug("send failed", { to: `${job.address}:${job.port}`, err: String(err) });
     });
     await this.setPeers(this.options.peers ?? []);
-    this.#stopSweeps = setAlignedInterval(() => this.sweep(), SWEEP_INTERVAL_MS); // with the process's other 30 s chores
+    this.stopSweeps = setAlignedInterval(() => this.sweep(), SWEEP_INTERVAL_MS); // with the process's other 30 s chores
     const bound = socket.address();
     this.log.info("beacon listening", { addr: `${bound.address}:${bound.port}`, id: this.beaconId });
     return { host: bound.address, port: bound.port };
@@ -294,8 +294,8 @@ export class BeaconServer {
   async close(): Promise<void> {
     clearInterval(this.syncTimer);
     this.syncTimer = undefined;
-    this.#stopSweeps?.();
-    this.#stopSweeps = undefined;
+    this.stopSweeps?.();
+    this.stopSweeps = undefined;
     this.queue?.close();
     const socket = this.socket;
     this.socket = undefined;

@@ -398,7 +398,6 @@ export class NatTraversal {
     this.counters.keepalives += 1 + sent;
   }
 
-  /** Probes relayed peers whose turn has come: punch both sides, then test the direct path. */
   /** Starts the probe tick, unless it runs or cannot probe (no beacon, forced relay, not started). */
   #startProbing(): void {
     if (this.#probeTimer || this.#closed || !this.#host || !this.hasBeacon || this.#options.forceRelay) {
@@ -407,6 +406,7 @@ export class NatTraversal {
     this.#probeTimer = setInterval(() => this.#probeTick(), this.#options.probeTickMs ?? PROBE_TICK_MS);
   }
 
+  /** Probes relayed peers whose turn has come: punch both sides, then test the direct path. */
   #probeTick(): void {
     if (this.#closed || !this.#host) return;
     const now = performance.now();
