@@ -5,6 +5,7 @@
  */
 import { join } from "node:path";
 import { assert, assertEquals } from "../../../tests/assert.ts";
+import { until } from "../../../tests/helpers/wait.ts";
 import { Logger } from "../../log.ts";
 import { SimNet } from "../../transport/testing/sim.ts";
 import { newTaskId } from "./codec.ts";
@@ -26,14 +27,6 @@ function host(stateDir: string): TaskServiceHost {
     },
     log: new Logger("test", "silent"),
   };
-}
-
-async function until(what: string, probe: () => boolean, ms = 5_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!probe()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
 }
 
 Deno.test("task service: the queue sweep runs only while tasks are queued", async () => {
