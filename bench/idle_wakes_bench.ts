@@ -5,7 +5,9 @@
  *
  * - `up`: one `pilot up` process (registry, beacon and daemon together, the README's main job).
  * - `nodes`: a `pilot registry`, a `pilot beacon` and two daemons using both, after one dial +
- *   echo + close between the daemons, so each holds a peer with keys.
+ *   echo + close between the daemons, so each holds a peer with keys; with `--open N`, a client of
+ *   daemon a also keeps N idle connections open to daemon b's echo port (as an agent holding
+ *   connections would), each opened 1.3 s after the one before.
  *
  * After `--settle` seconds (past the start-up memory release and the first connection's TIME_WAIT)
  * it reads every thread's context switches and CPU from /proc, waits `--seconds`, reads again and
@@ -13,7 +15,7 @@
  * woken) and preemptions of each thread that woke, and the CPU of all threads.
  *
  *   deno run -A bench/idle_wakes_bench.ts [--seconds 120] [--settle 45] [--main PATH] [--only up|nodes]
- *     [--v8-flags FLAGS]
+ *     [--v8-flags FLAGS] [--open N]
  *
  * --v8-flags: V8 flags for every process (default: the daemon's, cli/daemon_process.ts).
  * @module
@@ -23,7 +25,7 @@ import { type PilotProcess, startPilot, TestNetwork } from "../tests/helpers/net
 import { setPilotLaunch } from "../tests/helpers/pilot.ts";
 import { DAEMON_ENV, DAEMON_V8_FLAGS } from "../cli/daemon_process.ts";
 import { connect } from "../lib/sdk/mod.ts";
-import { dialEchoClose } from "./echo_probe.ts";
+import { dialEchoClose, ECHO_PORT } from "./echo_probe.ts";
 import { threadDeltas, type ThreadSample, threadSamples } from "./thread_stats.ts";
 
 const { values } = parseArgs({
@@ -34,12 +36,16 @@ const { values } = parseArgs({
     main: { type: "string" },
     only: { type: "string" },
     "v8-flags": { type: "string" },
+    open: { type: "string", default: "0" },
   },
 });
 const SECONDS = Number(values.seconds);
 const SETTLE_S = Number(values.settle);
-if (!(SECONDS > 0) || !(SETTLE_S >= 0)) {
-  console.error("--seconds must be > 0 and --settle >= 0");
+const OPEN = Number(values.open);
+/** Spreads the open connections' phases over the seconds (their keepalives are not in step by chance). */
+const OPEN_SPACING_MS = 1_300;
+if (!(SECONDS > 0) || !(SETTLE_S >= 0) || !(Number.isInteger(OPEN) && OPEN >= 0)) {
+  console.error("--seconds must be > 0, --settle >= 0 and --open a whole number >= 0");
   Deno.exit(64);
 }
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -113,16 +119,20 @@ if (!values.only || values.only === "nodes") {
     const beaconFlags = ["--beacon", String(beacon.ready.listen)];
     const a = await net.addDaemon("a", ["--public", ...beaconFlags], DAEMON_ENV);
     const b = await net.addDaemon("b", ["--public", ...beaconFlags], DAEMON_ENV);
-    {
-      await using client = await connect(a.socket);
-      await dialEchoClose(client, b.address);
+    await using client = await connect(a.socket);
+    await dialEchoClose(client, b.address);
+    const open = [];
+    for (let i = 0; i < OPEN; i++) {
+      open.push(await client.dial(b.address, ECHO_PORT, { timeoutMs: 10_000 }));
+      await pause(OPEN_SPACING_MS);
     }
-    await measure("registry, beacon and two daemons", {
+    await measure(`registry, beacon and two daemons${OPEN ? `, ${OPEN} idle connections a → b` : ""}`, {
       registry: net.registry!.child.pid,
       beacon: beacon.child.pid,
       "daemon a": a.process.child.pid,
       "daemon b": b.process.child.pid,
     });
+    for (const conn of open) await conn.close();
   } finally {
     await beacon?.stop();
     await net.close();
