@@ -8,7 +8,9 @@
 import {
   FIN_MAX_TRANSMISSIONS,
   IDLE_TIMEOUT_MS,
+  KEEPALIVE_GRANULARITY_MS,
   KEEPALIVE_MS,
+  KEEPALIVE_SLACK_MS,
   SYN_MAX_TRANSMISSIONS,
   SYN_RTO_INITIAL_MS,
   SYN_RTO_MAX_MS,
@@ -71,6 +73,12 @@ export class LifecycleTimers {
     this.finSentAt = now;
   }
 
+  /** When a keepalive is due, if nothing else is sent before (see KEEPALIVE_GRANULARITY_MS). */
+  get keepaliveAt(): number {
+    const earliest = this.lastSentAt + KEEPALIVE_MS - KEEPALIVE_SLACK_MS;
+    return Math.ceil(earliest / KEEPALIVE_GRANULARITY_MS) * KEEPALIVE_GRANULARITY_MS;
+  }
+
   /** The lifecycle deadline in `state` (`rto`: the current retransmission timeout). */
   deadline(state: StreamState, rto: number): number {
     switch (state) {
@@ -79,7 +87,7 @@ export class LifecycleTimers {
       case "TIME_WAIT":
         return this.timeWaitUntil;
       case "ESTABLISHED":
-        return Math.min(this.lastActivity + IDLE_TIMEOUT_MS, this.lastSentAt + KEEPALIVE_MS);
+        return Math.min(this.lastActivity + IDLE_TIMEOUT_MS, this.keepaliveAt);
       case "FIN_WAIT":
         return this.finSent ? this.finSentAt + rto : this.lingerUntil;
       default:

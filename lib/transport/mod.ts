@@ -69,6 +69,7 @@ export {
   type CloseReason,
   DEFAULT_MSS,
   IDLE_TIMEOUT_MS,
+  KEEPALIVE_GRANULARITY_MS,
   KEEPALIVE_MS,
   Stream,
   type StreamOptions,

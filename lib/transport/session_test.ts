@@ -10,6 +10,7 @@ import { MAX_CWND_BYTES } from "./congestion.ts";
 import { DialError, SWEEP_INTERVAL_MS } from "./manager.ts";
 import {
   IDLE_TIMEOUT_MS,
+  KEEPALIVE_GRANULARITY_MS,
   KEEPALIVE_MS,
   MAX_TRANSMISSIONS,
   RECV_BUFFER_BYTES,
@@ -296,6 +297,31 @@ Deno.test("session: peer FIN ends the stream after queued data; writes then fail
   assert(!c.writable);
   assertEquals(c.read(), new Uint8Array([9, 9]));
   assert(c.eof);
+});
+
+Deno.test("session: idle connections send their keepalives together, on the 30 s grid of the clock", () => {
+  const { net, a, b } = pair(2);
+  establish(net, a, b, 1000);
+  net.advance(3_700); // the second connection's last packet is out of step with the first's
+  establish(net, a, b, 1001);
+  const log = wireLog(net);
+  net.advance(3 * 60_000);
+  const sentAt = (port: number, from: number) =>
+    log.filter((e) => e.from === from && (from === 1 ? e.pkt.dstPort : e.pkt.srcPort) === port).map((e) =>
+      e.at
+    );
+  for (const from of [1, 2]) {
+    const first = sentAt(1000, from), second = sentAt(1001, from);
+    assert(first.length >= 5, `keepalives: ${first.length}`);
+    // The second's first keepalive is due 29 s after its last packet: from then on they go together.
+    assertEquals(
+      second,
+      first.filter((at) => at >= second[0]),
+      "both connections' keepalives leave together",
+    );
+    for (const at of first) assertEquals(at % KEEPALIVE_GRANULARITY_MS, 0, `a keepalive at ${at} ms`);
+    for (let i = 1; i < first.length; i++) assertEquals(first[i] - first[i - 1], KEEPALIVE_MS);
+  }
 });
 
 Deno.test("session: keepalives every 30 s keep an idle connection open; a silent peer is closed after 120 s", () => {

@@ -36,7 +36,6 @@ import {
   CLOSE_LINGER_MS,
   IDLE_TIMEOUT_MS,
   ISN,
-  KEEPALIVE_MS,
   TIME_WAIT_GRANULARITY_MS,
   TIME_WAIT_MS,
 } from "./stream_constants.ts";
@@ -479,7 +478,7 @@ export class Stream implements TimerTarget {
         this.reportClose("idle");
         return;
       }
-      if (now - this.life.lastSentAt >= KEEPALIVE_MS) {
+      if (now >= this.life.keepaliveAt) {
         // Not activity: a peer that stays silent is still closed after IDLE_TIMEOUT_MS.
         this.out.bareAck();
       }

@@ -73,6 +73,16 @@ export const PERSIST_MAX_MS = 30_000;
  * keepalives would suppress the other's and the first would idle-close.
  */
 export const KEEPALIVE_MS = 30_000;
+/**
+ * Keepalives leave on whole multiples of this on the daemon's clock: at the first one at least
+ * KEEPALIVE_MS − KEEPALIVE_SLACK_MS after our last transmission (29–59 s, then every 30 s; the
+ * reference's 15 s sweep sends the first 30–45 s after, then one per sweep). A daemon's idle
+ * connections then send theirs in one wake-up, the heartbeat's (lib/aligned_timer.ts), and the
+ * peer's 120 s idle limit still sees at least two (docs/protocol/transport.md §7).
+ */
+export const KEEPALIVE_GRANULARITY_MS = 30_000;
+/** How early a keepalive may leave, so that one sent a little late does not push the next a whole step. */
+export const KEEPALIVE_SLACK_MS = 1_000;
 /** Close a connection after this much inactivity. */
 export const IDLE_TIMEOUT_MS = 120_000;
 /** How long a closed connection keeps its 4-tuple, at least. */
