@@ -24,8 +24,6 @@ export function nextAlignedDeadline(now: number, periodMs: number): number {
 export interface AlignedIntervalOptions {
   /** The timer does not keep the process alive (Deno.unrefTimer). */
   unref?: boolean;
-  /** Milliseconds, monotonic; performance.now() by default. */
-  now?: () => number;
 }
 
 /**
@@ -41,11 +39,10 @@ export function setAlignedInterval(
   if (!(periodMs > 0 && periodMs < Infinity)) {
     throw new RangeError(`an aligned interval needs a positive, finite period, got ${periodMs}`);
   }
-  const now = options.now ?? (() => performance.now());
   let timer: ReturnType<typeof setTimeout> | undefined;
   let stopped = false;
   const arm = () => {
-    const at = now();
+    const at = performance.now();
     timer = setTimeout(tick, nextAlignedDeadline(at, periodMs) - at);
     if (options.unref) Deno.unrefTimer(timer);
   };

@@ -14,7 +14,17 @@ import {
   SYN_MAX_TRANSMISSIONS,
   SYN_RTO_INITIAL_MS,
   SYN_RTO_MAX_MS,
+  TIME_WAIT_GRANULARITY_MS,
+  TIME_WAIT_MS,
 } from "./stream_constants.ts";
+
+/**
+ * The first multiple of `step` at or after `at`: deadlines on a shared grid of the daemon's clock
+ * fall due together, in one wake-up for all the connections that have one there.
+ */
+function onGrid(at: number, step: number): number {
+  return Math.ceil(at / step) * step;
+}
 import type { StreamState } from "./stream_types.ts";
 
 /** The connection-lifecycle timers of one stream (all times in the session clock's ms). */
@@ -75,8 +85,12 @@ export class LifecycleTimers {
 
   /** When a keepalive is due, if nothing else is sent before (see KEEPALIVE_GRANULARITY_MS). */
   get keepaliveAt(): number {
-    const earliest = this.lastSentAt + KEEPALIVE_MS - KEEPALIVE_SLACK_MS;
-    return Math.ceil(earliest / KEEPALIVE_GRANULARITY_MS) * KEEPALIVE_GRANULARITY_MS;
+    return onGrid(this.lastSentAt + KEEPALIVE_MS - KEEPALIVE_SLACK_MS, KEEPALIVE_GRANULARITY_MS);
+  }
+
+  /** TIME_WAIT starts at `now`: it ends on the grid of TIME_WAIT_GRANULARITY_MS, TIME_WAIT_MS on at least. */
+  startTimeWait(now: number): void {
+    this.timeWaitUntil = onGrid(now + TIME_WAIT_MS, TIME_WAIT_GRANULARITY_MS);
   }
 
   /** The lifecycle deadline in `state` (`rto`: the current retransmission timeout). */

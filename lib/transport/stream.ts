@@ -31,14 +31,7 @@ import { StreamOutput } from "./stream_output.ts";
 import { buildStreamStats } from "./stream_stats.ts";
 import { resolveStreamOptions } from "./stream_options.ts";
 import { judgeRst } from "./rst_check.ts";
-import {
-  ACK_STRETCH_SEGMENTS,
-  CLOSE_LINGER_MS,
-  IDLE_TIMEOUT_MS,
-  ISN,
-  TIME_WAIT_GRANULARITY_MS,
-  TIME_WAIT_MS,
-} from "./stream_constants.ts";
+import { ACK_STRETCH_SEGMENTS, CLOSE_LINGER_MS, IDLE_TIMEOUT_MS, ISN } from "./stream_constants.ts";
 import {
   type CloseReason,
   type StreamHost,
@@ -530,8 +523,7 @@ export class Stream implements TimerTarget {
     this.tx.clear();
     this.acks.delayedAt = this.tx.nagleAt = this.tx.recovery.persistAt = Infinity;
     this.closing = true;
-    this.life.timeWaitUntil = Math.ceil((now + TIME_WAIT_MS) / TIME_WAIT_GRANULARITY_MS) *
-      TIME_WAIT_GRANULARITY_MS;
+    this.life.startTimeWait(now);
     // The retransmission and ACK clocks are gone: give up the earlier wake-up they asked for, so the
     // step's end reschedules for TIME_WAIT's end and an idle daemon is not woken for nothing.
     this.wakeAt = Infinity;
