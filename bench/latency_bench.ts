@@ -4,7 +4,8 @@
  * subprocesses; samples alternate between the variants so that all see the same machine load (on a
  * shared machine the load moves the figures more than most changes do). Per variant it prints p50/p90 of
  *
- * - connection setup: an SDK dial (dial → established, over an already keyed tunnel), then close;
+ * - connection setup: an SDK dial (dial → established, over an already keyed tunnel), then close; also
+ *   its p50 in each quarter of the dials, since V8 optimises the path only after enough connections;
  * - `pilot ping` probes (dial + echo per probe, the variant's own CLI) and their echo alone;
  * - a 64-byte echo over an open connection, and an IPC round trip (Health, a request the daemon answers
  *   without work, so it is the IPC floor),
@@ -222,6 +223,17 @@ try {
     });
     console.log(`${title}: ${cells.join(" | ")}`);
   }
+  // How set-up changes as the daemons age: V8 optimises a function only after enough calls, so a
+  // daemon's first few hundred connections run slower code than later ones.
+  const quarters = variants.map((v) => {
+    const s = v.samples.setup;
+    const q = Math.max(1, Math.floor(s.length / 4));
+    const p50s = [0, 1, 2, 3].map((i) =>
+      pct(s.slice(i * q, i === 3 ? s.length : (i + 1) * q), 0.5).toFixed(3)
+    );
+    return `${v.label} ${p50s.join(" / ")} ms`;
+  });
+  console.log(`connection setup p50 by quarter of the dials: ${quarters.join(" | ")}`);
   for (const v of variants) console.log(`${v.label} daemons' CPU per op (a + b): ${v.cpu.join(", ")}`);
   console.log(`machine: a minor page fault ${minorFaultMicros().toFixed(2)} µs (bench/machine_probe.ts)`);
 } finally {
