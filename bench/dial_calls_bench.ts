@@ -7,7 +7,11 @@
  * cold on small VMs (docs/benchmarks.md, "Request/response latency"), where each call costs about
  * ten times what it does hot, so calls that need not happen per connection are latency.
  *
- *   deno run -A bench/dial_calls_bench.ts [--dials 100] [--top 40] [--main PATH]
+ * With `--cpu-profile DIR` it samples instead of counting (coverage counters would slow the code it
+ * measures): a CPU profile of each daemon over the same N connections (100 µs sampling), written to
+ * DIR/a.cpuprofile and DIR/b.cpuprofile for bench/cpu_profile_summary.ts.
+ *
+ *   deno run -A bench/dial_calls_bench.ts [--dials 100] [--top 40] [--main PATH] [--cpu-profile DIR]
  * @module
  */
 import { parseArgs } from "node:util";
@@ -24,8 +28,11 @@ const { values } = parseArgs({
     dials: { type: "string", default: "100" },
     top: { type: "string", default: "40" },
     main: { type: "string" },
+    "cpu-profile": { type: "string" },
   },
 });
+const PROFILE_DIR = values["cpu-profile"];
+const SAMPLING_INTERVAL_US = 100;
 const DIALS = Number(values.dials);
 const TOP = Number(values.top);
 const WARM_DIALS = 20;
@@ -74,13 +81,14 @@ try {
   inspectors.push(inspectA, inspectB);
   for (const i of inspectors) {
     await i.call("Profiler.enable");
-    await i.call("Profiler.startPreciseCoverage", { callCount: true, detailed: false });
+    if (PROFILE_DIR) await i.call("Profiler.setSamplingInterval", { interval: SAMPLING_INTERVAL_US });
+    else await i.call("Profiler.startPreciseCoverage", { callCount: true, detailed: false });
   }
   await using client = await connect(a.socket);
   const pace = () => new Promise((r) => setTimeout(r, DIAL_SPACING_MS));
   for (let i = 0; i < WARM_DIALS; i++) await dialEchoClose(client, b.address).then(pace);
   await new Promise((r) => setTimeout(r, 1_000)); // past the warm-up's closes
-  for (const i of inspectors) await takeCalls(i); // resets the counts
+  for (const i of inspectors) await (PROFILE_DIR ? i.call("Profiler.start") : takeCalls(i)); // resets the counts
   console.error(`[dial-calls] ${DIALS} dial + 64 B echo + close, ${DIAL_SPACING_MS} ms apart`);
   for (let i = 0; i < DIALS; i++) {
     await dialEchoClose(client, b.address);
@@ -88,7 +96,17 @@ try {
     if ((i + 1) % 25 === 0) console.error(`[dial-calls] ${i + 1}/${DIALS}`);
   }
   await new Promise((r) => setTimeout(r, 1_000));
-  for (const [label, inspector] of [["a (dialer)", inspectA], ["b (echo)", inspectB]] as const) {
+  if (PROFILE_DIR) {
+    await Deno.mkdir(PROFILE_DIR, { recursive: true });
+    for (const [name, inspector] of [["a", inspectA], ["b", inspectB]] as const) {
+      const { profile } = await inspector.call("Profiler.stop") as { profile: unknown };
+      await Deno.writeTextFile(`${PROFILE_DIR}/${name}.cpuprofile`, JSON.stringify(profile));
+    }
+    console.log(`profiles of ${DIALS} connections in ${PROFILE_DIR}/a.cpuprofile and b.cpuprofile`);
+  }
+  for (
+    const [label, inspector] of PROFILE_DIR ? [] : [["a (dialer)", inspectA], ["b (echo)", inspectB]] as const
+  ) {
     const calls = await takeCalls(inspector);
     const total = [...calls.values()].reduce((s, n) => s + n, 0);
     console.log(`daemon ${label}: ${(total / DIALS).toFixed(0)} JS function calls per connection`);
