@@ -103,15 +103,14 @@ try {
       await Deno.writeTextFile(`${PROFILE_DIR}/${name}.cpuprofile`, JSON.stringify(profile));
     }
     console.log(`profiles of ${DIALS} connections in ${PROFILE_DIR}/a.cpuprofile and b.cpuprofile`);
-  }
-  for (
-    const [label, inspector] of PROFILE_DIR ? [] : [["a (dialer)", inspectA], ["b (echo)", inspectB]] as const
-  ) {
-    const calls = await takeCalls(inspector);
-    const total = [...calls.values()].reduce((s, n) => s + n, 0);
-    console.log(`daemon ${label}: ${(total / DIALS).toFixed(0)} JS function calls per connection`);
-    const rows = [...calls].sort((x, y) => y[1] - x[1]).slice(0, TOP);
-    for (const [name, n] of rows) console.log(`  ${(n / DIALS).toFixed(1).padStart(8)}  ${name}`);
+  } else {
+    for (const [label, inspector] of [["a (dialer)", inspectA], ["b (echo)", inspectB]] as const) {
+      const calls = await takeCalls(inspector);
+      const total = [...calls.values()].reduce((s, n) => s + n, 0);
+      console.log(`daemon ${label}: ${(total / DIALS).toFixed(0)} JS function calls per connection`);
+      const rows = [...calls].sort((x, y) => y[1] - x[1]).slice(0, TOP);
+      for (const [name, n] of rows) console.log(`  ${(n / DIALS).toFixed(1).padStart(8)}  ${name}`);
+    }
   }
 } finally {
   for (const i of inspectors) i.close();
