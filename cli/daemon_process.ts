@@ -19,6 +19,9 @@
  * function after 10 calls instead of 400: the set-up path runs a few times per connection, so with
  * V8's default a daemon ran it interpreted for its first few hundred connections (set-up p50 −20 to
  * −25% over a daemon's first 200, the same after ~500; idle RSS within 1 MiB, throughput the same).
+ * The compiling moves earlier with it: a fresh daemon's first ~10 connections are ~1.5 ms slower, and
+ * an idle one compiles its chores in its first ~15 minutes (docs/benchmarks.md, "Optimising after
+ * ten calls").
  */
 export const DAEMON_V8_FLAGS: readonly string[] = [
   "--max-semi-space-size=1",
