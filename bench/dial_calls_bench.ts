@@ -88,7 +88,8 @@ try {
   const pace = () => new Promise((r) => setTimeout(r, DIAL_SPACING_MS));
   for (let i = 0; i < WARM_DIALS; i++) await dialEchoClose(client, b.address).then(pace);
   await new Promise((r) => setTimeout(r, 1_000)); // past the warm-up's closes
-  for (const i of inspectors) await (PROFILE_DIR ? i.call("Profiler.start") : takeCalls(i)); // resets the counts
+  // From here on: the profile starts, or the call counts start again from zero.
+  for (const i of inspectors) await (PROFILE_DIR ? i.call("Profiler.start") : takeCalls(i));
   console.error(`[dial-calls] ${DIALS} dial + 64 B echo + close, ${DIAL_SPACING_MS} ms apart`);
   for (let i = 0; i < DIALS; i++) {
     await dialEchoClose(client, b.address);

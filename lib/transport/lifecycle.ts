@@ -17,6 +17,7 @@ import {
   TIME_WAIT_GRANULARITY_MS,
   TIME_WAIT_MS,
 } from "./stream_constants.ts";
+import type { StreamState } from "./stream_types.ts";
 
 /**
  * The first multiple of `step` at or after `at`: deadlines on a shared grid of the daemon's clock
@@ -25,7 +26,6 @@ import {
 function onGrid(at: number, step: number): number {
   return Math.ceil(at / step) * step;
 }
-import type { StreamState } from "./stream_types.ts";
 
 /** The connection-lifecycle timers of one stream (all times in the session clock's ms). */
 export class LifecycleTimers {
