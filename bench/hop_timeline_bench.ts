@@ -8,11 +8,12 @@
  * SDK client on daemon a. After 100 unmeasured operations, `--ops` times, 110 ms apart: dial b's
  * echo port, echo 64 B twice, close. The client marks each phase's start with a write of a
  * distinctive length to /dev/null, which the trace shows. For each phase it follows the critical
- * path backwards from the client's last wake-up in the phase: daemon a's `recvmmsg` of the answer
- * before it, daemon b's `sendmmsg` before that, b's `recvmmsg`, a's `sendmmsg`. A UDP hop is split
- * at the receiver's poll thread (the binding's `poll` returns there, lib/tunnel/udp_linux.ts) and
- * its JavaScript thread's event-loop wake-up. Prints medians in µs per phase, and the datagrams
- * each daemon sent. Tracing adds a few µs per system call; compare phases with each other.
+ * path backwards from the client's last wake-up in the phase: daemon a's receipt of the answer
+ * before it (`recvmmsg`, or the runtime's `recvfrom`), daemon b's `sendmmsg` before that, b's
+ * receipt, a's `sendmmsg`. When a poll thread wakes the receive loop (lib/tunnel/udp_linux.ts,
+ * "poll-thread" wake), a UDP hop is split where that thread's `poll` returns; with the runtime's
+ * wake there is no such step ("–"). Prints medians in µs per phase, and the datagrams each daemon
+ * sent. Tracing adds a few µs per system call; compare phases with each other.
  * @module
  */
 import { parseArgs } from "node:util";
@@ -22,6 +23,7 @@ import { connect } from "../lib/sdk/mod.ts";
 import { DIAL_SPACING_MS, ECHO_PORT, echoRoundTrip } from "./echo_probe.ts";
 import { STARTUP_PAGE_RELEASE_DELAY_MS } from "../lib/daemon/resident_memory.ts";
 import { DAEMON_ENV, DAEMON_V8_FLAGS } from "../cli/daemon_process.ts";
+import { settleQuietly } from "../lib/errors.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -32,8 +34,8 @@ const WARM_OPS = 100;
 
 /** System call numbers per architecture (the UDP binding's, the IPC socket's send, the event loop's wait). */
 const SYSCALLS = {
-  x86_64: { write: 1, sendto: 44, poll: 7, epoll: [232, 281], recvmmsg: 299, sendmmsg: 307 },
-  aarch64: { write: 64, sendto: 206, poll: 73, epoll: [22], recvmmsg: 243, sendmmsg: 269 },
+  x86_64: { write: 1, sendto: 44, recvfrom: 45, poll: 7, epoll: [232, 281], recvmmsg: 299, sendmmsg: 307 },
+  aarch64: { write: 64, sendto: 206, recvfrom: 207, poll: 73, epoll: [22], recvmmsg: 243, sendmmsg: 269 },
 }[Deno.build.arch];
 /** Marker lengths written by the client: a phase starts at its marker; the last one ends the op. */
 const MARKS = { dial: 1000, echo1: 1001, echo2: 1002, close: 1003 } as const;
@@ -98,6 +100,7 @@ try {
   const filter = [
     SYSCALLS.write,
     SYSCALLS.sendto,
+    SYSCALLS.recvfrom,
     SYSCALLS.poll,
     ...SYSCALLS.epoll,
     SYSCALLS.recvmmsg,
@@ -156,6 +159,10 @@ try {
     for (let i = from + 1; i < to; i++) if (ok(events[i])) return i;
     return -1;
   };
+  // A datagram reached the JavaScript thread: recvmmsg, or the runtime's own recvfrom (a daemon
+  // reading IPC also uses recvfrom, but not between a datagram's arrival and the client's wake-up).
+  const received = (e: Event) =>
+    !e.enter && e.value > 0 && (e.nr === SYSCALLS.recvmmsg || e.nr === SYSCALLS.recvfrom);
   const isPoll = (pid: number) => (e: Event) =>
     !e.enter && e.nr === SYSCALLS.poll && e.value > 0 && e.tid !== pid;
   const tidsOf = (pid: number) =>
@@ -170,9 +177,9 @@ try {
       to,
       (e) => e.tid === pids.client && !e.enter && SYSCALLS.epoll.includes(e.nr),
     );
-    const aRecv = lastBefore(from, wake, (e) => e.tid === pids.a && !e.enter && e.nr === SYSCALLS.recvmmsg);
+    const aRecv = lastBefore(from, wake, (e) => e.tid === pids.a && received(e));
     const bSend = lastBefore(from, aRecv, (e) => e.tid === pids.b && e.enter && e.nr === SYSCALLS.sendmmsg);
-    const bRecv = lastBefore(from, bSend, (e) => e.tid === pids.b && !e.enter && e.nr === SYSCALLS.recvmmsg);
+    const bRecv = lastBefore(from, bSend, (e) => e.tid === pids.b && received(e));
     const aSend = lastBefore(from, bRecv, (e) => e.tid === pids.a && e.enter && e.nr === SYSCALLS.sendmmsg);
     if ([wake, aRecv, bSend, bRecv, aSend].includes(-1)) continue;
     const bPoll = firstAfter(aSend, bRecv, (e) => threads.b.has(e.tid) && isPoll(pids.b)(e));
@@ -196,12 +203,12 @@ try {
       "client: mark → IPC write": t(ipcWrite) - marks[m].t,
       "client → a's JS thread woken": t(aWoken) - t(ipcWrite),
       "a: woken → sendmmsg": t(aSend) - t(aWoken),
-      "a → b: poll thread": bPoll < 0 ? NaN : t(bPoll) - t(aSend),
-      "a → b: JS thread's recvmmsg": t(bRecv) - (bPoll < 0 ? t(aSend) : t(bPoll)),
-      "b: recvmmsg → sendmmsg": t(bSend) - t(bRecv),
-      "b → a: poll thread": aPoll < 0 ? NaN : t(aPoll) - t(bSend),
-      "b → a: JS thread's recvmmsg": t(aRecv) - (aPoll < 0 ? t(bSend) : t(aPoll)),
-      "a → client woken": t(wake) - t(aRecv),
+      "a → b: b's poll thread returns": bPoll < 0 ? NaN : t(bPoll) - t(aSend),
+      "→ b's JS thread receives": t(bRecv) - (bPoll < 0 ? t(aSend) : t(bPoll)),
+      "b: received → sendmmsg": t(bSend) - t(bRecv),
+      "b → a: a's poll thread returns": aPoll < 0 ? NaN : t(aPoll) - t(bSend),
+      "→ a's JS thread receives": t(aRecv) - (aPoll < 0 ? t(bSend) : t(aPoll)),
+      "a: received → client woken": t(wake) - t(aRecv),
       "client to the next mark": marks[m + 1].t - t(wake),
       "phase total": marks[m + 1].t - marks[m].t,
       "datagrams a sent": sent(pids.a),
@@ -214,12 +221,12 @@ try {
   console.log(`| --- | ${PHASES.map(() => "---:").join(" | ")} |`);
   for (const k of keys) {
     const cells = PHASES.map((p) =>
-      median(rows[p].map((r) => r[k])).toFixed(k.startsWith("datagrams") ? 1 : 0)
+      median(rows[p].map((r) => r[k])).toFixed(k.startsWith("datagrams") ? 1 : 0).replace("NaN", "–")
     );
     console.log(`| ${k} | ${cells.join(" | ")} |`);
   }
 } finally {
   setPilotLaunch();
   await net.close();
-  if (values.keep === undefined) await Deno.remove(traceFile).catch(() => {});
+  if (values.keep === undefined) await settleQuietly(Deno.remove(traceFile), "cleanup");
 }
