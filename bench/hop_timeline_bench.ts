@@ -9,11 +9,12 @@
  * echo port, echo 64 B twice, close. The client marks each phase's start with a write of a
  * distinctive length to /dev/null, which the trace shows. For each phase it follows the critical
  * path backwards from the client's last wake-up in the phase: daemon a's receipt of the answer
- * before it (`recvmmsg`, or the runtime's `recvfrom`), daemon b's `sendmmsg` before that, b's
- * receipt, a's `sendmmsg`. When a poll thread wakes the receive loop (lib/tunnel/udp_linux.ts,
- * "poll-thread" wake), a UDP hop is split where that thread's `poll` returns; with the runtime's
- * wake there is no such step ("–"). Prints medians in µs per phase, and the datagrams each daemon
- * sent. Tracing adds a few µs per system call; compare phases with each other.
+ * before it (`recvmmsg`, or `recvfrom` for a checkout whose receive loop wakes on the runtime's own
+ * socket, as 16edf72 tried: docs/benchmarks.md, "Waking on the runtime's UDP socket"), daemon b's
+ * `sendmmsg` before that, b's receipt, a's `sendmmsg`. A UDP hop is split where the binding's poll
+ * thread returns from `poll` (lib/tunnel/udp_linux.ts; "–" when there is none). Prints medians in
+ * µs per phase, and the datagrams each daemon sent. Tracing adds a few µs per system call; compare
+ * phases with each other.
  * @module
  */
 import { parseArgs } from "node:util";

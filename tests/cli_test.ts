@@ -181,10 +181,6 @@ Deno.test("deno.json's start and compile tasks run the daemon with its V8 flags 
     assert(c.endsWith(" dist/bundle/main.js"), `compile task does not build the bundle: ${c}`);
   }
   for (const c of compiles) assert(c.includes(flags), `compile task lacks ${flags}: ${c}`);
-  // The tunnel's receive loop wakes on the runtime's own UDP socket (lib/tunnel/udp_linux.ts), which
-  // needs the net feature; deno.json grants it to `deno run`, and each binary gets it compiled in.
-  assert((config.unstable as string[]).includes("net"), "deno.json's unstable list lacks net");
-  for (const c of compiles) assert(c.includes(" --unstable-net "), `compile task lacks --unstable-net: ${c}`);
 });
 
 Deno.test("deno.json's registry task runs the registry with its V8 flags and the daemon's environment", async () => {

@@ -15,7 +15,6 @@ export {
   type UdpBackend,
   UdpError,
   type UdpSocket,
-  type UdpWake,
 } from "./udp.ts";
 export { type AesStrategy, MAX_PEERS, Tunnel, TunnelError, type TunnelOptions } from "./tunnel.ts";
 export { Libcrypto, LibcryptoAesGcm, libcryptoUnavailable } from "../crypto/libcrypto_aes.ts";

@@ -8,8 +8,7 @@
  * the kernel (`ss -uam` still shows the 212992-byte default; only the JS getter reports the
  * doubled value), and the receive path allocates a fresh buffer of the requested size for every
  * datagram, so asking for 4 MiB makes each receive allocate 8 MiB. Sends cost ≈40 µs of CPU each.
- * Deno.listenDatagram (--unstable-net) alone cannot size buffers or batch either; the linux binding
- * uses one for its wake-ups and drives its descriptor through libc ({@link UdpWake}).
+ * Deno.listenDatagram needs --unstable-net and cannot size buffers either.
  */
 import { PilotError } from "../errors.ts";
 import type { Logger } from "../log.ts";
@@ -49,8 +48,6 @@ export interface UdpCounters {
  */
 export interface UdpSocket {
   readonly backend: UdpBackend;
-  /** The linux binding's wake-up in use (see {@link UdpWake}). */
-  readonly wake?: Exclude<UdpWake, "auto">;
   /** The bound address (port resolved when 0 was asked). */
   readonly local: Endpoint;
   /** Kernel buffer sizes as the kernel reports them, when the binding can read them. */
@@ -63,20 +60,11 @@ export interface UdpSocket {
   close(): Promise<void>;
 }
 
-/**
- * How the linux binding's receive loop is woken (lib/tunnel/udp_linux.ts): "runtime" on the
- * runtime's own socket (the event loop's epoll, one wake-up; needs `--unstable-net`),
- * "poll-thread" by a poll on an FFI worker thread (two wake-ups), "auto" runtime where available.
- */
-export type UdpWake = "auto" | "runtime" | "poll-thread";
-
 /** Options for {@link openUdpSocket}. */
 export interface UdpOptions {
   listen: HostPort;
   /** "auto" (default): linux when available, else node. */
   backend?: UdpBackend | "auto";
-  /** The linux binding's wake-up (default "auto"); an explicit "runtime" that is unavailable throws. */
-  wake?: UdpWake;
   /** Kernel buffer size to ask for (default {@link SOCKET_BUFFER_BYTES}). */
   bufferBytes?: number;
   log?: Logger;

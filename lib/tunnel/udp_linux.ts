@@ -8,16 +8,9 @@
  * Memory safety: every structure the kernel reads or writes (mmsghdr, iovec, sockaddr, pollfd and
  * the datagram slots) lives in two ArrayBuffers allocated once per socket and kept referenced by
  * the socket object, so their addresses are stable; pointers into them are written once at setup.
- * How the receive loop learns that datagrams arrived ({@link UdpWake}): where the runtime offers
- * its own UDP sockets (`Deno.listenDatagram`, `--unstable-net`), the socket is one of those, found
- * by its descriptor, and the event loop's epoll wakes the JavaScript thread directly; the first
- * datagram of each wake-up comes through the runtime, the rest through recvmmsg, and all sends
- * through sendmmsg on the same descriptor. Otherwise the wait is a `poll` on an FFI worker thread
- * over the socket and an eventfd, which then wakes the JavaScript thread: two wake-ups per burst
- * instead of one, 100-200 µs more per round trip after a pause (docs/benchmarks.md, "Hop
- * timeline"). In that mode `close` writes the eventfd, waits for that poll to return, and only
- * then closes the descriptors and the library, so no thread ever touches a closed descriptor or
- * freed memory; in the runtime's mode everything runs on the JavaScript thread.
+ * The blocking wait is a `poll` on an FFI worker thread over the socket and an eventfd; `close`
+ * writes the eventfd, waits for that poll to return, and only then closes the descriptors and the
+ * library, so no thread ever touches a closed descriptor or freed memory.
  */
 import { linuxFfiUnavailable } from "../ffi.ts";
 import type { Logger } from "../log.ts";
@@ -30,7 +23,6 @@ import {
   type UdpHandlers,
   type UdpOptions,
   type UdpSocket,
-  type UdpWake,
 } from "./udp.ts";
 
 /** Datagrams taken per recvmmsg call. */
@@ -56,7 +48,6 @@ const SOCK_CLOEXEC = 0o2000000;
 const SOL_SOCKET = 1;
 const SO_SNDBUF = 7;
 const SO_RCVBUF = 8;
-const SO_TYPE = 3;
 const IPPROTO_IPV6 = 41;
 const IPV6_V6ONLY = 26;
 const MSG_DONTWAIT = 0x40;
@@ -186,7 +177,6 @@ class MessageArena {
 
 class LinuxUdpSocket implements UdpSocket {
   readonly backend = "linux" as const;
-  readonly wake: Exclude<UdpWake, "auto">;
   readonly local: Endpoint;
   readonly bufferBytes: { receive?: number; send?: number };
   readonly counters: UdpCounters = { sendErrors: 0, oversize: 0 };
@@ -195,17 +185,13 @@ class LinuxUdpSocket implements UdpSocket {
   readonly #handlers: UdpHandlers;
   readonly #log?: Logger;
   readonly #fd: number;
-  /** The runtime's socket in "runtime" mode (it owns #fd), else undefined. */
-  readonly #runtime?: Deno.DatagramConn;
-  /** "poll-thread" mode: the eventfd that interrupts the worker's poll on close, else -1. */
-  readonly #eventFd: number = -1;
+  readonly #eventFd: number;
   readonly #ipv6: boolean;
   readonly #rx = new MessageArena(RECV_BATCH, 2 * POLLFD_SIZE);
   readonly #tx = new MessageArena(SEND_BATCH);
+  readonly #pollFds: Uint8Array;
   readonly #v4Cache = new Map<number, Endpoint>();
   readonly #v6Cache = new Map<string, Endpoint>();
-  /** Sources of the datagrams the runtime hands over, by its "host/port" text. */
-  readonly #runtimeSources = new Map<string, Endpoint>();
   #pending = 0;
   #flushScheduled = false;
   #closed = false;
@@ -218,24 +204,25 @@ class LinuxUdpSocket implements UdpSocket {
     this.#log = options.log;
     const listen = Endpoint.of(options.listen.host, options.listen.port);
     this.#ipv6 = !listen.isIPv4;
-    const opened = options.wake === "poll-thread" ? undefined : openRuntimeSocket(this.#fns, listen);
-    if (typeof opened === "string") {
-      if (options.wake === "runtime") {
-        throw new UdpError(`cannot wake on the runtime's UDP socket: ${opened}`);
-      }
-      this.#log?.debug("UDP receive loop woken by a poll thread", { why: opened });
-    }
-    const runtime = typeof opened === "string" ? undefined : opened;
-    this.wake = runtime ? "runtime" : "poll-thread";
-    this.#runtime = runtime?.conn;
-    this.#fd = runtime?.fd ?? this.#openSocket(listen);
+    const fd = this.#fns.socket(
+      this.#ipv6 ? AF_INET6 : AF_INET,
+      SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+      0,
+    );
+    if (fd < 0) throw new UdpError(`socket() failed: errno ${this.#errno()}`);
+    this.#fd = fd;
     try {
       const want = options.bufferBytes ?? SOCKET_BUFFER_BYTES;
       this.#setInt(SOL_SOCKET, SO_RCVBUF, want);
       this.#setInt(SOL_SOCKET, SO_SNDBUF, want);
+      if (this.#ipv6) this.#setInt(IPPROTO_IPV6, IPV6_V6ONLY, 0);
       const name = new Uint8Array(NAME_SIZE);
+      const nameLength = writeSockaddr(name, new DataView(name.buffer), 0, listen, this.#ipv6);
+      if (this.#fns.bind(fd, name, nameLength) !== 0) {
+        throw new UdpError(`cannot bind UDP ${listen.key}: errno ${this.#errno()}`);
+      }
       const length = new Uint32Array([NAME_SIZE]);
-      if (this.#fns.getsockname(this.#fd, name, new Uint8Array(length.buffer)) !== 0) {
+      if (this.#fns.getsockname(fd, name, new Uint8Array(length.buffer)) !== 0) {
         throw new UdpError(`getsockname() failed: errno ${this.#errno()}`);
       }
       this.local = readSockaddr(name, 0) ?? listen;
@@ -243,39 +230,21 @@ class LinuxUdpSocket implements UdpSocket {
         receive: this.#getInt(SOL_SOCKET, SO_RCVBUF),
         send: this.#getInt(SOL_SOCKET, SO_SNDBUF),
       };
-      if (!runtime) {
-        const efd = this.#fns.eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-        if (efd < 0) throw new UdpError(`eventfd() failed: errno ${this.#errno()}`);
-        this.#eventFd = efd;
-      }
-    } catch (err) {
-      if (runtime) runtime.conn.close();
-      else this.#fns.close(this.#fd);
-      throw err;
-    }
-    this.#loop = runtime ? this.#runtimeLoop(runtime.conn) : this.#pollThreadLoop();
-  }
-
-  /** A socket of our own ("poll-thread" mode), bound to `listen`. */
-  #openSocket(listen: Endpoint): number {
-    const fd = this.#fns.socket(
-      this.#ipv6 ? AF_INET6 : AF_INET,
-      SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-      0,
-    );
-    if (fd < 0) throw new UdpError(`socket() failed: errno ${this.#errno()}`);
-    try {
-      if (this.#ipv6) this.#setIntOf(fd, IPPROTO_IPV6, IPV6_V6ONLY, 0);
-      const name = new Uint8Array(NAME_SIZE);
-      const nameLength = writeSockaddr(name, new DataView(name.buffer), 0, listen, this.#ipv6);
-      if (this.#fns.bind(fd, name, nameLength) !== 0) {
-        throw new UdpError(`cannot bind UDP ${listen.key}: errno ${this.#errno()}`);
-      }
+      const efd = this.#fns.eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+      if (efd < 0) throw new UdpError(`eventfd() failed: errno ${this.#errno()}`);
+      this.#eventFd = efd;
     } catch (err) {
       this.#fns.close(fd);
       throw err;
     }
-    return fd;
+    const pollAt = this.#rx.bytes.length - 2 * POLLFD_SIZE;
+    this.#pollFds = this.#rx.bytes.subarray(pollAt);
+    const pv = this.#rx.view;
+    pv.setInt32(pollAt, this.#fd, true);
+    pv.setInt16(pollAt + POLL_EVENTS, POLLIN, true);
+    pv.setInt32(pollAt + POLLFD_SIZE, this.#eventFd, true);
+    pv.setInt16(pollAt + POLLFD_SIZE + POLL_EVENTS, POLLIN, true);
+    this.#loop = this.#receiveLoop();
   }
 
   send(head: Uint8Array | undefined, body: Uint8Array, to: Endpoint): void {
@@ -351,64 +320,18 @@ class LinuxUdpSocket implements UdpSocket {
     if (!this.#closed) {
       this.#closed = true;
       this.#pending = 0;
-      if (this.#runtime) {
-        this.#runtime.close(); // the pending receive rejects and the loop ends
-      } else {
-        const one = new Uint8Array(EVENTFD_WORD);
-        one[0] = 1;
-        this.#fns.write(this.#eventFd, one, BigInt(EVENTFD_WORD));
-      }
+      const one = new Uint8Array(EVENTFD_WORD);
+      one[0] = 1;
+      this.#fns.write(this.#eventFd, one, BigInt(EVENTFD_WORD));
     }
     return this.#loop;
   }
 
-  /**
-   * "runtime" mode: the runtime's receive resolves when the event loop's epoll reports the socket
-   * readable, with the first datagram; recvmmsg then takes what else is queued, as one batch.
-   */
-  async #runtimeLoop(conn: Deno.DatagramConn): Promise<void> {
-    const first = new Uint8Array(SLOT_SIZE);
+  async #receiveLoop(): Promise<void> {
     let failures = 0;
     try {
       while (!this.#closed) {
-        let received: [Uint8Array, Deno.Addr];
-        try {
-          received = await conn.receive(first);
-        } catch (err) {
-          if (this.#closed) break;
-          this.#log?.debug("UDP receive failed", { err: String(err) });
-          if (++failures >= POLL_FAILURE_BACKOFF_AFTER) {
-            await new Promise((resolve) => setTimeout(resolve, POLL_BACKOFF_MS));
-          }
-          continue;
-        }
-        failures = 0;
-        if (this.#closed) break;
-        const from = this.#runtimeSource(received[1] as Deno.NetAddr);
-        if (from !== undefined) this.#deliver(received[0], from);
-        for (let round = 0; round < MAX_DRAIN_ROUNDS && !this.#closed; round++) {
-          if (this.#drain(round === 0) < RECV_BATCH) break;
-        }
-        this.flush();
-      }
-    } finally {
-      this.#lib.close(); // the descriptor is the runtime's, closed with `conn`
-    }
-  }
-
-  /** "poll-thread" mode: a worker thread polls the socket and the eventfd, then wakes this loop. */
-  async #pollThreadLoop(): Promise<void> {
-    const pollAt = this.#rx.bytes.length - 2 * POLLFD_SIZE;
-    const pollFds = this.#rx.bytes.subarray(pollAt);
-    const pv = this.#rx.view;
-    pv.setInt32(pollAt, this.#fd, true);
-    pv.setInt16(pollAt + POLL_EVENTS, POLLIN, true);
-    pv.setInt32(pollAt + POLLFD_SIZE, this.#eventFd, true);
-    pv.setInt16(pollAt + POLLFD_SIZE + POLL_EVENTS, POLLIN, true);
-    let failures = 0;
-    try {
-      while (!this.#closed) {
-        const ready = await this.#fns.poll(pollFds, 2n, -1);
+        const ready = await this.#fns.poll(this.#pollFds, 2n, -1);
         if (this.#closed) break;
         if (ready < 0) {
           // errno lives on the worker thread: only EINTR is expected here; back off if it persists.
@@ -432,12 +355,8 @@ class LinuxUdpSocket implements UdpSocket {
     }
   }
 
-  /**
-   * One recvmmsg; hands each datagram up, then ends the batch. Returns the number received.
-   * `batchOpen`: a datagram of this batch was handed up already, so the batch ends even when
-   * recvmmsg finds nothing more.
-   */
-  #drain(batchOpen = false): number {
+  /** One recvmmsg; hands each datagram up, then ends the batch. Returns the number received. */
+  #drain(): number {
     const rx = this.#rx;
     const received = this.#fns.recvmmsg(this.#fd, rx.headers, RECV_BATCH, MSG_DONTWAIT, null);
     if (received <= 0) {
@@ -445,7 +364,6 @@ class LinuxUdpSocket implements UdpSocket {
         const errno = this.#errno();
         if (errno !== EAGAIN && errno !== EINTR) this.#log?.debug("recvmmsg failed", { errno });
       }
-      if (batchOpen) this.#endBatch();
       return 0;
     }
     for (let i = 0; i < received; i++) {
@@ -456,46 +374,18 @@ class LinuxUdpSocket implements UdpSocket {
       rx.view.setUint32(h + MSG_NAMELEN, NAME_SIZE, true);
       if (truncated || from === undefined) continue;
       const slot = rx.slot(i);
-      this.#deliver(rx.bytes.subarray(slot, slot + length), from);
+      try {
+        this.#handlers.onDatagram(rx.bytes.subarray(slot, slot + length), from);
+      } catch (err) {
+        this.#log?.warn("datagram handler threw", { err: String(err) });
+      }
     }
-    this.#endBatch();
-    return received;
-  }
-
-  #deliver(bytes: Uint8Array, from: Endpoint): void {
-    try {
-      this.#handlers.onDatagram(bytes, from);
-    } catch (err) {
-      this.#log?.warn("datagram handler threw", { err: String(err) });
-    }
-  }
-
-  #endBatch(): void {
     try {
       this.#handlers.onBatchEnd();
     } catch (err) {
       this.#log?.warn("batch handler threw", { err: String(err) });
     }
-  }
-
-  /** The Endpoint of a source the runtime reports as text (an IPv4-mapped one as IPv4). */
-  #runtimeSource(addr: Deno.NetAddr): Endpoint | undefined {
-    const key = `${addr.hostname}/${addr.port}`;
-    let endpoint = this.#runtimeSources.get(key);
-    if (endpoint === undefined) {
-      let host = addr.hostname;
-      const scope = host.indexOf("%");
-      if (scope >= 0) host = host.slice(0, scope);
-      if (host.startsWith("::ffff:") && host.includes(".")) host = host.slice("::ffff:".length);
-      try {
-        endpoint = Endpoint.of(host, addr.port);
-      } catch {
-        return undefined;
-      }
-      if (this.#runtimeSources.size >= ENDPOINT_CACHE_LIMIT) this.#runtimeSources.clear();
-      this.#runtimeSources.set(key, endpoint);
-    }
-    return endpoint;
+    return received;
   }
 
   /** The Endpoint of the sockaddr at `at`, from a per-socket cache (no allocation for known peers). */
@@ -530,91 +420,29 @@ class LinuxUdpSocket implements UdpSocket {
   }
 
   #setInt(level: number, option: number, value: number): void {
-    this.#setIntOf(this.#fd, level, option, value);
-  }
-
-  #setIntOf(fd: number, level: number, option: number, value: number): void {
     const v = new Int32Array([value]);
-    if (this.#fns.setsockopt(fd, level, option, new Uint8Array(v.buffer), U32_SIZE) !== 0) {
+    if (this.#fns.setsockopt(this.#fd, level, option, new Uint8Array(v.buffer), U32_SIZE) !== 0) {
       throw new UdpError(`setsockopt(${level}, ${option}) failed: errno ${this.#errno()}`);
     }
   }
 
   #getInt(level: number, option: number): number | undefined {
-    return getIntOption(this.#fns, this.#fd, level, option);
+    const v = new Int32Array(1);
+    const length = new Uint32Array([U32_SIZE]);
+    const ok = this.#fns.getsockopt(
+      this.#fd,
+      level,
+      option,
+      new Uint8Array(v.buffer),
+      new Uint8Array(length.buffer),
+    );
+    return ok === 0 ? v[0] : undefined;
   }
 
   #errno(): number {
-    return errnoOf(this.#fns);
+    const at = this.#fns.__errno_location();
+    return at === null ? 0 : new Deno.UnsafePointerView(at).getInt32();
   }
-}
-
-function errnoOf(fns: Libc["symbols"]): number {
-  const at = fns.__errno_location();
-  return at === null ? 0 : new Deno.UnsafePointerView(at).getInt32();
-}
-
-function getIntOption(fns: Libc["symbols"], fd: number, level: number, option: number): number | undefined {
-  const v = new Int32Array(1);
-  const length = new Uint32Array([U32_SIZE]);
-  const ok = fns.getsockopt(fd, level, option, new Uint8Array(v.buffer), new Uint8Array(length.buffer));
-  return ok === 0 ? v[0] : undefined;
-}
-
-/**
- * A runtime UDP socket bound to `listen` and its descriptor, or why there is none: the runtime
- * offers none (no `--unstable-net`), its descriptor cannot be found, or an IPv6 one is not
- * dual-stack (the host's net.ipv6.bindv6only; our own socket clears it). A failed bind throws:
- * another socket would not bind either.
- */
-function openRuntimeSocket(
-  fns: Libc["symbols"],
-  listen: Endpoint,
-): { conn: Deno.DatagramConn; fd: number } | string {
-  const listenDatagram = (Deno as { listenDatagram?: typeof Deno.listenDatagram }).listenDatagram;
-  if (typeof listenDatagram !== "function") return "Deno.listenDatagram needs --unstable-net";
-  let conn: Deno.DatagramConn;
-  try {
-    conn = listenDatagram({ transport: "udp", hostname: listen.host, port: listen.port });
-  } catch (err) {
-    throw new UdpError(`cannot bind UDP ${listen.key}: ${String(err)}`, { cause: err });
-  }
-  const fd = findDescriptor(fns, conn.addr as Deno.NetAddr);
-  if (fd === undefined) {
-    conn.close();
-    return "its descriptor was not found";
-  }
-  if (!listen.isIPv4 && getIntOption(fns, fd, IPPROTO_IPV6, IPV6_V6ONLY) !== 0) {
-    conn.close();
-    return "it is IPv6-only";
-  }
-  return { conn, fd };
-}
-
-/** The descriptor of this process's datagram socket bound to `addr` (the runtime keeps it private). */
-function findDescriptor(fns: Libc["symbols"], addr: Deno.NetAddr): number | undefined {
-  const want = Endpoint.of(addr.hostname, addr.port).key;
-  const name = new Uint8Array(NAME_SIZE);
-  const length = new Uint32Array(1);
-  let entries: Deno.DirEntry[];
-  try {
-    entries = [...Deno.readDirSync("/proc/self/fd")];
-  } catch {
-    return undefined;
-  }
-  for (const entry of entries) {
-    const fd = Number(entry.name);
-    try {
-      if (!Deno.readLinkSync(`/proc/self/fd/${entry.name}`).startsWith("socket:")) continue;
-    } catch {
-      continue; // closed meanwhile
-    }
-    if (getIntOption(fns, fd, SOL_SOCKET, SO_TYPE) !== SOCK_DGRAM) continue;
-    length[0] = NAME_SIZE;
-    if (fns.getsockname(fd, name, new Uint8Array(length.buffer)) !== 0) continue;
-    if (readSockaddr(name, 0)?.key === want) return fd;
-  }
-  return undefined;
 }
 
 /** Distinct source endpoints remembered per socket before the cache is reset. */

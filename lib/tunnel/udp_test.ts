@@ -7,7 +7,6 @@ import {
   SOCKET_BUFFER_BYTES,
   type UdpBackend,
   type UdpSocket,
-  type UdpWake,
 } from "./udp.ts";
 import { linuxUdpAvailable } from "./udp_linux.ts";
 
@@ -18,18 +17,12 @@ interface Received {
   from: Endpoint;
 }
 
-/** A backend and, for linux, how its receive loop is woken. */
-interface Variant {
-  backend: UdpBackend;
-  wake?: Exclude<UdpWake, "auto">;
-}
-
-async function openCollector(variant: Variant, host = LOOPBACK) {
+async function openCollector(backend: UdpBackend, host = LOOPBACK) {
   const got: Received[] = [];
   let batches = 0;
   let unended = 0;
   let wake: (() => void) | undefined;
-  const socket = await openUdpSocket({ listen: { host, port: 0 }, ...variant }, {
+  const socket = await openUdpSocket({ listen: { host, port: 0 }, backend }, {
     onDatagram: (bytes, from) => {
       got.push({ bytes: bytes.slice(), from });
       unended++;
@@ -54,18 +47,14 @@ async function openCollector(variant: Variant, host = LOOPBACK) {
   return { socket, got, waitFor, batches: () => batches, unended: () => unended };
 }
 
-const LINUX: Variant[] = [{ backend: "linux", wake: "runtime" }, { backend: "linux", wake: "poll-thread" }];
-const variants: Variant[] = [...(linuxUdpAvailable() === undefined ? LINUX : []), { backend: "node" }];
-const named = (v: Variant) => v.wake ? `${v.backend}/${v.wake}` : v.backend;
+const backends: UdpBackend[] = linuxUdpAvailable() === undefined ? ["linux", "node"] : ["node"];
 
-for (const variant of variants) {
-  const backend = named(variant);
+for (const backend of backends) {
   Deno.test(`udp ${backend}: datagrams round trip with head ‖ body and the source endpoint`, async () => {
-    const a = await openCollector(variant);
-    const b = await openCollector(variant);
+    const a = await openCollector(backend);
+    const b = await openCollector(backend);
     try {
-      assertEquals(a.socket.backend, variant.backend);
-      assertEquals(a.socket.wake, variant.wake);
+      assertEquals(a.socket.backend, backend);
       assert(a.socket.local.port > 0);
       for (let i = 0; i < 10; i++) {
         a.socket.send(Uint8Array.of(0xaa, i), Uint8Array.of(1, 2, 3, i), b.socket.local);
@@ -87,7 +76,7 @@ for (const variant of variants) {
   });
 
   Deno.test(`udp ${backend}: oversize datagrams are refused and counted, not thrown`, async () => {
-    const a = await openCollector(variant);
+    const a = await openCollector(backend);
     try {
       a.socket.send(undefined, new Uint8Array(MAX_DATAGRAM_SIZE + 1), a.socket.local);
       assertEquals(a.socket.counters.oversize, 1);
@@ -101,7 +90,7 @@ for (const variant of variants) {
   });
 
   Deno.test(`udp ${backend}: receives from a foreign socket and answers it`, async () => {
-    const a = await openCollector(variant);
+    const a = await openCollector(backend);
     const raw = dgram.createSocket("udp4");
     try {
       await new Promise<void>((resolve) => raw.bind(0, LOOPBACK, () => resolve()));
@@ -120,10 +109,9 @@ for (const variant of variants) {
   });
 }
 
-for (const variant of LINUX.filter(() => linuxUdpAvailable() === undefined)) {
-  const backend = named(variant);
-  Deno.test(`udp ${backend}: kernel buffers are sized as asked (capped by rmem_max/wmem_max)`, async () => {
-    const a = await openCollector(variant);
+if (backends.includes("linux")) {
+  Deno.test("udp linux: kernel buffers are sized as asked (capped by rmem_max/wmem_max)", async () => {
+    const a = await openCollector("linux");
     try {
       const rmemMax = Number(Deno.readTextFileSync("/proc/sys/net/core/rmem_max"));
       // Linux doubles the value it stores for bookkeeping overhead.
@@ -134,9 +122,9 @@ for (const variant of LINUX.filter(() => linuxUdpAvailable() === undefined)) {
     }
   });
 
-  Deno.test(`udp ${backend}: a 600 × 4 KiB burst (far beyond a default 208 KiB buffer) is batched and arrives without loss`, async () => {
-    const a = await openCollector(variant);
-    const b = await openCollector(variant);
+  Deno.test("udp linux: a 600 × 4 KiB burst (far beyond a default 208 KiB buffer) is batched and arrives without loss", async () => {
+    const a = await openCollector("linux");
+    const b = await openCollector("linux");
     // Sent without yielding, so the receiver drains only afterwards: the kernel buffer must hold it
     // all (a 4 KiB datagram takes ≈8 KiB of buffer accounting on loopback).
     const count = 600;
@@ -156,9 +144,9 @@ for (const variant of LINUX.filter(() => linuxUdpAvailable() === undefined)) {
     }
   });
 
-  Deno.test(`udp ${backend}: dual-stack socket reaches IPv4 peers and reports them as IPv4`, async () => {
-    const a = await openCollector(variant, "::");
-    const b = await openCollector(variant);
+  Deno.test("udp linux: dual-stack socket reaches IPv4 peers and reports them as IPv4", async () => {
+    const a = await openCollector("linux", "::");
+    const b = await openCollector("linux");
     try {
       a.socket.send(undefined, Uint8Array.of(4), b.socket.local);
       const [got] = await b.waitFor(1);
@@ -172,10 +160,12 @@ for (const variant of LINUX.filter(() => linuxUdpAvailable() === undefined)) {
       await b.socket.close();
     }
   });
+}
 
+for (const backend of backends) {
   Deno.test(`udp ${backend}: close ends a waiting receive loop; later sends are counted, not sent`, async () => {
-    const a = await openCollector(variant);
-    const b = await openCollector(variant);
+    const a = await openCollector(backend);
+    const b = await openCollector(backend);
     try {
       await a.socket.close(); // nothing had arrived: the loop was waiting
       a.socket.send(undefined, Uint8Array.of(1), b.socket.local);
@@ -202,38 +192,4 @@ Deno.test("udp: an explicit listen address that is not an IP literal is refused"
   }
   await socket?.close();
   assert(failed);
-});
-
-Deno.test({
-  name:
-    "udp linux: without --unstable-net a poll thread wakes the receive loop; asking for the runtime's throws",
-  ignore: linuxUdpAvailable() !== undefined,
-  async fn() {
-    const udp = new URL("./udp.ts", import.meta.url).href;
-    const script = `
-      const { openUdpSocket } = await import(${JSON.stringify(udp)});
-      const handlers = { onDatagram() {}, onBatchEnd() {} };
-      const listen = { host: "127.0.0.1", port: 0 };
-      const auto = await openUdpSocket({ listen, backend: "linux" }, handlers);
-      console.log(auto.wake);
-      await auto.close();
-      try {
-        await openUdpSocket({ listen, backend: "linux", wake: "runtime" }, handlers);
-        console.log("opened");
-      } catch (err) {
-        console.log(err.message);
-      }`;
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: ["eval", "--no-config", script],
-      env: { DENO_NO_UPDATE_CHECK: "1" },
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const [wake, explicit] = new TextDecoder().decode(out.stdout).trim().split("\n");
-    assertEquals(wake, "poll-thread", new TextDecoder().decode(out.stderr));
-    assertEquals(
-      explicit,
-      "cannot wake on the runtime's UDP socket: Deno.listenDatagram needs --unstable-net",
-    );
-  },
 });
