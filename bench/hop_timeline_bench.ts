@@ -25,6 +25,7 @@ import { DIAL_SPACING_MS, ECHO_PORT, echoRoundTrip } from "./echo_probe.ts";
 import { STARTUP_PAGE_RELEASE_DELAY_MS } from "../lib/daemon/resident_memory.ts";
 import { DAEMON_ENV, DAEMON_V8_FLAGS } from "../cli/daemon_process.ts";
 import { settleQuietly } from "../lib/errors.ts";
+import { median } from "./compare/table.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -65,11 +66,6 @@ function parseTrace(text: string): Event[] {
   return out.sort((x, y) => x.t - y.t);
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((x, y) => x - y);
-  return s[Math.floor(s.length / 2)] ?? NaN;
-}
-
 if (!SYSCALLS) throw new Error(`hop_timeline_bench: no system call table for ${Deno.build.arch}`);
 setPilotLaunch(undefined, [`--v8-flags=${DAEMON_V8_FLAGS.join(",")}`]);
 const net = await TestNetwork.start(["--memory"]);
@@ -79,7 +75,7 @@ try {
   const b = await net.addDaemon("b", ["--public"], DAEMON_ENV);
   setPilotLaunch();
   await using client = await connect(a.socket);
-  const devNull = Deno.openSync("/dev/null", { write: true });
+  using devNull = Deno.openSync("/dev/null", { write: true });
   const mark = (length: number) => devNull.writeSync(new Uint8Array(length));
   const probe = new Uint8Array(64);
   const op = async (marked: boolean) => {
@@ -146,10 +142,12 @@ try {
   }).output();
   const events = parseTrace(new TextDecoder().decode(script.stdout));
 
-  // Phase boundaries: the client's marker writes, in order.
-  const marks = events.filter((e) =>
+  // Phase boundaries: the indices of the client's marker writes, in order.
+  const marks = events.flatMap((e, i) =>
     e.tid === pids.client && e.enter && e.nr === SYSCALLS.write && e.value >= MARKS.dial &&
-    e.value <= MARKS.close
+      e.value <= MARKS.close
+      ? [i]
+      : []
   );
   const rows: Record<Phase, Record<string, number>[]> = { dial: [], echo1: [], echo2: [] };
   const lastBefore = (from: number, to: number, ok: (e: Event) => boolean) => {
@@ -164,15 +162,17 @@ try {
   // reading IPC also uses recvfrom, but not between a datagram's arrival and the client's wake-up).
   const received = (e: Event) =>
     !e.enter && e.value > 0 && (e.nr === SYSCALLS.recvmmsg || e.nr === SYSCALLS.recvfrom);
-  const isPoll = (pid: number) => (e: Event) =>
-    !e.enter && e.nr === SYSCALLS.poll && e.value > 0 && e.tid !== pid;
-  const tidsOf = (pid: number) =>
-    new Set([...Deno.readDirSync(`/proc/${pid}/task`)].map((d) => Number(d.name)));
-  const threads = { a: tidsOf(pids.a), b: tidsOf(pids.b) };
+  // The binding's poll thread of a daemon (any of its threads but the JavaScript one) saw data.
+  const pollReturned = (pid: number) => {
+    const others = new Set([...Deno.readDirSync(`/proc/${pid}/task`)].map((d) => Number(d.name)));
+    others.delete(pid);
+    return (e: Event) => !e.enter && e.nr === SYSCALLS.poll && e.value > 0 && others.has(e.tid);
+  };
+  const polled = { a: pollReturned(pids.a), b: pollReturned(pids.b) };
   for (let m = 0; m + 1 < marks.length; m++) {
-    const phase = PHASES[marks[m].value - MARKS.dial];
+    const from = marks[m], to = marks[m + 1];
+    const phase = PHASES[events[from].value - MARKS.dial];
     if (phase === undefined) continue;
-    const from = events.indexOf(marks[m]), to = events.indexOf(marks[m + 1]);
     const wake = lastBefore(
       from,
       to,
@@ -183,11 +183,12 @@ try {
     const bRecv = lastBefore(from, bSend, (e) => e.tid === pids.b && received(e));
     const aSend = lastBefore(from, bRecv, (e) => e.tid === pids.a && e.enter && e.nr === SYSCALLS.sendmmsg);
     if ([wake, aRecv, bSend, bRecv, aSend].includes(-1)) continue;
-    const bPoll = firstAfter(aSend, bRecv, (e) => threads.b.has(e.tid) && isPoll(pids.b)(e));
-    const aPoll = firstAfter(bSend, aRecv, (e) => threads.a.has(e.tid) && isPoll(pids.a)(e));
+    const bPoll = firstAfter(aSend, bRecv, polled.b);
+    const aPoll = firstAfter(bSend, aRecv, polled.a);
     const t = (i: number) => events[i].t;
+    const phaseEvents = events.slice(from, to);
     const sent = (pid: number) =>
-      events.slice(from, to).filter((e) => e.tid === pid && !e.enter && e.nr === SYSCALLS.sendmmsg)
+      phaseEvents.filter((e) => e.tid === pid && !e.enter && e.nr === SYSCALLS.sendmmsg)
         .reduce((n, e) => n + Math.max(0, e.value), 0);
     const ipcWrite = firstAfter(
       from,
@@ -201,7 +202,7 @@ try {
     );
     if (ipcWrite < 0 || aWoken < ipcWrite) continue;
     rows[phase].push({
-      "client: mark → IPC write": t(ipcWrite) - marks[m].t,
+      "client: mark → IPC write": t(ipcWrite) - t(from),
       "client → a's JS thread woken": t(aWoken) - t(ipcWrite),
       "a: woken → sendmmsg": t(aSend) - t(aWoken),
       "a → b: b's poll thread returns": bPoll < 0 ? NaN : t(bPoll) - t(aSend),
@@ -210,8 +211,8 @@ try {
       "b → a: a's poll thread returns": aPoll < 0 ? NaN : t(aPoll) - t(bSend),
       "→ a's JS thread receives": t(aRecv) - (aPoll < 0 ? t(bSend) : t(aPoll)),
       "a: received → client woken": t(wake) - t(aRecv),
-      "client to the next mark": marks[m + 1].t - t(wake),
-      "phase total": marks[m + 1].t - marks[m].t,
+      "client to the next mark": t(to) - t(wake),
+      "phase total": t(to) - t(from),
       "datagrams a sent": sent(pids.a),
       "datagrams b sent": sent(pids.b),
     });
@@ -222,7 +223,8 @@ try {
   console.log(`| --- | ${PHASES.map(() => "---:").join(" | ")} |`);
   for (const k of keys) {
     const cells = PHASES.map((p) =>
-      median(rows[p].map((r) => r[k])).toFixed(k.startsWith("datagrams") ? 1 : 0).replace("NaN", "–")
+      median(rows[p].map((r) => r[k]).filter(Number.isFinite))?.toFixed(k.startsWith("datagrams") ? 1 : 0) ??
+        "–"
     );
     console.log(`| ${k} | ${cells.join(" | ")} |`);
   }
