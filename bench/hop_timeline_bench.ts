@@ -2,11 +2,12 @@
  * Where a dial's and an echo's wall time goes between the three processes, from kernel timestamps
  * (Linux `perf record` of system calls; root or perf_event_paranoid ≤ 1):
  *
- *   deno run -A bench/hop_timeline_bench.ts [--ops 60] [--keep FILE]
+ *   deno run -A bench/hop_timeline_bench.ts [--ops 60] [--back-to-back 300] [--keep FILE]
  *
  * A registry and two encrypted `pilot daemon --public` subprocesses with the daemons' V8 flags; an
  * SDK client on daemon a. After 100 unmeasured operations, `--ops` times, 110 ms apart: dial b's
- * echo port, echo 64 B twice, close. The client marks each phase's start with a write of a
+ * echo port, echo 64 B twice, close; then, on one open connection, `--back-to-back` echoes with no
+ * pause between them (phase "open"). The client marks each phase's start with a write of a
  * distinctive length to /dev/null, which the trace shows. For each phase it follows the critical
  * path backwards from the client's last wake-up in the phase: daemon a's receipt of the answer
  * before it (`recvmmsg`, or `recvfrom` for a checkout whose receive loop wakes on the runtime's own
@@ -29,9 +30,14 @@ import { median } from "./compare/table.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
-  options: { ops: { type: "string", default: "60" }, keep: { type: "string" } },
+  options: {
+    ops: { type: "string", default: "60" },
+    "back-to-back": { type: "string", default: "300" },
+    keep: { type: "string" },
+  },
 });
 const OPS = Number(values.ops);
+const BACK_TO_BACK = Number(values["back-to-back"]);
 const WARM_OPS = 100;
 
 /** System call numbers per architecture (the UDP binding's, the IPC socket's send, the event loop's wait). */
@@ -40,9 +46,10 @@ const SYSCALLS = {
   aarch64: { write: 64, sendto: 206, recvfrom: 207, poll: 73, epoll: [22], recvmmsg: 243, sendmmsg: 269 },
 }[Deno.build.arch];
 /** Marker lengths written by the client: a phase starts at its marker; the last one ends the op. */
-const MARKS = { dial: 1000, echo1: 1001, echo2: 1002, close: 1003 } as const;
-type Phase = "dial" | "echo1" | "echo2";
-const PHASES: Phase[] = ["dial", "echo1", "echo2"];
+const MARKS = { dial: 1000, echo1: 1001, echo2: 1002, close: 1003, open: 1004 } as const;
+type Phase = "dial" | "echo1" | "echo2" | "open";
+const PHASES: Phase[] = ["dial", "echo1", "echo2", "open"];
+const PHASE_OF = new Map<number, Phase>(PHASES.map((p) => [MARKS[p], p]));
 
 interface Event {
   t: number;
@@ -130,6 +137,15 @@ try {
     await op(true);
     if ((i + 1) % 20 === 0) console.error(`[hops] ${i + 1}/${OPS}`);
   }
+  console.error(`[hops] ${BACK_TO_BACK} back-to-back echoes on an open connection`);
+  const open = await client.dial(b.address, ECHO_PORT, { timeoutMs: 10_000 });
+  for (let i = 0; i < 50; i++) await echoRoundTrip(open, probe);
+  for (let i = 0; i < BACK_TO_BACK; i++) {
+    mark(MARKS.open);
+    await echoRoundTrip(open, probe);
+  }
+  mark(MARKS.close);
+  await open.close();
   perf.kill("SIGINT");
   await perf.status; // perf ends with SIGINT's status; what it wrote is checked below
   if (Deno.statSync(traceFile).size === 0) {
@@ -145,11 +161,11 @@ try {
   // Phase boundaries: the indices of the client's marker writes, in order.
   const marks = events.flatMap((e, i) =>
     e.tid === pids.client && e.enter && e.nr === SYSCALLS.write && e.value >= MARKS.dial &&
-      e.value <= MARKS.close
+      e.value <= MARKS.open
       ? [i]
       : []
   );
-  const rows: Record<Phase, Record<string, number>[]> = { dial: [], echo1: [], echo2: [] };
+  const rows: Record<Phase, Record<string, number>[]> = { dial: [], echo1: [], echo2: [], open: [] };
   const lastBefore = (from: number, to: number, ok: (e: Event) => boolean) => {
     for (let i = to - 1; i > from; i--) if (ok(events[i])) return i;
     return -1;
@@ -171,7 +187,7 @@ try {
   const polled = { a: pollReturned(pids.a), b: pollReturned(pids.b) };
   for (let m = 0; m + 1 < marks.length; m++) {
     const from = marks[m], to = marks[m + 1];
-    const phase = PHASES[events[from].value - MARKS.dial];
+    const phase = PHASE_OF.get(events[from].value);
     if (phase === undefined) continue;
     const wake = lastBefore(
       from,
