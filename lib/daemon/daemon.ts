@@ -43,7 +43,7 @@ import { beaconAddress, natOptions, NatTraversal } from "./nat.ts";
 import { type GatewayHost, startGatewayHost } from "./gateway_host.ts";
 import { registerWithRetry, registrationFields, RegistrySession } from "./registry_session.ts";
 import { bindError, DaemonStartError, startError } from "./start_error.ts";
-import { infoReply } from "./info.ts";
+import { infoReply, nodeCounts } from "./info.ts";
 import { serviceContext } from "./service_context.ts";
 
 // Re-exported: callers of the daemon catch its start-up errors from here.
@@ -413,6 +413,7 @@ export class Daemon {
       // Ours beyond the reference's keys, IPC only: where client commands find this node's state.
       info: () => ({ ...this.info(), state_dir: resolve(this.config.stateDir) }),
       health: () => this.health(),
+      counts: () => nodeCounts(this),
       hostnameSet: (hostname) => this.#session.hostnameSet(hostname),
       visibilitySet: (isPublic) => this.#session.visibilitySet(isPublic),
       setWebhook: (url) => this.webhooks.setUrl(url),

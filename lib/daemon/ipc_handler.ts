@@ -31,6 +31,7 @@ import type {
 import type { Dialer } from "./dialer.ts";
 import type { PeerDirectory } from "./peers.ts";
 import type { StreamBridge } from "./streams.ts";
+import type { NodeCounts } from "./info.ts";
 import { errorMessage, settleQuietly } from "../errors.ts";
 
 /** What the IPC commands use of the daemon. */
@@ -43,6 +44,8 @@ export interface IpcNode {
   readonly registry: RegistryClient;
   info(): InfoReply;
   health(): HealthReport;
+  /** What IPC Health reports besides the checks: counts only, cheap at any number of connections. */
+  counts(): NodeCounts;
   /** The registry accepted a new hostname / visibility for us. */
   hostnameSet(hostname: string): void;
   visibilitySet(isPublic: boolean): void;
@@ -133,16 +136,16 @@ export class DaemonIpcHandler implements IpcHandler {
   }
 
   health(): HealthReply {
-    const info = this.node.info();
+    const counts = this.node.counts();
     const report = this.node.health();
     // The reference's keys, plus our folded status and reasons (extra keys are ignored by its drivers).
     return {
       status: report.status,
-      uptime_seconds: info.uptime_secs,
-      connections: info.connections,
-      peers: info.peers,
-      bytes_sent: info.bytes_sent,
-      bytes_recv: info.bytes_recv,
+      uptime_seconds: counts.uptime_secs,
+      connections: counts.connections,
+      peers: counts.peers,
+      bytes_sent: counts.bytes_sent,
+      bytes_recv: counts.bytes_recv,
       reasons: report.reasons,
     } as HealthReply;
   }

@@ -113,6 +113,15 @@ Deno.test({
       const conns: Connection[] = await Promise.all(
         Array.from({ length: 100 }, () => ca.dial(b.address, 7, { timeoutMs: 30_000 })),
       );
+      // IPC Health counts what Info counts (Health reads counters only, not Info's rows).
+      const health = await ca.health();
+      const info = await ca.info();
+      assertEquals(health.connections, info.connections);
+      assert(health.connections >= 100, `${health.connections} connections counted`);
+      assertEquals(health.peers, info.peers);
+      assert(health.bytes_sent > 0 && health.bytes_sent <= info.bytes_sent, "bytes sent counted");
+      assert(health.bytes_recv > 0 && health.bytes_recv <= info.bytes_recv, "bytes received counted");
+      assert(Math.abs(health.uptime_seconds - info.uptime_secs) <= 1, "same uptime");
       const replies = await Promise.all(conns.map(async (c, i) => {
         const msg = `conn-${i}-${"x".repeat(i * 10)}`;
         await c.write(new TextEncoder().encode(msg));
