@@ -39,6 +39,8 @@ const { values } = parseArgs({
 const OPS = Number(values.ops);
 const BACK_TO_BACK = Number(values["back-to-back"]);
 const WARM_OPS = 100;
+/** Echoes on the open connection before its measured ones. */
+const OPEN_WARM_ECHOES = 50;
 
 /** System call numbers per architecture (the UDP binding's, the IPC socket's send, the event loop's wait). */
 const SYSCALLS = {
@@ -139,7 +141,7 @@ try {
   }
   console.error(`[hops] ${BACK_TO_BACK} back-to-back echoes on an open connection`);
   const open = await client.dial(b.address, ECHO_PORT, { timeoutMs: 10_000 });
-  for (let i = 0; i < 50; i++) await echoRoundTrip(open, probe);
+  for (let i = 0; i < OPEN_WARM_ECHOES; i++) await echoRoundTrip(open, probe);
   for (let i = 0; i < BACK_TO_BACK; i++) {
     mark(MARKS.open);
     await echoRoundTrip(open, probe);

@@ -14,7 +14,8 @@
  * Each shape runs spaced (ops `--spacing` ms apart, 110 as the latency benches space dials, so the
  * processes sleep between) and back to back (as the open-connection echo). Prints p50/p90 in µs.
  *
- * `deno run -A bench/relay_floor_bench.ts [--ops 200] [--spacing 110]`
+ * `deno run -A bench/relay_floor_bench.ts [--ops 200] [--spacing 110] [--backend linux|node]`
+ * (`--backend node`: node:dgram instead of the libc binding, lib/tunnel/udp_node.ts)
  * @module
  */
 import { parseArgs } from "node:util";
@@ -22,6 +23,7 @@ import { openUdpSocket, type UdpSocket } from "../lib/tunnel/udp.ts";
 import { Endpoint } from "../lib/tunnel/endpoint.ts";
 import { DAEMON_V8_FLAGS } from "../cli/daemon_process.ts";
 import { median } from "./compare/table.ts";
+import { ignoreRejection } from "../lib/errors.ts";
 
 /** Every message is 64 bytes, the latency benches' probe. */
 const MESSAGE_BYTES = 64;
@@ -43,9 +45,9 @@ const { values } = parseArgs({
   },
 });
 
-/** Waits for the line a child prints once it listens. */
 const backend = values.backend === "node" ? "node" : "linux";
 
+/** Waits for the line a child prints once it listens. */
 async function firstLine(stream: ReadableStream<Uint8Array>): Promise<string> {
   const reader = stream.pipeThrough(new TextDecoderStream()).getReader();
   let text = "";
@@ -59,9 +61,9 @@ async function firstLine(stream: ReadableStream<Uint8Array>): Promise<string> {
 }
 
 async function runPeer(): Promise<void> {
-  let socket: UdpSocket | undefined = undefined;
-  socket = await openUdpSocket({ listen: { host: "127.0.0.1", port: 0 }, backend }, {
-    onDatagram: (bytes, from) => socket!.send(undefined, bytes, from),
+  // Nothing can reach the socket before its port is printed, so the handler never runs before the assignment.
+  const socket: UdpSocket = await openUdpSocket({ listen: { host: "127.0.0.1", port: 0 }, backend }, {
+    onDatagram: (bytes, from) => socket.send(undefined, bytes, from),
     onBatchEnd: () => {},
   });
   console.log(String(socket.local.port));
@@ -74,7 +76,7 @@ async function runRelay(path: string, peerPort: number): Promise<void> {
   const conn = await listener.accept();
   const peer = Endpoint.of("127.0.0.1", peerPort);
   const udp = await openUdpSocket({ listen: { host: "127.0.0.1", port: 0 }, backend }, {
-    onDatagram: (bytes) => void conn.write(bytes.slice()),
+    onDatagram: (bytes) => ignoreRejection(conn.write(bytes.slice()), "peer gone"), // the client left
     onBatchEnd: () => {},
   });
   const buf = new Uint8Array(MESSAGE_BYTES);
